@@ -1,0 +1,323 @@
+//! In-memory columns: fixed-width values or variable-length byte strings, with an
+//! optional validity bitmap. Every Postgres type maps onto one of the two physical
+//! shapes; `SortKind` says how values of a column compare.
+
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+
+/// Physical shape of a column's values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ColumnType {
+    /// Every value has exactly `width` bytes (little-endian for numbers).
+    Fixed { width: u16 },
+    /// Values are byte strings of any length.
+    Var,
+}
+
+/// How two values of a column compare, when the engine can tell by itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SortKind {
+    /// Two's-complement little-endian integer of the column's width.
+    SignedInt,
+    /// IEEE float (4 or 8 bytes) with Postgres' order: -0 = 0, NaN greater than all.
+    Float,
+    /// Unsigned bytes compared lexicographically (bool, uuid, bytea, text in "C" order).
+    Bytes,
+    /// Only the caller knows (collations, numeric, arrays...).
+    Opaque,
+}
+
+/// Validity bitmap: bit set = value present.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Bitmap {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl Bitmap {
+    pub fn new_set(len: usize) -> Self {
+        let mut b = Bitmap { words: vec![u64::MAX; len.div_ceil(64)], len };
+        b.trim();
+        b
+    }
+    fn trim(&mut self) {
+        let rem = self.len % 64;
+        if rem != 0 {
+            if let Some(last) = self.words.last_mut() {
+                *last &= (1u64 << rem) - 1;
+            }
+        }
+    }
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    #[inline]
+    pub fn get(&self, i: usize) -> bool {
+        self.words[i / 64] >> (i % 64) & 1 == 1
+    }
+    pub fn push(&mut self, v: bool) {
+        if self.len % 64 == 0 {
+            self.words.push(0);
+        }
+        if v {
+            self.words[self.len / 64] |= 1 << (self.len % 64);
+        }
+        self.len += 1;
+    }
+    pub fn count_set(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+    /// Packed little-endian bytes, `len.div_ceil(8)` of them.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out: Vec<u8> = self.words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        out.truncate(self.len.div_ceil(8));
+        out
+    }
+    pub fn from_bytes(bytes: &[u8], len: usize) -> Option<Self> {
+        if bytes.len() != len.div_ceil(8) {
+            return None;
+        }
+        let words = bytes
+            .chunks(8)
+            .map(|c| {
+                let mut w = [0u8; 8];
+                w[..c.len()].copy_from_slice(c);
+                u64::from_le_bytes(w)
+            })
+            .collect();
+        let mut b = Bitmap { words, len };
+        b.trim();
+        Some(b)
+    }
+}
+
+/// Values of one column for a run of rows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Values {
+    Fixed { width: usize, data: Vec<u8> },
+    /// `offsets` has one more entry than there are rows.
+    Var { offsets: Vec<u32>, data: Vec<u8> },
+}
+
+/// One column's values plus validity (`None` = no NULLs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColumnData {
+    pub values: Values,
+    pub validity: Option<Bitmap>,
+}
+
+impl ColumnData {
+    pub fn new(ty: ColumnType) -> Self {
+        let values = match ty {
+            ColumnType::Fixed { width } => Values::Fixed { width: width as usize, data: Vec::new() },
+            ColumnType::Var => Values::Var { offsets: vec![0], data: Vec::new() },
+        };
+        ColumnData { values, validity: None }
+    }
+
+    pub fn column_type(&self) -> ColumnType {
+        match &self.values {
+            Values::Fixed { width, .. } => ColumnType::Fixed { width: *width as u16 },
+            Values::Var { .. } => ColumnType::Var,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.values {
+            Values::Fixed { width, data } => {
+                if *width == 0 {
+                    self.validity.as_ref().map_or(0, |v| v.len())
+                } else {
+                    data.len() / width
+                }
+            }
+            Values::Var { offsets, .. } => offsets.len() - 1,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of values held, the measure for buffer limits and granule byte bounds.
+    pub fn data_bytes(&self) -> usize {
+        match &self.values {
+            Values::Fixed { data, .. } => data.len(),
+            Values::Var { offsets, data } => data.len() + offsets.len() * 4,
+        }
+    }
+
+    fn mark_valid(&mut self, valid: bool) {
+        let n = self.len();
+        match &mut self.validity {
+            Some(b) => b.push(valid),
+            None if !valid => {
+                let mut b = Bitmap::new_set(n);
+                b.push(false);
+                self.validity = Some(b);
+            }
+            None => {}
+        }
+    }
+
+    /// Appends a value. For fixed columns `v` must be exactly `width` bytes.
+    pub fn push(&mut self, v: &[u8]) {
+        self.mark_valid(true);
+        match &mut self.values {
+            Values::Fixed { width, data } => {
+                debug_assert_eq!(v.len(), *width);
+                data.extend_from_slice(v);
+            }
+            Values::Var { offsets, data } => {
+                data.extend_from_slice(v);
+                offsets.push(data.len() as u32);
+            }
+        }
+    }
+
+    pub fn push_null(&mut self) {
+        self.mark_valid(false);
+        match &mut self.values {
+            Values::Fixed { width, data } => data.resize(data.len() + *width, 0),
+            Values::Var { offsets, data } => offsets.push(data.len() as u32),
+        }
+    }
+
+    #[inline]
+    pub fn is_null(&self, i: usize) -> bool {
+        self.validity.as_ref().is_some_and(|b| !b.get(i))
+    }
+
+    /// The bytes of row `i` (zeroes or empty for NULL).
+    #[inline]
+    pub fn value(&self, i: usize) -> &[u8] {
+        match &self.values {
+            Values::Fixed { width, data } => &data[i * width..(i + 1) * width],
+            Values::Var { offsets, data } => &data[offsets[i] as usize..offsets[i + 1] as usize],
+        }
+    }
+
+    /// `Some(bytes)` or `None` for NULL.
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        if self.is_null(i) {
+            None
+        } else {
+            Some(self.value(i))
+        }
+    }
+
+    /// A new column with rows picked by `indices`, in that order.
+    pub fn take(&self, indices: &[u32]) -> ColumnData {
+        let mut out = ColumnData::new(self.column_type());
+        match (&self.values, &mut out.values) {
+            (Values::Fixed { width, data }, Values::Fixed { data: od, .. }) => {
+                od.reserve(indices.len() * width);
+                for &i in indices {
+                    let i = i as usize;
+                    od.extend_from_slice(&data[i * width..(i + 1) * width]);
+                }
+            }
+            (Values::Var { offsets, data }, Values::Var { offsets: oo, data: od }) => {
+                oo.reserve(indices.len());
+                for &i in indices {
+                    let i = i as usize;
+                    od.extend_from_slice(&data[offsets[i] as usize..offsets[i + 1] as usize]);
+                    oo.push(od.len() as u32);
+                }
+            }
+            _ => unreachable!("take keeps the column type"),
+        }
+        if let Some(v) = &self.validity {
+            let mut b = Bitmap::default();
+            for &i in indices {
+                b.push(v.get(i as usize));
+            }
+            out.validity = Some(b);
+        }
+        out
+    }
+
+    /// Rows `[start, end)` as a new column.
+    pub fn slice(&self, start: usize, end: usize) -> ColumnData {
+        let idx: Vec<u32> = (start as u32..end as u32).collect();
+        self.take(&idx)
+    }
+}
+
+/// Compares two non-NULL values of a column whose order the engine knows.
+pub fn compare_values(kind: SortKind, a: &[u8], b: &[u8]) -> Ordering {
+    match kind {
+        SortKind::SignedInt => sign_extend(a).cmp(&sign_extend(b)),
+        SortKind::Float => {
+            let (x, y) = (float_of(a), float_of(b));
+            match (x.is_nan(), y.is_nan()) {
+                (true, true) => Ordering::Equal,
+                (true, false) => Ordering::Greater,
+                (false, true) => Ordering::Less,
+                _ => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
+            }
+        }
+        SortKind::Bytes | SortKind::Opaque => a.cmp(b),
+    }
+}
+
+fn sign_extend(b: &[u8]) -> i64 {
+    match b.len() {
+        1 => b[0] as i8 as i64,
+        2 => i16::from_le_bytes([b[0], b[1]]) as i64,
+        4 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
+        8 => i64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
+        _ => 0,
+    }
+}
+
+fn float_of(b: &[u8]) -> f64 {
+    match b.len() {
+        4 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
+        8 => f64::from_le_bytes(b.try_into().unwrap_or([0; 8])),
+        _ => 0.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_get_with_nulls() {
+        let mut c = ColumnData::new(ColumnType::Var);
+        c.push(b"a");
+        c.push_null();
+        c.push(b"");
+        assert_eq!(c.len(), 3);
+        assert_eq!(c.get(0), Some(&b"a"[..]));
+        assert_eq!(c.get(1), None);
+        assert_eq!(c.get(2), Some(&b""[..]));
+        let t = c.take(&[2, 1, 0]);
+        assert_eq!(t.get(0), Some(&b""[..]));
+        assert_eq!(t.get(1), None);
+        assert_eq!(t.get(2), Some(&b"a"[..]));
+    }
+
+    #[test]
+    fn bitmap_bytes_roundtrip() {
+        let mut b = Bitmap::default();
+        for i in 0..77 {
+            b.push(i % 3 == 0);
+        }
+        let back = Bitmap::from_bytes(&b.to_bytes(), 77).unwrap();
+        assert_eq!(b, back);
+        assert_eq!(b.count_set(), 26);
+    }
+
+    #[test]
+    fn float_order_matches_postgres() {
+        let f = |x: f64| x.to_le_bytes();
+        assert_eq!(compare_values(SortKind::Float, &f(f64::NAN), &f(f64::INFINITY)), Ordering::Greater);
+        assert_eq!(compare_values(SortKind::Float, &f(-0.0), &f(0.0)), Ordering::Equal);
+        assert_eq!(compare_values(SortKind::SignedInt, &(-1i32).to_le_bytes(), &1i32.to_le_bytes()), Ordering::Less);
+    }
+}

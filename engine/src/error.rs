@@ -1,0 +1,23 @@
+//! Engine errors. User mistakes, unsupported requests and corruption are distinct
+//! variants so the Postgres layer can map each to the right SQLSTATE.
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Stored bytes do not decode: checksum mismatch, truncated block, bad header.
+    #[error("corrupt data in {what}: {detail}")]
+    Corrupt { what: String, detail: String },
+    /// A request the engine cannot do (yet).
+    #[error("{0} is not supported")]
+    Unsupported(String),
+    /// A caller passed something invalid (bad option value, wrong column count).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn corrupt(what: impl Into<String>, detail: impl Into<String>) -> Self {
+        Error::Corrupt { what: what.into(), detail: detail.into() }
+    }
+}

@@ -1,0 +1,20 @@
+//! The pure MergeTree engine of pg_mergetree.
+//!
+//! Columns, granules, codecs and the part format live here as plain Rust that never
+//! calls Postgres: the Postgres layer (the `pg_mergetree` crate) hands in owned bytes
+//! and gets owned bytes back, so everything here can be unit-tested, fuzzed and run on
+//! worker threads.
+#![forbid(unsafe_code)]
+
+pub mod column;
+pub mod codec;
+pub mod error;
+pub mod granule;
+pub mod part;
+pub mod sort;
+pub mod store;
+
+pub use column::{Bitmap, ColumnData, ColumnType, SortKind};
+pub use error::{Error, Result};
+pub use part::{PartMeta, PartReader, PartWriter, WriterSettings};
+pub use store::{BlockStore, VecStore};

@@ -1,0 +1,295 @@
+//! Parts: immutable, sorted, column-oriented. Byte layout of a part:
+//!
+//! ```text
+//! +-------+----------+----------+-----------------+--------------------------------+
+//! | "MTP1"| meta_len | meta_crc | PartMeta bincode| blocks: column 0 granules 0..n, |
+//! | 4 B   | u32 LE   | u32 LE   | meta_len bytes  | column 1 granules 0..n, ...     |
+//! +-------+----------+----------+-----------------+--------------------------------+
+//! ```
+//! Mark offsets count from the first block, so the metadata's size never depends on them.
+
+use crate::codec::Compression;
+use crate::column::{compare_values, ColumnData, ColumnType, SortKind};
+use crate::error::{Error, Result};
+use crate::granule::{self, Mark};
+use crate::store::BlockStore;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub const MAGIC: &[u8; 4] = b"MTP1";
+pub const HEADER_LEN: usize = 12;
+pub const FORMAT_VERSION: u16 = 1;
+
+/// How a part is cut and compressed.
+#[derive(Clone, Debug)]
+pub struct WriterSettings {
+    pub index_granularity: usize,
+    pub index_granularity_bytes: usize,
+    pub compression: Compression,
+}
+
+impl Default for WriterSettings {
+    fn default() -> Self {
+        WriterSettings { index_granularity: 8192, index_granularity_bytes: 10 << 20, compression: Compression::Lz4 }
+    }
+}
+
+/// Describes one column the writer receives.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnSpec {
+    /// The caller's id for the column (the attribute number in Postgres).
+    pub id: u32,
+    pub ty: ColumnType,
+    pub sort: SortKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnMeta {
+    pub spec: ColumnSpec,
+    pub marks: Vec<Mark>,
+    pub compressed_bytes: u64,
+    pub uncompressed_bytes: u64,
+    pub null_count: u64,
+    /// Smallest and largest non-NULL value, for columns whose order the engine knows.
+    pub min: Option<Vec<u8>>,
+    pub max: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartMeta {
+    pub version: u16,
+    pub rows: u64,
+    pub granule_rows: Vec<u32>,
+    pub columns: Vec<ColumnMeta>,
+    /// Indexes into `columns` of the primary key (a prefix of the sort key).
+    pub primary_key: Vec<usize>,
+    /// Sparse primary index: the key of each granule's first row (`None` = NULL).
+    pub primary_index: Vec<Vec<Option<Vec<u8>>>>,
+}
+
+impl PartMeta {
+    pub fn compressed_bytes(&self) -> u64 {
+        self.columns.iter().map(|c| c.compressed_bytes).sum()
+    }
+    pub fn uncompressed_bytes(&self) -> u64 {
+        self.columns.iter().map(|c| c.uncompressed_bytes).sum()
+    }
+    pub fn granules(&self) -> usize {
+        self.granule_rows.len()
+    }
+    /// First row number of each granule.
+    pub fn granule_starts(&self) -> Vec<u64> {
+        let mut s = 0u64;
+        self.granule_rows
+            .iter()
+            .map(|&n| {
+                let here = s;
+                s += n as u64;
+                here
+            })
+            .collect()
+    }
+
+    /// Internal consistency: row counts, mark counts, marks inside the data region.
+    pub fn validate(&self, data_len: u64) -> Result<()> {
+        let bad = |d: String| Err(Error::corrupt("part metadata", d));
+        if self.version != FORMAT_VERSION {
+            return bad(format!("format version {} (this build reads {FORMAT_VERSION})", self.version));
+        }
+        if self.granule_rows.iter().map(|&n| n as u64).sum::<u64>() != self.rows {
+            return bad("granule row counts do not add up to the part's rows".into());
+        }
+        if self.primary_index.len() != self.granules() && !self.primary_key.is_empty() {
+            return bad("primary index has the wrong number of entries".into());
+        }
+        for (i, c) in self.columns.iter().enumerate() {
+            if c.marks.len() != self.granules() {
+                return bad(format!("column {i} has {} marks for {} granules", c.marks.len(), self.granules()));
+            }
+            for m in &c.marks {
+                if m.offset.saturating_add(m.compressed_len as u64) > data_len {
+                    return bad(format!("column {i} mark points past the end of the part"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+pub struct PartWriter {
+    settings: WriterSettings,
+}
+
+impl PartWriter {
+    pub fn new(settings: WriterSettings) -> Self {
+        PartWriter { settings }
+    }
+
+    /// Writes already-sorted `columns` as a part. Columns compress in parallel.
+    pub fn write(&self, specs: &[ColumnSpec], columns: &[ColumnData], primary_key: &[usize]) -> Result<(Vec<u8>, PartMeta)> {
+        if specs.len() != columns.len() {
+            return Err(Error::Invalid(format!("{} column specs for {} columns", specs.len(), columns.len())));
+        }
+        let rows = columns.first().map_or(0, |c| c.len());
+        if columns.iter().any(|c| c.len() != rows) {
+            return Err(Error::Invalid("columns have different row counts".into()));
+        }
+        let s = &self.settings;
+        let granule_rows = granule::split_granules(columns, rows, s.index_granularity, s.index_granularity_bytes);
+        let mut starts = Vec::with_capacity(granule_rows.len());
+        let mut acc = 0usize;
+        for &n in &granule_rows {
+            starts.push(acc);
+            acc += n as usize;
+        }
+
+        // Each column: compressed blocks of each granule plus its stats.
+        let encoded: Vec<(Vec<Vec<u8>>, Vec<(u32, u32)>, ColumnMeta)> = specs
+            .par_iter()
+            .zip(columns.par_iter())
+            .map(|(spec, col)| {
+                let mut blocks = Vec::with_capacity(granule_rows.len());
+                let mut info = Vec::with_capacity(granule_rows.len());
+                let mut uncompressed = 0u64;
+                for (g, &n) in granule_rows.iter().enumerate() {
+                    let slice = col.slice(starts[g], starts[g] + n as usize);
+                    let (block, raw_len, crc) = granule::write_block(&slice, s.compression);
+                    uncompressed += raw_len as u64;
+                    info.push((raw_len, crc));
+                    blocks.push(block);
+                }
+                let (min, max) = min_max(col, spec.sort);
+                let null_count = col.validity.as_ref().map_or(0, |v| (v.len() - v.count_set()) as u64);
+                let meta = ColumnMeta {
+                    spec: spec.clone(),
+                    marks: Vec::new(),
+                    compressed_bytes: blocks.iter().map(|b| b.len() as u64).sum(),
+                    uncompressed_bytes: uncompressed,
+                    null_count,
+                    min,
+                    max,
+                };
+                (blocks, info, meta)
+            })
+            .collect();
+
+        let mut offset = 0u64;
+        let mut metas = Vec::with_capacity(encoded.len());
+        for (blocks, info, meta) in &encoded {
+            let mut meta = meta.clone();
+            for (block, &(raw_len, crc)) in blocks.iter().zip(info) {
+                meta.marks.push(Mark { offset, compressed_len: block.len() as u32, uncompressed_len: raw_len, crc32: crc });
+                offset += block.len() as u64;
+            }
+            metas.push(meta);
+        }
+        let primary_index = if primary_key.is_empty() {
+            Vec::new()
+        } else {
+            starts.iter().map(|&r| primary_key.iter().map(|&k| columns[k].get(r).map(|v| v.to_vec())).collect()).collect()
+        };
+        let meta = PartMeta {
+            version: FORMAT_VERSION,
+            rows: rows as u64,
+            granule_rows,
+            columns: metas,
+            primary_key: primary_key.to_vec(),
+            primary_index,
+        };
+        let meta_bytes = bincode::serialize(&meta).map_err(|e| Error::Invalid(format!("serialize part metadata: {e}")))?;
+        let mut out = Vec::with_capacity(HEADER_LEN + meta_bytes.len() + offset as usize);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(meta_bytes.len() as u32).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&meta_bytes).to_le_bytes());
+        out.extend_from_slice(&meta_bytes);
+        for (blocks, _, _) in &encoded {
+            for b in blocks {
+                out.extend_from_slice(b);
+            }
+        }
+        Ok((out, meta))
+    }
+}
+
+fn min_max(col: &ColumnData, kind: SortKind) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    if kind == SortKind::Opaque {
+        return (None, None);
+    }
+    let mut min: Option<&[u8]> = None;
+    let mut max: Option<&[u8]> = None;
+    for i in 0..col.len() {
+        if let Some(v) = col.get(i) {
+            if min.is_none_or(|m| compare_values(kind, v, m).is_lt()) {
+                min = Some(v);
+            }
+            if max.is_none_or(|m| compare_values(kind, v, m).is_gt()) {
+                max = Some(v);
+            }
+        }
+    }
+    (min.map(<[u8]>::to_vec), max.map(<[u8]>::to_vec))
+}
+
+/// Reads a part through a [`BlockStore`].
+pub struct PartReader<S: BlockStore> {
+    store: S,
+    meta: PartMeta,
+    data_start: u64,
+}
+
+impl<S: BlockStore> PartReader<S> {
+    pub fn open(store: S) -> Result<Self> {
+        let header = store.read(0, HEADER_LEN)?;
+        if &header[..4] != MAGIC {
+            return Err(Error::corrupt("part header", "bad magic"));
+        }
+        let meta_len = u32::from_le_bytes(header[4..8].try_into().unwrap_or_default()) as usize;
+        let meta_crc = u32::from_le_bytes(header[8..12].try_into().unwrap_or_default());
+        if (HEADER_LEN + meta_len) as u64 > store.len() {
+            return Err(Error::corrupt("part header", "metadata length past the end of the part"));
+        }
+        let meta_bytes = store.read(HEADER_LEN as u64, meta_len)?;
+        if crc32fast::hash(&meta_bytes) != meta_crc {
+            return Err(Error::corrupt("part metadata", "checksum mismatch"));
+        }
+        let meta: PartMeta = bincode::DefaultOptions::new()
+            .with_fixint_encoding()
+            .allow_trailing_bytes()
+            .with_limit(meta_len as u64)
+            .deserialize(&meta_bytes)
+            .map_err(|e| Error::corrupt("part metadata", e.to_string()))?;
+        let data_start = (HEADER_LEN + meta_len) as u64;
+        meta.validate(store.len() - data_start)?;
+        Ok(PartReader { store, meta, data_start })
+    }
+
+    pub fn meta(&self) -> &PartMeta {
+        &self.meta
+    }
+
+    /// Decodes column `col` (index into the part's columns) of granule `g`.
+    pub fn read_granule(&self, col: usize, g: usize) -> Result<ColumnData> {
+        let c = self.meta.columns.get(col).ok_or_else(|| Error::Invalid(format!("no column {col} in part")))?;
+        let mark = c.marks.get(g).ok_or_else(|| Error::Invalid(format!("no granule {g} in part")))?;
+        let block = self.store.read(self.data_start + mark.offset, mark.compressed_len as usize)?;
+        granule::read_block(&block, mark, c.spec.ty, self.meta.granule_rows[g] as usize)
+    }
+
+    /// Reads every block and checks it; returns one message per problem.
+    pub fn verify(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (ci, c) in self.meta.columns.iter().enumerate() {
+            for g in 0..self.meta.granules() {
+                if let Err(e) = self.read_granule(ci, g) {
+                    problems.push(format!("column {} granule {g}: {e}", c.spec.id));
+                }
+            }
+        }
+        problems
+    }
+}
+
+use bincode::Options as _;
+
+#[cfg(test)]
+mod tests;

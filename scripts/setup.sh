@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Idempotent machine set-up: system packages, cargo-pgrx, pgrx config, the test user.
+# Runs as root with no stdin (CI, fresh machines). Safe to run repeatedly.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+PGRX_VERSION=0.18.1
+PG_MAJOR=15
+RUN_USER=${MT_USER:-pgmt}
+export PGRX_HOME=${PGRX_HOME:-/var/tmp/pg_mergetree/pgrx}
+
+need_pkgs=()
+for p in postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libclang-dev clang sudo make pkg-config; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
+done
+if ((${#need_pkgs[@]})); then
+  echo "setup: installing ${need_pkgs[*]}"
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+# Debian's package starts a default cluster on 5432; we never use it, stop it so it holds no .so.
+if command -v pg_lsclusters >/dev/null 2>&1; then
+  pg_lsclusters -h 2>/dev/null | awk '$4=="online"{print $1, $2}' | while read -r v c; do
+    pg_ctlcluster "$v" "$c" stop || true
+  done
+fi
+
+if ! cargo pgrx --version 2>/dev/null | grep -q "cargo-pgrx $PGRX_VERSION"; then
+  echo "setup: installing cargo-pgrx $PGRX_VERSION (several minutes)"
+  cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
+fi
+
+id -u "$RUN_USER" >/dev/null 2>&1 || useradd --system --create-home --shell /bin/bash "$RUN_USER"
+mkdir -p "$PGRX_HOME"
+chmod 755 /var/tmp/pg_mergetree
+PGCFG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+if ! grep -qs "pg$PG_MAJOR = \"$PGCFG\"" "$PGRX_HOME/config.toml"; then
+  cargo pgrx init --pg$PG_MAJOR "$PGCFG"
+fi
+chown -R "$RUN_USER" "$PGRX_HOME"
+echo "setup: ok"
