@@ -209,6 +209,27 @@ impl ColumnData {
         }
     }
 
+    /// Keeps the first `n` rows.
+    pub fn truncate(&mut self, n: usize) {
+        if n >= self.len() {
+            return;
+        }
+        match &mut self.values {
+            Values::Fixed { width, data } => data.truncate(n * *width),
+            Values::Var { offsets, data } => {
+                offsets.truncate(n + 1);
+                data.truncate(offsets[n] as usize);
+            }
+        }
+        if let Some(v) = &mut self.validity {
+            let mut b = Bitmap::default();
+            for i in 0..n {
+                b.push(v.get(i));
+            }
+            *v = b;
+        }
+    }
+
     /// A new column with rows picked by `indices`, in that order.
     pub fn take(&self, indices: &[u32]) -> ColumnData {
         let mut out = ColumnData::new(self.column_type());

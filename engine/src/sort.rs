@@ -18,7 +18,7 @@ pub fn compare_rows(
     keys: &[SortColumn],
     a: usize,
     b: usize,
-    opaque: &mut dyn FnMut(usize, &[u8], &[u8]) -> Ordering,
+    opaque: &mut dyn FnMut(usize, usize, usize) -> Ordering,
 ) -> Ordering {
     for k in keys {
         let c = &columns[k.column];
@@ -27,7 +27,7 @@ pub fn compare_rows(
             (None, Some(_)) => Ordering::Greater,
             (Some(_), None) => Ordering::Less,
             (Some(x), Some(y)) => match k.kind {
-                SortKind::Opaque => opaque(k.column, x, y),
+                SortKind::Opaque => opaque(k.column, a, b),
                 kind => compare_values(kind, x, y),
             },
         };
@@ -43,7 +43,7 @@ pub fn sort_permutation(
     columns: &[ColumnData],
     rows: usize,
     keys: &[SortColumn],
-    opaque: &mut dyn FnMut(usize, &[u8], &[u8]) -> Ordering,
+    opaque: &mut dyn FnMut(usize, usize, usize) -> Ordering,
 ) -> Vec<u32> {
     let mut perm: Vec<u32> = (0..rows as u32).collect();
     if !keys.is_empty() {
@@ -69,7 +69,7 @@ mod tests {
             v.push(val.as_bytes());
         }
         let cols = [k, v];
-        let perm = sort_permutation(&cols, 4, &[SortColumn { column: 0, kind: SortKind::SignedInt }], &mut |_, a, b| a.cmp(b));
+        let perm = sort_permutation(&cols, 4, &[SortColumn { column: 0, kind: SortKind::SignedInt }], &mut |_, a, b| a.cmp(&b));
         assert_eq!(perm, vec![2, 0, 3, 1]);
     }
 }

@@ -57,7 +57,7 @@ proptest! {
     fn sorted_part_has_ordered_primary_index(keys in proptest::collection::vec(any::<i64>(), 1..500)) {
         let rows: Vec<_> = keys.iter().map(|&k| (Some(k), Some(vec![1u8]))).collect();
         let cols = build(&rows);
-        let perm = sort_permutation(&cols, rows.len(), &[SortColumn { column: 0, kind: SortKind::SignedInt }], &mut |_, a, b| a.cmp(b));
+        let perm = sort_permutation(&cols, rows.len(), &[SortColumn { column: 0, kind: SortKind::SignedInt }], &mut |_, a, b| a.cmp(&b));
         let sorted: Vec<_> = cols.iter().map(|c| c.take(&perm)).collect();
         let (_, meta) = PartWriter::new(WriterSettings { index_granularity: 16, ..Default::default() })
             .write(&specs(), &sorted, &[0]).unwrap();

@@ -1,0 +1,56 @@
+-- The access method and the part catalog.
+CREATE FUNCTION mergetree.mergetree_am_handler(internal) RETURNS table_am_handler
+    AS 'MODULE_PATHNAME', 'mergetree_am_handler' LANGUAGE C STRICT;
+CREATE ACCESS METHOD mergetree TYPE TABLE HANDLER mergetree.mergetree_am_handler;
+COMMENT ON ACCESS METHOD mergetree IS 'ClickHouse-style MergeTree: columnar, compressed, sorted, sparse-indexed parts';
+
+-- One row per part. A part is visible to a snapshot exactly when its row is: inserting,
+-- replacing or dropping parts is an ordinary transaction on this table (MVCC).
+-- Column order is read by position in src/catalog/mod.rs.
+CREATE TABLE mergetree.part_catalog (
+    relid oid NOT NULL,
+    relfilenode oid NOT NULL,
+    part_id bigint NOT NULL,
+    part_name text NOT NULL,
+    partition text NOT NULL,
+    level integer NOT NULL,
+    rows bigint NOT NULL,
+    first_row bigint NOT NULL,
+    start_block bigint NOT NULL,
+    nblocks bigint NOT NULL,
+    part_bytes bigint NOT NULL,
+    uncompressed_bytes bigint NOT NULL,
+    created timestamptz NOT NULL,
+    partition_value bytea
+);
+REVOKE ALL ON mergetree.part_catalog FROM PUBLIC;
+
+CREATE VIEW mergetree.parts AS
+SELECT c.relid::regclass AS table_name,
+       c.partition,
+       c.part_name,
+       c.level,
+       c.rows,
+       c.nblocks * current_setting('block_size')::bigint AS bytes_on_disk,
+       c.part_bytes AS compressed_bytes,
+       c.uncompressed_bytes,
+       round(c.uncompressed_bytes::numeric / greatest(c.part_bytes, 1), 2) AS compression_ratio,
+       c.created
+FROM mergetree.part_catalog c
+JOIN pg_class r ON r.oid = c.relid AND r.relfilenode = c.relfilenode;
+GRANT SELECT ON mergetree.parts TO PUBLIC;
+
+-- Dropped tables take their part rows with them.
+CREATE FUNCTION mergetree.on_sql_drop() RETURNS event_trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+    DELETE FROM mergetree.part_catalog
+    WHERE relid IN (SELECT objid FROM pg_event_trigger_dropped_objects()
+                    WHERE classid = 'pg_class'::regclass AND objsubid = 0);
+END
+$$;
+CREATE EVENT TRIGGER mergetree_on_sql_drop ON sql_drop EXECUTE FUNCTION mergetree.on_sql_drop();
+
+-- Checks every visible part of a table; no rows means healthy.
+CREATE FUNCTION mergetree.verify(tbl regclass) RETURNS TABLE (part_name text, problem text)
+LANGUAGE sql STRICT AS $$ SELECT * FROM mergetree.verify_oid(tbl::oid) $$;

@@ -1,0 +1,57 @@
+//! The table access method: `handler.rs` wires the callbacks, one module per concern.
+
+pub mod ddl;
+pub mod handler;
+pub mod insert;
+pub mod modify;
+pub mod scan;
+pub mod vacuum;
+
+use pgrx::pg_sys;
+
+/// The relation's name, for messages.
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn relname(rel: pg_sys::Relation) -> String {
+    // SAFETY: rd_rel is the relation's pg_class row.
+    unsafe { std::ffi::CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr()).to_string_lossy().into_owned() }
+}
+
+/// Name of a relation by OID (for hooks that have no open relation).
+pub fn relid_name(relid: pg_sys::Oid) -> String {
+    // SAFETY: syscache lookup; NULL when the relation is gone.
+    unsafe {
+        let n = pg_sys::get_rel_name(relid);
+        if n.is_null() {
+            format!("{relid:?}")
+        } else {
+            std::ffi::CStr::from_ptr(n).to_string_lossy().into_owned()
+        }
+    }
+}
+
+/// OID of the `mergetree` access method, or InvalidOid before CREATE EXTENSION.
+pub fn am_oid() -> pg_sys::Oid {
+    // SAFETY: catalog lookup by name.
+    unsafe { pg_sys::get_am_oid(c"mergetree".as_ptr(), true) }
+}
+
+/// Whether `relid` is a mergetree table.
+pub fn is_mergetree(relid: pg_sys::Oid) -> bool {
+    let am = am_oid();
+    if am == pg_sys::InvalidOid {
+        return false;
+    }
+    // SAFETY: syscache lookup, released before return.
+    unsafe {
+        let tup = pg_sys::SearchSysCache1(pg_sys::SysCacheIdentifier::RELOID as i32, pg_sys::Datum::from(relid));
+        if tup.is_null() {
+            return false;
+        }
+        let form = pg_sys::GETSTRUCT(tup) as *mut pg_sys::FormData_pg_class;
+        let r = (*form).relam == am;
+        pg_sys::ReleaseSysCache(tup);
+        r
+    }
+}

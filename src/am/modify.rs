@@ -1,0 +1,146 @@
+//! Row changes not supported yet: clear errors naming the table and the operation.
+
+use crate::error::unsupported;
+use pgrx::pg_sys;
+
+const DML_HINT: &str = "mergetree tables are append-only for now: rewrite the table with CREATE TABLE ... AS, or TRUNCATE and reload.";
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn tuple_delete(
+    rel: pg_sys::Relation,
+    _tid: pg_sys::ItemPointer,
+    _cid: pg_sys::CommandId,
+    _snapshot: pg_sys::Snapshot,
+    _crosscheck: pg_sys::Snapshot,
+    _wait: bool,
+    _tmfd: *mut pg_sys::TM_FailureData,
+    _changing_part: bool,
+) -> pg_sys::TM_Result::Type {
+    // SAFETY: rel is open.
+    unsupported(&unsafe { super::relname(rel) }, "DELETE", DML_HINT)
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn tuple_update(
+    rel: pg_sys::Relation,
+    _otid: pg_sys::ItemPointer,
+    _slot: *mut pg_sys::TupleTableSlot,
+    _cid: pg_sys::CommandId,
+    _snapshot: pg_sys::Snapshot,
+    _crosscheck: pg_sys::Snapshot,
+    _wait: bool,
+    _tmfd: *mut pg_sys::TM_FailureData,
+    _lockmode: *mut pg_sys::LockTupleMode::Type,
+    _update_indexes: *mut bool,
+) -> pg_sys::TM_Result::Type {
+    // SAFETY: rel is open.
+    unsupported(&unsafe { super::relname(rel) }, "UPDATE", DML_HINT)
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn tuple_lock(
+    rel: pg_sys::Relation,
+    _tid: pg_sys::ItemPointer,
+    _snapshot: pg_sys::Snapshot,
+    _slot: *mut pg_sys::TupleTableSlot,
+    _cid: pg_sys::CommandId,
+    _mode: pg_sys::LockTupleMode::Type,
+    _wait_policy: pg_sys::LockWaitPolicy::Type,
+    _flags: u8,
+    _tmfd: *mut pg_sys::TM_FailureData,
+) -> pg_sys::TM_Result::Type {
+    // SAFETY: rel is open.
+    unsupported(&unsafe { super::relname(rel) }, "SELECT ... FOR UPDATE/SHARE (row locking)", "Rows of mergetree tables cannot be locked; lock the table with LOCK TABLE instead.")
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn tuple_insert_speculative(
+    rel: pg_sys::Relation,
+    _slot: *mut pg_sys::TupleTableSlot,
+    _cid: pg_sys::CommandId,
+    _options: i32,
+    _bistate: *mut pg_sys::BulkInsertStateData,
+    _token: u32,
+) {
+    // SAFETY: rel is open.
+    unsupported(&unsafe { super::relname(rel) }, "INSERT ... ON CONFLICT", "mergetree tables have no unique indexes; use a replacing engine (later) or deduplicate in the query.")
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn tuple_complete_speculative(rel: pg_sys::Relation, _slot: *mut pg_sys::TupleTableSlot, _token: u32, _ok: bool) {
+    // SAFETY: rel is open.
+    unsupported(&unsafe { super::relname(rel) }, "INSERT ... ON CONFLICT", "")
+}
+
+pub const INDEX_HINT: &str = "mergetree tables are sorted by their order_by option and pruned with a sparse primary index; ordinary indexes, PRIMARY KEY and UNIQUE constraints are not supported.";
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn index_fetch_begin(rel: pg_sys::Relation) -> *mut pg_sys::IndexFetchTableData {
+    // SAFETY: rel is open.
+    unsupported(&unsafe { super::relname(rel) }, "index scans", INDEX_HINT)
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn index_fetch_reset(_data: *mut pg_sys::IndexFetchTableData) {}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn index_fetch_end(_data: *mut pg_sys::IndexFetchTableData) {}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn index_fetch_tuple(
+    _scan: *mut pg_sys::IndexFetchTableData,
+    _tid: pg_sys::ItemPointer,
+    _snapshot: pg_sys::Snapshot,
+    _slot: *mut pg_sys::TupleTableSlot,
+    _call_again: *mut bool,
+    _all_dead: *mut bool,
+) -> bool {
+    false
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn index_delete_tuples(rel: pg_sys::Relation, _state: *mut pg_sys::TM_IndexDeleteOp) -> pg_sys::TransactionId {
+    // SAFETY: rel is open.
+    unsupported(&unsafe { super::relname(rel) }, "indexes", INDEX_HINT)
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn index_build_range_scan(
+    table_rel: pg_sys::Relation,
+    _index_rel: pg_sys::Relation,
+    _index_info: *mut pg_sys::IndexInfo,
+    _allow_sync: bool,
+    _anyvisible: bool,
+    _progress: bool,
+    _start: pg_sys::BlockNumber,
+    _num: pg_sys::BlockNumber,
+    _callback: pg_sys::IndexBuildCallback,
+    _state: *mut std::ffi::c_void,
+    _scan: pg_sys::TableScanDesc,
+) -> f64 {
+    // SAFETY: rel is open.
+    unsupported(&unsafe { super::relname(table_rel) }, "CREATE INDEX (and PRIMARY KEY/UNIQUE constraints)", INDEX_HINT)
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn index_validate_scan(
+    table_rel: pg_sys::Relation,
+    _index_rel: pg_sys::Relation,
+    _index_info: *mut pg_sys::IndexInfo,
+    _snapshot: pg_sys::Snapshot,
+    _state: *mut pg_sys::ValidateIndexState,
+) {
+    // SAFETY: rel is open.
+    unsupported(&unsafe { super::relname(table_rel) }, "CREATE INDEX CONCURRENTLY", INDEX_HINT)
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn scan_sample_next_block(scan: pg_sys::TableScanDesc, _state: *mut pg_sys::SampleScanState) -> bool {
+    // SAFETY: the scan's relation is open.
+    unsupported(&unsafe { super::relname((*scan).rs_rd) }, "TABLESAMPLE", "Sample with WHERE random() < fraction instead.")
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn scan_sample_next_tuple(_scan: pg_sys::TableScanDesc, _state: *mut pg_sys::SampleScanState, _slot: *mut pg_sys::TupleTableSlot) -> bool {
+    false
+}

@@ -1,0 +1,446 @@
+//! Sequential scans, ANALYZE sampling and fetch-by-TID: visible parts (from the catalog,
+//! under the scan's snapshot) granule by granule, then the transaction's own buffered
+//! rows. Values reach the slot as Datums pointing into the current decoded granule.
+
+use crate::catalog::{self, PartRow};
+use crate::datum::{self, DatumColumn, TablePlan};
+use crate::storage::blob::PageStore;
+use crate::write::buffer;
+use mergetree::{ColumnData, PartReader};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+/// One decoded granule, as Datums per plan column.
+struct Granule {
+    cols: Vec<DatumColumn>,
+    /// Row id of the granule's first row (TIDs derive from it).
+    first_row_id: u64,
+    rows: usize,
+}
+
+enum Source {
+    Part(PartRow),
+    Buffered { cols: Vec<ColumnData>, row_ids: Vec<u64> },
+}
+
+impl Source {
+    fn rows(&self) -> u64 {
+        match self {
+            Source::Part(p) => p.rows as u64,
+            Source::Buffered { row_ids, .. } => row_ids.len() as u64,
+        }
+    }
+}
+
+pub struct Cursor {
+    rel: pg_sys::Relation,
+    table: String,
+    plan: TablePlan,
+    sources: Vec<Source>,
+    src: usize,
+    reader: Option<PartReader<PageStore>>,
+    granule: usize,
+    cur: Option<Granule>,
+    row: usize,
+    /// Global index (over all sources) of the row `next` returns next.
+    pos: u64,
+}
+
+fn open_reader(rel: pg_sys::Relation, table: &str, p: &PartRow) -> PartReader<PageStore> {
+    let store = PageStore { rel, start_block: p.start_block as u32, nblocks: p.nblocks as u32, len: p.part_bytes as u64 };
+    PartReader::open(store).unwrap_or_else(|e| crate::error::report(table, e))
+}
+
+impl Cursor {
+    /// # Safety
+    /// `rel` is open and `snapshot` valid for the cursor's lifetime.
+    pub unsafe fn new(rel: pg_sys::Relation, snapshot: pg_sys::Snapshot) -> Self {
+        // SAFETY: per the caller.
+        unsafe {
+            let plan = datum::table_plan(rel);
+            let mut sources: Vec<Source> = catalog::visible_parts(rel, snapshot).into_iter().map(Source::Part).collect();
+            let curcid = if !snapshot.is_null() && (*snapshot).snapshot_type == pg_sys::SnapshotType::SNAPSHOT_MVCC {
+                Some((*snapshot).curcid)
+            } else {
+                None
+            };
+            if let Some((cols, row_ids, bplan)) = buffer::visible_rows((*rel).rd_id, curcid) {
+                if bplan.columns.len() == plan.columns.len() {
+                    sources.push(Source::Buffered { cols, row_ids });
+                }
+            }
+            Cursor { rel, table: super::relname(rel), plan, sources, src: 0, reader: None, granule: 0, cur: None, row: 0, pos: 0 }
+        }
+    }
+
+    pub fn total_rows(&self) -> u64 {
+        self.sources.iter().map(Source::rows).sum()
+    }
+
+    fn decode_part_granule(&self, reader: &PartReader<PageStore>, g: usize, first_row_id: u64) -> Granule {
+        let meta = reader.meta();
+        let rows = meta.granule_rows[g] as usize;
+        let cols = self
+            .plan
+            .columns
+            .iter()
+            .map(|c| match meta.columns.iter().position(|m| m.spec.id == c.attnum as u32) {
+                Some(i) => {
+                    let data = reader.read_granule(i, g).unwrap_or_else(|e| crate::error::report(&self.table, e));
+                    datum::to_datums(c, data)
+                }
+                None => datum::missing_column(c, rows),
+            })
+            .collect();
+        Granule { cols, first_row_id, rows }
+    }
+
+    /// Loads the next granule; false at the end of all sources.
+    fn load_next(&mut self) -> bool {
+        loop {
+            check_for_interrupts!();
+            let Some(src) = self.sources.get(self.src) else { return false };
+            match src {
+                Source::Part(p) => {
+                    if self.reader.is_none() {
+                        self.reader = Some(open_reader(self.rel, &self.table, p));
+                        self.granule = 0;
+                    }
+                    let reader = self.reader.as_ref().expect("reader open");
+                    if self.granule < reader.meta().granules() {
+                        let start: u64 = reader.meta().granule_rows[..self.granule].iter().map(|&n| n as u64).sum();
+                        let g = self.decode_part_granule(reader, self.granule, p.first_row as u64 + start);
+                        self.granule += 1;
+                        self.cur = Some(g);
+                        self.row = 0;
+                        return true;
+                    }
+                    self.reader = None;
+                    self.src += 1;
+                    self.granule = 0;
+                }
+                Source::Buffered { cols, row_ids } => {
+                    if self.granule == 0 {
+                        let dcols = self.plan.columns.iter().zip(cols).map(|(c, d)| datum::to_datums(c, d.clone())).collect();
+                        self.cur = Some(Granule { cols: dcols, first_row_id: row_ids[0], rows: row_ids.len() });
+                        self.granule = 1;
+                        self.row = 0;
+                        return true;
+                    }
+                    self.src += 1;
+                    self.granule = 0;
+                }
+            }
+        }
+    }
+
+    /// Advances to the next row; returns its index within the current granule.
+    pub fn next(&mut self) -> Option<usize> {
+        loop {
+            if let Some(g) = &self.cur {
+                if self.row < g.rows {
+                    self.row += 1;
+                    self.pos += 1;
+                    return Some(self.row - 1);
+                }
+                self.cur = None;
+            }
+            if !self.load_next() {
+                return None;
+            }
+        }
+    }
+
+    /// Moves forward so the next row returned is the one at global index `target`,
+    /// skipping whole parts and granules without decoding them.
+    pub fn skip_to(&mut self, target: u64) {
+        while self.pos < target {
+            if let Some(g) = &self.cur {
+                let left = (g.rows - self.row) as u64;
+                let step = left.min(target - self.pos);
+                self.row += step as usize;
+                self.pos += step;
+                if self.row >= g.rows {
+                    self.cur = None;
+                }
+                continue;
+            }
+            let Some(src) = self.sources.get(self.src) else { return };
+            if self.reader.is_none() && self.granule == 0 && self.pos + src.rows() <= target {
+                self.pos += src.rows();
+                self.src += 1;
+                continue;
+            }
+            if let (Some(r), Source::Part(_)) = (&self.reader, src) {
+                if self.granule < r.meta().granules() {
+                    let n = r.meta().granule_rows[self.granule] as u64;
+                    if self.pos + n <= target {
+                        self.pos += n;
+                        self.granule += 1;
+                        continue;
+                    }
+                }
+            }
+            if !self.load_next() {
+                return;
+            }
+        }
+    }
+
+    /// Stores row `i` of the current granule into `slot`.
+    ///
+    /// # Safety
+    /// `slot` has the relation's tuple descriptor.
+    pub unsafe fn store(&self, i: usize, slot: *mut pg_sys::TupleTableSlot) {
+        let g = self.cur.as_ref().expect("a current granule");
+        // SAFETY: tts_values/tts_isnull have natts entries.
+        unsafe {
+            clear_slot(slot);
+            let values = std::slice::from_raw_parts_mut((*slot).tts_values, self.plan.natts);
+            let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, self.plan.natts);
+            nulls.fill(true);
+            for (c, d) in self.plan.columns.iter().zip(&g.cols) {
+                let a = c.attnum as usize - 1;
+                values[a] = d.datums[i];
+                nulls[a] = d.nulls[i];
+            }
+            pg_sys::ExecStoreVirtualTuple(slot);
+            (*slot).tts_tid = datum::row_id_to_tid(g.first_row_id + i as u64);
+            (*slot).tts_tableOid = (*self.rel).rd_id;
+        }
+    }
+}
+
+/// # Safety
+/// `slot` is a valid slot.
+pub unsafe fn clear_slot(slot: *mut pg_sys::TupleTableSlot) {
+    // SAFETY: ExecClearTuple is an inline wrapper around the slot's clear callback.
+    unsafe {
+        if let Some(clear) = (*(*slot).tts_ops).clear {
+            clear(slot);
+        }
+    }
+}
+
+/// The scan descriptor Postgres sees; `base` must come first.
+#[repr(C)]
+struct ScanDesc {
+    base: pg_sys::TableScanDescData,
+    cursor: *mut Cursor,
+    /// ANALYZE: rows assigned to the current sampled block, [lo, hi).
+    sample: (u64, u64),
+    sample_blocks: u64,
+}
+
+unsafe fn desc<'a>(scan: pg_sys::TableScanDesc) -> &'a mut ScanDesc {
+    // SAFETY: every scan of this AM is allocated by scan_begin as a ScanDesc.
+    unsafe { &mut *(scan as *mut ScanDesc) }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn scan_begin(
+    rel: pg_sys::Relation,
+    snapshot: pg_sys::Snapshot,
+    nkeys: i32,
+    key: *mut pg_sys::ScanKeyData,
+    pscan: pg_sys::ParallelTableScanDesc,
+    flags: u32,
+) -> pg_sys::TableScanDesc {
+    // SAFETY: Postgres passes an open relation and a valid (or NULL for ANALYZE) snapshot.
+    unsafe {
+        if !pscan.is_null() {
+            crate::error::unsupported(&super::relname(rel), "parallel scans", "Set max_parallel_workers_per_gather = 0.");
+        }
+        let d = pg_sys::palloc0(std::mem::size_of::<ScanDesc>()) as *mut ScanDesc;
+        (*d).base.rs_rd = rel;
+        (*d).base.rs_snapshot = snapshot;
+        (*d).base.rs_nkeys = nkeys;
+        (*d).base.rs_key = key;
+        (*d).base.rs_flags = flags;
+        let snap = if snapshot.is_null() { pg_sys::GetActiveSnapshot() } else { snapshot };
+        let cursor = Cursor::new(rel, snap);
+        (*d).cursor = pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(cursor);
+        if flags & pg_sys::ScanOptions::SO_TYPE_ANALYZE != 0 {
+            (*d).sample_blocks = pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM).max(1) as u64;
+        }
+        d as pg_sys::TableScanDesc
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn scan_end(scan: pg_sys::TableScanDesc) {
+    // SAFETY: `scan` came from scan_begin; the cursor is dropped with its memory context,
+    // so here we only release what Postgres asked us to.
+    unsafe {
+        let d = desc(scan);
+        if d.base.rs_flags & pg_sys::ScanOptions::SO_TEMP_SNAPSHOT != 0 {
+            pg_sys::UnregisterSnapshot(d.base.rs_snapshot);
+        }
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn scan_rescan(
+    scan: pg_sys::TableScanDesc,
+    _key: *mut pg_sys::ScanKeyData,
+    _set_params: bool,
+    _allow_strat: bool,
+    _allow_sync: bool,
+    _allow_pagemode: bool,
+) {
+    // SAFETY: `scan` came from scan_begin; the old cursor stays owned by its context.
+    unsafe {
+        let d = desc(scan);
+        let snap = if d.base.rs_snapshot.is_null() { pg_sys::GetActiveSnapshot() } else { d.base.rs_snapshot };
+        *d.cursor = Cursor::new(d.base.rs_rd, snap);
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn scan_getnextslot(
+    scan: pg_sys::TableScanDesc,
+    _direction: pg_sys::ScanDirection::Type,
+    slot: *mut pg_sys::TupleTableSlot,
+) -> bool {
+    // SAFETY: `scan` came from scan_begin; `slot` matches the relation.
+    unsafe {
+        let c = &mut *desc(scan).cursor;
+        match c.next() {
+            Some(i) => {
+                c.store(i, slot);
+                true
+            }
+            None => {
+                clear_slot(slot);
+                false
+            }
+        }
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn scan_analyze_next_block(
+    scan: pg_sys::TableScanDesc,
+    blockno: pg_sys::BlockNumber,
+    _bstrategy: pg_sys::BufferAccessStrategy,
+) -> bool {
+    // ANALYZE samples block numbers; rows are not tied to blocks here, so block b
+    // stands for the b-th equal slice of all visible rows.
+    // SAFETY: `scan` came from scan_begin with SO_TYPE_ANALYZE.
+    unsafe {
+        let d = desc(scan);
+        let total = (*d.cursor).total_rows();
+        let b = blockno as u64;
+        let n = d.sample_blocks;
+        d.sample = (b * total / n, ((b + 1) * total / n).min(total));
+        true
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn scan_analyze_next_tuple(
+    scan: pg_sys::TableScanDesc,
+    _oldest_xmin: pg_sys::TransactionId,
+    liverows: *mut f64,
+    _deadrows: *mut f64,
+    slot: *mut pg_sys::TupleTableSlot,
+) -> bool {
+    // SAFETY: as above.
+    unsafe {
+        let d = desc(scan);
+        let c = &mut *d.cursor;
+        let (lo, hi) = d.sample;
+        if c.pos < lo {
+            c.skip_to(lo);
+        }
+        if c.pos >= hi {
+            clear_slot(slot);
+            return false;
+        }
+        match c.next() {
+            Some(i) => {
+                c.store(i, slot);
+                *liverows += 1.0;
+                true
+            }
+            None => {
+                clear_slot(slot);
+                false
+            }
+        }
+    }
+}
+
+/// Finds the row with row id `row_id` visible to `snapshot` and stores it in `slot`.
+unsafe fn fetch_row(rel: pg_sys::Relation, row_id: u64, snapshot: pg_sys::Snapshot, slot: *mut pg_sys::TupleTableSlot) -> bool {
+    // SAFETY: rel is open; the cursor lives only for this call.
+    unsafe {
+        let snap = if snapshot.is_null() { pg_sys::GetActiveSnapshot() } else { snapshot };
+        let mut c = Cursor::new(rel, snap);
+        let mut global = 0u64;
+        let mut target = None;
+        for s in &c.sources {
+            let off = match s {
+                Source::Part(p) if row_id >= p.first_row as u64 && row_id < (p.first_row + p.rows) as u64 => Some(row_id - p.first_row as u64),
+                Source::Buffered { row_ids, .. } => row_ids.binary_search(&row_id).ok().map(|i| i as u64),
+                _ => None,
+            };
+            if let Some(off) = off {
+                target = Some(global + off);
+                break;
+            }
+            global += s.rows();
+        }
+        let Some(target) = target else { return false };
+        c.skip_to(target);
+        match c.next() {
+            Some(i) => {
+                c.store(i, slot);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn tuple_fetch_row_version(
+    rel: pg_sys::Relation,
+    tid: pg_sys::ItemPointer,
+    snapshot: pg_sys::Snapshot,
+    slot: *mut pg_sys::TupleTableSlot,
+) -> bool {
+    // SAFETY: tid points at a valid item pointer.
+    unsafe {
+        match datum::tid_to_row_id(&*tid) {
+            Some(r) => fetch_row(rel, r, snapshot, slot),
+            None => false,
+        }
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn tuple_tid_valid(_scan: pg_sys::TableScanDesc, tid: pg_sys::ItemPointer) -> bool {
+    // SAFETY: tid points at a valid item pointer.
+    unsafe { datum::tid_to_row_id(&*tid).is_some() }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn tuple_get_latest_tid(_scan: pg_sys::TableScanDesc, _tid: pg_sys::ItemPointer) {
+    // Rows never move to newer versions (no UPDATE), so the given TID is the latest.
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn tuple_satisfies_snapshot(
+    _rel: pg_sys::Relation,
+    _slot: *mut pg_sys::TupleTableSlot,
+    _snapshot: pg_sys::Snapshot,
+) -> bool {
+    // Visibility is per part, decided when the part list is read; a row in hand is visible.
+    true
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn slot_callbacks(_rel: pg_sys::Relation) -> *const pg_sys::TupleTableSlotOps {
+    &raw const pg_sys::TTSOpsVirtual
+}

@@ -1,0 +1,47 @@
+//! VACUUM: pages of parts no transaction can see any more (aborted or crashed inserts,
+//! and later replaced parts) go back to the metapage's free list for new parts.
+
+use crate::catalog;
+use crate::storage::buffer::PageLock;
+use crate::storage::metapage;
+use pgrx::pg_sys;
+
+/// Gaps between referenced extents within [1, end).
+pub fn free_extents(mut used: Vec<(u32, u32)>, end: u32) -> Vec<(u32, u32)> {
+    used.sort();
+    let mut free = Vec::new();
+    let mut at = 1u32;
+    for (start, len) in used {
+        if start > at {
+            free.push((at, start - at));
+        }
+        at = at.max(start.saturating_add(len));
+    }
+    if end > at {
+        free.push((at, end - at));
+    }
+    free
+}
+
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn relation_vacuum(rel: pg_sys::Relation, _params: *mut pg_sys::VacuumParams, _bstrategy: pg_sys::BufferAccessStrategy) {
+    // SAFETY: VACUUM holds the relation open; the metapage lock keeps writers from
+    // allocating while the free list is rebuilt.
+    unsafe {
+        let table = super::relname(rel);
+        let _lock = PageLock::exclusive(rel, metapage::META_BLOCK);
+        let Some(mut meta) = metapage::read(rel, &table) else { return };
+        let used = catalog::referenced_extents(rel);
+        meta.set_free(free_extents(used, meta.next_block));
+        metapage::write(rel, &meta);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn gaps() {
+        assert_eq!(super::free_extents(vec![(5, 2), (1, 2)], 10), vec![(3, 2), (7, 3)]);
+        assert_eq!(super::free_extents(vec![], 4), vec![(1, 3)]);
+    }
+}

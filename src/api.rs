@@ -1,0 +1,34 @@
+//! SQL functions in schema `mergetree`.
+
+use crate::catalog;
+use crate::storage::blob::PageStore;
+use mergetree::PartReader;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+/// Reads every part of `tbl`, checking checksums and structure; one row per problem.
+#[pg_extern]
+fn verify_oid(tbl: pg_sys::Oid) -> TableIterator<'static, (name!(part_name, String), name!(problem, String))> {
+    if !crate::am::is_mergetree(tbl) {
+        crate::error::raise(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, format!("\"{}\" is not a mergetree table", crate::am::relid_name(tbl)));
+    }
+    let mut problems = Vec::new();
+    // SAFETY: the table is opened and closed here, under the current snapshot.
+    unsafe {
+        let rel = pg_sys::relation_open(tbl, pg_sys::AccessShareLock as i32);
+        for p in catalog::visible_parts(rel, pg_sys::GetActiveSnapshot()) {
+            let store = PageStore { rel, start_block: p.start_block as u32, nblocks: p.nblocks as u32, len: p.part_bytes as u64 };
+            match PartReader::open(store) {
+                Err(e) => problems.push((p.part_name.clone(), e.to_string())),
+                Ok(r) => {
+                    if r.meta().rows != p.rows as u64 {
+                        problems.push((p.part_name.clone(), format!("catalog says {} rows, part has {}", p.rows, r.meta().rows)));
+                    }
+                    problems.extend(r.verify().into_iter().map(|m| (p.part_name.clone(), m)));
+                }
+            }
+        }
+        pg_sys::relation_close(rel, pg_sys::AccessShareLock as i32);
+    }
+    TableIterator::new(problems)
+}

@@ -1,0 +1,201 @@
+//! The part catalog (`mergetree.part_catalog`): one heap row per part. Which parts a
+//! snapshot sees is decided here, by heap visibility of those rows.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+/// Column numbers of `mergetree.part_catalog` (sql/catalog.sql).
+mod att {
+    pub const RELID: i16 = 1;
+    pub const NATTS: usize = 14;
+}
+
+#[derive(Clone, Debug)]
+pub struct PartRow {
+    pub relid: pg_sys::Oid,
+    pub relfilenode: pg_sys::Oid,
+    pub part_id: i64,
+    pub part_name: String,
+    pub partition: String,
+    pub level: i32,
+    pub rows: i64,
+    pub first_row: i64,
+    pub start_block: i64,
+    pub nblocks: i64,
+    pub part_bytes: i64,
+    pub uncompressed_bytes: i64,
+    pub partition_value: Option<Vec<u8>>,
+}
+
+fn catalog_oid() -> pg_sys::Oid {
+    // SAFETY: plain catalog lookups by name.
+    unsafe {
+        let ns = pg_sys::get_namespace_oid(c"mergetree".as_ptr(), true);
+        let oid = if ns == pg_sys::InvalidOid { ns } else { pg_sys::get_relname_relid(c"part_catalog".as_ptr(), ns) };
+        if oid == pg_sys::InvalidOid {
+            crate::error::raise_with_hint(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+                "the pg_mergetree part catalog is missing".into(),
+                "Run CREATE EXTENSION pg_mergetree in this database.".into(),
+            );
+        }
+        oid
+    }
+}
+
+/// The catalog relation, opened with `lock`, closed on drop.
+struct Catalog(pg_sys::Relation, i32);
+
+impl Catalog {
+    fn open(lock: u32) -> Self {
+        // SAFETY: the oid names an existing heap table.
+        Catalog(unsafe { pg_sys::table_open(catalog_oid(), lock as i32) }, lock as i32)
+    }
+}
+
+impl Drop for Catalog {
+    fn drop(&mut self) {
+        // SAFETY: opened in `open` with this lock.
+        unsafe { pg_sys::table_close(self.0, self.1) };
+    }
+}
+
+/// Adds the row for a new part, inserted as command `cid` of this transaction so that
+/// it becomes visible exactly to the commands after the rows' own command.
+pub fn insert(row: &PartRow, cid: pg_sys::CommandId) {
+    let cat = Catalog::open(pg_sys::RowExclusiveLock);
+    let mut values: [pg_sys::Datum; att::NATTS] = [
+        row.relid.into_datum().unwrap(),
+        row.relfilenode.into_datum().unwrap(),
+        row.part_id.into_datum().unwrap(),
+        row.part_name.as_str().into_datum().unwrap(),
+        row.partition.as_str().into_datum().unwrap(),
+        row.level.into_datum().unwrap(),
+        row.rows.into_datum().unwrap(),
+        row.first_row.into_datum().unwrap(),
+        row.start_block.into_datum().unwrap(),
+        row.nblocks.into_datum().unwrap(),
+        row.part_bytes.into_datum().unwrap(),
+        row.uncompressed_bytes.into_datum().unwrap(),
+        // SAFETY: reads the clock.
+        pg_sys::Datum::from(unsafe { pg_sys::GetCurrentTimestamp() }),
+        row.partition_value.as_deref().into_datum().unwrap_or(pg_sys::Datum::from(0)),
+    ];
+    let mut nulls = [false; att::NATTS];
+    nulls[13] = row.partition_value.is_none();
+    // SAFETY: values match the catalog's tuple descriptor column by column.
+    unsafe {
+        let tup = pg_sys::heap_form_tuple((*cat.0).rd_att, values.as_mut_ptr(), nulls.as_mut_ptr());
+        pg_sys::heap_insert(cat.0, tup, cid, 0, std::ptr::null_mut());
+        pg_sys::heap_freetuple(tup);
+    }
+}
+
+/// Scans the catalog rows of `relid` under `snapshot`, calling `f` with each tuple.
+unsafe fn scan(relid: pg_sys::Oid, snapshot: pg_sys::Snapshot, lock: u32, mut f: impl FnMut(&Catalog, pg_sys::HeapTuple)) {
+    let cat = Catalog::open(lock);
+    // SAFETY: a scan key on column 1 (oid) with oideq; the scan is ended before return.
+    unsafe {
+        let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
+        pg_sys::ScanKeyInit(&mut key, att::RELID, pg_sys::BTEqualStrategyNumber as u16, pg_sys::Oid::from(pg_sys::F_OIDEQ), relid.into_datum().unwrap());
+        let scan = pg_sys::table_beginscan_strat(cat.0, snapshot, 1, &mut key, true, false);
+        loop {
+            let tup = pg_sys::heap_getnext(scan, pg_sys::ScanDirection::ForwardScanDirection);
+            if tup.is_null() {
+                break;
+            }
+            f(&cat, tup);
+        }
+        pg_sys::table_endscan(scan);
+    }
+}
+
+unsafe fn decode(cat: &Catalog, tup: pg_sys::HeapTuple) -> PartRow {
+    let mut values = [pg_sys::Datum::from(0); att::NATTS];
+    let mut nulls = [false; att::NATTS];
+    // SAFETY: `tup` is a catalog tuple; datums are copied into Rust values right away.
+    unsafe {
+        pg_sys::heap_deform_tuple(tup, (*cat.0).rd_att, values.as_mut_ptr(), nulls.as_mut_ptr());
+        let i64_at = |i: usize| i64::from_datum(values[i], nulls[i]).unwrap_or(0);
+        PartRow {
+            relid: pg_sys::Oid::from_datum(values[0], nulls[0]).unwrap_or(pg_sys::InvalidOid),
+            relfilenode: pg_sys::Oid::from_datum(values[1], nulls[1]).unwrap_or(pg_sys::InvalidOid),
+            part_id: i64_at(2),
+            part_name: String::from_datum(values[3], nulls[3]).unwrap_or_default(),
+            partition: String::from_datum(values[4], nulls[4]).unwrap_or_default(),
+            level: i32::from_datum(values[5], nulls[5]).unwrap_or(0),
+            rows: i64_at(6),
+            first_row: i64_at(7),
+            start_block: i64_at(8),
+            nblocks: i64_at(9),
+            part_bytes: i64_at(10),
+            uncompressed_bytes: i64_at(11),
+            partition_value: Vec::<u8>::from_datum(values[13], nulls[13]),
+        }
+    }
+}
+
+/// Parts of `rel` that `snapshot` sees, in part-id order.
+///
+/// # Safety
+/// `rel` is open and `snapshot` is a valid registered or active snapshot.
+pub unsafe fn visible_parts(rel: pg_sys::Relation, snapshot: pg_sys::Snapshot) -> Vec<PartRow> {
+    let mut out = Vec::new();
+    // SAFETY: per the caller.
+    unsafe {
+        let relid = (*rel).rd_id;
+        let node = (*rel).rd_node.relNode;
+        scan(relid, snapshot, pg_sys::AccessShareLock, |cat, tup| {
+            let row = decode(cat, tup);
+            if row.relfilenode == node {
+                out.push(row);
+            }
+        });
+    }
+    out.sort_by_key(|r| r.part_id);
+    out
+}
+
+/// Deletes every part row of `relid` (TRUNCATE, a new relfilenode, a reused OID).
+pub fn delete_all(relid: pg_sys::Oid) {
+    // SAFETY: a fresh MVCC snapshot finds every committed row; the table being truncated
+    // is locked exclusively, so no one else changes its rows concurrently.
+    unsafe {
+        let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
+        let mut tids = Vec::new();
+        scan(relid, snapshot, pg_sys::RowExclusiveLock, |_, tup| tids.push((*tup).t_self));
+        let cat = Catalog::open(pg_sys::RowExclusiveLock);
+        for mut tid in tids {
+            pg_sys::simple_heap_delete(cat.0, &mut tid);
+        }
+        pg_sys::UnregisterSnapshot(snapshot);
+    }
+}
+
+/// Extents of `rel` that some transaction may still see: rows inserted by committed or
+/// running transactions. Rows of aborted or crashed inserts are not returned.
+///
+/// # Safety
+/// `rel` is open; the caller holds the metapage lock so no allocation races this.
+pub unsafe fn referenced_extents(rel: pg_sys::Relation) -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    // SAFETY: SnapshotAny returns every tuple; we judge liveness from xmin ourselves.
+    unsafe {
+        let relid = (*rel).rd_id;
+        let node = (*rel).rd_node.relNode;
+        scan(relid, &raw mut pg_sys::SnapshotAnyData, pg_sys::AccessShareLock, |cat, tup| {
+            let xmin = pg_sys::HeapTupleHeaderGetXmin((*tup).t_data);
+            let live = !pg_sys::TransactionIdIsNormal(xmin)
+                || pg_sys::TransactionIdIsCurrentTransactionId(xmin)
+                || pg_sys::TransactionIdIsInProgress(xmin)
+                || pg_sys::TransactionIdDidCommit(xmin);
+            if live {
+                let row = decode(cat, tup);
+                if row.relfilenode == node {
+                    out.push((row.start_block as u32, row.nblocks as u32));
+                }
+            }
+        });
+    }
+    out
+}

@@ -1,0 +1,131 @@
+//! Turning buffered rows into parts: group by partition, sort by order_by, encode with
+//! the engine (columns compress in parallel), then allocate blocks, register the part in
+//! the catalog and write its pages.
+
+use super::buffer::RelBuffer;
+use crate::catalog::{self, PartRow};
+use crate::datum::{self, TablePlan};
+use crate::storage::buffer::PageLock;
+use crate::storage::{blob, metapage};
+use mergetree::sort::{sort_permutation, SortColumn};
+use mergetree::{ColumnData, PartWriter, SortKind, WriterSettings};
+use pgrx::pg_sys;
+
+use std::collections::BTreeMap;
+
+/// Writes every buffered row as parts and empties the buffer. At commit all rows go
+/// into as few parts as possible; mid-transaction (buffer full) rows of different
+/// commands go to different parts, so each part's catalog row can carry its rows'
+/// command id and stay invisible to the statement that inserted them.
+///
+/// # Safety
+/// `rel` is the open relation the buffer belongs to.
+pub unsafe fn flush(rel: pg_sys::Relation, buf: &mut RelBuffer, at_commit: bool) {
+    if buf.rows() == 0 {
+        return;
+    }
+    let mut groups: BTreeMap<(pg_sys::CommandId, u32), Vec<u32>> = BTreeMap::new();
+    for i in 0..buf.rows() {
+        let cid = if at_commit { 0 } else { buf.cids[i] };
+        groups.entry((cid, buf.partition_of[i])).or_default().push(i as u32);
+    }
+    for ((cid, part), rows) in groups {
+        let cols: Vec<ColumnData> = buf.columns.iter().map(|c| c.take(&rows)).collect();
+        // SAFETY: GetCurrentCommandId only reads transaction state.
+        let cid = if at_commit { unsafe { pg_sys::GetCurrentCommandId(true) } } else { cid };
+        let value = buf.partition_values[part as usize].clone();
+        let display = buf.partitioner.as_ref().map_or_else(|| "all".to_string(), |p| p.display(&value));
+        // SAFETY: per the caller.
+        unsafe { write_part(rel, buf, cols, cid, display, value) };
+    }
+    buf.clear();
+}
+
+/// # Safety
+/// `rel` is open.
+unsafe fn write_part(rel: pg_sys::Relation, buf: &RelBuffer, cols: Vec<ColumnData>, cid: pg_sys::CommandId, partition: String, partition_value: Option<Vec<u8>>) {
+    // SAFETY: rel is open.
+    let table = unsafe { crate::am::relname(rel) };
+    let plan = &buf.plan;
+    let key: Vec<usize> = buf.options.order_by.iter().filter_map(|n| plan.index_of_name(n)).collect();
+    let pk: Vec<usize> = key[..buf.options.primary_key.len().min(key.len())].to_vec();
+    let rows = cols[0].len();
+    let sorted = if key.is_empty() {
+        cols
+    } else {
+        let perm = sort_rows(plan, &cols, &key);
+        cols.iter().map(|c| c.take(&perm)).collect()
+    };
+    let settings = WriterSettings {
+        index_granularity: buf.options.index_granularity,
+        index_granularity_bytes: buf.options.index_granularity_bytes,
+        ..Default::default()
+    };
+    crate::storage::threads::ensure();
+    let (bytes, meta) = PartWriter::new(settings)
+        .write(&plan.specs(), &sorted, &pk)
+        .unwrap_or_else(|e| crate::error::report(&table, e));
+    let nblocks = blob::blocks_for(bytes.len());
+    // SAFETY: rel is open; the metapage lock serialises allocation with VACUUM.
+    unsafe {
+        let start = {
+            let _lock = PageLock::exclusive(rel, metapage::META_BLOCK);
+            let mut m = metapage::read(rel, &table).unwrap_or_else(metapage::Meta::fresh);
+            let (start, grow) = m.allocate(nblocks);
+            let first_row = m.next_row_id;
+            m.next_row_id += rows as u64;
+            let part_id = m.next_part_id;
+            m.next_part_id += 1;
+            metapage::write(rel, &m);
+            if grow {
+                blob::extend_to(rel, start + nblocks);
+            }
+            let pid: String = partition.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+            catalog::insert(
+                &PartRow {
+                    relid: (*rel).rd_id,
+                    relfilenode: (*rel).rd_node.relNode,
+                    part_id: part_id as i64,
+                    part_name: format!("{}_{part_id}_{part_id}_0", if pid.is_empty() { "all" } else { &pid }),
+                    partition,
+                    level: 0,
+                    rows: rows as i64,
+                    first_row: first_row as i64,
+                    start_block: start as i64,
+                    nblocks: nblocks as i64,
+                    part_bytes: bytes.len() as i64,
+                    uncompressed_bytes: meta.uncompressed_bytes() as i64,
+                    partition_value,
+                },
+                cid,
+            );
+            start
+        };
+        blob::write_part(rel, start, &bytes);
+    }
+}
+
+/// The order of `cols` by the key columns; types the engine cannot compare itself are
+/// compared with their btree comparison function (and collation).
+fn sort_rows(plan: &TablePlan, cols: &[ColumnData], key: &[usize]) -> Vec<u32> {
+    let sort_cols: Vec<SortColumn> = key.iter().map(|&k| SortColumn { column: k, kind: plan.columns[k].sort }).collect();
+    // Datums and comparison functions for the opaque key columns, built once.
+    let mut opaque: Vec<Option<(datum::DatumColumn, *mut pg_sys::FmgrInfo, pg_sys::Oid)>> = (0..cols.len()).map(|_| None).collect();
+    for &k in key {
+        let c = &plan.columns[k];
+        if c.sort == SortKind::Opaque {
+            // SAFETY: type cache entries live for the backend's lifetime.
+            let finfo = unsafe { &raw mut (*pg_sys::lookup_type_cache(c.typid, pg_sys::TYPECACHE_CMP_PROC_FINFO as i32)).cmp_proc_finfo };
+            opaque[k] = Some((datum::to_datums(c, cols[k].clone()), finfo, c.collation));
+        }
+    }
+    let rows = cols.first().map_or(0, |c| c.len());
+    sort_permutation(cols, rows, &sort_cols, &mut |col, a, b| {
+        let (d, finfo, coll) = opaque[col].as_ref().expect("opaque key column prepared");
+        // SAFETY: both datums are valid values of the column's type; the function is its btree comparator.
+        let r = unsafe { pg_sys::FunctionCall2Coll(*finfo, *coll, d.datums[a], d.datums[b]) };
+        (r.value() as i32).cmp(&0)
+    })
+}
+
+

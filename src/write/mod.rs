@@ -1,0 +1,8 @@
+//! The write path: rows a transaction inserts are buffered per table (columnar, in
+//! memory), then sorted, split by partition and written as immutable parts at commit
+//! or whenever the buffer fills.
+
+pub mod buffer;
+pub mod flush;
+pub mod partition;
+pub mod xact;

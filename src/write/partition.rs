@@ -1,0 +1,139 @@
+//! `partition_by`: an immutable SQL expression over the row, compiled once per
+//! transaction and evaluated for every inserted row.
+
+use crate::error::{raise, raise_with_hint};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use std::ffi::CString;
+
+/// Parses, analyses and plans `expr` against `rel`; raises a clear error if it is not an
+/// immutable scalar expression over the table's columns.
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn compile(rel: pg_sys::Relation, table: &str, expr: &str) -> *mut pg_sys::Expr {
+    let sql = CString::new(format!("SELECT ({expr})")).unwrap_or_default();
+    let bad = |why: &str| -> ! {
+        raise_with_hint(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("invalid partition_by expression for mergetree table \"{table}\": {why}"),
+            "partition_by takes one expression over the table's columns, e.g. partition_by = 'date_trunc(''month'', ts)'.".into(),
+        )
+    };
+    // SAFETY: the parser and analyser run on palloc'd copies in the current context.
+    unsafe {
+        let stmts = pg_sys::raw_parser(sql.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT);
+        if stmts.is_null() || (*stmts).length != 1 {
+            bad("not a single expression");
+        }
+        let raw = (*(*stmts).elements).ptr_value as *mut pg_sys::RawStmt;
+        let sel = (*raw).stmt as *mut pg_sys::SelectStmt;
+        if (*sel).type_ != pg_sys::NodeTag::T_SelectStmt
+            || !(*sel).fromClause.is_null()
+            || !(*sel).whereClause.is_null()
+            || !(*sel).groupClause.is_null()
+            || !(*sel).sortClause.is_null()
+            || !(*sel).valuesLists.is_null()
+            || (*sel).targetList.is_null()
+            || (*(*sel).targetList).length != 1
+        {
+            bad("not a single expression");
+        }
+        let target = (*(*(*sel).targetList).elements).ptr_value as *mut pg_sys::ResTarget;
+        let pstate = pg_sys::make_parsestate(std::ptr::null_mut());
+        (*pstate).p_sourcetext = sql.as_ptr();
+        let nsitem = pg_sys::addRangeTableEntryForRelation(pstate, rel, pg_sys::AccessShareLock as i32, std::ptr::null_mut(), false, true);
+        pg_sys::addNSItemToQuery(pstate, nsitem, false, true, true);
+        let e = pg_sys::transformExpr(pstate, (*target).val, pg_sys::ParseExprKind::EXPR_KIND_PARTITION_EXPRESSION);
+        pg_sys::assign_expr_collations(pstate, e);
+        let planned = pg_sys::expression_planner(e as *mut pg_sys::Expr);
+        if pg_sys::contain_mutable_functions(planned as *mut pg_sys::Node) {
+            raise_with_hint(
+                PgSqlErrorCode::ERRCODE_INVALID_OBJECT_DEFINITION,
+                format!("partition_by expression of mergetree table \"{table}\" must be immutable: \"{expr}\""),
+                "Functions whose result depends on settings (e.g. date_trunc on timestamptz, which depends on TimeZone) cannot define partitions. Use a timestamp column, or date_trunc('month', ts AT TIME ZONE 'UTC').".into(),
+            );
+        }
+        if pg_sys::exprType(planned as *mut pg_sys::Node) == pg_sys::InvalidOid {
+            raise(PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH, format!("partition_by of \"{table}\" has no type"));
+        }
+        planned
+    }
+}
+
+/// A compiled partition expression ready to evaluate on inserted rows.
+pub struct Partitioner {
+    state: *mut pg_sys::ExprState,
+    econtext: *mut pg_sys::ExprContext,
+    pub typid: pg_sys::Oid,
+    pub plan: crate::datum::ColumnPlan,
+}
+
+impl Partitioner {
+    /// Compiles `expr` in the current memory context (the caller picks one that lives
+    /// as long as the transaction's buffer).
+    ///
+    /// # Safety
+    /// `rel` is open.
+    pub unsafe fn new(rel: pg_sys::Relation, table: &str, expr: &str) -> Self {
+        // SAFETY: per the caller.
+        unsafe {
+            let e = compile(rel, table, expr);
+            let typid = pg_sys::exprType(e as *mut pg_sys::Node);
+            let mut typlen = 0i16;
+            let mut byval = false;
+            pg_sys::get_typlenbyval(typid, &mut typlen, &mut byval);
+            let collation = pg_sys::exprCollation(e as *mut pg_sys::Node);
+            let (ty, sort) = crate::datum::physical(typid, typlen, collation);
+            let plan = crate::datum::ColumnPlan {
+                attnum: 0,
+                name: "partition".into(),
+                typid,
+                typlen,
+                typbyval: byval,
+                collation,
+                ty,
+                sort,
+                missing: None,
+            };
+            Partitioner { state: pg_sys::ExecInitExpr(e, std::ptr::null_mut()), econtext: pg_sys::CreateStandaloneExprContext(), typid, plan }
+        }
+    }
+
+    /// The partition value of the row in `slot`, encoded like a column value.
+    ///
+    /// # Safety
+    /// `slot` holds a row of the relation the expression was compiled for.
+    pub unsafe fn eval(&self, slot: *mut pg_sys::TupleTableSlot) -> Option<Vec<u8>> {
+        // SAFETY: per the caller; per-row memory is reset each call.
+        unsafe {
+            pg_sys::MemoryContextReset((*self.econtext).ecxt_per_tuple_memory);
+            (*self.econtext).ecxt_scantuple = slot;
+            let mut isnull = false;
+            let d = pg_sys::ExecEvalExprSwitchContext(self.state, self.econtext, &mut isnull);
+            if isnull {
+                return None;
+            }
+            let mut col = mergetree::ColumnData::new(self.plan.ty);
+            crate::datum::push_datum(&self.plan, d, &mut col);
+            Some(col.value(0).to_vec())
+        }
+    }
+
+    /// Text form of an encoded partition value (for `mergetree.parts`).
+    pub fn display(&self, value: &Option<Vec<u8>>) -> String {
+        let Some(v) = value else { return "NULL".into() };
+        let mut col = mergetree::ColumnData::new(self.plan.ty);
+        col.push(v);
+        let d = crate::datum::to_datums(&self.plan, col);
+        // SAFETY: the datum is a valid value of `typid` while `d` lives.
+        unsafe {
+            let mut out = pg_sys::InvalidOid;
+            let mut varlena = false;
+            pg_sys::getTypeOutputInfo(self.typid, &mut out, &mut varlena);
+            let s = pg_sys::OidOutputFunctionCall(out, d.datums[0]);
+            std::ffi::CStr::from_ptr(s).to_string_lossy().into_owned()
+        }
+    }
+}
+

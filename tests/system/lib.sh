@@ -1,0 +1,66 @@
+# shellcheck shell=bash
+# Helpers for tests/system/t_*.sh. Source after `set -Eeuo pipefail`.
+# Each test: t_setup; t_cluster NAME PORT; ...checks...; t_pass.
+# On any failing command the test prints "not ok - NAME: ..." and exits 1; its clusters are
+# always stopped on exit. The temp dir is removed on success and kept (logs shown) on failure.
+# shellcheck source=../../scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
+
+T_NAME=$(basename "$0" .sh)
+T_PID=$BASHPID
+T_DIR=
+T_CLUSTERS=()
+T_REPORTED=
+
+note() { echo "# $*"; }
+fail() {
+  [[ $BASHPID == "$T_PID" ]] || exit 1   # inside a subshell: let the parent report it
+  T_REPORTED=1
+  echo "not ok - $T_NAME: $*"
+  exit 1
+}
+expect_eq() { # WHAT GOT WANT
+  [[ $2 == "$3" ]] || fail "$1: got '$2', want '$3'"
+  note "$1: $2"
+}
+
+t_cleanup() {
+  local rc=$? d
+  [[ $BASHPID == "$T_PID" ]] || return 0
+  for d in "${T_CLUSTERS[@]}"; do stop_cluster "$d" immediate >/dev/null 2>&1 || true; done
+  if ((rc != 0)) && [[ -z $T_REPORTED ]]; then echo "not ok - $T_NAME: exited with status $rc"; fi
+  [[ -n $T_DIR ]] || return 0
+  if ((rc == 0)); then
+    rm -rf "$T_DIR"
+  else
+    for d in "${T_CLUSTERS[@]}"; do
+      echo "# --- last lines of $(cluster_log "$d"):"
+      tail -n 15 "$(cluster_log "$d")" 2>/dev/null | sed 's/^/#   /' || true
+    done
+    echo "# files kept in $T_DIR"
+  fi
+}
+
+t_setup() {
+  trap 't_cleanup' EXIT
+  trap 'exit 130' INT TERM
+  trap 'fail "command failed (status $?) at line $LINENO: $BASH_COMMAND"' ERR
+  ensure_user
+  mkdir_owned "$MT_ROOT/systest"
+  T_DIR=$(mktemp -d "$MT_ROOT/systest/$T_NAME.XXXXXX")
+  chown "$MT_USER:" "$T_DIR"
+  chmod 755 "$T_DIR"
+  note "$T_NAME: table AM $MT_AM, files in $T_DIR"
+}
+
+port_free() { ! (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# t_cluster NAME PORT: init + start a cluster in $T_DIR/NAME, stopped again on exit.
+t_cluster() {
+  port_free "$2" || fail "port $2 is already in use"
+  T_CLUSTERS+=("$T_DIR/$1")
+  init_cluster "$T_DIR/$1" "$2" >/dev/null
+  start_cluster "$T_DIR/$1" "$2" >/dev/null
+}
+
+t_pass() { echo "ok - $T_NAME"; }
