@@ -13,8 +13,9 @@ unsafe fn insert_one(rel: pg_sys::Relation, slot: *mut pg_sys::TupleTableSlot, c
         buffer::with_buffer(rel, |b| {
             b.push(slot, cid);
             (*slot).tts_tableOid = (*rel).rd_id;
-            if b.bytes >= limit {
+            if b.bytes >= b.floor + limit {
                 flush::flush(rel, b, false);
+                b.floor = b.bytes;
             }
         });
     }

@@ -185,6 +185,22 @@ unsafe extern "C-unwind" fn process_utility(
                         pg_sys::AlterTableType::AT_SetRelOptions | pg_sys::AlterTableType::AT_ResetRelOptions => {
                             let reset = (*cmd).subtype == pg_sys::AlterTableType::AT_ResetRelOptions;
                             let (defs, rest) = take_options(&table, (*cmd).def as *mut pg_sys::List, reset);
+                            // Postgres would re-validate the whole stored list (ours included)
+                            // with heap's parser, so heap options are checked here and stored
+                            // together with ours.
+                            for def in list_ptrs::<pg_sys::DefElem>(rest) {
+                                if !(*def).defnamespace.is_null() {
+                                    raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("mergetree table \"{table}\" has no TOAST table to set options on"));
+                                }
+                                let name = cstr((*def).defname).unwrap_or_default();
+                                let value = if reset || (*def).arg.is_null() { None } else { cstr(pg_sys::defGetString(def)) };
+                                if !reset {
+                                    let one = pg_sys::lappend(std::ptr::null_mut(), def.cast());
+                                    let d = pg_sys::transformRelOptions(pg_sys::Datum::from(0), one, std::ptr::null(), std::ptr::null_mut(), false, false);
+                                    pg_sys::heap_reloptions(pg_sys::RELKIND_RELATION as std::ffi::c_char, d, true);
+                                }
+                                changes.push((name, value));
+                            }
                             for (k, _) in &defs {
                                 if !options::ALTERABLE.contains(&k.as_str()) {
                                     raise_with_hint(
@@ -195,10 +211,6 @@ unsafe extern "C-unwind" fn process_utility(
                                 }
                             }
                             changes.extend(defs);
-                            if !rest.is_null() {
-                                (*cmd).def = rest.cast();
-                                kept = pg_sys::lappend(kept, cmd.cast());
-                            }
                         }
                         pg_sys::AlterTableType::AT_AlterColumnType => unsupported(&table, "ALTER COLUMN ... TYPE", "Create a new table with the new column type and copy the rows with INSERT ... SELECT."),
                         pg_sys::AlterTableType::AT_SetAccessMethod => unsupported(&table, "ALTER TABLE ... SET ACCESS METHOD", "Create a new table USING the other access method and copy the rows with INSERT ... SELECT."),
@@ -220,6 +232,8 @@ unsafe extern "C-unwind" fn process_utility(
                     run_next(args);
                 }
                 if !changes.is_empty() {
+                    // Same lock ALTER TABLE SET (...) takes for reloptions.
+                    pg_sys::LockRelationOid(relid, pg_sys::ShareUpdateExclusiveLock as i32);
                     options::store(relid, &changes);
                 }
             }

@@ -25,6 +25,9 @@ pub struct RelBuffer {
     pub seqs: Vec<u64>,
     next_seq: u64,
     pub bytes: usize,
+    /// Bytes left behind by the last mid-transaction flush (rows of enclosing
+    /// subtransactions); the next flush waits for a full buffer on top of them.
+    pub floor: usize,
 }
 
 thread_local! {
@@ -59,6 +62,7 @@ impl RelBuffer {
                 seqs: Vec::new(),
                 next_seq: 0,
                 bytes: 0,
+                floor: 0,
             }
         }
     }

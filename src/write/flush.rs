@@ -24,8 +24,16 @@ pub unsafe fn flush(rel: pg_sys::Relation, buf: &mut RelBuffer, at_commit: bool)
     if buf.rows() == 0 {
         return;
     }
+    // Mid-transaction, a part's catalog row belongs to the current subtransaction, so only
+    // that subtransaction's rows may go into it: rows of an enclosing one would vanish with
+    // a ROLLBACK TO SAVEPOINT that should have kept them.
+    // SAFETY: reads transaction state.
+    let current = unsafe { pg_sys::GetCurrentSubTransactionId() };
     let mut groups: BTreeMap<(pg_sys::CommandId, u32), Vec<u32>> = BTreeMap::new();
     for i in 0..buf.rows() {
+        if !at_commit && buf.subxids[i] != current {
+            continue;
+        }
         let cid = if at_commit { 0 } else { buf.cids[i] };
         groups.entry((cid, buf.partition_of[i])).or_default().push(i as u32);
     }
@@ -38,7 +46,12 @@ pub unsafe fn flush(rel: pg_sys::Relation, buf: &mut RelBuffer, at_commit: bool)
         // SAFETY: per the caller.
         unsafe { write_part(rel, buf, cols, cid, display, value) };
     }
-    buf.clear();
+    if at_commit {
+        buf.clear();
+    } else {
+        let subxids = buf.subxids.clone();
+        buf.retain(|i| subxids[i] != current);
+    }
 }
 
 /// # Safety

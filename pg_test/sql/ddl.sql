@@ -1,0 +1,112 @@
+-- DDL: options are validated, visible in \d+, changeable where it makes sense; CREATE TABLE
+-- AS and default_table_access_method work; unsupported operations fail clearly.
+CREATE EXTENSION IF NOT EXISTS pg_mergetree;
+CREATE TABLE events (ts timestamp, org text, uid bigint, v double precision)
+  USING mergetree WITH (order_by = 'org, uid, ts', primary_key = 'org, uid', partition_by = 'date_trunc(''month'', ts)', index_granularity = 4096);
+\d+ events
+SELECT reloptions FROM pg_class WHERE relname = 'events';
+ALTER TABLE events SET (index_granularity = 2048, index_granularity_bytes = 1048576);
+ALTER TABLE events RESET (index_granularity_bytes);
+SELECT reloptions FROM pg_class WHERE relname = 'events';
+-- Changes that would invalidate existing parts are refused.
+ALTER TABLE events SET (order_by = 'uid');
+ALTER TABLE events SET (partition_by = 'ts');
+ALTER TABLE events SET (index_granularity = 0);
+ALTER TABLE events SET (fillfactor = 50);
+-- Other ALTERs still work, and autovacuum settings pass through.
+ALTER TABLE events ADD COLUMN note text DEFAULT 'none';
+ALTER TABLE events SET (autovacuum_enabled = false);
+ALTER TABLE events SET (autovacuum_enabled = 'maybe');
+ALTER TABLE events SET (toast.autovacuum_enabled = false);
+ALTER TABLE events RENAME TO events2;
+SELECT reloptions FROM pg_class WHERE relname = 'events2';
+INSERT INTO events2 (ts, org, uid, v) VALUES ('2026-01-15', 'acme', 1, 1.5);
+INSERT INTO events2 VALUES ('2026-02-15', 'zeta', 2, NULL, 'given');
+SELECT * FROM events2 ORDER BY ts;
+-- A column added later reads as its default in older parts.
+ALTER TABLE events2 ADD COLUMN flag int DEFAULT 7;
+INSERT INTO events2 VALUES ('2026-03-15', 'new', 3, 3.5, 'n', 8);
+SELECT org, note, flag FROM events2 ORDER BY ts;
+SELECT partition, rows, level FROM mergetree.parts WHERE table_name = 'events2'::regclass ORDER BY partition;
+
+-- Bad options.
+CREATE TABLE bad (a int) USING mergetree WITH (order_by = 'nope');
+CREATE TABLE bad (a int) USING mergetree WITH (colour = 'blue');
+CREATE TABLE bad (a int) USING mergetree WITH (index_granularity = 'lots');
+CREATE TABLE bad (a int) USING mergetree WITH (index_granularity = -1);
+CREATE TABLE bad (a int, b int) USING mergetree WITH (order_by = 'a', primary_key = 'a, b');
+CREATE TABLE bad (a int, b int) USING mergetree WITH (order_by = 'a, b', primary_key = 'b');
+CREATE TABLE bad (a int, ts timestamptz) USING mergetree WITH (partition_by = 'date_trunc(''day'', ts)');
+CREATE TABLE bad (a int) USING mergetree WITH (partition_by = 'a +');
+CREATE TABLE bad (a int) USING mergetree WITH (partition_by = 'nosuch');
+CREATE TABLE bad (a int) USING mergetree WITH (partition_by = '(SELECT 1)');
+CREATE TABLE bad (a int) USING mergetree WITH (partition_by = 'random()');
+CREATE TABLE bad (p point) USING mergetree WITH (order_by = 'p');
+CREATE TABLE bad (a int) USING mergetree WITH (order_by);
+-- Quoted and mixed-case column names follow SQL identifier rules.
+CREATE TABLE quoted ("Key" int, "two words" text) USING mergetree WITH (order_by = '"Key", "two words"');
+INSERT INTO quoted VALUES (2, 'b'), (1, 'a');
+SELECT * FROM quoted;
+-- Expression partitions of other shapes.
+CREATE TABLE bykey (a int, b text) USING mergetree WITH (partition_by = 'a % 3', order_by = 'b');
+INSERT INTO bykey SELECT g, 'v' || g FROM generate_series(1, 30) g;
+INSERT INTO bykey VALUES (NULL, 'null key');
+SELECT partition, rows FROM mergetree.parts WHERE table_name = 'bykey'::regclass ORDER BY partition;
+SELECT count(*), count(a) FROM bykey;
+
+-- CREATE TABLE AS, SELECT INTO and default_table_access_method.
+CREATE TABLE made USING mergetree WITH (order_by = 'g DESC') AS SELECT 1 AS g;
+CREATE TABLE made USING mergetree WITH (order_by = 'g') AS SELECT g, g % 7 AS r FROM generate_series(1, 1000) g;
+SELECT count(*), sum(g) FROM made;
+\d+ made
+SET default_table_access_method = mergetree;
+CREATE TABLE plain_default (a int, b text);
+SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c.relname = 'plain_default';
+SELECT g AS x INTO selected_into FROM generate_series(1, 5) g;
+SELECT a.amname, (SELECT count(*) FROM selected_into) FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c.relname = 'selected_into';
+RESET default_table_access_method;
+CREATE TABLE IF NOT EXISTS made (x int) USING mergetree WITH (order_by = 'x');
+
+-- Unsupported operations name the table and the operation.
+UPDATE made SET r = 0;
+DELETE FROM made WHERE g = 1;
+WITH d AS (DELETE FROM made RETURNING *) SELECT count(*) FROM d;
+INSERT INTO made VALUES (1, 1) ON CONFLICT DO NOTHING;
+MERGE INTO made m USING (SELECT 1 AS g) s ON m.g = s.g WHEN MATCHED THEN DELETE;
+CREATE INDEX made_g ON made (g);
+ALTER TABLE made ADD PRIMARY KEY (g);
+CREATE TABLE pk (a int PRIMARY KEY) USING mergetree;
+CREATE UNLOGGED TABLE ul (a int) USING mergetree;
+SELECT * FROM made WHERE g = 1 FOR UPDATE;
+SELECT count(*) FROM made TABLESAMPLE SYSTEM (10);
+ALTER TABLE made ALTER COLUMN r TYPE bigint;
+ALTER TABLE made SET ACCESS METHOD heap;
+VACUUM FULL made;
+CREATE MATERIALIZED VIEW mv USING mergetree AS SELECT 1 AS a;
+-- Foreign keys from a mergetree table to an ordinary table are checked.
+CREATE TABLE parent (id int PRIMARY KEY);
+INSERT INTO parent VALUES (1);
+CREATE TABLE child (pid int REFERENCES parent (id)) USING mergetree;
+INSERT INTO child VALUES (1);
+INSERT INTO child VALUES (2);
+SELECT * FROM child;
+-- Planner statistics and row estimates come from the parts.
+ANALYZE made;
+SELECT reltuples FROM pg_class WHERE relname = 'made';
+SELECT attname, n_distinct FROM pg_stats WHERE tablename = 'made' ORDER BY attname;
+EXPLAIN (COSTS OFF) SELECT * FROM made m JOIN parent p ON p.id = m.g;
+SELECT pg_relation_size('made') > 0 AS has_pages, pg_total_relation_size('made') = pg_relation_size('made') AS no_toast_or_index;
+-- VACUUM reclaims pages of rolled-back parts: the next insert reuses them.
+SET mergetree.insert_buffer_size = '1MB';
+BEGIN;
+INSERT INTO made SELECT g, 0 FROM generate_series(1, 300000) g;
+ROLLBACK;
+RESET mergetree.insert_buffer_size;
+SELECT pg_relation_size('made') AS size_before \gset
+VACUUM made;
+INSERT INTO made SELECT g, 1 FROM generate_series(1, 100000) g;
+SELECT pg_relation_size('made') = :size_before AS pages_reused;
+SELECT count(*) FROM made;
+SELECT * FROM mergetree.verify('made');
+SELECT * FROM mergetree.verify('parent');
+DROP TABLE made, events2, quoted, bykey, plain_default, selected_into, child, parent;

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Every test of the project, in order, ending with one "N passed, M failed" line:
+#   1. engine unit and property tests (cargo test -p mergetree, no server)
+#   2. #[pg_test] tests inside Postgres (cargo pgrx test, as the unprivileged MT_USER)
+#   3. SQL regression files in pg_test/ (differential vs heap; scripts/regress.sh)
+#   4. system tests: crash recovery, pg_dump/pg_restore, streaming replica (tests/system/)
+# Installs a debug build into the system PostgreSQL 15 first: the demo cluster is stopped,
+# because replacing the .so under a running server crashes it.
+set -uo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+. scripts/lib.sh
+export PGRX_HOME=${PGRX_HOME:-/var/tmp/pg_mergetree/pgrx}
+export USER=${USER:-root}
+PG_CONFIG=$PG_BIN/pg_config
+log=$MT_ROOT/test-logs
+mkdir -p "$log"
+passed=0
+failed=0
+
+# Adds the counts of a cargo test log ("test result: ok. N passed; M failed").
+count_cargo() {
+  local p f
+  p=$(grep -oE 'test result: .* ([0-9]+) passed' "$1" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+  f=$(grep -oE '[0-9]+ failed' "$1" | awk '{s+=$1} END {print s+0}')
+  passed=$((passed + p)); failed=$((failed + f))
+  echo "   -> $p passed, $f failed"
+}
+
+step() { echo; echo "=== $*"; }
+
+bash scripts/cluster.sh stop >/dev/null 2>&1 || true
+
+step "engine: unit and property tests"
+cargo test -p mergetree 2>&1 | tee "$log/engine.log" | grep -E '^test |test result|panicked|error' || true
+count_cargo "$log/engine.log"
+grep -q 'error\[' "$log/engine.log" && failed=$((failed + 1))
+
+step "#[pg_test]: tests inside PostgreSQL"
+pgdata=$MT_ROOT/pgrx-test-data
+mkdir -p "$pgdata"; chown "$MT_USER" "$pgdata"
+cargo pgrx test pg15 --runas "$MT_USER" --pgdata "$pgdata" 2>&1 | tee "$log/pg_test.log" | grep -E '^test |test result|panicked|^error' || true
+count_cargo "$log/pg_test.log"
+grep -q 'test result' "$log/pg_test.log" || { echo "   #[pg_test] did not run"; failed=$((failed + 1)); }
+
+step "install the extension for SQL and system tests"
+if cargo pgrx install --pg-config "$PG_CONFIG" >"$log/install.log" 2>&1; then
+  echo "   installed"
+else
+  tail -30 "$log/install.log"; failed=$((failed + 1))
+fi
+
+step "SQL regression tests (pg_test/)"
+bash scripts/regress.sh 2>&1 | tee "$log/regress.log" | tail -40
+line=$(tail -1 "$log/regress.log")
+passed=$((passed + $(echo "$line" | grep -oE '^[0-9]+' || echo 0)))
+failed=$((failed + $(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 1)))
+
+step "system tests (tests/system/)"
+bash tests/system/run.sh 2>&1 | tee "$log/system.log"
+line=$(tail -1 "$log/system.log")
+passed=$((passed + $(echo "$line" | grep -oE '^[0-9]+' || echo 0)))
+failed=$((failed + $(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 1)))
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
