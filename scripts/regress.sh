@@ -19,6 +19,8 @@ start_cluster "$DATA" "$PORT" >/dev/null
 trap 'stop_cluster "$DATA" fast >/dev/null 2>&1 || true' EXIT
 mkdir -p "$out"; chown "$MT_USER" "$out"
 status=0
+# psql reads the files on stdin, so \ir paths resolve from here.
+cd "$here/pg_test/sql"
 "$PG_REGRESS" --host=127.0.0.1 --port="$PORT" --user=postgres \
   --inputdir="$here/pg_test" --outputdir="$out" --dbname=mergetree_regress "${tests[@]}" | tee "$out/summary.txt" || status=$?
 failed=$(grep -cE '^(not ok|test .* \.\.\. FAILED| *[a-z_0-9]+ +\.\.\. FAILED)' "$out/summary.txt" || true)

@@ -133,6 +133,15 @@ impl RelBuffer {
         self.partition_of.truncate(n);
     }
 
+    /// Drops the bookkeeping of rows whose columns were handed to a part (see flush).
+    pub fn forget_rows(&mut self) {
+        self.partition_of.clear();
+        self.cids.clear();
+        self.subxids.clear();
+        self.seqs.clear();
+        self.bytes = 0;
+    }
+
     /// Empties the buffer after its rows were written as parts.
     pub fn clear(&mut self) {
         self.retain(|_| false);

@@ -37,8 +37,16 @@ pub unsafe fn flush(rel: pg_sys::Relation, buf: &mut RelBuffer, at_commit: bool)
         let cid = if at_commit { 0 } else { buf.cids[i] };
         groups.entry((cid, buf.partition_of[i])).or_default().push(i as u32);
     }
+    let whole = groups.len() == 1 && groups.values().next().is_some_and(|r| r.len() == buf.rows());
     for ((cid, part), rows) in groups {
-        let cols: Vec<ColumnData> = buf.columns.iter().map(|c| c.take(&rows)).collect();
+        // The common case (one partition, everything flushed) hands the buffer's columns
+        // over instead of copying them: peak memory stays near the buffer's size.
+        let cols: Vec<ColumnData> = if whole {
+            let fresh = buf.plan.new_columns();
+            std::mem::replace(&mut buf.columns, fresh)
+        } else {
+            buf.columns.iter().map(|c| c.take(&rows)).collect()
+        };
         // SAFETY: GetCurrentCommandId only reads transaction state.
         let cid = if at_commit { unsafe { pg_sys::GetCurrentCommandId(true) } } else { cid };
         let value = buf.partition_values[part as usize].clone();
@@ -46,7 +54,9 @@ pub unsafe fn flush(rel: pg_sys::Relation, buf: &mut RelBuffer, at_commit: bool)
         // SAFETY: per the caller.
         unsafe { write_part(rel, buf, cols, cid, display, value) };
     }
-    if at_commit {
+    if whole {
+        buf.forget_rows();
+    } else if at_commit {
         buf.clear();
     } else {
         let subxids = buf.subxids.clone();
@@ -67,7 +77,9 @@ unsafe fn write_part(rel: pg_sys::Relation, buf: &RelBuffer, cols: Vec<ColumnDat
         cols
     } else {
         let perm = sort_rows(plan, &cols, &key);
-        cols.iter().map(|c| c.take(&perm)).collect()
+        let mut cols = cols;
+        // Column by column, so only one unsorted column is alive next to the sorted ones.
+        cols.iter_mut().map(|c| std::mem::replace(c, ColumnData::new(c.column_type())).take(&perm)).collect()
     };
     let settings = WriterSettings {
         index_granularity: buf.options.index_granularity,
