@@ -1,6 +1,8 @@
 -- DDL: options are validated, visible in \d+, changeable where it makes sense; CREATE TABLE
 -- AS and default_table_access_method work; unsupported operations fail clearly.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_mergetree;
+RESET client_min_messages;
 CREATE TABLE events (ts timestamp, org text, uid bigint, v double precision)
   USING mergetree WITH (order_by = 'org, uid, ts', primary_key = 'org, uid', partition_by = 'date_trunc(''month'', ts)', index_granularity = 4096);
 \d+ events

@@ -1,6 +1,8 @@
 -- Size: the demo's event table (200k rows here) takes at most a quarter of a heap copy's
 -- size on disk (table + TOAST + indexes), and reads back the same rows.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_mergetree;
+RESET client_min_messages;
 \set rows 200000
 \set n_users 20000
 CREATE TABLE events (

@@ -1,6 +1,8 @@
 -- Transactions: own unflushed rows are visible, statements never see their own inserts,
 -- ROLLBACK and ROLLBACK TO SAVEPOINT leave nothing behind, TRUNCATE is transactional.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_mergetree;
+RESET client_min_messages;
 CREATE TABLE tx (id int, v text) USING mergetree WITH (order_by = 'id');
 BEGIN;
 INSERT INTO tx VALUES (1, 'a');

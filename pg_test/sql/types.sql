@@ -1,7 +1,9 @@
 -- Differential: every supported type, NULLs, edge values and large values, written by each
 -- write path (single-row INSERT, multi-row INSERT, INSERT ... SELECT, COPY), read back
 -- exactly as from a heap table holding the same rows.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_mergetree;
+RESET client_min_messages;
 SET client_min_messages = warning;
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
