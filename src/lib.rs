@@ -30,10 +30,7 @@ pub extern "C-unwind" fn _PG_init() {
 }
 
 #[cfg(any(test, feature = "pg_test"))]
-#[pg_schema]
-mod tests {
-    mod basic;
-}
+mod pg_tests;
 
 /// Used by `cargo pgrx test`.
 #[cfg(test)]

@@ -18,6 +18,8 @@ pub struct RelBuffer {
     /// Per row: index into `partition_values`.
     pub partition_of: Vec<u32>,
     pub partition_values: Vec<Option<Vec<u8>>>,
+    /// Reused space for evaluating a row's partition value.
+    scratch: ColumnData,
     partition_index: HashMap<Option<Vec<u8>>, u32>,
     pub cids: Vec<pg_sys::CommandId>,
     pub subxids: Vec<pg_sys::SubTransactionId>,
@@ -56,6 +58,7 @@ impl RelBuffer {
                 partitioner,
                 partition_of: Vec::new(),
                 partition_values: Vec::new(),
+                scratch: ColumnData::new(mergetree::ColumnType::Var),
                 partition_index: HashMap::new(),
                 cids: Vec::new(),
                 subxids: Vec::new(),
@@ -90,11 +93,28 @@ impl RelBuffer {
                     self.bytes += datum::push_datum(col, values[i], data) + 1;
                 }
             }
-            let pv = self.partitioner.as_ref().and_then(|p| p.eval(slot));
-            let next = self.partition_values.len() as u32;
-            let idx = *self.partition_index.entry(pv.clone()).or_insert(next);
-            if idx == next {
-                self.partition_values.push(pv);
+            let idx = match &self.partitioner {
+                None => 0,
+                Some(p) => {
+                    let value = p.eval_into(slot, &mut self.scratch).then(|| self.scratch.value(0));
+                    // Rows usually arrive grouped by partition: check the previous row's first.
+                    let last = self.partition_of.last().copied();
+                    match last.filter(|&l| self.partition_values[l as usize].as_deref() == value) {
+                        Some(l) => l,
+                        None => {
+                            let key = value.map(<[u8]>::to_vec);
+                            let next = self.partition_values.len() as u32;
+                            let idx = *self.partition_index.entry(key.clone()).or_insert(next);
+                            if idx == next {
+                                self.partition_values.push(key);
+                            }
+                            idx
+                        }
+                    }
+                }
+            };
+            if self.partition_values.is_empty() {
+                self.partition_values.push(None);
             }
             self.partition_of.push(idx);
             self.cids.push(cid);

@@ -100,11 +100,12 @@ impl Partitioner {
         }
     }
 
-    /// The partition value of the row in `slot`, encoded like a column value.
+    /// Evaluates the partition value of the row in `slot` into `out` (encoded like a
+    /// column value); returns false for NULL.
     ///
     /// # Safety
     /// `slot` holds a row of the relation the expression was compiled for.
-    pub unsafe fn eval(&self, slot: *mut pg_sys::TupleTableSlot) -> Option<Vec<u8>> {
+    pub unsafe fn eval_into(&self, slot: *mut pg_sys::TupleTableSlot, out: &mut mergetree::ColumnData) -> bool {
         // SAFETY: per the caller; per-row memory is reset each call.
         unsafe {
             pg_sys::MemoryContextReset((*self.econtext).ecxt_per_tuple_memory);
@@ -112,11 +113,11 @@ impl Partitioner {
             let mut isnull = false;
             let d = pg_sys::ExecEvalExprSwitchContext(self.state, self.econtext, &mut isnull);
             if isnull {
-                return None;
+                return false;
             }
-            let mut col = mergetree::ColumnData::new(self.plan.ty);
-            crate::datum::push_datum(&self.plan, d, &mut col);
-            Some(col.value(0).to_vec())
+            out.truncate(0);
+            crate::datum::push_datum(&self.plan, d, out);
+            true
         }
     }
 

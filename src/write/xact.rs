@@ -58,3 +58,17 @@ unsafe extern "C-unwind" fn subxact_callback(
         _ => {}
     }
 }
+
+/// Writes every buffered row of this transaction as parts now (tests use it to reach
+/// parts without committing).
+#[cfg(any(test, feature = "pg_test"))]
+pub fn flush_all_now() {
+    for (relid, mut buf) in buffer::take_all() {
+        // SAFETY: the tables are open in this transaction.
+        unsafe {
+            let rel = pg_sys::relation_open(relid, pg_sys::RowExclusiveLock as i32);
+            super::flush::flush(rel, &mut buf, true);
+            pg_sys::relation_close(rel, pg_sys::RowExclusiveLock as i32);
+        }
+    }
+}
