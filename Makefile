@@ -4,8 +4,17 @@ export PGRX_HOME ?= /var/tmp/pg_mergetree/pgrx
 export USER ?= root
 PG_CONFIG := /usr/lib/postgresql/15/bin/pg_config
 DEMO_ROWS ?= 1000000
+# make bench: events rows, TPC-H scale factor, timed runs per query, workloads, where the
+# generated data (cached by parameters) and results/ go; BENCH_ARGS: more benches/run.py flags
+EVENTS_ROWS ?= 1000000
+TPCH_SF ?= 1
+RUNS ?= 5
+WORKLOADS ?= events,tpch
+BENCH_DATA ?= /var/tmp/pg_mergetree/bench-data
+BENCH_ARGS ?=
+BENCH_PYTHON ?= /var/tmp/pg_mergetree/bench-venv/bin/python
 
-.PHONY: setup install demo stop test test-unit test-pg test-regress test-system clean
+.PHONY: setup install demo bench stop test test-unit test-pg test-regress test-system clean
 
 setup:
 	bash scripts/setup.sh
@@ -19,6 +28,13 @@ install: setup
 ## demo: everything from a fresh machine to a running cluster with example data
 demo: install
 	DEMO_ROWS=$(DEMO_ROWS) bash scripts/demo.sh
+
+## bench: release build + install, the demo's private cluster (MT_PORT, MT_DATA), then the
+## benchmark suite (benches/run.py): heap and mergetree side by side, results checked equal
+bench: install
+	bash scripts/cluster.sh start
+	$(BENCH_PYTHON) benches/run.py --port $${MT_PORT:-5499} --events-rows $(EVENTS_ROWS) \
+	  --tpch-sf $(TPCH_SF) --runs $(RUNS) --workloads $(WORKLOADS) --bench-data $(BENCH_DATA) $(BENCH_ARGS)
 
 stop:
 	bash scripts/cluster.sh stop

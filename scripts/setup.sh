@@ -37,4 +37,23 @@ if ! grep -qs "pg$PG_MAJOR = \"$PGCFG\"" "$PGRX_HOME/config.toml"; then
   cargo pgrx init --pg$PG_MAJOR "$PGCFG"
 fi
 chown -R "$RUN_USER" "$PGRX_HOME"
+
+# Benchmark suite (benches/): psycopg 3 and tpchgen-cli (TPC-H data) in a virtualenv of their
+# own, so neither the system Python nor a pyenv one is modified. Pinned: the TPC-H data must
+# not change under the benchmark's feet.
+BENCH_VENV=${BENCH_VENV:-/var/tmp/pg_mergetree/bench-venv}
+TPCHGEN_VERSION=4.0.0
+if ! "$BENCH_VENV/bin/python" -c 'import psycopg' >/dev/null 2>&1 \
+  || ! "$BENCH_VENV/bin/tpchgen-cli" --version 2>/dev/null | grep -q " $TPCHGEN_VERSION\$"; then
+  echo "setup: installing psycopg and tpchgen-cli $TPCHGEN_VERSION into $BENCH_VENV"
+  if ! command -v python3 >/dev/null 2>&1 || ! python3 -m venv --help >/dev/null 2>&1 \
+    || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null
+  fi
+  rm -rf "$BENCH_VENV"
+  python3 -m venv "$BENCH_VENV"
+  "$BENCH_VENV/bin/python" -m pip install -q --disable-pip-version-check \
+    'psycopg[binary]>=3.1,<4' "tpchgen-cli==$TPCHGEN_VERSION"
+fi
 echo "setup: ok"

@@ -4,6 +4,8 @@
 #   2. #[pg_test] tests inside Postgres (cargo pgrx test, as the unprivileged MT_USER)
 #   3. SQL regression files in pg_test/ (differential vs heap; scripts/regress.sh)
 #   4. system tests: crash recovery, pg_dump/pg_restore, streaming replica (tests/system/)
+#   5. the benchmark suite at a tiny scale: heap and mergetree must return the same rows
+#      for every query (benches/tiny.sh; timings are printed, never asserted)
 # Installs a debug build into the system PostgreSQL 15 first: the demo cluster is stopped,
 # because replacing the .so under a running server crashes it.
 set -uo pipefail
@@ -59,6 +61,12 @@ failed=$((failed + $(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+'
 step "system tests (tests/system/)"
 bash tests/system/run.sh 2>&1 | tee "$log/system.log"
 line=$(tail -1 "$log/system.log")
+passed=$((passed + $(echo "$line" | grep -oE '^[0-9]+' || echo 0)))
+failed=$((failed + $(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 1)))
+
+step "benchmark suite at a tiny scale (benches/tiny.sh)"
+bash benches/tiny.sh 2>&1 | tee "$log/bench.log" | tail -60
+line=$(tail -1 "$log/bench.log")
 passed=$((passed + $(echo "$line" | grep -oE '^[0-9]+' || echo 0)))
 failed=$((failed + $(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 1)))
 

@@ -54,3 +54,13 @@ CREATE EVENT TRIGGER mergetree_on_sql_drop ON sql_drop EXECUTE FUNCTION mergetre
 -- Checks every visible part of a table; no rows means healthy.
 CREATE FUNCTION mergetree.verify(tbl regclass) RETURNS TABLE (part_name text, problem text)
 LANGUAGE sql STRICT AS $$ SELECT * FROM mergetree.verify_oid(tbl::oid) $$;
+
+-- One row per table, visible part and column: the codec chain each part chose and its sizes.
+CREATE VIEW mergetree.columns AS
+SELECT c.oid::regclass AS table_name, pc.part_name, pc.column_name, pc.codec,
+       pc.compressed_bytes, pc.uncompressed_bytes,
+       round(pc.uncompressed_bytes::numeric / greatest(pc.compressed_bytes, 1), 2) AS ratio
+FROM pg_class c
+JOIN pg_am a ON a.oid = c.relam AND a.amname = 'mergetree'
+CROSS JOIN LATERAL mergetree.part_columns(c.oid) pc;
+GRANT SELECT ON mergetree.columns TO PUBLIC;

@@ -32,3 +32,39 @@ fn verify_oid(tbl: pg_sys::Oid) -> TableIterator<'static, (name!(part_name, Stri
     }
     TableIterator::new(problems)
 }
+
+/// One row per visible part and column of `tbl`: the codec chain used and the sizes.
+#[pg_extern]
+fn part_columns(
+    tbl: pg_sys::Oid,
+) -> TableIterator<
+    'static,
+    (
+        name!(part_name, String),
+        name!(column_name, String),
+        name!(codec, String),
+        name!(compressed_bytes, i64),
+        name!(uncompressed_bytes, i64),
+    ),
+> {
+    let mut rows = Vec::new();
+    if !crate::am::is_mergetree(tbl) {
+        return TableIterator::new(rows);
+    }
+    // SAFETY: the table is opened and closed here, under the current snapshot.
+    unsafe {
+        let rel = pg_sys::relation_open(tbl, pg_sys::AccessShareLock as i32);
+        let plan = crate::datum::table_plan(rel);
+        let table = crate::am::relname(rel);
+        for p in catalog::visible_parts(rel, pg_sys::GetActiveSnapshot()) {
+            let store = PageStore { rel, start_block: p.start_block as u32, nblocks: p.nblocks as u32, len: p.part_bytes as u64 };
+            let reader = PartReader::open(store).unwrap_or_else(|e| crate::error::report(&table, e));
+            for c in &reader.meta().columns {
+                let Some(col) = plan.columns.iter().find(|pc| pc.attnum as u32 == c.spec.id) else { continue };
+                rows.push((p.part_name.clone(), col.name.clone(), c.codec_description(), c.compressed_bytes as i64, c.uncompressed_bytes as i64));
+            }
+        }
+        pg_sys::relation_close(rel, pg_sys::AccessShareLock as i32);
+    }
+    TableIterator::new(rows)
+}

@@ -3,14 +3,17 @@
 //! them and pg_dump keeps them.
 
 use crate::datum::TablePlan;
+use mergetree::codec::dict::DictMode;
+use mergetree::{CodecChain, Compression, SortKind};
 use crate::error::{raise, raise_with_hint};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::{CStr, CString};
 
-pub const OPTION_NAMES: [&str; 5] = ["order_by", "primary_key", "partition_by", "index_granularity", "index_granularity_bytes"];
+pub const OPTION_NAMES: [&str; 8] =
+    ["order_by", "primary_key", "partition_by", "index_granularity", "index_granularity_bytes", "compression", "codecs", "dictionary"];
 /// Options that only affect parts written from now on, so ALTER TABLE SET may change them.
-pub const ALTERABLE: [&str; 2] = ["index_granularity", "index_granularity_bytes"];
+pub const ALTERABLE: [&str; 5] = ["index_granularity", "index_granularity_bytes", "compression", "codecs", "dictionary"];
 
 #[derive(Clone, Debug, Default)]
 pub struct TableOptions {
@@ -19,6 +22,60 @@ pub struct TableOptions {
     pub partition_by: Option<String>,
     pub index_granularity: usize,
     pub index_granularity_bytes: usize,
+    /// Block codec of columns without their own chain.
+    pub compression: Compression,
+    /// Per-column codec chains (`codecs = 'ts: DoubleDelta, ZSTD(1); v: Gorilla'`).
+    pub codecs: Vec<(String, CodecChain)>,
+    /// Dictionary mode for all variable-length columns, and per-column overrides.
+    pub dictionary: DictMode,
+    pub dictionary_columns: Vec<(String, DictMode)>,
+}
+
+impl TableOptions {
+    pub fn codec_for(&self, column: &str) -> Option<&CodecChain> {
+        self.codecs.iter().find(|(c, _)| c == column).map(|(_, ch)| ch)
+    }
+    pub fn dictionary_for(&self, column: &str) -> DictMode {
+        self.dictionary_columns.iter().find(|(c, _)| c == column).map_or(self.dictionary, |(_, m)| *m)
+    }
+}
+
+fn bad_value(table: &str, name: &str, v: &str, why: &str) -> ! {
+    raise_with_hint(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        format!("invalid value for option \"{name}\" of mergetree table \"{table}\": {why}"),
+        match name {
+            "codecs" => format!("Write \"column: codec, ...; column: ...\", e.g. codecs = 'ts: DoubleDelta, ZSTD(1); value: Gorilla, LZ4' (got \"{v}\")."),
+            "dictionary" => format!("Write auto, on or off, for all columns or per column, e.g. dictionary = 'auto; event: on; body: off' (got \"{v}\")."),
+            _ => format!("Valid codecs: LZ4, ZSTD, ZSTD(1..22), NONE (got \"{v}\")."),
+        },
+    )
+}
+
+/// Splits `a: x; b: y` into (column, spec) pairs; an entry without a column has "".
+fn per_column<'a>(table: &str, name: &str, v: &'a str) -> Vec<(String, &'a str)> {
+    v.split(';')
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| match e.split_once(':') {
+            Some((col, spec)) => {
+                let cols = split_identifiers(table, name, col);
+                if cols.len() != 1 {
+                    bad_value(table, name, v, &format!("\"{}\" is not one column name", col.trim()));
+                }
+                (cols[0].clone(), spec.trim())
+            }
+            None => (String::new(), e.trim()),
+        })
+        .collect()
+}
+
+fn parse_dict_mode(table: &str, name: &str, v: &str, m: &str) -> DictMode {
+    match m.to_ascii_lowercase().as_str() {
+        "auto" => DictMode::Auto,
+        "on" | "always" | "true" => DictMode::Always,
+        "off" | "never" | "false" => DictMode::Never,
+        other => bad_value(table, name, v, &format!("unknown dictionary mode \"{other}\"")),
+    }
 }
 
 pub fn is_option(name: &str) -> bool {
@@ -58,6 +115,7 @@ pub fn split_identifiers(table: &str, name: &str, v: &str) -> Vec<String> {
 /// Parses option values given as (name, value) pairs; unknown names are errors.
 pub fn parse(table: &str, defs: &[(String, String)]) -> TableOptions {
     let mut o = TableOptions { index_granularity: 8192, index_granularity_bytes: 10 << 20, ..Default::default() };
+    let mut codecs_raw = None;
     for (name, v) in defs {
         match name.as_str() {
             "order_by" => o.order_by = split_identifiers(table, name, v),
@@ -65,11 +123,33 @@ pub fn parse(table: &str, defs: &[(String, String)]) -> TableOptions {
             "partition_by" => o.partition_by = Some(v.clone()).filter(|s| !s.trim().is_empty()),
             "index_granularity" => o.index_granularity = parse_number(table, name, v, 1, 1 << 20),
             "index_granularity_bytes" => o.index_granularity_bytes = parse_number(table, name, v, 1024, 1 << 30),
+            "compression" => o.compression = Compression::parse(v).unwrap_or_else(|e| bad_value(table, name, v, &e)),
+            "codecs" => codecs_raw = Some(v.clone()),
+            "dictionary" => {
+                for (col, m) in per_column(table, name, v) {
+                    let mode = parse_dict_mode(table, name, v, m);
+                    if col.is_empty() {
+                        o.dictionary = mode;
+                    } else {
+                        o.dictionary_columns.push((col, mode));
+                    }
+                }
+            }
             other => raise_with_hint(
                 PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
                 format!("unknown option \"{other}\" for mergetree table \"{table}\""),
                 format!("Valid options are: {}.", OPTION_NAMES.join(", ")),
             ),
+        }
+    }
+    // Chains without a block codec take the table's `compression`, whatever the order of options.
+    if let Some(v) = codecs_raw {
+        for (col, spec) in per_column(table, "codecs", &v) {
+            if col.is_empty() {
+                bad_value(table, "codecs", &v, &format!("\"{spec}\" names no column"));
+            }
+            let chain = CodecChain::parse(spec, o.compression).unwrap_or_else(|e| bad_value(table, "codecs", &v, &e));
+            o.codecs.push((col, chain));
         }
     }
     if o.primary_key.is_empty() {
@@ -109,6 +189,38 @@ pub unsafe fn validate(rel: pg_sys::Relation, table: &str, o: &TableOptions, pla
             format!("primary_key of mergetree table \"{table}\" must be a prefix of order_by"),
             format!("order_by is ({}), primary_key is ({}).", o.order_by.join(", "), o.primary_key.join(", ")),
         );
+    }
+    let named = o.codecs.iter().map(|(c, _)| ("codecs", c)).chain(o.dictionary_columns.iter().map(|(c, _)| ("dictionary", c)));
+    for (opt, c) in named {
+        let Some(i) = plan.index_of_name(c) else {
+            raise(PgSqlErrorCode::ERRCODE_UNDEFINED_COLUMN, format!("column \"{c}\" named in option \"{opt}\" does not exist in mergetree table \"{table}\""));
+        };
+        let col = &plan.columns[i];
+        // SAFETY: formats a type name from the syscache.
+        let tyname = unsafe { std::ffi::CStr::from_ptr(pg_sys::format_type_be(col.typid)) }.to_string_lossy().into_owned();
+        if opt == "codecs" {
+            let chain = o.codec_for(c).expect("listed");
+            let numeric = matches!(col.sort, SortKind::SignedInt | SortKind::Float);
+            let fits = if chain.transforms.is_empty() {
+                Ok(())
+            } else if !numeric {
+                Err(format!("{} needs a numeric, date or time column", chain.transforms[0]))
+            } else {
+                chain.check_fits((col.typlen > 0).then_some(col.typlen as usize), col.sort == SortKind::Float)
+            };
+            if let Err(why) = fits {
+                raise_with_hint(
+                    PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                    format!("codec \"{chain}\" does not fit column \"{c}\" of type {tyname} in mergetree table \"{table}\""),
+                    why,
+                );
+            }
+        } else if o.dictionary_for(c) == DictMode::Always && col.typlen > 0 {
+            raise(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                format!("dictionary encoding of column \"{c}\" ({tyname}) of mergetree table \"{table}\" is not possible: it is for variable-length columns such as text, bytea or json"),
+            );
+        }
     }
     if let Some(expr) = &o.partition_by {
         // SAFETY: rel is open; compiling validates and raises on error.

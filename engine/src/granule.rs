@@ -2,7 +2,7 @@
 //! when their bytes pass `index_granularity_bytes`). Each column of each granule is one
 //! compressed block; its mark says where the block is and how to check it.
 
-use crate::codec::{self, Compression};
+use crate::codec::{self, CodecChain};
 use crate::column::{Bitmap, ColumnData, ColumnType, Values};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -41,8 +41,8 @@ pub fn split_granules(columns: &[ColumnData], rows: usize, granularity: usize, m
 }
 
 /// Serialises rows of one column as an uncompressed block:
-/// `[has_nulls u8][validity bitmap?][fixed values | u32 lengths + bytes]`.
-pub fn encode_block(col: &ColumnData) -> Vec<u8> {
+/// `[has_nulls u8][validity bitmap?][fixed values through the chain's transforms | u32 lengths + bytes]`.
+pub fn encode_block(col: &ColumnData, chain: &CodecChain) -> Vec<u8> {
     let n = col.len();
     let mut out = Vec::with_capacity(col.data_bytes() + n / 8 + 8);
     match &col.validity {
@@ -53,7 +53,13 @@ pub fn encode_block(col: &ColumnData) -> Vec<u8> {
         _ => out.push(0),
     }
     match &col.values {
-        Values::Fixed { data, .. } => out.extend_from_slice(data),
+        Values::Fixed { data, width } => {
+            if chain.transforms.is_empty() {
+                out.extend_from_slice(data)
+            } else {
+                out.extend_from_slice(&chain.encode_values(data, *width))
+            }
+        }
         Values::Var { offsets, data } => {
             for w in offsets.windows(2) {
                 out.extend_from_slice(&(w[1] - w[0]).to_le_bytes());
@@ -65,7 +71,7 @@ pub fn encode_block(col: &ColumnData) -> Vec<u8> {
 }
 
 /// Inverse of [`encode_block`] for `rows` rows of type `ty`.
-pub fn decode_block(raw: &[u8], ty: ColumnType, rows: usize) -> Result<ColumnData> {
+pub fn decode_block(raw: &[u8], ty: ColumnType, rows: usize, chain: &CodecChain) -> Result<ColumnData> {
     let bad = |d: &str| Error::corrupt("column block", d.to_string());
     let (&flag, mut rest) = raw.split_first().ok_or_else(|| bad("empty"))?;
     let validity = match flag {
@@ -84,10 +90,11 @@ pub fn decode_block(raw: &[u8], ty: ColumnType, rows: usize) -> Result<ColumnDat
     let values = match ty {
         ColumnType::Fixed { width } => {
             let width = width as usize;
-            if rest.len() != rows * width {
+            let data = if chain.transforms.is_empty() { rest.to_vec() } else { chain.decode_values(rest.to_vec(), width, rows)? };
+            if data.len() != rows * width {
                 return Err(bad("fixed values have the wrong length"));
             }
-            Values::Fixed { width, data: rest.to_vec() }
+            Values::Fixed { width, data }
         }
         ColumnType::Var => {
             if rest.len() < rows * 4 {
@@ -113,16 +120,16 @@ pub fn decode_block(raw: &[u8], ty: ColumnType, rows: usize) -> Result<ColumnDat
     Ok(ColumnData { values, validity })
 }
 
-/// Encodes and compresses one column's granule; returns the block and its CRC.
-pub fn write_block(col: &ColumnData, compression: Compression) -> (Vec<u8>, u32, u32) {
-    let raw = encode_block(col);
-    let block = codec::compress(compression, &raw);
+/// Encodes and compresses one column's granule; returns the block, its raw length and CRC.
+pub fn write_block(col: &ColumnData, chain: &CodecChain) -> (Vec<u8>, u32, u32) {
+    let raw = encode_block(col, chain);
+    let block = codec::compress(chain.compression, &raw);
     let crc = crc32fast::hash(&block);
     (block, raw.len() as u32, crc)
 }
 
 /// Checks, decompresses and decodes one block pointed at by `mark`.
-pub fn read_block(block: &[u8], mark: &Mark, ty: ColumnType, rows: usize) -> Result<ColumnData> {
+pub fn read_block(block: &[u8], mark: &Mark, ty: ColumnType, rows: usize, chain: &CodecChain) -> Result<ColumnData> {
     if block.len() != mark.compressed_len as usize {
         return Err(Error::corrupt("column block", "short read"));
     }
@@ -130,7 +137,7 @@ pub fn read_block(block: &[u8], mark: &Mark, ty: ColumnType, rows: usize) -> Res
         return Err(Error::corrupt("column block", "checksum mismatch"));
     }
     let raw = codec::decompress(block, mark.uncompressed_len as usize)?;
-    decode_block(&raw, ty, rows)
+    decode_block(&raw, ty, rows, chain)
 }
 
 #[cfg(test)]
@@ -159,11 +166,14 @@ mod tests {
                 c.push(&i.to_le_bytes())
             }
         }
-        let (block, raw_len, crc) = write_block(&c, Compression::Lz4);
-        let mark = Mark { offset: 0, compressed_len: block.len() as u32, uncompressed_len: raw_len, crc32: crc };
-        assert_eq!(read_block(&block, &mark, ColumnType::Fixed { width: 4 }, 10).unwrap(), c);
-        let mut bad = block.clone();
-        bad[1] ^= 0xff;
-        assert!(matches!(read_block(&bad, &mark, ColumnType::Fixed { width: 4 }, 10), Err(Error::Corrupt { .. })));
+        for chain in ["LZ4", "Delta, T64, ZSTD(2)", "DoubleDelta, NONE"] {
+            let chain = CodecChain::parse(chain, codec::Compression::Lz4).unwrap();
+            let (block, raw_len, crc) = write_block(&c, &chain);
+            let mark = Mark { offset: 0, compressed_len: block.len() as u32, uncompressed_len: raw_len, crc32: crc };
+            assert_eq!(read_block(&block, &mark, ColumnType::Fixed { width: 4 }, 10, &chain).unwrap(), c);
+            let mut bad = block.clone();
+            bad[1] ^= 0xff;
+            assert!(matches!(read_block(&bad, &mark, ColumnType::Fixed { width: 4 }, 10, &chain), Err(Error::Corrupt { .. })));
+        }
     }
 }

@@ -16,5 +16,6 @@ pub mod store;
 
 pub use column::{Bitmap, ColumnData, ColumnType, SortKind};
 pub use error::{Error, Result};
+pub use codec::{CodecChain, Compression, Transform};
 pub use part::{PartMeta, PartReader, PartWriter, WriterSettings};
 pub use store::{BlockStore, VecStore};

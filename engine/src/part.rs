@@ -8,7 +8,8 @@
 //! ```
 //! Mark offsets count from the first block, so the metadata's size never depends on them.
 
-use crate::codec::Compression;
+use crate::codec::dict::{self, DictMode};
+use crate::codec::{choose, CodecChain, Compression};
 use crate::column::{compare_values, ColumnData, ColumnType, SortKind};
 use crate::error::{Error, Result};
 use crate::granule::{self, Mark};
@@ -18,19 +19,29 @@ use serde::{Deserialize, Serialize};
 
 pub const MAGIC: &[u8; 4] = b"MTP1";
 pub const HEADER_LEN: usize = 12;
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 /// How a part is cut and compressed.
 #[derive(Clone, Debug)]
 pub struct WriterSettings {
     pub index_granularity: usize,
     pub index_granularity_bytes: usize,
+    /// Block codec of every column without its own chain.
     pub compression: Compression,
+    /// Per column (by position): a forced chain and the dictionary mode.
+    pub columns: Vec<ColumnCodec>,
+}
+
+/// A column's codec settings; `chain: None` lets the writer choose per part.
+#[derive(Clone, Debug, Default)]
+pub struct ColumnCodec {
+    pub chain: Option<CodecChain>,
+    pub dict: DictMode,
 }
 
 impl Default for WriterSettings {
     fn default() -> Self {
-        WriterSettings { index_granularity: 8192, index_granularity_bytes: 10 << 20, compression: Compression::Lz4 }
+        WriterSettings { index_granularity: 8192, index_granularity_bytes: 10 << 20, compression: Compression::Lz4, columns: Vec::new() }
     }
 }
 
@@ -46,6 +57,10 @@ pub struct ColumnSpec {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ColumnMeta {
     pub spec: ColumnSpec,
+    /// The chain every granule block of this column went through.
+    pub codec: CodecChain,
+    /// Dictionary-encoded columns: the block of sorted distinct values; granules hold codes.
+    pub dictionary: Option<DictBlock>,
     pub marks: Vec<Mark>,
     pub compressed_bytes: u64,
     pub uncompressed_bytes: u64,
@@ -53,6 +68,24 @@ pub struct ColumnMeta {
     /// Smallest and largest non-NULL value, for columns whose order the engine knows.
     pub min: Option<Vec<u8>>,
     pub max: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DictBlock {
+    pub mark: Mark,
+    pub values: u32,
+    /// Width in bytes of the codes in granule blocks.
+    pub code_width: u16,
+}
+
+impl ColumnMeta {
+    /// The chain as users see it, e.g. `Dictionary(200), LZ4` or `DoubleDelta, LZ4`.
+    pub fn codec_description(&self) -> String {
+        match &self.dictionary {
+            Some(d) => format!("Dictionary({}), {}", d.values, self.codec),
+            None => self.codec.to_string(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,7 +139,7 @@ impl PartMeta {
             if c.marks.len() != self.granules() {
                 return bad(format!("column {i} has {} marks for {} granules", c.marks.len(), self.granules()));
             }
-            for m in &c.marks {
+            for m in c.marks.iter().chain(c.dictionary.as_ref().map(|d| &d.mark)) {
                 if m.offset.saturating_add(m.compressed_len as u64) > data_len {
                     return bad(format!("column {i} mark points past the end of the part"));
                 }
@@ -143,18 +176,43 @@ impl PartWriter {
             acc += n as usize;
         }
 
-        // Each column: compressed blocks of each granule plus its stats.
+        // Each column: an optional dictionary block, then one block per granule.
         let encoded: Vec<(Vec<Vec<u8>>, Vec<(u32, u32)>, ColumnMeta)> = specs
             .par_iter()
             .zip(columns.par_iter())
-            .map(|(spec, col)| {
-                let mut blocks = Vec::with_capacity(granule_rows.len());
-                let mut info = Vec::with_capacity(granule_rows.len());
-                let mut uncompressed = 0u64;
+            .enumerate()
+            .map(|(ci, (spec, col))| {
+                let setting = s.columns.get(ci).cloned().unwrap_or_default();
+                let dict_enc = dict::encode(col, setting.dict);
+                let target = dict_enc.as_ref().map_or(col, |e| &e.codes);
+                let chain = match (&setting.chain, target.column_type()) {
+                    (Some(c), _) => c.clone(),
+                    (None, ColumnType::Fixed { width }) if dict_enc.is_none() => {
+                        let w = width as usize;
+                        let n = target.len().min(choose::SAMPLE_VALUES);
+                        let sample = match &target.values {
+                            crate::column::Values::Fixed { data, .. } => &data[..n * w],
+                            _ => &[][..],
+                        };
+                        choose::choose(sample, w, spec.sort, s.compression)
+                    }
+                    _ => CodecChain::plain(s.compression),
+                };
+                let mut blocks = Vec::with_capacity(granule_rows.len() + 1);
+                let mut info = Vec::with_capacity(granule_rows.len() + 1);
+                let dictionary = dict_enc.as_ref().map(|e| {
+                    let (block, raw_len, crc) = granule::write_block(&e.dict, &CodecChain::plain(s.compression));
+                    info.push((raw_len, crc));
+                    blocks.push(block);
+                    let code_width = match e.codes.column_type() {
+                        ColumnType::Fixed { width } => width,
+                        ColumnType::Var => 0,
+                    };
+                    DictBlock { mark: Mark { offset: 0, compressed_len: 0, uncompressed_len: 0, crc32: 0 }, values: e.dict.len() as u32, code_width }
+                });
                 for (g, &n) in granule_rows.iter().enumerate() {
-                    let slice = col.slice(starts[g], starts[g] + n as usize);
-                    let (block, raw_len, crc) = granule::write_block(&slice, s.compression);
-                    uncompressed += raw_len as u64;
+                    let slice = target.slice(starts[g], starts[g] + n as usize);
+                    let (block, raw_len, crc) = granule::write_block(&slice, &chain);
                     info.push((raw_len, crc));
                     blocks.push(block);
                 }
@@ -162,9 +220,11 @@ impl PartWriter {
                 let null_count = col.validity.as_ref().map_or(0, |v| (v.len() - v.count_set()) as u64);
                 let meta = ColumnMeta {
                     spec: spec.clone(),
+                    codec: chain,
+                    dictionary,
                     marks: Vec::new(),
                     compressed_bytes: blocks.iter().map(|b| b.len() as u64).sum(),
-                    uncompressed_bytes: uncompressed,
+                    uncompressed_bytes: (col.data_bytes() + col.len().div_ceil(8)) as u64,
                     null_count,
                     min,
                     max,
@@ -177,8 +237,12 @@ impl PartWriter {
         let mut metas = Vec::with_capacity(encoded.len());
         for (blocks, info, meta) in &encoded {
             let mut meta = meta.clone();
-            for (block, &(raw_len, crc)) in blocks.iter().zip(info) {
-                meta.marks.push(Mark { offset, compressed_len: block.len() as u32, uncompressed_len: raw_len, crc32: crc });
+            for (i, (block, &(raw_len, crc))) in blocks.iter().zip(info).enumerate() {
+                let mark = Mark { offset, compressed_len: block.len() as u32, uncompressed_len: raw_len, crc32: crc };
+                match meta.dictionary.as_mut() {
+                    Some(d) if i == 0 => d.mark = mark,
+                    _ => meta.marks.push(mark),
+                }
                 offset += block.len() as u64;
             }
             metas.push(meta);
@@ -235,6 +299,8 @@ pub struct PartReader<S: BlockStore> {
     store: S,
     meta: PartMeta,
     data_start: u64,
+    /// Decoded dictionaries, read on first use.
+    dicts: Vec<std::cell::OnceCell<ColumnData>>,
 }
 
 impl<S: BlockStore> PartReader<S> {
@@ -260,25 +326,84 @@ impl<S: BlockStore> PartReader<S> {
             .map_err(|e| Error::corrupt("part metadata", e.to_string()))?;
         let data_start = (HEADER_LEN + meta_len) as u64;
         meta.validate(store.len() - data_start)?;
-        Ok(PartReader { store, meta, data_start })
+        let dicts = meta.columns.iter().map(|_| std::cell::OnceCell::new()).collect();
+        Ok(PartReader { store, meta, data_start, dicts })
     }
 
     pub fn meta(&self) -> &PartMeta {
         &self.meta
     }
 
+    fn block(&self, mark: &Mark) -> Result<Vec<u8>> {
+        self.store.read(self.data_start + mark.offset, mark.compressed_len as usize)
+    }
+
+    /// The dictionary of column `col`, if it has one.
+    pub fn dictionary(&self, col: usize) -> Result<Option<&ColumnData>> {
+        let c = &self.meta.columns[col];
+        let Some(d) = &c.dictionary else { return Ok(None) };
+        if let Some(v) = self.dicts[col].get() {
+            return Ok(Some(v));
+        }
+        let values = granule::read_block(&self.block(&d.mark)?, &d.mark, ColumnType::Var, d.values as usize, &CodecChain::plain(c.codec.compression))?;
+        Ok(Some(self.dicts[col].get_or_init(|| values)))
+    }
+
     /// Decodes column `col` (index into the part's columns) of granule `g`.
     pub fn read_granule(&self, col: usize, g: usize) -> Result<ColumnData> {
         let c = self.meta.columns.get(col).ok_or_else(|| Error::Invalid(format!("no column {col} in part")))?;
         let mark = c.marks.get(g).ok_or_else(|| Error::Invalid(format!("no granule {g} in part")))?;
-        let block = self.store.read(self.data_start + mark.offset, mark.compressed_len as usize)?;
-        granule::read_block(&block, mark, c.spec.ty, self.meta.granule_rows[g] as usize)
+        let rows = self.meta.granule_rows[g] as usize;
+        let block = self.block(mark)?;
+        match &c.dictionary {
+            None => granule::read_block(&block, mark, c.spec.ty, rows, &c.codec),
+            Some(d) => {
+                let codes = granule::read_block(&block, mark, ColumnType::Fixed { width: d.code_width }, rows, &c.codec)?;
+                let dict = self.dictionary(col)?.expect("dictionary column");
+                dict::decode(dict, &codes)
+            }
+        }
     }
 
-    /// Reads every block and checks it; returns one message per problem.
+    /// Reads every block and checks it, and that the primary index is ordered and matches
+    /// each granule's first row; returns one message per problem.
     pub fn verify(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        let m = &self.meta;
+        for (k, &ci) in m.primary_key.iter().enumerate() {
+            let Some(c) = m.columns.get(ci) else {
+                problems.push(format!("primary key refers to missing column {ci}"));
+                continue;
+            };
+            let mut first_rows = Vec::with_capacity(m.granules());
+            for g in 0..m.granules() {
+                match self.read_granule(ci, g) {
+                    Ok(col) => first_rows.push(col.get(0).map(<[u8]>::to_vec)),
+                    Err(_) => first_rows.push(None), // reported below with its block
+                }
+                if m.primary_index.get(g).and_then(|e| e.get(k)) != first_rows.last() {
+                    problems.push(format!("column {} granule {g}: primary index entry differs from the granule's first row", c.spec.id));
+                }
+            }
+            // Only the leading key column is ordered across granules by itself.
+            if k == 0 && c.spec.sort != SortKind::Opaque {
+                for (g, w) in m.primary_index.windows(2).enumerate() {
+                    let ordered = match (&w[0][0], &w[1][0]) {
+                        (Some(a), Some(b)) => compare_values(c.spec.sort, a, b).is_le(),
+                        (None, Some(_)) => false,
+                        _ => true,
+                    };
+                    if !ordered {
+                        problems.push(format!("primary index out of order between granules {g} and {}", g + 1));
+                    }
+                }
+            }
+        }
         for (ci, c) in self.meta.columns.iter().enumerate() {
+            if let Err(e) = self.dictionary(ci) {
+                problems.push(format!("column {} dictionary: {e}", c.spec.id));
+                continue;
+            }
             for g in 0..self.meta.granules() {
                 if let Err(e) = self.read_granule(ci, g) {
                     problems.push(format!("column {} granule {g}: {e}", c.spec.id));

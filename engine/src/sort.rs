@@ -52,6 +52,18 @@ pub fn sort_permutation(
     perm
 }
 
+/// Like [`sort_permutation`] for keys the engine compares by itself (no `Opaque`
+/// column), sorted on all worker threads.
+pub fn sort_permutation_parallel(columns: &[ColumnData], rows: usize, keys: &[SortColumn]) -> Vec<u32> {
+    use rayon::prelude::*;
+    debug_assert!(keys.iter().all(|k| k.kind != SortKind::Opaque));
+    let mut perm: Vec<u32> = (0..rows as u32).collect();
+    if !keys.is_empty() {
+        perm.par_sort_by(|&a, &b| compare_rows(columns, keys, a as usize, b as usize, &mut |_, _, _| Ordering::Equal));
+    }
+    perm
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +83,6 @@ mod tests {
         let cols = [k, v];
         let perm = sort_permutation(&cols, 4, &[SortColumn { column: 0, kind: SortKind::SignedInt }], &mut |_, a, b| a.cmp(&b));
         assert_eq!(perm, vec![2, 0, 3, 1]);
+        assert_eq!(sort_permutation_parallel(&cols, 4, &[SortColumn { column: 0, kind: SortKind::SignedInt }]), perm);
     }
 }

@@ -226,7 +226,10 @@ unsafe extern "C-unwind" fn process_utility(
                     }
                 }
                 let merged: Vec<(String, String)> = merged.into_iter().filter(|(k, _)| options::is_option(k)).collect();
-                options::parse(&table, &merged);
+                let parsed = options::parse(&table, &merged);
+                let rel = pg_sys::relation_open(relid, pg_sys::AccessShareLock as i32);
+                options::validate(rel, &table, &parsed, &crate::datum::table_plan(rel));
+                pg_sys::relation_close(rel, pg_sys::AccessShareLock as i32);
                 if !kept.is_null() {
                     (*at).cmds = kept;
                     run_next(args);

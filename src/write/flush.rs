@@ -7,7 +7,8 @@ use crate::catalog::{self, PartRow};
 use crate::datum::{self, TablePlan};
 use crate::storage::buffer::PageLock;
 use crate::storage::{blob, metapage};
-use mergetree::sort::{sort_permutation, SortColumn};
+use mergetree::sort::{sort_permutation, sort_permutation_parallel, SortColumn};
+use mergetree::part::ColumnCodec;
 use mergetree::{ColumnData, PartWriter, SortKind, WriterSettings};
 use pgrx::pg_sys;
 
@@ -76,15 +77,22 @@ unsafe fn write_part(rel: pg_sys::Relation, buf: &RelBuffer, cols: Vec<ColumnDat
     let sorted = if key.is_empty() {
         cols
     } else {
+        crate::storage::threads::ensure();
         let perm = sort_rows(plan, &cols, &key);
         let mut cols = cols;
         // Column by column, so only one unsorted column is alive next to the sorted ones.
         cols.iter_mut().map(|c| std::mem::replace(c, ColumnData::new(c.column_type())).take(&perm)).collect()
     };
+    let o = &buf.options;
     let settings = WriterSettings {
-        index_granularity: buf.options.index_granularity,
-        index_granularity_bytes: buf.options.index_granularity_bytes,
-        ..Default::default()
+        index_granularity: o.index_granularity,
+        index_granularity_bytes: o.index_granularity_bytes,
+        compression: o.compression,
+        columns: plan
+            .columns
+            .iter()
+            .map(|c| ColumnCodec { chain: o.codec_for(&c.name).cloned(), dict: o.dictionary_for(&c.name) })
+            .collect(),
     };
     crate::storage::threads::ensure();
     let (bytes, meta) = PartWriter::new(settings)
@@ -134,6 +142,11 @@ unsafe fn write_part(rel: pg_sys::Relation, buf: &RelBuffer, cols: Vec<ColumnDat
 /// compared with their btree comparison function (and collation).
 fn sort_rows(plan: &TablePlan, cols: &[ColumnData], key: &[usize]) -> Vec<u32> {
     let sort_cols: Vec<SortColumn> = key.iter().map(|&k| SortColumn { column: k, kind: plan.columns[k].sort }).collect();
+    let rows = cols.first().map_or(0, |c| c.len());
+    if sort_cols.iter().all(|k| k.kind != SortKind::Opaque) {
+        // No Postgres comparator needed: sort on the worker threads.
+        return sort_permutation_parallel(cols, rows, &sort_cols);
+    }
     // Datums and comparison functions for the opaque key columns, built once.
     let mut opaque: Vec<Option<(datum::DatumColumn, *mut pg_sys::FmgrInfo, pg_sys::Oid)>> = (0..cols.len()).map(|_| None).collect();
     for &k in key {
@@ -144,7 +157,6 @@ fn sort_rows(plan: &TablePlan, cols: &[ColumnData], key: &[usize]) -> Vec<u32> {
             opaque[k] = Some((datum::to_datums(c, cols[k].clone()), finfo, c.collation));
         }
     }
-    let rows = cols.first().map_or(0, |c| c.len());
     sort_permutation(cols, rows, &sort_cols, &mut |col, a, b| {
         let (d, finfo, coll) = opaque[col].as_ref().expect("opaque key column prepared");
         // SAFETY: both datums are valid values of the column's type; the function is its btree comparator.

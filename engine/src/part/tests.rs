@@ -42,10 +42,22 @@ proptest! {
     #[test]
     fn part_roundtrip(rows in proptest::collection::vec(
         (proptest::option::of(any::<i64>()), proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40))), 0..600),
-        granularity in 1usize..100)
+        granularity in 1usize..100,
+        zstd in any::<bool>(),
+        dict in prop_oneof![Just(crate::codec::dict::DictMode::Auto), Just(crate::codec::dict::DictMode::Always), Just(crate::codec::dict::DictMode::Never)],
+        chain in prop_oneof![Just(None), Just(Some("Delta, LZ4")), Just(Some("DoubleDelta, ZSTD(2)")), Just(Some("T64"))])
     {
-        let cols = build(&rows);
-        let w = PartWriter::new(WriterSettings { index_granularity: granularity, ..Default::default() });
+        // Parts are sorted by their key (the primary index relies on it), as callers do.
+        let unsorted = build(&rows);
+        let perm = sort_permutation(&unsorted, rows.len(), &[SortColumn { column: 0, kind: SortKind::SignedInt }], &mut |_, a, b| a.cmp(&b));
+        let cols: Vec<_> = unsorted.iter().map(|c| c.take(&perm)).collect();
+        let rows: Vec<_> = perm.iter().map(|&i| rows[i as usize].clone()).collect();
+        let compression = if zstd { Compression::Zstd(3) } else { Compression::Lz4 };
+        let columns = vec![
+            ColumnCodec { chain: chain.map(|c| CodecChain::parse(c, compression).unwrap()), dict: Default::default() },
+            ColumnCodec { chain: None, dict },
+        ];
+        let w = PartWriter::new(WriterSettings { index_granularity: granularity, compression, columns, ..Default::default() });
         let (bytes, meta) = w.write(&specs(), &cols, &[0]).unwrap();
         prop_assert_eq!(meta.rows as usize, rows.len());
         let r = PartReader::open(VecStore(bytes)).unwrap();
@@ -90,6 +102,17 @@ fn empty_and_huge_values() {
     let rows = vec![(None, Some(big.clone())), (Some(1), Some(Vec::new())), (Some(2), None)];
     let (bytes, meta) = PartWriter::new(WriterSettings::default()).write(&specs(), &build(&rows), &[0]).unwrap();
     assert!(meta.compressed_bytes() < 100_000, "1 MB of one byte compresses");
+    let r = PartReader::open(VecStore(bytes)).unwrap();
+    assert_eq!(read_all(&r), rows);
+}
+
+#[test]
+fn low_cardinality_text_is_dictionary_encoded() {
+    let rows: Vec<_> = (0..5000).map(|i| (Some(i as i64), Some(format!("event_{}", i % 7).into_bytes()))).collect();
+    let (bytes, meta) = PartWriter::new(WriterSettings::default()).write(&specs(), &build(&rows), &[0]).unwrap();
+    assert_eq!(meta.columns[1].dictionary.as_ref().map(|d| d.values), Some(7));
+    assert!(meta.columns[1].codec_description().starts_with("Dictionary(7)"));
+    assert!(!meta.columns[0].codec.transforms.is_empty(), "a sequence gets a transform");
     let r = PartReader::open(VecStore(bytes)).unwrap();
     assert_eq!(read_all(&r), rows);
 }

@@ -1,0 +1,1 @@
+"""pg_mergetree benchmark suite: heap and mergetree side by side (see benches/README.md)."""

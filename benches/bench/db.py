@@ -1,0 +1,120 @@
+"""Connections and the facts about server and machine printed with every result."""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import pwd
+import subprocess
+from pathlib import Path
+
+import psycopg
+
+REPO = Path(__file__).resolve().parents[2]
+
+# Server settings printed with the results (those that exist on the server).
+SHOWN_SETTINGS = [
+    "max_parallel_workers_per_gather", "max_parallel_workers", "max_worker_processes",
+    "shared_buffers", "work_mem", "maintenance_work_mem", "effective_cache_size", "jit",
+    "random_page_cost", "wal_level", "synchronous_commit", "mergetree.insert_buffer_size",
+]
+
+
+class Ctx:
+    """Where the server is and how to talk to it, shared by workloads and the runner."""
+
+    def __init__(self, args):
+        self.host, self.port, self.user, self.dbname = args.host, args.port, args.user, args.dbname
+        self.session_settings = dict(args.set or [])
+        if args.statement_timeout:
+            self.session_settings["statement_timeout"] = f"{int(args.statement_timeout * 1000)}"
+        self.jobs = args.jobs or os.cpu_count() or 1
+        self.server_uid = None
+
+    def connect(self, dbname=None, search_path=None) -> psycopg.Connection:
+        conn = psycopg.connect(host=self.host, port=self.port, user=self.user,
+                               dbname=dbname or self.dbname, autocommit=True,
+                               connect_timeout=30, application_name="pg_mergetree-bench")
+        settings = dict(self.session_settings)
+        if search_path:
+            settings["search_path"] = search_path
+        for name, value in settings.items():
+            conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+        return conn
+
+    def ensure_database(self):
+        with self.connect(dbname="postgres") as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.dbname,)).fetchone() is None:
+                conn.execute(f'CREATE DATABASE "{self.dbname}"')
+            datadir = conn.execute("SELECT current_setting('data_directory')").fetchone()[0]
+        try:
+            self.server_uid = os.stat(datadir).st_uid
+        except OSError:  # server not on this machine's file system as we see it
+            self.server_uid = pwd.getpwnam(os.environ.get("MT_USER", "pgmt")).pw_uid
+
+
+def _git(*argv) -> str:
+    try:
+        return subprocess.run(["git", "-C", str(REPO), *argv], capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except Exception:
+        return ""
+
+
+def _meminfo_gb() -> float | None:
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def build_kind(so: Path | None) -> str | None:
+    """'release' or 'debug' (a debug build carries DWARF sections; the release profile has
+    debug = false), None if the library is not on this machine."""
+    if not so or not so.exists():
+        return None
+    import mmap
+    with open(so, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        return "debug" if m.find(b".debug_info\0") >= 0 else "release"
+
+
+def environment(ctx: Ctx) -> dict:
+    with ctx.connect() as conn:
+        version = conn.execute("SELECT version()").fetchone()[0]
+        settings = {}
+        for name in SHOWN_SETTINGS:
+            v = conn.execute("SELECT current_setting(%s, true)", (name,)).fetchone()[0]
+            if v is not None:
+                settings[name] = v
+        exts = dict(conn.execute("SELECT extname, extversion FROM pg_extension WHERE extname <> 'plpgsql'").fetchall())
+        libdir = conn.execute("SELECT setting FROM pg_config WHERE name = 'PKGLIBDIR'").fetchone()
+    so = Path(libdir[0]) / "pg_mergetree.so" if libdir else None
+    commit = _git("rev-parse", "--short", "HEAD")
+    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    return {
+        "server": version,
+        "settings": settings,
+        "session_settings": ctx.session_settings,
+        "extensions": exts,
+        "pg_mergetree_so_mtime": (
+            datetime.datetime.fromtimestamp(so.stat().st_mtime).isoformat(timespec="seconds")
+            if so and so.exists() else None),
+        "pg_mergetree_build": build_kind(so),
+        "git_commit": commit + ("+dirty" if dirty else ""),
+        "machine": {"nproc": os.cpu_count(), "memory_gb": _meminfo_gb(), "cpu": _cpu_model(),
+                    "kernel": platform.release()},
+        "client": {"python": platform.python_version(), "psycopg": psycopg.__version__},
+    }

@@ -1,0 +1,105 @@
+"""Markdown tables from the results dict (the JSON file holds everything, this the summary)."""
+from __future__ import annotations
+
+
+def fmt_ms(x):
+    if x is None:
+        return "error"
+    if x >= 100:
+        return f"{x:,.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    return f"{x:.2f}"
+
+
+def fmt_s(x):
+    return "–" if x is None else f"{x:,.2f}"
+
+
+def fmt_bytes(b):
+    if b is None:
+        return "–"
+    if b >= 10e9:
+        return f"{b / 1e9:,.1f} GB"
+    if b >= 1e6:
+        return f"{b / 1e6:,.1f} MB"
+    return f"{b / 1e3:,.0f} kB"
+
+
+def ratio(base, other):
+    if base is None or other is None or other == 0:
+        return "–"
+    return f"{base / other:.2f}x"
+
+
+def settings_md(env, runs, warmup) -> str:
+    lines = ["| setting | value |", "|---|---|"]
+    lines.append(f"| server | {env['server']} |")
+    m = env["machine"]
+    lines.append(f"| machine | {m['nproc']} cores ({m['cpu']}), {m['memory_gb']} GB RAM, Linux {m['kernel']} |")
+    for k, v in env["settings"].items():
+        lines.append(f"| {k} | {v} |")
+    for k, v in env["session_settings"].items():
+        lines.append(f"| {k} (session) | {v} |")
+    exts = ", ".join(f"{k} {v}" for k, v in env["extensions"].items()) or "none"
+    lines.append(f"| extensions | {exts} |")
+    kind = env.get("pg_mergetree_build") or "?"
+    if kind == "debug":
+        kind = "**debug** (unoptimised: mergetree timings not representative)"
+    lines.append(f"| pg_mergetree build | {kind} build, .so from "
+                 f"{env['pg_mergetree_so_mtime']}, source at commit {env['git_commit'] or '?'} |")
+    lines.append(f"| timing | median of {runs} runs after {warmup} warm-up, wall clock at the client |")
+    return "\n".join(lines)
+
+
+def workload_md(w: dict) -> str:
+    systems = w["systems"]
+    base, others = systems[0], systems[1:]
+    head = ["", *systems, *[f"{base} / {o}" for o in others]]
+    lines = [f"### {w['title']}", "", "| " + " | ".join(head) + " |",
+             "|---|" + "---:|" * (len(head) - 1)]
+
+    def row(label, values, fmt):
+        cells = [fmt(values.get(s)) for s in systems] + [ratio(values.get(base), values.get(o)) for o in others]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+
+    load = w.get("load", {})
+    tables = list(next(iter(load.values()), {}).keys()) if load else []
+    if tables:
+        many = len(tables) > 1
+        for t in tables if many else []:
+            row(f"load {t} (s)", {s: load.get(s, {}).get(t, {}).get("load_seconds") for s in systems}, fmt_s)
+        row("load total (s)" if many else "load (s)",
+            {s: sum(f["load_seconds"] for f in load[s].values()) if s in load else None for s in systems}, fmt_s)
+        for t in tables if many else []:
+            row(f"size {t}", {s: load.get(s, {}).get(t, {}).get("total_bytes") for s in systems}, fmt_bytes)
+        row("size total" if many else "size",
+            {s: sum(f["total_bytes"] for f in load[s].values()) if s in load else None for s in systems},
+            fmt_bytes)
+    for name, q in w.get("queries", {}).items():
+        mark = "" if q["check"] == "match" else f" **{q['check']}**"
+        row(f"{name} (ms){mark}", {s: q[s].get("median_ms") for s in systems}, fmt_ms)
+    lines.append("")
+    lines.append(f"{base} / other above 1: the other system is faster (load, queries) or smaller (size: "
+                 "the compression ratio against heap). Sizes: pg_total_relation_size (table, TOAST, indexes).")
+    shared = w.get("shared_tables") or {}
+    if shared:
+        lines.append("Shared heap tables, the same for every system (not in the sizes above): " + ", ".join(
+            f"{t} ({f['rows']:,} rows, {fmt_bytes(f.get('total_bytes'))})" for t, f in shared.items()) + ".")
+    for n in w.get("notes", []):
+        lines.append(f"- {n}")
+    for f in w.get("failures", []):
+        lines.append(f"- **FAILED**: {f}")
+    for name, q in w.get("queries", {}).items():
+        for p in q.get("problems", []):
+            lines.append(f"- **{name}**: {p}")
+    return "\n".join(lines)
+
+
+def full_md(result: dict) -> str:
+    parts = [f"## pg_mergetree benchmark, {result['started']}", "",
+             f"Command: `{result['command']}`", "",
+             settings_md(result["environment"], result["runs"], result["warmup"]), ""]
+    for w in result["workloads"].values():
+        parts += [workload_md(w), ""]
+    return "\n".join(parts)

@@ -1,0 +1,164 @@
+"""Run one workload: generate data, load it into every system, time and check the queries."""
+from __future__ import annotations
+
+import statistics
+import time
+import traceback
+
+from . import compare
+from .systems import quote_literal
+
+
+def schema_of(workload, system_name: str) -> str:
+    return f"{workload.name}_{system_name}"
+
+
+def shared_schema(workload) -> str:
+    return f"{workload.name}_shared"
+
+
+def drop_schemas(conn, workload, systems):
+    for s in [shared_schema(workload)] + [schema_of(workload, x.name) for x in systems]:
+        conn.execute(f"DROP SCHEMA IF EXISTS {s} CASCADE")
+
+
+def load_table(conn, system, schema, table) -> dict:
+    q = f"{schema}.{table.name}"
+    conn.execute(system.create_table(q, table))
+    t0 = time.perf_counter()
+    with conn.transaction():
+        for f in table.files:
+            conn.execute(f"COPY {q} FROM {quote_literal(f)} WITH ({table.copy_options})")
+    t_copy = time.perf_counter() - t0
+    for stmt in system.post_load(q, table):
+        conn.execute(stmt)
+    t_load = time.perf_counter() - t0
+    for stmt in system.maintenance(q, table):
+        conn.execute(stmt)
+    conn.execute("CHECKPOINT")  # the next system's load does not pay for this one's dirty pages
+    rows = conn.execute(f"SELECT count(*) FROM {q}").fetchone()[0]
+    sizes = conn.execute(
+        "SELECT pg_total_relation_size(%s::regclass), pg_table_size(%s::regclass),"
+        " pg_indexes_size(%s::regclass)", (q, q, q)).fetchone()
+    return {"rows": rows, "copy_seconds": round(t_copy, 3), "load_seconds": round(t_load, 3),
+            "total_bytes": sizes[0], "table_bytes": sizes[1], "index_bytes": sizes[2],
+            **system.table_info(conn, q)}
+
+
+def timed(conn, sql):
+    t0 = time.perf_counter()
+    cur = conn.execute(sql)
+    rows = cur.fetchall() if cur.description else []
+    return (time.perf_counter() - t0) * 1000.0, rows
+
+
+def run_query(conns, systems, query, warmup, runs) -> dict:
+    """Warm-up then `runs` timed runs per system, alternating the order of systems between
+    runs; the rows of each system's first execution are compared with the first system's."""
+    out = {s.name: {"runs_ms": [], "warmup_ms": []} for s in systems}
+    rows = {}
+    alive = [s for s in systems]
+    for i in range(warmup + runs):
+        order = alive if i % 2 == 0 else list(reversed(alive))
+        for s in order:
+            try:
+                ms, r = timed(conns[s.name], query.sql)
+            except Exception as e:
+                msg = (str(e).strip().splitlines() or [""])[0]
+                out[s.name]["error"] = f"{type(e).__name__}: {msg}"
+                alive = [x for x in alive if x is not s]
+                continue
+            rows.setdefault(s.name, r)
+            out[s.name]["warmup_ms" if i < warmup else "runs_ms"].append(round(ms, 3))
+    for s in systems:
+        runs_ms = out[s.name]["runs_ms"]
+        out[s.name]["median_ms"] = round(statistics.median(runs_ms), 3) if runs_ms else None
+        if s.name in rows:
+            out[s.name]["rows"] = len(rows[s.name])
+        try:
+            out[s.name]["plan"] = "\n".join(
+                r[0] for r in conns[s.name].execute("EXPLAIN (COSTS OFF) " + query.sql).fetchall())
+        except Exception:
+            pass
+    base = systems[0].name
+    problems = []
+    for s in systems:
+        if "error" in out[s.name]:
+            problems.append(f"{s.name} failed: {out[s.name]['error']}")
+        elif s.name != base and base in rows:
+            diff = compare.difference(rows[base], rows[s.name])
+            if diff:
+                problems.append(f"{s.name} differs from {base}: {diff}")
+    if not problems:
+        out["check"] = "match"
+    else:
+        out["check"] = "ERROR" if any("error" in out[s.name] for s in systems) else "MISMATCH"
+    if problems:
+        out["problems"] = problems
+    return out
+
+
+def run_workload(ctx, workload, systems, args) -> dict:
+    res = {"title": workload.title(), "params": workload.params(), "systems": [s.name for s in systems],
+           "load": {}, "queries": {}, "failures": []}
+    print(f"\n=== {workload.title()}")
+    res["data"] = workload.prepare()
+    tables = workload.tables()
+    res["notes"] = [n for s in systems for n in s.notes(tables)]
+    with ctx.connect() as conn:
+        drop_schemas(conn, workload, systems)
+        shared = shared_schema(workload)
+        conn.execute(f"CREATE SCHEMA {shared}")
+        t0 = time.perf_counter()
+        res["shared_tables"] = workload.load_shared(conn, shared)
+        for name, facts in res["shared_tables"].items():
+            facts["total_bytes"] = conn.execute(
+                "SELECT pg_total_relation_size(%s::regclass)", (f"{shared}.{name}",)).fetchone()[0]
+        print(f"   shared heap tables ({', '.join(res['shared_tables']) or 'none'}) loaded in "
+              f"{time.perf_counter() - t0:.1f} s")
+        for s in systems:
+            schema = schema_of(workload, s.name)
+            conn.execute(f"CREATE SCHEMA {schema}")
+            res["load"][s.name] = {}
+            for t in tables:
+                facts = load_table(conn, s, schema, t)
+                res["load"][s.name][t.name] = facts
+                print(f"   load {s.name}.{t.name}: {facts['rows']:,} rows in {facts['load_seconds']:.1f} s, "
+                      f"{facts['total_bytes'] / 1e6:,.1f} MB")
+    for t in tables:
+        counts = {s.name: res["load"][s.name][t.name]["rows"] for s in systems}
+        if len(set(counts.values())) != 1:
+            res["failures"].append(f"{workload.name}: row counts of {t.name} differ: {counts}")
+
+    queries = workload.queries()
+    if args.queries:
+        wanted = args.queries
+        queries = [q for q in queries if any(q.name == w or q.name.startswith(w + "_") for w in wanted)]
+    conns = {s.name: ctx.connect(search_path=f"{schema_of(workload, s.name)}, {shared_schema(workload)}")
+             for s in systems}
+    try:
+        for q in queries:
+            r = run_query(conns, systems, q, args.warmup, args.runs)
+            res["queries"][q.name] = r
+            medians = "  ".join(
+                f"{s.name} {r[s.name]['median_ms']:,.1f} ms" if r[s.name]["median_ms"] is not None
+                else f"{s.name} error" for s in systems)
+            print(f"   {q.name:<28} {medians}  [{r['check']}]")
+            for p in r.get("problems", []):
+                print(f"   !!! {workload.name}/{q.name}: {p}")
+    finally:
+        for c in conns.values():
+            c.close()
+    if not args.keep:
+        with ctx.connect() as conn:
+            drop_schemas(conn, workload, systems)
+    return res
+
+
+def safe_run_workload(ctx, workload, systems, args) -> dict:
+    try:
+        return run_workload(ctx, workload, systems, args)
+    except Exception as e:
+        traceback.print_exc()
+        return {"title": workload.title(), "params": workload.params(), "systems": [s.name for s in systems],
+                "failures": [f"{workload.name}: {type(e).__name__}: {e}"], "queries": {}, "load": {}}

@@ -1,0 +1,110 @@
+"""Systems under test: how each one stores a workload's tables.
+
+A system is a small adapter: it turns a workload's `Table` (columns plus per-system options)
+into DDL, says what runs after COPY as part of the timed load (e.g. index builds), what
+maintenance runs afterwards (untimed), and may describe its tables for the JSON output.
+Every system gets its own schema (`<workload>_<system>`) holding same-named tables, so query
+files are shared and run with `SET search_path`.
+
+To add a system: subclass `System`, register it in `SYSTEMS`, and give the tables that need
+it an entry in `Table.options` (keyed by the system's name).
+"""
+from __future__ import annotations
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+class System:
+    name = "?"
+    description = ""
+
+    def setup(self, conn) -> None:
+        """Once per database before anything is created (e.g. CREATE EXTENSION)."""
+
+    def create_table(self, qualified: str, table) -> str:
+        raise NotImplementedError
+
+    def post_load(self, qualified: str, table) -> list[str]:
+        """Statements run after COPY, counted in the load time (index builds)."""
+        return []
+
+    def maintenance(self, qualified: str, table) -> list[str]:
+        """Statements run after the timed load, not counted (statistics, hint bits)."""
+        return [f"ANALYZE {qualified}"]
+
+    def table_info(self, conn, qualified: str) -> dict:
+        """Extra facts about a loaded table for the JSON output."""
+        return {}
+
+    def notes(self, tables) -> list[str]:
+        """Lines printed under the results table (e.g. which indexes exist)."""
+        return []
+
+
+class Heap(System):
+    """PostgreSQL's heap with the indexes a normal deployment would have (the baseline)."""
+
+    name = "heap"
+    description = "PostgreSQL heap tables, with the workload's indexes (built after COPY)"
+
+    def create_table(self, qualified, table):
+        return f"CREATE TABLE {qualified} ({table.columns}) USING heap"
+
+    def post_load(self, qualified, table):
+        return [stmt.format(table=qualified) for stmt in table.indexes]
+
+    def maintenance(self, qualified, table):
+        # VACUUM sets hint bits and the visibility map, as autovacuum would on a live system.
+        return [f"VACUUM (ANALYZE) {qualified}"]
+
+    def notes(self, tables):
+        out = []
+        for t in tables:
+            if t.indexes:
+                idx = "; ".join(s.format(table=t.name) for s in t.indexes)
+                out.append(f"heap `{t.name}`: {idx} (built after COPY: in load time and size)")
+        return out
+
+
+class MergeTree(System):
+    """pg_mergetree tables: `USING mergetree WITH (order_by = ..., partition_by = ...)`."""
+
+    name = "mergetree"
+    description = "pg_mergetree table access method"
+
+    def setup(self, conn):
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_mergetree")
+
+    def create_table(self, qualified, table):
+        opts = table.options.get(self.name, {})
+        rendered = ", ".join(
+            f"{k} = {v}" if isinstance(v, int) else f"{k} = {quote_literal(v)}" for k, v in opts.items()
+        )
+        with_clause = f" WITH ({rendered})" if rendered else ""
+        return f"CREATE TABLE {qualified} ({table.columns}) USING mergetree{with_clause}"
+
+    def table_info(self, conn, qualified):
+        row = conn.execute(
+            "SELECT count(*), coalesce(sum(rows), 0), coalesce(sum(compressed_bytes), 0),"
+            " coalesce(sum(uncompressed_bytes), 0) FROM mergetree.parts WHERE table_name = %s::regclass",
+            (qualified,),
+        ).fetchone()
+        return {"parts": int(row[0]), "part_rows": int(row[1]),
+                "compressed_bytes": int(row[2]), "uncompressed_bytes": int(row[3])}
+
+    def notes(self, tables):
+        out = []
+        for t in tables:
+            opts = t.options.get(self.name, {})
+            if opts:
+                out.append(f"mergetree `{t.name}`: " + ", ".join(f"{k} = {v}" for k, v in opts.items()))
+        return out
+
+
+SYSTEMS: dict[str, System] = {s.name: s for s in (Heap(), MergeTree())}

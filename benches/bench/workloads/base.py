@@ -1,0 +1,99 @@
+"""What a workload is: data it generates, tables per system, shared tables, query files."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+QUERIES_DIR = Path(__file__).resolve().parents[2] / "queries"
+
+
+@dataclass
+class Table:
+    """A table created once per system (in that system's schema) from the same files."""
+
+    name: str
+    columns: str                     # column definitions, as inside CREATE TABLE (...)
+    files: list[str] = field(default_factory=list)  # server-side paths, loaded in order
+    copy_options: str = "FORMAT csv"
+    options: dict[str, dict] = field(default_factory=dict)  # per system name, e.g. mergetree
+    indexes: list[str] = field(default_factory=list)  # for systems with indexes; {table}
+
+
+@dataclass
+class Query:
+    name: str
+    sql: str
+    path: Path
+
+
+class Workload:
+    name = "?"
+
+    def __init__(self, args, ctx):
+        self.args = args
+        self.ctx = ctx
+
+    def params(self) -> dict:
+        """What identifies this run's data (printed and stored in the JSON)."""
+        return {}
+
+    def title(self) -> str:
+        return self.name
+
+    def prepare(self) -> dict:
+        """Generate (or reuse) the data files; returns facts for the JSON (e.g. seconds)."""
+        return {}
+
+    def tables(self) -> list[Table]:
+        """Tables created in every system's schema."""
+        raise NotImplementedError
+
+    def load_shared(self, conn, schema: str) -> dict:
+        """Create and fill the heap tables every system shares (in `schema`)."""
+        return {}
+
+    def queries(self) -> list[Query]:
+        d = QUERIES_DIR / self.name
+        out = []
+        for p in sorted(d.glob("*.sql")):
+            out.append(Query(p.stem, p.read_text(), p))
+        return out
+
+
+# ---- helpers for generated data --------------------------------------------------------
+
+def ensure_server_dir(path: Path, owner_uid: int) -> Path:
+    """mkdir -p PATH, every directory it creates owned by the server's user (COPY TO writes
+    there as that user), and readable by everyone."""
+    path = Path(path)
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=0o755)
+        try:
+            os.chown(d, owner_uid, -1)
+        except PermissionError:
+            pass
+    return path
+
+
+def cached(dirpath: Path) -> dict | None:
+    """The COMPLETE marker of a finished generation, or None (partial output is removed)."""
+    marker = dirpath / "COMPLETE"
+    if marker.exists():
+        return json.loads(marker.read_text())
+    if dirpath.exists():
+        shutil.rmtree(dirpath)
+    return None
+
+
+def mark_complete(dirpath: Path, facts: dict) -> None:
+    tmp = dirpath / "COMPLETE.tmp"
+    tmp.write_text(json.dumps(facts, indent=1) + "\n")
+    tmp.rename(dirpath / "COMPLETE")

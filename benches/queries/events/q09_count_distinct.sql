@@ -1,0 +1,2 @@
+-- Whole-table distinct counts.
+SELECT count(DISTINCT user_id) AS users, count(DISTINCT org_id) AS orgs FROM events;

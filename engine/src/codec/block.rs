@@ -1,0 +1,90 @@
+//! Block compression. A compressed block starts with a one-byte codec tag so a reader
+//! never needs outside knowledge to decode it; sizes come from the mark that points at
+//! the block, which bounds every allocation a corrupt block could ask for.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub enum Compression {
+    None,
+    #[default]
+    Lz4,
+    /// ZSTD at a level from 1 to 22.
+    Zstd(i32),
+}
+
+const TAG_NONE: u8 = 0;
+const TAG_LZ4: u8 = 1;
+const TAG_ZSTD: u8 = 2;
+
+impl Compression {
+    /// `lz4`, `zstd`, `zstd(5)`, `none`.
+    pub fn parse(s: &str) -> std::result::Result<Self, String> {
+        let t = s.trim().to_ascii_lowercase();
+        match t.as_str() {
+            "lz4" => return Ok(Compression::Lz4),
+            "none" => return Ok(Compression::None),
+            "zstd" => return Ok(Compression::Zstd(1)),
+            _ => {}
+        }
+        if let Some(level) = t.strip_prefix("zstd(").and_then(|r| r.strip_suffix(')')) {
+            return match level.trim().parse::<i32>() {
+                Ok(l) if (1..=22).contains(&l) => Ok(Compression::Zstd(l)),
+                _ => Err(format!("ZSTD level must be an integer from 1 to 22, not \"{level}\"")),
+            };
+        }
+        Err(format!("unknown codec \"{s}\" (known: Delta, DoubleDelta, Gorilla, T64, LZ4, ZSTD(level), NONE)"))
+    }
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Compression::None => f.write_str("NONE"),
+            Compression::Lz4 => f.write_str("LZ4"),
+            Compression::Zstd(l) => write!(f, "ZSTD({l})"),
+        }
+    }
+}
+
+pub fn compress(c: Compression, raw: &[u8]) -> Vec<u8> {
+    match c {
+        Compression::None => {
+            let mut out = Vec::with_capacity(raw.len() + 1);
+            out.push(TAG_NONE);
+            out.extend_from_slice(raw);
+            out
+        }
+        Compression::Lz4 => {
+            let mut out = vec![TAG_LZ4];
+            out.extend_from_slice(&lz4_flex::block::compress(raw));
+            out
+        }
+        Compression::Zstd(level) => match zstd::bulk::compress(raw, level) {
+            Ok(z) => {
+                let mut out = Vec::with_capacity(z.len() + 1);
+                out.push(TAG_ZSTD);
+                out.extend_from_slice(&z);
+                out
+            }
+            Err(_) => compress(Compression::None, raw),
+        },
+    }
+}
+
+/// Decodes a block whose uncompressed size is known to be `raw_len`.
+pub fn decompress(block: &[u8], raw_len: usize) -> Result<Vec<u8>> {
+    let (&tag, body) = block.split_first().ok_or_else(|| Error::corrupt("block", "empty block"))?;
+    let out = match tag {
+        TAG_NONE => body.to_vec(),
+        TAG_LZ4 => lz4_flex::block::decompress(body, raw_len).map_err(|e| Error::corrupt("block", format!("lz4: {e}")))?,
+        TAG_ZSTD => zstd::bulk::decompress(body, raw_len).map_err(|e| Error::corrupt("block", format!("zstd: {e}")))?,
+        t => return Err(Error::corrupt("block", format!("unknown codec tag {t}"))),
+    };
+    if out.len() != raw_len {
+        return Err(Error::corrupt("block", format!("decoded {} bytes, expected {raw_len}", out.len())));
+    }
+    Ok(out)
+}

@@ -1,0 +1,179 @@
+//! Codecs. A column's values in a granule go through a chain: zero or more transforms
+//! that make fixed-width numbers easier to compress (Delta, DoubleDelta, Gorilla, T64),
+//! then one block compression (LZ4, ZSTD or none). Variable-length columns may instead be
+//! dictionary-encoded per part (ClickHouse's LowCardinality): granules then hold codes.
+//!
+//! Every decoder takes untrusted bytes and returns `Error::Corrupt`, never panics.
+
+pub mod bits;
+pub mod choose;
+pub mod block;
+pub mod delta;
+pub mod dict;
+pub mod gorilla;
+pub mod t64;
+
+pub use block::{compress, decompress, Compression};
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A transform of fixed-width little-endian values (width 1, 2, 4 or 8 bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Transform {
+    /// Differences of consecutive values (wrapping), fixed width.
+    Delta,
+    /// Differences of differences, zigzag varints: regular series become runs of zeros.
+    DoubleDelta,
+    /// Facebook's Gorilla XOR encoding of floats, bit-packed.
+    Gorilla,
+    /// ClickHouse's T64: per 64 values, subtract the minimum and transpose the bits that
+    /// are used, so only significant bits remain.
+    T64,
+}
+
+/// Transforms then block compression.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CodecChain {
+    pub transforms: Vec<Transform>,
+    pub compression: Compression,
+}
+
+impl CodecChain {
+    pub fn plain(compression: Compression) -> Self {
+        CodecChain { transforms: Vec::new(), compression }
+    }
+
+    /// Applies the transforms to `n` values of `width` bytes.
+    pub fn encode_values(&self, data: &[u8], width: usize) -> Vec<u8> {
+        let mut cur = data.to_vec();
+        for t in &self.transforms {
+            cur = match t {
+                Transform::Delta => delta::delta_encode(&cur, width),
+                Transform::DoubleDelta => delta::double_delta_encode(&cur, width),
+                Transform::Gorilla => gorilla::encode(&cur, width),
+                Transform::T64 => t64::encode(&cur, width),
+            };
+            // Every transform after the first works on its predecessor's bytes as u8s... unless
+            // it keeps the width. Only Delta keeps it, so chains are validated accordingly.
+        }
+        cur
+    }
+
+    /// Inverse of [`encode_values`] for `n` values of `width` bytes.
+    pub fn decode_values(&self, mut data: Vec<u8>, width: usize, n: usize) -> Result<Vec<u8>> {
+        for t in self.transforms.iter().rev() {
+            data = match t {
+                Transform::Delta => delta::delta_decode(&data, width, n)?,
+                Transform::DoubleDelta => delta::double_delta_decode(&data, width, n)?,
+                Transform::Gorilla => gorilla::decode(&data, width, n)?,
+                Transform::T64 => t64::decode(&data, width, n)?,
+            };
+        }
+        Ok(data)
+    }
+
+    /// Whether this chain can encode values of a column of `width` bytes whose order the
+    /// engine knows as `kind`; the error says why not.
+    pub fn check_fits(&self, width: Option<usize>, float: bool) -> std::result::Result<(), String> {
+        for (i, t) in self.transforms.iter().enumerate() {
+            let Some(w) = width.filter(|w| [1, 2, 4, 8].contains(w)) else {
+                return Err(format!("{t} needs a fixed-width numeric column (integers, dates, times, timestamps, floats)"));
+            };
+            if *t == Transform::Gorilla && (!float || !(w == 4 || w == 8)) {
+                return Err("Gorilla is for real and double precision columns".into());
+            }
+            if *t != Transform::Gorilla && float {
+                return Err(format!("{t} is for integer-like columns; use Gorilla for floats"));
+            }
+            // Only Delta keeps values fixed-width, so only it may come before another transform.
+            if i + 1 < self.transforms.len() && *t != Transform::Delta {
+                return Err(format!("{t} must be the last transform of a chain"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses `Delta, T64, ZSTD(3)`; a chain without a block codec gets `default`.
+    pub fn parse(s: &str, default: Compression) -> std::result::Result<Self, String> {
+        let mut transforms = Vec::new();
+        let mut compression = None;
+        for raw in split_top_level(s) {
+            let item = raw.trim();
+            if item.is_empty() {
+                continue;
+            }
+            if compression.is_some() {
+                return Err(format!("\"{item}\" comes after the block compression, which must be last"));
+            }
+            match item.to_ascii_lowercase().as_str() {
+                "delta" => transforms.push(Transform::Delta),
+                "doubledelta" => transforms.push(Transform::DoubleDelta),
+                "gorilla" => transforms.push(Transform::Gorilla),
+                "t64" => transforms.push(Transform::T64),
+                other => compression = Some(Compression::parse(other)?),
+            }
+        }
+        Ok(CodecChain { transforms, compression: compression.unwrap_or(default) })
+    }
+}
+
+/// Splits on commas outside parentheses: `Delta, ZSTD(3)`.
+fn split_top_level(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+impl fmt::Display for Transform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Transform::Delta => "Delta",
+            Transform::DoubleDelta => "DoubleDelta",
+            Transform::Gorilla => "Gorilla",
+            Transform::T64 => "T64",
+        })
+    }
+}
+
+impl fmt::Display for CodecChain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for t in &self.transforms {
+            write!(f, "{t}, ")?;
+        }
+        write!(f, "{}", self.compression)
+    }
+}
+
+/// Reads `width`-byte little-endian values as u64 (zero-extended).
+pub(crate) fn read_uint(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w[..b.len()].copy_from_slice(b);
+    u64::from_le_bytes(w)
+}
+
+/// Sign-extends a `width`-byte value to i64.
+pub(crate) fn sign_extend(v: u64, width: usize) -> i64 {
+    let shift = 64 - 8 * width as u32;
+    ((v << shift) as i64) >> shift
+}
+
+pub(crate) fn corrupt(what: &str, detail: &str) -> Error {
+    Error::corrupt(what, detail)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,61 @@
+//! T64 (as in ClickHouse): values in groups of 64; each group stores its minimum and the
+//! bit width of (max - min), then one 64-bit word per used bit holding that bit of every
+//! value (a bit-plane transpose). Small ranges keep only their significant bits, and the
+//! planes compress further.
+
+use super::{corrupt, read_uint, sign_extend};
+use crate::error::Result;
+
+pub fn encode(data: &[u8], width: usize) -> Vec<u8> {
+    let values: Vec<i64> = data.chunks_exact(width).map(|v| sign_extend(read_uint(v), width)).collect();
+    let mut out = Vec::with_capacity(data.len() / 2 + 16);
+    for group in values.chunks(64) {
+        let min = *group.iter().min().unwrap_or(&0);
+        let max = *group.iter().max().unwrap_or(&0);
+        let range = (max as i128 - min as i128) as u64;
+        let nbits = 64 - range.leading_zeros();
+        out.extend_from_slice(&min.to_le_bytes());
+        out.push(nbits as u8);
+        for b in 0..nbits {
+            let mut plane = 0u64;
+            for (j, &v) in group.iter().enumerate() {
+                plane |= (((v.wrapping_sub(min) as u64) >> b) & 1) << j;
+            }
+            out.extend_from_slice(&plane.to_le_bytes());
+        }
+    }
+    out
+}
+
+pub fn decode(data: &[u8], width: usize, n: usize) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(n * width);
+    let mut pos = 0usize;
+    let mut left = n;
+    while left > 0 {
+        let g = left.min(64);
+        let head = data.get(pos..pos + 9).ok_or_else(|| corrupt("T64", "truncated group header"))?;
+        let min = i64::from_le_bytes(head[..8].try_into().unwrap_or_default());
+        let nbits = head[8] as usize;
+        if nbits > 64 {
+            return Err(corrupt("T64", "bit width over 64"));
+        }
+        pos += 9;
+        let planes = data.get(pos..pos + 8 * nbits).ok_or_else(|| corrupt("T64", "truncated bit planes"))?;
+        pos += 8 * nbits;
+        let mut vals = [0u64; 64];
+        for (b, p) in planes.chunks_exact(8).enumerate() {
+            let plane = u64::from_le_bytes(p.try_into().unwrap_or_default());
+            for (j, v) in vals.iter_mut().enumerate().take(g) {
+                *v |= ((plane >> j) & 1) << b;
+            }
+        }
+        for v in &vals[..g] {
+            out.extend_from_slice(&min.wrapping_add(*v as i64).to_le_bytes()[..width]);
+        }
+        left -= g;
+    }
+    if pos != data.len() {
+        return Err(corrupt("T64", "trailing bytes"));
+    }
+    Ok(out)
+}

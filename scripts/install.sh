@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds the extension and installs it into the system PostgreSQL 15 by atomic rename:
+# a server that already loaded the old library keeps its mapping instead of crashing
+# (copying over the file in place, as `cargo pgrx install` does, makes it segfault).
+#   scripts/install.sh [--release]
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+export PGRX_HOME=${PGRX_HOME:-/var/tmp/pg_mergetree/pgrx}
+export USER=${USER:-root}
+PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+profile=(--debug); [[ ${1:-} == --release ]] && profile=()
+out=$here/target/pgrx-package
+rm -rf "$out"
+cargo pgrx package --pg-config "$PG_CONFIG" "${profile[@]}" --out-dir "$out" >/dev/null
+libdir=$("$PG_CONFIG" --pkglibdir)
+sharedir=$("$PG_CONFIG" --sharedir)/extension
+install -m 755 "$out$libdir/pg_mergetree.so" "$libdir/.pg_mergetree.so.new"
+mv -f "$libdir/.pg_mergetree.so.new" "$libdir/pg_mergetree.so"
+install -m 644 "$out$sharedir"/pg_mergetree* "$sharedir/"
+echo "installed pg_mergetree ($([[ ${#profile[@]} -eq 0 ]] && echo release || echo debug)) into $libdir"
