@@ -24,6 +24,8 @@ pub struct TableOptions {
     pub index_granularity_bytes: usize,
     /// Block codec of columns without their own chain.
     pub compression: Compression,
+    /// `compression` was not given: the writer may pick ZSTD(1) per column.
+    pub compression_set: bool,
     /// Per-column codec chains (`codecs = 'ts: DoubleDelta, ZSTD(1); v: Gorilla'`).
     pub codecs: Vec<(String, CodecChain)>,
     /// Dictionary mode for all variable-length columns, and per-column overrides.
@@ -123,7 +125,10 @@ pub fn parse(table: &str, defs: &[(String, String)]) -> TableOptions {
             "partition_by" => o.partition_by = Some(v.clone()).filter(|s| !s.trim().is_empty()),
             "index_granularity" => o.index_granularity = parse_number(table, name, v, 1, 1 << 20),
             "index_granularity_bytes" => o.index_granularity_bytes = parse_number(table, name, v, 1024, 1 << 30),
-            "compression" => o.compression = Compression::parse(v).unwrap_or_else(|e| bad_value(table, name, v, &e)),
+            "compression" => {
+                o.compression = Compression::parse(v).unwrap_or_else(|e| bad_value(table, name, v, &e));
+                o.compression_set = true;
+            }
             "codecs" => codecs_raw = Some(v.clone()),
             "dictionary" => {
                 for (col, m) in per_column(table, name, v) {

@@ -28,6 +28,9 @@ pub struct WriterSettings {
     pub index_granularity_bytes: usize,
     /// Block codec of every column without its own chain.
     pub compression: Compression,
+    /// The user left the block codec to us: a column may get ZSTD(1) instead of
+    /// `compression` where it saves enough (see `choose::block_codec`).
+    pub auto_compression: bool,
     /// Per column (by position): a forced chain and the dictionary mode.
     pub columns: Vec<ColumnCodec>,
 }
@@ -41,7 +44,13 @@ pub struct ColumnCodec {
 
 impl Default for WriterSettings {
     fn default() -> Self {
-        WriterSettings { index_granularity: 8192, index_granularity_bytes: 10 << 20, compression: Compression::Lz4, columns: Vec::new() }
+        WriterSettings {
+            index_granularity: 8192,
+            index_granularity_bytes: 10 << 20,
+            compression: Compression::Lz4,
+            auto_compression: true,
+            columns: Vec::new(),
+        }
     }
 }
 
@@ -198,10 +207,17 @@ impl PartWriter {
                     }
                     _ => CodecChain::plain(s.compression),
                 };
+                let chain = if s.auto_compression && setting.chain.is_none() {
+                    let n = target.len().min(choose::SAMPLE_VALUES);
+                    let sample = granule::encode_block(&target.slice(0, n), &chain);
+                    CodecChain { compression: choose::block_codec(&sample, s.compression), ..chain }
+                } else {
+                    chain
+                };
                 let mut blocks = Vec::with_capacity(granule_rows.len() + 1);
                 let mut info = Vec::with_capacity(granule_rows.len() + 1);
                 let dictionary = dict_enc.as_ref().map(|e| {
-                    let (block, raw_len, crc) = granule::write_block(&e.dict, &CodecChain::plain(s.compression));
+                    let (block, raw_len, crc) = granule::write_block(&e.dict, &CodecChain::plain(chain.compression));
                     info.push((raw_len, crc));
                     blocks.push(block);
                     let code_width = match e.codes.column_type() {

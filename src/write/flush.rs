@@ -88,6 +88,7 @@ unsafe fn write_part(rel: pg_sys::Relation, buf: &RelBuffer, cols: Vec<ColumnDat
         index_granularity: o.index_granularity,
         index_granularity_bytes: o.index_granularity_bytes,
         compression: o.compression,
+        auto_compression: !o.compression_set,
         columns: plan
             .columns
             .iter()
