@@ -5,7 +5,45 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 /// Rows a transaction buffers per table before writing a part, bounded in bytes (kB).
 pub static INSERT_BUFFER_KB: GucSetting<i32> = GucSetting::<i32>::new(128 * 1024);
 
+/// Diagnosis switches: the MergeTreeScan node and each of its pruning kinds.
+pub static CUSTOM_SCAN: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static VECTORIZED_FILTERS: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static PART_PRUNING: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static PRIMARY_KEY_PRUNING: GucSetting<bool> = GucSetting::<bool>::new(true);
+
 pub fn init() {
+    GucRegistry::define_bool_guc(
+        c"mergetree.enable_custom_scan",
+        c"Scan mergetree tables with the MergeTreeScan node (column projection, pruning, vectorized filters).",
+        c"Off: plain sequential scans of all columns, for diagnosis.",
+        &CUSTOM_SCAN,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"mergetree.enable_vectorized_filters",
+        c"Evaluate simple WHERE clauses inside MergeTreeScan on decoded column batches.",
+        c"Off: every clause is evaluated by Postgres, and nothing is pruned.",
+        &VECTORIZED_FILTERS,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"mergetree.enable_part_pruning",
+        c"Skip parts whose column min/max refute the filter (this includes partition pruning).",
+        c"",
+        &PART_PRUNING,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"mergetree.enable_primary_key_pruning",
+        c"Skip granules the sparse primary index refutes.",
+        c"",
+        &PRIMARY_KEY_PRUNING,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_int_guc(
         c"mergetree.insert_buffer_size",
         c"Memory a transaction may use to buffer inserted rows per mergetree table before writing a part.",

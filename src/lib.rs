@@ -14,6 +14,7 @@ mod error;
 mod gucs;
 mod hooks;
 mod options;
+mod scan;
 mod storage;
 mod write;
 
@@ -26,6 +27,8 @@ extension_sql_file!("../sql/catalog.sql", name = "catalog", finalize);
 pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     hooks::init();
+    // SAFETY: registers static methods once per backend, so plans can name the node.
+    unsafe { pgrx::pg_sys::RegisterCustomScanMethods(&raw const scan::path::SCAN_METHODS) };
     write::xact::init();
 }
 

@@ -11,6 +11,8 @@ pub mod codec;
 pub mod error;
 pub mod granule;
 pub mod part;
+pub mod predicate;
+pub mod select;
 pub mod sort;
 pub mod store;
 

@@ -24,6 +24,9 @@ unsafe extern "C-unwind" fn set_rel_pathlist(root: *mut pg_sys::PlannerInfo, rel
         if (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION && crate::am::is_mergetree((*rte).relid) {
             (*rel).partial_pathlist = std::ptr::null_mut();
             (*rel).consider_parallel = false;
+            if crate::gucs::CUSTOM_SCAN.get() && (*rel).reloptkind == pg_sys::RelOptKind::RELOPT_BASEREL {
+                crate::scan::path::add_path(root, rel);
+            }
         }
     }
 }

@@ -1,0 +1,306 @@
+//! Filters the engine evaluates itself: comparisons of a column with constants, IN lists,
+//! IS [NOT] NULL and AND/OR/NOT of those. Values are encoded like the column's own bytes
+//! (integers compare numerically across widths, floats as f64, bytes lexicographically).
+//!
+//! Two uses: [`Predicate::evaluate`] on decoded batches (SQL three-valued logic: a row
+//! passes only when the predicate is TRUE), and [`Predicate::may_match`] on value ranges
+//! (part min/max, primary-index spans) to skip parts and granules before reading them.
+
+use crate::column::{compare_values, Bitmap, ColumnData, SortKind};
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    fn holds(self, o: Ordering) -> bool {
+        match self {
+            CmpOp::Eq => o == Ordering::Equal,
+            CmpOp::Ne => o != Ordering::Equal,
+            CmpOp::Lt => o == Ordering::Less,
+            CmpOp::Le => o != Ordering::Greater,
+            CmpOp::Gt => o == Ordering::Greater,
+            CmpOp::Ge => o != Ordering::Less,
+        }
+    }
+}
+
+/// `col` indexes the caller's column list (the scan's filter columns).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Predicate {
+    Cmp { col: usize, kind: SortKind, op: CmpOp, value: Vec<u8> },
+    /// `col IN (values)`; `has_null`: the list holds a NULL (non-matches are then NULL).
+    In { col: usize, kind: SortKind, values: Vec<Vec<u8>>, has_null: bool },
+    IsNull { col: usize, negated: bool },
+    And(Vec<Predicate>),
+    Or(Vec<Predicate>),
+    Not(Box<Predicate>),
+    /// A constant outcome (e.g. a comparison with NULL): `None` is SQL NULL.
+    Const(Option<bool>),
+}
+
+/// Three-valued results, one byte per row.
+const F: u8 = 0;
+const T: u8 = 1;
+const N: u8 = 2;
+
+/// What is known of one column's values over some rows.
+#[derive(Clone, Debug, Default)]
+pub struct ValueRange {
+    /// Smallest and largest non-NULL value; `None` = unknown (unbounded).
+    pub min: Option<Vec<u8>>,
+    pub max: Option<Vec<u8>>,
+    pub may_have_null: bool,
+    pub may_have_value: bool,
+}
+
+impl ValueRange {
+    pub fn unknown() -> Self {
+        ValueRange { min: None, max: None, may_have_null: true, may_have_value: true }
+    }
+}
+
+impl Predicate {
+    /// Columns (caller's indexes) the predicate reads.
+    pub fn columns(&self, out: &mut Vec<usize>) {
+        match self {
+            Predicate::Cmp { col, .. } | Predicate::In { col, .. } | Predicate::IsNull { col, .. } => {
+                if !out.contains(col) {
+                    out.push(*col)
+                }
+            }
+            Predicate::And(ps) | Predicate::Or(ps) => ps.iter().for_each(|p| p.columns(out)),
+            Predicate::Not(p) => p.columns(out),
+            Predicate::Const(_) => {}
+        }
+    }
+
+    /// Rows of `rows` for which the predicate is TRUE; `cols[i]` is the caller's column i
+    /// (`None` for columns the predicate does not read).
+    pub fn evaluate(&self, cols: &[Option<&ColumnData>], rows: usize) -> Bitmap {
+        let r = self.eval3(cols, rows);
+        let mut out = Bitmap::default();
+        for v in r {
+            out.push(v == T);
+        }
+        out
+    }
+
+    fn eval3(&self, cols: &[Option<&ColumnData>], rows: usize) -> Vec<u8> {
+        match self {
+            Predicate::Const(c) => vec![match c { Some(true) => T, Some(false) => F, None => N }; rows],
+            Predicate::Cmp { col, kind, op, value } => {
+                let c = cols[*col].expect("filter column decoded");
+                (0..rows)
+                    .map(|i| match c.get(i) {
+                        None => N,
+                        Some(v) => op.holds(compare_values(*kind, v, value)) as u8,
+                    })
+                    .collect()
+            }
+            Predicate::In { col, kind, values, has_null } => {
+                let c = cols[*col].expect("filter column decoded");
+                (0..rows)
+                    .map(|i| match c.get(i) {
+                        None => N,
+                        Some(v) if values.iter().any(|x| compare_values(*kind, v, x) == Ordering::Equal) => T,
+                        Some(_) if *has_null => N,
+                        Some(_) => F,
+                    })
+                    .collect()
+            }
+            Predicate::IsNull { col, negated } => {
+                let c = cols[*col].expect("filter column decoded");
+                (0..rows).map(|i| (c.is_null(i) != *negated) as u8).collect()
+            }
+            Predicate::Not(p) => p.eval3(cols, rows).into_iter().map(|v| if v == N { N } else { 1 - v }).collect(),
+            Predicate::And(ps) => {
+                let mut acc = vec![T; rows];
+                for p in ps {
+                    for (a, b) in acc.iter_mut().zip(p.eval3(cols, rows)) {
+                        *a = match (*a, b) {
+                            (F, _) | (_, F) => F,
+                            (N, _) | (_, N) => N,
+                            _ => T,
+                        };
+                    }
+                }
+                acc
+            }
+            Predicate::Or(ps) => {
+                let mut acc = vec![F; rows];
+                for p in ps {
+                    for (a, b) in acc.iter_mut().zip(p.eval3(cols, rows)) {
+                        *a = match (*a, b) {
+                            (T, _) | (_, T) => T,
+                            (N, _) | (_, N) => N,
+                            _ => F,
+                        };
+                    }
+                }
+                acc
+            }
+        }
+    }
+
+    /// False only when no row whose values lie in `ranges` can satisfy the predicate.
+    pub fn may_match(&self, ranges: &dyn Fn(usize) -> ValueRange) -> bool {
+        match self {
+            Predicate::Const(c) => *c == Some(true),
+            Predicate::Cmp { col, kind, op, value } => {
+                let r = ranges(*col);
+                if !r.may_have_value {
+                    return false;
+                }
+                let cmp = |b: &Option<Vec<u8>>| b.as_ref().map(|b| compare_values(*kind, b, value));
+                let (lo, hi) = (cmp(&r.min), cmp(&r.max));
+                match op {
+                    CmpOp::Eq => lo != Some(Ordering::Greater) && hi != Some(Ordering::Less),
+                    CmpOp::Ne => !(lo == Some(Ordering::Equal) && hi == Some(Ordering::Equal)),
+                    CmpOp::Lt => lo != Some(Ordering::Greater) && lo != Some(Ordering::Equal),
+                    CmpOp::Le => lo != Some(Ordering::Greater),
+                    CmpOp::Gt => hi != Some(Ordering::Less) && hi != Some(Ordering::Equal),
+                    CmpOp::Ge => hi != Some(Ordering::Less),
+                }
+            }
+            Predicate::In { col, kind, values, .. } => values.iter().any(|v| {
+                Predicate::Cmp { col: *col, kind: *kind, op: CmpOp::Eq, value: v.clone() }.may_match(ranges)
+            }),
+            Predicate::IsNull { col, negated } => {
+                let r = ranges(*col);
+                if *negated {
+                    r.may_have_value
+                } else {
+                    r.may_have_null
+                }
+            }
+            Predicate::And(ps) => ps.iter().all(|p| p.may_match(ranges)),
+            Predicate::Or(ps) => ps.iter().any(|p| p.may_match(ranges)),
+            // Ranges cannot refute a negation in general.
+            Predicate::Not(_) => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::column::ColumnType;
+    use proptest::prelude::*;
+
+    fn int_col(vals: &[Option<i64>]) -> ColumnData {
+        let mut c = ColumnData::new(ColumnType::Fixed { width: 8 });
+        for v in vals {
+            match v {
+                Some(v) => c.push(&v.to_le_bytes()),
+                None => c.push_null(),
+            }
+        }
+        c
+    }
+
+    fn cmp(op: CmpOp, v: i64) -> Predicate {
+        Predicate::Cmp { col: 0, kind: SortKind::SignedInt, op, value: v.to_le_bytes().to_vec() }
+    }
+
+    /// The reference: SQL semantics computed directly.
+    fn sql(p: &Predicate, x: Option<i64>) -> Option<bool> {
+        match p {
+            Predicate::Const(c) => *c,
+            Predicate::Cmp { op, value, .. } => {
+                let v = i64::from_le_bytes(value.clone().try_into().unwrap());
+                x.map(|x| op.holds(x.cmp(&v)))
+            }
+            Predicate::In { values, has_null, .. } => x.and_then(|x| {
+                if values.iter().any(|v| i64::from_le_bytes(v.clone().try_into().unwrap()) == x) {
+                    Some(true)
+                } else if *has_null {
+                    None
+                } else {
+                    Some(false)
+                }
+            }),
+            Predicate::IsNull { negated, .. } => Some(x.is_none() != *negated),
+            Predicate::Not(p) => sql(p, x).map(|b| !b),
+            Predicate::And(ps) => ps.iter().map(|p| sql(p, x)).fold(Some(true), |a, b| match (a, b) {
+                (Some(false), _) | (_, Some(false)) => Some(false),
+                (None, _) | (_, None) => None,
+                _ => Some(true),
+            }),
+            Predicate::Or(ps) => ps.iter().map(|p| sql(p, x)).fold(Some(false), |a, b| match (a, b) {
+                (Some(true), _) | (_, Some(true)) => Some(true),
+                (None, _) | (_, None) => None,
+                _ => Some(false),
+            }),
+        }
+    }
+
+    fn leaf() -> impl Strategy<Value = Predicate> {
+        let op = prop_oneof![Just(CmpOp::Eq), Just(CmpOp::Ne), Just(CmpOp::Lt), Just(CmpOp::Le), Just(CmpOp::Gt), Just(CmpOp::Ge)];
+        prop_oneof![
+            (op, -5i64..5).prop_map(|(op, v)| cmp(op, v)),
+            (proptest::collection::vec(-5i64..5, 0..4), any::<bool>()).prop_map(|(vs, has_null)| Predicate::In {
+                col: 0,
+                kind: SortKind::SignedInt,
+                values: vs.iter().map(|v| v.to_le_bytes().to_vec()).collect(),
+                has_null
+            }),
+            any::<bool>().prop_map(|negated| Predicate::IsNull { col: 0, negated }),
+            prop_oneof![Just(None), Just(Some(true)), Just(Some(false))].prop_map(Predicate::Const),
+        ]
+    }
+
+    fn pred() -> impl Strategy<Value = Predicate> {
+        leaf().prop_recursive(3, 16, 3, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 1..3).prop_map(Predicate::And),
+                proptest::collection::vec(inner.clone(), 1..3).prop_map(Predicate::Or),
+                inner.prop_map(|p| Predicate::Not(Box::new(p))),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn evaluate_follows_sql(p in pred(), vals in proptest::collection::vec(proptest::option::of(-6i64..6), 0..40)) {
+            let col = int_col(&vals);
+            let got = p.evaluate(&[Some(&col)], vals.len());
+            for (i, x) in vals.iter().enumerate() {
+                prop_assert_eq!(got.get(i), sql(&p, *x) == Some(true), "row {} value {:?}", i, x);
+            }
+        }
+
+        /// Pruning never drops a range that holds a matching row.
+        #[test]
+        fn may_match_is_sound(p in pred(), vals in proptest::collection::vec(proptest::option::of(-6i64..6), 1..20)) {
+            let present: Vec<i64> = vals.iter().flatten().copied().collect();
+            let range = ValueRange {
+                min: present.iter().min().map(|v| v.to_le_bytes().to_vec()),
+                max: present.iter().max().map(|v| v.to_le_bytes().to_vec()),
+                may_have_null: vals.iter().any(|v| v.is_none()),
+                may_have_value: !present.is_empty(),
+            };
+            if vals.iter().any(|x| sql(&p, *x) == Some(true)) {
+                prop_assert!(p.may_match(&|_| range.clone()));
+            }
+        }
+    }
+
+    #[test]
+    fn ranges_prune() {
+        let r = ValueRange { min: Some(10i64.to_le_bytes().to_vec()), max: Some(20i64.to_le_bytes().to_vec()), may_have_null: false, may_have_value: true };
+        assert!(!cmp(CmpOp::Eq, 5).may_match(&|_| r.clone()));
+        assert!(cmp(CmpOp::Eq, 15).may_match(&|_| r.clone()));
+        assert!(!cmp(CmpOp::Gt, 20).may_match(&|_| r.clone()));
+        assert!(cmp(CmpOp::Ge, 20).may_match(&|_| r.clone()));
+        assert!(!Predicate::IsNull { col: 0, negated: false }.may_match(&|_| r.clone()));
+    }
+}

@@ -1,0 +1,440 @@
+//! Execution of MergeTreeScan: prune parts and granules with the pushed predicate, decode
+//! the filter columns of each remaining granule, evaluate the predicate on them, and
+//! decode the other needed columns only when some row survives.
+
+use super::quals;
+use crate::catalog::{self, PartRow};
+use crate::datum::{self, DatumColumn, TablePlan};
+use crate::hooks::list_ptrs;
+use crate::storage::blob::PageStore;
+use crate::write::buffer;
+use mergetree::predicate::Predicate;
+use mergetree::{select, Bitmap, ColumnData, PartReader};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+pub static mut EXEC_METHODS: pg_sys::CustomExecMethods = pg_sys::CustomExecMethods {
+    CustomName: c"MergeTreeScan".as_ptr(),
+    BeginCustomScan: Some(begin),
+    ExecCustomScan: Some(exec),
+    EndCustomScan: Some(end),
+    ReScanCustomScan: Some(rescan),
+    MarkPosCustomScan: None,
+    RestrPosCustomScan: None,
+    EstimateDSMCustomScan: None,
+    InitializeDSMCustomScan: None,
+    ReInitializeDSMCustomScan: None,
+    InitializeWorkerCustomScan: None,
+    ShutdownCustomScan: None,
+    ExplainCustomScan: Some(explain),
+};
+
+/// Counters for EXPLAIN ANALYZE.
+#[derive(Default, Clone, Copy)]
+struct Stats {
+    parts_total: u64,
+    parts_read: u64,
+    granules_total: u64,
+    granules_read: u64,
+    rows_removed: u64,
+}
+
+/// The current batch: decoded columns of one granule (or the buffered rows) and the rows
+/// that passed the filter.
+struct Batch {
+    cols: Vec<Option<DatumColumn>>,
+    rows: Vec<u32>,
+    next: usize,
+    first_row_id: u64,
+    row_ids: Option<Vec<u64>>,
+}
+
+struct ScanRun {
+    rel: pg_sys::Relation,
+    table: String,
+    plan: TablePlan,
+    /// Plan column indexes to decode.
+    needed: Vec<usize>,
+    predicate: Option<Predicate>,
+    filter_cols: Vec<usize>,
+    parts: Vec<PartRow>,
+    buffered: Option<(Vec<ColumnData>, Vec<u64>)>,
+    part: usize,
+    reader: Option<PartReader<PageStore>>,
+    granules: Vec<usize>,
+    gpos: usize,
+    batch: Option<Batch>,
+    buffered_done: bool,
+    stats: Stats,
+}
+
+#[repr(C)]
+struct ScanState {
+    css: pg_sys::CustomScanState,
+    run: *mut ScanRun,
+    /// Set by ReScan: the next fetch starts over with fresh parameters.
+    restart: bool,
+    stats: Stats,
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn create_scan_state(cscan: *mut pg_sys::CustomScan) -> *mut pg_sys::Node {
+    // SAFETY: allocates our state with the CustomScanState first, as Postgres expects.
+    unsafe {
+        let s = pg_sys::palloc0(std::mem::size_of::<ScanState>()) as *mut ScanState;
+        (*s).css.ss.ps.type_ = pg_sys::NodeTag::T_CustomScanState;
+        (*s).css.methods = &raw const EXEC_METHODS;
+        let _ = cscan;
+        s as *mut pg_sys::Node
+    }
+}
+
+unsafe fn state<'a>(node: *mut pg_sys::CustomScanState) -> &'a mut ScanState {
+    // SAFETY: created by create_scan_state.
+    unsafe { &mut *(node as *mut ScanState) }
+}
+
+/// Builds the run: part list under the scan's snapshot, the predicate with parameters
+/// evaluated now, and the buffered rows this statement may see.
+unsafe fn start(node: *mut pg_sys::CustomScanState) -> ScanRun {
+    // SAFETY: called from Begin/ReScan with the executor's state set up.
+    unsafe {
+        let rel = (*node).ss.ss_currentRelation;
+        let estate = (*node).ss.ps.state;
+        let cscan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
+        let plan = datum::table_plan(rel);
+        let relid = (*cscan).scan.scanrelid;
+        let needed_list = list_ptrs::<pg_sys::List>((*cscan).custom_private)[0];
+        let mut needed = Vec::new();
+        if !needed_list.is_null() {
+            for i in 0..(*needed_list).length as usize {
+                let attno = (*(*needed_list).elements.add(i)).int_value as i16;
+                if let Some(ci) = plan.index_of_attnum(attno) {
+                    needed.push(ci);
+                }
+            }
+        }
+        let econtext = (*node).ss.ps.ps_ExprContext;
+        let clauses = list_ptrs::<pg_sys::Node>((*cscan).custom_exprs);
+        let predicate = if clauses.is_empty() {
+            None
+        } else {
+            let old = pg_sys::MemoryContextSwitchTo((*econtext).ecxt_per_tuple_memory);
+            let ps: Vec<Predicate> = clauses.into_iter().map(|c| quals::build(c, relid, &plan, &raw mut (*node).ss.ps, econtext)).collect();
+            pg_sys::MemoryContextSwitchTo(old);
+            pg_sys::MemoryContextReset((*econtext).ecxt_per_tuple_memory);
+            Some(if ps.len() == 1 { ps.into_iter().next().expect("one") } else { Predicate::And(ps) })
+        };
+        let mut filter_cols = Vec::new();
+        if let Some(p) = &predicate {
+            p.columns(&mut filter_cols);
+        }
+        let snapshot = (*estate).es_snapshot;
+        let parts = catalog::visible_parts(rel, snapshot);
+        let curcid = ((*snapshot).snapshot_type == pg_sys::SnapshotType::SNAPSHOT_MVCC).then(|| (*snapshot).curcid);
+        let buffered = buffer::visible_rows((*rel).rd_id, curcid).map(|(c, ids, _)| (c, ids));
+        let stats = Stats { parts_total: parts.len() as u64, ..Default::default() };
+        ScanRun {
+            rel,
+            table: crate::am::relname(rel),
+            plan,
+            needed,
+            predicate,
+            filter_cols,
+            parts,
+            buffered,
+            part: 0,
+            reader: None,
+            granules: Vec::new(),
+            gpos: 0,
+            batch: None,
+            buffered_done: false,
+            stats,
+        }
+    }
+}
+
+impl ScanRun {
+    fn report(&self, e: mergetree::Error) -> ! {
+        crate::error::report(&self.table, e)
+    }
+
+    /// Opens the next part that may match; false when none is left.
+    fn next_part(&mut self) -> bool {
+        while self.part < self.parts.len() {
+            check_for_interrupts!();
+            let p = &self.parts[self.part];
+            self.part += 1;
+            let store = PageStore { rel: self.rel, start_block: p.start_block as u32, nblocks: p.nblocks as u32, len: p.part_bytes as u64 };
+            let reader = PartReader::open(store).unwrap_or_else(|e| self.report(e));
+            let meta = reader.meta();
+            self.stats.granules_total += meta.granules() as u64;
+            let granules = match &self.predicate {
+                Some(pred) => {
+                    let map = self.column_map(&reader);
+                    if crate::gucs::PART_PRUNING.get() && !select::part_may_match(meta, pred, &map) {
+                        continue;
+                    }
+                    if crate::gucs::PRIMARY_KEY_PRUNING.get() {
+                        select::select_granules(meta, pred, &map)
+                    } else {
+                        (0..meta.granules()).collect()
+                    }
+                }
+                None => (0..meta.granules()).collect(),
+            };
+            self.stats.parts_read += 1;
+            self.stats.granules_read += granules.len() as u64;
+            self.granules = granules;
+            self.gpos = 0;
+            self.reader = Some(reader);
+            return true;
+        }
+        false
+    }
+
+    /// Plan column index -> index of the column in the part (None: added later).
+    fn column_map(&self, reader: &PartReader<PageStore>) -> Vec<Option<usize>> {
+        self.plan
+            .columns
+            .iter()
+            .map(|c| reader.meta().columns.iter().position(|m| m.spec.id == c.attnum as u32))
+            .collect()
+    }
+
+    /// A column of the part as engine values, or its default when the part predates it.
+    fn read_column(&self, reader: &PartReader<PageStore>, map: &[Option<usize>], ci: usize, g: usize, rows: usize) -> ColumnData {
+        match map[ci] {
+            Some(pc) => reader.read_granule(pc, g).unwrap_or_else(|e| self.report(e)),
+            None => {
+                let col = &self.plan.columns[ci];
+                let mut c = ColumnData::new(col.ty);
+                for _ in 0..rows {
+                    match col.missing {
+                        // SAFETY: the default is a valid value of the column's type.
+                        Some(d) => unsafe {
+                            datum::push_datum(col, d, &mut c);
+                        },
+                        None => c.push_null(),
+                    }
+                }
+                c
+            }
+        }
+    }
+
+    /// Filters and decodes `cols` of `rows` rows (filter columns already decoded in `pre`).
+    fn make_batch(&mut self, mut pre: Vec<Option<ColumnData>>, rows: usize, mut fetch: impl FnMut(&Self, usize) -> ColumnData, first_row_id: u64, row_ids: Option<Vec<u64>>) -> Option<Batch> {
+        let selection: Vec<u32> = match &self.predicate {
+            Some(pred) => {
+                let refs: Vec<Option<&ColumnData>> = pre.iter().map(Option::as_ref).collect();
+                let pass: Bitmap = pred.evaluate(&refs, rows);
+                (0..rows as u32).filter(|&i| pass.get(i as usize)).collect()
+            }
+            None => (0..rows as u32).collect(),
+        };
+        self.stats.rows_removed += (rows - selection.len()) as u64;
+        if selection.is_empty() {
+            return None;
+        }
+        let mut cols: Vec<Option<DatumColumn>> = (0..self.plan.columns.len()).map(|_| None).collect();
+        for &ci in &self.needed.clone() {
+            let data = pre[ci].take().unwrap_or_else(|| fetch(self, ci));
+            cols[ci] = Some(datum::to_datums(&self.plan.columns[ci], data));
+        }
+        Some(Batch { cols, rows: selection, next: 0, first_row_id, row_ids })
+    }
+
+    /// Loads the next batch with at least one surviving row.
+    fn next_batch(&mut self) -> bool {
+        loop {
+            check_for_interrupts!();
+            if self.reader.is_some() && self.gpos < self.granules.len() {
+                let g = self.granules[self.gpos];
+                self.gpos += 1;
+                let reader = self.reader.take().expect("reader");
+                let map = self.column_map(&reader);
+                let rows = reader.meta().granule_rows[g] as usize;
+                let first: u64 = reader.meta().granule_rows[..g].iter().map(|&n| n as u64).sum();
+                let first_row_id = self.parts[self.part - 1].first_row as u64 + first;
+                let mut pre: Vec<Option<ColumnData>> = (0..self.plan.columns.len()).map(|_| None).collect();
+                for &ci in &self.filter_cols {
+                    pre[ci] = Some(self.read_column(&reader, &map, ci, g, rows));
+                }
+                let batch = self.make_batch(pre, rows, |s, ci| s.read_column(&reader, &map, ci, g, rows), first_row_id, None);
+                self.reader = Some(reader);
+                if let Some(b) = batch {
+                    self.batch = Some(b);
+                    return true;
+                }
+                continue;
+            }
+            if self.next_part() {
+                continue;
+            }
+            if !self.buffered_done {
+                self.buffered_done = true;
+                if let Some((cols, ids)) = self.buffered.take() {
+                    let rows = ids.len();
+                    let mut cols: Vec<Option<ColumnData>> = cols.into_iter().map(Some).collect();
+                    let mut pre: Vec<Option<ColumnData>> = (0..cols.len()).map(|_| None).collect();
+                    for &ci in &self.filter_cols {
+                        pre[ci] = cols[ci].take();
+                    }
+                    let batch = self.make_batch(pre, rows, |_, ci| cols[ci].take().unwrap_or_else(|| ColumnData::new(mergetree::ColumnType::Var)), 0, Some(ids));
+                    if let Some(b) = batch {
+                        self.batch = Some(b);
+                        return true;
+                    }
+                }
+            }
+            return false;
+        }
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn begin(_node: *mut pg_sys::CustomScanState, _estate: *mut pg_sys::EState, _eflags: i32) {
+    // The run starts on the first fetch: parameters (initplans, nested-loop outer values)
+    // are only available then, as for an index scan's runtime keys.
+}
+
+/// The current run, started on first use after Begin or ReScan.
+unsafe fn run_of<'a>(node: *mut pg_sys::CustomScanState) -> &'a mut ScanRun {
+    // SAFETY: the run lives in the executor's memory context until the query ends.
+    unsafe {
+        let s = state(node);
+        if s.run.is_null() || s.restart {
+            let mut run = start(node);
+            // Counters accumulate over rescans.
+            run.stats.parts_read += s.stats.parts_read;
+            run.stats.granules_total += s.stats.granules_total;
+            run.stats.granules_read += s.stats.granules_read;
+            run.stats.rows_removed += s.stats.rows_removed;
+            run.stats.parts_total += s.stats.parts_total;
+            if s.run.is_null() {
+                s.run = pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(run);
+            } else {
+                // Reuse the allocation; the old run's buffers are dropped here.
+                *s.run = run;
+            }
+            s.restart = false;
+        }
+        &mut *s.run
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn next(ss: *mut pg_sys::ScanState) -> *mut pg_sys::TupleTableSlot {
+    // SAFETY: `ss` is our CustomScanState; the slot has the relation's descriptor.
+    unsafe {
+        let node = ss as *mut pg_sys::CustomScanState;
+        let slot = (*ss).ss_ScanTupleSlot;
+        let run = run_of(node);
+        loop {
+            if let Some(b) = &mut run.batch {
+                if b.next < b.rows.len() {
+                    let i = b.rows[b.next] as usize;
+                    b.next += 1;
+                    pg_sys::ExecClearTuple(slot);
+                    let natts = run.plan.natts;
+                    let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
+                    let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
+                    nulls.fill(true);
+                    for &ci in &run.needed {
+                        let c = b.cols[ci].as_ref().expect("decoded");
+                        let a = run.plan.columns[ci].attnum as usize - 1;
+                        values[a] = c.datums[i];
+                        nulls[a] = c.nulls[i];
+                    }
+                    pg_sys::ExecStoreVirtualTuple(slot);
+                    let row_id = b.row_ids.as_ref().map_or(b.first_row_id + i as u64, |ids| ids[i]);
+                    (*slot).tts_tid = datum::row_id_to_tid(row_id);
+                    (*slot).tts_tableOid = (*run.rel).rd_id;
+                    return slot;
+                }
+                run.batch = None;
+            }
+            if !run.next_batch() {
+                return pg_sys::ExecClearTuple(slot);
+            }
+        }
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn recheck(_ss: *mut pg_sys::ScanState, _slot: *mut pg_sys::TupleTableSlot) -> bool {
+    true
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn exec(node: *mut pg_sys::CustomScanState) -> *mut pg_sys::TupleTableSlot {
+    // SAFETY: ExecScan applies the kept quals and the projection around `next`.
+    unsafe { pg_sys::ExecScan(&raw mut (*node).ss, Some(next), Some(recheck)) }
+}
+
+/// Folds the run's counters into the state's (the run may be replaced or freed).
+unsafe fn keep_stats(node: *mut pg_sys::CustomScanState) {
+    // SAFETY: `run` is null or a live run of this node.
+    unsafe {
+        let s = state(node);
+        if !s.run.is_null() {
+            s.stats = (*s.run).stats;
+        }
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn end(node: *mut pg_sys::CustomScanState) {
+    // SAFETY: the counters stay for EXPLAIN ANALYZE, which runs after the scan ends.
+    unsafe { keep_stats(node) }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn rescan(node: *mut pg_sys::CustomScanState) {
+    // SAFETY: parameters may have changed: the next fetch starts a new run.
+    unsafe {
+        keep_stats(node);
+        state(node).restart = true;
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, ancestors: *mut pg_sys::List, es: *mut pg_sys::ExplainState) {
+    // SAFETY: explain runs with the plan and deparse context set up by EXPLAIN.
+    unsafe {
+        let cscan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
+        let rel = (*node).ss.ss_currentRelation;
+        let plan = datum::table_plan(rel);
+        let needed_list = list_ptrs::<pg_sys::List>((*cscan).custom_private)[0];
+        let mut names = Vec::new();
+        if !needed_list.is_null() {
+            for i in 0..(*needed_list).length as usize {
+                let attno = (*(*needed_list).elements.add(i)).int_value as i16;
+                if let Some(ci) = plan.index_of_attnum(attno) {
+                    names.push(plan.columns[ci].name.clone());
+                }
+            }
+        }
+        let cols = if names.is_empty() { "(none)".to_string() } else { names.join(", ") };
+        let c = std::ffi::CString::new(cols).unwrap_or_default();
+        pg_sys::ExplainPropertyText(c"Columns".as_ptr(), c.as_ptr(), es);
+        if !(*cscan).custom_exprs.is_null() {
+            let ctx = pg_sys::set_deparse_context_plan((*es).deparse_cxt, (*node).ss.ps.plan, ancestors);
+            let expr = pg_sys::make_ands_explicit((*cscan).custom_exprs);
+            let text = pg_sys::deparse_expression(expr as *mut pg_sys::Node, ctx, false, false);
+            pg_sys::ExplainPropertyText(c"Vectorized Filter".as_ptr(), text, es);
+        }
+        if (*es).analyze {
+            keep_stats(node);
+            let st = state(node).stats;
+            let parts = std::ffi::CString::new(format!("{} of {}", st.parts_read, st.parts_total)).unwrap_or_default();
+            let granules = std::ffi::CString::new(format!("{} of {}", st.granules_read, st.granules_total)).unwrap_or_default();
+            pg_sys::ExplainPropertyText(c"Parts Read".as_ptr(), parts.as_ptr(), es);
+            pg_sys::ExplainPropertyText(c"Granules Read".as_ptr(), granules.as_ptr(), es);
+            if !(*cscan).custom_exprs.is_null() {
+                pg_sys::ExplainPropertyInteger(c"Rows Removed by Vectorized Filter".as_ptr(), std::ptr::null(), st.rows_removed as i64, es);
+            }
+        }
+    }
+}

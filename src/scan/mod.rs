@@ -1,0 +1,11 @@
+//! MergeTreeScan: a custom scan node replacing sequential scans of mergetree tables. It
+//! reads only the columns the query uses, prunes parts (min/max) and granules (sparse
+//! primary index) with the pushed filters before reading, evaluates those filters on
+//! decoded column batches, and decodes the remaining columns only for surviving rows.
+//!
+//! `path.rs` builds the path and plan, `quals.rs` turns clauses into engine predicates,
+//! `exec.rs` runs the scan.
+
+pub mod exec;
+pub mod path;
+pub mod quals;

@@ -1,0 +1,121 @@
+//! Planning: a CustomPath for every mergetree base relation (set_rel_pathlist hook), and
+//! its CustomScan plan with the pushed clauses in `custom_exprs` (so setrefs fixes their
+//! parameters) and the columns to read in `custom_private`.
+
+use super::{exec, quals};
+use crate::hooks::list_ptrs;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+pub static mut PATH_METHODS: pg_sys::CustomPathMethods = pg_sys::CustomPathMethods {
+    CustomName: c"MergeTreeScan".as_ptr(),
+    PlanCustomPath: Some(plan_custom_path),
+    ReparameterizeCustomPathByChild: None,
+};
+
+pub static mut SCAN_METHODS: pg_sys::CustomScanMethods = pg_sys::CustomScanMethods {
+    CustomName: c"MergeTreeScan".as_ptr(),
+    CreateCustomScanState: Some(exec::create_scan_state),
+};
+
+/// Adds the MergeTreeScan path to a mergetree relation and drops the sequential scan:
+/// every query on the table goes through the node (the setting turns it off).
+///
+/// # Safety
+/// Called from set_rel_pathlist with valid planner structures.
+pub unsafe fn add_path(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptInfo) {
+    // SAFETY: planner structures are valid during path generation.
+    unsafe {
+        let seq_cost = list_ptrs::<pg_sys::Path>((*rel).pathlist)
+            .into_iter()
+            .filter(|p| (**p).pathtype == pg_sys::NodeTag::T_SeqScan && (**p).param_info.is_null())
+            .map(|p| ((*p).startup_cost, (*p).total_cost))
+            .next();
+        let Some((startup, total)) = seq_cost else { return };
+        let path = pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomPath>()) as *mut pg_sys::CustomPath;
+        (*path).path.type_ = pg_sys::NodeTag::T_CustomPath;
+        (*path).path.pathtype = pg_sys::NodeTag::T_CustomScan;
+        (*path).path.parent = rel;
+        (*path).path.pathtarget = (*rel).reltarget;
+        (*path).path.param_info = pg_sys::get_baserel_parampathinfo(root, rel, (*rel).lateral_relids);
+        (*path).path.rows = (*rel).rows;
+        // Reading fewer columns and granules than a heap scan: never more expensive.
+        (*path).path.startup_cost = startup;
+        (*path).path.total_cost = startup + (total - startup) * 0.5;
+        (*path).methods = &raw const PATH_METHODS;
+        (*rel).pathlist = std::ptr::null_mut();
+        pg_sys::add_path(rel, path as *mut pg_sys::Path);
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn plan_custom_path(
+    _root: *mut pg_sys::PlannerInfo,
+    rel: *mut pg_sys::RelOptInfo,
+    _best_path: *mut pg_sys::CustomPath,
+    tlist: *mut pg_sys::List,
+    clauses: *mut pg_sys::List,
+    _custom_plans: *mut pg_sys::List,
+) -> *mut pg_sys::Plan {
+    // SAFETY: planner structures are valid; the relation is locked by the planner.
+    unsafe {
+        let relid = (*rel).relid;
+        let rte_oid = (*(*(*_root).simple_rte_array.add(relid as usize))).relid;
+        let r = pg_sys::relation_open(rte_oid, pg_sys::NoLock as i32);
+        let plan = crate::datum::table_plan(r);
+        pg_sys::relation_close(r, pg_sys::NoLock as i32);
+
+        let infos = list_ptrs::<pg_sys::RestrictInfo>(clauses);
+        let rls = infos.iter().any(|ri| (**ri).security_level > 0);
+        let enabled = crate::gucs::VECTORIZED_FILTERS.get();
+        let mut pushed: *mut pg_sys::List = std::ptr::null_mut();
+        let mut kept: *mut pg_sys::List = std::ptr::null_mut();
+        for ri in infos {
+            if (*ri).pseudoconstant {
+                continue; // extract below keeps these for the gating Result node
+            }
+            let clause = (*ri).clause as *mut pg_sys::Node;
+            if enabled && quals::pushable(clause, relid, &plan, rls) {
+                pushed = pg_sys::lappend(pushed, clause.cast());
+            } else {
+                kept = pg_sys::lappend(kept, clause.cast());
+            }
+        }
+        // Columns to decode: those the output and the kept quals use, plus filter columns.
+        let mut attrs: *mut pg_sys::Bitmapset = std::ptr::null_mut();
+        pg_sys::pull_varattnos(tlist as *mut pg_sys::Node, relid, &mut attrs);
+        pg_sys::pull_varattnos(kept as *mut pg_sys::Node, relid, &mut attrs);
+        pg_sys::pull_varattnos(pushed as *mut pg_sys::Node, relid, &mut attrs);
+        let offset = pg_sys::FirstLowInvalidHeapAttributeNumber;
+        let mut needed: *mut pg_sys::List = std::ptr::null_mut();
+        let mut whole_row = false;
+        let mut m = -1;
+        loop {
+            m = pg_sys::bms_next_member(attrs, m);
+            if m < 0 {
+                break;
+            }
+            let attno = m + offset;
+            if attno == 0 {
+                whole_row = true;
+            } else if attno > 0 {
+                needed = pg_sys::lappend_int(needed, attno);
+            }
+        }
+        if whole_row {
+            needed = std::ptr::null_mut();
+            for c in &plan.columns {
+                needed = pg_sys::lappend_int(needed, c.attnum as i32);
+            }
+        }
+        let cscan = pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomScan>()) as *mut pg_sys::CustomScan;
+        (*cscan).scan.plan.type_ = pg_sys::NodeTag::T_CustomScan;
+        (*cscan).scan.plan.targetlist = tlist;
+        (*cscan).scan.plan.qual = kept;
+        (*cscan).scan.scanrelid = relid;
+        (*cscan).custom_exprs = pushed;
+        (*cscan).custom_private = pg_sys::lappend(std::ptr::null_mut(), needed.cast());
+        (*cscan).methods = &raw const SCAN_METHODS;
+        cscan as *mut pg_sys::Plan
+    }
+}

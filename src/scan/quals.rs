@@ -1,0 +1,230 @@
+//! WHERE clauses -> engine predicates. At plan time `pushable` decides which clauses the
+//! scan evaluates itself (comparisons of a column with a constant or parameter, IN lists,
+//! IS [NOT] NULL, boolean columns, AND/OR/NOT of those); the others stay with Postgres.
+//! At execution `build` turns the pushed clauses into a `Predicate`, evaluating `$n` and
+//! nested-loop parameters, so they prune too.
+
+use crate::datum::{self, ColumnPlan, TablePlan};
+use crate::hooks::list_ptrs;
+use mergetree::predicate::{CmpOp, Predicate};
+use mergetree::{ColumnData, SortKind};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+const INTEGER_FAMILY: u32 = 1976;
+const FLOAT_FAMILY: u32 = 1970;
+const ROWCOMPARE_NE: i32 = 6;
+
+/// A column reference of our relation, looking through binary-compatible relabeling.
+unsafe fn column_of(node: *mut pg_sys::Node, relid: pg_sys::Index, plan: &TablePlan) -> Option<usize> {
+    // SAFETY: `node` is a valid expression node.
+    unsafe {
+        let mut n = node;
+        while !n.is_null() && (*n).type_ == pg_sys::NodeTag::T_RelabelType {
+            n = (*(n as *mut pg_sys::RelabelType)).arg as *mut pg_sys::Node;
+        }
+        if n.is_null() || (*n).type_ != pg_sys::NodeTag::T_Var {
+            return None;
+        }
+        let v = n as *mut pg_sys::Var;
+        if (*v).varno as pg_sys::Index != relid || (*v).varlevelsup != 0 || (*v).varattno <= 0 {
+            return None;
+        }
+        plan.index_of_attnum((*v).varattno)
+    }
+}
+
+/// A value known by execution: a constant or a parameter.
+unsafe fn is_value(node: *mut pg_sys::Node) -> bool {
+    // SAFETY: `node` is a valid expression node.
+    unsafe {
+        let mut n = node;
+        while !n.is_null() && (*n).type_ == pg_sys::NodeTag::T_RelabelType {
+            n = (*(n as *mut pg_sys::RelabelType)).arg as *mut pg_sys::Node;
+        }
+        !n.is_null() && matches!((*n).type_, pg_sys::NodeTag::T_Const | pg_sys::NodeTag::T_Param)
+    }
+}
+
+/// How column `col` compares with a value of type `other` under operator `opno`:
+/// the comparison kind and operator, when the engine can do it exactly.
+unsafe fn interpret(opno: pg_sys::Oid, col: &ColumnPlan, other: pg_sys::Oid, collation: pg_sys::Oid) -> Option<(SortKind, CmpOp)> {
+    // SAFETY: catalog lookups.
+    unsafe {
+        let base = pg_sys::getBaseType(col.typid);
+        let other = pg_sys::getBaseType(other);
+        for i in list_ptrs::<pg_sys::OpBtreeInterpretation>(pg_sys::get_op_btree_interpretation(opno)) {
+            let fam = u32::from((*i).opfamily_id);
+            let op = match (*i).strategy {
+                1 => CmpOp::Lt,
+                2 => CmpOp::Le,
+                3 => CmpOp::Eq,
+                4 => CmpOp::Ge,
+                5 => CmpOp::Gt,
+                ROWCOMPARE_NE => CmpOp::Ne,
+                _ => continue,
+            };
+            let same = base == other;
+            let equality = matches!(op, CmpOp::Eq | CmpOp::Ne);
+            let kind = match col.sort {
+                SortKind::SignedInt if fam == INTEGER_FAMILY || same => SortKind::SignedInt,
+                SortKind::Float if fam == FLOAT_FAMILY => SortKind::Float,
+                SortKind::Bytes if same && (equality || datum::physical(base, col.typlen, collation).1 == SortKind::Bytes) => SortKind::Bytes,
+                // Text under a collation we cannot order: equality is still byte equality.
+                SortKind::Opaque if same && equality && matches!(base, pg_sys::TEXTOID | pg_sys::VARCHAROID) => SortKind::Bytes,
+                _ => continue,
+            };
+            return Some((kind, op));
+        }
+        None
+    }
+}
+
+/// Whether the scan can evaluate `clause` itself. Under row-level security only
+/// leakproof operators are pushed, so nothing runs ahead of the security quals that
+/// could leak a row.
+pub unsafe fn pushable(clause: *mut pg_sys::Node, relid: pg_sys::Index, plan: &TablePlan, only_leakproof: bool) -> bool {
+    // SAFETY: `clause` is a valid expression tree of the relation's restriction.
+    unsafe {
+        if clause.is_null() || pg_sys::contain_volatile_functions(clause) {
+            return false;
+        }
+        match (*clause).type_ {
+            pg_sys::NodeTag::T_OpExpr => {
+                let op = clause as *mut pg_sys::OpExpr;
+                let args = list_ptrs::<pg_sys::Node>((*op).args);
+                if args.len() != 2 || (only_leakproof && !pg_sys::get_func_leakproof((*op).opfuncid)) {
+                    return false;
+                }
+                let (c, v, opno) = if column_of(args[0], relid, plan).is_some() && is_value(args[1]) {
+                    (args[0], args[1], (*op).opno)
+                } else if column_of(args[1], relid, plan).is_some() && is_value(args[0]) {
+                    (args[1], args[0], pg_sys::get_commutator((*op).opno))
+                } else {
+                    return false;
+                };
+                let col = &plan.columns[column_of(c, relid, plan).expect("checked")];
+                opno != pg_sys::InvalidOid && interpret(opno, col, pg_sys::exprType(v), (*op).inputcollid).is_some()
+            }
+            pg_sys::NodeTag::T_ScalarArrayOpExpr => {
+                let op = clause as *mut pg_sys::ScalarArrayOpExpr;
+                let args = list_ptrs::<pg_sys::Node>((*op).args);
+                if !(*op).useOr || args.len() != 2 || !is_value(args[1]) || (only_leakproof && !pg_sys::get_func_leakproof((*op).opfuncid)) {
+                    return false;
+                }
+                let Some(ci) = column_of(args[0], relid, plan) else { return false };
+                let elem = pg_sys::get_element_type(pg_sys::exprType(args[1]));
+                elem != pg_sys::InvalidOid
+                    && matches!(interpret((*op).opno, &plan.columns[ci], elem, (*op).inputcollid), Some((_, CmpOp::Eq)))
+            }
+            pg_sys::NodeTag::T_NullTest => {
+                let t = clause as *mut pg_sys::NullTest;
+                !(*t).argisrow && column_of((*t).arg as *mut pg_sys::Node, relid, plan).is_some()
+            }
+            pg_sys::NodeTag::T_BoolExpr => {
+                let b = clause as *mut pg_sys::BoolExpr;
+                list_ptrs::<pg_sys::Node>((*b).args).into_iter().all(|a| pushable(a, relid, plan, only_leakproof))
+            }
+            pg_sys::NodeTag::T_Var => column_of(clause, relid, plan).is_some_and(|i| plan.columns[i].typid == pg_sys::BOOLOID),
+            _ => false,
+        }
+    }
+}
+
+/// Evaluates a constant or parameter expression in `econtext`.
+unsafe fn value_of(node: *mut pg_sys::Node, parent: *mut pg_sys::PlanState, econtext: *mut pg_sys::ExprContext) -> (pg_sys::Datum, bool, pg_sys::Oid) {
+    // SAFETY: a Const/Param expression, evaluated in the scan's per-tuple context.
+    unsafe {
+        let state = pg_sys::ExecInitExpr(node as *mut pg_sys::Expr, parent);
+        let mut isnull = false;
+        let d = pg_sys::ExecEvalExprSwitchContext(state, econtext, &mut isnull);
+        (d, isnull, pg_sys::exprType(node))
+    }
+}
+
+/// Encodes a value of type `typid` the way a column of that type stores it.
+unsafe fn encode(d: pg_sys::Datum, typid: pg_sys::Oid) -> Vec<u8> {
+    // SAFETY: `d` is a non-NULL value of `typid`.
+    unsafe {
+        let mut len = 0i16;
+        let mut byval = false;
+        pg_sys::get_typlenbyval(typid, &mut len, &mut byval);
+        let (ty, sort) = datum::physical(typid, len, pg_sys::InvalidOid);
+        let plan = ColumnPlan { attnum: 0, name: String::new(), typid, typlen: len, typbyval: byval, collation: pg_sys::InvalidOid, ty, sort, missing: None };
+        let mut c = ColumnData::new(ty);
+        datum::push_datum(&plan, d, &mut c);
+        c.value(0).to_vec()
+    }
+}
+
+/// The predicate of a pushed clause (see `pushable`), with parameters evaluated now.
+pub unsafe fn build(clause: *mut pg_sys::Node, relid: pg_sys::Index, plan: &TablePlan, parent: *mut pg_sys::PlanState, econtext: *mut pg_sys::ExprContext) -> Predicate {
+    // SAFETY: `clause` passed `pushable` at plan time; same tree after setrefs.
+    unsafe {
+        match (*clause).type_ {
+            pg_sys::NodeTag::T_OpExpr => {
+                let op = clause as *mut pg_sys::OpExpr;
+                let args = list_ptrs::<pg_sys::Node>((*op).args);
+                let (c, v, opno) = if column_of(args[0], relid, plan).is_some() {
+                    (args[0], args[1], (*op).opno)
+                } else {
+                    (args[1], args[0], pg_sys::get_commutator((*op).opno))
+                };
+                let ci = column_of(c, relid, plan).expect("pushable");
+                let (d, isnull, typid) = value_of(v, parent, econtext);
+                let (kind, cmp) = interpret(opno, &plan.columns[ci], typid, (*op).inputcollid).expect("pushable");
+                if isnull {
+                    return Predicate::Const(None);
+                }
+                Predicate::Cmp { col: ci, kind, op: cmp, value: encode(d, pg_sys::getBaseType(typid)) }
+            }
+            pg_sys::NodeTag::T_ScalarArrayOpExpr => {
+                let op = clause as *mut pg_sys::ScalarArrayOpExpr;
+                let args = list_ptrs::<pg_sys::Node>((*op).args);
+                let ci = column_of(args[0], relid, plan).expect("pushable");
+                let (d, isnull, typid) = value_of(args[1], parent, econtext);
+                if isnull {
+                    return Predicate::Const(None);
+                }
+                let elem = pg_sys::get_element_type(typid);
+                let (kind, _) = interpret((*op).opno, &plan.columns[ci], elem, (*op).inputcollid).expect("pushable");
+                let arr = pg_sys::pg_detoast_datum(d.cast_mut_ptr()) as *mut pg_sys::ArrayType;
+                let (mut len, mut byval, mut align) = (0i16, false, 0 as std::ffi::c_char);
+                pg_sys::get_typlenbyvalalign(elem, &mut len, &mut byval, &mut align);
+                let mut elems: *mut pg_sys::Datum = std::ptr::null_mut();
+                let mut nulls: *mut bool = std::ptr::null_mut();
+                let mut n = 0i32;
+                pg_sys::deconstruct_array(arr, elem, len as i32, byval, align, &mut elems, &mut nulls, &mut n);
+                let mut values = Vec::new();
+                let mut has_null = false;
+                for i in 0..n as usize {
+                    if *nulls.add(i) {
+                        has_null = true;
+                    } else {
+                        values.push(encode(*elems.add(i), pg_sys::getBaseType(elem)));
+                    }
+                }
+                Predicate::In { col: ci, kind, values, has_null }
+            }
+            pg_sys::NodeTag::T_NullTest => {
+                let t = clause as *mut pg_sys::NullTest;
+                let ci = column_of((*t).arg as *mut pg_sys::Node, relid, plan).expect("pushable");
+                Predicate::IsNull { col: ci, negated: (*t).nulltesttype == pg_sys::NullTestType::IS_NOT_NULL }
+            }
+            pg_sys::NodeTag::T_BoolExpr => {
+                let b = clause as *mut pg_sys::BoolExpr;
+                let parts: Vec<Predicate> = list_ptrs::<pg_sys::Node>((*b).args).into_iter().map(|a| build(a, relid, plan, parent, econtext)).collect();
+                match (*b).boolop {
+                    pg_sys::BoolExprType::AND_EXPR => Predicate::And(parts),
+                    pg_sys::BoolExprType::OR_EXPR => Predicate::Or(parts),
+                    _ => Predicate::Not(Box::new(parts.into_iter().next().unwrap_or(Predicate::Const(None)))),
+                }
+            }
+            pg_sys::NodeTag::T_Var => {
+                let ci = column_of(clause, relid, plan).expect("pushable");
+                Predicate::Cmp { col: ci, kind: SortKind::Bytes, op: CmpOp::Eq, value: vec![1] }
+            }
+            _ => error!("mergetree: clause was not pushable"),
+        }
+    }
+}
