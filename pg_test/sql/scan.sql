@@ -46,6 +46,15 @@ SELECT * FROM check_filters(ARRAY[
   'uid = 5 AND false', 'true', 'uid = ANY (ARRAY[10, 20, 30])', 'org = ANY (''{org_1,org_2}''::text[])'
 ]);
 
+-- EXPLAIN ANALYZE lines that show what the scan read.
+CREATE FUNCTION scan_counts(q text) RETURNS TABLE (line text) LANGUAGE plpgsql AS $$
+DECLARE l text;
+BEGIN
+  FOR l IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
+    IF l ~ 'Parts Read|Granules Read|Rows Removed by Vectorized|MergeTreeScan|Columns' THEN line := btrim(l); RETURN NEXT; END IF;
+  END LOOP;
+END $$;
+
 -- Prepared statements: the sixth execution uses a generic plan with $1 in the filter.
 PREPARE by_org(text, int) AS SELECT count(*), sum(uid) FROM m WHERE org = $1 AND uid < $2;
 EXECUTE by_org('org_4', 500); EXECUTE by_org('org_4', 500); EXECUTE by_org('org_4', 500);
@@ -65,6 +74,8 @@ SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_material = off
 SELECT l.org, count(*), sum(m.uid) FROM lookup l JOIN m ON m.org = l.org AND m.uid < l.lo GROUP BY l.org ORDER BY l.org;
 SELECT l.org, count(*), sum(h.uid) FROM lookup l JOIN h ON h.org = l.org AND h.uid < l.lo GROUP BY l.org ORDER BY l.org;
 SELECT l.org, (SELECT count(*) FROM m WHERE m.org = l.org) FROM lookup l ORDER BY 1;
+-- The outer row's values are parameters of the inner scan: they prune its granules.
+SELECT * FROM scan_counts('SELECT count(*) FROM lookup l JOIN m ON m.org = l.org AND m.uid < l.lo');
 RESET enable_hashjoin; RESET enable_mergejoin; RESET enable_material;
 -- Joined with heap tables the ordinary way too.
 SELECT l.org, count(*) FROM lookup l JOIN m USING (org) GROUP BY 1 ORDER BY 1;
@@ -89,13 +100,6 @@ DROP POLICY only_org_1 ON m;
 ALTER TABLE m DISABLE ROW LEVEL SECURITY;
 
 -- Pruning, as EXPLAIN ANALYZE reports it.
-CREATE FUNCTION scan_counts(q text) RETURNS TABLE (line text) LANGUAGE plpgsql AS $$
-DECLARE l text;
-BEGIN
-  FOR l IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
-    IF l ~ 'Parts Read|Granules Read|Rows Removed by Vectorized|MergeTreeScan|Columns' THEN line := btrim(l); RETURN NEXT; END IF;
-  END LOOP;
-END $$;
 -- Equality on the order_by prefix: one or two granules per part.
 SELECT * FROM scan_counts('SELECT * FROM m WHERE org = ''org_5'' AND uid = 300');
 -- A time range against monthly partitions: only the matching partition's part.

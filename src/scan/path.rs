@@ -45,6 +45,45 @@ pub unsafe fn add_path(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptI
         (*path).methods = &raw const PATH_METHODS;
         (*rel).pathlist = std::ptr::null_mut();
         pg_sys::add_path(rel, path as *mut pg_sys::Path);
+        add_parameterized_paths(root, rel, startup, total);
+    }
+}
+
+/// For equality join clauses `our_column = other.column`, a path parameterized by the
+/// other relation: as the inner side of a nested loop, each outer row's value prunes
+/// parts and granules like a constant would.
+unsafe fn add_parameterized_paths(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptInfo, startup: f64, total: f64) {
+    // SAFETY: planner structures are valid during path generation.
+    unsafe {
+        // Join equalities live in equivalence classes, so ask for each other base relation
+        // which clauses a path parameterized by it would get.
+        for i in 1..(*root).simple_rel_array_size as usize {
+            let other = *(*root).simple_rel_array.add(i);
+            if other.is_null() || other == rel || (*other).reloptkind != pg_sys::RelOptKind::RELOPT_BASEREL {
+                continue;
+            }
+            if pg_sys::bms_overlap((*other).relids, (*rel).lateral_referencers) {
+                continue;
+            }
+            let required = pg_sys::bms_union((*other).relids, (*rel).lateral_relids);
+            let ppi = pg_sys::get_baserel_parampathinfo(root, rel, required);
+            if ppi.is_null() || (*ppi).ppi_clauses.is_null() {
+                continue;
+            }
+            let path = pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomPath>()) as *mut pg_sys::CustomPath;
+            (*path).path.type_ = pg_sys::NodeTag::T_CustomPath;
+            (*path).path.pathtype = pg_sys::NodeTag::T_CustomScan;
+            (*path).path.parent = rel;
+            (*path).path.pathtarget = (*rel).reltarget;
+            (*path).path.param_info = ppi;
+            (*path).path.rows = (*ppi).ppi_rows;
+            // Cost by the fraction of rows the parameter keeps: pruning reads about that much.
+            let frac = ((*ppi).ppi_rows / (*rel).tuples.max(1.0)).clamp(0.0001, 1.0);
+            (*path).path.startup_cost = startup;
+            (*path).path.total_cost = startup + (total - startup) * 0.5 * frac.max(0.01);
+            (*path).methods = &raw const PATH_METHODS;
+            pg_sys::add_path(rel, path as *mut pg_sys::Path);
+        }
     }
 }
 

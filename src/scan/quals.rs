@@ -34,15 +34,26 @@ unsafe fn column_of(node: *mut pg_sys::Node, relid: pg_sys::Index, plan: &TableP
     }
 }
 
-/// A value known by execution: a constant or a parameter.
-unsafe fn is_value(node: *mut pg_sys::Node) -> bool {
+/// A value known by execution: a constant, a parameter, or a column of another relation
+/// (a join clause of a parameterized path: Postgres turns it into a nested-loop parameter).
+unsafe fn is_value(node: *mut pg_sys::Node, relid: pg_sys::Index) -> bool {
     // SAFETY: `node` is a valid expression node.
     unsafe {
         let mut n = node;
         while !n.is_null() && (*n).type_ == pg_sys::NodeTag::T_RelabelType {
             n = (*(n as *mut pg_sys::RelabelType)).arg as *mut pg_sys::Node;
         }
-        !n.is_null() && matches!((*n).type_, pg_sys::NodeTag::T_Const | pg_sys::NodeTag::T_Param)
+        if n.is_null() {
+            return false;
+        }
+        match (*n).type_ {
+            pg_sys::NodeTag::T_Const | pg_sys::NodeTag::T_Param => true,
+            pg_sys::NodeTag::T_Var => {
+                let v = n as *mut pg_sys::Var;
+                (*v).varno as pg_sys::Index != relid && (*v).varlevelsup == 0
+            }
+            _ => false,
+        }
     }
 }
 
@@ -96,9 +107,9 @@ pub unsafe fn pushable(clause: *mut pg_sys::Node, relid: pg_sys::Index, plan: &T
                 if args.len() != 2 || (only_leakproof && !pg_sys::get_func_leakproof((*op).opfuncid)) {
                     return false;
                 }
-                let (c, v, opno) = if column_of(args[0], relid, plan).is_some() && is_value(args[1]) {
+                let (c, v, opno) = if column_of(args[0], relid, plan).is_some() && is_value(args[1], relid) {
                     (args[0], args[1], (*op).opno)
-                } else if column_of(args[1], relid, plan).is_some() && is_value(args[0]) {
+                } else if column_of(args[1], relid, plan).is_some() && is_value(args[0], relid) {
                     (args[1], args[0], pg_sys::get_commutator((*op).opno))
                 } else {
                     return false;
@@ -109,7 +120,7 @@ pub unsafe fn pushable(clause: *mut pg_sys::Node, relid: pg_sys::Index, plan: &T
             pg_sys::NodeTag::T_ScalarArrayOpExpr => {
                 let op = clause as *mut pg_sys::ScalarArrayOpExpr;
                 let args = list_ptrs::<pg_sys::Node>((*op).args);
-                if !(*op).useOr || args.len() != 2 || !is_value(args[1]) || (only_leakproof && !pg_sys::get_func_leakproof((*op).opfuncid)) {
+                if !(*op).useOr || args.len() != 2 || !is_value(args[1], relid) || (only_leakproof && !pg_sys::get_func_leakproof((*op).opfuncid)) {
                     return false;
                 }
                 let Some(ci) = column_of(args[0], relid, plan) else { return false };
