@@ -54,17 +54,21 @@ impl<'a> BitReader<'a> {
     pub fn new(data: &'a [u8]) -> Self {
         BitReader { data, pos: 0 }
     }
-    /// Reads `n` (<= 64) bits written by [`BitWriter::write`].
+    /// Reads `n` (<= 64) bits written by [`BitWriter::write`], up to a byte at a time.
     pub fn read(&mut self, n: u32) -> Result<u64> {
         if self.pos + n as usize > self.data.len() * 8 {
             return Err(super::corrupt("bit stream", "truncated"));
         }
         let mut v = 0u64;
-        for _ in 0..n {
-            let byte = self.data[self.pos / 8];
-            let bit = (byte >> (7 - self.pos % 8)) & 1;
-            v = (v << 1) | bit as u64;
-            self.pos += 1;
+        let mut need = n;
+        while need > 0 {
+            let byte = self.data[self.pos / 8] as u64;
+            let avail = 8 - (self.pos % 8) as u32;
+            let take = avail.min(need);
+            let bits = (byte >> (avail - take)) & ((1u64 << take) - 1);
+            v = (v << take) | bits;
+            self.pos += take as usize;
+            need -= take;
         }
         Ok(v)
     }
