@@ -80,6 +80,21 @@ RESET enable_hashjoin; RESET enable_mergejoin; RESET enable_material;
 -- Joined with heap tables the ordinary way too.
 SELECT l.org, count(*) FROM lookup l JOIN m USING (org) GROUP BY 1 ORDER BY 1;
 
+-- Parallel plans: workers share out the pruned granules; results equal heap's.
+SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT s, count(*), sum(uid) FROM m WHERE uid < 500 GROUP BY s;
+SELECT s, count(*), sum(uid) FROM m WHERE uid < 500 GROUP BY s ORDER BY s;
+SELECT s, count(*), sum(uid) FROM h WHERE uid < 500 GROUP BY s ORDER BY s;
+SELECT * FROM check_filters(ARRAY['org = ''org_5''', 'uid IN (1, 2, NULL)', 'ts >= ''2026-02-01'' AND ts < ''2026-02-03''', 'name LIKE ''name 4%''']);
+-- Not while this transaction has rows the workers could not see.
+BEGIN;
+INSERT INTO m VALUES (-2, 'org_5', 7, '2026-03-01', 1.5, 1, true, 'buffered', 1);
+EXPLAIN (COSTS OFF) SELECT count(*) FROM m;
+SELECT count(*) FROM m;
+ROLLBACK;
+RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size; RESET max_parallel_workers_per_gather;
+
 -- Own transaction's buffered rows go through the same filters.
 BEGIN;
 INSERT INTO m VALUES (-1, 'org_5', 7, '2026-03-01', 1.5, 1, true, 'buffered', 1);

@@ -22,9 +22,14 @@ unsafe extern "C-unwind" fn set_rel_pathlist(root: *mut pg_sys::PlannerInfo, rel
             prev(root, rel, rti, rte);
         }
         if (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION && crate::am::is_mergetree((*rte).relid) {
+            // Heap's block-range parallel scans do not apply to parts.
             (*rel).partial_pathlist = std::ptr::null_mut();
-            (*rel).consider_parallel = false;
-            if crate::gucs::CUSTOM_SCAN.get() && (*rel).reloptkind == pg_sys::RelOptKind::RELOPT_BASEREL {
+            let custom = crate::gucs::CUSTOM_SCAN.get() && (*rel).reloptkind == pg_sys::RelOptKind::RELOPT_BASEREL;
+            // Workers cannot see this transaction's buffered rows.
+            if !custom || crate::write::buffer::buffered_row_count((*rte).relid) > 0 {
+                (*rel).consider_parallel = false;
+            }
+            if custom {
                 crate::scan::path::add_path(root, rel);
             }
         }

@@ -21,10 +21,10 @@ pub static mut EXEC_METHODS: pg_sys::CustomExecMethods = pg_sys::CustomExecMetho
     ReScanCustomScan: Some(rescan),
     MarkPosCustomScan: None,
     RestrPosCustomScan: None,
-    EstimateDSMCustomScan: None,
-    InitializeDSMCustomScan: None,
-    ReInitializeDSMCustomScan: None,
-    InitializeWorkerCustomScan: None,
+    EstimateDSMCustomScan: Some(estimate_dsm),
+    InitializeDSMCustomScan: Some(initialize_dsm),
+    ReInitializeDSMCustomScan: Some(reinitialize_dsm),
+    InitializeWorkerCustomScan: Some(initialize_worker),
     ShutdownCustomScan: None,
     ExplainCustomScan: Some(explain),
 };
@@ -66,11 +66,24 @@ struct ScanRun {
     batch: Option<Batch>,
     buffered_done: bool,
     stats: Stats,
+    /// Parallel scans: every (reader, granule) to read, claimed through the shared counter.
+    units: Option<(Vec<(usize, usize)>, Vec<Option<PartReader<PageStore>>>, *mut Shared)>,
+    /// For each reader of `units`, its index in `parts`.
+    unit_parts: Vec<usize>,
+}
+
+/// Shared by the leader and the workers of a parallel scan (in dynamic shared memory):
+/// the next unit (a granule of the pruned list every process computes the same way under
+/// the shared snapshot) to hand out.
+#[repr(C)]
+struct Shared {
+    next: std::sync::atomic::AtomicU64,
 }
 
 #[repr(C)]
 struct ScanState {
     css: pg_sys::CustomScanState,
+    shared: *mut Shared,
     run: *mut ScanRun,
     /// Set by ReScan: the next fetch starts over with fresh parameters.
     restart: bool,
@@ -150,6 +163,8 @@ unsafe fn start(node: *mut pg_sys::CustomScanState) -> ScanRun {
             batch: None,
             buffered_done: false,
             stats,
+            units: None,
+            unit_parts: Vec::new(),
         }
     }
 }
@@ -157,6 +172,23 @@ unsafe fn start(node: *mut pg_sys::CustomScanState) -> ScanRun {
 impl ScanRun {
     fn report(&self, e: mergetree::Error) -> ! {
         crate::error::report(&self.table, e)
+    }
+
+    /// Prunes every part now and lists the granules to read, for a parallel scan.
+    fn plan_units(&mut self, shared: *mut Shared) {
+        let mut units = Vec::new();
+        let mut readers = Vec::new();
+        while self.next_part() {
+            let pi = readers.len();
+            for &g in &self.granules {
+                units.push((pi, g));
+            }
+            readers.push((self.reader.take(), self.part - 1));
+        }
+        let (readers, part_index): (Vec<_>, Vec<_>) = readers.into_iter().unzip();
+        // Unit part indexes refer to `readers`; keep the catalog row index alongside.
+        self.unit_parts = part_index;
+        self.units = Some((units, readers, shared));
     }
 
     /// Opens the next part that may match; false when none is left.
@@ -245,8 +277,37 @@ impl ScanRun {
         Some(Batch { cols, rows: selection, next: 0, first_row_id, row_ids })
     }
 
+    /// Parallel scans: claims units until one yields rows.
+    fn next_parallel_batch(&mut self) -> bool {
+        loop {
+            check_for_interrupts!();
+            let (units, _, shared) = self.units.as_ref().expect("parallel");
+            // SAFETY: `shared` points into the parallel context's DSM for the scan's lifetime.
+            let i = unsafe { (**shared).next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) } as usize;
+            let Some(&(ri, g)) = units.get(i) else { return false };
+            let reader = self.units.as_mut().expect("parallel").1[ri].take().expect("reader");
+            let map = self.column_map(&reader);
+            let rows = reader.meta().granule_rows[g] as usize;
+            let first: u64 = reader.meta().granule_rows[..g].iter().map(|&n| n as u64).sum();
+            let first_row_id = self.parts[self.unit_parts[ri]].first_row as u64 + first;
+            let mut pre: Vec<Option<ColumnData>> = (0..self.plan.columns.len()).map(|_| None).collect();
+            for &ci in &self.filter_cols {
+                pre[ci] = Some(self.read_column(&reader, &map, ci, g, rows));
+            }
+            let batch = self.make_batch(pre, rows, |s, ci| s.read_column(&reader, &map, ci, g, rows), first_row_id, None);
+            self.units.as_mut().expect("parallel").1[ri] = Some(reader);
+            if let Some(b) = batch {
+                self.batch = Some(b);
+                return true;
+            }
+        }
+    }
+
     /// Loads the next batch with at least one surviving row.
     fn next_batch(&mut self) -> bool {
+        if self.units.is_some() {
+            return self.next_parallel_batch();
+        }
         loop {
             check_for_interrupts!();
             if self.reader.is_some() && self.gpos < self.granules.len() {
@@ -306,6 +367,9 @@ unsafe fn run_of<'a>(node: *mut pg_sys::CustomScanState) -> &'a mut ScanRun {
         let s = state(node);
         if s.run.is_null() || s.restart {
             let mut run = start(node);
+            if !s.shared.is_null() {
+                run.plan_units(s.shared);
+            }
             // Counters accumulate over rescans.
             run.stats.parts_read += s.stats.parts_read;
             run.stats.granules_total += s.stats.granules_total;
@@ -437,4 +501,34 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, ancestor
             }
         }
     }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn estimate_dsm(_node: *mut pg_sys::CustomScanState, _pcxt: *mut pg_sys::ParallelContext) -> usize {
+    std::mem::size_of::<Shared>()
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn initialize_dsm(node: *mut pg_sys::CustomScanState, _pcxt: *mut pg_sys::ParallelContext, coordinate: *mut std::ffi::c_void) {
+    // SAFETY: `coordinate` is our DSM chunk of size_of::<Shared>() bytes.
+    unsafe {
+        let shared = coordinate as *mut Shared;
+        std::ptr::write(shared, Shared { next: std::sync::atomic::AtomicU64::new(0) });
+        state(node).shared = shared;
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn reinitialize_dsm(node: *mut pg_sys::CustomScanState, _pcxt: *mut pg_sys::ParallelContext, coordinate: *mut std::ffi::c_void) {
+    // SAFETY: as in initialize_dsm; a rescan of the Gather starts the units over.
+    unsafe {
+        (*(coordinate as *mut Shared)).next.store(0, std::sync::atomic::Ordering::Relaxed);
+        state(node).restart = true;
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn initialize_worker(node: *mut pg_sys::CustomScanState, _toc: *mut pg_sys::shm_toc, coordinate: *mut std::ffi::c_void) {
+    // SAFETY: the leader initialised the chunk before starting workers.
+    unsafe { state(node).shared = coordinate as *mut Shared };
 }

@@ -46,6 +46,35 @@ pub unsafe fn add_path(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptI
         (*rel).pathlist = std::ptr::null_mut();
         pg_sys::add_path(rel, path as *mut pg_sys::Path);
         add_parameterized_paths(root, rel, startup, total);
+        if (*rel).consider_parallel && (*rel).lateral_relids.is_null() {
+            add_partial_path(rel, startup, total);
+        }
+    }
+}
+
+/// A parallel-aware path: the leader and the workers share out the pruned granules.
+unsafe fn add_partial_path(rel: *mut pg_sys::RelOptInfo, startup: f64, total: f64) {
+    // SAFETY: planner structures are valid during path generation.
+    unsafe {
+        let workers = pg_sys::compute_parallel_worker(rel, (*rel).pages as f64, -1.0, pg_sys::max_parallel_workers_per_gather);
+        if workers <= 0 {
+            return;
+        }
+        let path = pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomPath>()) as *mut pg_sys::CustomPath;
+        (*path).path.type_ = pg_sys::NodeTag::T_CustomPath;
+        (*path).path.pathtype = pg_sys::NodeTag::T_CustomScan;
+        (*path).path.parent = rel;
+        (*path).path.pathtarget = (*rel).reltarget;
+        (*path).path.parallel_aware = true;
+        (*path).path.parallel_safe = true;
+        (*path).path.parallel_workers = workers;
+        // The leader also scans, at a share that shrinks with more workers (as for heap).
+        let share = workers as f64 + if pg_sys::parallel_leader_participation { (1.0 - 0.3 * workers as f64).max(0.0) } else { 0.0 };
+        (*path).path.rows = (*rel).rows / share;
+        (*path).path.startup_cost = startup;
+        (*path).path.total_cost = startup + (total - startup) * 0.5 / share;
+        (*path).methods = &raw const PATH_METHODS;
+        pg_sys::add_partial_path(rel, path as *mut pg_sys::Path);
     }
 }
 
