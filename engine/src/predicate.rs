@@ -40,6 +40,8 @@ pub enum Predicate {
     /// `col IN (values)`; `has_null`: the list holds a NULL (non-matches are then NULL).
     In { col: usize, kind: SortKind, values: Vec<Vec<u8>>, has_null: bool },
     IsNull { col: usize, negated: bool },
+    /// SQL LIKE on UTF-8 text: `%` any sequence, `_` one character, `\` escapes.
+    Like { col: usize, pattern: Vec<u8>, negated: bool },
     And(Vec<Predicate>),
     Or(Vec<Predicate>),
     Not(Box<Predicate>),
@@ -72,7 +74,7 @@ impl Predicate {
     /// Columns (caller's indexes) the predicate reads.
     pub fn columns(&self, out: &mut Vec<usize>) {
         match self {
-            Predicate::Cmp { col, .. } | Predicate::In { col, .. } | Predicate::IsNull { col, .. } => {
+            Predicate::Cmp { col, .. } | Predicate::In { col, .. } | Predicate::IsNull { col, .. } | Predicate::Like { col, .. } => {
                 if !out.contains(col) {
                     out.push(*col)
                 }
@@ -120,6 +122,15 @@ impl Predicate {
             Predicate::IsNull { col, negated } => {
                 let c = cols[*col].expect("filter column decoded");
                 (0..rows).map(|i| (c.is_null(i) != *negated) as u8).collect()
+            }
+            Predicate::Like { col, pattern, negated } => {
+                let c = cols[*col].expect("filter column decoded");
+                (0..rows)
+                    .map(|i| match c.get(i) {
+                        None => N,
+                        Some(v) => (like(v, pattern) != *negated) as u8,
+                    })
+                    .collect()
             }
             Predicate::Not(p) => p.eval3(cols, rows).into_iter().map(|v| if v == N { N } else { 1 - v }).collect(),
             Predicate::And(ps) => {
@@ -182,12 +193,68 @@ impl Predicate {
                     r.may_have_null
                 }
             }
+            Predicate::Like { col, .. } => ranges(*col).may_have_value,
             Predicate::And(ps) => ps.iter().all(|p| p.may_match(ranges)),
             Predicate::Or(ps) => ps.iter().any(|p| p.may_match(ranges)),
             // Ranges cannot refute a negation in general.
             Predicate::Not(_) => true,
         }
     }
+}
+
+/// Length of the UTF-8 character starting with byte `b` (1 for stray continuation bytes).
+fn char_len(b: u8) -> usize {
+    match b {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        0xC0..=0xDF => 2,
+        _ => 1,
+    }
+}
+
+/// SQL LIKE with the default escape `\`, as Postgres matches text: bytes compared
+/// exactly, `_` consuming one whole character.
+pub fn like(s: &[u8], p: &[u8]) -> bool {
+    let (mut si, mut pi) = (0usize, 0usize);
+    // Backtracking point: after the last `%`, and where in `s` it resumes.
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < p.len() {
+            match p[pi] {
+                b'%' => {
+                    pi += 1;
+                    star = Some((pi, si));
+                    continue;
+                }
+                b'_' => {
+                    pi += 1;
+                    si += char_len(s[si]).min(s.len() - si);
+                    continue;
+                }
+                c => {
+                    let (lit, step) = if c == b'\\' && pi + 1 < p.len() { (p[pi + 1], 2) } else { (c, 1) };
+                    if s[si] == lit {
+                        pi += step;
+                        si += 1;
+                        continue;
+                    }
+                }
+            }
+        }
+        match star {
+            Some((sp, ss)) => {
+                let next = ss + char_len(s[ss]).min(s.len() - ss);
+                star = Some((sp, next));
+                pi = sp;
+                si = next;
+            }
+            None => return false,
+        }
+    }
+    while pi < p.len() && p[pi] == b'%' {
+        pi += 1;
+    }
+    pi == p.len()
 }
 
 #[cfg(test)]
@@ -229,6 +296,7 @@ mod tests {
                 }
             }),
             Predicate::IsNull { negated, .. } => Some(x.is_none() != *negated),
+            Predicate::Like { .. } => unreachable!("integer tests have no LIKE"),
             Predicate::Not(p) => sql(p, x).map(|b| !b),
             Predicate::And(ps) => ps.iter().map(|p| sql(p, x)).fold(Some(true), |a, b| match (a, b) {
                 (Some(false), _) | (_, Some(false)) => Some(false),
@@ -291,6 +359,19 @@ mod tests {
             if vals.iter().any(|x| sql(&p, *x) == Some(true)) {
                 prop_assert!(p.may_match(&|_| range.clone()));
             }
+        }
+    }
+
+    #[test]
+    fn like_matches_like_postgres() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("name 42", "name 4%", true), ("name 5", "name 4%", false), ("abc", "a_c", true), ("ac", "a_c", false),
+            ("a\u{e9}c", "a_c", true), ("100%", r"100\%", true), ("1000", r"100\%", false), ("", "%", true),
+            ("x", "", false), ("", "", true), ("abcabc", "%bc", true), ("abcab", "%b_", false), ("abcbx", "%b_", true), ("a_b", r"a\_b", true),
+            ("aXb", r"a\_b", false), ("mississippi", "%iss%ppi", true), ("mississippi", "m%s%s%x", false),
+        ];
+        for (s, p, want) in cases {
+            assert_eq!(like(s.as_bytes(), p.as_bytes()), *want, "{s:?} LIKE {p:?}");
         }
     }
 

@@ -41,7 +41,7 @@ SELECT * FROM check_filters(ARRAY[
   'org = ''org_3'' AND uid = 300', 'org = ''org_3'' AND uid >= 990', 'org = ''org_3'' OR uid = 4', '(uid = 1 OR uid IS NULL) AND s = 2',
   'ts >= ''2026-02-01'' AND ts < ''2026-02-03''', 'ts = ''2026-01-01 00:07''', 'ts < ''2025-01-01''', 'ts > ''2026-01-20''::date',
   'f = 0.25', 'f > 24', 'f <= 0', 'f = 1::real', 'f IS NULL', 's = 4', 's > 2::bigint', 'flag', 'NOT flag', 'flag IS NULL',
-  'name = ''name 7''', 'name <> ''name 7''', 'name IS NULL', 'name > ''name 40''', 'name LIKE ''name 4%''',
+  'name = ''name 7''', 'name <> ''name 7''', 'name IS NULL', 'name > ''name 40''', 'name LIKE ''name 4%''', 'name NOT LIKE ''%7''', 'name LIKE ''name _''', 'org LIKE ''org\_1%''', 'name LIKE NULL',
   'n = 15', 'n > 59990', 'id % 1000 = 0', 'lower(org) = ''org_9''', 'uid + 1 = 8', 'org = ''org_1'' AND id % 2 = 0',
   'uid = 5 AND false', 'true', 'uid = ANY (ARRAY[10, 20, 30])', 'org = ANY (''{org_1,org_2}''::text[])'
 ]);

@@ -91,6 +91,11 @@ unsafe fn interpret(opno: pg_sys::Oid, col: &ColumnPlan, other: pg_sys::Oid, col
     }
 }
 
+/// `text LIKE pattern` / `NOT LIKE` (textlike, textnlike).
+fn is_like(func: pg_sys::Oid) -> bool {
+    func == pg_sys::Oid::from(850) || func == pg_sys::Oid::from(851)
+}
+
 /// Whether the scan can evaluate `clause` itself. Under row-level security only
 /// leakproof operators are pushed, so nothing runs ahead of the security quals that
 /// could leak a row.
@@ -115,6 +120,10 @@ pub unsafe fn pushable(clause: *mut pg_sys::Node, relid: pg_sys::Index, plan: &T
                     return false;
                 };
                 let col = &plan.columns[column_of(c, relid, plan).expect("checked")];
+                if is_like((*op).opfuncid) {
+                    // LIKE: column on the left, pattern a value, text under any deterministic collation.
+                    return c == args[0] && matches!(pg_sys::getBaseType(col.typid), pg_sys::TEXTOID | pg_sys::VARCHAROID);
+                }
                 opno != pg_sys::InvalidOid && interpret(opno, col, pg_sys::exprType(v), (*op).inputcollid).is_some()
             }
             pg_sys::NodeTag::T_ScalarArrayOpExpr => {
@@ -183,6 +192,13 @@ pub unsafe fn build(clause: *mut pg_sys::Node, relid: pg_sys::Index, plan: &Tabl
                 };
                 let ci = column_of(c, relid, plan).expect("pushable");
                 let (d, isnull, typid) = value_of(v, parent, econtext);
+                if is_like((*op).opfuncid) {
+                    if isnull {
+                        return Predicate::Const(None);
+                    }
+                    let negated = (*op).opfuncid == pg_sys::Oid::from(851);
+                    return Predicate::Like { col: ci, pattern: encode(d, pg_sys::TEXTOID), negated };
+                }
                 let (kind, cmp) = interpret(opno, &plan.columns[ci], typid, (*op).inputcollid).expect("pushable");
                 if isnull {
                     return Predicate::Const(None);
