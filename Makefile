@@ -19,11 +19,11 @@ BENCH_PYTHON ?= /var/tmp/pg_mergetree/bench-venv/bin/python
 setup:
 	bash scripts/setup.sh
 
-## install: release build into the system PostgreSQL 15 (stops the demo cluster first:
-## replacing the .so under a running server crashes it)
+## install: release build into the system PostgreSQL 15 (atomic rename: running servers keep
+## the library they loaded; the demo cluster is stopped so its next start loads the new one)
 install: setup
 	bash scripts/cluster.sh stop
-	cargo pgrx install --release --pg-config $(PG_CONFIG)
+	bash scripts/install.sh --release
 
 ## demo: everything from a fresh machine to a running cluster with example data
 demo: install

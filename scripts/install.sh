@@ -12,7 +12,9 @@ PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 profile=(--debug); [[ ${1:-} == --release ]] && profile=()
 out=$here/target/pgrx-package
 rm -rf "$out"
-cargo pgrx package --pg-config "$PG_CONFIG" "${profile[@]}" --out-dir "$out" >/dev/null
+log=$here/target/pgrx-package.log
+mkdir -p "$here/target"
+cargo pgrx package --pg-config "$PG_CONFIG" "${profile[@]}" --out-dir "$out" >"$log" 2>&1 || { tail -40 "$log"; exit 1; }
 libdir=$("$PG_CONFIG" --pkglibdir)
 sharedir=$("$PG_CONFIG" --sharedir)/extension
 install -m 755 "$out$libdir/pg_mergetree.so" "$libdir/.pg_mergetree.so.new"

@@ -8,7 +8,7 @@
 
 use mergetree::{ColumnData, ColumnType, SortKind};
 use pgrx::pg_sys;
-use pgrx::prelude::*;
+
 
 /// Rows of a TID "block": TIDs must look like heap TIDs (offset 1..=MaxHeapTuplesPerPage).
 pub const ROWS_PER_TID_BLOCK: u64 = 291;
@@ -113,7 +113,7 @@ pub unsafe fn table_plan(rel: pg_sys::Relation) -> TablePlan {
         let constr = (*desc).constr;
         let missing = if constr.is_null() { std::ptr::null_mut() } else { (*constr).missing };
         let mut columns = Vec::new();
-        for (i, a) in attrs.iter().enumerate() {
+        for a in attrs.iter() {
             if a.attisdropped {
                 continue;
             }

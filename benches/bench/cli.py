@@ -9,11 +9,14 @@ import shlex
 import sys
 from pathlib import Path
 
+import psycopg
+
 from . import report
 from .db import Ctx, environment
 from .runner import safe_run_workload
 from .systems import SYSTEMS
 from .workloads import WORKLOADS
+from .workloads.base import ensure_server_dir
 
 
 def _setting(text):
@@ -38,7 +41,7 @@ def parser():
     g.add_argument("--host", default="127.0.0.1")
     g.add_argument("--port", type=int, default=int(os.environ.get("MT_PORT", 5499)))
     g.add_argument("--user", default="postgres")
-    g.add_argument("--dbname", default="bench", help="database (created if missing; default bench)")
+    g.add_argument("--dbname", default="bench", help="database the suite owns: dropped and recreated by every run (default bench)")
     g = p.add_argument_group("what to run")
     g.add_argument("--workloads", type=_csv, default=["events", "tpch"],
                    help=f"comma-separated, of: {', '.join(WORKLOADS)} (default: all)")
@@ -49,6 +52,7 @@ def parser():
                    help="only these queries, by name or number prefix, e.g. q01,q06 (default: all)")
     g.add_argument("--events-rows", type=int, default=1_000_000, help="events rows (default 1000000)")
     g.add_argument("--seed", type=int, default=42, help="events generator seed (default 42)")
+    g.add_argument("--heap-indexes", action="store_true", help="give the events heap table a btree on its sort key (default: none)")
     g.add_argument("--tpch-sf", type=float, default=1.0, help="TPC-H scale factor (default 1)")
     g.add_argument("--runs", type=int, default=5, help="timed runs per query and system (default 5)")
     g.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
@@ -79,8 +83,14 @@ def main(argv=None):
 
     started = datetime.datetime.now(datetime.timezone.utc)
     ctx = Ctx(args)
-    ctx.ensure_database()
-    Path(args.bench_data).mkdir(parents=True, exist_ok=True)
+    try:
+        ctx.fresh_database()
+    except psycopg.OperationalError as e:
+        print(f"error: cannot use the server at {args.host}:{args.port}: {str(e).strip()}\n"
+              "(make bench starts the demo cluster; otherwise start one, e.g. scripts/cluster.sh start)")
+        print("0 passed, 1 failed")
+        return 1
+    ensure_server_dir(Path(args.bench_data), ctx.server_uid)
     with ctx.connect() as conn:
         for s in systems:
             s.setup(conn)
@@ -91,6 +101,9 @@ def main(argv=None):
     if env.get("pg_mergetree_build") == "debug" and "mergetree" in args.systems:
         print("\nWARNING: the installed pg_mergetree.so is a DEBUG build: mergetree timings are not "
               "representative (make bench installs a release build).")
+    if env.get("server_older_than_so") and "mergetree" in args.systems:
+        print(f"\nWARNING: pg_mergetree.so was installed ({env['pg_mergetree_so_mtime']}) after the server "
+              f"started ({env['server_started']}): the server runs the older library; restart it.")
 
     result = {"started": f"{started:%Y-%m-%d %H:%M} UTC", "command": command, "runs": args.runs,
               "warmup": args.warmup, "environment": env, "workloads": {}}

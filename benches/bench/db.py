@@ -12,6 +12,8 @@ import psycopg
 
 REPO = Path(__file__).resolve().parents[2]
 
+DB_MARK = "pg_mergetree benchmark suite (benches/run.py): dropped and recreated by every run"
+
 # Server settings printed with the results (those that exist on the server).
 SHOWN_SETTINGS = [
     "max_parallel_workers_per_gather", "max_parallel_workers", "max_worker_processes",
@@ -42,10 +44,19 @@ class Ctx:
             conn.execute("SELECT set_config(%s, %s, false)", (name, value))
         return conn
 
-    def ensure_database(self):
+    def fresh_database(self):
+        """Drop (if the suite made it) and create the benchmark database, so its extensions
+        match the installed libraries and nothing of an earlier run is left."""
         with self.connect(dbname="postgres") as conn:
-            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.dbname,)).fetchone() is None:
-                conn.execute(f'CREATE DATABASE "{self.dbname}"')
+            row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database"
+                               " WHERE datname = %s", (self.dbname,)).fetchone()
+            if row is not None:
+                if row[0] != DB_MARK:
+                    raise SystemExit(f"database {self.dbname!r} exists and was not made by the benchmark "
+                                     "suite (its comment says so): choose another --dbname")
+                conn.execute(f'DROP DATABASE "{self.dbname}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{self.dbname}"')
+            conn.execute(f"COMMENT ON DATABASE \"{self.dbname}\" IS '{DB_MARK}'")
             datadir = conn.execute("SELECT current_setting('data_directory')").fetchone()[0]
         try:
             self.server_uid = os.stat(datadir).st_uid
@@ -101,7 +112,10 @@ def environment(ctx: Ctx) -> dict:
                 settings[name] = v
         exts = dict(conn.execute("SELECT extname, extversion FROM pg_extension WHERE extname <> 'plpgsql'").fetchall())
         libdir = conn.execute("SELECT setting FROM pg_config WHERE name = 'PKGLIBDIR'").fetchone()
+        started = conn.execute("SELECT pg_postmaster_start_time()").fetchone()[0]
     so = Path(libdir[0]) / "pg_mergetree.so" if libdir else None
+    so_mtime = datetime.datetime.fromtimestamp(so.stat().st_mtime, datetime.timezone.utc) \
+        if so and so.exists() else None
     commit = _git("rev-parse", "--short", "HEAD")
     dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
     return {
@@ -109,9 +123,10 @@ def environment(ctx: Ctx) -> dict:
         "settings": settings,
         "session_settings": ctx.session_settings,
         "extensions": exts,
-        "pg_mergetree_so_mtime": (
-            datetime.datetime.fromtimestamp(so.stat().st_mtime).isoformat(timespec="seconds")
-            if so and so.exists() else None),
+        "pg_mergetree_so_mtime": so_mtime.isoformat(timespec="seconds") if so_mtime else None,
+        # A server started before the library was installed runs the older library.
+        "server_older_than_so": bool(so_mtime and started and so_mtime > started),
+        "server_started": started.isoformat(timespec="seconds") if started else None,
         "pg_mergetree_build": build_kind(so),
         "git_commit": commit + ("+dirty" if dirty else ""),
         "machine": {"nproc": os.cpu_count(), "memory_gb": _meminfo_gb(), "cpu": _cpu_model(),

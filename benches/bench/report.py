@@ -29,7 +29,12 @@ def fmt_bytes(b):
 def ratio(base, other):
     if base is None or other is None or other == 0:
         return "–"
-    return f"{base / other:.2f}x"
+    r = base / other
+    if r >= 10:
+        return f"{r:,.0f}x"
+    if r >= 0.1:
+        return f"{r:.2f}x"
+    return f"{r:#.2g}x"
 
 
 def settings_md(env, runs, warmup) -> str:
@@ -43,10 +48,10 @@ def settings_md(env, runs, warmup) -> str:
         lines.append(f"| {k} (session) | {v} |")
     exts = ", ".join(f"{k} {v}" for k, v in env["extensions"].items()) or "none"
     lines.append(f"| extensions | {exts} |")
-    kind = env.get("pg_mergetree_build") or "?"
-    if kind == "debug":
-        kind = "**debug** (unoptimised: mergetree timings not representative)"
-    lines.append(f"| pg_mergetree build | {kind} build, .so from "
+    kind = f"{env.get('pg_mergetree_build') or '?'} build"
+    if kind == "debug build":
+        kind = "**debug build** (unoptimised: mergetree timings not representative)"
+    lines.append(f"| pg_mergetree build | {kind}, .so from "
                  f"{env['pg_mergetree_so_mtime']}, source at commit {env['git_commit'] or '?'} |")
     lines.append(f"| timing | median of {runs} runs after {warmup} warm-up, wall clock at the client |")
     return "\n".join(lines)
@@ -69,19 +74,20 @@ def workload_md(w: dict) -> str:
         many = len(tables) > 1
         for t in tables if many else []:
             row(f"load {t} (s)", {s: load.get(s, {}).get(t, {}).get("load_seconds") for s in systems}, fmt_s)
-        row("load total (s)" if many else "load (s)",
-            {s: sum(f["load_seconds"] for f in load[s].values()) if s in load else None for s in systems}, fmt_s)
+        def total(s, key):  # None unless every table of the system was loaded
+            facts = load.get(s, {})
+            return sum(facts[t][key] for t in tables) if all(t in facts for t in tables) else None
+
+        row("load total (s)" if many else "load (s)", {s: total(s, "load_seconds") for s in systems}, fmt_s)
         for t in tables if many else []:
             row(f"size {t}", {s: load.get(s, {}).get(t, {}).get("total_bytes") for s in systems}, fmt_bytes)
-        row("size total" if many else "size",
-            {s: sum(f["total_bytes"] for f in load[s].values()) if s in load else None for s in systems},
-            fmt_bytes)
+        row("size total" if many else "size", {s: total(s, "total_bytes") for s in systems}, fmt_bytes)
     for name, q in w.get("queries", {}).items():
         mark = "" if q["check"] == "match" else f" **{q['check']}**"
         row(f"{name} (ms){mark}", {s: q[s].get("median_ms") for s in systems}, fmt_ms)
     lines.append("")
     lines.append(f"{base} / other above 1: the other system is faster (load, queries) or smaller (size: "
-                 "the compression ratio against heap). Sizes: pg_total_relation_size (table, TOAST, indexes).")
+                 f"the compression ratio against {base}). Sizes: pg_total_relation_size (table, TOAST, indexes).")
     shared = w.get("shared_tables") or {}
     if shared:
         lines.append("Shared heap tables, the same for every system (not in the sizes above): " + ", ".join(

@@ -98,9 +98,8 @@ def run_query(conns, systems, query, warmup, runs) -> dict:
     return out
 
 
-def run_workload(ctx, workload, systems, args) -> dict:
-    res = {"title": workload.title(), "params": workload.params(), "systems": [s.name for s in systems],
-           "load": {}, "queries": {}, "failures": []}
+def run_workload(ctx, workload, systems, args, res: dict) -> None:
+    """Fills `res` as it goes, so that a failure keeps what was measured before it."""
     print(f"\n=== {workload.title()}")
     res["data"] = workload.prepare()
     tables = workload.tables()
@@ -152,13 +151,15 @@ def run_workload(ctx, workload, systems, args) -> dict:
     if not args.keep:
         with ctx.connect() as conn:
             drop_schemas(conn, workload, systems)
-    return res
 
 
 def safe_run_workload(ctx, workload, systems, args) -> dict:
+    res = {"title": workload.title(), "params": workload.params(), "systems": [s.name for s in systems],
+           "load": {}, "queries": {}, "failures": []}
     try:
-        return run_workload(ctx, workload, systems, args)
+        run_workload(ctx, workload, systems, args, res)
     except Exception as e:
         traceback.print_exc()
-        return {"title": workload.title(), "params": workload.params(), "systems": [s.name for s in systems],
-                "failures": [f"{workload.name}: {type(e).__name__}: {e}"], "queries": {}, "load": {}}
+        msg = (str(e).strip().splitlines() or [""])[0]
+        res["failures"].append(f"{workload.name}: {type(e).__name__}: {msg}")
+    return res

@@ -100,15 +100,16 @@ unsafe fn range_var_oid(rv: *mut pg_sys::RangeVar) -> pg_sys::Oid {
 
 #[pg_guard]
 unsafe extern "C-unwind" fn process_utility(
-    mut pstmt: *mut pg_sys::PlannedStmt,
+    pstmt: *mut pg_sys::PlannedStmt,
     query: *const std::ffi::c_char,
-    mut read_only: bool,
+    read_only: bool,
     context: pg_sys::ProcessUtilityContext::Type,
     params: pg_sys::ParamListInfo,
     env: *mut pg_sys::QueryEnvironment,
     dest: *mut pg_sys::DestReceiver,
     qc: *mut pg_sys::QueryCompletion,
 ) {
+    let (mut pstmt, mut read_only) = (pstmt, read_only);
     // SAFETY: Postgres passes a valid utility statement; we edit only a private copy.
     unsafe {
         let tag = (*(*pstmt).utilityStmt).type_;

@@ -52,6 +52,29 @@ pub unsafe fn add_path(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptI
     }
 }
 
+/// Whether one of the parameterized clauses compares the leading `order_by` column: only
+/// then does each outer value prune the inner scan to a few granules. Otherwise every
+/// loop would read the whole table, and the path is not offered.
+unsafe fn prunes_by_key(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptInfo, clauses: *mut pg_sys::List) -> bool {
+    // SAFETY: planner structures are valid; the relation is locked by the planner.
+    unsafe {
+        let oid = (*(*(*root).simple_rte_array.add((*rel).relid as usize))).relid;
+        let r = pg_sys::relation_open(oid, pg_sys::NoLock as i32);
+        let opts = crate::options::for_relation(r);
+        let plan = crate::datum::table_plan(r);
+        pg_sys::relation_close(r, pg_sys::NoLock as i32);
+        let Some(lead) = opts.order_by.first().and_then(|n| plan.index_of_name(n)) else { return false };
+        list_ptrs::<pg_sys::RestrictInfo>(clauses).into_iter().any(|ri| {
+            let clause = (*ri).clause as *mut pg_sys::Node;
+            quals::pushable(clause, (*rel).relid, &plan, false) && {
+                let mut attrs: *mut pg_sys::Bitmapset = std::ptr::null_mut();
+                pg_sys::pull_varattnos(clause, (*rel).relid, &mut attrs);
+                pg_sys::bms_is_member(plan.columns[lead].attnum as i32 - pg_sys::FirstLowInvalidHeapAttributeNumber, attrs)
+            }
+        })
+    }
+}
+
 /// A parallel-aware path: the leader and the workers share out the pruned granules.
 unsafe fn add_partial_path(rel: *mut pg_sys::RelOptInfo, startup: f64, total: f64) {
     // SAFETY: planner structures are valid during path generation.
@@ -96,7 +119,7 @@ unsafe fn add_parameterized_paths(root: *mut pg_sys::PlannerInfo, rel: *mut pg_s
             }
             let required = pg_sys::bms_union((*other).relids, (*rel).lateral_relids);
             let ppi = pg_sys::get_baserel_parampathinfo(root, rel, required);
-            if ppi.is_null() || (*ppi).ppi_clauses.is_null() {
+            if ppi.is_null() || (*ppi).ppi_clauses.is_null() || !prunes_by_key(root, rel, (*ppi).ppi_clauses) {
                 continue;
             }
             let path = pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomPath>()) as *mut pg_sys::CustomPath;

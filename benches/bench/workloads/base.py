@@ -75,7 +75,8 @@ def ensure_server_dir(path: Path, owner_uid: int) -> Path:
         missing.append(p)
         p = p.parent
     for d in reversed(missing):
-        d.mkdir(mode=0o755)
+        d.mkdir()
+        d.chmod(0o755)  # whatever the umask
         try:
             os.chown(d, owner_uid, -1)
         except PermissionError:
