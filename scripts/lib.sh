@@ -134,3 +134,13 @@ wait_ready() {
 
 psql_at() { local port=$1; shift; psql -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres "$@"; }
 sql_at() { psql_at "$1" -d "$2" -Atq -c "$3"; }
+
+# free_port BASE: the first port from BASE up with BASE and BASE+1 both free on 127.0.0.1
+# (tests and tools start their own clusters; a fixed port may be briefly taken).
+free_port() {
+  local p=$1
+  while (: <"/dev/tcp/127.0.0.1/$p") 2>/dev/null || (: <"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null; do
+    p=$((p + 2))
+  done
+  echo "$p"
+}

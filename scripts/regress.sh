@@ -5,7 +5,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/lib.sh"
-PORT=${MT_REGRESS_PORT:-55400}
+PORT=${MT_REGRESS_PORT:-$(free_port 55400)}
 DATA=$MT_ROOT/regress/data
 PG_REGRESS=$(dirname "$("$PG_BIN/pg_config" --pgxs)")/../test/regress/pg_regress
 out=$MT_ROOT/regress/out

@@ -6,7 +6,7 @@
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-PORT=${T_CONCURRENT_PORT:-55440}
+PORT=${T_CONCURRENT_PORT:-$(free_port 55440)}
 t_setup
 t_cluster db "$PORT"
 q() { sql_at "$PORT" postgres "$1"; }

@@ -4,7 +4,7 @@
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-PORT=${T_CRASH_PORT:-55410}
+PORT=${T_CRASH_PORT:-$(free_port 55410)}
 COPY_ROWS=${T_CRASH_COPY_ROWS:-2000000}
 t_setup
 t_cluster db "$PORT"

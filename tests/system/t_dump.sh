@@ -4,7 +4,7 @@
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-PORT=${T_DUMP_PORT:-55420}
+PORT=${T_DUMP_PORT:-$(free_port 55420)}
 t_setup
 t_cluster db "$PORT"
 
