@@ -277,6 +277,19 @@ impl ScanRun {
         Some(Batch { cols, rows: selection, next: 0, first_row_id, row_ids })
     }
 
+    /// Filters and decodes granule `g` of the part `reader` reads (`part`: its catalog row).
+    fn granule_batch(&mut self, reader: &PartReader<PageStore>, part: usize, g: usize) -> Option<Batch> {
+        let map = self.column_map(reader);
+        let rows = reader.meta().granule_rows[g] as usize;
+        let first: u64 = reader.meta().granule_rows[..g].iter().map(|&n| n as u64).sum();
+        let first_row_id = self.parts[part].first_row as u64 + first;
+        let mut pre: Vec<Option<ColumnData>> = (0..self.plan.columns.len()).map(|_| None).collect();
+        for &ci in &self.filter_cols {
+            pre[ci] = Some(self.read_column(reader, &map, ci, g, rows));
+        }
+        self.make_batch(pre, rows, |s, ci| s.read_column(reader, &map, ci, g, rows), first_row_id, None)
+    }
+
     /// Parallel scans: claims units until one yields rows.
     fn next_parallel_batch(&mut self) -> bool {
         loop {
@@ -286,15 +299,7 @@ impl ScanRun {
             let i = unsafe { (**shared).next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) } as usize;
             let Some(&(ri, g)) = units.get(i) else { return false };
             let reader = self.units.as_mut().expect("parallel").1[ri].take().expect("reader");
-            let map = self.column_map(&reader);
-            let rows = reader.meta().granule_rows[g] as usize;
-            let first: u64 = reader.meta().granule_rows[..g].iter().map(|&n| n as u64).sum();
-            let first_row_id = self.parts[self.unit_parts[ri]].first_row as u64 + first;
-            let mut pre: Vec<Option<ColumnData>> = (0..self.plan.columns.len()).map(|_| None).collect();
-            for &ci in &self.filter_cols {
-                pre[ci] = Some(self.read_column(&reader, &map, ci, g, rows));
-            }
-            let batch = self.make_batch(pre, rows, |s, ci| s.read_column(&reader, &map, ci, g, rows), first_row_id, None);
+            let batch = self.granule_batch(&reader, self.unit_parts[ri], g);
             self.units.as_mut().expect("parallel").1[ri] = Some(reader);
             if let Some(b) = batch {
                 self.batch = Some(b);
@@ -314,15 +319,7 @@ impl ScanRun {
                 let g = self.granules[self.gpos];
                 self.gpos += 1;
                 let reader = self.reader.take().expect("reader");
-                let map = self.column_map(&reader);
-                let rows = reader.meta().granule_rows[g] as usize;
-                let first: u64 = reader.meta().granule_rows[..g].iter().map(|&n| n as u64).sum();
-                let first_row_id = self.parts[self.part - 1].first_row as u64 + first;
-                let mut pre: Vec<Option<ColumnData>> = (0..self.plan.columns.len()).map(|_| None).collect();
-                for &ci in &self.filter_cols {
-                    pre[ci] = Some(self.read_column(&reader, &map, ci, g, rows));
-                }
-                let batch = self.make_batch(pre, rows, |s, ci| s.read_column(&reader, &map, ci, g, rows), first_row_id, None);
+                let batch = self.granule_batch(&reader, self.part - 1, g);
                 self.reader = Some(reader);
                 if let Some(b) = batch {
                     self.batch = Some(b);

@@ -18,6 +18,24 @@ pub static mut SCAN_METHODS: pg_sys::CustomScanMethods = pg_sys::CustomScanMetho
     CreateCustomScanState: Some(exec::create_scan_state),
 };
 
+/// A MergeTreeScan path over `rel` with the given parameterization, size and costs.
+unsafe fn new_path(rel: *mut pg_sys::RelOptInfo, param_info: *mut pg_sys::ParamPathInfo, rows: f64, startup: f64, total: f64) -> *mut pg_sys::CustomPath {
+    // SAFETY: a zeroed CustomPath in planner memory, filled like create_seqscan_path does.
+    unsafe {
+        let path = pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomPath>()) as *mut pg_sys::CustomPath;
+        (*path).path.type_ = pg_sys::NodeTag::T_CustomPath;
+        (*path).path.pathtype = pg_sys::NodeTag::T_CustomScan;
+        (*path).path.parent = rel;
+        (*path).path.pathtarget = (*rel).reltarget;
+        (*path).path.param_info = param_info;
+        (*path).path.rows = rows;
+        (*path).path.startup_cost = startup;
+        (*path).path.total_cost = total;
+        (*path).methods = &raw const PATH_METHODS;
+        path
+    }
+}
+
 /// Adds the MergeTreeScan path to a mergetree relation and drops the sequential scan:
 /// every query on the table goes through the node (the setting turns it off).
 ///
@@ -32,17 +50,9 @@ pub unsafe fn add_path(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptI
             .map(|p| ((*p).startup_cost, (*p).total_cost))
             .next();
         let Some((startup, total)) = seq_cost else { return };
-        let path = pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomPath>()) as *mut pg_sys::CustomPath;
-        (*path).path.type_ = pg_sys::NodeTag::T_CustomPath;
-        (*path).path.pathtype = pg_sys::NodeTag::T_CustomScan;
-        (*path).path.parent = rel;
-        (*path).path.pathtarget = (*rel).reltarget;
-        (*path).path.param_info = pg_sys::get_baserel_parampathinfo(root, rel, (*rel).lateral_relids);
-        (*path).path.rows = (*rel).rows;
+        let ppi = pg_sys::get_baserel_parampathinfo(root, rel, (*rel).lateral_relids);
         // Reading fewer columns and granules than a heap scan: never more expensive.
-        (*path).path.startup_cost = startup;
-        (*path).path.total_cost = startup + (total - startup) * 0.5;
-        (*path).methods = &raw const PATH_METHODS;
+        let path = new_path(rel, ppi, (*rel).rows, startup, startup + (total - startup) * 0.5);
         (*rel).pathlist = std::ptr::null_mut();
         pg_sys::add_path(rel, path as *mut pg_sys::Path);
         add_parameterized_paths(root, rel, startup, total);
@@ -83,20 +93,12 @@ unsafe fn add_partial_path(rel: *mut pg_sys::RelOptInfo, startup: f64, total: f6
         if workers <= 0 {
             return;
         }
-        let path = pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomPath>()) as *mut pg_sys::CustomPath;
-        (*path).path.type_ = pg_sys::NodeTag::T_CustomPath;
-        (*path).path.pathtype = pg_sys::NodeTag::T_CustomScan;
-        (*path).path.parent = rel;
-        (*path).path.pathtarget = (*rel).reltarget;
+        // The leader also scans, at a share that shrinks with more workers (as for heap).
+        let share = workers as f64 + if pg_sys::parallel_leader_participation { (1.0 - 0.3 * workers as f64).max(0.0) } else { 0.0 };
+        let path = new_path(rel, std::ptr::null_mut(), (*rel).rows / share, startup, startup + (total - startup) * 0.5 / share);
         (*path).path.parallel_aware = true;
         (*path).path.parallel_safe = true;
         (*path).path.parallel_workers = workers;
-        // The leader also scans, at a share that shrinks with more workers (as for heap).
-        let share = workers as f64 + if pg_sys::parallel_leader_participation { (1.0 - 0.3 * workers as f64).max(0.0) } else { 0.0 };
-        (*path).path.rows = (*rel).rows / share;
-        (*path).path.startup_cost = startup;
-        (*path).path.total_cost = startup + (total - startup) * 0.5 / share;
-        (*path).methods = &raw const PATH_METHODS;
         pg_sys::add_partial_path(rel, path as *mut pg_sys::Path);
     }
 }
@@ -122,18 +124,9 @@ unsafe fn add_parameterized_paths(root: *mut pg_sys::PlannerInfo, rel: *mut pg_s
             if ppi.is_null() || (*ppi).ppi_clauses.is_null() || !prunes_by_key(root, rel, (*ppi).ppi_clauses) {
                 continue;
             }
-            let path = pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomPath>()) as *mut pg_sys::CustomPath;
-            (*path).path.type_ = pg_sys::NodeTag::T_CustomPath;
-            (*path).path.pathtype = pg_sys::NodeTag::T_CustomScan;
-            (*path).path.parent = rel;
-            (*path).path.pathtarget = (*rel).reltarget;
-            (*path).path.param_info = ppi;
-            (*path).path.rows = (*ppi).ppi_rows;
             // Cost by the fraction of rows the parameter keeps: pruning reads about that much.
             let frac = ((*ppi).ppi_rows / (*rel).tuples.max(1.0)).clamp(0.0001, 1.0);
-            (*path).path.startup_cost = startup;
-            (*path).path.total_cost = startup + (total - startup) * 0.5 * frac.max(0.01);
-            (*path).methods = &raw const PATH_METHODS;
+            let path = new_path(rel, ppi, (*ppi).ppi_rows, startup, startup + (total - startup) * 0.5 * frac.max(0.01));
             pg_sys::add_path(rel, path as *mut pg_sys::Path);
         }
     }
