@@ -107,4 +107,64 @@ class MergeTree(System):
         return out
 
 
-SYSTEMS: dict[str, System] = {s.name: s for s in (Heap(), MergeTree())}
+def column_names(columns: str) -> list[str]:
+    """Column names of a `name type, ...` list (commas inside parentheses are types')."""
+    names, depth, start = [], 0, 0
+    for i, c in enumerate(columns + ","):
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "," and depth == 0:
+            item = columns[start:i].strip()
+            if item:
+                names.append(item.split()[0] if not item.startswith('"') else item[: item.index('"', 1) + 1])
+            start = i + 1
+    return names
+
+
+class MergeTreeVariant(MergeTree):
+    """The mergetree table of the workload with extra storage options (codec studies)."""
+
+    extra: dict = {}
+
+    def create_table(self, qualified, table):
+        base = dict(table.options.get("mergetree", {}))
+        base.update(self.extra_for(table))
+        return MergeTree.create_table(self, qualified, _with_options(table, self.name, base))
+
+    def extra_for(self, table) -> dict:
+        return dict(self.extra)
+
+    def notes(self, tables):
+        return [f"{self.name} `{t.name}`: mergetree options plus " + ", ".join(f"{k} = {v}" for k, v in self.extra_for(t).items())
+                for t in tables if "mergetree" in t.options]
+
+
+def _with_options(table, system, options):
+    import copy
+    t = copy.copy(table)
+    t.options = {**table.options, system: options}
+    return t
+
+
+class MergeTreeLz4(MergeTreeVariant):
+    """Before the codec work: every column plain LZ4, no transforms, no dictionaries."""
+
+    name = "mergetree_lz4"
+    description = "pg_mergetree with LZ4 only (no transforms, no dictionaries)"
+
+    def extra_for(self, table):
+        codecs = "; ".join(f"{c}: LZ4" for c in column_names(table.columns))
+        return {"compression": "lz4", "dictionary": "off", "codecs": codecs}
+
+
+class MergeTreeZstd(MergeTreeVariant):
+    """The smallest option: ZSTD(3) blocks, automatic transforms and dictionaries."""
+
+    name = "mergetree_zstd"
+    description = "pg_mergetree with compression = zstd(3)"
+    extra = {"compression": "zstd(3)"}
+
+
+SYSTEMS: dict[str, System] = {s.name: s for s in (Heap(), MergeTree(), MergeTreeLz4(), MergeTreeZstd())}
