@@ -187,6 +187,26 @@ impl Cursor {
         }
     }
 
+    /// Stores the next row into `slot`, or clears it at the end; true when a row was stored.
+    ///
+    /// # Safety
+    /// `slot` has the relation's tuple descriptor.
+    pub unsafe fn next_into(&mut self, slot: *mut pg_sys::TupleTableSlot) -> bool {
+        // SAFETY: per the caller.
+        unsafe {
+            match self.next() {
+                Some(i) => {
+                    self.store(i, slot);
+                    true
+                }
+                None => {
+                    clear_slot(slot);
+                    false
+                }
+            }
+        }
+    }
+
     /// Stores row `i` of the current granule into `slot`.
     ///
     /// # Safety
@@ -303,19 +323,7 @@ pub unsafe extern "C-unwind" fn scan_getnextslot(
     slot: *mut pg_sys::TupleTableSlot,
 ) -> bool {
     // SAFETY: `scan` came from scan_begin; `slot` matches the relation.
-    unsafe {
-        let c = &mut *desc(scan).cursor;
-        match c.next() {
-            Some(i) => {
-                c.store(i, slot);
-                true
-            }
-            None => {
-                clear_slot(slot);
-                false
-            }
-        }
-    }
+    unsafe { (*desc(scan).cursor).next_into(slot) }
 }
 
 #[pg_guard]
@@ -357,17 +365,11 @@ pub unsafe extern "C-unwind" fn scan_analyze_next_tuple(
             clear_slot(slot);
             return false;
         }
-        match c.next() {
-            Some(i) => {
-                c.store(i, slot);
-                *liverows += 1.0;
-                true
-            }
-            None => {
-                clear_slot(slot);
-                false
-            }
+        let found = c.next_into(slot);
+        if found {
+            *liverows += 1.0;
         }
+        found
     }
 }
 
@@ -393,13 +395,7 @@ unsafe fn fetch_row(rel: pg_sys::Relation, row_id: u64, snapshot: pg_sys::Snapsh
         }
         let Some(target) = target else { return false };
         c.skip_to(target);
-        match c.next() {
-            Some(i) => {
-                c.store(i, slot);
-                true
-            }
-            None => false,
-        }
+        c.next_into(slot)
     }
 }
 

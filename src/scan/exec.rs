@@ -49,6 +49,15 @@ struct Batch {
     row_ids: Option<Vec<u64>>,
 }
 
+/// A part whose metadata has been read, with the place of each plan column in it.
+struct OpenPart {
+    reader: PartReader<PageStore>,
+    /// Plan column index -> index of the column in the part (None: added later).
+    map: Vec<Option<usize>>,
+}
+
+/// One scan's state. It lives across rescans: the visible parts, their metadata and the
+/// buffered rows do not change within a query; a rescan only re-evaluates the parameters.
 struct ScanRun {
     rel: pg_sys::Relation,
     table: String,
@@ -58,18 +67,19 @@ struct ScanRun {
     predicate: Option<Predicate>,
     filter_cols: Vec<usize>,
     parts: Vec<PartRow>,
+    /// Parts opened so far, by index in `parts`.
+    opened: Vec<Option<OpenPart>>,
     buffered: Option<(Vec<ColumnData>, Vec<u64>)>,
+    /// Next part to consider, and the part being read (index in `parts`).
     part: usize,
-    reader: Option<PartReader<PageStore>>,
+    current: Option<usize>,
     granules: Vec<usize>,
     gpos: usize,
     batch: Option<Batch>,
     buffered_done: bool,
     stats: Stats,
-    /// Parallel scans: every (reader, granule) to read, claimed through the shared counter.
-    units: Option<(Vec<(usize, usize)>, Vec<Option<PartReader<PageStore>>>, *mut Shared)>,
-    /// For each reader of `units`, its index in `parts`.
-    unit_parts: Vec<usize>,
+    /// Parallel scans: every (part, granule) to read, claimed through the shared counter.
+    units: Option<(Vec<(usize, usize)>, *mut Shared)>,
 }
 
 /// Shared by the leader and the workers of a parallel scan (in dynamic shared memory):
@@ -87,7 +97,6 @@ struct ScanState {
     run: *mut ScanRun,
     /// Set by ReScan: the next fetch starts over with fresh parameters.
     restart: bool,
-    stats: Stats,
 }
 
 #[pg_guard]
@@ -107,16 +116,34 @@ unsafe fn state<'a>(node: *mut pg_sys::CustomScanState) -> &'a mut ScanState {
     unsafe { &mut *(node as *mut ScanState) }
 }
 
-/// Builds the run: part list under the scan's snapshot, the predicate with parameters
-/// evaluated now, and the buffered rows this statement may see.
+/// The pushed clauses as one predicate, with parameters evaluated now.
+unsafe fn predicate_of(node: *mut pg_sys::CustomScanState, plan: &TablePlan) -> Option<Predicate> {
+    // SAFETY: called at a fetch with the executor's state (and parameters) set up.
+    unsafe {
+        let cscan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
+        let clauses = list_ptrs::<pg_sys::Node>((*cscan).custom_exprs);
+        if clauses.is_empty() {
+            return None;
+        }
+        let econtext = (*node).ss.ps.ps_ExprContext;
+        let relid = (*cscan).scan.scanrelid;
+        let old = pg_sys::MemoryContextSwitchTo((*econtext).ecxt_per_tuple_memory);
+        let ps: Vec<Predicate> = clauses.into_iter().map(|c| quals::build(c, relid, plan, &raw mut (*node).ss.ps, econtext)).collect();
+        pg_sys::MemoryContextSwitchTo(old);
+        pg_sys::MemoryContextReset((*econtext).ecxt_per_tuple_memory);
+        Some(if ps.len() == 1 { ps.into_iter().next().expect("one") } else { Predicate::And(ps) })
+    }
+}
+
+/// Builds the run: part list under the scan's snapshot, the predicate, and the buffered
+/// rows this statement may see.
 unsafe fn start(node: *mut pg_sys::CustomScanState) -> ScanRun {
-    // SAFETY: called from Begin/ReScan with the executor's state set up.
+    // SAFETY: called at the first fetch with the executor's state set up.
     unsafe {
         let rel = (*node).ss.ss_currentRelation;
         let estate = (*node).ss.ps.state;
         let cscan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
         let plan = datum::table_plan(rel);
-        let relid = (*cscan).scan.scanrelid;
         let needed_list = list_ptrs::<pg_sys::List>((*cscan).custom_private)[0];
         let mut needed = Vec::new();
         if !needed_list.is_null() {
@@ -127,45 +154,31 @@ unsafe fn start(node: *mut pg_sys::CustomScanState) -> ScanRun {
                 }
             }
         }
-        let econtext = (*node).ss.ps.ps_ExprContext;
-        let clauses = list_ptrs::<pg_sys::Node>((*cscan).custom_exprs);
-        let predicate = if clauses.is_empty() {
-            None
-        } else {
-            let old = pg_sys::MemoryContextSwitchTo((*econtext).ecxt_per_tuple_memory);
-            let ps: Vec<Predicate> = clauses.into_iter().map(|c| quals::build(c, relid, &plan, &raw mut (*node).ss.ps, econtext)).collect();
-            pg_sys::MemoryContextSwitchTo(old);
-            pg_sys::MemoryContextReset((*econtext).ecxt_per_tuple_memory);
-            Some(if ps.len() == 1 { ps.into_iter().next().expect("one") } else { Predicate::And(ps) })
-        };
-        let mut filter_cols = Vec::new();
-        if let Some(p) = &predicate {
-            p.columns(&mut filter_cols);
-        }
         let snapshot = (*estate).es_snapshot;
         let parts = catalog::visible_parts(rel, snapshot);
         let curcid = ((*snapshot).snapshot_type == pg_sys::SnapshotType::SNAPSHOT_MVCC).then(|| (*snapshot).curcid);
         let buffered = buffer::visible_rows((*rel).rd_id, curcid).map(|(c, ids, _)| (c, ids));
-        let stats = Stats { parts_total: parts.len() as u64, ..Default::default() };
-        ScanRun {
+        let mut run = ScanRun {
             rel,
             table: crate::am::relname(rel),
+            opened: parts.iter().map(|_| None).collect(),
             plan,
             needed,
-            predicate,
-            filter_cols,
+            predicate: None,
+            filter_cols: Vec::new(),
             parts,
             buffered,
             part: 0,
-            reader: None,
+            current: None,
             granules: Vec::new(),
             gpos: 0,
             batch: None,
             buffered_done: false,
-            stats,
+            stats: Stats::default(),
             units: None,
-            unit_parts: Vec::new(),
-        }
+        };
+        run.restart(node);
+        run
     }
 }
 
@@ -174,41 +187,68 @@ impl ScanRun {
         crate::error::report(&self.table, e)
     }
 
+    /// Starts (over) with the parameters' current values; parts stay open.
+    unsafe fn restart(&mut self, node: *mut pg_sys::CustomScanState) {
+        // SAFETY: per predicate_of.
+        self.predicate = unsafe { predicate_of(node, &self.plan) };
+        self.filter_cols.clear();
+        if let Some(p) = &self.predicate {
+            p.columns(&mut self.filter_cols);
+        }
+        self.stats.parts_total += self.parts.len() as u64;
+        self.part = 0;
+        self.current = None;
+        self.granules.clear();
+        self.gpos = 0;
+        self.batch = None;
+        self.buffered_done = false;
+        self.units = None;
+    }
+
     /// Prunes every part now and lists the granules to read, for a parallel scan.
     fn plan_units(&mut self, shared: *mut Shared) {
         let mut units = Vec::new();
-        let mut readers = Vec::new();
         while self.next_part() {
-            let pi = readers.len();
-            for &g in &self.granules {
-                units.push((pi, g));
-            }
-            readers.push((self.reader.take(), self.part - 1));
+            let pi = self.current.expect("opened");
+            units.extend(self.granules.iter().map(|&g| (pi, g)));
         }
-        let (readers, part_index): (Vec<_>, Vec<_>) = readers.into_iter().unzip();
-        // Unit part indexes refer to `readers`; keep the catalog row index alongside.
-        self.unit_parts = part_index;
-        self.units = Some((units, readers, shared));
+        self.units = Some((units, shared));
     }
 
-    /// Opens the next part that may match; false when none is left.
+    /// The part at index `pi`, opened on first use.
+    fn open(&mut self, pi: usize) -> &OpenPart {
+        if self.opened[pi].is_none() {
+            let p = &self.parts[pi];
+            let store = PageStore { rel: self.rel, start_block: p.start_block as u32, nblocks: p.nblocks as u32, len: p.part_bytes as u64 };
+            let reader = PartReader::open(store).unwrap_or_else(|e| self.report(e));
+            let map = self
+                .plan
+                .columns
+                .iter()
+                .map(|c| reader.meta().columns.iter().position(|m| m.spec.id == c.attnum as u32))
+                .collect();
+            self.opened[pi] = Some(OpenPart { reader, map });
+        }
+        self.opened[pi].as_ref().expect("opened")
+    }
+
+    /// Moves to the next part that may match; false when none is left.
     fn next_part(&mut self) -> bool {
         while self.part < self.parts.len() {
             check_for_interrupts!();
-            let p = &self.parts[self.part];
+            let pi = self.part;
             self.part += 1;
-            let store = PageStore { rel: self.rel, start_block: p.start_block as u32, nblocks: p.nblocks as u32, len: p.part_bytes as u64 };
-            let reader = PartReader::open(store).unwrap_or_else(|e| self.report(e));
-            let meta = reader.meta();
+            self.open(pi);
+            let op = self.opened[pi].as_ref().expect("opened");
+            let meta = op.reader.meta();
             self.stats.granules_total += meta.granules() as u64;
             let granules = match &self.predicate {
                 Some(pred) => {
-                    let map = self.column_map(&reader);
-                    if crate::gucs::PART_PRUNING.get() && !select::part_may_match(meta, pred, &map) {
+                    if crate::gucs::PART_PRUNING.get() && !select::part_may_match(meta, pred, &op.map) {
                         continue;
                     }
                     if crate::gucs::PRIMARY_KEY_PRUNING.get() {
-                        select::select_granules(meta, pred, &map)
+                        select::select_granules(meta, pred, &op.map)
                     } else {
                         (0..meta.granules()).collect()
                     }
@@ -219,19 +259,10 @@ impl ScanRun {
             self.stats.granules_read += granules.len() as u64;
             self.granules = granules;
             self.gpos = 0;
-            self.reader = Some(reader);
+            self.current = Some(pi);
             return true;
         }
         false
-    }
-
-    /// Plan column index -> index of the column in the part (None: added later).
-    fn column_map(&self, reader: &PartReader<PageStore>) -> Vec<Option<usize>> {
-        self.plan
-            .columns
-            .iter()
-            .map(|c| reader.meta().columns.iter().position(|m| m.spec.id == c.attnum as u32))
-            .collect()
     }
 
     /// A column of the part as engine values, or its default when the part predates it.
@@ -277,31 +308,31 @@ impl ScanRun {
         Some(Batch { cols, rows: selection, next: 0, first_row_id, row_ids })
     }
 
-    /// Filters and decodes granule `g` of the part `reader` reads (`part`: its catalog row).
-    fn granule_batch(&mut self, reader: &PartReader<PageStore>, part: usize, g: usize) -> Option<Batch> {
-        let map = self.column_map(reader);
-        let rows = reader.meta().granule_rows[g] as usize;
-        let first: u64 = reader.meta().granule_rows[..g].iter().map(|&n| n as u64).sum();
-        let first_row_id = self.parts[part].first_row as u64 + first;
+    /// Filters and decodes granule `g` of part `pi`.
+    fn granule_batch(&mut self, pi: usize, g: usize) -> Option<Batch> {
+        let op = self.opened[pi].take().expect("opened");
+        let meta = op.reader.meta();
+        let rows = meta.granule_rows[g] as usize;
+        let first: u64 = meta.granule_rows[..g].iter().map(|&n| n as u64).sum();
+        let first_row_id = self.parts[pi].first_row as u64 + first;
         let mut pre: Vec<Option<ColumnData>> = (0..self.plan.columns.len()).map(|_| None).collect();
         for &ci in &self.filter_cols {
-            pre[ci] = Some(self.read_column(reader, &map, ci, g, rows));
+            pre[ci] = Some(self.read_column(&op.reader, &op.map, ci, g, rows));
         }
-        self.make_batch(pre, rows, |s, ci| s.read_column(reader, &map, ci, g, rows), first_row_id, None)
+        let batch = self.make_batch(pre, rows, |s, ci| s.read_column(&op.reader, &op.map, ci, g, rows), first_row_id, None);
+        self.opened[pi] = Some(op);
+        batch
     }
 
     /// Parallel scans: claims units until one yields rows.
     fn next_parallel_batch(&mut self) -> bool {
         loop {
             check_for_interrupts!();
-            let (units, _, shared) = self.units.as_ref().expect("parallel");
+            let (units, shared) = self.units.as_ref().expect("parallel");
             // SAFETY: `shared` points into the parallel context's DSM for the scan's lifetime.
             let i = unsafe { (**shared).next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) } as usize;
-            let Some(&(ri, g)) = units.get(i) else { return false };
-            let reader = self.units.as_mut().expect("parallel").1[ri].take().expect("reader");
-            let batch = self.granule_batch(&reader, self.unit_parts[ri], g);
-            self.units.as_mut().expect("parallel").1[ri] = Some(reader);
-            if let Some(b) = batch {
+            let Some(&(pi, g)) = units.get(i) else { return false };
+            if let Some(b) = self.granule_batch(pi, g) {
                 self.batch = Some(b);
                 return true;
             }
@@ -315,13 +346,10 @@ impl ScanRun {
         }
         loop {
             check_for_interrupts!();
-            if self.reader.is_some() && self.gpos < self.granules.len() {
+            if let (Some(pi), true) = (self.current, self.gpos < self.granules.len()) {
                 let g = self.granules[self.gpos];
                 self.gpos += 1;
-                let reader = self.reader.take().expect("reader");
-                let batch = self.granule_batch(&reader, self.part - 1, g);
-                self.reader = Some(reader);
-                if let Some(b) = batch {
+                if let Some(b) = self.granule_batch(pi, g) {
                     self.batch = Some(b);
                     return true;
                 }
@@ -332,7 +360,8 @@ impl ScanRun {
             }
             if !self.buffered_done {
                 self.buffered_done = true;
-                if let Some((cols, ids)) = self.buffered.take() {
+                // Cloned: a rescan reads them again.
+                if let Some((cols, ids)) = self.buffered.clone() {
                     let rows = ids.len();
                     let mut cols: Vec<Option<ColumnData>> = cols.into_iter().map(Some).collect();
                     let mut pre: Vec<Option<ColumnData>> = (0..cols.len()).map(|_| None).collect();
@@ -357,29 +386,22 @@ unsafe extern "C-unwind" fn begin(_node: *mut pg_sys::CustomScanState, _estate: 
     // are only available then, as for an index scan's runtime keys.
 }
 
-/// The current run, started on first use after Begin or ReScan.
+/// The current run: started at the first fetch, restarted at the first fetch after a
+/// rescan (new parameter values, same parts).
 unsafe fn run_of<'a>(node: *mut pg_sys::CustomScanState) -> &'a mut ScanRun {
     // SAFETY: the run lives in the executor's memory context until the query ends.
     unsafe {
         let s = state(node);
-        if s.run.is_null() || s.restart {
-            let mut run = start(node);
-            if !s.shared.is_null() {
-                run.plan_units(s.shared);
-            }
-            // Counters accumulate over rescans.
-            run.stats.parts_read += s.stats.parts_read;
-            run.stats.granules_total += s.stats.granules_total;
-            run.stats.granules_read += s.stats.granules_read;
-            run.stats.rows_removed += s.stats.rows_removed;
-            run.stats.parts_total += s.stats.parts_total;
-            if s.run.is_null() {
-                s.run = pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(run);
-            } else {
-                // Reuse the allocation; the old run's buffers are dropped here.
-                *s.run = run;
-            }
-            s.restart = false;
+        if s.run.is_null() {
+            s.run = pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(start(node));
+        } else if s.restart {
+            (*s.run).restart(node);
+        } else {
+            return &mut *s.run;
+        }
+        s.restart = false;
+        if !s.shared.is_null() {
+            (*s.run).plan_units(s.shared);
         }
         &mut *s.run
     }
@@ -434,30 +456,16 @@ unsafe extern "C-unwind" fn exec(node: *mut pg_sys::CustomScanState) -> *mut pg_
     unsafe { pg_sys::ExecScan(&raw mut (*node).ss, Some(next), Some(recheck)) }
 }
 
-/// Folds the run's counters into the state's (the run may be replaced or freed).
-unsafe fn keep_stats(node: *mut pg_sys::CustomScanState) {
-    // SAFETY: `run` is null or a live run of this node.
-    unsafe {
-        let s = state(node);
-        if !s.run.is_null() {
-            s.stats = (*s.run).stats;
-        }
-    }
-}
-
 #[pg_guard]
-unsafe extern "C-unwind" fn end(node: *mut pg_sys::CustomScanState) {
-    // SAFETY: the counters stay for EXPLAIN ANALYZE, which runs after the scan ends.
-    unsafe { keep_stats(node) }
+unsafe extern "C-unwind" fn end(_node: *mut pg_sys::CustomScanState) {
+    // The run (and its counters, which EXPLAIN ANALYZE reads after this) is freed with the
+    // query's memory.
 }
 
 #[pg_guard]
 unsafe extern "C-unwind" fn rescan(node: *mut pg_sys::CustomScanState) {
-    // SAFETY: parameters may have changed: the next fetch starts a new run.
-    unsafe {
-        keep_stats(node);
-        state(node).restart = true;
-    }
+    // SAFETY: parameters may have changed: the next fetch restarts the run with them.
+    unsafe { state(node).restart = true };
 }
 
 #[pg_guard]
@@ -487,8 +495,8 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, ancestor
             pg_sys::ExplainPropertyText(c"Vectorized Filter".as_ptr(), text, es);
         }
         if (*es).analyze {
-            keep_stats(node);
-            let st = state(node).stats;
+            let s = state(node);
+            let st = if s.run.is_null() { Stats::default() } else { (*s.run).stats };
             let parts = std::ffi::CString::new(format!("{} of {}", st.parts_read, st.parts_total)).unwrap_or_default();
             let granules = std::ffi::CString::new(format!("{} of {}", st.granules_read, st.granules_total)).unwrap_or_default();
             pg_sys::ExplainPropertyText(c"Parts Read".as_ptr(), parts.as_ptr(), es);
