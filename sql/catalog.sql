@@ -40,13 +40,58 @@ FROM mergetree.part_catalog c
 JOIN pg_class r ON r.oid = c.relid AND r.relfilenode = c.relfilenode;
 GRANT SELECT ON mergetree.parts TO PUBLIC;
 
--- Dropped tables take their part rows with them.
+-- Skip indexes (CREATE INDEX ... USING mergetree_skip): one row per index and part, the
+-- part's summary of each index granule. Like parts, rows are visible by MVCC; a part
+-- without a row (none yet) is simply not skipped by that index.
+-- Column order is read by position in src/skip/catalog.rs.
+CREATE TABLE mergetree.skip_index_catalog (
+    index_oid oid NOT NULL,
+    relfilenode oid NOT NULL,
+    part_id bigint NOT NULL,
+    data bytea NOT NULL
+);
+REVOKE ALL ON mergetree.skip_index_catalog FROM PUBLIC;
+
+CREATE FUNCTION mergetree.mergetree_skip_handler(internal) RETURNS index_am_handler
+    AS 'MODULE_PATHNAME', 'mergetree_skip_handler' LANGUAGE C STRICT;
+CREATE ACCESS METHOD mergetree_skip TYPE INDEX HANDLER mergetree.mergetree_skip_handler;
+COMMENT ON ACCESS METHOD mergetree_skip IS 'data-skipping indexes of mergetree tables: minmax, set, bloom_filter, ngrambf, tokenbf';
+
+-- An index method needs an operator class per column type. These carry no operators: the
+-- planner never uses a skip index as an ordinary index; MergeTreeScan reads it.
+DO $$
+DECLARE t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['int2', 'int4', 'int8', 'float4', 'float8', 'numeric', 'money',
+        'text', 'varchar', 'bpchar', 'name', 'bytea', 'bool', 'uuid', 'oid',
+        'date', 'time', 'timetz', 'timestamp', 'timestamptz', 'interval', 'inet', 'cidr',
+        'macaddr', 'jsonb', 'json']
+    LOOP
+        EXECUTE format('CREATE OPERATOR CLASS mergetree.%s_skip_ops DEFAULT FOR TYPE %s USING mergetree_skip AS STORAGE %s',
+                       replace(t, '"', ''), t, t);
+    END LOOP;
+END
+$$;
+
+-- One row per skip index and visible part: its type, granularity and size.
+CREATE VIEW mergetree.skip_indexes AS
+SELECT i.indrelid::regclass AS table_name, s.index_oid::regclass AS index_name, p.part_name,
+       octet_length(s.data) AS bytes
+FROM mergetree.skip_index_catalog s
+JOIN pg_index i ON i.indexrelid = s.index_oid
+JOIN mergetree.part_catalog p ON p.relid = i.indrelid AND p.relfilenode = s.relfilenode AND p.part_id = s.part_id;
+GRANT SELECT ON mergetree.skip_indexes TO PUBLIC;
+
+-- Dropped tables take their part rows with them; dropped skip indexes their summaries.
 CREATE FUNCTION mergetree.on_sql_drop() RETURNS event_trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog AS $$
 BEGIN
     DELETE FROM mergetree.part_catalog
     WHERE relid IN (SELECT objid FROM pg_event_trigger_dropped_objects()
                     WHERE classid = 'pg_class'::regclass AND objsubid = 0);
+    DELETE FROM mergetree.skip_index_catalog
+    WHERE index_oid IN (SELECT objid FROM pg_event_trigger_dropped_objects()
+                        WHERE classid = 'pg_class'::regclass AND objsubid = 0);
 END
 $$;
 CREATE EVENT TRIGGER mergetree_on_sql_drop ON sql_drop EXECUTE FUNCTION mergetree.on_sql_drop();

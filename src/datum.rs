@@ -203,17 +203,38 @@ pub struct DatumColumn {
     pub nulls: Vec<bool>,
     _storage: Vec<u64>,
     _fixed: Option<ColumnData>,
+    /// The part's dictionary, whose values the datums point into.
+    _dict: Option<std::rc::Rc<DatumColumn>>,
+}
+
+/// Datums for rows `rows` of a dictionary-encoded granule: each points at the value the
+/// dictionary (converted once per part) holds for its code.
+pub fn from_dictionary(dict: &std::rc::Rc<DatumColumn>, codes: &[u32], validity: Option<&mergetree::Bitmap>, rows: &[u32]) -> DatumColumn {
+    let mut datums = Vec::with_capacity(rows.len());
+    let mut nulls = Vec::with_capacity(rows.len());
+    for &i in rows {
+        let null = validity.is_some_and(|v| !v.get(i as usize));
+        nulls.push(null);
+        datums.push(if null { pg_sys::Datum::from(0) } else { dict.datums[codes[i as usize] as usize] });
+    }
+    DatumColumn { datums, nulls, _storage: Vec::new(), _fixed: None, _dict: Some(dict.clone()) }
 }
 
 /// Turns decoded values into Datums that stay valid while the `DatumColumn` lives.
 pub fn to_datums(col: &ColumnPlan, data: ColumnData) -> DatumColumn {
-    let n = data.len();
-    let nulls: Vec<bool> = (0..n).map(|i| data.is_null(i)).collect();
-    let mut datums = Vec::with_capacity(n);
+    let all: Vec<u32> = (0..data.len() as u32).collect();
+    to_datums_of(col, data, &all)
+}
+
+/// Datums for rows `rows` of `data` only (the rows a filter kept), in that order: the
+/// other rows' values are never copied.
+pub fn to_datums_of(col: &ColumnPlan, data: ColumnData, rows: &[u32]) -> DatumColumn {
+    let nulls: Vec<bool> = rows.iter().map(|&i| data.is_null(i as usize)).collect();
+    let mut datums = Vec::with_capacity(rows.len());
     if col.typbyval {
         let w = col.typlen as usize;
-        for i in 0..n {
-            let v = data.value(i);
+        for &i in rows {
+            let v = data.value(i as usize);
             let mut b = [0u8; 8];
             b[..w].copy_from_slice(v);
             // Sign-extend like Int16GetDatum/Int32GetDatum/CharGetDatum do.
@@ -225,23 +246,23 @@ pub fn to_datums(col: &ColumnPlan, data: ColumnData) -> DatumColumn {
             };
             datums.push(pg_sys::Datum::from(x));
         }
-        return DatumColumn { datums, nulls, _storage: Vec::new(), _fixed: None };
+        return DatumColumn { datums, nulls, _storage: Vec::new(), _fixed: None, _dict: None };
     }
     if col.typlen > 0 {
         // Fixed-length by reference: point into the decoded bytes, kept alive below.
-        for i in 0..n {
-            datums.push(pg_sys::Datum::from(data.value(i).as_ptr()));
+        for &i in rows {
+            datums.push(pg_sys::Datum::from(data.value(i as usize).as_ptr()));
         }
-        return DatumColumn { datums, nulls, _storage: Vec::new(), _fixed: Some(data) };
+        return DatumColumn { datums, nulls, _storage: Vec::new(), _fixed: Some(data), _dict: None };
     }
     // Varlena (4-byte header, 8-byte aligned) or cstring (NUL-terminated).
     let extra = if col.typlen == -2 { 1 } else { 4 };
-    let words: usize = (0..n).map(|i| (data.value(i).len() + extra).div_ceil(8)).sum();
+    let words: usize = rows.iter().map(|&i| (data.value(i as usize).len() + extra).div_ceil(8)).sum();
     let mut storage = vec![0u64; words.max(1)];
     let base = storage.as_mut_ptr() as *mut u8;
     let mut off = 0usize;
-    for i in 0..n {
-        let v = data.value(i);
+    for &i in rows {
+        let v = data.value(i as usize);
         // SAFETY: `storage` has room for every value plus its header, computed above.
         unsafe {
             let dst = base.add(off);
@@ -257,7 +278,7 @@ pub fn to_datums(col: &ColumnPlan, data: ColumnData) -> DatumColumn {
         }
         off += (v.len() + extra).div_ceil(8) * 8;
     }
-    DatumColumn { datums, nulls, _storage: storage, _fixed: None }
+    DatumColumn { datums, nulls, _storage: storage, _fixed: None, _dict: None }
 }
 
 /// A column absent from a part: its ADD COLUMN default, or NULL.
@@ -266,5 +287,5 @@ pub fn missing_column(col: &ColumnPlan, rows: usize) -> DatumColumn {
         Some(d) => (d, false),
         None => (pg_sys::Datum::from(0), true),
     };
-    DatumColumn { datums: vec![d; rows], nulls: vec![null; rows], _storage: Vec::new(), _fixed: None }
+    DatumColumn { datums: vec![d; rows], nulls: vec![null; rows], _storage: Vec::new(), _fixed: None, _dict: None }
 }

@@ -10,6 +10,7 @@ pub static CUSTOM_SCAN: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static VECTORIZED_FILTERS: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static PART_PRUNING: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static PRIMARY_KEY_PRUNING: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static SKIP_INDEXES: GucSetting<bool> = GucSetting::<bool>::new(true);
 
 pub fn init() {
     GucRegistry::define_bool_guc(
@@ -41,6 +42,14 @@ pub fn init() {
         c"Skip granules the sparse primary index refutes.",
         c"",
         &PRIMARY_KEY_PRUNING,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"mergetree.enable_skip_indexes",
+        c"Skip granules that a skip index (USING mergetree_skip) refutes.",
+        c"",
+        &SKIP_INDEXES,
         GucContext::Userset,
         GucFlags::default(),
     );

@@ -285,7 +285,7 @@ pub fn compare_values(kind: SortKind, a: &[u8], b: &[u8]) -> Ordering {
     }
 }
 
-fn sign_extend(b: &[u8]) -> i64 {
+pub(crate) fn sign_extend(b: &[u8]) -> i64 {
     match b.len() {
         1 => b[0] as i8 as i64,
         2 => i16::from_le_bytes([b[0], b[1]]) as i64,
@@ -295,7 +295,7 @@ fn sign_extend(b: &[u8]) -> i64 {
     }
 }
 
-fn float_of(b: &[u8]) -> f64 {
+pub(crate) fn float_of(b: &[u8]) -> f64 {
     match b.len() {
         4 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
         8 => f64::from_le_bytes(b.try_into().unwrap_or([0; 8])),

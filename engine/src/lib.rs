@@ -13,6 +13,7 @@ pub mod granule;
 pub mod part;
 pub mod predicate;
 pub mod select;
+pub mod skip;
 pub mod sort;
 pub mod store;
 
@@ -20,4 +21,5 @@ pub use column::{Bitmap, ColumnData, ColumnType, SortKind};
 pub use error::{Error, Result};
 pub use codec::{CodecChain, Compression, Transform};
 pub use part::{PartMeta, PartReader, PartWriter, WriterSettings};
+pub use skip::{SkipIndex, SkipIndexBuilder, SkipIndexType};
 pub use store::{BlockStore, VecStore};

@@ -16,6 +16,7 @@ use crate::granule::{self, Mark};
 use crate::store::BlockStore;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, OnceLock};
 
 pub const MAGIC: &[u8; 4] = b"MTP1";
 pub const HEADER_LEN: usize = 12;
@@ -310,24 +311,52 @@ fn min_max(col: &ColumnData, kind: SortKind) -> (Option<Vec<u8>>, Option<Vec<u8>
     (min.map(<[u8]>::to_vec), max.map(<[u8]>::to_vec))
 }
 
+/// What opening a part learns: its metadata and, once read, its dictionaries. Parts never
+/// change in place, so readers of the same part may share one (a cache keeps them across
+/// queries); `meta_crc` tells a stale entry from the part now at the same place.
+pub struct PartHandle {
+    meta: PartMeta,
+    meta_crc: u32,
+    data_start: u64,
+    /// Decoded dictionaries, read on first use.
+    dicts: Vec<OnceLock<ColumnData>>,
+}
+
+impl PartHandle {
+    pub fn meta(&self) -> &PartMeta {
+        &self.meta
+    }
+    /// Bytes of metadata, for a cache's accounting (dictionaries excluded).
+    pub fn meta_bytes(&self) -> u64 {
+        self.data_start
+    }
+}
+
 /// Reads a part through a [`BlockStore`].
 pub struct PartReader<S: BlockStore> {
     store: S,
-    meta: PartMeta,
-    data_start: u64,
-    /// Decoded dictionaries, read on first use.
-    dicts: Vec<std::cell::OnceCell<ColumnData>>,
+    handle: Arc<PartHandle>,
 }
 
 impl<S: BlockStore> PartReader<S> {
     pub fn open(store: S) -> Result<Self> {
+        Self::open_cached(store, None)
+    }
+
+    /// Opens a part reusing `cached` when it describes the very part in `store` (same
+    /// metadata checksum); only the header is read then.
+    pub fn open_cached(store: S, cached: Option<Arc<PartHandle>>) -> Result<Self> {
         let header = store.read(0, HEADER_LEN)?;
         if &header[..4] != MAGIC {
             return Err(Error::corrupt("part header", "bad magic"));
         }
         let meta_len = u32::from_le_bytes(header[4..8].try_into().unwrap_or_default()) as usize;
         let meta_crc = u32::from_le_bytes(header[8..12].try_into().unwrap_or_default());
-        if (HEADER_LEN + meta_len) as u64 > store.len() {
+        let data_start = (HEADER_LEN + meta_len) as u64;
+        if let Some(h) = cached.filter(|h| h.meta_crc == meta_crc && h.data_start == data_start) {
+            return Ok(PartReader { store, handle: h });
+        }
+        if data_start > store.len() {
             return Err(Error::corrupt("part header", "metadata length past the end of the part"));
         }
         let meta_bytes = store.read(HEADER_LEN as u64, meta_len)?;
@@ -340,36 +369,40 @@ impl<S: BlockStore> PartReader<S> {
             .with_limit(meta_len as u64)
             .deserialize(&meta_bytes)
             .map_err(|e| Error::corrupt("part metadata", e.to_string()))?;
-        let data_start = (HEADER_LEN + meta_len) as u64;
         meta.validate(store.len() - data_start)?;
-        let dicts = meta.columns.iter().map(|_| std::cell::OnceCell::new()).collect();
-        Ok(PartReader { store, meta, data_start, dicts })
+        let dicts = meta.columns.iter().map(|_| OnceLock::new()).collect();
+        Ok(PartReader { store, handle: Arc::new(PartHandle { meta, meta_crc, data_start, dicts }) })
+    }
+
+    /// The shareable state of this part, for a cache.
+    pub fn handle(&self) -> Arc<PartHandle> {
+        self.handle.clone()
     }
 
     pub fn meta(&self) -> &PartMeta {
-        &self.meta
+        &self.handle.meta
     }
 
     fn block(&self, mark: &Mark) -> Result<Vec<u8>> {
-        self.store.read(self.data_start + mark.offset, mark.compressed_len as usize)
+        self.store.read(self.handle.data_start + mark.offset, mark.compressed_len as usize)
     }
 
     /// The dictionary of column `col`, if it has one.
     pub fn dictionary(&self, col: usize) -> Result<Option<&ColumnData>> {
-        let c = &self.meta.columns[col];
+        let c = &self.handle.meta.columns[col];
         let Some(d) = &c.dictionary else { return Ok(None) };
-        if let Some(v) = self.dicts[col].get() {
+        if let Some(v) = self.handle.dicts[col].get() {
             return Ok(Some(v));
         }
         let values = granule::read_block(&self.block(&d.mark)?, &d.mark, ColumnType::Var, d.values as usize, &CodecChain::plain(c.codec.compression))?;
-        Ok(Some(self.dicts[col].get_or_init(|| values)))
+        Ok(Some(self.handle.dicts[col].get_or_init(|| values)))
     }
 
     /// Decodes column `col` (index into the part's columns) of granule `g`.
     pub fn read_granule(&self, col: usize, g: usize) -> Result<ColumnData> {
-        let c = self.meta.columns.get(col).ok_or_else(|| Error::Invalid(format!("no column {col} in part")))?;
+        let c = self.meta().columns.get(col).ok_or_else(|| Error::Invalid(format!("no column {col} in part")))?;
         let mark = c.marks.get(g).ok_or_else(|| Error::Invalid(format!("no granule {g} in part")))?;
-        let rows = self.meta.granule_rows[g] as usize;
+        let rows = self.meta().granule_rows[g] as usize;
         let block = self.block(mark)?;
         match &c.dictionary {
             None => granule::read_block(&block, mark, c.spec.ty, rows, &c.codec),
@@ -381,11 +414,40 @@ impl<S: BlockStore> PartReader<S> {
         }
     }
 
+    /// Column `col` of granule `g` as dictionary codes (indexes into
+    /// [`dictionary`](Self::dictionary)) plus validity, when the column is
+    /// dictionary-encoded in this part; `None` otherwise. Readers that only hand values on
+    /// (a scan's output) map codes to values prepared once per part instead of rebuilding
+    /// every string.
+    pub fn read_granule_codes(&self, col: usize, g: usize) -> Result<Option<(Vec<u32>, Option<crate::Bitmap>)>> {
+        let c = self.meta().columns.get(col).ok_or_else(|| Error::Invalid(format!("no column {col} in part")))?;
+        let Some(d) = &c.dictionary else { return Ok(None) };
+        let mark = c.marks.get(g).ok_or_else(|| Error::Invalid(format!("no granule {g} in part")))?;
+        let rows = self.meta().granule_rows[g] as usize;
+        let codes = granule::read_block(&self.block(mark)?, mark, ColumnType::Fixed { width: d.code_width }, rows, &c.codec)?;
+        let n = self.dictionary(col)?.map_or(0, |d| d.len());
+        let crate::column::Values::Fixed { width, data } = &codes.values else {
+            return Err(Error::corrupt("dictionary codes", "not fixed-width"));
+        };
+        let mut out = Vec::with_capacity(rows);
+        for (i, b) in data.chunks_exact(*width).enumerate() {
+            let mut w = [0u8; 4];
+            w[..b.len().min(4)].copy_from_slice(&b[..b.len().min(4)]);
+            let code = u32::from_le_bytes(w);
+            // NULL rows carry code 0, which need not exist (an all-NULL dictionary is empty).
+            if code as usize >= n && !codes.is_null(i) {
+                return Err(Error::corrupt("dictionary codes", "code past the end of the dictionary"));
+            }
+            out.push(code);
+        }
+        Ok(Some((out, codes.validity)))
+    }
+
     /// Reads every block and checks it, and that the primary index is ordered and matches
     /// each granule's first row; returns one message per problem.
     pub fn verify(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        let m = &self.meta;
+        let m = self.meta();
         for (k, &ci) in m.primary_key.iter().enumerate() {
             let Some(c) = m.columns.get(ci) else {
                 problems.push(format!("primary key refers to missing column {ci}"));
@@ -415,12 +477,12 @@ impl<S: BlockStore> PartReader<S> {
                 }
             }
         }
-        for (ci, c) in self.meta.columns.iter().enumerate() {
+        for (ci, c) in self.meta().columns.iter().enumerate() {
             if let Err(e) = self.dictionary(ci) {
                 problems.push(format!("column {} dictionary: {e}", c.spec.id));
                 continue;
             }
-            for g in 0..self.meta.granules() {
+            for g in 0..self.meta().granules() {
                 if let Err(e) = self.read_granule(ci, g) {
                     problems.push(format!("column {} granule {g}: {e}", c.spec.id));
                 }

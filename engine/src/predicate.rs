@@ -21,7 +21,8 @@ pub enum CmpOp {
 }
 
 impl CmpOp {
-    fn holds(self, o: Ordering) -> bool {
+    /// Whether a value comparing `o` to the constant satisfies the operator.
+    pub fn holds(self, o: Ordering) -> bool {
         match self {
             CmpOp::Eq => o == Ordering::Equal,
             CmpOp::Ne => o != Ordering::Equal,
@@ -41,7 +42,8 @@ pub enum Predicate {
     In { col: usize, kind: SortKind, values: Vec<Vec<u8>>, has_null: bool },
     IsNull { col: usize, negated: bool },
     /// SQL LIKE on UTF-8 text: `%` any sequence, `_` one character, `\` escapes.
-    Like { col: usize, pattern: Vec<u8>, negated: bool },
+    /// `ascii_ci`: ILIKE as Postgres does it under a "C" ctype (ASCII letters fold).
+    Like { col: usize, pattern: Vec<u8>, negated: bool, ascii_ci: bool },
     And(Vec<Predicate>),
     Or(Vec<Predicate>),
     Not(Box<Predicate>),
@@ -123,11 +125,24 @@ impl Predicate {
                 let c = cols[*col].expect("filter column decoded");
                 (0..rows).map(|i| (c.is_null(i) != *negated) as u8).collect()
             }
-            Predicate::Like { col, pattern, negated } => {
+            Predicate::Like { col, pattern, negated, ascii_ci } => {
                 let c = cols[*col].expect("filter column decoded");
+                let folded;
+                let pattern = if *ascii_ci {
+                    folded = pattern.to_ascii_lowercase();
+                    &folded
+                } else {
+                    pattern
+                };
+                let mut buf = Vec::new();
                 (0..rows)
                     .map(|i| match c.get(i) {
                         None => N,
+                        Some(v) if *ascii_ci => {
+                            buf.clear();
+                            buf.extend(v.iter().map(u8::to_ascii_lowercase));
+                            (like(&buf, pattern) != *negated) as u8
+                        }
                         Some(v) => (like(v, pattern) != *negated) as u8,
                     })
                     .collect()

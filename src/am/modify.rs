@@ -72,7 +72,7 @@ pub unsafe extern "C-unwind" fn tuple_complete_speculative(rel: pg_sys::Relation
     unsupported(&unsafe { super::relname(rel) }, "INSERT ... ON CONFLICT", "")
 }
 
-pub const INDEX_HINT: &str = "mergetree tables are sorted by their order_by option and pruned with a sparse primary index; ordinary indexes, PRIMARY KEY and UNIQUE constraints are not supported.";
+pub const INDEX_HINT: &str = "mergetree tables are sorted by their order_by option and pruned with a sparse primary index; for other columns create a skip index: CREATE INDEX ... USING mergetree_skip (column) WITH (type = 'bloom_filter'). Ordinary indexes, PRIMARY KEY and UNIQUE constraints are not supported.";
 
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn index_fetch_begin(rel: pg_sys::Relation) -> *mut pg_sys::IndexFetchTableData {

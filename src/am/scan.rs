@@ -47,8 +47,7 @@ pub struct Cursor {
 }
 
 fn open_reader(rel: pg_sys::Relation, table: &str, p: &PartRow) -> PartReader<PageStore> {
-    let store = PageStore { rel, start_block: p.start_block as u32, nblocks: p.nblocks as u32, len: p.part_bytes as u64 };
-    PartReader::open(store).unwrap_or_else(|e| crate::error::report(table, e))
+    crate::storage::part_cache::open(rel, p).unwrap_or_else(|e| crate::error::report(table, e))
 }
 
 impl Cursor {

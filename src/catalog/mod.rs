@@ -1,8 +1,12 @@
 //! The part catalog (`mergetree.part_catalog`): one heap row per part. Which parts a
-//! snapshot sees is decided here, by heap visibility of those rows.
+//! snapshot sees is decided here, by heap visibility of those rows. `skip` holds the
+//! skip indexes' summaries the same way.
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
+use std::ffi::CStr;
+
+pub mod skip;
 
 /// Column numbers of `mergetree.part_catalog` (sql/catalog.sql).
 mod att {
@@ -27,15 +31,17 @@ pub struct PartRow {
     pub partition_value: Option<Vec<u8>>,
 }
 
-fn catalog_oid() -> pg_sys::Oid {
+const PARTS: &CStr = c"part_catalog";
+
+fn catalog_oid(name: &CStr) -> pg_sys::Oid {
     // SAFETY: plain catalog lookups by name.
     unsafe {
         let ns = pg_sys::get_namespace_oid(c"mergetree".as_ptr(), true);
-        let oid = if ns == pg_sys::InvalidOid { ns } else { pg_sys::get_relname_relid(c"part_catalog".as_ptr(), ns) };
+        let oid = if ns == pg_sys::InvalidOid { ns } else { pg_sys::get_relname_relid(name.as_ptr(), ns) };
         if oid == pg_sys::InvalidOid {
             crate::error::raise_with_hint(
                 PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
-                "the pg_mergetree part catalog is missing".into(),
+                format!("the pg_mergetree catalog table mergetree.{} is missing", name.to_string_lossy()),
                 "Run CREATE EXTENSION pg_mergetree in this database.".into(),
             );
         }
@@ -43,13 +49,23 @@ fn catalog_oid() -> pg_sys::Oid {
     }
 }
 
-/// The catalog relation, opened with `lock`, closed on drop.
+/// A catalog relation, opened with `lock`, closed on drop.
 struct Catalog(pg_sys::Relation, i32);
 
 impl Catalog {
-    fn open(lock: u32) -> Self {
+    fn open(name: &CStr, lock: u32) -> Self {
         // SAFETY: the oid names an existing heap table.
-        Catalog(unsafe { pg_sys::table_open(catalog_oid(), lock as i32) }, lock as i32)
+        Catalog(unsafe { pg_sys::table_open(catalog_oid(name), lock as i32) }, lock as i32)
+    }
+
+    /// Inserts a row as command `cid`; `values` match the table's columns.
+    fn insert(&self, values: &mut [pg_sys::Datum], nulls: &mut [bool], cid: pg_sys::CommandId) {
+        // SAFETY: the caller's values match the catalog's tuple descriptor column by column.
+        unsafe {
+            let tup = pg_sys::heap_form_tuple((*self.0).rd_att, values.as_mut_ptr(), nulls.as_mut_ptr());
+            pg_sys::heap_insert(self.0, tup, cid, 0, std::ptr::null_mut());
+            pg_sys::heap_freetuple(tup);
+        }
     }
 }
 
@@ -63,7 +79,7 @@ impl Drop for Catalog {
 /// Adds the row for a new part, inserted as command `cid` of this transaction so that
 /// it becomes visible exactly to the commands after the rows' own command.
 pub fn insert(row: &PartRow, cid: pg_sys::CommandId) {
-    let cat = Catalog::open(pg_sys::RowExclusiveLock);
+    let cat = Catalog::open(PARTS, pg_sys::RowExclusiveLock);
     let mut values: [pg_sys::Datum; att::NATTS] = [
         row.relid.into_datum().unwrap(),
         row.relfilenode.into_datum().unwrap(),
@@ -83,17 +99,13 @@ pub fn insert(row: &PartRow, cid: pg_sys::CommandId) {
     ];
     let mut nulls = [false; att::NATTS];
     nulls[13] = row.partition_value.is_none();
-    // SAFETY: values match the catalog's tuple descriptor column by column.
-    unsafe {
-        let tup = pg_sys::heap_form_tuple((*cat.0).rd_att, values.as_mut_ptr(), nulls.as_mut_ptr());
-        pg_sys::heap_insert(cat.0, tup, cid, 0, std::ptr::null_mut());
-        pg_sys::heap_freetuple(tup);
-    }
+    cat.insert(&mut values, &mut nulls, cid);
 }
 
-/// Scans the catalog rows of `relid` under `snapshot`, calling `f` with each tuple.
-unsafe fn scan(relid: pg_sys::Oid, snapshot: pg_sys::Snapshot, lock: u32, mut f: impl FnMut(&Catalog, pg_sys::HeapTuple)) {
-    let cat = Catalog::open(lock);
+/// Scans the rows of catalog `name` whose first column (an oid) is `relid`, under
+/// `snapshot`, calling `f` with each tuple.
+unsafe fn scan(name: &CStr, relid: pg_sys::Oid, snapshot: pg_sys::Snapshot, lock: u32, mut f: impl FnMut(&Catalog, pg_sys::HeapTuple)) {
+    let cat = Catalog::open(name, lock);
     // SAFETY: a scan key on column 1 (oid) with oideq; the scan is ended before return.
     unsafe {
         let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
@@ -145,7 +157,7 @@ pub unsafe fn visible_parts(rel: pg_sys::Relation, snapshot: pg_sys::Snapshot) -
     unsafe {
         let relid = (*rel).rd_id;
         let node = (*rel).rd_node.relNode;
-        scan(relid, snapshot, pg_sys::AccessShareLock, |cat, tup| {
+        scan(PARTS, relid, snapshot, pg_sys::AccessShareLock, |cat, tup| {
             let row = decode(cat, tup);
             if row.relfilenode == node {
                 out.push(row);
@@ -158,13 +170,18 @@ pub unsafe fn visible_parts(rel: pg_sys::Relation, snapshot: pg_sys::Snapshot) -
 
 /// Deletes every part row of `relid` (TRUNCATE, a new relfilenode, a reused OID).
 pub fn delete_all(relid: pg_sys::Oid) {
-    // SAFETY: a fresh MVCC snapshot finds every committed row; the table being truncated
-    // is locked exclusively, so no one else changes its rows concurrently.
+    delete_rows(PARTS, relid);
+}
+
+/// Deletes every row of catalog `name` whose first column is `oid`.
+fn delete_rows(name: &CStr, oid: pg_sys::Oid) {
+    // SAFETY: a fresh MVCC snapshot finds every committed row; the table (or index) they
+    // describe is locked exclusively, so no one else changes its rows concurrently.
     unsafe {
         let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
         let mut tids = Vec::new();
-        scan(relid, snapshot, pg_sys::RowExclusiveLock, |_, tup| tids.push((*tup).t_self));
-        let cat = Catalog::open(pg_sys::RowExclusiveLock);
+        scan(name, oid, snapshot, pg_sys::RowExclusiveLock, |_, tup| tids.push((*tup).t_self));
+        let cat = Catalog::open(name, pg_sys::RowExclusiveLock);
         for mut tid in tids {
             pg_sys::simple_heap_delete(cat.0, &mut tid);
         }
@@ -183,7 +200,7 @@ pub unsafe fn referenced_extents(rel: pg_sys::Relation) -> Vec<(u32, u32)> {
     unsafe {
         let relid = (*rel).rd_id;
         let node = (*rel).rd_node.relNode;
-        scan(relid, &raw mut pg_sys::SnapshotAnyData, pg_sys::AccessShareLock, |cat, tup| {
+        scan(PARTS, relid, &raw mut pg_sys::SnapshotAnyData, pg_sys::AccessShareLock, |cat, tup| {
             let xmin = pg_sys::HeapTupleHeaderGetXmin((*tup).t_data);
             let live = !pg_sys::TransactionIdIsNormal(xmin)
                 || pg_sys::TransactionIdIsCurrentTransactionId(xmin)

@@ -28,6 +28,18 @@ pub unsafe fn list_ptrs<T>(list: *mut pg_sys::List) -> Vec<*mut T> {
     unsafe { (0..(*list).length as usize).map(|i| (*(*list).elements.add(i)).ptr_value as *mut T).collect() }
 }
 
+/// Iterates a List of OIDs.
+///
+/// # Safety
+/// `list` is NIL or a valid OID List.
+pub unsafe fn list_oids(list: *mut pg_sys::List) -> Vec<pg_sys::Oid> {
+    if list.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: per the caller.
+    unsafe { (0..(*list).length as usize).map(|i| (*(*list).elements.add(i)).oid_value).collect() }
+}
+
 /// # Safety
 /// `p` is NULL or a NUL-terminated string.
 pub unsafe fn cstr(p: *const std::ffi::c_char) -> Option<String> {

@@ -7,6 +7,9 @@ use crate::catalog::{self, PartRow};
 use crate::datum::{self, DatumColumn, TablePlan};
 use crate::hooks::list_ptrs;
 use crate::storage::blob::PageStore;
+use crate::storage::part_cache;
+use crate::skip;
+use std::rc::Rc;
 use crate::write::buffer;
 use mergetree::predicate::Predicate;
 use mergetree::{select, Bitmap, ColumnData, PartReader};
@@ -36,11 +39,13 @@ struct Stats {
     parts_read: u64,
     granules_total: u64,
     granules_read: u64,
+    /// Granules the primary index kept but a skip index dropped.
+    granules_skipped: u64,
     rows_removed: u64,
 }
 
 /// The current batch: decoded columns of one granule (or the buffered rows) and the rows
-/// that passed the filter.
+/// that passed the filter. `cols` hold the passing rows only, in `rows` order.
 struct Batch {
     cols: Vec<Option<DatumColumn>>,
     rows: Vec<u32>,
@@ -54,6 +59,15 @@ struct OpenPart {
     reader: PartReader<PageStore>,
     /// Plan column index -> index of the column in the part (None: added later).
     map: Vec<Option<usize>>,
+    /// Per plan column: its dictionary as Datums, made on first use.
+    dicts: Vec<std::cell::OnceCell<Rc<DatumColumn>>>,
+}
+
+/// An output column of a granule as read: values, or dictionary codes with the part's
+/// dictionary already converted to Datums.
+enum Fetched {
+    Values(ColumnData),
+    Codes(Vec<u32>, Option<Bitmap>, Rc<DatumColumn>),
 }
 
 /// One scan's state. It lives across rescans: the visible parts, their metadata and the
@@ -80,6 +94,9 @@ struct ScanRun {
     stats: Stats,
     /// Parallel scans: every (part, granule) to read, claimed through the shared counter.
     units: Option<(Vec<(usize, usize)>, *mut Shared)>,
+    snapshot: pg_sys::Snapshot,
+    /// Skip indexes on filter columns, loaded at the first part that has a filter.
+    skip: Option<Option<skip::Pruner>>,
 }
 
 /// Shared by the leader and the workers of a parallel scan (in dynamic shared memory):
@@ -176,6 +193,8 @@ unsafe fn start(node: *mut pg_sys::CustomScanState) -> ScanRun {
             buffered_done: false,
             stats: Stats::default(),
             units: None,
+            snapshot,
+            skip: None,
         };
         run.restart(node);
         run
@@ -219,15 +238,15 @@ impl ScanRun {
     fn open(&mut self, pi: usize) -> &OpenPart {
         if self.opened[pi].is_none() {
             let p = &self.parts[pi];
-            let store = PageStore { rel: self.rel, start_block: p.start_block as u32, nblocks: p.nblocks as u32, len: p.part_bytes as u64 };
-            let reader = PartReader::open(store).unwrap_or_else(|e| self.report(e));
+            let reader = part_cache::open(self.rel, p).unwrap_or_else(|e| self.report(e));
             let map = self
                 .plan
                 .columns
                 .iter()
                 .map(|c| reader.meta().columns.iter().position(|m| m.spec.id == c.attnum as u32))
                 .collect();
-            self.opened[pi] = Some(OpenPart { reader, map });
+            let dicts = self.plan.columns.iter().map(|_| std::cell::OnceCell::new()).collect();
+            self.opened[pi] = Some(OpenPart { reader, map, dicts });
         }
         self.opened[pi].as_ref().expect("opened")
     }
@@ -247,11 +266,21 @@ impl ScanRun {
                     if crate::gucs::PART_PRUNING.get() && !select::part_may_match(meta, pred, &op.map) {
                         continue;
                     }
-                    if crate::gucs::PRIMARY_KEY_PRUNING.get() {
+                    let mut granules = if crate::gucs::PRIMARY_KEY_PRUNING.get() {
                         select::select_granules(meta, pred, &op.map)
                     } else {
                         (0..meta.granules()).collect()
+                    };
+                    if crate::gucs::SKIP_INDEXES.get() {
+                        if self.skip.is_none() {
+                            // SAFETY: the relation is open and the snapshot is the query's.
+                            self.skip = Some(unsafe { skip::Pruner::load(self.rel, &self.plan, self.snapshot, &self.filter_cols) });
+                        }
+                        if let Some(Some(pruner)) = &self.skip {
+                            self.stats.granules_skipped += pruner.prune(self.parts[pi].part_id, pred, &mut granules) as u64;
+                        }
                     }
+                    granules
                 }
                 None => (0..meta.granules()).collect(),
             };
@@ -286,8 +315,23 @@ impl ScanRun {
         }
     }
 
+    /// An output column of granule `g`: dictionary codes when the part has them (no string
+    /// is rebuilt), else the decoded values.
+    fn fetch_output(&self, op: &OpenPart, ci: usize, g: usize, rows: usize) -> Fetched {
+        if let Some(pc) = op.map[ci] {
+            if let Some((codes, validity)) = op.reader.read_granule_codes(pc, g).unwrap_or_else(|e| self.report(e)) {
+                let dict = op.dicts[ci].get_or_init(|| {
+                    let values = op.reader.dictionary(pc).unwrap_or_else(|e| self.report(e)).expect("dictionary column").clone();
+                    Rc::new(datum::to_datums(&self.plan.columns[ci], values))
+                });
+                return Fetched::Codes(codes, validity, dict.clone());
+            }
+        }
+        Fetched::Values(self.read_column(&op.reader, &op.map, ci, g, rows))
+    }
+
     /// Filters and decodes `cols` of `rows` rows (filter columns already decoded in `pre`).
-    fn make_batch(&mut self, mut pre: Vec<Option<ColumnData>>, rows: usize, mut fetch: impl FnMut(&Self, usize) -> ColumnData, first_row_id: u64, row_ids: Option<Vec<u64>>) -> Option<Batch> {
+    fn make_batch(&mut self, mut pre: Vec<Option<ColumnData>>, rows: usize, mut fetch: impl FnMut(&Self, usize) -> Fetched, first_row_id: u64, row_ids: Option<Vec<u64>>) -> Option<Batch> {
         let selection: Vec<u32> = match &self.predicate {
             Some(pred) => {
                 let refs: Vec<Option<&ColumnData>> = pre.iter().map(Option::as_ref).collect();
@@ -302,8 +346,11 @@ impl ScanRun {
         }
         let mut cols: Vec<Option<DatumColumn>> = (0..self.plan.columns.len()).map(|_| None).collect();
         for &ci in &self.needed.clone() {
-            let data = pre[ci].take().unwrap_or_else(|| fetch(self, ci));
-            cols[ci] = Some(datum::to_datums(&self.plan.columns[ci], data));
+            let data = pre[ci].take().map_or_else(|| fetch(self, ci), Fetched::Values);
+            cols[ci] = Some(match data {
+                Fetched::Values(data) => datum::to_datums_of(&self.plan.columns[ci], data, &selection),
+                Fetched::Codes(codes, validity, dict) => datum::from_dictionary(&dict, &codes, validity.as_ref(), &selection),
+            });
         }
         Some(Batch { cols, rows: selection, next: 0, first_row_id, row_ids })
     }
@@ -319,7 +366,7 @@ impl ScanRun {
         for &ci in &self.filter_cols {
             pre[ci] = Some(self.read_column(&op.reader, &op.map, ci, g, rows));
         }
-        let batch = self.make_batch(pre, rows, |s, ci| s.read_column(&op.reader, &op.map, ci, g, rows), first_row_id, None);
+        let batch = self.make_batch(pre, rows, |s, ci| s.fetch_output(&op, ci, g, rows), first_row_id, None);
         self.opened[pi] = Some(op);
         batch
     }
@@ -368,7 +415,7 @@ impl ScanRun {
                     for &ci in &self.filter_cols {
                         pre[ci] = cols[ci].take();
                     }
-                    let batch = self.make_batch(pre, rows, |_, ci| cols[ci].take().unwrap_or_else(|| ColumnData::new(mergetree::ColumnType::Var)), 0, Some(ids));
+                    let batch = self.make_batch(pre, rows, |_, ci| Fetched::Values(cols[ci].take().unwrap_or_else(|| ColumnData::new(mergetree::ColumnType::Var))), 0, Some(ids));
                     if let Some(b) = batch {
                         self.batch = Some(b);
                         return true;
@@ -417,7 +464,8 @@ unsafe extern "C-unwind" fn next(ss: *mut pg_sys::ScanState) -> *mut pg_sys::Tup
         loop {
             if let Some(b) = &mut run.batch {
                 if b.next < b.rows.len() {
-                    let i = b.rows[b.next] as usize;
+                    let k = b.next;
+                    let i = b.rows[k] as usize;
                     b.next += 1;
                     pg_sys::ExecClearTuple(slot);
                     let natts = run.plan.natts;
@@ -427,8 +475,8 @@ unsafe extern "C-unwind" fn next(ss: *mut pg_sys::ScanState) -> *mut pg_sys::Tup
                     for &ci in &run.needed {
                         let c = b.cols[ci].as_ref().expect("decoded");
                         let a = run.plan.columns[ci].attnum as usize - 1;
-                        values[a] = c.datums[i];
-                        nulls[a] = c.nulls[i];
+                        values[a] = c.datums[k];
+                        nulls[a] = c.nulls[k];
                     }
                     pg_sys::ExecStoreVirtualTuple(slot);
                     let row_id = b.row_ids.as_ref().map_or(b.first_row_id + i as u64, |ids| ids[i]);
@@ -501,6 +549,9 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, ancestor
             let granules = std::ffi::CString::new(format!("{} of {}", st.granules_read, st.granules_total)).unwrap_or_default();
             pg_sys::ExplainPropertyText(c"Parts Read".as_ptr(), parts.as_ptr(), es);
             pg_sys::ExplainPropertyText(c"Granules Read".as_ptr(), granules.as_ptr(), es);
+            if st.granules_skipped > 0 {
+                pg_sys::ExplainPropertyInteger(c"Granules Skipped by Skip Indexes".as_ptr(), std::ptr::null(), st.granules_skipped as i64, es);
+            }
             if !(*cscan).custom_exprs.is_null() {
                 pg_sys::ExplainPropertyInteger(c"Rows Removed by Vectorized Filter".as_ptr(), std::ptr::null(), st.rows_removed as i64, es);
             }

@@ -51,14 +51,63 @@ pub unsafe fn add_path(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptI
             .next();
         let Some((startup, total)) = seq_cost else { return };
         let ppi = pg_sys::get_baserel_parampathinfo(root, rel, (*rel).lateral_relids);
-        // Reading fewer columns and granules than a heap scan: never more expensive.
-        let path = new_path(rel, ppi, (*rel).rows, startup, startup + (total - startup) * 0.5);
+        // Reading fewer columns than a heap scan, and only the granules the primary index
+        // keeps: never more expensive, and much cheaper for filters on the sort key (so a
+        // point query is not planned as a parallel scan of the whole table).
+        let frac = key_fraction(root, rel);
+        let run = (total - startup) * 0.5 * frac;
+        let path = new_path(rel, ppi, (*rel).rows, startup, startup + run);
         (*rel).pathlist = std::ptr::null_mut();
         pg_sys::add_path(rel, path as *mut pg_sys::Path);
         add_parameterized_paths(root, rel, startup, total);
         if (*rel).consider_parallel && (*rel).lateral_relids.is_null() {
-            add_partial_path(rel, startup, total);
+            add_partial_path(rel, startup, startup + run * 2.0);
         }
+    }
+}
+
+/// The estimated fraction of the table the primary index keeps for the relation's own
+/// filters: the selectivity of pushable clauses on a prefix of the `order_by` columns
+/// (a clause on key column k counts when column k-1 is filtered too). At least a granule
+/// per part remains, hence the floor.
+unsafe fn key_fraction(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptInfo) -> f64 {
+    // SAFETY: planner structures are valid; the relation is locked by the planner.
+    unsafe {
+        if (*rel).baserestrictinfo.is_null() || !crate::gucs::VECTORIZED_FILTERS.get() {
+            return 1.0;
+        }
+        let oid = (*(*(*root).simple_rte_array.add((*rel).relid as usize))).relid;
+        let r = pg_sys::relation_open(oid, pg_sys::NoLock as i32);
+        let opts = crate::options::for_relation(r);
+        let plan = crate::datum::table_plan(r);
+        pg_sys::relation_close(r, pg_sys::NoLock as i32);
+        let offset = pg_sys::FirstLowInvalidHeapAttributeNumber;
+        let infos = list_ptrs::<pg_sys::RestrictInfo>((*rel).baserestrictinfo);
+        let mut chosen: *mut pg_sys::List = std::ptr::null_mut();
+        for name in &opts.order_by {
+            let Some(ci) = plan.index_of_name(name) else { break };
+            let mut found = false;
+            for &ri in &infos {
+                let clause = (*ri).clause as *mut pg_sys::Node;
+                if (*ri).security_level > 0 || !quals::pushable(clause, (*rel).relid, &plan, false) {
+                    continue;
+                }
+                let mut attrs: *mut pg_sys::Bitmapset = std::ptr::null_mut();
+                pg_sys::pull_varattnos(clause, (*rel).relid, &mut attrs);
+                if pg_sys::bms_num_members(attrs) == 1 && pg_sys::bms_is_member(plan.columns[ci].attnum as i32 - offset, attrs) {
+                    chosen = pg_sys::lappend(chosen, ri.cast());
+                    found = true;
+                }
+            }
+            if !found {
+                break;
+            }
+        }
+        if chosen.is_null() {
+            return 1.0;
+        }
+        let sel = pg_sys::clauselist_selectivity(root, chosen, (*rel).relid as i32, pg_sys::JoinType::JOIN_INNER, std::ptr::null_mut());
+        sel.clamp(0.002, 1.0)
     }
 }
 

@@ -91,9 +91,30 @@ unsafe fn interpret(opno: pg_sys::Oid, col: &ColumnPlan, other: pg_sys::Oid, col
     }
 }
 
-/// `text LIKE pattern` / `NOT LIKE` (textlike, textnlike).
+/// `text LIKE pattern` / `NOT LIKE` (textlike, textnlike) and `ILIKE` / `NOT ILIKE`
+/// (texticlike, texticnlike).
 fn is_like(func: pg_sys::Oid) -> bool {
-    func == pg_sys::Oid::from(850) || func == pg_sys::Oid::from(851)
+    [850u32, 851, 1633, 1634].iter().any(|&f| func == pg_sys::Oid::from(f))
+}
+
+fn like_negated(func: pg_sys::Oid) -> bool {
+    func == pg_sys::Oid::from(851) || func == pg_sys::Oid::from(1634)
+}
+
+fn is_ilike(func: pg_sys::Oid) -> bool {
+    func == pg_sys::Oid::from(1633) || func == pg_sys::Oid::from(1634)
+}
+
+extern "C-unwind" {
+    /// utils/pg_locale.h; not in pgrx's bindings.
+    fn lc_ctype_is_c(collation: pg_sys::Oid) -> bool;
+}
+
+/// Whether a collation's character classes are "C" ones: ILIKE then folds ASCII letters
+/// only, which the engine reproduces exactly.
+unsafe fn ctype_is_c(collation: pg_sys::Oid) -> bool {
+    // SAFETY: a catalog lookup that may raise an ERROR, caught at the FFI boundary.
+    unsafe { pg_sys::ffi::pg_guard_ffi_boundary(|| lc_ctype_is_c(collation)) }
 }
 
 /// Whether the scan can evaluate `clause` itself. Under row-level security only
@@ -121,8 +142,11 @@ pub unsafe fn pushable(clause: *mut pg_sys::Node, relid: pg_sys::Index, plan: &T
                 };
                 let col = &plan.columns[column_of(c, relid, plan).expect("checked")];
                 if is_like((*op).opfuncid) {
-                    // LIKE: column on the left, pattern a value, text under any deterministic collation.
-                    return c == args[0] && matches!(pg_sys::getBaseType(col.typid), pg_sys::TEXTOID | pg_sys::VARCHAROID);
+                    // LIKE: column on the left, pattern a value, text under any deterministic
+                    // collation; ILIKE only where case folding is ASCII's.
+                    return c == args[0]
+                        && matches!(pg_sys::getBaseType(col.typid), pg_sys::TEXTOID | pg_sys::VARCHAROID)
+                        && (!is_ilike((*op).opfuncid) || ctype_is_c((*op).inputcollid));
                 }
                 opno != pg_sys::InvalidOid && interpret(opno, col, pg_sys::exprType(v), (*op).inputcollid).is_some()
             }
@@ -196,8 +220,8 @@ pub unsafe fn build(clause: *mut pg_sys::Node, relid: pg_sys::Index, plan: &Tabl
                     if isnull {
                         return Predicate::Const(None);
                     }
-                    let negated = (*op).opfuncid == pg_sys::Oid::from(851);
-                    return Predicate::Like { col: ci, pattern: encode(d, pg_sys::TEXTOID), negated };
+                    let (negated, ascii_ci) = (like_negated((*op).opfuncid), is_ilike((*op).opfuncid));
+                    return Predicate::Like { col: ci, pattern: encode(d, pg_sys::TEXTOID), negated, ascii_ci };
                 }
                 let (kind, cmp) = interpret(opno, &plan.columns[ci], typid, (*op).inputcollid).expect("pushable");
                 if isnull {

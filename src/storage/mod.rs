@@ -12,6 +12,7 @@
 pub mod blob;
 pub mod buffer;
 pub mod metapage;
+pub mod part_cache;
 pub mod threads;
 
 /// Bytes of part data a page holds: everything after the standard page header.

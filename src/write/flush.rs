@@ -133,9 +133,10 @@ unsafe fn write_part(rel: pg_sys::Relation, buf: &RelBuffer, cols: Vec<ColumnDat
                 },
                 cid,
             );
-            start
+            (start, part_id)
         };
-        blob::write_part(rel, start, &bytes);
+        blob::write_part(rel, start.0, &bytes);
+        crate::skip::on_new_part(rel, plan, &sorted, &meta, start.1 as i64, cid);
     }
 }
 

