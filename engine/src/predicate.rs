@@ -56,6 +56,58 @@ const F: u8 = 0;
 const T: u8 = 1;
 const N: u8 = 2;
 
+/// A filter column as a scan holds it: decoded values, or a dictionary-encoded granule's
+/// codes over the part's dictionary. Atoms on codes are evaluated once per distinct code
+/// seen, never rebuilding a string per row.
+#[derive(Clone, Copy)]
+pub enum FilterColumn<'a> {
+    Values(&'a ColumnData),
+    Dict { codes: &'a [u32], validity: Option<&'a Bitmap>, dict: &'a ColumnData },
+}
+
+/// Lets `eval3` take columns by value or by reference.
+trait AsFilterColumn {
+    fn as_filter_column(&self) -> FilterColumn<'_>;
+}
+
+impl AsFilterColumn for FilterColumn<'_> {
+    fn as_filter_column(&self) -> FilterColumn<'_> {
+        *self
+    }
+}
+
+impl FilterColumn<'_> {
+    fn is_null(&self, i: usize) -> bool {
+        match self {
+            FilterColumn::Values(c) => c.is_null(i),
+            FilterColumn::Dict { validity, .. } => validity.is_some_and(|v| !v.get(i)),
+        }
+    }
+
+    /// `f` of each row's value (N for NULL rows), memoized per code for dictionaries.
+    fn map_values(&self, rows: usize, mut f: impl FnMut(&[u8]) -> u8) -> Vec<u8> {
+        match self {
+            FilterColumn::Values(c) => (0..rows).map(|i| c.get(i).map_or(N, &mut f)).collect(),
+            FilterColumn::Dict { codes, dict, .. } => {
+                const UNKNOWN: u8 = u8::MAX;
+                let mut memo = vec![UNKNOWN; dict.len()];
+                (0..rows)
+                    .map(|i| {
+                        if self.is_null(i) {
+                            return N;
+                        }
+                        let c = codes[i] as usize;
+                        if memo[c] == UNKNOWN {
+                            memo[c] = f(dict.value(c));
+                        }
+                        memo[c]
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
 /// What is known of one column's values over some rows.
 #[derive(Clone, Debug, Default)]
 pub struct ValueRange {
@@ -90,43 +142,38 @@ impl Predicate {
     /// Rows of `rows` for which the predicate is TRUE; `cols[i]` is the caller's column i
     /// (`None` for columns the predicate does not read).
     pub fn evaluate(&self, cols: &[Option<&ColumnData>], rows: usize) -> Bitmap {
-        let r = self.eval3(cols, rows);
+        let cols: Vec<Option<FilterColumn>> = cols.iter().map(|c| c.map(FilterColumn::Values)).collect();
+        self.evaluate_columns(&cols, rows)
+    }
+
+    /// Like [`evaluate`](Self::evaluate), over columns that may be dictionary codes.
+    pub fn evaluate_columns(&self, cols: &[Option<FilterColumn>], rows: usize) -> Bitmap {
         let mut out = Bitmap::default();
-        for v in r {
+        for v in self.eval3(cols, rows) {
             out.push(v == T);
         }
         out
     }
 
-    fn eval3(&self, cols: &[Option<&ColumnData>], rows: usize) -> Vec<u8> {
+    fn eval3<C: AsFilterColumn>(&self, cols: &[Option<C>], rows: usize) -> Vec<u8> {
+        let col = |i: usize| cols[i].as_ref().expect("filter column decoded").as_filter_column();
         match self {
             Predicate::Const(c) => vec![match c { Some(true) => T, Some(false) => F, None => N }; rows],
-            Predicate::Cmp { col, kind, op, value } => {
-                let c = cols[*col].expect("filter column decoded");
-                (0..rows)
-                    .map(|i| match c.get(i) {
-                        None => N,
-                        Some(v) => op.holds(compare_values(*kind, v, value)) as u8,
-                    })
-                    .collect()
-            }
-            Predicate::In { col, kind, values, has_null } => {
-                let c = cols[*col].expect("filter column decoded");
-                (0..rows)
-                    .map(|i| match c.get(i) {
-                        None => N,
-                        Some(v) if values.iter().any(|x| compare_values(*kind, v, x) == Ordering::Equal) => T,
-                        Some(_) if *has_null => N,
-                        Some(_) => F,
-                    })
-                    .collect()
-            }
-            Predicate::IsNull { col, negated } => {
-                let c = cols[*col].expect("filter column decoded");
+            Predicate::Cmp { col: ci, kind, op, value } => col(*ci).map_values(rows, |v| op.holds(compare_values(*kind, v, value)) as u8),
+            Predicate::In { col: ci, kind, values, has_null } => col(*ci).map_values(rows, |v| {
+                if values.iter().any(|x| compare_values(*kind, v, x) == Ordering::Equal) {
+                    T
+                } else if *has_null {
+                    N
+                } else {
+                    F
+                }
+            }),
+            Predicate::IsNull { col: ci, negated } => {
+                let c = col(*ci);
                 (0..rows).map(|i| (c.is_null(i) != *negated) as u8).collect()
             }
-            Predicate::Like { col, pattern, negated, ascii_ci } => {
-                let c = cols[*col].expect("filter column decoded");
+            Predicate::Like { col: ci, pattern, negated, ascii_ci } => {
                 let folded;
                 let pattern = if *ascii_ci {
                     folded = pattern.to_ascii_lowercase();
@@ -135,17 +182,15 @@ impl Predicate {
                     pattern
                 };
                 let mut buf = Vec::new();
-                (0..rows)
-                    .map(|i| match c.get(i) {
-                        None => N,
-                        Some(v) if *ascii_ci => {
-                            buf.clear();
-                            buf.extend(v.iter().map(u8::to_ascii_lowercase));
-                            (like(&buf, pattern) != *negated) as u8
-                        }
-                        Some(v) => (like(v, pattern) != *negated) as u8,
-                    })
-                    .collect()
+                col(*ci).map_values(rows, |v| {
+                    if *ascii_ci {
+                        buf.clear();
+                        buf.extend(v.iter().map(u8::to_ascii_lowercase));
+                        (like(&buf, pattern) != *negated) as u8
+                    } else {
+                        (like(v, pattern) != *negated) as u8
+                    }
+                })
             }
             Predicate::Not(p) => p.eval3(cols, rows).into_iter().map(|v| if v == N { N } else { 1 - v }).collect(),
             Predicate::And(ps) => {
@@ -398,5 +443,49 @@ mod tests {
         assert!(!cmp(CmpOp::Gt, 20).may_match(&|_| r.clone()));
         assert!(cmp(CmpOp::Ge, 20).may_match(&|_| r.clone()));
         assert!(!Predicate::IsNull { col: 0, negated: false }.may_match(&|_| r.clone()));
+    }
+
+    fn text_pred() -> impl Strategy<Value = Predicate> {
+        let word = prop_oneof![Just(b"a".to_vec()), Just(b"b".to_vec()), Just(b"ab".to_vec()), Just(b"".to_vec()), Just(b"ba%".to_vec())];
+        let atom = prop_oneof![
+            (word.clone(), 0usize..6).prop_map(|(v, o)| Predicate::Cmp {
+                col: 0,
+                kind: SortKind::Bytes,
+                op: [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge][o],
+                value: v
+            }),
+            (proptest::collection::vec(word.clone(), 0..3), any::<bool>()).prop_map(|(values, has_null)| Predicate::In { col: 0, kind: SortKind::Bytes, values, has_null }),
+            any::<bool>().prop_map(|negated| Predicate::IsNull { col: 0, negated }),
+            (word, any::<bool>(), any::<bool>()).prop_map(|(pattern, negated, ascii_ci)| Predicate::Like { col: 0, pattern, negated, ascii_ci }),
+        ];
+        atom.prop_recursive(2, 8, 3, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 1..3).prop_map(Predicate::And),
+                proptest::collection::vec(inner.clone(), 1..3).prop_map(Predicate::Or),
+                inner.prop_map(|p| Predicate::Not(Box::new(p))),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Filters over a dictionary's codes give exactly what they give over the values.
+        #[test]
+        fn dictionary_codes_filter_like_values(
+            vals in proptest::collection::vec(proptest::option::of(prop_oneof![Just("a"), Just("b"), Just("ab"), Just("B"), Just("")]), 0..60),
+            pred in text_pred(),
+        ) {
+            let mut col = ColumnData::new(ColumnType::Var);
+            for v in &vals {
+                match v {
+                    Some(v) => col.push(v.as_bytes()),
+                    None => col.push_null(),
+                }
+            }
+            let enc = crate::codec::dict::encode(&col, crate::codec::dict::DictMode::Always).unwrap();
+            let crate::column::Values::Fixed { width, data } = &enc.codes.values else { panic!("codes are fixed-width") };
+            let codes: Vec<u32> = data.chunks_exact(*width).map(|c| c[0] as u32 | if *width > 1 { (c[1] as u32) << 8 } else { 0 }).collect();
+            let dict = FilterColumn::Dict { codes: &codes, validity: enc.codes.validity.as_ref(), dict: &enc.dict };
+            prop_assert_eq!(pred.evaluate_columns(&[Some(dict)], vals.len()), pred.evaluate(&[Some(&col)], vals.len()));
+        }
     }
 }

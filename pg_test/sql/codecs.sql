@@ -41,7 +41,10 @@ CREATE TABLE c_t64 (LIKE src) USING mergetree WITH (order_by = 'ev, id', compres
   codecs = 'i2: T64; i4: T64, ZSTD(9); i8: Delta, T64; d: T64; ts: T64, LZ4; tz: T64; tm: T64', dictionary = 'ev: on; body: on');
 CREATE TABLE c_gorilla (LIKE src) USING mergetree WITH (order_by = 'f8, id', partition_by = 'date_trunc(''month'', ts)',
   codecs = 'f4: Gorilla; f8: Gorilla, ZSTD(2)', dictionary = 'body: off');
+CREATE TABLE c_gcd (LIKE src) USING mergetree WITH (order_by = 'id',
+  codecs = 'i2: GCD, T64; i4: GCD; i8: GCD, Delta, T64; d: GCD, DoubleDelta; ts: GCD, T64, ZSTD(3); tz: Delta, GCD, LZ4; tm: GCD, NONE');
 INSERT INTO c_delta SELECT * FROM src;
+INSERT INTO c_gcd SELECT * FROM src;
 COPY (SELECT * FROM src) TO '/tmp/pg_mergetree_codecs.copy';
 COPY c_dd FROM '/tmp/pg_mergetree_codecs.copy';
 COPY c_t64 FROM '/tmp/pg_mergetree_codecs.copy';
@@ -49,7 +52,7 @@ BEGIN;
 INSERT INTO c_gorilla SELECT * FROM src WHERE id % 2 = 0;
 INSERT INTO c_gorilla SELECT * FROM src WHERE id % 2 <> 0;
 COMMIT;
-SELECT t AS table_name, same_as_src(t) FROM unnest(ARRAY['c_auto', 'c_delta', 'c_dd', 'c_t64', 'c_gorilla']::regclass[]) t;
+SELECT t AS table_name, same_as_src(t) FROM unnest(ARRAY['c_auto', 'c_delta', 'c_dd', 'c_t64', 'c_gorilla', 'c_gcd']::regclass[]) t;
 
 -- What each part chose, as users see it.
 SELECT column_name, codec FROM mergetree.columns WHERE table_name = 'c_auto'::regclass ORDER BY column_name;
@@ -77,6 +80,8 @@ CREATE TABLE bad (a int, t text, f float8, b boolean) USING mergetree WITH (code
 CREATE TABLE bad (a int, t text, f float8, b boolean) USING mergetree WITH (codecs = 'b: T64');
 CREATE TABLE bad (a int, t text, f float8, b boolean) USING mergetree WITH (codecs = 'a: T64, Delta');
 CREATE TABLE bad (a int, t text, f float8, b boolean) USING mergetree WITH (codecs = 'a: LZ4, Delta');
+CREATE TABLE bad (a int, t text, f float8, b boolean) USING mergetree WITH (codecs = 't: GCD');
+CREATE TABLE bad (a int, t text, f float8, b boolean) USING mergetree WITH (codecs = 'a: T64, GCD');
 CREATE TABLE bad (a int, t text, f float8, b boolean) USING mergetree WITH (codecs = 'nope: LZ4');
 CREATE TABLE bad (a int, t text, f float8, b boolean) USING mergetree WITH (codecs = 'LZ4');
 CREATE TABLE bad (a int, t text, f float8, b boolean) USING mergetree WITH (compression = 'zstd(30)');
@@ -84,5 +89,5 @@ CREATE TABLE bad (a int, t text, f float8, b boolean) USING mergetree WITH (comp
 CREATE TABLE bad (a int, t text, f float8, b boolean) USING mergetree WITH (dictionary = 'sometimes');
 CREATE TABLE bad (a int, t text, f float8, b boolean) USING mergetree WITH (dictionary = 'a: on');
 ALTER TABLE c_auto SET (codecs = 'ev: Gorilla');
-DROP TABLE c_auto, c_delta, c_dd, c_t64, c_gorilla, src;
+DROP TABLE c_auto, c_delta, c_dd, c_t64, c_gorilla, c_gcd, src;
 DROP FUNCTION same_as_src;

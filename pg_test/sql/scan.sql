@@ -18,23 +18,9 @@ FROM generate_series(1, 40000) g;
 CREATE TABLE m (LIKE h) USING mergetree
   WITH (order_by = 'org, uid, ts', partition_by = 'date_trunc(''month'', ts)', index_granularity = 256);
 INSERT INTO m SELECT * FROM h;
--- Rows still buffered in this session's transaction are filtered the same way.
-CREATE FUNCTION check_filters(filters text[]) RETURNS TABLE (filter text, heap_rows bigint, same_on bool, same_off bool)
-LANGUAGE plpgsql AS $$
-DECLARE f text; a text; b text; c text; n bigint;
-BEGIN
-  FOREACH f IN ARRAY filters LOOP
-    EXECUTE format('SELECT count(*), md5(string_agg(x::text, '','' ORDER BY id)) FROM h x WHERE %s', f) INTO n, a;
-    SET LOCAL mergetree.enable_custom_scan = on;
-    EXECUTE format('SELECT md5(string_agg(x::text, '','' ORDER BY id)) FROM m x WHERE %s', f) INTO b;
-    SET LOCAL mergetree.enable_custom_scan = off;
-    EXECUTE format('SELECT md5(string_agg(x::text, '','' ORDER BY id)) FROM m x WHERE %s', f) INTO c;
-    SET LOCAL mergetree.enable_custom_scan = on;
-    filter := f; heap_rows := n; same_on := a IS NOT DISTINCT FROM b; same_off := a IS NOT DISTINCT FROM c;
-    RETURN NEXT;
-  END LOOP;
-END $$;
-SELECT * FROM check_filters(ARRAY[
+-- Every filter shape against heap, with the node on and off.
+\ir include/differential.sql
+SELECT * FROM differential('h', 'm', 'mergetree.enable_custom_scan', ARRAY[
   'org = ''org_5''', 'org <> ''org_5''', 'org < ''org_2''', 'org >= ''org_35''', 'org IN (''org_1'', ''org_30'', ''none'')',
   'uid = 7', 'uid = 7::bigint', 'uid = 7::smallint', 'uid < 3', 'uid > 995', 'uid BETWEEN 100 AND 110', 'uid IN (1, 2, NULL)',
   'uid NOT IN (1, 2)', 'uid NOT IN (1, NULL)', 'uid IS NULL', 'uid IS NOT NULL', 'uid = NULL', 'NOT (uid = 5)',
@@ -86,7 +72,7 @@ SET max_parallel_workers_per_gather = 2;
 EXPLAIN (COSTS OFF) SELECT s, count(*), sum(uid) FROM m WHERE uid < 500 GROUP BY s;
 SELECT s, count(*), sum(uid) FROM m WHERE uid < 500 GROUP BY s ORDER BY s;
 SELECT s, count(*), sum(uid) FROM h WHERE uid < 500 GROUP BY s ORDER BY s;
-SELECT * FROM check_filters(ARRAY['org = ''org_5''', 'uid IN (1, 2, NULL)', 'ts >= ''2026-02-01'' AND ts < ''2026-02-03''', 'name LIKE ''name 4%''']);
+SELECT * FROM differential('h', 'm', 'mergetree.enable_custom_scan', ARRAY['org = ''org_5''', 'uid IN (1, 2, NULL)', 'ts >= ''2026-02-01'' AND ts < ''2026-02-03''', 'name LIKE ''name 4%''']);
 -- Not while this transaction has rows the workers could not see.
 BEGIN;
 INSERT INTO m VALUES (-2, 'org_5', 7, '2026-03-01', 1.5, 1, true, 'buffered', 1);
@@ -133,5 +119,5 @@ SET mergetree.enable_custom_scan = off;
 EXPLAIN (COSTS OFF) SELECT * FROM m WHERE org = 'org_5';
 RESET mergetree.enable_custom_scan;
 DROP TABLE m, h, lookup;
-DROP FUNCTION check_filters, scan_counts, leak;
+DROP FUNCTION differential, scan_counts, leak;
 DROP ROLE mt_reader;

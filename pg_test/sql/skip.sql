@@ -26,22 +26,8 @@ SELECT index_name, count(*) AS parts, sum(bytes) > 0 AS has_bytes
 FROM mergetree.skip_indexes WHERE table_name = 'sm'::regclass GROUP BY 1 ORDER BY 1;
 \d sm
 
-CREATE FUNCTION check_skip(filters text[]) RETURNS TABLE (filter text, heap_rows bigint, same_on bool, same_off bool)
-LANGUAGE plpgsql AS $$
-DECLARE f text; a text; b text; c text; n bigint;
-BEGIN
-  FOREACH f IN ARRAY filters LOOP
-    EXECUTE format('SELECT count(*), md5(string_agg(x::text, '','' ORDER BY id)) FROM sh x WHERE %s', f) INTO n, a;
-    SET LOCAL mergetree.enable_skip_indexes = on;
-    EXECUTE format('SELECT md5(string_agg(x::text, '','' ORDER BY id)) FROM sm x WHERE %s', f) INTO b;
-    SET LOCAL mergetree.enable_skip_indexes = off;
-    EXECUTE format('SELECT md5(string_agg(x::text, '','' ORDER BY id)) FROM sm x WHERE %s', f) INTO c;
-    SET LOCAL mergetree.enable_skip_indexes = on;
-    filter := f; heap_rows := n; same_on := a IS NOT DISTINCT FROM b; same_off := a IS NOT DISTINCT FROM c;
-    RETURN NEXT;
-  END LOOP;
-END $$;
-SELECT * FROM check_skip(ARRAY[
+\ir include/differential.sql
+SELECT * FROM differential('sh', 'sm', 'mergetree.enable_skip_indexes', ARRAY[
   'session = md5(''12345'')', 'session = ''nope''', 'session IN (md5(''1''), md5(''39999''), ''x'')', 'session <> md5(''5'')',
   'session > md5(''7'')', 'session IS NULL',
   'amount = 7919', 'amount BETWEEN 100 AND 200', 'amount < 10', 'amount > 99990', 'amount IS NULL', 'amount IS NOT NULL',
@@ -105,5 +91,6 @@ CREATE INDEX ON sm USING mergetree_skip (amount) WITH (type = 'minmax') WHERE am
 CREATE INDEX ON sm USING mergetree_skip (amount) WITH (type = 'minmax', granularity = 0);
 CREATE INDEX ON sm USING mergetree_skip (amount) WITH (type = 'minmax', colour = 'red');
 CREATE INDEX ON sh USING mergetree_skip (amount) WITH (type = 'minmax');
+DROP FUNCTION differential, skip_counts;
 DROP TABLE sm, sh;
 SELECT count(*) FROM mergetree.skip_index_catalog;

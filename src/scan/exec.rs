@@ -6,15 +6,15 @@ use super::quals;
 use crate::catalog::{self, PartRow};
 use crate::datum::{self, DatumColumn, TablePlan};
 use crate::hooks::list_ptrs;
+use crate::skip;
 use crate::storage::blob::PageStore;
 use crate::storage::part_cache;
-use crate::skip;
-use std::rc::Rc;
 use crate::write::buffer;
-use mergetree::predicate::Predicate;
+use mergetree::predicate::{FilterColumn, Predicate};
 use mergetree::{select, Bitmap, ColumnData, PartReader};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
+use std::rc::Rc;
 
 pub static mut EXEC_METHODS: pg_sys::CustomExecMethods = pg_sys::CustomExecMethods {
     CustomName: c"MergeTreeScan".as_ptr(),
@@ -63,11 +63,21 @@ struct OpenPart {
     dicts: Vec<std::cell::OnceCell<Rc<DatumColumn>>>,
 }
 
-/// An output column of a granule as read: values, or dictionary codes with the part's
-/// dictionary already converted to Datums.
-enum Fetched {
+/// A column of a granule as read: values, or (for a part that dictionary-encodes it) its
+/// codes with the part's dictionary, as engine values for filters and as Datums for
+/// output, so no string is rebuilt per row.
+enum Fetched<'a> {
     Values(ColumnData),
-    Codes(Vec<u32>, Option<Bitmap>, Rc<DatumColumn>),
+    Codes { codes: Vec<u32>, validity: Option<Bitmap>, dict: &'a ColumnData, datums: Rc<DatumColumn> },
+}
+
+impl Fetched<'_> {
+    fn filter_column(&self) -> FilterColumn<'_> {
+        match self {
+            Fetched::Values(c) => FilterColumn::Values(c),
+            Fetched::Codes { codes, validity, dict, .. } => FilterColumn::Dict { codes, validity: validity.as_ref(), dict },
+        }
+    }
 }
 
 /// One scan's state. It lives across rescans: the visible parts, their metadata and the
@@ -315,27 +325,24 @@ impl ScanRun {
         }
     }
 
-    /// An output column of granule `g`: dictionary codes when the part has them (no string
-    /// is rebuilt), else the decoded values.
-    fn fetch_output(&self, op: &OpenPart, ci: usize, g: usize, rows: usize) -> Fetched {
+    /// Column `ci` of granule `g`: dictionary codes when the part has them, else values.
+    fn fetch<'a>(&self, op: &'a OpenPart, ci: usize, g: usize, rows: usize) -> Fetched<'a> {
         if let Some(pc) = op.map[ci] {
             if let Some((codes, validity)) = op.reader.read_granule_codes(pc, g).unwrap_or_else(|e| self.report(e)) {
-                let dict = op.dicts[ci].get_or_init(|| {
-                    let values = op.reader.dictionary(pc).unwrap_or_else(|e| self.report(e)).expect("dictionary column").clone();
-                    Rc::new(datum::to_datums(&self.plan.columns[ci], values))
-                });
-                return Fetched::Codes(codes, validity, dict.clone());
+                let dict = op.reader.dictionary(pc).unwrap_or_else(|e| self.report(e)).expect("dictionary column");
+                let datums = op.dicts[ci].get_or_init(|| Rc::new(datum::to_datums(&self.plan.columns[ci], dict.clone()))).clone();
+                return Fetched::Codes { codes, validity, dict, datums };
             }
         }
         Fetched::Values(self.read_column(&op.reader, &op.map, ci, g, rows))
     }
 
     /// Filters and decodes `cols` of `rows` rows (filter columns already decoded in `pre`).
-    fn make_batch(&mut self, mut pre: Vec<Option<ColumnData>>, rows: usize, mut fetch: impl FnMut(&Self, usize) -> Fetched, first_row_id: u64, row_ids: Option<Vec<u64>>) -> Option<Batch> {
+    fn make_batch<'a>(&mut self, mut pre: Vec<Option<Fetched<'a>>>, rows: usize, mut fetch: impl FnMut(&Self, usize) -> Fetched<'a>, first_row_id: u64, row_ids: Option<Vec<u64>>) -> Option<Batch> {
         let selection: Vec<u32> = match &self.predicate {
             Some(pred) => {
-                let refs: Vec<Option<&ColumnData>> = pre.iter().map(Option::as_ref).collect();
-                let pass: Bitmap = pred.evaluate(&refs, rows);
+                let refs: Vec<Option<FilterColumn>> = pre.iter().map(|c| c.as_ref().map(Fetched::filter_column)).collect();
+                let pass: Bitmap = pred.evaluate_columns(&refs, rows);
                 (0..rows as u32).filter(|&i| pass.get(i as usize)).collect()
             }
             None => (0..rows as u32).collect(),
@@ -346,10 +353,10 @@ impl ScanRun {
         }
         let mut cols: Vec<Option<DatumColumn>> = (0..self.plan.columns.len()).map(|_| None).collect();
         for &ci in &self.needed.clone() {
-            let data = pre[ci].take().map_or_else(|| fetch(self, ci), Fetched::Values);
+            let data = pre[ci].take().unwrap_or_else(|| fetch(self, ci));
             cols[ci] = Some(match data {
                 Fetched::Values(data) => datum::to_datums_of(&self.plan.columns[ci], data, &selection),
-                Fetched::Codes(codes, validity, dict) => datum::from_dictionary(&dict, &codes, validity.as_ref(), &selection),
+                Fetched::Codes { codes, validity, datums, .. } => datum::from_dictionary(&datums, &codes, validity.as_ref(), &selection),
             });
         }
         Some(Batch { cols, rows: selection, next: 0, first_row_id, row_ids })
@@ -362,11 +369,11 @@ impl ScanRun {
         let rows = meta.granule_rows[g] as usize;
         let first: u64 = meta.granule_rows[..g].iter().map(|&n| n as u64).sum();
         let first_row_id = self.parts[pi].first_row as u64 + first;
-        let mut pre: Vec<Option<ColumnData>> = (0..self.plan.columns.len()).map(|_| None).collect();
+        let mut pre: Vec<Option<Fetched>> = (0..self.plan.columns.len()).map(|_| None).collect();
         for &ci in &self.filter_cols {
-            pre[ci] = Some(self.read_column(&op.reader, &op.map, ci, g, rows));
+            pre[ci] = Some(self.fetch(&op, ci, g, rows));
         }
-        let batch = self.make_batch(pre, rows, |s, ci| s.fetch_output(&op, ci, g, rows), first_row_id, None);
+        let batch = self.make_batch(pre, rows, |s, ci| s.fetch(&op, ci, g, rows), first_row_id, None);
         self.opened[pi] = Some(op);
         batch
     }
@@ -411,9 +418,9 @@ impl ScanRun {
                 if let Some((cols, ids)) = self.buffered.clone() {
                     let rows = ids.len();
                     let mut cols: Vec<Option<ColumnData>> = cols.into_iter().map(Some).collect();
-                    let mut pre: Vec<Option<ColumnData>> = (0..cols.len()).map(|_| None).collect();
+                    let mut pre: Vec<Option<Fetched>> = (0..cols.len()).map(|_| None).collect();
                     for &ci in &self.filter_cols {
-                        pre[ci] = cols[ci].take();
+                        pre[ci] = cols[ci].take().map(Fetched::Values);
                     }
                     let batch = self.make_batch(pre, rows, |_, ci| Fetched::Values(cols[ci].take().unwrap_or_else(|| ColumnData::new(mergetree::ColumnType::Var))), 0, Some(ids));
                     if let Some(b) = batch {

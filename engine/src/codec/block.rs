@@ -35,7 +35,7 @@ impl Compression {
                 _ => Err(format!("ZSTD level must be an integer from 1 to 22, not \"{level}\"")),
             };
         }
-        Err(format!("unknown codec \"{s}\" (known: Delta, DoubleDelta, Gorilla, T64, LZ4, ZSTD(level), NONE)"))
+        Err(format!("unknown codec \"{s}\" (known: Delta, DoubleDelta, Gorilla, T64, GCD, LZ4, ZSTD(level), NONE)"))
     }
 }
 

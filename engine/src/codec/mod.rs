@@ -1,5 +1,5 @@
 //! Codecs. A column's values in a granule go through a chain: zero or more transforms
-//! that make fixed-width numbers easier to compress (Delta, DoubleDelta, Gorilla, T64),
+//! that make fixed-width numbers easier to compress (Delta, DoubleDelta, Gorilla, T64, GCD),
 //! then one block compression (LZ4, ZSTD or none). Variable-length columns may instead be
 //! dictionary-encoded per part (ClickHouse's LowCardinality): granules then hold codes.
 //!
@@ -10,6 +10,7 @@ pub mod choose;
 pub mod block;
 pub mod delta;
 pub mod dict;
+pub mod gcd;
 pub mod gorilla;
 pub mod t64;
 
@@ -31,6 +32,16 @@ pub enum Transform {
     /// ClickHouse's T64: per 64 values, subtract the minimum and transpose the bits that
     /// are used, so only significant bits remain.
     T64,
+    /// Divide by the block's greatest common step after subtracting its minimum; keeps
+    /// the width (two extra values), so another transform may follow.
+    Gcd,
+}
+
+impl Transform {
+    /// Whether the output is again values of the input's width (so a transform may follow).
+    fn keeps_width(self) -> bool {
+        matches!(self, Transform::Delta | Transform::Gcd)
+    }
 }
 
 /// Transforms then block compression.
@@ -54,21 +65,32 @@ impl CodecChain {
                 Transform::DoubleDelta => delta::double_delta_encode(&cur, width),
                 Transform::Gorilla => gorilla::encode(&cur, width),
                 Transform::T64 => t64::encode(&cur, width),
+                Transform::Gcd => gcd::encode(&cur, width),
             };
-            // Every transform after the first works on its predecessor's bytes as u8s... unless
-            // it keeps the width. Only Delta keeps it, so chains are validated accordingly.
+            // A transform after another needs fixed-width values: check_fits allows only
+            // width-keeping transforms before others.
         }
         cur
     }
 
     /// Inverse of [`encode_values`] for `n` values of `width` bytes.
     pub fn decode_values(&self, mut data: Vec<u8>, width: usize, n: usize) -> Result<Vec<u8>> {
-        for t in self.transforms.iter().rev() {
+        // How many values each transform was given: GCD adds two.
+        let mut counts = Vec::with_capacity(self.transforms.len());
+        let mut c = n;
+        for t in &self.transforms {
+            counts.push(c);
+            if *t == Transform::Gcd {
+                c += 2;
+            }
+        }
+        for (t, &n) in self.transforms.iter().zip(&counts).rev() {
             data = match t {
                 Transform::Delta => delta::delta_decode(&data, width, n)?,
                 Transform::DoubleDelta => delta::double_delta_decode(&data, width, n)?,
                 Transform::Gorilla => gorilla::decode(&data, width, n)?,
                 Transform::T64 => t64::decode(&data, width, n)?,
+                Transform::Gcd => gcd::decode(&data, width, n)?,
             };
         }
         Ok(data)
@@ -87,8 +109,8 @@ impl CodecChain {
             if *t != Transform::Gorilla && float {
                 return Err(format!("{t} is for integer-like columns; use Gorilla for floats"));
             }
-            // Only Delta keeps values fixed-width, so only it may come before another transform.
-            if i + 1 < self.transforms.len() && *t != Transform::Delta {
+            // Only Delta and GCD keep values fixed-width, so only they may come before another.
+            if i + 1 < self.transforms.len() && !t.keeps_width() {
                 return Err(format!("{t} must be the last transform of a chain"));
             }
         }
@@ -112,6 +134,7 @@ impl CodecChain {
                 "doubledelta" => transforms.push(Transform::DoubleDelta),
                 "gorilla" => transforms.push(Transform::Gorilla),
                 "t64" => transforms.push(Transform::T64),
+                "gcd" => transforms.push(Transform::Gcd),
                 other => compression = Some(Compression::parse(other)?),
             }
         }
@@ -145,6 +168,7 @@ impl fmt::Display for Transform {
             Transform::DoubleDelta => "DoubleDelta",
             Transform::Gorilla => "Gorilla",
             Transform::T64 => "T64",
+            Transform::Gcd => "GCD",
         })
     }
 }

@@ -6,6 +6,24 @@
 use super::{corrupt, read_uint, sign_extend};
 use crate::error::Result;
 
+/// Transposes a 64x64 bit matrix in place: bit `j` of `a[i]` moves to bit `i` of `a[j]`.
+/// Six rounds of block swaps (Hacker's Delight 7-3) instead of 4096 single-bit moves.
+fn transpose64(a: &mut [u64; 64]) {
+    let mut j = 32usize;
+    let mut m: u64 = 0x0000_0000_FFFF_FFFF;
+    while j != 0 {
+        let mut k = 0usize;
+        while k < 64 {
+            let t = ((a[k] >> j) ^ a[k + j]) & m;
+            a[k] ^= t << j;
+            a[k + j] ^= t;
+            k = (k + j + 1) & !j;
+        }
+        j >>= 1;
+        m ^= m << j;
+    }
+}
+
 pub fn encode(data: &[u8], width: usize) -> Vec<u8> {
     let values: Vec<i64> = data.chunks_exact(width).map(|v| sign_extend(read_uint(v), width)).collect();
     let mut out = Vec::with_capacity(data.len() / 2 + 16);
@@ -13,14 +31,16 @@ pub fn encode(data: &[u8], width: usize) -> Vec<u8> {
         let min = *group.iter().min().unwrap_or(&0);
         let max = *group.iter().max().unwrap_or(&0);
         let range = (max as i128 - min as i128) as u64;
-        let nbits = 64 - range.leading_zeros();
+        let nbits = 64 - range.leading_zeros() as usize;
         out.extend_from_slice(&min.to_le_bytes());
         out.push(nbits as u8);
-        for b in 0..nbits {
-            let mut plane = 0u64;
-            for (j, &v) in group.iter().enumerate() {
-                plane |= (((v.wrapping_sub(min) as u64) >> b) & 1) << j;
-            }
+        let mut m = [0u64; 64];
+        for (j, &v) in group.iter().enumerate() {
+            m[j] = v.wrapping_sub(min) as u64;
+        }
+        // Row j holds value j; after the transpose row b holds bit plane b.
+        transpose64(&mut m);
+        for plane in &m[..nbits] {
             out.extend_from_slice(&plane.to_le_bytes());
         }
     }
@@ -44,11 +64,9 @@ pub fn decode(data: &[u8], width: usize, n: usize) -> Result<Vec<u8>> {
         pos += 8 * nbits;
         let mut vals = [0u64; 64];
         for (b, p) in planes.chunks_exact(8).enumerate() {
-            let plane = u64::from_le_bytes(p.try_into().unwrap_or_default());
-            for (j, v) in vals.iter_mut().enumerate().take(g) {
-                *v |= ((plane >> j) & 1) << b;
-            }
+            vals[b] = u64::from_le_bytes(p.try_into().unwrap_or_default());
         }
+        transpose64(&mut vals);
         for v in &vals[..g] {
             out.extend_from_slice(&min.wrapping_add(*v as i64).to_le_bytes()[..width]);
         }
