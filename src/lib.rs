@@ -29,10 +29,12 @@ pub extern "C-unwind" fn _PG_init() {
     // Scans decode granules into buffers of a few hundred kB to a few MB, freed at once.
     // glibc would map and unmap each (a page fault per 4 kB touched, a fifth of a point
     // query's time); keeping them in the heap lets the next granule reuse the memory.
+    // Larger allocations (insert buffers) still get their own mappings and go back to the
+    // system when freed, so a bulk load's memory stays bounded.
     // SAFETY: mallopt only tunes the allocator's thresholds.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 16 << 20);
     }
     gucs::init();
     hooks::init();
