@@ -24,6 +24,8 @@ fn bench(c: &mut Criterion) {
     let timestamps = fixed((0..).map(|i: i64| (1_700_000_000_000 + i * 1000 + (i % 7)).to_le_bytes()));
     let small_ints = fixed((0..).map(|_| ((rnd() % 5000) as i64).to_le_bytes()));
     let floats = fixed((0..).map(|i| (20.0 + (i as f64 / 100.0).sin()).to_le_bytes()));
+    // Millisecond timestamps held in microseconds (Postgres' resolution), unevenly spaced.
+    let ms_timestamps = fixed((0..).map(|_| (1_780_000_000_000_000 + (rnd() % 2_600_000_000) as i64 * 1000).to_le_bytes()));
     let mut text = ColumnData::new(ColumnType::Var);
     for i in 0..N {
         text.push(format!("{{\"page\":\"/p/{}\",\"browser\":\"chrome\",\"session\":\"s{}\"}}", i % 500, i / 7).as_bytes());
@@ -34,6 +36,9 @@ fn bench(c: &mut Criterion) {
         ("timestamps", &timestamps, "Delta, LZ4"),
         ("timestamps", &timestamps, "DoubleDelta, LZ4"),
         ("timestamps", &timestamps, "T64, LZ4"),
+        ("ms_timestamps", &ms_timestamps, "LZ4"),
+        ("ms_timestamps", &ms_timestamps, "T64, LZ4"),
+        ("ms_timestamps", &ms_timestamps, "GCD, T64, LZ4"),
         ("small_ints", &small_ints, "LZ4"),
         ("small_ints", &small_ints, "T64, LZ4"),
         ("small_ints", &small_ints, "Delta, T64, LZ4"),
@@ -42,6 +47,7 @@ fn bench(c: &mut Criterion) {
         ("json_text", &text, "LZ4"),
         ("json_text", &text, "ZSTD(1)"),
         ("json_text", &text, "ZSTD(3)"),
+        ("json_text", &text, "ZSTD(7)"),
     ];
     for (data, col, chain) in cases {
         let chain = CodecChain::parse(chain, Compression::Lz4).unwrap();
