@@ -89,14 +89,23 @@ class MergeTree(System):
         with_clause = f" WITH ({rendered})" if rendered else ""
         return f"CREATE TABLE {qualified} ({table.columns}) USING mergetree{with_clause}"
 
+    def post_load(self, qualified, table):
+        # Skip indexes are built over the loaded parts: in load time, like heap's indexes.
+        return [stmt.format(table=qualified) for stmt in table.skip_indexes]
+
     def table_info(self, conn, qualified):
         row = conn.execute(
             "SELECT count(*), coalesce(sum(rows), 0), coalesce(sum(compressed_bytes), 0),"
             " coalesce(sum(uncompressed_bytes), 0) FROM mergetree.parts WHERE table_name = %s::regclass",
             (qualified,),
         ).fetchone()
+        skip = conn.execute(
+            "SELECT coalesce(sum(bytes), 0) FROM mergetree.skip_indexes WHERE table_name = %s::regclass",
+            (qualified,),
+        ).fetchone()
         return {"parts": int(row[0]), "part_rows": int(row[1]),
-                "compressed_bytes": int(row[2]), "uncompressed_bytes": int(row[3])}
+                "compressed_bytes": int(row[2]), "uncompressed_bytes": int(row[3]),
+                "skip_index_bytes": int(skip[0])}
 
     def notes(self, tables):
         out = []
@@ -104,6 +113,9 @@ class MergeTree(System):
             opts = t.options.get(self.name, {})
             if opts:
                 out.append(f"mergetree `{t.name}`: " + ", ".join(f"{k} = {v}" for k, v in opts.items()))
+            for stmt in t.skip_indexes:
+                out.append(f"mergetree `{t.name}`: {stmt.format(table=t.name)} (built after COPY: in load"
+                           " time; its summaries live in mergetree.skip_index_catalog, not in the size above)")
         return out
 
 

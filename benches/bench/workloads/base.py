@@ -20,6 +20,7 @@ class Table:
     copy_options: str = "FORMAT csv"
     options: dict[str, dict] = field(default_factory=dict)  # per system name, e.g. mergetree
     indexes: list[str] = field(default_factory=list)  # for systems with indexes; {table}
+    skip_indexes: list[str] = field(default_factory=list)  # mergetree_skip indexes; {table}
 
 
 @dataclass
