@@ -386,14 +386,19 @@ mod tests {
         ]
     }
 
-    fn pred() -> impl Strategy<Value = Predicate> {
-        leaf().prop_recursive(3, 16, 3, |inner| {
+    /// AND / OR / NOT trees over `leaf`, `depth` levels deep.
+    fn tree(leaf: impl Strategy<Value = Predicate> + 'static, depth: u32) -> impl Strategy<Value = Predicate> {
+        leaf.prop_recursive(depth, 16, 3, |inner| {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 1..3).prop_map(Predicate::And),
                 proptest::collection::vec(inner.clone(), 1..3).prop_map(Predicate::Or),
                 inner.prop_map(|p| Predicate::Not(Box::new(p))),
             ]
         })
+    }
+
+    fn pred() -> impl Strategy<Value = Predicate> {
+        tree(leaf(), 3)
     }
 
     proptest! {
@@ -458,13 +463,7 @@ mod tests {
             any::<bool>().prop_map(|negated| Predicate::IsNull { col: 0, negated }),
             (word, any::<bool>(), any::<bool>()).prop_map(|(pattern, negated, ascii_ci)| Predicate::Like { col: 0, pattern, negated, ascii_ci }),
         ];
-        atom.prop_recursive(2, 8, 3, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 1..3).prop_map(Predicate::And),
-                proptest::collection::vec(inner.clone(), 1..3).prop_map(Predicate::Or),
-                inner.prop_map(|p| Predicate::Not(Box::new(p))),
-            ]
-        })
+        tree(atom, 2)
     }
 
     proptest! {

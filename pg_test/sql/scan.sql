@@ -33,13 +33,7 @@ SELECT * FROM differential('h', 'm', 'mergetree.enable_custom_scan', ARRAY[
 ]);
 
 -- EXPLAIN ANALYZE lines that show what the scan read.
-CREATE FUNCTION scan_counts(q text) RETURNS TABLE (line text) LANGUAGE plpgsql AS $$
-DECLARE l text;
-BEGIN
-  FOR l IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
-    IF l ~ 'Parts Read|Granules Read|Rows Removed by Vectorized|MergeTreeScan|Columns' THEN line := btrim(l); RETURN NEXT; END IF;
-  END LOOP;
-END $$;
+CREATE FUNCTION scan_counts(q text) RETURNS TABLE (line text) LANGUAGE sql AS $$ SELECT * FROM explain_lines(q, 'Parts Read|Granules Read|Rows Removed by Vectorized|MergeTreeScan|Columns') $$;
 
 -- Prepared statements: the sixth execution uses a generic plan with $1 in the filter.
 PREPARE by_org(text, int) AS SELECT count(*), sum(uid) FROM m WHERE org = $1 AND uid < $2;
@@ -119,5 +113,5 @@ SET mergetree.enable_custom_scan = off;
 EXPLAIN (COSTS OFF) SELECT * FROM m WHERE org = 'org_5';
 RESET mergetree.enable_custom_scan;
 DROP TABLE m, h, lookup;
-DROP FUNCTION differential, scan_counts, leak;
+DROP FUNCTION differential, explain_lines, scan_counts, leak;
 DROP ROLE mt_reader;

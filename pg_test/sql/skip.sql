@@ -42,13 +42,7 @@ SELECT * FROM differential('sh', 'sm', 'mergetree.enable_skip_indexes', ARRAY[
 
 -- EXPLAIN ANALYZE: a bloom filter on a non-key column skips all but the matching granule;
 -- so do ngrambf and tokenbf for a substring search, set for a rare value.
-CREATE FUNCTION skip_counts(q text) RETURNS TABLE (line text) LANGUAGE plpgsql AS $$
-DECLARE l text;
-BEGIN
-  FOR l IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
-    IF l ~ 'Granules Read|Granules Skipped' THEN line := btrim(l); RETURN NEXT; END IF;
-  END LOOP;
-END $$;
+CREATE FUNCTION skip_counts(q text) RETURNS TABLE (line text) LANGUAGE sql AS $$ SELECT * FROM explain_lines(q, 'Granules Read|Granules Skipped') $$;
 SELECT * FROM skip_counts($$SELECT * FROM sm WHERE session = md5('12345')$$);
 SELECT * FROM skip_counts($$SELECT * FROM sm WHERE msg LIKE '%page-12345.html%'$$);
 DROP INDEX sm_msg_ngram;
@@ -91,6 +85,6 @@ CREATE INDEX ON sm USING mergetree_skip (amount) WITH (type = 'minmax') WHERE am
 CREATE INDEX ON sm USING mergetree_skip (amount) WITH (type = 'minmax', granularity = 0);
 CREATE INDEX ON sm USING mergetree_skip (amount) WITH (type = 'minmax', colour = 'red');
 CREATE INDEX ON sh USING mergetree_skip (amount) WITH (type = 'minmax');
-DROP FUNCTION differential, skip_counts;
+DROP FUNCTION differential, explain_lines, skip_counts;
 DROP TABLE sm, sh;
 SELECT count(*) FROM mergetree.skip_index_catalog;

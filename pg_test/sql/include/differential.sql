@@ -17,3 +17,12 @@ BEGIN
     RETURN NEXT;
   END LOOP;
 END $$;
+-- explain_lines(query, pattern): the EXPLAIN ANALYZE lines of `query` that match `pattern`,
+-- trimmed (the counters a test reads, without timings).
+CREATE FUNCTION explain_lines(q text, pattern text) RETURNS TABLE (line text) LANGUAGE plpgsql AS $$
+DECLARE l text;
+BEGIN
+  FOR l IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
+    IF l ~ pattern THEN line := btrim(l); RETURN NEXT; END IF;
+  END LOOP;
+END $$;
