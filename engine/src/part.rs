@@ -227,9 +227,14 @@ impl PartWriter {
                     };
                     DictBlock { mark: Mark { offset: 0, compressed_len: 0, uncompressed_len: 0, crc32: 0 }, values: e.dict.len() as u32, code_width }
                 });
-                for (g, &n) in granule_rows.iter().enumerate() {
-                    let slice = target.slice(starts[g], starts[g] + n as usize);
-                    let (block, raw_len, crc) = granule::write_block(&slice, &chain);
+                // Granules compress in parallel too: one wide column (JSON text under ZSTD)
+                // would otherwise keep a single core busy while the others wait.
+                let granule_blocks: Vec<(Vec<u8>, u32, u32)> = granule_rows
+                    .par_iter()
+                    .enumerate()
+                    .map(|(g, &n)| granule::write_block(&target.slice(starts[g], starts[g] + n as usize), &chain))
+                    .collect();
+                for (block, raw_len, crc) in granule_blocks {
                     info.push((raw_len, crc));
                     blocks.push(block);
                 }
