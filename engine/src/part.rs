@@ -405,18 +405,21 @@ impl<S: BlockStore> PartReader<S> {
 
     /// Decodes column `col` (index into the part's columns) of granule `g`.
     pub fn read_granule(&self, col: usize, g: usize) -> Result<ColumnData> {
+        let (c, block) = self.granule_block(col, g)?;
+        match &c.dictionary {
+            None => Ok(block),
+            Some(_) => dict::decode(self.dictionary(col)?.expect("dictionary column"), &block),
+        }
+    }
+
+    /// Column `col`'s block of granule `g`, decoded: its values, or for a
+    /// dictionary-encoded column its codes.
+    fn granule_block(&self, col: usize, g: usize) -> Result<(&ColumnMeta, ColumnData)> {
         let c = self.meta().columns.get(col).ok_or_else(|| Error::Invalid(format!("no column {col} in part")))?;
         let mark = c.marks.get(g).ok_or_else(|| Error::Invalid(format!("no granule {g} in part")))?;
         let rows = self.meta().granule_rows[g] as usize;
-        let block = self.block(mark)?;
-        match &c.dictionary {
-            None => granule::read_block(&block, mark, c.spec.ty, rows, &c.codec),
-            Some(d) => {
-                let codes = granule::read_block(&block, mark, ColumnType::Fixed { width: d.code_width }, rows, &c.codec)?;
-                let dict = self.dictionary(col)?.expect("dictionary column");
-                dict::decode(dict, &codes)
-            }
-        }
+        let ty = c.dictionary.as_ref().map_or(c.spec.ty, |d| ColumnType::Fixed { width: d.code_width });
+        Ok((c, granule::read_block(&self.block(mark)?, mark, ty, rows, &c.codec)?))
     }
 
     /// Column `col` of granule `g` as dictionary codes (indexes into
@@ -425,11 +428,11 @@ impl<S: BlockStore> PartReader<S> {
     /// (a scan's output) map codes to values prepared once per part instead of rebuilding
     /// every string.
     pub fn read_granule_codes(&self, col: usize, g: usize) -> Result<Option<(Vec<u32>, Option<crate::Bitmap>)>> {
-        let c = self.meta().columns.get(col).ok_or_else(|| Error::Invalid(format!("no column {col} in part")))?;
-        let Some(d) = &c.dictionary else { return Ok(None) };
-        let mark = c.marks.get(g).ok_or_else(|| Error::Invalid(format!("no granule {g} in part")))?;
-        let rows = self.meta().granule_rows[g] as usize;
-        let codes = granule::read_block(&self.block(mark)?, mark, ColumnType::Fixed { width: d.code_width }, rows, &c.codec)?;
+        if self.meta().columns.get(col).is_some_and(|c| c.dictionary.is_none()) {
+            return Ok(None);
+        }
+        let (_, codes) = self.granule_block(col, g)?;
+        let rows = codes.len();
         let n = self.dictionary(col)?.map_or(0, |d| d.len());
         let crate::column::Values::Fixed { width, data } = &codes.values else {
             return Err(Error::corrupt("dictionary codes", "not fixed-width"));

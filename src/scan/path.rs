@@ -3,7 +3,9 @@
 //! parameters) and the columns to read in `custom_private`.
 
 use super::{exec, quals};
+use crate::datum::TablePlan;
 use crate::hooks::list_ptrs;
+use crate::options::TableOptions;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -51,15 +53,21 @@ pub unsafe fn add_path(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptI
             .next();
         let Some((startup, total)) = seq_cost else { return };
         let ppi = pg_sys::get_baserel_parampathinfo(root, rel, (*rel).lateral_relids);
+        // The table's sort key and columns, read once for every path below.
+        let oid = (*(*(*root).simple_rte_array.add((*rel).relid as usize))).relid;
+        let r = pg_sys::relation_open(oid, pg_sys::NoLock as i32);
+        let opts = crate::options::for_relation(r);
+        let plan = crate::datum::table_plan(r);
+        pg_sys::relation_close(r, pg_sys::NoLock as i32);
         // Reading fewer columns than a heap scan, and only the granules the primary index
         // keeps: never more expensive, and much cheaper for filters on the sort key (so a
         // point query is not planned as a parallel scan of the whole table).
-        let frac = key_fraction(root, rel);
+        let frac = key_fraction(root, rel, &opts, &plan);
         let run = (total - startup) * 0.5 * frac;
         let path = new_path(rel, ppi, (*rel).rows, startup, startup + run);
         (*rel).pathlist = std::ptr::null_mut();
         pg_sys::add_path(rel, path as *mut pg_sys::Path);
-        add_parameterized_paths(root, rel, startup, total);
+        add_parameterized_paths(root, rel, &opts, &plan, startup, total);
         if (*rel).consider_parallel && (*rel).lateral_relids.is_null() {
             add_partial_path(rel, startup, startup + run * 2.0);
         }
@@ -70,17 +78,12 @@ pub unsafe fn add_path(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptI
 /// filters: the selectivity of pushable clauses on a prefix of the `order_by` columns
 /// (a clause on key column k counts when column k-1 is filtered too). At least a granule
 /// per part remains, hence the floor.
-unsafe fn key_fraction(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptInfo) -> f64 {
-    // SAFETY: planner structures are valid; the relation is locked by the planner.
+unsafe fn key_fraction(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptInfo, opts: &TableOptions, plan: &TablePlan) -> f64 {
+    // SAFETY: planner structures are valid during path generation.
     unsafe {
         if (*rel).baserestrictinfo.is_null() || !crate::gucs::VECTORIZED_FILTERS.get() {
             return 1.0;
         }
-        let oid = (*(*(*root).simple_rte_array.add((*rel).relid as usize))).relid;
-        let r = pg_sys::relation_open(oid, pg_sys::NoLock as i32);
-        let opts = crate::options::for_relation(r);
-        let plan = crate::datum::table_plan(r);
-        pg_sys::relation_close(r, pg_sys::NoLock as i32);
         let offset = pg_sys::FirstLowInvalidHeapAttributeNumber;
         let infos = list_ptrs::<pg_sys::RestrictInfo>((*rel).baserestrictinfo);
         let mut chosen: *mut pg_sys::List = std::ptr::null_mut();
@@ -89,7 +92,7 @@ unsafe fn key_fraction(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptI
             let mut found = false;
             for &ri in &infos {
                 let clause = (*ri).clause as *mut pg_sys::Node;
-                if (*ri).security_level > 0 || !quals::pushable(clause, (*rel).relid, &plan, false) {
+                if (*ri).security_level > 0 || !quals::pushable(clause, (*rel).relid, plan, false) {
                     continue;
                 }
                 let mut attrs: *mut pg_sys::Bitmapset = std::ptr::null_mut();
@@ -114,18 +117,13 @@ unsafe fn key_fraction(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptI
 /// Whether one of the parameterized clauses compares the leading `order_by` column: only
 /// then does each outer value prune the inner scan to a few granules. Otherwise every
 /// loop would read the whole table, and the path is not offered.
-unsafe fn prunes_by_key(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptInfo, clauses: *mut pg_sys::List) -> bool {
-    // SAFETY: planner structures are valid; the relation is locked by the planner.
+unsafe fn prunes_by_key(rel: *mut pg_sys::RelOptInfo, opts: &TableOptions, plan: &TablePlan, clauses: *mut pg_sys::List) -> bool {
+    // SAFETY: planner structures are valid during path generation.
     unsafe {
-        let oid = (*(*(*root).simple_rte_array.add((*rel).relid as usize))).relid;
-        let r = pg_sys::relation_open(oid, pg_sys::NoLock as i32);
-        let opts = crate::options::for_relation(r);
-        let plan = crate::datum::table_plan(r);
-        pg_sys::relation_close(r, pg_sys::NoLock as i32);
         let Some(lead) = opts.order_by.first().and_then(|n| plan.index_of_name(n)) else { return false };
         list_ptrs::<pg_sys::RestrictInfo>(clauses).into_iter().any(|ri| {
             let clause = (*ri).clause as *mut pg_sys::Node;
-            quals::pushable(clause, (*rel).relid, &plan, false) && {
+            quals::pushable(clause, (*rel).relid, plan, false) && {
                 let mut attrs: *mut pg_sys::Bitmapset = std::ptr::null_mut();
                 pg_sys::pull_varattnos(clause, (*rel).relid, &mut attrs);
                 pg_sys::bms_is_member(plan.columns[lead].attnum as i32 - pg_sys::FirstLowInvalidHeapAttributeNumber, attrs)
@@ -155,7 +153,7 @@ unsafe fn add_partial_path(rel: *mut pg_sys::RelOptInfo, startup: f64, total: f6
 /// For equality join clauses `our_column = other.column`, a path parameterized by the
 /// other relation: as the inner side of a nested loop, each outer row's value prunes
 /// parts and granules like a constant would.
-unsafe fn add_parameterized_paths(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptInfo, startup: f64, total: f64) {
+unsafe fn add_parameterized_paths(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptInfo, opts: &TableOptions, plan: &TablePlan, startup: f64, total: f64) {
     // SAFETY: planner structures are valid during path generation.
     unsafe {
         // Join equalities live in equivalence classes, so ask for each other base relation
@@ -170,7 +168,7 @@ unsafe fn add_parameterized_paths(root: *mut pg_sys::PlannerInfo, rel: *mut pg_s
             }
             let required = pg_sys::bms_union((*other).relids, (*rel).lateral_relids);
             let ppi = pg_sys::get_baserel_parampathinfo(root, rel, required);
-            if ppi.is_null() || (*ppi).ppi_clauses.is_null() || !prunes_by_key(root, rel, (*ppi).ppi_clauses) {
+            if ppi.is_null() || (*ppi).ppi_clauses.is_null() || !prunes_by_key(rel, opts, plan, (*ppi).ppi_clauses) {
                 continue;
             }
             // Cost by the fraction of rows the parameter keeps: pruning reads about that much.

@@ -9,6 +9,7 @@ pub mod am;
 use crate::catalog::{self, skip as skip_catalog};
 use crate::datum::TablePlan;
 use crate::error;
+use crate::storage::budget_cache::BudgetCache;
 use crate::storage::part_cache;
 use mergetree::skip::{SkipIndex, SkipIndexBuilder, SkipIndexType};
 use mergetree::{ColumnData, PartMeta};
@@ -147,13 +148,13 @@ pub unsafe fn build_all(rel: pg_sys::Relation, plan: &TablePlan, def: &SkipDef) 
 /// (index oid, index relfilenode, table relfilenode, part id).
 type Key = (u32, u32, u32, i64);
 
-thread_local! {
-    /// Decoded summaries kept across queries: a key's summary never changes.
-    static CACHE: RefCell<(HashMap<Key, Arc<SkipIndex>>, usize)> = RefCell::new((HashMap::new(), 0));
-}
-
 /// Summary bytes kept per backend; past it the cache starts over.
 const CACHE_BUDGET: usize = 64 << 20;
+
+thread_local! {
+    /// Decoded summaries kept across queries: a key's summary never changes.
+    static CACHE: RefCell<BudgetCache<Key, SkipIndex>> = RefCell::new(BudgetCache::new(CACHE_BUDGET));
+}
 
 /// One index's summaries for the parts a scan sees.
 struct Loaded {
@@ -183,19 +184,11 @@ impl Pruner {
                 let mut by_part = HashMap::new();
                 skip_catalog::for_each(def.index_oid, node, snapshot, |part_id, fetch| {
                     let key = (def.index_oid.to_u32(), def.index_node.to_u32(), node.to_u32(), part_id);
-                    let cached = CACHE.with(|c| c.borrow().0.get(&key).cloned());
+                    let cached = CACHE.with(|c| c.borrow().get(&key));
                     let s = cached.or_else(|| {
                         // A summary that does not decode is only a lost chance to skip.
                         let s = Arc::new(SkipIndex::from_bytes(&fetch()).ok()?);
-                        CACHE.with(|c| {
-                            let mut c = c.borrow_mut();
-                            if c.1 + s.size_bytes() > CACHE_BUDGET {
-                                c.0.clear();
-                                c.1 = 0;
-                            }
-                            c.1 += s.size_bytes();
-                            c.0.insert(key, s.clone());
-                        });
+                        CACHE.with(|c| c.borrow_mut().insert(key, s.clone(), s.size_bytes()));
                         Some(s)
                     });
                     if let Some(s) = s {

@@ -10,6 +10,7 @@
 //! GenericXLog full-page images, so crash recovery and streaming replicas get them.
 
 pub mod blob;
+pub mod budget_cache;
 pub mod buffer;
 pub mod metapage;
 pub mod part_cache;

@@ -8,27 +8,21 @@
 
 use crate::catalog::PartRow;
 use crate::storage::blob::PageStore;
+use crate::storage::budget_cache::BudgetCache;
 use mergetree::part::PartHandle;
 use mergetree::PartReader;
 use pgrx::pg_sys;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Metadata bytes kept per backend; past it the cache starts over.
-const BUDGET_BYTES: u64 = 64 << 20;
+const BUDGET_BYTES: usize = 64 << 20;
 
 /// (tablespace, relfilenode, part id, first block): where a part lives.
 type Key = (u32, u32, i64, i64);
 
-#[derive(Default)]
-struct Cache {
-    parts: HashMap<Key, Arc<PartHandle>>,
-    bytes: u64,
-}
-
 thread_local! {
-    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+    static CACHE: RefCell<BudgetCache<Key, PartHandle>> = RefCell::new(BudgetCache::new(BUDGET_BYTES));
 }
 
 /// Opens part `p` of `rel`, from the cache when it holds the same part.
@@ -37,22 +31,13 @@ pub fn open(rel: pg_sys::Relation, p: &PartRow) -> mergetree::Result<PartReader<
     // SAFETY: `rel` is an open relation.
     let node = unsafe { (*rel).rd_node };
     let key = (node.spcNode.to_u32(), node.relNode.to_u32(), p.part_id, p.start_block);
-    let cached = CACHE.with(|c| c.borrow().parts.get(&key).cloned());
-    let hit = cached.is_some();
-    let reader = PartReader::open_cached(store, cached)?;
-    if !hit {
-        let handle = reader.handle();
-        CACHE.with(|c| {
-            let mut c = c.borrow_mut();
-            if c.bytes + handle.meta_bytes() > BUDGET_BYTES {
-                c.parts.clear();
-                c.bytes = 0;
-            }
-            c.bytes += handle.meta_bytes();
-            if let Some(old) = c.parts.insert(key, handle) {
-                c.bytes -= old.meta_bytes();
-            }
-        });
+    let cached = CACHE.with(|c| c.borrow().get(&key));
+    let reader = PartReader::open_cached(store, cached.clone())?;
+    let handle = reader.handle();
+    // Store what was read unless it is the cached entry itself (a stale one is replaced).
+    if !cached.is_some_and(|c| Arc::ptr_eq(&c, &handle)) {
+        let size = handle.meta_bytes() as usize;
+        CACHE.with(|c| c.borrow_mut().insert(key, handle, size));
     }
     Ok(reader)
 }

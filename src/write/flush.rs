@@ -102,7 +102,7 @@ unsafe fn write_part(rel: pg_sys::Relation, buf: &RelBuffer, cols: Vec<ColumnDat
     let nblocks = blob::blocks_for(bytes.len());
     // SAFETY: rel is open; the metapage lock serialises allocation with VACUUM.
     unsafe {
-        let start = {
+        let (start, part_id) = {
             let _lock = PageLock::exclusive(rel, metapage::META_BLOCK);
             let mut m = metapage::read(rel, &table).unwrap_or_else(metapage::Meta::fresh);
             let (start, grow) = m.allocate(nblocks);
@@ -135,8 +135,8 @@ unsafe fn write_part(rel: pg_sys::Relation, buf: &RelBuffer, cols: Vec<ColumnDat
             );
             (start, part_id)
         };
-        blob::write_part(rel, start.0, &bytes);
-        crate::skip::on_new_part(rel, plan, &sorted, &meta, start.1 as i64, cid);
+        blob::write_part(rel, start, &bytes);
+        crate::skip::on_new_part(rel, plan, &sorted, &meta, part_id as i64, cid);
     }
 }
 
