@@ -67,6 +67,37 @@ impl Bitmap {
         }
         self.len += 1;
     }
+    /// Clears bit `i` (which must be below `len`).
+    pub fn clear(&mut self, i: usize) {
+        self.words[i / 64] &= !(1u64 << (i % 64));
+    }
+    /// Clears bits `[start, end)`, whole words at a time.
+    pub fn clear_range(&mut self, start: usize, end: usize) {
+        let mut i = start;
+        while i < end {
+            if i % 64 == 0 && i + 64 <= end {
+                self.words[i / 64] = 0;
+                i += 64;
+            } else {
+                self.clear(i);
+                i += 1;
+            }
+        }
+    }
+    /// Positions of the clear bits.
+    pub fn clear_bits(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(move |(w, &word)| {
+            let mut zeros = !word;
+            std::iter::from_fn(move || {
+                if zeros == 0 {
+                    return None;
+                }
+                let b = zeros.trailing_zeros() as usize;
+                zeros &= zeros - 1;
+                Some(w * 64 + b)
+            })
+        }).filter(move |&i| i < self.len)
+    }
     pub fn count_set(&self) -> usize {
         self.words.iter().map(|w| w.count_ones() as usize).sum()
     }
@@ -340,5 +371,20 @@ mod tests {
         assert_eq!(compare_values(SortKind::Float, &f(f64::NAN), &f(f64::INFINITY)), Ordering::Greater);
         assert_eq!(compare_values(SortKind::Float, &f(-0.0), &f(0.0)), Ordering::Equal);
         assert_eq!(compare_values(SortKind::SignedInt, &(-1i32).to_le_bytes(), &1i32.to_le_bytes()), Ordering::Less);
+    }
+}
+
+#[cfg(test)]
+mod bitmap_tests {
+    use super::Bitmap;
+
+    #[test]
+    fn clear_range_and_clear_bits() {
+        let mut b = Bitmap::new_set(200);
+        b.clear_range(3, 150);
+        b.clear(199);
+        let cleared: Vec<usize> = b.clear_bits().collect();
+        assert_eq!(cleared, (3..150).chain([199]).collect::<Vec<_>>());
+        assert_eq!(b.count_set(), 200 - 148);
     }
 }

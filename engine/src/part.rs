@@ -195,6 +195,7 @@ impl PartWriter {
                 let setting = s.columns.get(ci).cloned().unwrap_or_default();
                 let dict_enc = dict::encode(col, setting.dict);
                 let target = dict_enc.as_ref().map_or(col, |e| &e.codes);
+                let frame_rows = granule::frames::frame_rows(target);
                 let chain = match (&setting.chain, target.column_type()) {
                     (Some(c), _) => c.clone(),
                     (None, ColumnType::Fixed { width }) if dict_enc.is_none() => {
@@ -204,14 +205,17 @@ impl PartWriter {
                             crate::column::Values::Fixed { data, .. } => &data[..n * w],
                             _ => &[][..],
                         };
-                        choose::choose(sample, w, spec.sort, s.compression)
+                        choose::choose(sample, w, spec.sort, s.compression, frame_rows)
                     }
                     _ => CodecChain::plain(s.compression),
                 };
                 let chain = if s.auto_compression && setting.chain.is_none() {
                     let n = target.len().min(choose::SAMPLE_VALUES);
-                    let sample = granule::encode_block(&target.slice(0, n), &chain);
-                    CodecChain { compression: choose::block_codec(&sample, s.compression), ..chain }
+                    let frames: Vec<Vec<u8>> = (0..n)
+                        .step_by(frame_rows)
+                        .map(|r| granule::encode_block(&target.slice(r, (r + frame_rows).min(n)), &chain))
+                        .collect();
+                    CodecChain { compression: choose::block_codec(&frames, s.compression), ..chain }
                 } else {
                     chain
                 };
@@ -232,7 +236,7 @@ impl PartWriter {
                 let granule_blocks: Vec<(Vec<u8>, u32, u32)> = granule_rows
                     .par_iter()
                     .enumerate()
-                    .map(|(g, &n)| granule::write_block(&target.slice(starts[g], starts[g] + n as usize), &chain))
+                    .map(|(g, &n)| granule::write_granule(&target.slice(starts[g], starts[g] + n as usize), &chain, frame_rows))
                     .collect();
                 for (block, raw_len, crc) in granule_blocks {
                     info.push((raw_len, crc));
@@ -405,33 +409,41 @@ impl<S: BlockStore> PartReader<S> {
 
     /// Decodes column `col` (index into the part's columns) of granule `g`.
     pub fn read_granule(&self, col: usize, g: usize) -> Result<ColumnData> {
-        let (c, block) = self.granule_block(col, g)?;
+        self.read_granule_rows(col, g, None)
+    }
+
+    /// Decodes column `col` of granule `g` for at least the rows in `wanted` (sorted;
+    /// `None` = all). Frames holding none of them are skipped; their rows read as NULL.
+    pub fn read_granule_rows(&self, col: usize, g: usize, wanted: Option<&[u32]>) -> Result<ColumnData> {
+        let (c, block) = self.granule_block(col, g, wanted)?;
         match &c.dictionary {
             None => Ok(block),
             Some(_) => dict::decode(self.dictionary(col)?.expect("dictionary column"), &block),
         }
     }
 
-    /// Column `col`'s block of granule `g`, decoded: its values, or for a
-    /// dictionary-encoded column its codes.
-    fn granule_block(&self, col: usize, g: usize) -> Result<(&ColumnMeta, ColumnData)> {
+    /// Column `col`'s block of granule `g`, decoded (at least the `wanted` rows): its
+    /// values, or for a dictionary-encoded column its codes.
+    fn granule_block(&self, col: usize, g: usize, wanted: Option<&[u32]>) -> Result<(&ColumnMeta, ColumnData)> {
         let c = self.meta().columns.get(col).ok_or_else(|| Error::Invalid(format!("no column {col} in part")))?;
         let mark = c.marks.get(g).ok_or_else(|| Error::Invalid(format!("no granule {g} in part")))?;
         let rows = self.meta().granule_rows[g] as usize;
         let ty = c.dictionary.as_ref().map_or(c.spec.ty, |d| ColumnType::Fixed { width: d.code_width });
-        Ok((c, granule::read_block(&self.block(mark)?, mark, ty, rows, &c.codec)?))
+        let start = self.handle.data_start + mark.offset;
+        let fetch = |at: usize, len: usize| self.store.read(start + at as u64, len);
+        Ok((c, granule::read_rows(fetch, mark, ty, rows, &c.codec, wanted)?))
     }
 
-    /// Column `col` of granule `g` as dictionary codes (indexes into
-    /// [`dictionary`](Self::dictionary)) plus validity, when the column is
+    /// Column `col` of granule `g` (at least its `wanted` rows) as dictionary codes (indexes
+    /// into [`dictionary`](Self::dictionary)) plus validity, when the column is
     /// dictionary-encoded in this part; `None` otherwise. Readers that only hand values on
     /// (a scan's output) map codes to values prepared once per part instead of rebuilding
     /// every string.
-    pub fn read_granule_codes(&self, col: usize, g: usize) -> Result<Option<(Vec<u32>, Option<crate::Bitmap>)>> {
+    pub fn read_granule_codes(&self, col: usize, g: usize, wanted: Option<&[u32]>) -> Result<Option<(Vec<u32>, Option<crate::Bitmap>)>> {
         if self.meta().columns.get(col).is_some_and(|c| c.dictionary.is_none()) {
             return Ok(None);
         }
-        let (_, codes) = self.granule_block(col, g)?;
+        let (_, codes) = self.granule_block(col, g, wanted)?;
         let rows = codes.len();
         let n = self.dictionary(col)?.map_or(0, |d| d.len());
         let crate::column::Values::Fixed { width, data } = &codes.values else {

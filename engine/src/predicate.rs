@@ -77,6 +77,40 @@ impl AsFilterColumn for FilterColumn<'_> {
 }
 
 impl FilterColumn<'_> {
+    /// Row `i`'s value, `None` for NULL.
+    fn value_at(&self, i: usize) -> Option<&[u8]> {
+        match self {
+            FilterColumn::Values(c) => c.get(i),
+            FilterColumn::Dict { codes, dict, .. } => (!self.is_null(i)).then(|| dict.value(codes[i] as usize)),
+        }
+    }
+
+    /// The rows of `range` holding `value`, for a column sorted ascending over `range` by
+    /// `kind` with NULLs last (a part's leading sort key, or the next one where those
+    /// before it are fixed): two binary searches instead of a comparison per row.
+    pub fn equal_range(&self, range: std::ops::Range<usize>, kind: SortKind, value: &[u8]) -> std::ops::Range<usize> {
+        // Position of the first row in `range` for which `before(row)` is false.
+        let search = |before: &dyn Fn(Ordering) -> bool| {
+            let (mut lo, mut hi) = (range.start, range.end);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                let ord = match self.value_at(mid) {
+                    None => Ordering::Greater, // NULLs sort last
+                    Some(v) => compare_values(kind, v, value),
+                };
+                if before(ord) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            lo
+        };
+        let start = search(&|o| o == Ordering::Less);
+        let end = search(&|o| o != Ordering::Greater);
+        start..end.max(start)
+    }
+
     fn is_null(&self, i: usize) -> bool {
         match self {
             FilterColumn::Values(c) => c.is_null(i),
@@ -84,25 +118,32 @@ impl FilterColumn<'_> {
         }
     }
 
-    /// `f` of each row's value (N for NULL rows), memoized per code for dictionaries.
-    fn map_values(&self, rows: usize, mut f: impl FnMut(&[u8]) -> u8) -> Vec<u8> {
+    /// `f` of the value of each row in `rows` (N for NULL rows), memoized per code for
+    /// dictionaries.
+    fn map_values(&self, rows: &[u32], mut f: impl FnMut(&[u8]) -> u8) -> Vec<u8> {
         match self {
-            FilterColumn::Values(c) => (0..rows).map(|i| c.get(i).map_or(N, &mut f)).collect(),
-            FilterColumn::Dict { codes, dict, .. } => {
+            FilterColumn::Values(c) => rows.iter().map(|&i| c.get(i as usize).map_or(N, &mut f)).collect(),
+            FilterColumn::Dict { codes, validity, dict } => {
                 const UNKNOWN: u8 = u8::MAX;
                 let mut memo = vec![UNKNOWN; dict.len()];
-                (0..rows)
-                    .map(|i| {
-                        if self.is_null(i) {
-                            return N;
-                        }
-                        let c = codes[i] as usize;
-                        if memo[c] == UNKNOWN {
-                            memo[c] = f(dict.value(c));
-                        }
-                        memo[c]
-                    })
-                    .collect()
+                let mut out = Vec::with_capacity(rows.len());
+                // The hot loop of a filter on a key column: one lookup per row, the
+                // function once per distinct code.
+                for &i in rows {
+                    let i = i as usize;
+                    if validity.is_some_and(|v| !v.get(i)) {
+                        out.push(N);
+                        continue;
+                    }
+                    let c = codes[i] as usize;
+                    let mut m = memo[c];
+                    if m == UNKNOWN {
+                        m = f(dict.value(c));
+                        memo[c] = m;
+                    }
+                    out.push(m);
+                }
+                out
             }
         }
     }
@@ -139,6 +180,23 @@ impl Predicate {
         }
     }
 
+    /// `column = value` with an order the engine knows: the column, its kind and the value.
+    pub fn as_equality(&self) -> Option<(usize, SortKind, &[u8])> {
+        match self {
+            Predicate::Cmp { col, kind, op: CmpOp::Eq, value } if *kind != SortKind::Opaque => Some((*col, *kind, value)),
+            _ => None,
+        }
+    }
+
+    /// The top-level conjuncts (nested ANDs flattened): the predicate is TRUE exactly
+    /// where every one of them is, so they may be evaluated one by one, narrowing the rows.
+    pub fn conjuncts(&self) -> Vec<&Predicate> {
+        match self {
+            Predicate::And(ps) => ps.iter().flat_map(Predicate::conjuncts).collect(),
+            p => vec![p],
+        }
+    }
+
     /// Rows of `rows` for which the predicate is TRUE; `cols[i]` is the caller's column i
     /// (`None` for columns the predicate does not read).
     pub fn evaluate(&self, cols: &[Option<&ColumnData>], rows: usize) -> Bitmap {
@@ -148,17 +206,24 @@ impl Predicate {
 
     /// Like [`evaluate`](Self::evaluate), over columns that may be dictionary codes.
     pub fn evaluate_columns(&self, cols: &[Option<FilterColumn>], rows: usize) -> Bitmap {
+        let all: Vec<u32> = (0..rows as u32).collect();
         let mut out = Bitmap::default();
-        for v in self.eval3(cols, rows) {
+        for v in self.eval3(cols, &all) {
             out.push(v == T);
         }
         out
     }
 
-    fn eval3<C: AsFilterColumn>(&self, cols: &[Option<C>], rows: usize) -> Vec<u8> {
+    /// The rows of `rows` (row numbers into `cols`) for which the predicate is TRUE. Only
+    /// those rows are looked at, so the others need not be decoded.
+    pub fn evaluate_rows(&self, cols: &[Option<FilterColumn>], rows: &[u32]) -> Vec<u32> {
+        rows.iter().zip(self.eval3(cols, rows)).filter(|(_, v)| *v == T).map(|(&r, _)| r).collect()
+    }
+
+    fn eval3<C: AsFilterColumn>(&self, cols: &[Option<C>], rows: &[u32]) -> Vec<u8> {
         let col = |i: usize| cols[i].as_ref().expect("filter column decoded").as_filter_column();
         match self {
-            Predicate::Const(c) => vec![match c { Some(true) => T, Some(false) => F, None => N }; rows],
+            Predicate::Const(c) => vec![match c { Some(true) => T, Some(false) => F, None => N }; rows.len()],
             Predicate::Cmp { col: ci, kind, op, value } => col(*ci).map_values(rows, |v| op.holds(compare_values(*kind, v, value)) as u8),
             Predicate::In { col: ci, kind, values, has_null } => col(*ci).map_values(rows, |v| {
                 if values.iter().any(|x| compare_values(*kind, v, x) == Ordering::Equal) {
@@ -171,7 +236,7 @@ impl Predicate {
             }),
             Predicate::IsNull { col: ci, negated } => {
                 let c = col(*ci);
-                (0..rows).map(|i| (c.is_null(i) != *negated) as u8).collect()
+                rows.iter().map(|&i| (c.is_null(i as usize) != *negated) as u8).collect()
             }
             Predicate::Like { col: ci, pattern, negated, ascii_ci } => {
                 let folded;
@@ -194,7 +259,7 @@ impl Predicate {
             }
             Predicate::Not(p) => p.eval3(cols, rows).into_iter().map(|v| if v == N { N } else { 1 - v }).collect(),
             Predicate::And(ps) => {
-                let mut acc = vec![T; rows];
+                let mut acc = vec![T; rows.len()];
                 for p in ps {
                     for (a, b) in acc.iter_mut().zip(p.eval3(cols, rows)) {
                         *a = match (*a, b) {
@@ -207,7 +272,7 @@ impl Predicate {
                 acc
             }
             Predicate::Or(ps) => {
-                let mut acc = vec![F; rows];
+                let mut acc = vec![F; rows.len()];
                 for p in ps {
                     for (a, b) in acc.iter_mut().zip(p.eval3(cols, rows)) {
                         *a = match (*a, b) {
@@ -485,6 +550,31 @@ mod tests {
             let codes: Vec<u32> = data.chunks_exact(*width).map(|c| c[0] as u32 | if *width > 1 { (c[1] as u32) << 8 } else { 0 }).collect();
             let dict = FilterColumn::Dict { codes: &codes, validity: enc.codes.validity.as_ref(), dict: &enc.dict };
             prop_assert_eq!(pred.evaluate_columns(&[Some(dict)], vals.len()), pred.evaluate(&[Some(&col)], vals.len()));
+        }
+    }
+
+    proptest! {
+        /// On a sorted column (NULLs last) the binary search finds exactly the rows an
+        /// equality filter keeps, inside any sub-range.
+        #[test]
+        fn equal_range_is_the_equality_filter(
+            mut vals in proptest::collection::vec(proptest::option::of(-5i64..5), 0..80),
+            x in -6i64..6,
+            cut in (0usize..80, 0usize..80),
+        ) {
+            vals.sort_by(|a, b| match (a, b) { (None, None) => Ordering::Equal, (None, _) => Ordering::Greater, (_, None) => Ordering::Less, (Some(a), Some(b)) => a.cmp(b) });
+            let mut col = ColumnData::new(ColumnType::Fixed { width: 8 });
+            for v in &vals {
+                match v {
+                    Some(v) => col.push(&v.to_le_bytes()),
+                    None => col.push_null(),
+                }
+            }
+            let (a, b) = (cut.0.min(vals.len()), cut.1.min(vals.len()));
+            let range = a.min(b)..a.max(b);
+            let got = FilterColumn::Values(&col).equal_range(range.clone(), SortKind::SignedInt, &x.to_le_bytes());
+            let want: Vec<usize> = range.filter(|&i| vals[i] == Some(x)).collect();
+            prop_assert_eq!(got.collect::<Vec<_>>(), want);
         }
     }
 }

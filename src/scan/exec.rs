@@ -68,7 +68,9 @@ struct OpenPart {
 /// output, so no string is rebuilt per row.
 enum Fetched<'a> {
     Values(ColumnData),
-    Codes { codes: Vec<u32>, validity: Option<Bitmap>, dict: &'a ColumnData, datums: Rc<DatumColumn> },
+    /// `datums` are the dictionary as Datums, made on first output (a filter-only column
+    /// never needs them).
+    Codes { codes: Vec<u32>, validity: Option<Bitmap>, dict: &'a ColumnData, datums: &'a std::cell::OnceCell<Rc<DatumColumn>> },
 }
 
 impl Fetched<'_> {
@@ -86,9 +88,11 @@ struct ScanRun {
     rel: pg_sys::Relation,
     table: String,
     plan: TablePlan,
-    /// Plan column indexes to decode.
+    /// Plan column indexes to emit (filter-only columns are decoded but never emitted).
     needed: Vec<usize>,
     predicate: Option<Predicate>,
+    /// The predicate's top-level conjuncts, each with the plan columns it reads.
+    conjuncts: Vec<(Predicate, Vec<usize>)>,
     filter_cols: Vec<usize>,
     parts: Vec<PartRow>,
     /// Parts opened so far, by index in `parts`.
@@ -171,7 +175,8 @@ unsafe fn start(node: *mut pg_sys::CustomScanState) -> ScanRun {
         let estate = (*node).ss.ps.state;
         let cscan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
         let plan = datum::table_plan(rel);
-        let needed_list = list_ptrs::<pg_sys::List>((*cscan).custom_private)[0];
+        // custom_private: [columns read, columns emitted]; only the emitted become Datums.
+        let needed_list = list_ptrs::<pg_sys::List>((*cscan).custom_private)[1];
         let mut needed = Vec::new();
         if !needed_list.is_null() {
             for i in 0..(*needed_list).length as usize {
@@ -192,6 +197,7 @@ unsafe fn start(node: *mut pg_sys::CustomScanState) -> ScanRun {
             plan,
             needed,
             predicate: None,
+            conjuncts: Vec::new(),
             filter_cols: Vec::new(),
             parts,
             buffered,
@@ -221,8 +227,18 @@ impl ScanRun {
         // SAFETY: per predicate_of.
         self.predicate = unsafe { predicate_of(node, &self.plan) };
         self.filter_cols.clear();
+        self.conjuncts.clear();
         if let Some(p) = &self.predicate {
             p.columns(&mut self.filter_cols);
+            self.conjuncts = p
+                .conjuncts()
+                .into_iter()
+                .map(|c| {
+                    let mut cols = Vec::new();
+                    c.columns(&mut cols);
+                    (c.clone(), cols)
+                })
+                .collect();
         }
         self.stats.parts_total += self.parts.len() as u64;
         self.part = 0;
@@ -304,10 +320,11 @@ impl ScanRun {
         false
     }
 
-    /// A column of the part as engine values, or its default when the part predates it.
-    fn read_column(&self, reader: &PartReader<PageStore>, map: &[Option<usize>], ci: usize, g: usize, rows: usize) -> ColumnData {
+    /// A column of the part as engine values (at least the `wanted` rows), or its default
+    /// when the part predates it.
+    fn read_column(&self, reader: &PartReader<PageStore>, map: &[Option<usize>], ci: usize, g: usize, rows: usize, wanted: Option<&[u32]>) -> ColumnData {
         match map[ci] {
-            Some(pc) => reader.read_granule(pc, g).unwrap_or_else(|e| self.report(e)),
+            Some(pc) => reader.read_granule_rows(pc, g, wanted).unwrap_or_else(|e| self.report(e)),
             None => {
                 let col = &self.plan.columns[ci];
                 let mut c = ColumnData::new(col.ty);
@@ -325,38 +342,102 @@ impl ScanRun {
         }
     }
 
-    /// Column `ci` of granule `g`: dictionary codes when the part has them, else values.
-    fn fetch<'a>(&self, op: &'a OpenPart, ci: usize, g: usize, rows: usize) -> Fetched<'a> {
+    /// Column `ci` of granule `g` (at least the `wanted` rows): dictionary codes when the
+    /// part has them, else values.
+    fn fetch<'a>(&self, op: &'a OpenPart, ci: usize, g: usize, rows: usize, wanted: Option<&[u32]>) -> Fetched<'a> {
         if let Some(pc) = op.map[ci] {
-            if let Some((codes, validity)) = op.reader.read_granule_codes(pc, g).unwrap_or_else(|e| self.report(e)) {
+            if let Some((codes, validity)) = op.reader.read_granule_codes(pc, g, wanted).unwrap_or_else(|e| self.report(e)) {
                 let dict = op.reader.dictionary(pc).unwrap_or_else(|e| self.report(e)).expect("dictionary column");
-                let datums = op.dicts[ci].get_or_init(|| Rc::new(datum::to_datums(&self.plan.columns[ci], dict.clone()))).clone();
-                return Fetched::Codes { codes, validity, dict, datums };
+                return Fetched::Codes { codes, validity, dict, datums: &op.dicts[ci] };
             }
         }
-        Fetched::Values(self.read_column(&op.reader, &op.map, ci, g, rows))
+        Fetched::Values(self.read_column(&op.reader, &op.map, ci, g, rows, wanted))
     }
 
-    /// Filters and decodes `cols` of `rows` rows (filter columns already decoded in `pre`).
-    fn make_batch<'a>(&mut self, mut pre: Vec<Option<Fetched<'a>>>, rows: usize, mut fetch: impl FnMut(&Self, usize) -> Fetched<'a>, first_row_id: u64, row_ids: Option<Vec<u64>>) -> Option<Batch> {
-        let selection: Vec<u32> = match &self.predicate {
-            Some(pred) => {
-                let refs: Vec<Option<FilterColumn>> = pre.iter().map(|c| c.as_ref().map(Fetched::filter_column)).collect();
-                let pass: Bitmap = pred.evaluate_columns(&refs, rows);
-                (0..rows as u32).filter(|&i| pass.get(i as usize)).collect()
+    /// Evaluates the predicate one conjunct at a time, cheapest columns first (`cost` of a
+    /// plan column), as ClickHouse's PREWHERE does: each column is decoded only for the
+    /// rows still selected, so a wide column after a selective one costs a frame or two.
+    /// Returns the passing rows.
+    ///
+    /// `sort_key` lists the plan columns the rows are sorted by (a part's primary key with
+    /// each column's order): equalities on a prefix of it select one run of rows, found by
+    /// binary search.
+    fn filter<'a>(
+        &self,
+        pre: &mut [Option<Fetched<'a>>],
+        rows: usize,
+        sort_key: &[(usize, mergetree::SortKind)],
+        cost: impl Fn(usize) -> u64,
+        fetch: &mut impl FnMut(&Self, usize, Option<&[u32]>) -> Fetched<'a>,
+    ) -> Vec<u32> {
+        let mut done = vec![false; self.conjuncts.len()];
+        let mut selection: Option<Vec<u32>> = None;
+        let mut range = 0..rows;
+        for &(ci, kind) in sort_key {
+            let equality = (0..self.conjuncts.len()).find_map(|k| match self.conjuncts[k].0.as_equality() {
+                Some((c, kd, value)) if !done[k] && c == ci && kd == kind => Some((k, value)),
+                _ => None,
+            });
+            let Some((k, value)) = equality else { break };
+            if pre[ci].is_none() {
+                pre[ci] = Some(fetch(self, ci, selection.as_deref()));
             }
-            None => (0..rows as u32).collect(),
-        };
+            range = pre[ci].as_ref().expect("fetched").filter_column().equal_range(range, kind, value);
+            done[k] = true;
+            if range.is_empty() {
+                return Vec::new();
+            }
+            selection = Some((range.start as u32..range.end as u32).collect());
+        }
+        let mut order: Vec<usize> = (0..self.conjuncts.len()).filter(|&k| !done[k]).collect();
+        order.sort_by_key(|&k| self.conjuncts[k].1.iter().map(|&ci| cost(ci)).sum::<u64>());
+        for k in order {
+            let (conj, cols) = &self.conjuncts[k];
+            for &ci in cols {
+                if pre[ci].is_none() {
+                    pre[ci] = Some(fetch(self, ci, selection.as_deref()));
+                }
+            }
+            let refs: Vec<Option<FilterColumn>> = pre.iter().map(|c| c.as_ref().map(Fetched::filter_column)).collect();
+            // Only selected rows are evaluated: the others may not have been decoded.
+            let kept = match &selection {
+                None => conj.evaluate_rows(&refs, &(0..rows as u32).collect::<Vec<_>>()),
+                Some(s) => conj.evaluate_rows(&refs, s),
+            };
+            if kept.is_empty() {
+                return kept;
+            }
+            selection = Some(kept);
+        }
+        selection.unwrap_or_else(|| (0..rows as u32).collect())
+    }
+
+    /// Filters `rows` rows (filter columns decoded so far in `pre`) and decodes the needed
+    /// columns of the passing ones.
+    fn make_batch<'a>(
+        &mut self,
+        mut pre: Vec<Option<Fetched<'a>>>,
+        rows: usize,
+        sort_key: &[(usize, mergetree::SortKind)],
+        cost: impl Fn(usize) -> u64,
+        mut fetch: impl FnMut(&Self, usize, Option<&[u32]>) -> Fetched<'a>,
+        first_row_id: u64,
+        row_ids: Option<Vec<u64>>,
+    ) -> Option<Batch> {
+        let selection = self.filter(&mut pre, rows, sort_key, cost, &mut fetch);
         self.stats.rows_removed += (rows - selection.len()) as u64;
         if selection.is_empty() {
             return None;
         }
         let mut cols: Vec<Option<DatumColumn>> = (0..self.plan.columns.len()).map(|_| None).collect();
         for &ci in &self.needed.clone() {
-            let data = pre[ci].take().unwrap_or_else(|| fetch(self, ci));
+            let data = pre[ci].take().unwrap_or_else(|| fetch(self, ci, Some(&selection)));
             cols[ci] = Some(match data {
                 Fetched::Values(data) => datum::to_datums_of(&self.plan.columns[ci], data, &selection),
-                Fetched::Codes { codes, validity, datums, .. } => datum::from_dictionary(&datums, &codes, validity.as_ref(), &selection),
+                Fetched::Codes { codes, validity, dict, datums } => {
+                    let datums = datums.get_or_init(|| Rc::new(datum::to_datums(&self.plan.columns[ci], dict.clone())));
+                    datum::from_dictionary(datums, &codes, validity.as_ref(), &selection)
+                }
             });
         }
         Some(Batch { cols, rows: selection, next: 0, first_row_id, row_ids })
@@ -369,11 +450,15 @@ impl ScanRun {
         let rows = meta.granule_rows[g] as usize;
         let first: u64 = meta.granule_rows[..g].iter().map(|&n| n as u64).sum();
         let first_row_id = self.parts[pi].first_row as u64 + first;
-        let mut pre: Vec<Option<Fetched>> = (0..self.plan.columns.len()).map(|_| None).collect();
-        for &ci in &self.filter_cols {
-            pre[ci] = Some(self.fetch(&op, ci, g, rows));
-        }
-        let batch = self.make_batch(pre, rows, |s, ci| s.fetch(&op, ci, g, rows), first_row_id, None);
+        let pre: Vec<Option<Fetched>> = (0..self.plan.columns.len()).map(|_| None).collect();
+        // A column's cost is its compressed size in this part; one the part lacks is free.
+        let cost = |ci: usize| op.map[ci].map_or(0, |pc| meta.columns[pc].compressed_bytes);
+        let sort_key: Vec<(usize, mergetree::SortKind)> = meta
+            .primary_key
+            .iter()
+            .map_while(|&pc| op.map.iter().position(|&m| m == Some(pc)).map(|ci| (ci, meta.columns[pc].spec.sort)))
+            .collect();
+        let batch = self.make_batch(pre, rows, &sort_key, cost, |s, ci, wanted| s.fetch(&op, ci, g, rows, wanted), first_row_id, None);
         self.opened[pi] = Some(op);
         batch
     }
@@ -418,11 +503,10 @@ impl ScanRun {
                 if let Some((cols, ids)) = self.buffered.clone() {
                     let rows = ids.len();
                     let mut cols: Vec<Option<ColumnData>> = cols.into_iter().map(Some).collect();
-                    let mut pre: Vec<Option<Fetched>> = (0..cols.len()).map(|_| None).collect();
-                    for &ci in &self.filter_cols {
-                        pre[ci] = cols[ci].take().map(Fetched::Values);
-                    }
-                    let batch = self.make_batch(pre, rows, |_, ci| Fetched::Values(cols[ci].take().unwrap_or_else(|| ColumnData::new(mergetree::ColumnType::Var))), 0, Some(ids));
+                    let pre: Vec<Option<Fetched>> = (0..cols.len()).map(|_| None).collect();
+                    let take = |_: &Self, ci: usize, _: Option<&[u32]>| Fetched::Values(cols[ci].take().unwrap_or_else(|| ColumnData::new(mergetree::ColumnType::Var)));
+                    // Buffered rows are in insertion order: no sort key to search.
+                    let batch = self.make_batch(pre, rows, &[], |_| 0, take, 0, Some(ids));
                     if let Some(b) = batch {
                         self.batch = Some(b);
                         return true;

@@ -212,14 +212,33 @@ unsafe extern "C-unwind" fn plan_custom_path(
                 kept = pg_sys::lappend(kept, clause.cast());
             }
         }
-        // Columns to decode: those the output and the kept quals use, plus filter columns.
+        // Columns to emit: those the output and the kept quals use. Columns to read: those
+        // plus the filter columns, which a filter-only column never leaves the scan as.
         let mut attrs: *mut pg_sys::Bitmapset = std::ptr::null_mut();
         pg_sys::pull_varattnos(tlist as *mut pg_sys::Node, relid, &mut attrs);
         pg_sys::pull_varattnos(kept as *mut pg_sys::Node, relid, &mut attrs);
+        let emitted = attr_list(attrs, &plan);
         pg_sys::pull_varattnos(pushed as *mut pg_sys::Node, relid, &mut attrs);
+        let read = attr_list(attrs, &plan);
+        let cscan = pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomScan>()) as *mut pg_sys::CustomScan;
+        (*cscan).scan.plan.type_ = pg_sys::NodeTag::T_CustomScan;
+        (*cscan).scan.plan.targetlist = tlist;
+        (*cscan).scan.plan.qual = kept;
+        (*cscan).scan.scanrelid = relid;
+        (*cscan).custom_exprs = pushed;
+        (*cscan).custom_private = pg_sys::lappend(pg_sys::lappend(std::ptr::null_mut(), read.cast()), emitted.cast());
+        (*cscan).methods = &raw const SCAN_METHODS;
+        cscan as *mut pg_sys::Plan
+    }
+}
+
+/// The attribute numbers in `attrs` (from `pull_varattnos`) as an integer list; a
+/// whole-row reference means every column.
+unsafe fn attr_list(attrs: *mut pg_sys::Bitmapset, plan: &crate::datum::TablePlan) -> *mut pg_sys::List {
+    // SAFETY: `attrs` is a valid (possibly empty) bitmapset in the planner's memory context.
+    unsafe {
         let offset = pg_sys::FirstLowInvalidHeapAttributeNumber;
-        let mut needed: *mut pg_sys::List = std::ptr::null_mut();
-        let mut whole_row = false;
+        let mut list: *mut pg_sys::List = std::ptr::null_mut();
         let mut m = -1;
         loop {
             m = pg_sys::bms_next_member(attrs, m);
@@ -228,25 +247,15 @@ unsafe extern "C-unwind" fn plan_custom_path(
             }
             let attno = m + offset;
             if attno == 0 {
-                whole_row = true;
+                list = std::ptr::null_mut();
+                for c in &plan.columns {
+                    list = pg_sys::lappend_int(list, c.attnum as i32);
+                }
+                return list;
             } else if attno > 0 {
-                needed = pg_sys::lappend_int(needed, attno);
+                list = pg_sys::lappend_int(list, attno);
             }
         }
-        if whole_row {
-            needed = std::ptr::null_mut();
-            for c in &plan.columns {
-                needed = pg_sys::lappend_int(needed, c.attnum as i32);
-            }
-        }
-        let cscan = pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomScan>()) as *mut pg_sys::CustomScan;
-        (*cscan).scan.plan.type_ = pg_sys::NodeTag::T_CustomScan;
-        (*cscan).scan.plan.targetlist = tlist;
-        (*cscan).scan.plan.qual = kept;
-        (*cscan).scan.scanrelid = relid;
-        (*cscan).custom_exprs = pushed;
-        (*cscan).custom_private = pg_sys::lappend(std::ptr::null_mut(), needed.cast());
-        (*cscan).methods = &raw const SCAN_METHODS;
-        cscan as *mut pg_sys::Plan
+        list
     }
 }

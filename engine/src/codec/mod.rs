@@ -74,6 +74,37 @@ impl CodecChain {
     }
 
     /// Inverse of [`encode_values`] for `n` values of `width` bytes.
+    /// Like [`decode_values`](Self::decode_values) for a reader that needs only the values
+    /// at `wanted` (sorted): a chain ending in T64 whose other transforms work value by
+    /// value (GCD) transposes only the groups of 64 holding them. Other values are
+    /// unspecified.
+    pub fn decode_values_rows(&self, data: Vec<u8>, width: usize, n: usize, wanted: &[u32]) -> Result<Vec<u8>> {
+        let Some((Transform::T64, before)) = self.transforms.split_last() else {
+            return self.decode_values(data, width, n);
+        };
+        if before.iter().any(|t| *t != Transform::Gcd) {
+            return self.decode_values(data, width, n);
+        }
+        // Each GCD puts two header values in front; they are always needed.
+        let shift = 2 * before.len();
+        let mut groups = vec![false; (n + shift).div_ceil(64)];
+        if shift > 0 {
+            groups[0] = true;
+        }
+        for &r in wanted {
+            if let Some(g) = groups.get_mut((r as usize + shift) / 64) {
+                *g = true;
+            }
+        }
+        let mut data = t64::decode_groups(&data, width, n + shift, |g| groups[g])?;
+        let mut c = n + shift;
+        for _ in before {
+            c -= 2;
+            data = gcd::decode(&data, width, c)?;
+        }
+        Ok(data)
+    }
+
     pub fn decode_values(&self, mut data: Vec<u8>, width: usize, n: usize) -> Result<Vec<u8>> {
         // How many values each transform was given: GCD adds two.
         let mut counts = Vec::with_capacity(self.transforms.len());

@@ -48,7 +48,14 @@ pub fn encode(data: &[u8], width: usize) -> Vec<u8> {
 }
 
 pub fn decode(data: &[u8], width: usize, n: usize) -> Result<Vec<u8>> {
+    decode_groups(data, width, n, |_| true)
+}
+
+/// Like [`decode`], but transposes only the groups of 64 values for which `needed(group)`
+/// holds; the values of the others come back as the group's minimum.
+pub fn decode_groups(data: &[u8], width: usize, n: usize, needed: impl Fn(usize) -> bool) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(n * width);
+    let mut group = 0usize;
     let mut pos = 0usize;
     let mut left = n;
     while left > 0 {
@@ -63,14 +70,17 @@ pub fn decode(data: &[u8], width: usize, n: usize) -> Result<Vec<u8>> {
         let planes = data.get(pos..pos + 8 * nbits).ok_or_else(|| corrupt("T64", "truncated bit planes"))?;
         pos += 8 * nbits;
         let mut vals = [0u64; 64];
-        for (b, p) in planes.chunks_exact(8).enumerate() {
-            vals[b] = u64::from_le_bytes(p.try_into().unwrap_or_default());
+        if needed(group) {
+            for (b, p) in planes.chunks_exact(8).enumerate() {
+                vals[b] = u64::from_le_bytes(p.try_into().unwrap_or_default());
+            }
+            transpose64(&mut vals);
         }
-        transpose64(&mut vals);
         for v in &vals[..g] {
             out.extend_from_slice(&min.wrapping_add(*v as i64).to_le_bytes()[..width]);
         }
         left -= g;
+        group += 1;
     }
     if pos != data.len() {
         return Err(corrupt("T64", "trailing bytes"));

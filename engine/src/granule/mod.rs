@@ -1,6 +1,9 @@
 //! Granules and marks. A granule is the unit of reading: `index_granularity` rows (fewer
 //! when their bytes pass `index_granularity_bytes`). Each column of each granule is one
-//! compressed block; its mark says where the block is and how to check it.
+//! block; its mark says where the block is and how to check it. A wide column's block is
+//! cut into frames (see [`frames`]) so a reader can decode only the rows it needs.
+
+pub mod frames;
 
 use crate::codec::{self, CodecChain};
 use crate::column::{Bitmap, ColumnData, ColumnType, Values};
@@ -72,6 +75,12 @@ pub fn encode_block(col: &ColumnData, chain: &CodecChain) -> Vec<u8> {
 
 /// Inverse of [`encode_block`] for `rows` rows of type `ty`.
 pub fn decode_block(raw: &[u8], ty: ColumnType, rows: usize, chain: &CodecChain) -> Result<ColumnData> {
+    decode_block_rows(raw, ty, rows, chain, None)
+}
+
+/// [`decode_block`] for a reader that needs only the rows in `wanted` (sorted; `None` =
+/// all): the values of other rows may be left unspecified.
+pub fn decode_block_rows(raw: &[u8], ty: ColumnType, rows: usize, chain: &CodecChain, wanted: Option<&[u32]>) -> Result<ColumnData> {
     let bad = |d: &str| Error::corrupt("column block", d.to_string());
     let (&flag, mut rest) = raw.split_first().ok_or_else(|| bad("empty"))?;
     let validity = match flag {
@@ -90,7 +99,11 @@ pub fn decode_block(raw: &[u8], ty: ColumnType, rows: usize, chain: &CodecChain)
     let values = match ty {
         ColumnType::Fixed { width } => {
             let width = width as usize;
-            let data = if chain.transforms.is_empty() { rest.to_vec() } else { chain.decode_values(rest.to_vec(), width, rows)? };
+            let data = match wanted {
+                _ if chain.transforms.is_empty() => rest.to_vec(),
+                Some(w) => chain.decode_values_rows(rest.to_vec(), width, rows, w)?,
+                None => chain.decode_values(rest.to_vec(), width, rows)?,
+            };
             if data.len() != rows * width {
                 return Err(bad("fixed values have the wrong length"));
             }
@@ -128,16 +141,75 @@ pub fn write_block(col: &ColumnData, chain: &CodecChain) -> (Vec<u8>, u32, u32) 
     (block, raw.len() as u32, crc)
 }
 
-/// Checks, decompresses and decodes one block pointed at by `mark`.
+/// Writes one column's granule: a classic block, or frames of `frame_rows` rows when the
+/// granule holds more.
+pub fn write_granule(col: &ColumnData, chain: &CodecChain, frame_rows: usize) -> (Vec<u8>, u32, u32) {
+    if col.len() > frame_rows {
+        frames::write(col, chain, frame_rows)
+    } else {
+        write_block(col, chain)
+    }
+}
+
+/// Checks, decompresses and decodes one block pointed at by `mark` (classic or framed).
 pub fn read_block(block: &[u8], mark: &Mark, ty: ColumnType, rows: usize, chain: &CodecChain) -> Result<ColumnData> {
+    read_block_rows(block, mark, ty, rows, chain, None)
+}
+
+/// [`read_block`] for a reader that needs only the rows in `wanted` (sorted; `None` = all).
+fn read_block_rows(block: &[u8], mark: &Mark, ty: ColumnType, rows: usize, chain: &CodecChain, wanted: Option<&[u32]>) -> Result<ColumnData> {
     if block.len() != mark.compressed_len as usize {
         return Err(Error::corrupt("column block", "short read"));
+    }
+    if block.first() == Some(&frames::TAG_FRAMED) {
+        let header = frames::FrameHeader::parse(block, mark, rows)?;
+        return frames::read(&header, |at, len| Ok(block[at..at + len].to_vec()), ty, chain, wanted);
     }
     if crc32fast::hash(block) != mark.crc32 {
         return Err(Error::corrupt("column block", "checksum mismatch"));
     }
     let raw = codec::decompress(block, mark.uncompressed_len as usize)?;
-    decode_block(&raw, ty, rows, chain)
+    decode_block_rows(&raw, ty, rows, chain, wanted)
+}
+
+/// Reads the granule block at `mark` decoding at least the rows in `wanted` (sorted; `None`
+/// = all). `fetch(offset, len)` reads bytes of the block. In a framed block only the frames
+/// holding wanted rows are read and decoded; their other rows come back as NULLs.
+pub fn read_rows(
+    mut fetch: impl FnMut(usize, usize) -> Result<Vec<u8>>,
+    mark: &Mark,
+    ty: ColumnType,
+    rows: usize,
+    chain: &CodecChain,
+    wanted: Option<&[u32]>,
+) -> Result<ColumnData> {
+    let len = mark.compressed_len as usize;
+    let Some(wanted) = wanted else {
+        return read_block(&fetch(0, len)?, mark, ty, rows, chain);
+    };
+    let mut prefix = fetch(0, len.min(frames::PREFIX))?;
+    if prefix.first() != Some(&frames::TAG_FRAMED) || len < 3 {
+        if prefix.len() < len {
+            prefix.extend_from_slice(&fetch(prefix.len(), len - prefix.len())?);
+        }
+        return read_block_rows(&prefix, mark, ty, rows, chain, Some(wanted));
+    }
+    let header_len = frames::FrameHeader::len_from_prefix(&prefix)?;
+    if header_len > len {
+        return Err(Error::corrupt("framed block", "header longer than the block"));
+    }
+    if prefix.len() < header_len {
+        prefix.extend_from_slice(&fetch(prefix.len(), header_len - prefix.len())?);
+    }
+    let header = frames::FrameHeader::parse(&prefix, mark, rows)?;
+    // Frames inside the prefix come from it; the rest are read.
+    let from = |at: usize, n: usize| -> Result<Vec<u8>> {
+        match prefix.get(at..at + n) {
+            Some(b) => Ok(b.to_vec()),
+            None => fetch(at, n),
+        }
+    };
+    frames::read(&header, from, ty, chain, Some(wanted))
 }
 
 #[cfg(test)]

@@ -1,0 +1,348 @@
+//! Frames: a granule's column block cut into row ranges that are compressed one by one,
+//! as ClickHouse cuts a column file into compressed blocks of at least
+//! `min_compress_block_size`. A reader that needs a few rows of a wide granule (one
+//! user's events among 8192 rows of JSON) decompresses only the frames holding them.
+//!
+//! ```text
+//! +------+----------+-------------------------------------------+-------------------+
+//! | 0xF0 | frames   | per frame: rows, len, raw_len, crc32      | frame blocks      |
+//! | 1 B  | u16 LE   | 4 x u32 LE each                           | classic blocks    |
+//! +------+----------+-------------------------------------------+-------------------+
+//! ```
+//! A classic block starts with its codec tag (below 0xF0), so one byte tells the two
+//! apart. The mark's CRC covers the header; each frame's CRC covers its own block, so a
+//! partial read checks everything it decodes and nothing else.
+
+use super::{read_block_rows, write_block, Mark};
+use crate::codec::CodecChain;
+use crate::column::{Bitmap, ColumnData, ColumnType, Values};
+use crate::error::{Error, Result};
+
+pub const TAG_FRAMED: u8 = 0xF0;
+/// Frames hold at least this many rows...
+pub const MIN_FRAME_ROWS: usize = 1024;
+/// ...and about this many bytes before compression: below it a codec has too little
+/// context to compress well (ZSTD on 2 KB of dictionary codes loses a fifth).
+pub const MIN_FRAME_BYTES: usize = 16 << 10;
+const FIXED: usize = 3;
+const ENTRY: usize = 16;
+/// Bytes read first when only some rows are wanted: the header of any framed block of a
+/// default granule, or a whole small classic block, in one read.
+pub const PREFIX: usize = 4096;
+
+/// Rows per frame for a column: the smallest power of two from [`MIN_FRAME_ROWS`] whose
+/// frames reach [`MIN_FRAME_BYTES`] at the column's average row width.
+pub fn frame_rows(col: &ColumnData) -> usize {
+    let per_row = (col.data_bytes() / col.len().max(1)).max(1);
+    let mut rows = MIN_FRAME_ROWS;
+    while rows * per_row < MIN_FRAME_BYTES {
+        rows *= 2;
+    }
+    rows
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameEntry {
+    pub rows: u32,
+    pub len: u32,
+    pub raw_len: u32,
+    pub crc32: u32,
+}
+
+/// A framed block's directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameHeader {
+    pub frames: Vec<FrameEntry>,
+}
+
+impl FrameHeader {
+    /// Bytes of the header whose first bytes are `prefix` (at least 3).
+    pub fn len_from_prefix(prefix: &[u8]) -> Result<usize> {
+        match prefix {
+            [TAG_FRAMED, a, b, ..] => Ok(FIXED + ENTRY * u16::from_le_bytes([*a, *b]) as usize),
+            _ => Err(Error::corrupt("framed block", "bad header")),
+        }
+    }
+
+    pub fn byte_len(&self) -> usize {
+        FIXED + ENTRY * self.frames.len()
+    }
+
+    /// Parses and checks the header against the mark and the granule's `rows`.
+    pub fn parse(bytes: &[u8], mark: &Mark, rows: usize) -> Result<FrameHeader> {
+        let bad = |d: &str| Error::corrupt("framed block", d.to_string());
+        let len = Self::len_from_prefix(bytes)?;
+        if bytes.len() < len || len > mark.compressed_len as usize {
+            return Err(bad("truncated header"));
+        }
+        if crc32fast::hash(&bytes[..len]) != mark.crc32 {
+            return Err(bad("header checksum mismatch"));
+        }
+        let frames: Vec<FrameEntry> = bytes[FIXED..len]
+            .chunks_exact(ENTRY)
+            .map(|e| {
+                let u = |i: usize| u32::from_le_bytes([e[i], e[i + 1], e[i + 2], e[i + 3]]);
+                FrameEntry { rows: u(0), len: u(4), raw_len: u(8), crc32: u(12) }
+            })
+            .collect();
+        let sum = |f: fn(&FrameEntry) -> u32| frames.iter().map(|e| f(e) as u64).sum::<u64>();
+        if frames.is_empty() || frames.iter().any(|e| e.rows == 0) || sum(|e| e.rows) != rows as u64 {
+            return Err(bad("frame rows do not add up to the granule's"));
+        }
+        if len as u64 + sum(|e| e.len) != mark.compressed_len as u64 || sum(|e| e.raw_len) != mark.uncompressed_len as u64 {
+            return Err(bad("frame sizes do not add up to the block's"));
+        }
+        Ok(FrameHeader { frames })
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.byte_len());
+        out.push(TAG_FRAMED);
+        out.extend_from_slice(&(self.frames.len() as u16).to_le_bytes());
+        for e in &self.frames {
+            for v in [e.rows, e.len, e.raw_len, e.crc32] {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Each frame's first row and first byte (from the start of the block).
+    fn layout(&self) -> Vec<(usize, usize)> {
+        let (mut row, mut byte) = (0usize, self.byte_len());
+        self.frames
+            .iter()
+            .map(|e| {
+                let here = (row, byte);
+                row += e.rows as usize;
+                byte += e.len as usize;
+                here
+            })
+            .collect()
+    }
+}
+
+/// Writes `col` as frames of `frame_rows` rows; returns the block, the sum of the frames'
+/// raw lengths and the header's CRC.
+pub fn write(col: &ColumnData, chain: &CodecChain, frame_rows: usize) -> (Vec<u8>, u32, u32) {
+    let n = col.len();
+    let frame_rows = frame_rows.max(n.div_ceil(u16::MAX as usize)).max(1);
+    let mut frames = Vec::new();
+    let mut bodies = Vec::new();
+    for start in (0..n).step_by(frame_rows) {
+        let end = (start + frame_rows).min(n);
+        let (body, raw_len, crc32) = write_block(&col.slice(start, end), chain);
+        frames.push(FrameEntry { rows: (end - start) as u32, len: body.len() as u32, raw_len, crc32 });
+        bodies.push(body);
+    }
+    let header = FrameHeader { frames };
+    let mut out = header.encode();
+    let crc = crc32fast::hash(&out);
+    for b in bodies {
+        out.extend_from_slice(&b);
+    }
+    (out, header.frames.iter().map(|e| e.raw_len).sum(), crc)
+}
+
+/// Decodes the frames of a framed block holding any of `wanted` (sorted row numbers;
+/// `None` = all rows). `fetch(offset, len)` reads bytes of the block. Rows of frames left
+/// out come back as NULLs, so a caller that only looks at wanted rows never sees them.
+pub fn read(
+    header: &FrameHeader,
+    mut fetch: impl FnMut(usize, usize) -> Result<Vec<u8>>,
+    ty: ColumnType,
+    chain: &CodecChain,
+    wanted: Option<&[u32]>,
+) -> Result<ColumnData> {
+    let layout = header.layout();
+    let mut needed = vec![wanted.is_none(); layout.len()];
+    if let Some(rows) = wanted {
+        let mut f = 0;
+        for &r in rows {
+            while f + 1 < layout.len() && layout[f + 1].0 <= r as usize {
+                f += 1;
+            }
+            needed[f] = true;
+        }
+    }
+    let mut pieces: Vec<(usize, Option<ColumnData>)> = Vec::with_capacity(layout.len());
+    let mut f = 0;
+    while f < layout.len() {
+        if !needed[f] {
+            pieces.push((header.frames[f].rows as usize, None));
+            f += 1;
+            continue;
+        }
+        // One read for each run of needed frames.
+        let mut end = f;
+        while end < layout.len() && needed[end] {
+            end += 1;
+        }
+        let start_byte = layout[f].1;
+        let run_len: usize = header.frames[f..end].iter().map(|e| e.len as usize).sum();
+        let bytes = fetch(start_byte, run_len)?;
+        let mut at = 0;
+        for (k, e) in header.frames[f..end].iter().enumerate() {
+            let frame_mark = Mark { offset: 0, compressed_len: e.len, uncompressed_len: e.raw_len, crc32: e.crc32 };
+            let body = bytes.get(at..at + e.len as usize).ok_or_else(|| Error::corrupt("framed block", "short read"))?;
+            // The wanted rows inside this frame, counted from its first row.
+            let first = layout[f + k].0 as u32;
+            let local: Option<Vec<u32>> = wanted.map(|w| w.iter().filter(|&&r| r >= first && r < first + e.rows).map(|&r| r - first).collect());
+            pieces.push((e.rows as usize, Some(read_block_rows(body, &frame_mark, ty, e.rows as usize, chain, local.as_deref())?)));
+            at += e.len as usize;
+        }
+        f = end;
+    }
+    assemble(ty, pieces)
+}
+
+/// Concatenates decoded frames; a frame left out becomes NULL rows.
+fn assemble(ty: ColumnType, pieces: Vec<(usize, Option<ColumnData>)>) -> Result<ColumnData> {
+    let rows: usize = pieces.iter().map(|p| p.0).sum();
+    let mut out = ColumnData::new(ty);
+    // A zero-width column's length lives in its validity alone.
+    let nullable = ty == ColumnType::Fixed { width: 0 } || pieces.iter().any(|(_, c)| c.as_ref().is_none_or(|c| c.validity.is_some()));
+    let mut validity = nullable.then(|| Bitmap::new_set(rows));
+    match &mut out.values {
+        Values::Fixed { width, data } => data.reserve(rows * *width),
+        Values::Var { offsets, .. } => offsets.reserve(rows),
+    }
+    let mut at = 0;
+    for (n, piece) in pieces {
+        if let Some(c) = &piece {
+            if c.len() != n || c.column_type() != ty {
+                return Err(Error::corrupt("framed block", "frame decoded to the wrong shape"));
+            }
+        }
+        if let Some(v) = validity.as_mut() {
+            match &piece {
+                None => v.clear_range(at, at + n),
+                Some(c) => c.validity.iter().flat_map(Bitmap::clear_bits).for_each(|i| v.clear(at + i)),
+            }
+        }
+        match (&mut out.values, piece.map(|c| c.values)) {
+            (Values::Fixed { width, data }, None) => data.resize(data.len() + n * *width, 0),
+            (Values::Fixed { data, .. }, Some(Values::Fixed { data: d, .. })) => data.extend_from_slice(&d),
+            (Values::Var { offsets, data }, None) => offsets.resize(offsets.len() + n, data.len() as u32),
+            (Values::Var { offsets, data }, Some(Values::Var { offsets: o, data: d })) => {
+                let base = data.len() as u32;
+                offsets.extend(o[1..].iter().map(|x| x + base));
+                if data.is_empty() {
+                    *data = d; // the first decoded frame's bytes are kept, not copied
+                } else {
+                    data.extend_from_slice(&d);
+                }
+            }
+            _ => return Err(Error::corrupt("framed block", "frame decoded to the wrong shape")),
+        }
+        at += n;
+    }
+    out.validity = validity;
+    debug_assert_eq!(out.len(), rows);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::Compression;
+    use crate::granule::{read_block, read_rows, write_granule};
+    use proptest::prelude::*;
+
+    fn column(vals: &[Option<Vec<u8>>], fixed: bool) -> ColumnData {
+        let mut c = ColumnData::new(if fixed { ColumnType::Fixed { width: 8 } } else { ColumnType::Var });
+        for v in vals {
+            match v {
+                Some(v) if fixed => c.push(&(v.len() as i64 * 1000 + v.first().copied().unwrap_or(0) as i64).to_le_bytes()),
+                Some(v) => c.push(v),
+                None => c.push_null(),
+            }
+        }
+        c
+    }
+
+    fn chain(i: usize, fixed: bool) -> CodecChain {
+        let s = if fixed { ["LZ4", "ZSTD(3)", "T64", "GCD, T64", "Delta, LZ4", "GCD, Delta, T64, ZSTD(1)"][i % 6] } else { ["LZ4", "ZSTD(3)", "NONE"][i % 3] };
+        CodecChain::parse(s, Compression::Lz4).unwrap()
+    }
+
+    fn mark_of(block: &[u8], raw: u32, crc: u32) -> Mark {
+        Mark { offset: 0, compressed_len: block.len() as u32, uncompressed_len: raw, crc32: crc }
+    }
+
+    proptest! {
+        /// Whole reads give the column back; partial reads give every wanted row back.
+        #[test]
+        fn frames_roundtrip(
+            vals in proptest::collection::vec(proptest::option::of(proptest::collection::vec(any::<u8>(), 0..30)), 1..400),
+            fixed in any::<bool>(),
+            c in 0usize..6,
+            frame_rows in 1usize..60,
+            pick in proptest::collection::vec(any::<bool>(), 400),
+        ) {
+            let col = column(&vals, fixed);
+            let chain = chain(c, fixed);
+            let (block, raw, crc) = write_granule(&col, &chain, frame_rows);
+            prop_assert_eq!(block[0] == TAG_FRAMED, vals.len() > frame_rows);
+            let mark = mark_of(&block, raw, crc);
+            prop_assert_eq!(&read_block(&block, &mark, col.column_type(), vals.len(), &chain).unwrap(), &col);
+            let wanted: Vec<u32> = (0..vals.len() as u32).filter(|&i| pick[i as usize]).collect();
+            let mut reads = 0usize;
+            let fetch = |at: usize, len: usize| { reads += len; Ok(block[at..at + len].to_vec()) };
+            let got = read_rows(fetch, &mark, col.column_type(), vals.len(), &chain, Some(&wanted)).unwrap();
+            prop_assert_eq!(got.len(), vals.len());
+            for &r in &wanted {
+                prop_assert_eq!(got.get(r as usize), col.get(r as usize), "row {}", r);
+            }
+        }
+
+        /// Every byte of a framed block is covered by a checksum: a whole read of a damaged
+        /// block fails cleanly.
+        #[test]
+        fn damaged_frames_are_refused(
+            vals in proptest::collection::vec(proptest::option::of(proptest::collection::vec(any::<u8>(), 0..30)), 20..200),
+            at in any::<usize>(),
+            flip in 1u8..=255,
+        ) {
+            let col = column(&vals, false);
+            let chain = chain(1, false);
+            let (mut block, raw, crc) = write_granule(&col, &chain, 7);
+            let mark = mark_of(&block, raw, crc);
+            let i = at % block.len();
+            block[i] ^= flip;
+            prop_assert!(read_block(&block, &mark, ColumnType::Var, vals.len(), &chain).is_err());
+        }
+    }
+
+    #[test]
+    fn partial_read_decodes_only_needed_frames() {
+        let mut col = ColumnData::new(ColumnType::Var);
+        for i in 0..8192 {
+            col.push(format!("{{\"page\":\"/p/{i}\",\"session\":\"{:x}\"}}", i * 7919).as_bytes());
+        }
+        let chain = CodecChain::plain(Compression::Zstd(3));
+        let (block, raw, crc) = write_granule(&col, &chain, frame_rows(&col));
+        let mark = mark_of(&block, raw, crc);
+        let mut read = 0usize;
+        let fetch = |at: usize, len: usize| {
+            read += len;
+            Ok(block[at..at + len].to_vec())
+        };
+        let got = read_rows(fetch, &mark, ColumnType::Var, 8192, &chain, Some(&[5000, 5001])).unwrap();
+        assert_eq!(got.get(5000), col.get(5000));
+        assert!(got.is_null(0), "rows of frames left out read as NULL");
+        assert!(read < block.len() / 3, "read {read} of {} bytes", block.len());
+    }
+
+    #[test]
+    fn frame_rows_follow_row_width() {
+        let mut narrow = ColumnData::new(ColumnType::Fixed { width: 2 });
+        let mut wide = ColumnData::new(ColumnType::Var);
+        for _ in 0..100 {
+            narrow.push(&[1, 2]);
+            wide.push(&[b'x'; 90]);
+        }
+        assert_eq!(frame_rows(&narrow), 8192, "2-byte codes: a whole default granule");
+        assert_eq!(frame_rows(&wide), 1024);
+    }
+}
