@@ -40,26 +40,29 @@ pub fn encode(data: &[u8], width: usize) -> Vec<u8> {
 
 /// Inverse of [`encode`]: `n + 2` values in, `n` out.
 pub fn decode(data: &[u8], width: usize, n: usize) -> Result<Vec<u8>> {
+    if !(1..=8).contains(&width) {
+        return Err(corrupt("gcd", "value width must be 1 to 8 bytes"));
+    }
     if data.len() != (n + 2) * width {
         return Err(corrupt("gcd", "length does not match the value count"));
     }
     let min = read_uint(&data[..width]);
     let g = read_uint(&data[width..2 * width]);
     let q = &data[2 * width..];
-    let mut out = Vec::with_capacity(n * width);
-    // One loop per width: this runs for every granule of a timestamp column.
+    let mut out = vec![0u8; n * width];
+    // One loop per width, writing in place: this runs for every granule of a timestamp column.
     match width {
-        8 => q.chunks_exact(8).for_each(|c| {
+        8 => q.chunks_exact(8).zip(out.chunks_exact_mut(8)).for_each(|(c, o)| {
             let v = min.wrapping_add(u64::from_le_bytes(c.try_into().unwrap_or_default()).wrapping_mul(g));
-            out.extend_from_slice(&v.to_le_bytes());
+            o.copy_from_slice(&v.to_le_bytes());
         }),
-        4 => q.chunks_exact(4).for_each(|c| {
+        4 => q.chunks_exact(4).zip(out.chunks_exact_mut(4)).for_each(|(c, o)| {
             let v = (min as u32).wrapping_add(u32::from_le_bytes(c.try_into().unwrap_or_default()).wrapping_mul(g as u32));
-            out.extend_from_slice(&v.to_le_bytes());
+            o.copy_from_slice(&v.to_le_bytes());
         }),
-        _ => q.chunks_exact(width).for_each(|c| {
+        _ => q.chunks_exact(width).zip(out.chunks_exact_mut(width)).for_each(|(c, o)| {
             let v = min.wrapping_add(read_uint(c).wrapping_mul(g)) & mask(width);
-            out.extend_from_slice(&v.to_le_bytes()[..width]);
+            o.copy_from_slice(&v.to_le_bytes()[..width]);
         }),
     }
     Ok(out)

@@ -51,15 +51,16 @@ pub fn decode(data: &[u8], width: usize, n: usize) -> Result<Vec<u8>> {
     decode_groups(data, width, n, |_| true)
 }
 
-/// Like [`decode`], but transposes only the groups of 64 values for which `needed(group)`
-/// holds; the values of the others come back as the group's minimum.
+/// Like [`decode`], but decodes only the groups of 64 values for which `needed(group)`
+/// holds; the values of the others are left unspecified (zero).
 pub fn decode_groups(data: &[u8], width: usize, n: usize, needed: impl Fn(usize) -> bool) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(n * width);
-    let mut group = 0usize;
+    if !(1..=8).contains(&width) {
+        return Err(corrupt("T64", "value width must be 1 to 8 bytes"));
+    }
+    let mut out = vec![0u8; n * width];
     let mut pos = 0usize;
-    let mut left = n;
-    while left > 0 {
-        let g = left.min(64);
+    for (group, chunk) in out.chunks_mut(64 * width).enumerate() {
+        let g = chunk.len() / width;
         let head = data.get(pos..pos + 9).ok_or_else(|| corrupt("T64", "truncated group header"))?;
         let min = i64::from_le_bytes(head[..8].try_into().unwrap_or_default());
         let nbits = head[8] as usize;
@@ -69,18 +70,17 @@ pub fn decode_groups(data: &[u8], width: usize, n: usize, needed: impl Fn(usize)
         pos += 9;
         let planes = data.get(pos..pos + 8 * nbits).ok_or_else(|| corrupt("T64", "truncated bit planes"))?;
         pos += 8 * nbits;
+        if !needed(group) {
+            continue;
+        }
         let mut vals = [0u64; 64];
-        if needed(group) {
-            for (b, p) in planes.chunks_exact(8).enumerate() {
-                vals[b] = u64::from_le_bytes(p.try_into().unwrap_or_default());
-            }
-            transpose64(&mut vals);
+        for (b, p) in planes.chunks_exact(8).enumerate() {
+            vals[b] = u64::from_le_bytes(p.try_into().unwrap_or_default());
         }
-        for v in &vals[..g] {
-            out.extend_from_slice(&min.wrapping_add(*v as i64).to_le_bytes()[..width]);
+        transpose64(&mut vals);
+        for (v, dst) in vals[..g].iter().zip(chunk.chunks_exact_mut(width)) {
+            dst.copy_from_slice(&min.wrapping_add(*v as i64).to_le_bytes()[..width]);
         }
-        left -= g;
-        group += 1;
     }
     if pos != data.len() {
         return Err(corrupt("T64", "trailing bytes"));
