@@ -66,3 +66,4 @@ ROLLBACK;
 -- the output (the plan still lists them as read).
 SELECT * FROM explain_lines('SELECT props FROM fm WHERE org = ''org_3'' AND uid = ''user_120''', 'Granules Read|Columns|Rows Removed');
 DROP TABLE fm, fh;
+DROP FUNCTION differential, explain_lines;
