@@ -219,6 +219,13 @@ impl PartWriter {
                 } else {
                     chain
                 };
+                // Frames must not cost much space: judged on the first granule's rows.
+                let first = granule_rows.first().map_or(0, |&n| n as usize);
+                let frame_rows = if first > frame_rows && granule::frames::worth_framing(&target.slice(0, first), &chain, frame_rows) {
+                    frame_rows
+                } else {
+                    usize::MAX
+                };
                 let mut blocks = Vec::with_capacity(granule_rows.len() + 1);
                 let mut info = Vec::with_capacity(granule_rows.len() + 1);
                 let dictionary = dict_enc.as_ref().map(|e| {
