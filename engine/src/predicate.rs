@@ -65,17 +65,6 @@ pub enum FilterColumn<'a> {
     Dict { codes: &'a [u32], validity: Option<&'a Bitmap>, dict: &'a ColumnData },
 }
 
-/// Lets `eval3` take columns by value or by reference.
-trait AsFilterColumn {
-    fn as_filter_column(&self) -> FilterColumn<'_>;
-}
-
-impl AsFilterColumn for FilterColumn<'_> {
-    fn as_filter_column(&self) -> FilterColumn<'_> {
-        *self
-    }
-}
-
 impl FilterColumn<'_> {
     /// Row `i`'s value, `None` for NULL.
     fn value_at(&self, i: usize) -> Option<&[u8]> {
@@ -220,8 +209,8 @@ impl Predicate {
         rows.iter().zip(self.eval3(cols, rows)).filter(|(_, v)| *v == T).map(|(&r, _)| r).collect()
     }
 
-    fn eval3<C: AsFilterColumn>(&self, cols: &[Option<C>], rows: &[u32]) -> Vec<u8> {
-        let col = |i: usize| cols[i].as_ref().expect("filter column decoded").as_filter_column();
+    fn eval3(&self, cols: &[Option<FilterColumn>], rows: &[u32]) -> Vec<u8> {
+        let col = |i: usize| cols[i].expect("filter column decoded");
         match self {
             Predicate::Const(c) => vec![match c { Some(true) => T, Some(false) => F, None => N }; rows.len()],
             Predicate::Cmp { col: ci, kind, op, value } => col(*ci).map_values(rows, |v| op.holds(compare_values(*kind, v, value)) as u8),

@@ -61,6 +61,9 @@ struct OpenPart {
     map: Vec<Option<usize>>,
     /// Per plan column: its dictionary as Datums, made on first use.
     dicts: Vec<std::cell::OnceCell<Rc<DatumColumn>>>,
+    /// The plan columns the part's rows are sorted by (its primary key, as far as the plan
+    /// has the columns), with each column's order.
+    sort_key: Vec<(usize, mergetree::SortKind)>,
 }
 
 /// A column of a granule as read: values, or (for a part that dictionary-encodes it) its
@@ -265,14 +268,20 @@ impl ScanRun {
         if self.opened[pi].is_none() {
             let p = &self.parts[pi];
             let reader = part_cache::open(self.rel, p).unwrap_or_else(|e| self.report(e));
-            let map = self
+            let map: Vec<Option<usize>> = self
                 .plan
                 .columns
                 .iter()
                 .map(|c| reader.meta().columns.iter().position(|m| m.spec.id == c.attnum as u32))
                 .collect();
             let dicts = self.plan.columns.iter().map(|_| std::cell::OnceCell::new()).collect();
-            self.opened[pi] = Some(OpenPart { reader, map, dicts });
+            let meta = reader.meta();
+            let sort_key = meta
+                .primary_key
+                .iter()
+                .map_while(|&pc| map.iter().position(|&m| m == Some(pc)).map(|ci| (ci, meta.columns[pc].spec.sort)))
+                .collect();
+            self.opened[pi] = Some(OpenPart { reader, map, dicts, sort_key });
         }
         self.opened[pi].as_ref().expect("opened")
     }
@@ -453,12 +462,7 @@ impl ScanRun {
         let pre: Vec<Option<Fetched>> = (0..self.plan.columns.len()).map(|_| None).collect();
         // A column's cost is its compressed size in this part; one the part lacks is free.
         let cost = |ci: usize| op.map[ci].map_or(0, |pc| meta.columns[pc].compressed_bytes);
-        let sort_key: Vec<(usize, mergetree::SortKind)> = meta
-            .primary_key
-            .iter()
-            .map_while(|&pc| op.map.iter().position(|&m| m == Some(pc)).map(|ci| (ci, meta.columns[pc].spec.sort)))
-            .collect();
-        let batch = self.make_batch(pre, rows, &sort_key, cost, |s, ci, wanted| s.fetch(&op, ci, g, rows, wanted), first_row_id, None);
+        let batch = self.make_batch(pre, rows, &op.sort_key, cost, |s, ci, wanted| s.fetch(&op, ci, g, rows, wanted), first_row_id, None);
         self.opened[pi] = Some(op);
         batch
     }

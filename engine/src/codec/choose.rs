@@ -22,25 +22,22 @@ fn candidates(width: usize, sort: SortKind) -> Vec<Vec<Transform>> {
     }
 }
 
-/// Compressed size of `data` cut into blocks of `block` bytes, as the writer stores it.
-fn blocks_size(c: Compression, data: &[u8], block: usize) -> usize {
-    data.chunks(block.max(1)).map(|b| compress(c, b).len()).sum()
-}
-
 /// The chain for a fixed-width column, judged on `sample` (whole values, little-endian)
-/// compressed in frames of `frame_rows` values.
+/// compressed in frames of `frame_rows` values, as the writer stores it.
 pub fn choose(sample: &[u8], width: usize, sort: SortKind, compression: Compression, frame_rows: usize) -> CodecChain {
     let plain = CodecChain::plain(compression);
     let cands = candidates(width, sort);
     if cands.is_empty() || sample.is_empty() {
         return plain;
     }
-    let frame = frame_rows * width;
-    let base = blocks_size(compression, sample, frame);
+    let size = |chain: &CodecChain| -> usize {
+        sample.chunks((frame_rows * width).max(1)).map(|f| compress(compression, &chain.encode_values(f, width)).len()).sum()
+    };
+    let base = size(&plain);
     let mut best = (base, plain);
     for transforms in cands {
         let chain = CodecChain { transforms, compression };
-        let size: usize = sample.chunks(frame.max(1)).map(|f| compress(compression, &chain.encode_values(f, width)).len()).sum();
+        let size = size(&chain);
         let needed = if chain.transforms.contains(&Transform::Gorilla) { 0.85 } else { 0.95 };
         if (size as f64) <= base as f64 * needed && size < best.0 {
             best = (size, chain);

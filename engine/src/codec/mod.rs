@@ -73,7 +73,6 @@ impl CodecChain {
         cur
     }
 
-    /// Inverse of [`encode_values`] for `n` values of `width` bytes.
     /// Like [`decode_values`](Self::decode_values) for a reader that needs only the values
     /// at `wanted` (sorted): a chain ending in T64 whose other transforms work value by
     /// value (GCD) transposes only the groups of 64 holding them. Other values are
@@ -96,15 +95,11 @@ impl CodecChain {
                 *g = true;
             }
         }
-        let mut data = t64::decode_groups(&data, width, n + shift, |g| groups[g])?;
-        let mut c = n + shift;
-        for _ in before {
-            c -= 2;
-            data = gcd::decode(&data, width, c)?;
-        }
-        Ok(data)
+        let data = t64::decode_groups(&data, width, n + shift, |g| groups[g])?;
+        CodecChain { transforms: before.to_vec(), compression: self.compression }.decode_values(data, width, n)
     }
 
+    /// Inverse of [`encode_values`] for `n` values of `width` bytes.
     pub fn decode_values(&self, mut data: Vec<u8>, width: usize, n: usize) -> Result<Vec<u8>> {
         // How many values each transform was given: GCD adds two.
         let mut counts = Vec::with_capacity(self.transforms.len());

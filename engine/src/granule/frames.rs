@@ -17,6 +17,7 @@ use super::{read_block_rows, write_block, Mark};
 use crate::codec::CodecChain;
 use crate::column::{Bitmap, ColumnData, ColumnType, Values};
 use crate::error::{Error, Result};
+use std::borrow::Cow;
 
 pub const TAG_FRAMED: u8 = 0xF0;
 /// Frames hold at least this many rows...
@@ -168,26 +169,25 @@ pub fn write(col: &ColumnData, chain: &CodecChain, frame_rows: usize) -> (Vec<u8
 }
 
 /// Decodes the frames of a framed block holding any of `wanted` (sorted row numbers;
-/// `None` = all rows). `fetch(offset, len)` reads bytes of the block. Rows of frames left
-/// out come back as NULLs, so a caller that only looks at wanted rows never sees them.
-pub fn read(
+/// `None` = all rows). `fetch(offset, len)` gives bytes of the block (borrowed when the
+/// caller holds them already). Rows of frames left out come back as NULLs, so a caller
+/// that only looks at wanted rows never sees them.
+pub fn read<'b>(
     header: &FrameHeader,
-    mut fetch: impl FnMut(usize, usize) -> Result<Vec<u8>>,
+    mut fetch: impl FnMut(usize, usize) -> Result<Cow<'b, [u8]>>,
     ty: ColumnType,
     chain: &CodecChain,
     wanted: Option<&[u32]>,
 ) -> Result<ColumnData> {
     let layout = header.layout();
-    let mut needed = vec![wanted.is_none(); layout.len()];
-    if let Some(rows) = wanted {
-        let mut f = 0;
-        for &r in rows {
-            while f + 1 < layout.len() && layout[f + 1].0 <= r as usize {
-                f += 1;
-            }
-            needed[f] = true;
-        }
-    }
+    // The wanted rows inside frame `f`, as a slice of `wanted`.
+    let wanted_in = |f: usize| {
+        wanted.map(|w| {
+            let (first, rows) = (layout[f].0 as u32, header.frames[f].rows);
+            &w[w.partition_point(|&r| r < first)..w.partition_point(|&r| r < first + rows)]
+        })
+    };
+    let needed: Vec<bool> = (0..layout.len()).map(|f| wanted_in(f).is_none_or(|w| !w.is_empty())).collect();
     let mut pieces: Vec<(usize, Option<ColumnData>)> = Vec::with_capacity(layout.len());
     let mut f = 0;
     while f < layout.len() {
@@ -201,16 +201,15 @@ pub fn read(
         while end < layout.len() && needed[end] {
             end += 1;
         }
-        let start_byte = layout[f].1;
         let run_len: usize = header.frames[f..end].iter().map(|e| e.len as usize).sum();
-        let bytes = fetch(start_byte, run_len)?;
+        let bytes = fetch(layout[f].1, run_len)?;
         let mut at = 0;
-        for (k, e) in header.frames[f..end].iter().enumerate() {
+        for k in f..end {
+            let e = &header.frames[k];
             let frame_mark = Mark { offset: 0, compressed_len: e.len, uncompressed_len: e.raw_len, crc32: e.crc32 };
             let body = bytes.get(at..at + e.len as usize).ok_or_else(|| Error::corrupt("framed block", "short read"))?;
-            // The wanted rows inside this frame, counted from its first row.
-            let first = layout[f + k].0 as u32;
-            let local: Option<Vec<u32>> = wanted.map(|w| w.iter().filter(|&&r| r >= first && r < first + e.rows).map(|&r| r - first).collect());
+            // Wanted rows counted from the frame's first row.
+            let local: Option<Vec<u32>> = wanted_in(k).map(|w| w.iter().map(|&r| r - layout[k].0 as u32).collect());
             pieces.push((e.rows as usize, Some(read_block_rows(body, &frame_mark, ty, e.rows as usize, chain, local.as_deref())?)));
             at += e.len as usize;
         }

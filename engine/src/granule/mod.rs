@@ -9,6 +9,7 @@ use crate::codec::{self, CodecChain};
 use crate::column::{Bitmap, ColumnData, ColumnType, Values};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// Where one column's block of one granule lives inside the part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,7 +164,8 @@ fn read_block_rows(block: &[u8], mark: &Mark, ty: ColumnType, rows: usize, chain
     }
     if block.first() == Some(&frames::TAG_FRAMED) {
         let header = frames::FrameHeader::parse(block, mark, rows)?;
-        return frames::read(&header, |at, len| Ok(block[at..at + len].to_vec()), ty, chain, wanted);
+        // The header's sizes add up to the block's length, so every range is inside it.
+        return frames::read(&header, |at, len| Ok(Cow::Borrowed(&block[at..at + len])), ty, chain, wanted);
     }
     if crc32fast::hash(block) != mark.crc32 {
         return Err(Error::corrupt("column block", "checksum mismatch"));
@@ -203,11 +205,9 @@ pub fn read_rows(
     }
     let header = frames::FrameHeader::parse(&prefix, mark, rows)?;
     // Frames inside the prefix come from it; the rest are read.
-    let from = |at: usize, n: usize| -> Result<Vec<u8>> {
-        match prefix.get(at..at + n) {
-            Some(b) => Ok(b.to_vec()),
-            None => fetch(at, n),
-        }
+    let from = |at: usize, n: usize| match prefix.get(at..at + n) {
+        Some(b) => Ok(Cow::Borrowed(b)),
+        None => fetch(at, n).map(Cow::Owned),
     };
     frames::read(&header, from, ty, chain, Some(wanted))
 }
