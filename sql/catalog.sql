@@ -104,7 +104,8 @@ LANGUAGE sql STRICT AS $$ SELECT * FROM mergetree.verify_oid(tbl::oid) $$;
 CREATE VIEW mergetree.columns AS
 SELECT c.oid::regclass AS table_name, pc.part_name, pc.column_name, pc.codec,
        pc.compressed_bytes, pc.uncompressed_bytes,
-       round(pc.uncompressed_bytes::numeric / greatest(pc.compressed_bytes, 1), 2) AS ratio
+       round(pc.uncompressed_bytes::numeric / greatest(pc.compressed_bytes, 1), 2) AS ratio,
+       pc.framed_granules
 FROM pg_class c
 JOIN pg_am a ON a.oid = c.relam AND a.amname = 'mergetree'
 CROSS JOIN LATERAL mergetree.part_columns(c.oid) pc;

@@ -45,6 +45,7 @@ fn part_columns(
         name!(codec, String),
         name!(compressed_bytes, i64),
         name!(uncompressed_bytes, i64),
+        name!(framed_granules, i64),
     ),
 > {
     let mut rows = Vec::new();
@@ -59,9 +60,10 @@ fn part_columns(
         for p in catalog::visible_parts(rel, pg_sys::GetActiveSnapshot()) {
             let store = PageStore { rel, start_block: p.start_block as u32, nblocks: p.nblocks as u32, len: p.part_bytes as u64 };
             let reader = PartReader::open(store).unwrap_or_else(|e| crate::error::report(&table, e));
-            for c in &reader.meta().columns {
+            for (i, c) in reader.meta().columns.iter().enumerate() {
                 let Some(col) = plan.columns.iter().find(|pc| pc.attnum as u32 == c.spec.id) else { continue };
-                rows.push((p.part_name.clone(), col.name.clone(), c.codec_description(), c.compressed_bytes as i64, c.uncompressed_bytes as i64));
+                let framed = reader.framed_granules(i).unwrap_or_else(|e| crate::error::report(&table, e));
+                rows.push((p.part_name.clone(), col.name.clone(), c.codec_description(), c.compressed_bytes as i64, c.uncompressed_bytes as i64, framed as i64));
             }
         }
         pg_sys::relation_close(rel, pg_sys::AccessShareLock as i32);

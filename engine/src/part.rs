@@ -219,9 +219,14 @@ impl PartWriter {
                 } else {
                     chain
                 };
-                // Frames must not cost much space: judged on the first granule's rows.
-                let first = granule_rows.first().map_or(0, |&n| n as usize);
-                let frame_rows = if first > frame_rows && granule::frames::worth_framing(&target.slice(0, first), &chain, frame_rows) {
+                // Frames must not cost much space: judged on granules spread over the part,
+                // since its first rows (one key value's run) are often unlike the rest.
+                let samples: Vec<ColumnData> = granule::frames::sample_granules(granule_rows.len())
+                    .into_iter()
+                    .filter(|&g| granule_rows[g] as usize > frame_rows)
+                    .map(|g| target.slice(starts[g], starts[g] + granule_rows[g] as usize))
+                    .collect();
+                let frame_rows = if !samples.is_empty() && granule::frames::worth_framing(&samples, &chain, frame_rows) {
                     frame_rows
                 } else {
                     usize::MAX
@@ -401,6 +406,17 @@ impl<S: BlockStore> PartReader<S> {
 
     fn block(&self, mark: &Mark) -> Result<Vec<u8>> {
         self.store.read(self.handle.data_start + mark.offset, mark.compressed_len as usize)
+    }
+
+    /// How many of column `col`'s granule blocks are cut into frames (see [`granule::frames`]).
+    pub fn framed_granules(&self, col: usize) -> Result<usize> {
+        let c = self.meta().columns.get(col).ok_or_else(|| Error::Invalid(format!("no column {col} in part")))?;
+        let mut framed = 0;
+        for mark in c.marks.iter().filter(|m| m.compressed_len > 0) {
+            let tag = self.store.read(self.handle.data_start + mark.offset, 1)?;
+            framed += usize::from(tag.first() == Some(&granule::frames::TAG_FRAMED));
+        }
+        Ok(framed)
     }
 
     /// The dictionary of column `col`, if it has one.

@@ -57,11 +57,19 @@ pub fn frame_rows(col: &ColumnData) -> usize {
 /// comments loses 10% and is better left whole.
 pub const MAX_FRAMING_COST_PERMILLE: usize = 50;
 
-/// Whether cutting `sample` (one granule's rows) into frames of `frame_rows` rows keeps its
-/// compressed size within [`MAX_FRAMING_COST_PERMILLE`] of one block.
-pub fn worth_framing(sample: &ColumnData, chain: &CodecChain, frame_rows: usize) -> bool {
-    let whole = write_block(sample, chain).0.len();
-    let framed = write(sample, chain, frame_rows).0.len();
+/// Granules (of `granules`) a part judges framing on: the first, middle and last.
+pub fn sample_granules(granules: usize) -> Vec<usize> {
+    let mut g = vec![0, granules / 2, granules.saturating_sub(1)];
+    g.dedup();
+    g.retain(|&i| i < granules);
+    g
+}
+
+/// Whether cutting `samples` (granules' rows) into frames of `frame_rows` rows keeps their
+/// compressed size within [`MAX_FRAMING_COST_PERMILLE`] of whole blocks.
+pub fn worth_framing(samples: &[ColumnData], chain: &CodecChain, frame_rows: usize) -> bool {
+    let whole: usize = samples.iter().map(|s| write_block(s, chain).0.len()).sum();
+    let framed: usize = samples.iter().map(|s| write(s, chain, frame_rows).0.len()).sum();
     framed * 1000 <= whole * (1000 + MAX_FRAMING_COST_PERMILLE)
 }
 
@@ -364,7 +372,7 @@ mod tests {
             col.push(format!("{{\"page\":\"/p/{}\",\"browser\":\"chrome\",\"session\":\"{h:x}\"}}", i % 300).as_bytes());
         }
         let chain = CodecChain::plain(Compression::Zstd(9));
-        assert!(worth_framing(&col, &chain, frame_rows(&col)));
+        assert!(worth_framing(std::slice::from_ref(&col), &chain, frame_rows(&col)));
     }
 
     #[test]
