@@ -10,6 +10,7 @@ pub mod column;
 pub mod codec;
 pub mod error;
 pub mod granule;
+pub mod json;
 pub mod part;
 pub mod predicate;
 pub mod select;

@@ -131,6 +131,8 @@ struct ScanState {
     run: *mut ScanRun,
     /// Set by ReScan: the next fetch starts over with fresh parameters.
     restart: bool,
+    /// JSON fields of the output the scan extracts itself, if any.
+    json: *mut super::project::JsonFields,
 }
 
 #[pg_guard]
@@ -523,9 +525,24 @@ impl ScanRun {
 }
 
 #[pg_guard]
-unsafe extern "C-unwind" fn begin(_node: *mut pg_sys::CustomScanState, _estate: *mut pg_sys::EState, _eflags: i32) {
+unsafe extern "C-unwind" fn begin(node: *mut pg_sys::CustomScanState, estate: *mut pg_sys::EState, _eflags: i32) {
     // The run starts on the first fetch: parameters (initplans, nested-loop outer values)
-    // are only available then, as for an index scan's runtime keys.
+    // are only available then, as for an index scan's runtime keys. The projection is
+    // settled now.
+    // SAFETY: ExecInitCustomScan has set up the node, its slots and projection.
+    unsafe {
+        let cscan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
+        let plan = datum::table_plan((*node).ss.ss_currentRelation);
+        let emitted_list = list_ptrs::<pg_sys::List>((*cscan).custom_private)[1];
+        let emitted: Vec<i16> = if emitted_list.is_null() {
+            Vec::new()
+        } else {
+            (0..(*emitted_list).length as usize).map(|i| (*(*emitted_list).elements.add(i)).int_value as i16).collect()
+        };
+        if let Some(fields) = super::project::setup(node, estate, &plan, &emitted) {
+            state(node).json = pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(fields);
+        }
+    }
 }
 
 /// The current run: started at the first fetch, restarted at the first fetch after a
@@ -574,6 +591,10 @@ unsafe extern "C-unwind" fn next(ss: *mut pg_sys::ScanState) -> *mut pg_sys::Tup
                         nulls[a] = c.nulls[k];
                     }
                     pg_sys::ExecStoreVirtualTuple(slot);
+                    let json = state(node).json;
+                    if !json.is_null() {
+                        (*json).fill(slot, (*node).ss.ps.ps_ExprContext);
+                    }
                     let row_id = b.row_ids.as_ref().map_or(b.first_row_id + i as u64, |ids| ids[i]);
                     (*slot).tts_tid = datum::row_id_to_tid(row_id);
                     (*slot).tts_tableOid = (*run.rel).rd_id;
@@ -631,6 +652,11 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, ancestor
         let cols = if names.is_empty() { "(none)".to_string() } else { names.join(", ") };
         let c = std::ffi::CString::new(cols).unwrap_or_default();
         pg_sys::ExplainPropertyText(c"Columns".as_ptr(), c.as_ptr(), es);
+        let json = state(node).json;
+        if !json.is_null() {
+            let fields = std::ffi::CString::new((*json).describe(&plan)).unwrap_or_default();
+            pg_sys::ExplainPropertyText(c"JSON Fields".as_ptr(), fields.as_ptr(), es);
+        }
         if !(*cscan).custom_exprs.is_null() {
             let ctx = pg_sys::set_deparse_context_plan((*es).deparse_cxt, (*node).ss.ps.plan, ancestors);
             let expr = pg_sys::make_ands_explicit((*cscan).custom_exprs);

@@ -33,6 +33,9 @@ unsafe fn new_path(rel: *mut pg_sys::RelOptInfo, param_info: *mut pg_sys::ParamP
         (*path).path.rows = rows;
         (*path).path.startup_cost = startup;
         (*path).path.total_cost = total;
+        // The node projects (ExecScan): no Result node above it, and the output's JSON field
+        // extractions can be computed by the scan (see project.rs).
+        (*path).flags = pg_sys::CUSTOMPATH_SUPPORT_PROJECTION;
         (*path).methods = &raw const PATH_METHODS;
         path
     }
@@ -215,7 +218,10 @@ unsafe extern "C-unwind" fn plan_custom_path(
         // Columns to emit: those the output and the kept quals use. Columns to read: those
         // plus the filter columns, which a filter-only column never leaves the scan as.
         let mut attrs: *mut pg_sys::Bitmapset = std::ptr::null_mut();
+        // A projecting parent plans us without a tlist and sets its own afterwards; what it
+        // can use is the relation's target.
         pg_sys::pull_varattnos(tlist as *mut pg_sys::Node, relid, &mut attrs);
+        pg_sys::pull_varattnos((*(*rel).reltarget).exprs as *mut pg_sys::Node, relid, &mut attrs);
         pg_sys::pull_varattnos(kept as *mut pg_sys::Node, relid, &mut attrs);
         let emitted = attr_list(attrs, &plan);
         pg_sys::pull_varattnos(pushed as *mut pg_sys::Node, relid, &mut attrs);
