@@ -34,6 +34,21 @@ SELECT count(*) AS differences FROM (
 -- Inside other expressions, in grouping, and with a pushed filter.
 SELECT upper(doc::jsonb ->> 'a') || '!' AS shout, count(*) FROM jm WHERE id BETWEEN 1 AND 20 GROUP BY 1 ORDER BY 1;
 SELECT upper(doc::jsonb ->> 'a') || '!' AS shout, count(*) FROM jh WHERE id BETWEEN 1 AND 20 GROUP BY 1 ORDER BY 1;
+-- In parallel workers, over many parts' worth of generated documents, like the benchmark.
+CREATE TABLE ph AS SELECT g AS id, CASE WHEN g % 7 = 0 THEN 'page_view' ELSE 'click' END AS event,
+  format('{"browser":"%s","os":"%s","n":%s}', (ARRAY['chrome','firefox','safari'])[g % 3 + 1],
+         (ARRAY['linux','macos','ios','android'])[g % 4 + 1], g % 100) AS props
+FROM generate_series(1, 50000) g;
+CREATE TABLE pm (LIKE ph) USING mergetree WITH (order_by = 'id');
+INSERT INTO pm SELECT * FROM ph;
+SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0; SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF) SELECT props::jsonb ->> 'browser', props::jsonb ->> 'os', count(*) FROM pm WHERE event = 'page_view' GROUP BY 1, 2;
+SELECT props::jsonb ->> 'browser', props::jsonb ->> 'os', count(*), sum((props::jsonb ->> 'n')::int) FROM pm WHERE event = 'page_view' GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT props::jsonb ->> 'browser', props::jsonb ->> 'os', count(*), sum((props::jsonb ->> 'n')::int) FROM ph WHERE event = 'page_view' GROUP BY 1, 2 ORDER BY 1, 2;
+RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size; RESET max_parallel_workers_per_gather;
+DROP TABLE ph, pm;
+
 -- EXPLAIN shows what the scan extracts; a qual PostgreSQL keeps turns it off.
 EXPLAIN (COSTS OFF) SELECT doc::jsonb ->> 'a', doc::jsonb ->> 'b' FROM jm WHERE id < 10;
 EXPLAIN (COSTS OFF) SELECT doc::jsonb ->> 'a' FROM jm WHERE md5(doc) <> '';
