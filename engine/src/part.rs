@@ -9,7 +9,7 @@
 //! Mark offsets count from the first block, so the metadata's size never depends on them.
 
 use crate::codec::dict::{self, DictMode};
-use crate::codec::{choose, CodecChain, Compression};
+use crate::codec::{choose, CodecChain, Compression, ZstdDictionary};
 use crate::column::{compare_values, ColumnData, ColumnType, SortKind};
 use crate::error::{Error, Result};
 use crate::granule::{self, Mark};
@@ -20,7 +20,9 @@ use std::sync::{Arc, OnceLock};
 
 pub const MAGIC: &[u8; 4] = b"MTP1";
 pub const HEADER_LEN: usize = 12;
-pub const FORMAT_VERSION: u16 = 2;
+/// 3: columns may have a trained ZSTD dictionary for their frames. Version 2 parts (the
+/// same without it) are still read.
+pub const FORMAT_VERSION: u16 = 3;
 
 /// How a part is cut and compressed.
 #[derive(Clone, Debug)]
@@ -78,6 +80,8 @@ pub struct ColumnMeta {
     /// Smallest and largest non-NULL value, for columns whose order the engine knows.
     pub min: Option<Vec<u8>>,
     pub max: Option<Vec<u8>>,
+    /// The block of the trained ZSTD dictionary the column's frames use, if any.
+    pub frame_dictionary: Option<Mark>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,9 +95,13 @@ pub struct DictBlock {
 impl ColumnMeta {
     /// The chain as users see it, e.g. `Dictionary(200), LZ4` or `DoubleDelta, LZ4`.
     pub fn codec_description(&self) -> String {
-        match &self.dictionary {
+        let chain = match &self.dictionary {
             Some(d) => format!("Dictionary({}), {}", d.values, self.codec),
             None => self.codec.to_string(),
+        };
+        match &self.frame_dictionary {
+            Some(m) => format!("{chain} with a {} KB trained dictionary", m.compressed_len.div_ceil(1024)),
+            None => chain,
         }
     }
 }
@@ -136,8 +144,8 @@ impl PartMeta {
     /// Internal consistency: row counts, mark counts, marks inside the data region.
     pub fn validate(&self, data_len: u64) -> Result<()> {
         let bad = |d: String| Err(Error::corrupt("part metadata", d));
-        if self.version != FORMAT_VERSION {
-            return bad(format!("format version {} (this build reads {FORMAT_VERSION})", self.version));
+        if !(2..=FORMAT_VERSION).contains(&self.version) {
+            return bad(format!("format version {} (this build reads 2 to {FORMAT_VERSION})", self.version));
         }
         if self.granule_rows.iter().map(|&n| n as u64).sum::<u64>() != self.rows {
             return bad("granule row counts do not add up to the part's rows".into());
@@ -149,7 +157,7 @@ impl PartMeta {
             if c.marks.len() != self.granules() {
                 return bad(format!("column {i} has {} marks for {} granules", c.marks.len(), self.granules()));
             }
-            for m in c.marks.iter().chain(c.dictionary.as_ref().map(|d| &d.mark)) {
+            for m in c.marks.iter().chain(c.dictionary.as_ref().map(|d| &d.mark)).chain(c.frame_dictionary.as_ref()) {
                 if m.offset.saturating_add(m.compressed_len as u64) > data_len {
                     return bad(format!("column {i} mark points past the end of the part"));
                 }
@@ -226,13 +234,10 @@ impl PartWriter {
                     .filter(|&g| granule_rows[g] as usize > frame_rows)
                     .map(|g| target.slice(starts[g], starts[g] + granule_rows[g] as usize))
                     .collect();
-                let frame_rows = if !samples.is_empty() && granule::frames::worth_framing(&samples, &chain, frame_rows) {
-                    frame_rows
-                } else {
-                    usize::MAX
-                };
-                let mut blocks = Vec::with_capacity(granule_rows.len() + 1);
-                let mut info = Vec::with_capacity(granule_rows.len() + 1);
+                let framing = granule::frames::plan(&samples, &chain, frame_rows, rows);
+                // Blocks in order: value dictionary, ZSTD dictionary, granules.
+                let mut blocks = Vec::with_capacity(granule_rows.len() + 2);
+                let mut info = Vec::with_capacity(granule_rows.len() + 2);
                 let dictionary = dict_enc.as_ref().map(|e| {
                     let (block, raw_len, crc) = granule::write_block(&e.dict, &CodecChain::plain(chain.compression));
                     info.push((raw_len, crc));
@@ -243,12 +248,18 @@ impl PartWriter {
                     };
                     DictBlock { mark: Mark { offset: 0, compressed_len: 0, uncompressed_len: 0, crc32: 0 }, values: e.dict.len() as u32, code_width }
                 });
+                let frame_dictionary = framing.dictionary.as_ref().map(|d| {
+                    let bytes = d.bytes().to_vec();
+                    info.push((bytes.len() as u32, crc32fast::hash(&bytes)));
+                    blocks.push(bytes);
+                    Mark { offset: 0, compressed_len: 0, uncompressed_len: 0, crc32: 0 }
+                });
                 // Granules compress in parallel too: one wide column (JSON text under ZSTD)
                 // would otherwise keep a single core busy while the others wait.
                 let granule_blocks: Vec<(Vec<u8>, u32, u32)> = granule_rows
                     .par_iter()
                     .enumerate()
-                    .map(|(g, &n)| granule::write_granule(&target.slice(starts[g], starts[g] + n as usize), &chain, frame_rows))
+                    .map(|(g, &n)| granule::write_granule(&target.slice(starts[g], starts[g] + n as usize), &chain, framing.rows, framing.dictionary.as_ref()))
                     .collect();
                 for (block, raw_len, crc) in granule_blocks {
                     info.push((raw_len, crc));
@@ -266,6 +277,7 @@ impl PartWriter {
                     null_count,
                     min,
                     max,
+                    frame_dictionary,
                 };
                 (blocks, info, meta)
             })
@@ -275,10 +287,12 @@ impl PartWriter {
         let mut metas = Vec::with_capacity(encoded.len());
         for (blocks, info, meta) in &encoded {
             let mut meta = meta.clone();
+            let lead = usize::from(meta.dictionary.is_some());
             for (i, (block, &(raw_len, crc))) in blocks.iter().zip(info).enumerate() {
                 let mark = Mark { offset, compressed_len: block.len() as u32, uncompressed_len: raw_len, crc32: crc };
-                match meta.dictionary.as_mut() {
-                    Some(d) if i == 0 => d.mark = mark,
+                match (meta.dictionary.as_mut(), meta.frame_dictionary.as_mut()) {
+                    (Some(d), _) if i == 0 => d.mark = mark,
+                    (_, Some(z)) if i == lead => *z = mark,
                     _ => meta.marks.push(mark),
                 }
                 offset += block.len() as u64;
@@ -341,6 +355,8 @@ pub struct PartHandle {
     data_start: u64,
     /// Decoded dictionaries, read on first use.
     dicts: Vec<OnceLock<ColumnData>>,
+    /// Trained ZSTD dictionaries of framed columns, read on first use.
+    frame_dicts: Vec<OnceLock<ZstdDictionary>>,
 }
 
 impl PartHandle {
@@ -384,15 +400,18 @@ impl<S: BlockStore> PartReader<S> {
         if crc32fast::hash(&meta_bytes) != meta_crc {
             return Err(Error::corrupt("part metadata", "checksum mismatch"));
         }
-        let meta: PartMeta = bincode::DefaultOptions::new()
-            .with_fixint_encoding()
-            .allow_trailing_bytes()
-            .with_limit(meta_len as u64)
-            .deserialize(&meta_bytes)
-            .map_err(|e| Error::corrupt("part metadata", e.to_string()))?;
+        let options = bincode::DefaultOptions::new().with_fixint_encoding().allow_trailing_bytes().with_limit(meta_len as u64);
+        let version = meta_bytes.get(..2).map_or(0, |v| u16::from_le_bytes([v[0], v[1]]));
+        let meta: PartMeta = if version == 2 {
+            options.deserialize::<v2::PartMeta>(&meta_bytes).map(Into::into)
+        } else {
+            options.deserialize(&meta_bytes)
+        }
+        .map_err(|e| Error::corrupt("part metadata", e.to_string()))?;
         meta.validate(store.len() - data_start)?;
         let dicts = meta.columns.iter().map(|_| OnceLock::new()).collect();
-        Ok(PartReader { store, handle: Arc::new(PartHandle { meta, meta_crc, data_start, dicts }) })
+        let frame_dicts = meta.columns.iter().map(|_| OnceLock::new()).collect();
+        Ok(PartReader { store, handle: Arc::new(PartHandle { meta, meta_crc, data_start, dicts, frame_dicts }) })
     }
 
     /// The shareable state of this part, for a cache.
@@ -417,6 +436,20 @@ impl<S: BlockStore> PartReader<S> {
             framed += usize::from(tag.first() == Some(&granule::frames::TAG_FRAMED));
         }
         Ok(framed)
+    }
+
+    /// The trained ZSTD dictionary of column `col`'s frames, if it has one.
+    pub fn frame_dictionary(&self, col: usize) -> Result<Option<&ZstdDictionary>> {
+        let Some(mark) = &self.handle.meta.columns[col].frame_dictionary else { return Ok(None) };
+        if let Some(d) = self.handle.frame_dicts[col].get() {
+            return Ok(Some(d));
+        }
+        let bytes = self.block(mark)?;
+        if crc32fast::hash(&bytes) != mark.crc32 || bytes.len() != mark.compressed_len as usize {
+            return Err(Error::corrupt("zstd dictionary", "checksum mismatch"));
+        }
+        let d = ZstdDictionary::from_bytes(bytes)?;
+        Ok(Some(self.handle.frame_dicts[col].get_or_init(|| d)))
     }
 
     /// The dictionary of column `col`, if it has one.
@@ -454,7 +487,8 @@ impl<S: BlockStore> PartReader<S> {
         let ty = c.dictionary.as_ref().map_or(c.spec.ty, |d| ColumnType::Fixed { width: d.code_width });
         let start = self.handle.data_start + mark.offset;
         let fetch = |at: usize, len: usize| self.store.read(start + at as u64, len);
-        Ok((c, granule::read_rows(fetch, mark, ty, rows, &c.codec, wanted)?))
+        let dict = self.frame_dictionary(col)?;
+        Ok((c, granule::read_rows(fetch, mark, ty, rows, &c.codec, wanted, dict)?))
     }
 
     /// Column `col` of granule `g` (at least its `wanted` rows) as dictionary codes (indexes
@@ -537,6 +571,58 @@ impl<S: BlockStore> PartReader<S> {
 }
 
 use bincode::Options as _;
+
+/// Version 2 metadata: as version 3 without frame dictionaries.
+mod v2 {
+    use super::{ColumnSpec, DictBlock, Mark};
+    use crate::codec::CodecChain;
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub struct ColumnMeta {
+        spec: ColumnSpec,
+        codec: CodecChain,
+        dictionary: Option<DictBlock>,
+        marks: Vec<Mark>,
+        compressed_bytes: u64,
+        uncompressed_bytes: u64,
+        null_count: u64,
+        min: Option<Vec<u8>>,
+        max: Option<Vec<u8>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct PartMeta {
+        version: u16,
+        rows: u64,
+        granule_rows: Vec<u32>,
+        columns: Vec<ColumnMeta>,
+        primary_key: Vec<usize>,
+        primary_index: Vec<Vec<Option<Vec<u8>>>>,
+    }
+
+    impl From<PartMeta> for super::PartMeta {
+        fn from(m: PartMeta) -> Self {
+            let columns = m
+                .columns
+                .into_iter()
+                .map(|c| super::ColumnMeta {
+                    spec: c.spec,
+                    codec: c.codec,
+                    dictionary: c.dictionary,
+                    marks: c.marks,
+                    compressed_bytes: c.compressed_bytes,
+                    uncompressed_bytes: c.uncompressed_bytes,
+                    null_count: c.null_count,
+                    min: c.min,
+                    max: c.max,
+                    frame_dictionary: None,
+                })
+                .collect();
+            super::PartMeta { version: m.version, rows: m.rows, granule_rows: m.granule_rows, columns, primary_key: m.primary_key, primary_index: m.primary_index }
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests;

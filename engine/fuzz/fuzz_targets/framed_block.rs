@@ -43,5 +43,5 @@ fuzz_target!(|input: (u8, u16, u32, Vec<u32>, Vec<u8>)| {
     let _ = granule::read_block(&block, &mark, ty, rows, &chain);
     let mut wanted: Vec<u32> = wanted.into_iter().map(|w| w % (rows as u32 + 1)).collect();
     wanted.sort_unstable();
-    let _ = granule::read_rows(|at, len| block.get(at..at + len).map(<[u8]>::to_vec).ok_or(mergetree::Error::Invalid("past end".into())), &mark, ty, rows, &chain, Some(&wanted));
+    let _ = granule::read_rows(|at, len| block.get(at..at + len).map(<[u8]>::to_vec).ok_or(mergetree::Error::Invalid("past end".into())), &mark, ty, rows, &chain, Some(&wanted), None);
 });

@@ -2,6 +2,7 @@
 //! never needs outside knowledge to decode it; sizes come from the mark that points at
 //! the block, which bounds every allocation a corrupt block could ask for.
 
+use super::zstd_dict::ZstdDictionary;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -18,6 +19,8 @@ pub enum Compression {
 const TAG_NONE: u8 = 0;
 const TAG_LZ4: u8 = 1;
 const TAG_ZSTD: u8 = 2;
+/// ZSTD with the column's trained dictionary (see `zstd_dict`).
+const TAG_ZSTD_DICT: u8 = 3;
 
 impl Compression {
     /// `lz4`, `zstd`, `zstd(5)`, `none`.
@@ -74,12 +77,30 @@ pub fn compress(c: Compression, raw: &[u8]) -> Vec<u8> {
     }
 }
 
+/// [`compress`], with the column's trained dictionary where the codec is ZSTD.
+pub fn compress_with(c: Compression, raw: &[u8], dict: Option<&ZstdDictionary>) -> Vec<u8> {
+    if let (Compression::Zstd(level), Some(d)) = (c, dict) {
+        if let Some(z) = d.compress(level, raw) {
+            let mut out = Vec::with_capacity(z.len() + 1);
+            out.push(TAG_ZSTD_DICT);
+            out.extend_from_slice(&z);
+            return out;
+        }
+    }
+    compress(c, raw)
+}
+
 thread_local! {
     static ZSTD_DECODER: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Decodes a block whose uncompressed size is known to be `raw_len`.
 pub fn decompress(block: &[u8], raw_len: usize) -> Result<Vec<u8>> {
+    decompress_with(block, raw_len, None)
+}
+
+/// [`decompress`] for a column that may have a trained dictionary.
+pub fn decompress_with(block: &[u8], raw_len: usize, dict: Option<&ZstdDictionary>) -> Result<Vec<u8>> {
     let (&tag, body) = block.split_first().ok_or_else(|| Error::corrupt("block", "empty block"))?;
     let out = match tag {
         TAG_NONE => body.to_vec(),
@@ -94,6 +115,10 @@ pub fn decompress(block: &[u8], raw_len: usize) -> Result<Vec<u8>> {
             };
             d.decompress(body, raw_len).map_err(|e| Error::corrupt("block", format!("zstd: {e}")))
         })?,
+        TAG_ZSTD_DICT => match dict {
+            Some(d) => d.decompress(body, raw_len)?,
+            None => return Err(Error::corrupt("block", "compressed with a ZSTD dictionary the column does not have")),
+        },
         t => return Err(Error::corrupt("block", format!("unknown codec tag {t}"))),
     };
     if out.len() != raw_len {

@@ -13,8 +13,10 @@ pub mod dict;
 pub mod gcd;
 pub mod gorilla;
 pub mod t64;
+pub mod zstd_dict;
 
-pub use block::{compress, decompress, Compression};
+pub use block::{compress, compress_with, decompress, decompress_with, Compression};
+pub use zstd_dict::ZstdDictionary;
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};

@@ -5,7 +5,7 @@
 
 pub mod frames;
 
-use crate::codec::{self, CodecChain};
+use crate::codec::{self, CodecChain, ZstdDictionary};
 use crate::column::{Bitmap, ColumnData, ColumnType, Values};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -136,17 +136,22 @@ pub fn decode_block_rows(raw: &[u8], ty: ColumnType, rows: usize, chain: &CodecC
 
 /// Encodes and compresses one column's granule; returns the block, its raw length and CRC.
 pub fn write_block(col: &ColumnData, chain: &CodecChain) -> (Vec<u8>, u32, u32) {
+    write_block_with(col, chain, None)
+}
+
+/// [`write_block`] with the column's trained ZSTD dictionary, if it has one.
+fn write_block_with(col: &ColumnData, chain: &CodecChain, dict: Option<&ZstdDictionary>) -> (Vec<u8>, u32, u32) {
     let raw = encode_block(col, chain);
-    let block = codec::compress(chain.compression, &raw);
+    let block = codec::compress_with(chain.compression, &raw, dict);
     let crc = crc32fast::hash(&block);
     (block, raw.len() as u32, crc)
 }
 
 /// Writes one column's granule: a classic block, or frames of `frame_rows` rows when the
-/// granule holds more.
-pub fn write_granule(col: &ColumnData, chain: &CodecChain, frame_rows: usize) -> (Vec<u8>, u32, u32) {
+/// granule holds more (compressed with `dict`, the column's trained dictionary, if any).
+pub fn write_granule(col: &ColumnData, chain: &CodecChain, frame_rows: usize, dict: Option<&ZstdDictionary>) -> (Vec<u8>, u32, u32) {
     if col.len() > frame_rows {
-        frames::write(col, chain, frame_rows)
+        frames::write(col, chain, frame_rows, dict)
     } else {
         write_block(col, chain)
     }
@@ -154,23 +159,32 @@ pub fn write_granule(col: &ColumnData, chain: &CodecChain, frame_rows: usize) ->
 
 /// Checks, decompresses and decodes one block pointed at by `mark` (classic or framed).
 pub fn read_block(block: &[u8], mark: &Mark, ty: ColumnType, rows: usize, chain: &CodecChain) -> Result<ColumnData> {
-    read_block_rows(block, mark, ty, rows, chain, None)
+    read_block_rows(block, mark, ty, rows, chain, None, None)
 }
 
-/// [`read_block`] for a reader that needs only the rows in `wanted` (sorted; `None` = all).
-fn read_block_rows(block: &[u8], mark: &Mark, ty: ColumnType, rows: usize, chain: &CodecChain, wanted: Option<&[u32]>) -> Result<ColumnData> {
+/// [`read_block`] for a reader that needs only the rows in `wanted` (sorted; `None` = all),
+/// of a column with the trained dictionary `dict`, if any.
+fn read_block_rows(
+    block: &[u8],
+    mark: &Mark,
+    ty: ColumnType,
+    rows: usize,
+    chain: &CodecChain,
+    wanted: Option<&[u32]>,
+    dict: Option<&ZstdDictionary>,
+) -> Result<ColumnData> {
     if block.len() != mark.compressed_len as usize {
         return Err(Error::corrupt("column block", "short read"));
     }
     if block.first() == Some(&frames::TAG_FRAMED) {
         let header = frames::FrameHeader::parse(block, mark, rows)?;
         // The header's sizes add up to the block's length, so every range is inside it.
-        return frames::read(&header, |at, len| Ok(Cow::Borrowed(&block[at..at + len])), ty, chain, wanted);
+        return frames::read(&header, |at, len| Ok(Cow::Borrowed(&block[at..at + len])), ty, chain, wanted, dict);
     }
     if crc32fast::hash(block) != mark.crc32 {
         return Err(Error::corrupt("column block", "checksum mismatch"));
     }
-    let raw = codec::decompress(block, mark.uncompressed_len as usize)?;
+    let raw = codec::decompress_with(block, mark.uncompressed_len as usize, dict)?;
     decode_block_rows(&raw, ty, rows, chain, wanted)
 }
 
@@ -184,17 +198,18 @@ pub fn read_rows(
     rows: usize,
     chain: &CodecChain,
     wanted: Option<&[u32]>,
+    dict: Option<&ZstdDictionary>,
 ) -> Result<ColumnData> {
     let len = mark.compressed_len as usize;
     let Some(wanted) = wanted else {
-        return read_block(&fetch(0, len)?, mark, ty, rows, chain);
+        return read_block_rows(&fetch(0, len)?, mark, ty, rows, chain, None, dict);
     };
     let mut prefix = fetch(0, len.min(frames::PREFIX))?;
     if prefix.first() != Some(&frames::TAG_FRAMED) || len < 3 {
         if prefix.len() < len {
             prefix.extend_from_slice(&fetch(prefix.len(), len - prefix.len())?);
         }
-        return read_block_rows(&prefix, mark, ty, rows, chain, Some(wanted));
+        return read_block_rows(&prefix, mark, ty, rows, chain, Some(wanted), dict);
     }
     let header_len = frames::FrameHeader::len_from_prefix(&prefix)?;
     if header_len > len {
@@ -209,7 +224,7 @@ pub fn read_rows(
         Some(b) => Ok(Cow::Borrowed(b)),
         None => fetch(at, n).map(Cow::Owned),
     };
-    frames::read(&header, from, ty, chain, Some(wanted))
+    frames::read(&header, from, ty, chain, Some(wanted), dict)
 }
 
 #[cfg(test)]

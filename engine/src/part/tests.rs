@@ -116,3 +116,84 @@ fn low_cardinality_text_is_dictionary_encoded() {
     let r = PartReader::open(VecStore(bytes)).unwrap();
     assert_eq!(read_all(&r), rows);
 }
+
+/// A JSON column big enough to be framed gets a trained dictionary, and the part reads back.
+#[test]
+fn json_column_frames_with_a_trained_dictionary() {
+    let mut rows = Vec::new();
+    for i in 0..120_000i64 {
+        let h = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let browser = ["chrome", "firefox", "safari"][(h >> 61) as usize % 3];
+        rows.push((Some(i), Some(format!("{{\"page\":\"/p/{}\",\"browser\":\"{browser}\",\"session\":\"{:010x}\"}}", (h >> 20) % 300, h >> 24).into_bytes())));
+    }
+    let settings = WriterSettings { compression: Compression::Lz4, auto_compression: true, ..Default::default() };
+    let (bytes, meta) = PartWriter::new(settings).write(&specs(), &build(&rows), &[0]).unwrap();
+    assert!(meta.columns[1].frame_dictionary.is_some(), "{}", meta.columns[1].codec_description());
+    assert!(meta.columns[1].codec_description().ends_with("KB trained dictionary"));
+    let r = PartReader::open(VecStore(bytes)).unwrap();
+    assert_eq!(read_all(&r), rows);
+    let some = r.read_granule_rows(1, 2, Some(&[10, 11])).unwrap();
+    assert_eq!(some.get(10), rows[2 * 8192 + 10].1.as_deref());
+}
+
+/// Parts written before frame dictionaries (format version 2) are still read.
+#[test]
+fn version_2_parts_are_read() {
+    #[derive(serde::Serialize)]
+    struct ColumnMetaV2 {
+        spec: ColumnSpec,
+        codec: CodecChain,
+        dictionary: Option<DictBlock>,
+        marks: Vec<Mark>,
+        compressed_bytes: u64,
+        uncompressed_bytes: u64,
+        null_count: u64,
+        min: Option<Vec<u8>>,
+        max: Option<Vec<u8>>,
+    }
+    #[derive(serde::Serialize)]
+    struct PartMetaV2 {
+        version: u16,
+        rows: u64,
+        granule_rows: Vec<u32>,
+        columns: Vec<ColumnMetaV2>,
+        primary_key: Vec<usize>,
+        primary_index: Vec<Vec<Option<Vec<u8>>>>,
+    }
+    let rows: Vec<(Option<i64>, Option<Vec<u8>>)> = (0..3000).map(|i| (Some(i), Some(format!("value {i}").into_bytes()))).collect();
+    let settings = WriterSettings { index_granularity: 1000, ..Default::default() };
+    let (bytes, meta) = PartWriter::new(settings).write(&specs(), &build(&rows), &[0]).unwrap();
+    assert!(meta.columns.iter().all(|c| c.frame_dictionary.is_none()));
+    let old = PartMetaV2 {
+        version: 2,
+        rows: meta.rows,
+        granule_rows: meta.granule_rows.clone(),
+        columns: meta
+            .columns
+            .iter()
+            .map(|c| ColumnMetaV2 {
+                spec: c.spec.clone(),
+                codec: c.codec.clone(),
+                dictionary: c.dictionary.clone(),
+                marks: c.marks.clone(),
+                compressed_bytes: c.compressed_bytes,
+                uncompressed_bytes: c.uncompressed_bytes,
+                null_count: c.null_count,
+                min: c.min.clone(),
+                max: c.max.clone(),
+            })
+            .collect(),
+        primary_key: meta.primary_key.clone(),
+        primary_index: meta.primary_index.clone(),
+    };
+    let old_meta = bincode::serialize(&old).unwrap();
+    let meta_len = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
+    let mut part = MAGIC.to_vec();
+    part.extend_from_slice(&(old_meta.len() as u32).to_le_bytes());
+    part.extend_from_slice(&crc32fast::hash(&old_meta).to_le_bytes());
+    part.extend_from_slice(&old_meta);
+    part.extend_from_slice(&bytes[HEADER_LEN + meta_len..]);
+    let r = PartReader::open(VecStore(part)).unwrap();
+    assert_eq!(r.meta().version, 2);
+    assert_eq!(read_all(&r), rows);
+}
