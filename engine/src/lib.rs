@@ -24,3 +24,19 @@ pub use codec::{CodecChain, Compression, Transform};
 pub use part::{PartMeta, PartReader, PartWriter, WriterSettings};
 pub use skip::{SkipIndex, SkipIndexBuilder, SkipIndexType};
 pub use store::{BlockStore, VecStore};
+
+#[cfg(test)]
+pub(crate) mod test_data {
+    /// A JSON event property document like the benchmark's, from a hash.
+    pub fn event_json(h: u64) -> String {
+        let pick = |xs: &[&'static str], shift: u32| xs[((h >> shift) % xs.len() as u64) as usize];
+        format!(
+            "{{\"page\":\"/p/{}\",\"browser\":\"{}\",\"os\":\"{}\",\"country\":\"{}\",\"session\":\"{:010x}\"}}",
+            (h >> 20) % 300,
+            pick(&["chrome", "firefox", "safari", "edge"], 40),
+            pick(&["windows", "macos", "linux", "ios", "android"], 44),
+            pick(&["us", "de", "in", "gb", "br", "fr", "jp"], 48),
+            h >> 24 & 0xff_ffff_ffff
+        )
+    }
+}

@@ -13,8 +13,8 @@ use zstd::zstd_safe::{CCtx, CDict, DCtx, DDict};
 pub const DICTIONARY_BYTES: usize = 16 << 10;
 /// Smallest dictionary worth training.
 pub const MIN_DICTIONARY_BYTES: usize = 2 << 10;
-/// Rows handed to the trainer, at most (spread over the sample granules).
-pub const TRAINING_ROWS: usize = 8192;
+/// Samples handed to the trainer, at most.
+const MAX_SAMPLES: usize = 8192;
 
 pub struct ZstdDictionary {
     bytes: Vec<u8>,
@@ -41,11 +41,11 @@ impl ZstdDictionary {
         Ok(ZstdDictionary { bytes, ddict, cdict: OnceLock::new() })
     }
 
-    /// Trains a dictionary of at most `max_bytes` on rows (`None` when the rows are too few
+    /// Trains a dictionary of at most `max_bytes` on samples (`None` when they are too few
     /// or too alike).
-    pub fn train<'a>(rows: impl Iterator<Item = &'a [u8]>, max_bytes: usize) -> Option<Self> {
-        let samples: Vec<&[u8]> = rows.filter(|r| r.len() >= 8).take(TRAINING_ROWS).collect();
-        if samples.len() < 256 {
+    pub fn train<'a>(samples: impl Iterator<Item = &'a [u8]>, max_bytes: usize) -> Option<Self> {
+        let samples: Vec<&[u8]> = samples.filter(|r| r.len() >= 8).take(MAX_SAMPLES).collect();
+        if samples.len() < 64 {
             return None;
         }
         let bytes = zstd::dict::from_samples(&samples, max_bytes).ok()?;

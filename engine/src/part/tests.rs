@@ -123,8 +123,7 @@ fn json_column_frames_with_a_trained_dictionary() {
     let mut rows = Vec::new();
     for i in 0..120_000i64 {
         let h = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let browser = ["chrome", "firefox", "safari"][(h >> 61) as usize % 3];
-        rows.push((Some(i), Some(format!("{{\"page\":\"/p/{}\",\"browser\":\"{browser}\",\"session\":\"{:010x}\"}}", (h >> 20) % 300, h >> 24).into_bytes())));
+        rows.push((Some(i), Some(crate::test_data::event_json(h).into_bytes())));
     }
     let settings = WriterSettings { compression: Compression::Lz4, auto_compression: true, ..Default::default() };
     let (bytes, meta) = PartWriter::new(settings).write(&specs(), &build(&rows), &[0]).unwrap();
