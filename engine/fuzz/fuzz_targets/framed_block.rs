@@ -1,12 +1,22 @@
-//! A framed granule block from arbitrary bytes, read whole and in part. The harness
-//! rewrites the checksums the header holds so mutations get past them into the frames'
-//! decoders (a real reader refuses a block whose checksums fail).
+//! A framed granule block from arbitrary bytes, read whole and in part, without and with a
+//! trained ZSTD dictionary (frames tagged as dictionary-compressed reach its decoder). The
+//! harness rewrites the checksums the header holds so mutations get past them into the
+//! frames' decoders (a real reader refuses a block whose checksums fail).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use mergetree::granule::{self, frames, Mark};
 use mergetree::{CodecChain, ColumnType, Compression};
 
 const CHAINS: [&str; 4] = ["LZ4", "ZSTD(1)", "T64", "GCD, T64"];
+
+/// One dictionary for the whole run, trained on JSON-like samples.
+fn dictionary() -> &'static mergetree::codec::ZstdDictionary {
+    static D: std::sync::OnceLock<mergetree::codec::ZstdDictionary> = std::sync::OnceLock::new();
+    D.get_or_init(|| {
+        let samples: Vec<Vec<u8>> = (0..2000u32).map(|i| format!("{{\"page\":\"/p/{}\",\"n\":{i}}}", i % 97).into_bytes()).collect();
+        mergetree::codec::ZstdDictionary::train(samples.iter().map(Vec::as_slice), 4096).expect("a dictionary")
+    })
+}
 
 fuzz_target!(|input: (u8, u16, u32, Vec<u32>, Vec<u8>)| {
     let (t, rows, raw_len, wanted, mut block) = input;
@@ -43,5 +53,7 @@ fuzz_target!(|input: (u8, u16, u32, Vec<u32>, Vec<u8>)| {
     let _ = granule::read_block(&block, &mark, ty, rows, &chain);
     let mut wanted: Vec<u32> = wanted.into_iter().map(|w| w % (rows as u32 + 1)).collect();
     wanted.sort_unstable();
-    let _ = granule::read_rows(|at, len| block.get(at..at + len).map(<[u8]>::to_vec).ok_or(mergetree::Error::Invalid("past end".into())), &mark, ty, rows, &chain, Some(&wanted), None);
+    let dict = (t % 4 >= 2).then(dictionary);
+    let _ = granule::read_rows(|at, len| block.get(at..at + len).map(<[u8]>::to_vec).ok_or(mergetree::Error::Invalid("past end".into())), &mark, ty, rows, &chain, None, dict);
+    let _ = granule::read_rows(|at, len| block.get(at..at + len).map(<[u8]>::to_vec).ok_or(mergetree::Error::Invalid("past end".into())), &mark, ty, rows, &chain, Some(&wanted), dict);
 });

@@ -24,10 +24,13 @@ pub const TAG_FRAMED: u8 = 0xF0;
 pub const MIN_FRAME_ROWS: usize = 1024;
 /// ...and at least this many bytes before compression. A point lookup pays most for text
 /// and JSON (ZSTD at 1-2 GB/s); short ids in frames of 1,024 rows (~15 KB) even compress
-/// better than whole granules at ZSTD(9). Fixed-width values decode several times faster,
-/// but a lookup that needs five timestamps of a granule should not decode 8,192 of them:
-/// 1,024 8-byte values lose only 1-3% under T64 and LZ4.
+/// better than whole granules at ZSTD(9).
 pub const MIN_FRAME_BYTES: usize = 8 << 10;
+/// Fixed-width values decode several times faster, but a lookup that needs five
+/// timestamps of a granule should not decode 8,192 of them. Frames of 2,048 8-byte values
+/// lose about 1% under T64 and LZ4; smaller ones slow whole-column scans (a call, a
+/// checksum and a copy per frame) by 5-15%.
+pub const MIN_FIXED_FRAME_BYTES: usize = 16 << 10;
 const FIXED: usize = 3;
 const ENTRY: usize = 16;
 /// Bytes read first when only some rows are wanted: the header of any framed block of a
@@ -35,11 +38,16 @@ const ENTRY: usize = 16;
 pub const PREFIX: usize = 4096;
 
 /// Rows per frame for a column: the smallest power of two from [`MIN_FRAME_ROWS`] whose
-/// frames reach [`MIN_FRAME_BYTES`] at the column's average row width.
+/// frames reach [`MIN_FRAME_BYTES`] (or [`MIN_FIXED_FRAME_BYTES`]) at the column's average
+/// row width.
 pub fn frame_rows(col: &ColumnData) -> usize {
     let per_row = (col.data_bytes() / col.len().max(1)).max(1);
+    let min_bytes = match col.column_type() {
+        ColumnType::Var => MIN_FRAME_BYTES,
+        ColumnType::Fixed { .. } => MIN_FIXED_FRAME_BYTES,
+    };
     let mut rows = MIN_FRAME_ROWS;
-    while rows * per_row < MIN_FRAME_BYTES {
+    while rows * per_row < min_bytes {
         rows *= 2;
     }
     rows
@@ -112,7 +120,10 @@ pub fn plan(samples: &[ColumnData], chain: &CodecChain, frame_rows: usize, part_
         if let Some(d) = ZstdDictionary::train(training, size) {
             let share = d.bytes().len() * sample_rows / part_rows.max(sample_rows);
             let quarter = (frame_rows / 4).max(MIN_DICTIONARY_FRAME_ROWS);
-            for rows in [quarter, quarter * 2].into_iter().filter(|&r| r < frame_rows) {
+            // Frames stay at least MIN_FRAME_BYTES raw: each costs a call that sets up the
+            // dictionary's tables, which on a 2 KB frame of numbers outweighs the decoding.
+            let per_row = samples.iter().map(|s| s.data_bytes()).sum::<usize>() / sample_rows.max(1);
+            for rows in [quarter, quarter * 2].into_iter().filter(|&r| r < frame_rows && r * per_row >= MIN_FRAME_BYTES) {
                 let framed: usize = samples.iter().map(|s| write(s, chain, rows, Some(&d)).0.len()).sum();
                 if framed + share <= plain {
                     return FramePlan { rows, dictionary: Some(d) };
@@ -498,8 +509,8 @@ mod tests {
             json.push(&[b'x'; 90]);
             ids.push(b"user_123456");
         }
-        assert_eq!(frame_rows(&codes), 4096, "2-byte codes: 8 KB");
-        assert_eq!(frame_rows(&stamps), 1024, "8-byte values: 8 KB");
+        assert_eq!(frame_rows(&codes), 8192, "2-byte codes: a whole default granule");
+        assert_eq!(frame_rows(&stamps), 2048, "8-byte values: 16 KB");
         assert_eq!(frame_rows(&json), 1024);
         assert_eq!(frame_rows(&ids), 1024);
     }
