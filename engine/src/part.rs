@@ -579,26 +579,28 @@ mod v2 {
     use serde::Deserialize;
 
     #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
     pub struct ColumnMeta {
-        spec: ColumnSpec,
-        codec: CodecChain,
-        dictionary: Option<DictBlock>,
-        marks: Vec<Mark>,
-        compressed_bytes: u64,
-        uncompressed_bytes: u64,
-        null_count: u64,
-        min: Option<Vec<u8>>,
-        max: Option<Vec<u8>>,
+        pub(super) spec: ColumnSpec,
+        pub(super) codec: CodecChain,
+        pub(super) dictionary: Option<DictBlock>,
+        pub(super) marks: Vec<Mark>,
+        pub(super) compressed_bytes: u64,
+        pub(super) uncompressed_bytes: u64,
+        pub(super) null_count: u64,
+        pub(super) min: Option<Vec<u8>>,
+        pub(super) max: Option<Vec<u8>>,
     }
 
     #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
     pub struct PartMeta {
-        version: u16,
-        rows: u64,
-        granule_rows: Vec<u32>,
-        columns: Vec<ColumnMeta>,
-        primary_key: Vec<usize>,
-        primary_index: Vec<Vec<Option<Vec<u8>>>>,
+        pub(super) version: u16,
+        pub(super) rows: u64,
+        pub(super) granule_rows: Vec<u32>,
+        pub(super) columns: Vec<ColumnMeta>,
+        pub(super) primary_key: Vec<usize>,
+        pub(super) primary_index: Vec<Vec<Option<Vec<u8>>>>,
     }
 
     impl From<PartMeta> for super::PartMeta {

@@ -138,39 +138,18 @@ fn json_column_frames_with_a_trained_dictionary() {
 /// Parts written before frame dictionaries (format version 2) are still read.
 #[test]
 fn version_2_parts_are_read() {
-    #[derive(serde::Serialize)]
-    struct ColumnMetaV2 {
-        spec: ColumnSpec,
-        codec: CodecChain,
-        dictionary: Option<DictBlock>,
-        marks: Vec<Mark>,
-        compressed_bytes: u64,
-        uncompressed_bytes: u64,
-        null_count: u64,
-        min: Option<Vec<u8>>,
-        max: Option<Vec<u8>>,
-    }
-    #[derive(serde::Serialize)]
-    struct PartMetaV2 {
-        version: u16,
-        rows: u64,
-        granule_rows: Vec<u32>,
-        columns: Vec<ColumnMetaV2>,
-        primary_key: Vec<usize>,
-        primary_index: Vec<Vec<Option<Vec<u8>>>>,
-    }
     let rows: Vec<(Option<i64>, Option<Vec<u8>>)> = (0..3000).map(|i| (Some(i), Some(format!("value {i}").into_bytes()))).collect();
     let settings = WriterSettings { index_granularity: 1000, ..Default::default() };
     let (bytes, meta) = PartWriter::new(settings).write(&specs(), &build(&rows), &[0]).unwrap();
     assert!(meta.columns.iter().all(|c| c.frame_dictionary.is_none()));
-    let old = PartMetaV2 {
+    let old = v2::PartMeta {
         version: 2,
         rows: meta.rows,
         granule_rows: meta.granule_rows.clone(),
         columns: meta
             .columns
             .iter()
-            .map(|c| ColumnMetaV2 {
+            .map(|c| v2::ColumnMeta {
                 spec: c.spec.clone(),
                 codec: c.codec.clone(),
                 dictionary: c.dictionary.clone(),
