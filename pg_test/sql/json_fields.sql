@@ -49,6 +49,15 @@ SELECT props::jsonb ->> 'browser', props::jsonb ->> 'os', count(*), sum((props::
 RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size; RESET max_parallel_workers_per_gather;
 DROP TABLE ph, pm;
 
+-- Casts of a field: extracted by the scan, cast by PostgreSQL (errors included).
+EXPLAIN (COSTS OFF) SELECT id, (doc::jsonb ->> 'a')::numeric FROM jm WHERE id IN (2, 3, 6, 7, 37);
+SELECT id, (doc::jsonb ->> 'a')::numeric FROM jm WHERE id IN (2, 3, 6, 7, 37) ORDER BY id;
+SELECT id, (doc::jsonb ->> 'a')::numeric FROM jh WHERE id IN (2, 3, 6, 7, 37) ORDER BY id;
+\set VERBOSITY terse
+SELECT id, (doc::jsonb ->> 'a')::int FROM jm WHERE id = 1;
+SELECT id, (doc::jsonb ->> 'a')::int FROM jh WHERE id = 1;
+\set VERBOSITY default
+
 -- EXPLAIN shows what the scan extracts; a qual PostgreSQL keeps turns it off.
 EXPLAIN (COSTS OFF) SELECT doc::jsonb ->> 'a', doc::jsonb ->> 'b' FROM jm WHERE id < 10;
 EXPLAIN (COSTS OFF) SELECT doc::jsonb ->> 'a' FROM jm WHERE md5(doc) <> '';

@@ -52,13 +52,15 @@ unsafe fn match_field(node: *mut pg_sys::Node, scanrelid: u32) -> Option<(i16, V
         if (*key).consttype != pg_sys::TEXTOID || (*key).constisnull {
             return None;
         }
-        let bytes = pgrx::varlena::varlena_to_byte_slice((*key).constvalue.cast_mut_ptr::<pg_sys::varlena>()).to_vec();
+        let key = pg_sys::pg_detoast_datum_packed((*key).constvalue.cast_mut_ptr::<pg_sys::varlena>());
+        let bytes = pgrx::varlena::varlena_to_byte_slice(key).to_vec();
         Some(((*var).varattno, bytes, (*op).opcollid))
     }
 }
 
-/// Replaces every extractable field in `*node` (and in the arguments of operators and
-/// functions under it, which PostgreSQL always evaluates) by a Var of a new scan column.
+/// Replaces every extractable field in `*node` (and in the arguments of operators,
+/// functions and casts under it, which PostgreSQL always evaluates) by a Var of a new scan
+/// column.
 /// `found` collects (attno, key, collation, original expression) per new column.
 unsafe fn rewrite(slot: *mut *mut pg_sys::Node, scanrelid: u32, first: usize, found: &mut Vec<(i16, Vec<u8>, pg_sys::Oid, *mut pg_sys::Node)>) {
     // SAFETY: `slot` points at a node pointer inside a plan tree copy we own.
@@ -88,6 +90,11 @@ unsafe fn rewrite(slot: *mut *mut pg_sys::Node, scanrelid: u32, first: usize, fo
             }
             pg_sys::NodeTag::T_RelabelType => {
                 rewrite(&raw mut (*(node as *mut pg_sys::RelabelType)).arg as *mut *mut pg_sys::Node, scanrelid, first, found);
+                return;
+            }
+            // A cast of the field, e.g. (doc::jsonb ->> 'n')::int.
+            pg_sys::NodeTag::T_CoerceViaIO => {
+                rewrite(&raw mut (*(node as *mut pg_sys::CoerceViaIO)).arg as *mut *mut pg_sys::Node, scanrelid, first, found);
                 return;
             }
             _ => return,
@@ -194,7 +201,9 @@ impl JsonFields {
                     }
                     continue;
                 }
-                let doc = pgrx::varlena::varlena_to_byte_slice((*values.add(a)).cast_mut_ptr::<pg_sys::varlena>());
+                // A column default (ADD COLUMN) may come compressed; stored values never do.
+                let doc = pg_sys::pg_detoast_datum_packed((*values.add(a)).cast_mut_ptr::<pg_sys::varlena>());
+                let doc = pgrx::varlena::varlena_to_byte_slice(doc);
                 let keys: Vec<&[u8]> = s.keys.iter().map(|k| k.as_slice()).collect();
                 match mergetree::json::object_fields(doc, &keys) {
                     Some(fields) => {
