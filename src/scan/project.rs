@@ -135,9 +135,9 @@ pub unsafe fn setup(node: *mut pg_sys::CustomScanState, estate: *mut pg_sys::ESt
             let cell = (*tlist).elements.add(i);
             rewrite(&raw mut (*cell).ptr_value as *mut *mut pg_sys::Node, scanrelid, natts, &mut found);
         }
-        // The source column must be one the scan emits (it is: the expression reads it).
-        found.retain(|f| emitted.contains(&f.0));
-        if found.is_empty() {
+        // The source columns must be ones the scan emits (they are: the expressions read
+        // them); the new columns are numbered by position in `found`, so all or nothing.
+        if found.is_empty() || found.iter().any(|f| !emitted.contains(&f.0)) {
             return None;
         }
         let reldesc = (*(*node).ss.ss_currentRelation).rd_att;
