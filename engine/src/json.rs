@@ -20,7 +20,7 @@ const MAX_NUMBER: usize = 30;
 
 /// The values of `keys` in the top-level object `doc`, or `None` when the answer must come
 /// from PostgreSQL. Duplicate keys keep the last value, as jsonb does.
-pub fn object_fields<'a>(doc: &'a [u8], keys: &[&[u8]]) -> Option<Vec<Field<'a>>> {
+pub fn object_fields<'a>(doc: &'a [u8], keys: &[impl AsRef<[u8]>]) -> Option<Vec<Field<'a>>> {
     // Per key: its last value so far; `None` for a nested one (only PostgreSQL prints it).
     let mut out: Vec<Option<Field<'a>>> = vec![Some(Field::Null); keys.len()];
     let mut s = Scanner { doc, at: 0 };
@@ -40,7 +40,7 @@ pub fn object_fields<'a>(doc: &'a [u8], keys: &[&[u8]]) -> Option<Vec<Field<'a>>
             s.ws();
             let value = s.value(1)?;
             // Later duplicates overwrite earlier ones, as in jsonb.
-            for (k, _) in keys.iter().enumerate().filter(|(_, k)| **k == key) {
+            for (k, _) in keys.iter().enumerate().filter(|(_, k)| k.as_ref() == key) {
                 out[k] = match value {
                     Value::Text(t) => Some(Field::Text(t)),
                     Value::Null => Some(Field::Null),
@@ -227,7 +227,7 @@ mod tests {
         // Duplicate keys: the last one wins, as in jsonb.
         assert_eq!(get(r#"{"a":"1","b":2,"a":"3"}"#, "a"), Some(Some("3".into())));
         // Several keys in one pass, the same key twice.
-        let v = object_fields(br#"{"os":"linux","browser":"chrome"}"#, &[b"browser", b"os", b"browser"]).unwrap();
+        let v = object_fields(br#"{"os":"linux","browser":"chrome"}"#, &[&b"browser"[..], b"os", b"browser"]).unwrap();
         assert_eq!(v, vec![Field::Text(b"chrome"), Field::Text(b"linux"), Field::Text(b"chrome")]);
     }
 

@@ -152,6 +152,23 @@ unsafe fn state<'a>(node: *mut pg_sys::CustomScanState) -> &'a mut ScanState {
     unsafe { &mut *(node as *mut ScanState) }
 }
 
+/// `custom_private` holds two attribute-number lists (see path.rs): the columns read...
+const READ: usize = 0;
+/// ...and those emitted (the output and the kept quals use them).
+const EMITTED: usize = 1;
+
+/// The attribute numbers of `custom_private`'s list `which`.
+unsafe fn private_attnos(cscan: *mut pg_sys::CustomScan, which: usize) -> Vec<i16> {
+    // SAFETY: plan_custom_path made custom_private a list of two integer lists.
+    unsafe {
+        let list = list_ptrs::<pg_sys::List>((*cscan).custom_private)[which];
+        if list.is_null() {
+            return Vec::new();
+        }
+        (0..(*list).length as usize).map(|i| (*(*list).elements.add(i)).int_value as i16).collect()
+    }
+}
+
 /// The pushed clauses as one predicate, with parameters evaluated now.
 unsafe fn predicate_of(node: *mut pg_sys::CustomScanState, plan: &TablePlan) -> Option<Predicate> {
     // SAFETY: called at a fetch with the executor's state (and parameters) set up.
@@ -180,17 +197,8 @@ unsafe fn start(node: *mut pg_sys::CustomScanState) -> ScanRun {
         let estate = (*node).ss.ps.state;
         let cscan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
         let plan = datum::table_plan(rel);
-        // custom_private: [columns read, columns emitted]; only the emitted become Datums.
-        let needed_list = list_ptrs::<pg_sys::List>((*cscan).custom_private)[1];
-        let mut needed = Vec::new();
-        if !needed_list.is_null() {
-            for i in 0..(*needed_list).length as usize {
-                let attno = (*(*needed_list).elements.add(i)).int_value as i16;
-                if let Some(ci) = plan.index_of_attnum(attno) {
-                    needed.push(ci);
-                }
-            }
-        }
+        // Only the emitted columns become Datums.
+        let needed = private_attnos(cscan, EMITTED).into_iter().filter_map(|a| plan.index_of_attnum(a)).collect();
         let snapshot = (*estate).es_snapshot;
         let parts = catalog::visible_parts(rel, snapshot);
         let curcid = ((*snapshot).snapshot_type == pg_sys::SnapshotType::SNAPSHOT_MVCC).then(|| (*snapshot).curcid);
@@ -531,15 +539,8 @@ unsafe extern "C-unwind" fn begin(node: *mut pg_sys::CustomScanState, estate: *m
     // settled now.
     // SAFETY: ExecInitCustomScan has set up the node, its slots and projection.
     unsafe {
-        let cscan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
-        let plan = datum::table_plan((*node).ss.ss_currentRelation);
-        let emitted_list = list_ptrs::<pg_sys::List>((*cscan).custom_private)[1];
-        let emitted: Vec<i16> = if emitted_list.is_null() {
-            Vec::new()
-        } else {
-            (0..(*emitted_list).length as usize).map(|i| (*(*emitted_list).elements.add(i)).int_value as i16).collect()
-        };
-        if let Some(fields) = super::project::setup(node, estate, &plan, &emitted) {
+        let emitted = private_attnos((*node).ss.ps.plan as *mut pg_sys::CustomScan, EMITTED);
+        if let Some(fields) = super::project::setup(node, estate, &emitted) {
             state(node).json = pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(fields);
         }
     }
@@ -639,16 +640,7 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, ancestor
         let cscan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
         let rel = (*node).ss.ss_currentRelation;
         let plan = datum::table_plan(rel);
-        let needed_list = list_ptrs::<pg_sys::List>((*cscan).custom_private)[0];
-        let mut names = Vec::new();
-        if !needed_list.is_null() {
-            for i in 0..(*needed_list).length as usize {
-                let attno = (*(*needed_list).elements.add(i)).int_value as i16;
-                if let Some(ci) = plan.index_of_attnum(attno) {
-                    names.push(plan.columns[ci].name.clone());
-                }
-            }
-        }
+        let names: Vec<String> = private_attnos(cscan, READ).into_iter().filter_map(|a| plan.index_of_attnum(a)).map(|ci| plan.columns[ci].name.clone()).collect();
         let cols = if names.is_empty() { "(none)".to_string() } else { names.join(", ") };
         let c = std::ffi::CString::new(cols).unwrap_or_default();
         pg_sys::ExplainPropertyText(c"Columns".as_ptr(), c.as_ptr(), es);

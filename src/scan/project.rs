@@ -116,7 +116,7 @@ unsafe fn rewrite(slot: *mut *mut pg_sys::Node, scanrelid: u32, first: usize, fo
 ///
 /// # Safety
 /// Called from BeginCustomScan with the node initialised by ExecInitCustomScan.
-pub unsafe fn setup(node: *mut pg_sys::CustomScanState, estate: *mut pg_sys::EState, plan: &TablePlan, emitted: &[i16]) -> Option<JsonFields> {
+pub unsafe fn setup(node: *mut pg_sys::CustomScanState, estate: *mut pg_sys::EState, emitted: &[i16]) -> Option<JsonFields> {
     // SAFETY: per the caller; new nodes are made in the executor's memory context.
     unsafe {
         let p = (*node).ss.ps.plan;
@@ -129,7 +129,8 @@ pub unsafe fn setup(node: *mut pg_sys::CustomScanState, estate: *mut pg_sys::ESt
         }
         let scanrelid = (*(p as *mut pg_sys::CustomScan)).scan.scanrelid;
         let tlist = pg_sys::copyObjectImpl((*p).targetlist.cast()) as *mut pg_sys::List;
-        let natts = plan.natts;
+        let reldesc = (*(*node).ss.ss_currentRelation).rd_att;
+        let natts = (*reldesc).natts as usize;
         let mut found = Vec::new();
         for i in 0..(*tlist).length as usize {
             let cell = (*tlist).elements.add(i);
@@ -140,7 +141,6 @@ pub unsafe fn setup(node: *mut pg_sys::CustomScanState, estate: *mut pg_sys::ESt
         if found.is_empty() || found.iter().any(|f| !emitted.contains(&f.0)) {
             return None;
         }
-        let reldesc = (*(*node).ss.ss_currentRelation).rd_att;
         let desc = pg_sys::CreateTemplateTupleDesc((natts + found.len()) as i32);
         for a in 1..=natts {
             pg_sys::TupleDescCopyEntry(desc, a as _, reldesc, a as _);
@@ -182,7 +182,7 @@ impl JsonFields {
         out.join(", ")
     }
 
-    /// Fills the extra columns of `slot`, whose table columns are set (not yet stored).
+    /// Fills the extra columns of `slot`, whose table columns are stored.
     ///
     /// # Safety
     /// `slot` is the node's scan slot and `econtext` its expression context, whose
@@ -204,8 +204,7 @@ impl JsonFields {
                 // A column default (ADD COLUMN) may come compressed; stored values never do.
                 let doc = pg_sys::pg_detoast_datum_packed((*values.add(a)).cast_mut_ptr::<pg_sys::varlena>());
                 let doc = pgrx::varlena::varlena_to_byte_slice(doc);
-                let keys: Vec<&[u8]> = s.keys.iter().map(|k| k.as_slice()).collect();
-                match mergetree::json::object_fields(doc, &keys) {
+                match mergetree::json::object_fields(doc, &s.keys) {
                     Some(fields) => {
                         for (&(out, _), f) in s.outs.iter().zip(fields) {
                             match f {

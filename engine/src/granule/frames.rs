@@ -55,7 +55,7 @@ pub fn frame_rows(col: &ColumnData) -> usize {
 
 /// Frames may make a granule's block at most this much larger (per mille): JSON events lose
 /// 4-7% in frames of 1,024 rows (the benchmark's 4.4%), sorted short ids 0-3% (a big
-/// part's first granule, one org's first users, alone 6%) and timestamps about 3%; free
+/// part's first granule, one org's first users, alone 6%) and timestamps about 1%; free
 /// text such as TPC-H's comments loses 10% and is better left whole.
 pub const MAX_FRAMING_COST_PERMILLE: usize = 80;
 
@@ -65,14 +65,6 @@ pub fn sample_granules(granules: usize) -> Vec<usize> {
     g.dedup();
     g.retain(|&i| i < granules);
     g
-}
-
-/// Whether cutting `samples` (granules' rows) into frames of `frame_rows` rows keeps their
-/// compressed size within [`MAX_FRAMING_COST_PERMILLE`] of whole blocks.
-pub fn worth_framing(samples: &[ColumnData], chain: &CodecChain, frame_rows: usize) -> bool {
-    let whole: usize = samples.iter().map(|s| write_block(s, chain).0.len()).sum();
-    let framed: usize = samples.iter().map(|s| write(s, chain, frame_rows, None).0.len()).sum();
-    framed * 1000 <= whole * (1000 + MAX_FRAMING_COST_PERMILLE)
 }
 
 /// Frames with a trained dictionary hold a quarter or half of the rows of plain ones, at
@@ -468,7 +460,7 @@ mod tests {
             col.push(format!("{{\"page\":\"/p/{}\",\"browser\":\"chrome\",\"session\":\"{h:x}\"}}", i % 300).as_bytes());
         }
         let chain = CodecChain::plain(Compression::Zstd(9));
-        assert!(worth_framing(std::slice::from_ref(&col), &chain, frame_rows(&col)));
+        assert!(plan(std::slice::from_ref(&col), &chain, frame_rows(&col), col.len()).rows < usize::MAX);
     }
 
     #[test]
@@ -493,8 +485,8 @@ mod tests {
         }
         let chain = CodecChain::plain(Compression::Zstd(9));
         let rows = frame_rows(&ids(0));
-        assert!(!worth_framing(std::slice::from_ref(&run), &chain, rows));
-        assert!(worth_framing(&[run, ids(100_000), ids(900_000)], &chain, rows));
+        assert_eq!(plan(std::slice::from_ref(&run), &chain, rows, 1 << 20).rows, usize::MAX);
+        assert!(plan(&[run, ids(100_000), ids(900_000)], &chain, rows, 1 << 20).rows < usize::MAX);
     }
 
     #[test]
