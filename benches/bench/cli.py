@@ -16,7 +16,6 @@ from .db import Ctx, environment
 from .runner import safe_run_workload
 from .systems import SYSTEMS
 from .workloads import WORKLOADS
-from .workloads.base import ensure_server_dir
 
 
 def _setting(text):
@@ -58,9 +57,9 @@ def parser():
     g.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
     g = p.add_argument_group("environment")
     g.add_argument("--bench-data", default=os.environ.get("BENCH_DATA", "/var/tmp/pg_mergetree/bench-data"),
-                   help="generated data (cached by parameters) and results/; must be readable and "
-                        "writable by the server's user, which this sets up (default "
-                        "/var/tmp/pg_mergetree/bench-data)")
+                   help="generated data (cached by parameters) and results/, read and written by "
+                        "this client only (COPY FROM STDIN / TO STDOUT), so a private directory works "
+                        "(default /var/tmp/pg_mergetree/bench-data)")
     g.add_argument("--set", type=_setting, action="append", metavar="NAME=VALUE",
                    help="a session setting for every connection and system (repeatable)")
     g.add_argument("--statement-timeout", type=float, default=0, help="seconds, 0 = none (default)")
@@ -90,7 +89,7 @@ def main(argv=None):
               "(make bench starts the demo cluster; otherwise start one, e.g. scripts/cluster.sh start)")
         print("0 passed, 1 failed")
         return 1
-    ensure_server_dir(Path(args.bench_data), ctx.server_uid)
+    Path(args.bench_data).mkdir(parents=True, exist_ok=True)
     with ctx.connect() as conn:
         for s in systems:
             s.setup(conn)

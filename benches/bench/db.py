@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime
 import os
 import platform
-import pwd
 import subprocess
 from pathlib import Path
 
@@ -31,7 +30,6 @@ class Ctx:
         if args.statement_timeout:
             self.session_settings["statement_timeout"] = f"{int(args.statement_timeout * 1000)}"
         self.jobs = args.jobs or os.cpu_count() or 1
-        self.server_uid = None
 
     def connect(self, dbname=None, search_path=None) -> psycopg.Connection:
         conn = psycopg.connect(host=self.host, port=self.port, user=self.user,
@@ -57,11 +55,29 @@ class Ctx:
                 conn.execute(f'DROP DATABASE "{self.dbname}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{self.dbname}"')
             conn.execute(f"COMMENT ON DATABASE \"{self.dbname}\" IS '{DB_MARK}'")
-            datadir = conn.execute("SELECT current_setting('data_directory')").fetchone()[0]
-        try:
-            self.server_uid = os.stat(datadir).st_uid
-        except OSError:  # server not on this machine's file system as we see it
-            self.server_uid = pwd.getpwnam(os.environ.get("MT_USER", "pgmt")).pw_uid
+
+
+# Files move through the client connection (COPY ... FROM STDIN / TO STDOUT), never through
+# the server's file system: the server's user needs no access to BENCH_DATA (a private
+# directory of whoever runs the suite works), and the server may be on another machine.
+COPY_CHUNK = 1 << 20
+
+
+def copy_from_file(conn, table: str, path, options: str) -> None:
+    """`COPY table FROM STDIN WITH (options)`, fed with the file's bytes in 1 MiB chunks
+    (never all in memory). Runs in the caller's transaction, if any."""
+    with open(path, "rb") as f, conn.cursor() as cur:
+        with cur.copy(f"COPY {table} FROM STDIN WITH ({options})") as copy:
+            while chunk := f.read(COPY_CHUNK):
+                copy.write(chunk)
+
+
+def copy_to_file(conn, query: str, path, options: str) -> None:
+    """`COPY (query) TO STDOUT WITH (options)`, written to the file as it arrives."""
+    with open(path, "wb", buffering=COPY_CHUNK) as f, conn.cursor() as cur:
+        with cur.copy(f"COPY ({query}) TO STDOUT WITH ({options})") as copy:
+            for block in copy:
+                f.write(block)
 
 
 def _git(*argv) -> str:

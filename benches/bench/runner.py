@@ -6,7 +6,7 @@ import time
 import traceback
 
 from . import compare
-from .systems import quote_literal
+from .db import copy_from_file
 
 
 def schema_of(workload, system_name: str) -> str:
@@ -26,9 +26,9 @@ def load_table(conn, system, schema, table) -> dict:
     q = f"{schema}.{table.name}"
     conn.execute(system.create_table(q, table))
     t0 = time.perf_counter()
-    with conn.transaction():
+    with conn.transaction():  # the files, streamed by this client (COPY FROM STDIN)
         for f in table.files:
-            conn.execute(f"COPY {q} FROM {quote_literal(f)} WITH ({table.copy_options})")
+            copy_from_file(conn, q, f, table.copy_options)
     t_copy = time.perf_counter() - t0
     for stmt in system.post_load(q, table):
         conn.execute(stmt)
@@ -46,29 +46,35 @@ def load_table(conn, system, schema, table) -> dict:
 
 
 def timed(conn, sql):
+    """(milliseconds, rows, output column names)"""
     t0 = time.perf_counter()
     cur = conn.execute(sql)
     rows = cur.fetchall() if cur.description else []
-    return (time.perf_counter() - t0) * 1000.0, rows
+    ms = (time.perf_counter() - t0) * 1000.0
+    return ms, rows, [d.name for d in cur.description or []]
 
 
 def run_query(conns, systems, query, warmup, runs) -> dict:
     """Warm-up then `runs` timed runs per system, alternating the order of systems between
-    runs; the rows of each system's first execution are compared with the first system's."""
+    runs; the rows of each system's first execution are compared with the first system's:
+    in order if the query has a top-level ORDER BY (rows tied on it as multisets), else as
+    multisets (compare.py)."""
     out = {s.name: {"runs_ms": [], "warmup_ms": []} for s in systems}
     rows = {}
+    names = {}
     alive = [s for s in systems]
     for i in range(warmup + runs):
         order = alive if i % 2 == 0 else list(reversed(alive))
         for s in order:
             try:
-                ms, r = timed(conns[s.name], query.sql)
+                ms, r, cols = timed(conns[s.name], query.sql)
             except Exception as e:
                 msg = (str(e).strip().splitlines() or [""])[0]
                 out[s.name]["error"] = f"{type(e).__name__}: {msg}"
                 alive = [x for x in alive if x is not s]
                 continue
             rows.setdefault(s.name, r)
+            names.setdefault(s.name, cols)
             out[s.name]["warmup_ms" if i < warmup else "runs_ms"].append(round(ms, 3))
     for s in systems:
         runs_ms = out[s.name]["runs_ms"]
@@ -82,11 +88,17 @@ def run_query(conns, systems, query, warmup, runs) -> dict:
             pass
     base = systems[0].name
     problems = []
+    order = compare.ordering(query.sql, names[base]) if base in names else None
+    if order is not None:
+        out["order"] = order.describe(names[base])
+        out["order_keys"] = [names[base][k] for k in order.keys]
+        if order.unresolved:
+            out["order_unchecked"] = order.unresolved
     for s in systems:
         if "error" in out[s.name]:
             problems.append(f"{s.name} failed: {out[s.name]['error']}")
         elif s.name != base and base in rows:
-            diff = compare.difference(rows[base], rows[s.name])
+            diff = compare.difference(rows[base], rows[s.name], order.keys)
             if diff:
                 problems.append(f"{s.name} differs from {base}: {diff}")
     if not problems:
@@ -143,6 +155,8 @@ def run_workload(ctx, workload, systems, args, res: dict) -> None:
                 f"{s.name} {r[s.name]['median_ms']:,.1f} ms" if r[s.name]["median_ms"] is not None
                 else f"{s.name} error" for s in systems)
             print(f"   {q.name:<28} {medians}  [{r['check']}]")
+            if r.get("order_unchecked"):
+                print(f"   note: {workload.name}/{q.name}: {r['order']}")
             for p in r.get("problems", []):
                 print(f"   !!! {workload.name}/{q.name}: {p}")
     finally:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ class Table:
 
     name: str
     columns: str                     # column definitions, as inside CREATE TABLE (...)
-    files: list[str] = field(default_factory=list)  # server-side paths, loaded in order
+    files: list[str] = field(default_factory=list)  # client-side paths, streamed in order
     copy_options: str = "FORMAT csv"
     options: dict[str, dict] = field(default_factory=dict)  # per system name, e.g. mergetree
     indexes: list[str] = field(default_factory=list)  # for systems with indexes; {table}
@@ -65,25 +64,6 @@ class Workload:
 
 
 # ---- helpers for generated data --------------------------------------------------------
-
-def ensure_server_dir(path: Path, owner_uid: int) -> Path:
-    """mkdir -p PATH, every directory it creates owned by the server's user (COPY TO writes
-    there as that user), and readable by everyone."""
-    path = Path(path)
-    missing = []
-    p = path
-    while not p.exists():
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        d.mkdir()
-        d.chmod(0o755)  # whatever the umask
-        try:
-            os.chown(d, owner_uid, -1)
-        except PermissionError:
-            pass
-    return path
-
 
 def cached(dirpath: Path) -> dict | None:
     """The COMPLETE marker of a finished generation, or None (partial output is removed)."""

@@ -2,8 +2,9 @@
 
 Rows are a pure function of (row number, seed): every value comes from hashes of the row
 number, so any chunk can be generated on its own, in parallel, without holding rows in
-memory. PostgreSQL itself generates them (`COPY (SELECT ... generate_series) TO file`), in
-chunks of CHUNK_ROWS rows, cached in BENCH_DATA/events-v<GEN_VERSION>-r<rows>-s<seed>/.
+memory. PostgreSQL itself generates them (`COPY (SELECT ... generate_series) TO STDOUT`,
+written to the file by this client), in chunks of CHUNK_ROWS rows, cached in
+BENCH_DATA/events-v<GEN_VERSION>-r<rows>-s<seed>/.
 
 Shape (change GEN_VERSION whenever the generated data changes):
 - 90 days of events ending 2026-11-01 (partitions Aug, Sep, Oct 2026), in time order, as an
@@ -23,8 +24,8 @@ import threading
 import time
 from pathlib import Path
 
-from ..systems import quote_literal
-from .base import Table, Workload, cached, ensure_server_dir, mark_complete
+from ..db import copy_to_file
+from .base import Table, Workload, cached, mark_complete
 
 GEN_VERSION = 1
 CHUNK_ROWS = 1_000_000
@@ -83,9 +84,10 @@ class Events(Workload):
         # Zipf (s = 1) rank in 1..N_ORGS: floor(exp(u * ln(N + 1))), P(r) = ln((r+1)/r) / ln(N+1)
         return (f"'org_' || lpad(floor(exp({self.h(k, 7)} * ln({N_ORGS + 1})))::int::text, 4, '0')")
 
-    def chunk_sql(self, lo: int, hi: int, path: str) -> str:
+    def chunk_sql(self, lo: int, hi: int) -> str:
+        """The query of rows lo..hi (1-based, inclusive), for COPY (...) TO STDOUT."""
         h = self.h
-        return f"""COPY (
+        return f"""
 SELECT timestamp '{START}' + interval '1 millisecond'
          * floor((i - 1 + {h('i', 12)}) * ({SPAN_MS}.0 / {self.rows})),
        'user_' || k,
@@ -105,15 +107,14 @@ FROM (SELECT generate_series({lo}::bigint, {hi}::bigint) AS i) AS g,
 LATERAL (SELECT {h('i', 11)} AS h_user, {h('i', 13)} AS h_ev, {h('i', 14)} AS h_pg,
                 {h('i', 15)} AS h_dur, {h('i', 16)} AS h_err) AS hs,
 LATERAL (SELECT 1 + floor({self.users} * h_user * h_user)::bigint AS k) AS u,
-LATERAL (SELECT floor(exp(h_ev * ln({N_EVENTS + 1})))::int AS n) AS e
-) TO {quote_literal(path)} WITH (FORMAT csv)"""
+LATERAL (SELECT floor(exp(h_ev * ln({N_EVENTS + 1})))::int AS n) AS e"""
 
     def prepare(self):
         done = cached(self.dir)
         if done is not None:
             print(f"   events data: cached in {self.dir} (generated in {done['seconds']:.1f} s)")
             return {"cached": True, **done}
-        ensure_server_dir(self.dir, self.ctx.server_uid)
+        self.dir.mkdir(parents=True, exist_ok=True)
         todo = list(range(self.n_chunks()))
         lock = threading.Lock()
         errors = []
@@ -129,7 +130,7 @@ LATERAL (SELECT floor(exp(h_ev * ln({N_EVENTS + 1})))::int AS n) AS e
                     lo = c * CHUNK_ROWS + 1
                     hi = min(self.rows, (c + 1) * CHUNK_ROWS)
                     try:
-                        conn.execute(self.chunk_sql(lo, hi, self.files[c]))
+                        copy_to_file(conn, self.chunk_sql(lo, hi), self.files[c], "FORMAT csv")
                     except Exception as e:  # reported below, after the other threads stop
                         with lock:
                             errors.append(e)

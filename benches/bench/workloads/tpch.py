@@ -24,7 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-from .base import Table, Workload, cached, ensure_server_dir, mark_complete
+from ..db import copy_from_file
+from .base import Table, Workload, cached, mark_complete
 
 TABLES = {
     "region": """r_regionkey integer NOT NULL, r_name char(25) NOT NULL, r_comment varchar(152)""",
@@ -108,15 +109,13 @@ class Tpch(Workload):
         if done is not None:
             print(f"   tpch data: cached in {self.dir} (generated in {done['seconds']:.1f} s)")
             return {"cached": True, **done}
-        ensure_server_dir(self.dir, self.ctx.server_uid)
+        self.dir.mkdir(parents=True, exist_ok=True)
         exe = tpchgen()
         version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.strip()
         t0 = time.perf_counter()
         subprocess.run([exe, "csv", "--scale-factor", sf_text(self.sf), "--output-dir", str(self.dir),
                         "--num-threads", str(self.ctx.jobs), "--quiet"], check=True)
         secs = time.perf_counter() - t0
-        for t in TABLES:
-            os.chmod(self.file(t), 0o644)
         size = sum(os.path.getsize(self.file(t)) for t in TABLES)
         facts = {"scale_factor": self.sf, "generator": version, "seconds": round(secs, 3),
                  "csv_bytes": size}
@@ -138,7 +137,7 @@ class Tpch(Workload):
         for t in SHARED:
             t0 = time.perf_counter()
             conn.execute(f"CREATE TABLE {schema}.{t} ({TABLES[t]}) USING heap")
-            conn.execute(f"COPY {schema}.{t} FROM '{self.file(t)}' WITH ({COPY_OPTIONS})")
+            copy_from_file(conn, f"{schema}.{t}", self.file(t), COPY_OPTIONS)
             conn.execute(f"ALTER TABLE {schema}.{t} ADD PRIMARY KEY ({PRIMARY_KEYS[t]})")
             conn.execute(f"VACUUM (ANALYZE) {schema}.{t}")
             rows = conn.execute(f"SELECT count(*) FROM {schema}.{t}").fetchone()[0]
