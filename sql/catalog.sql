@@ -4,8 +4,14 @@ CREATE FUNCTION mergetree.mergetree_am_handler(internal) RETURNS table_am_handle
 CREATE ACCESS METHOD mergetree TYPE TABLE HANDLER mergetree.mergetree_am_handler;
 COMMENT ON ACCESS METHOD mergetree IS 'ClickHouse-style MergeTree: columnar, compressed, sorted, sparse-indexed parts';
 
+-- Everyone may look into the schema; what each view and function shows is checked per
+-- table below (the privileges of the equivalent SELECT).
+GRANT USAGE ON SCHEMA mergetree TO PUBLIC;
+
 -- One row per part. A part is visible to a snapshot exactly when its row is: inserting,
 -- replacing or dropping parts is an ordinary transaction on this table (MVCC).
+-- Parts belong to a table's storage (relfilenode), which ALTER TABLE, CLUSTER and VACUUM
+-- FULL swap between relations; relid is the table the part was written for.
 -- Column order is read by position in src/catalog/mod.rs.
 CREATE TABLE mergetree.part_catalog (
     relid oid NOT NULL,
@@ -25,8 +31,12 @@ CREATE TABLE mergetree.part_catalog (
 );
 REVOKE ALL ON mergetree.part_catalog FROM PUBLIC;
 
-CREATE VIEW mergetree.parts AS
-SELECT c.relid::regclass AS table_name,
+-- The views show the parts of tables the user may SELECT from, and, as pg_stats does,
+-- none of a table whose row-level security applies to the user (row counts and
+-- partition values would tell about rows the policies hide). security_barrier: the
+-- user's own conditions run only on rows that passed those checks.
+CREATE VIEW mergetree.parts WITH (security_barrier) AS
+SELECT r.oid::regclass AS table_name,
        c.partition,
        c.part_name,
        c.level,
@@ -37,7 +47,10 @@ SELECT c.relid::regclass AS table_name,
        round(c.uncompressed_bytes::numeric / greatest(c.part_bytes, 1), 2) AS compression_ratio,
        c.created
 FROM mergetree.part_catalog c
-JOIN pg_class r ON r.oid = c.relid AND r.relfilenode = c.relfilenode;
+JOIN pg_class r ON r.relfilenode = c.relfilenode
+JOIN pg_am a ON a.oid = r.relam AND a.amname = 'mergetree'
+WHERE has_table_privilege(r.oid, 'SELECT')
+  AND (NOT r.relrowsecurity OR NOT row_security_active(r.oid));
 GRANT SELECT ON mergetree.parts TO PUBLIC;
 
 -- Skip indexes (CREATE INDEX ... USING mergetree_skip): one row per index and part, the
@@ -74,39 +87,61 @@ END
 $$;
 
 -- One row per skip index and visible part: its type, granularity and size.
-CREATE VIEW mergetree.skip_indexes AS
+CREATE VIEW mergetree.skip_indexes WITH (security_barrier) AS
 SELECT i.indrelid::regclass AS table_name, s.index_oid::regclass AS index_name, p.part_name,
        octet_length(s.data) AS bytes
 FROM mergetree.skip_index_catalog s
 JOIN pg_index i ON i.indexrelid = s.index_oid
-JOIN mergetree.part_catalog p ON p.relid = i.indrelid AND p.relfilenode = s.relfilenode AND p.part_id = s.part_id;
+JOIN pg_class r ON r.oid = i.indrelid AND r.relfilenode = s.relfilenode
+JOIN mergetree.part_catalog p ON p.relfilenode = s.relfilenode AND p.part_id = s.part_id
+WHERE has_table_privilege(r.oid, 'SELECT')
+  AND (NOT r.relrowsecurity OR NOT row_security_active(r.oid));
 GRANT SELECT ON mergetree.skip_indexes TO PUBLIC;
 
 -- Dropped tables take their part rows with them; dropped skip indexes their summaries.
+-- Rows are kept by storage, so what goes is every row whose storage no mergetree table
+-- owns any more: the dropped tables' and, after a rewrite (ALTER TABLE, CLUSTER, VACUUM
+-- FULL), the old storage's. A storage being filled by a transaction not yet committed is
+-- invisible here, and so are its rows.
+-- Also called after statements that may rewrite tables (src/hooks/alter.rs): Postgres
+-- drops a rewritten table's old storage without telling event triggers. Removing rows
+-- no one can use is safe for anyone to ask for.
+CREATE FUNCTION mergetree.purge_orphans() RETURNS void LANGUAGE sql
+SECURITY DEFINER SET search_path = pg_catalog AS $$
+    DELETE FROM mergetree.part_catalog c
+    WHERE NOT EXISTS (SELECT 1 FROM pg_class r JOIN pg_am a ON a.oid = r.relam
+                      WHERE r.relfilenode = c.relfilenode AND a.amname = 'mergetree');
+    DELETE FROM mergetree.skip_index_catalog s
+    WHERE NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indexrelid = s.index_oid)
+       OR NOT EXISTS (SELECT 1 FROM pg_class r JOIN pg_am a ON a.oid = r.relam
+                      WHERE r.relfilenode = s.relfilenode AND a.amname = 'mergetree');
+$$;
+
 CREATE FUNCTION mergetree.on_sql_drop() RETURNS event_trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog AS $$
 BEGIN
-    DELETE FROM mergetree.part_catalog
-    WHERE relid IN (SELECT objid FROM pg_event_trigger_dropped_objects()
-                    WHERE classid = 'pg_class'::regclass AND objsubid = 0);
-    DELETE FROM mergetree.skip_index_catalog
-    WHERE index_oid IN (SELECT objid FROM pg_event_trigger_dropped_objects()
-                        WHERE classid = 'pg_class'::regclass AND objsubid = 0);
+    IF EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects()
+               WHERE classid = 'pg_class'::regclass AND objsubid = 0) THEN
+        PERFORM mergetree.purge_orphans();
+    END IF;
 END
 $$;
 CREATE EVENT TRIGGER mergetree_on_sql_drop ON sql_drop EXECUTE FUNCTION mergetree.on_sql_drop();
 
--- Checks every visible part of a table; no rows means healthy.
+-- Checks every visible part of a table; no rows means healthy. Needs SELECT on the table.
 CREATE FUNCTION mergetree.verify(tbl regclass) RETURNS TABLE (part_name text, problem text)
 LANGUAGE sql STRICT AS $$ SELECT * FROM mergetree.verify_oid(tbl::oid) $$;
 
 -- One row per table, visible part and column: the codec chain each part chose and its sizes.
-CREATE VIEW mergetree.columns AS
+CREATE VIEW mergetree.columns WITH (security_barrier) AS
 SELECT c.oid::regclass AS table_name, pc.part_name, pc.column_name, pc.codec,
        pc.compressed_bytes, pc.uncompressed_bytes,
        round(pc.uncompressed_bytes::numeric / greatest(pc.compressed_bytes, 1), 2) AS ratio,
        pc.framed_granules
-FROM pg_class c
-JOIN pg_am a ON a.oid = c.relam AND a.amname = 'mergetree'
+FROM (SELECT c.oid FROM pg_class c
+      JOIN pg_am a ON a.oid = c.relam AND a.amname = 'mergetree'
+      WHERE has_table_privilege(c.oid, 'SELECT')
+        AND (NOT c.relrowsecurity OR NOT row_security_active(c.oid))
+      OFFSET 0) c
 CROSS JOIN LATERAL mergetree.part_columns(c.oid) pc;
 GRANT SELECT ON mergetree.columns TO PUBLIC;

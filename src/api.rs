@@ -6,12 +6,33 @@ use mergetree::PartReader;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-/// Reads every part of `tbl`, checking checksums and structure; one row per problem.
-#[pg_extern]
-fn verify_oid(tbl: pg_sys::Oid) -> TableIterator<'static, (name!(part_name, String), name!(problem, String))> {
+/// Checks that the current user may read `tbl` the way `SELECT * FROM tbl` would: SELECT
+/// on the table, and no row-level security policy applying to them (the functions below
+/// look at every row of every part, which policies would filter).
+fn check_readable(tbl: pg_sys::Oid, what: &str) {
     if !crate::am::is_mergetree(tbl) {
         crate::error::raise(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, format!("\"{}\" is not a mergetree table", crate::am::relid_name(tbl)));
     }
+    // SAFETY: catalog lookups for an existing relation; aclcheck_error raises an ERROR.
+    unsafe {
+        if pg_sys::pg_class_aclcheck(tbl, pg_sys::GetUserId(), pg_sys::ACL_SELECT as pg_sys::AclMode) != pg_sys::AclResult::ACLCHECK_OK {
+            let name = std::ffi::CString::new(crate::am::relid_name(tbl)).unwrap_or_default();
+            pg_sys::aclcheck_error(pg_sys::AclResult::ACLCHECK_NO_PRIV, pg_sys::ObjectType::OBJECT_TABLE, name.as_ptr());
+        }
+        if pg_sys::check_enable_rls(tbl, pg_sys::InvalidOid, false) == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32 {
+            crate::error::raise_with_hint(
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!("{what} of mergetree table \"{}\" is not allowed under its row-level security policies", crate::am::relid_name(tbl)),
+                "Only the table's owner (or a role with BYPASSRLS) can inspect all of its rows.".into(),
+            );
+        }
+    }
+}
+
+/// Reads every part of `tbl`, checking checksums and structure; one row per problem.
+#[pg_extern]
+fn verify_oid(tbl: pg_sys::Oid) -> TableIterator<'static, (name!(part_name, String), name!(problem, String))> {
+    check_readable(tbl, "mergetree.verify");
     let mut problems = Vec::new();
     // SAFETY: the table is opened and closed here, under the current snapshot.
     unsafe {
@@ -49,9 +70,7 @@ fn part_columns(
     ),
 > {
     let mut rows = Vec::new();
-    if !crate::am::is_mergetree(tbl) {
-        return TableIterator::new(rows);
-    }
+    check_readable(tbl, "mergetree.part_columns");
     // SAFETY: the table is opened and closed here, under the current snapshot.
     unsafe {
         let rel = pg_sys::relation_open(tbl, pg_sys::AccessShareLock as i32);

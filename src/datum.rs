@@ -32,6 +32,31 @@ pub fn tid_to_row_id(tid: &pg_sys::ItemPointerData) -> Option<u64> {
     Some(block * ROWS_PER_TID_BLOCK + tid.ip_posid as u64 - 1)
 }
 
+/// What a table's column layout is, to tell whether something built from it (an insert
+/// buffer, a cached plan) still fits: per attribute (dropped, type, length).
+pub type Signature = Vec<(bool, pg_sys::Oid, i16)>;
+
+/// # Safety
+/// `rel` is open.
+pub unsafe fn signature_matches(rel: pg_sys::Relation, sig: &Signature) -> bool {
+    // SAFETY: rd_att is the relation's valid tuple descriptor.
+    unsafe {
+        let desc = (*rel).rd_att;
+        let natts = (*desc).natts as usize;
+        natts == sig.len() && (*desc).attrs.as_slice(natts).iter().zip(sig).all(|(a, s)| (a.attisdropped, a.atttypid, a.attlen) == *s)
+    }
+}
+
+/// # Safety
+/// `rel` is open.
+pub unsafe fn signature(rel: pg_sys::Relation) -> Signature {
+    // SAFETY: rd_att is the relation's valid tuple descriptor.
+    unsafe {
+        let desc = (*rel).rd_att;
+        (*desc).attrs.as_slice((*desc).natts as usize).iter().map(|a| (a.attisdropped, a.atttypid, a.attlen)).collect()
+    }
+}
+
 /// How one attribute is stored.
 #[derive(Clone, Debug)]
 pub struct ColumnPlan {
@@ -43,8 +68,10 @@ pub struct ColumnPlan {
     pub collation: pg_sys::Oid,
     pub ty: ColumnType,
     pub sort: SortKind,
-    /// Value for rows of parts written before the column existed (ADD COLUMN ... DEFAULT).
-    pub missing: Option<pg_sys::Datum>,
+    /// Value for rows of parts written before the column existed (ADD COLUMN ... DEFAULT),
+    /// as the column stores it: copied out of the relcache, so a plan kept across
+    /// statements never points into a rebuilt tuple descriptor.
+    pub missing: Option<Vec<u8>>,
 }
 
 /// The stored columns of a relation: its live (not dropped) attributes in order.
@@ -102,12 +129,22 @@ pub fn physical(typid: pg_sys::Oid, typlen: i16, collation: pg_sys::Oid) -> (Col
     (ty, sort)
 }
 
+/// The stored columns of an open relation.
+///
 /// # Safety
 /// `rel` is an open relation.
 pub unsafe fn table_plan(rel: pg_sys::Relation) -> TablePlan {
     // SAFETY: rd_att is the relation's valid tuple descriptor.
+    unsafe { plan_of_desc((*rel).rd_att) }
+}
+
+/// The stored columns of rows described by `desc`.
+///
+/// # Safety
+/// `desc` is a valid tuple descriptor.
+pub unsafe fn plan_of_desc(desc: pg_sys::TupleDesc) -> TablePlan {
+    // SAFETY: per the caller.
     unsafe {
-        let desc = (*rel).rd_att;
         let natts = (*desc).natts as usize;
         let attrs = (*desc).attrs.as_slice(natts);
         let constr = (*desc).constr;
@@ -118,14 +155,7 @@ pub unsafe fn table_plan(rel: pg_sys::Relation) -> TablePlan {
                 continue;
             }
             let (ty, sort) = physical(a.atttypid, a.attlen, a.attcollation);
-            let miss = if a.atthasmissing && !missing.is_null() {
-                let mut isnull = true;
-                let d = pg_sys::getmissingattr(desc, a.attnum as i32, &mut isnull);
-                (!isnull).then_some(d)
-            } else {
-                None
-            };
-            columns.push(ColumnPlan {
+            let mut col = ColumnPlan {
                 attnum: a.attnum,
                 name: std::ffi::CStr::from_ptr(a.attname.data.as_ptr()).to_string_lossy().into_owned(),
                 typid: a.atttypid,
@@ -134,8 +164,18 @@ pub unsafe fn table_plan(rel: pg_sys::Relation) -> TablePlan {
                 collation: a.attcollation,
                 ty,
                 sort,
-                missing: miss,
-            });
+                missing: None,
+            };
+            if a.atthasmissing && !missing.is_null() {
+                let mut isnull = true;
+                let d = pg_sys::getmissingattr(desc, a.attnum as i32, &mut isnull);
+                if !isnull {
+                    let mut v = ColumnData::new(ty);
+                    push_datum(&col, d, &mut v);
+                    col.missing = Some(v.value(0).to_vec());
+                }
+            }
+            columns.push(col);
         }
         TablePlan { columns, natts }
     }
@@ -281,11 +321,20 @@ pub fn to_datums_of(col: &ColumnPlan, data: ColumnData, rows: &[u32]) -> DatumCo
     DatumColumn { datums, nulls, _storage: storage, _fixed: None, _dict: None }
 }
 
-/// A column absent from a part: its ADD COLUMN default, or NULL.
+/// A column absent from a part (or a buffered row) as engine values: its ADD COLUMN
+/// default, or NULL, `rows` times.
+pub fn missing_values(col: &ColumnPlan, rows: usize) -> ColumnData {
+    let mut c = ColumnData::new(col.ty);
+    for _ in 0..rows {
+        match &col.missing {
+            Some(v) => c.push(v),
+            None => c.push_null(),
+        }
+    }
+    c
+}
+
+/// A column absent from a part, as Datums.
 pub fn missing_column(col: &ColumnPlan, rows: usize) -> DatumColumn {
-    let (d, null) = match col.missing {
-        Some(d) => (d, false),
-        None => (pg_sys::Datum::from(0), true),
-    };
-    DatumColumn { datums: vec![d; rows], nulls: vec![null; rows], _storage: Vec::new(), _fixed: None, _dict: None }
+    to_datums(col, missing_values(col, rows))
 }

@@ -11,6 +11,7 @@ mod api;
 mod catalog;
 mod datum;
 mod error;
+mod ffi;
 mod gucs;
 mod hooks;
 mod options;

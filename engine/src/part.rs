@@ -176,12 +176,17 @@ impl PartWriter {
         PartWriter { settings }
     }
 
-    /// Writes already-sorted `columns` as a part. Columns compress in parallel.
+    /// Writes already-sorted `columns` (at least one) as a part.
     pub fn write(&self, specs: &[ColumnSpec], columns: &[ColumnData], primary_key: &[usize]) -> Result<(Vec<u8>, PartMeta)> {
+        self.write_rows(specs, columns, columns.first().map_or(0, |c| c.len()), primary_key)
+    }
+
+    /// Writes `rows` already-sorted rows (`columns`) as a part. Columns compress in
+    /// parallel. The row count is given, not taken from the columns: a table may have none.
+    pub fn write_rows(&self, specs: &[ColumnSpec], columns: &[ColumnData], rows: usize, primary_key: &[usize]) -> Result<(Vec<u8>, PartMeta)> {
         if specs.len() != columns.len() {
             return Err(Error::Invalid(format!("{} column specs for {} columns", specs.len(), columns.len())));
         }
-        let rows = columns.first().map_or(0, |c| c.len());
         if columns.iter().any(|c| c.len() != rows) {
             return Err(Error::Invalid("columns have different row counts".into()));
         }

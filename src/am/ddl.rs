@@ -27,44 +27,79 @@ pub unsafe extern "C-unwind" fn relation_set_new_filenode(
         *minmulti = 0.into();
         let srel = pg_sys::RelationCreateStorage(*newrnode, persistence, true);
         pg_sys::smgrclose(srel);
-        // The new file is empty: rows buffered or parts registered for the old one go
-        // (transactionally, so a rolled-back TRUNCATE brings them back).
-        buffer::discard((*rel).rd_id);
-        catalog::delete_all((*rel).rd_id);
+        // The new storage is empty. The parts of the old one go with it (transactionally:
+        // a rolled-back TRUNCATE brings them back); its buffered rows stay with it, so a
+        // ROLLBACK TO SAVEPOINT finds them. Rows left by an old relation that once had
+        // the new relfilenode would be taken for parts of this one: they go too.
+        let old = (*rel).rd_node.relNode;
+        catalog::delete_storage(old);
+        if (*newrnode).relNode != old {
+            catalog::delete_storage((*newrnode).relNode);
+        }
     }
 }
 
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn relation_nontransactional_truncate(rel: pg_sys::Relation) {
-    // SAFETY: TRUNCATE of a table created in this transaction; the file is ours alone.
+    // SAFETY: TRUNCATE of a table whose storage was created in this subtransaction; the
+    // storage is ours alone, and so are its buffered rows.
     unsafe {
-        buffer::discard((*rel).rd_id);
-        catalog::delete_all((*rel).rd_id);
+        buffer::discard(buffer::storage_key(rel));
+        catalog::delete_storage((*rel).rd_node.relNode);
         pg_sys::RelationTruncate(rel, 0);
     }
 }
 
+/// ALTER TABLE ... SET TABLESPACE: the same pages in new storage. Parts keep their
+/// blocks, so their catalog rows (and skip index summaries) only change relfilenode;
+/// buffered rows are copied to the new storage's buffer.
 #[pgrx::pg_guard]
-pub unsafe extern "C-unwind" fn relation_copy_data(rel: pg_sys::Relation, _newrnode: *const pg_sys::RelFileNode) {
-    // SAFETY: rel is open.
-    unsupported(&unsafe { super::relname(rel) }, "ALTER TABLE ... SET TABLESPACE", "Create the table in the target tablespace and copy the rows with INSERT ... SELECT.")
+pub unsafe extern "C-unwind" fn relation_copy_data(rel: pg_sys::Relation, newrnode: *const pg_sys::RelFileNode) {
+    // SAFETY: rel is open and locked exclusively by ALTER TABLE; as heap does, dirty
+    // buffers are written out before the file is copied below the buffer manager.
+    unsafe {
+        let persistence = (*(*rel).rd_rel).relpersistence;
+        pg_sys::FlushRelationBuffers(rel);
+        let dst = pg_sys::RelationCreateStorage(*newrnode, persistence, true);
+        pg_sys::RelationCopyStorage(pg_sys::RelationGetSmgr(rel), dst, pg_sys::ForkNumber::MAIN_FORKNUM, persistence);
+        pg_sys::smgrclose(dst);
+        let old = buffer::storage_key(rel);
+        // pg_class stores 0 for the database's default tablespace.
+        let spc = if (*newrnode).spcNode == pg_sys::MyDatabaseTableSpace { pg_sys::InvalidOid } else { (*newrnode).spcNode };
+        let new = buffer::StorageKey { spc, node: (*newrnode).relNode };
+        catalog::move_storage(old.node, new.node);
+        buffer::copy_rows(old, new);
+    }
 }
 
+/// VACUUM FULL and CLUSTER: every row into the new storage, written as fresh parts (so
+/// this also compacts many small parts into few). Rows come out of the old storage's
+/// parts and buffer in their stored order and are sorted again by `order_by`.
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn relation_copy_for_cluster(
     old: pg_sys::Relation,
-    _new: pg_sys::Relation,
+    new: pg_sys::Relation,
     _old_index: pg_sys::Relation,
     _use_sort: bool,
     _oldest_xmin: pg_sys::TransactionId,
-    _xid_cutoff: *mut pg_sys::TransactionId,
-    _multi_cutoff: *mut pg_sys::MultiXactId,
-    _num_tuples: *mut f64,
-    _tups_vacuumed: *mut f64,
-    _tups_recently_dead: *mut f64,
+    xid_cutoff: *mut pg_sys::TransactionId,
+    multi_cutoff: *mut pg_sys::MultiXactId,
+    num_tuples: *mut f64,
+    tups_vacuumed: *mut f64,
+    tups_recently_dead: *mut f64,
 ) {
-    // SAFETY: rel is open.
-    unsupported(&unsafe { super::relname(old) }, "VACUUM FULL and CLUSTER", "Parts are always sorted by order_by; plain VACUUM reclaims the pages of parts no snapshot can see.")
+    // SAFETY: both relations are open, the old one locked exclusively (no other writer);
+    // a fresh snapshot sees every committed part.
+    unsafe {
+        let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
+        *num_tuples = super::insert::copy_rows(old, new, snapshot) as f64;
+        pg_sys::UnregisterSnapshot(snapshot);
+        *tups_vacuumed = 0.0;
+        *tups_recently_dead = 0.0;
+        // As at creation (relation_set_new_filenode): nothing to freeze.
+        *xid_cutoff = pg_sys::InvalidTransactionId;
+        *multi_cutoff = 0.into();
+    }
 }
 
 #[pgrx::pg_guard]
@@ -96,7 +131,7 @@ pub unsafe extern "C-unwind" fn relation_estimate_size(
     unsafe {
         let snap = if pg_sys::ActiveSnapshotSet() { pg_sys::GetActiveSnapshot() } else { pg_sys::GetLatestSnapshot() };
         let rows: i64 = catalog::visible_parts(rel, snap).iter().map(|p| p.rows).sum();
-        *tuples = (rows as usize + buffer::buffered_row_count((*rel).rd_id)) as f64;
+        *tuples = (rows as usize + buffer::buffered_row_count(rel)) as f64;
         *pages = pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
         *allvisfrac = 0.0;
     }

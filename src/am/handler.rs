@@ -1,6 +1,6 @@
 //! The TableAmRoutine: wiring only, one line per callback.
 
-use super::{ddl, insert, modify, scan, vacuum};
+use super::{ddl, fetch, insert, modify, scan, vacuum};
 use pgrx::pg_sys;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
@@ -26,10 +26,10 @@ fn routine() -> *mut pg_sys::TableAmRoutine {
     r.index_fetch_reset = Some(modify::index_fetch_reset);
     r.index_fetch_end = Some(modify::index_fetch_end);
     r.index_fetch_tuple = Some(modify::index_fetch_tuple);
-    r.tuple_fetch_row_version = Some(scan::tuple_fetch_row_version);
-    r.tuple_tid_valid = Some(scan::tuple_tid_valid);
-    r.tuple_get_latest_tid = Some(scan::tuple_get_latest_tid);
-    r.tuple_satisfies_snapshot = Some(scan::tuple_satisfies_snapshot);
+    r.tuple_fetch_row_version = Some(fetch::tuple_fetch_row_version);
+    r.tuple_tid_valid = Some(fetch::tuple_tid_valid);
+    r.tuple_get_latest_tid = Some(fetch::tuple_get_latest_tid);
+    r.tuple_satisfies_snapshot = Some(fetch::tuple_satisfies_snapshot);
     r.index_delete_tuples = Some(modify::index_delete_tuples);
     r.tuple_insert = Some(insert::tuple_insert);
     r.tuple_insert_speculative = Some(modify::tuple_insert_speculative);
@@ -37,7 +37,7 @@ fn routine() -> *mut pg_sys::TableAmRoutine {
     r.multi_insert = Some(insert::multi_insert);
     r.tuple_delete = Some(modify::tuple_delete);
     r.tuple_update = Some(modify::tuple_update);
-    r.tuple_lock = Some(modify::tuple_lock);
+    r.tuple_lock = Some(fetch::tuple_lock);
     r.finish_bulk_insert = Some(insert::finish_bulk_insert);
     r.relation_set_new_filenode = Some(ddl::relation_set_new_filenode);
     r.relation_nontransactional_truncate = Some(ddl::relation_nontransactional_truncate);

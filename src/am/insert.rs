@@ -1,5 +1,5 @@
 //! tuple_insert, multi_insert: rows go to the transaction's buffer; a full buffer is
-//! written out as parts.
+//! written out as parts. Also the row copy of VACUUM FULL and CLUSTER.
 
 use crate::write::{buffer, flush};
 use pgrx::pg_sys;
@@ -30,7 +30,10 @@ pub unsafe extern "C-unwind" fn tuple_insert(
     _bistate: *mut pg_sys::BulkInsertStateData,
 ) {
     // SAFETY: Postgres passes an open relation and a slot of its row type.
-    unsafe { insert_one(rel, slot, cid) }
+    unsafe {
+        insert_one(rel, slot, cid);
+        pg_sys::pgstat_count_heap_insert(rel, 1);
+    }
 }
 
 #[pgrx::pg_guard]
@@ -47,10 +50,34 @@ pub unsafe extern "C-unwind" fn multi_insert(
         for i in 0..nslots as usize {
             insert_one(rel, *slots.add(i), cid);
         }
+        pg_sys::pgstat_count_heap_insert(rel, nslots as i64);
     }
 }
 
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn finish_bulk_insert(_rel: pg_sys::Relation, _options: i32) {
     // Buffered rows stay buffered until commit so a transaction writes few parts.
+}
+
+/// Inserts every row of `old` that `snapshot` sees (and every row this transaction
+/// buffered for it) into `new`, which has the same columns, and writes them as parts of
+/// `new` now. Returns the number of rows.
+///
+/// # Safety
+/// Both relations are open; `snapshot` is registered.
+pub unsafe fn copy_rows(old: pg_sys::Relation, new: pg_sys::Relation, snapshot: pg_sys::Snapshot) -> u64 {
+    // SAFETY: per the caller; the slot is dropped before return.
+    unsafe {
+        let mut cursor = super::scan::Cursor::new(old, snapshot);
+        let slot = pg_sys::MakeSingleTupleTableSlot((*new).rd_att, &raw const pg_sys::TTSOpsVirtual);
+        let cid = pg_sys::GetCurrentCommandId(true);
+        let mut n = 0u64;
+        while cursor.next_into(slot) {
+            insert_one(new, slot, cid);
+            n += 1;
+        }
+        pg_sys::ExecDropSingleTupleTableSlot(slot);
+        buffer::with_existing(new, |b| flush::flush(new, b, false));
+        n
+    }
 }

@@ -38,22 +38,6 @@ pub unsafe extern "C-unwind" fn tuple_update(
 }
 
 #[pgrx::pg_guard]
-pub unsafe extern "C-unwind" fn tuple_lock(
-    rel: pg_sys::Relation,
-    _tid: pg_sys::ItemPointer,
-    _snapshot: pg_sys::Snapshot,
-    _slot: *mut pg_sys::TupleTableSlot,
-    _cid: pg_sys::CommandId,
-    _mode: pg_sys::LockTupleMode::Type,
-    _wait_policy: pg_sys::LockWaitPolicy::Type,
-    _flags: u8,
-    _tmfd: *mut pg_sys::TM_FailureData,
-) -> pg_sys::TM_Result::Type {
-    // SAFETY: rel is open.
-    unsupported(&unsafe { super::relname(rel) }, "SELECT ... FOR UPDATE/SHARE (row locking)", "Rows of mergetree tables cannot be locked; lock the table with LOCK TABLE instead.")
-}
-
-#[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn tuple_insert_speculative(
     rel: pg_sys::Relation,
     _slot: *mut pg_sys::TupleTableSlot,

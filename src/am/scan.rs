@@ -1,9 +1,12 @@
-//! Sequential scans, ANALYZE sampling and fetch-by-TID: visible parts (from the catalog,
-//! under the scan's snapshot) granule by granule, then the transaction's own buffered
-//! rows. Values reach the slot as Datums pointing into the current decoded granule.
+//! Sequential scans and ANALYZE sampling: visible parts (from the catalog, under the
+//! scan's snapshot) granule by granule, then the transaction's own buffered rows. Values
+//! reach the slot as Datums pointing into the current decoded granule, valid until the
+//! next row is asked for (as a heap scan's are while its buffer stays pinned); ANALYZE
+//! sample rows are materialized. Fetches by TID live in `fetch.rs`.
 
 use crate::catalog::{self, PartRow};
 use crate::datum::{self, DatumColumn, TablePlan};
+use crate::ffi::clear_slot;
 use crate::storage::blob::PageStore;
 use crate::write::buffer;
 use mergetree::{ColumnData, PartReader};
@@ -20,7 +23,8 @@ struct Granule {
 
 enum Source {
     Part(PartRow),
-    Buffered { cols: Vec<ColumnData>, row_ids: Vec<u64> },
+    /// Buffered rows: columns by attribute number, in the buffer's own layout.
+    Buffered { cols: Vec<(i16, ColumnData)>, row_ids: Vec<u64> },
 }
 
 impl Source {
@@ -35,7 +39,12 @@ impl Source {
 pub struct Cursor {
     rel: pg_sys::Relation,
     table: String,
+    /// How rows are returned: the columns of the descriptor `desc` of the slots asked to
+    /// hold them. That is the relation's, except while ALTER TABLE rewrites the table:
+    /// then the relation already has the new column types and the slot the old ones,
+    /// which are the ones stored.
     plan: TablePlan,
+    desc: pg_sys::TupleDesc,
     sources: Vec<Source>,
     src: usize,
     reader: Option<PartReader<PageStore>>,
@@ -63,13 +72,47 @@ impl Cursor {
             } else {
                 None
             };
-            if let Some((cols, row_ids, bplan)) = buffer::visible_rows((*rel).rd_id, curcid) {
-                if bplan.columns.len() == plan.columns.len() {
-                    sources.push(Source::Buffered { cols, row_ids });
-                }
+            if let Some((cols, row_ids)) = buffer::visible_rows(rel, curcid) {
+                sources.push(Source::Buffered { cols, row_ids });
             }
-            Cursor { rel, table: super::relname(rel), plan, sources, src: 0, reader: None, granule: 0, cur: None, row: 0, pos: 0 }
+            Cursor { rel, table: super::relname(rel), plan, desc: (*rel).rd_att, sources, src: 0, reader: None, granule: 0, cur: None, row: 0, pos: 0 }
         }
+    }
+
+    /// Returns rows as `desc` describes them from now on (see `plan`); the current
+    /// granule, if any, is decoded again.
+    ///
+    /// # Safety
+    /// `desc` is a valid tuple descriptor of this relation's rows.
+    unsafe fn use_descriptor(&mut self, desc: pg_sys::TupleDesc) {
+        if desc == self.desc {
+            return;
+        }
+        // SAFETY: per the caller.
+        self.plan = unsafe { datum::plan_of_desc(desc) };
+        self.desc = desc;
+        if let Some(g) = &self.cur {
+            let first_row_id = g.first_row_id;
+            let again = match (self.sources.get(self.src), &self.reader) {
+                (Some(Source::Part(_)), Some(reader)) => self.decode_part_granule(reader, self.granule - 1, first_row_id),
+                (Some(Source::Buffered { cols, row_ids }), _) => self.decode_buffered(cols, row_ids),
+                _ => return,
+            };
+            self.cur = Some(again);
+        }
+    }
+
+    fn decode_buffered(&self, cols: &[(i16, ColumnData)], row_ids: &[u64]) -> Granule {
+        let dcols = self
+            .plan
+            .columns
+            .iter()
+            .map(|c| match cols.iter().find(|(a, _)| *a == c.attnum) {
+                Some((_, d)) => datum::to_datums(c, d.clone()),
+                None => datum::missing_column(c, row_ids.len()),
+            })
+            .collect();
+        Granule { cols: dcols, first_row_id: row_ids[0], rows: row_ids.len() }
     }
 
     pub fn total_rows(&self) -> u64 {
@@ -120,8 +163,7 @@ impl Cursor {
                 }
                 Source::Buffered { cols, row_ids } => {
                     if self.granule == 0 {
-                        let dcols = self.plan.columns.iter().zip(cols).map(|(c, d)| datum::to_datums(c, d.clone())).collect();
-                        self.cur = Some(Granule { cols: dcols, first_row_id: row_ids[0], rows: row_ids.len() });
+                        self.cur = Some(self.decode_buffered(cols, row_ids));
                         self.granule = 1;
                         self.row = 0;
                         return true;
@@ -193,6 +235,7 @@ impl Cursor {
     pub unsafe fn next_into(&mut self, slot: *mut pg_sys::TupleTableSlot) -> bool {
         // SAFETY: per the caller.
         unsafe {
+            self.use_descriptor((*slot).tts_tupleDescriptor);
             match self.next() {
                 Some(i) => {
                     self.store(i, slot);
@@ -230,17 +273,6 @@ impl Cursor {
     }
 }
 
-/// # Safety
-/// `slot` is a valid slot.
-pub unsafe fn clear_slot(slot: *mut pg_sys::TupleTableSlot) {
-    // SAFETY: ExecClearTuple is an inline wrapper around the slot's clear callback.
-    unsafe {
-        if let Some(clear) = (*(*slot).tts_ops).clear {
-            clear(slot);
-        }
-    }
-}
-
 /// The scan descriptor Postgres sees; `base` must come first.
 #[repr(C)]
 struct ScanDesc {
@@ -268,7 +300,8 @@ pub unsafe extern "C-unwind" fn scan_begin(
     // SAFETY: Postgres passes an open relation and a valid (or NULL for ANALYZE) snapshot.
     unsafe {
         if !pscan.is_null() {
-            crate::error::unsupported(&super::relname(rel), "parallel scans", "Set max_parallel_workers_per_gather = 0.");
+            // Plans never ask for one (hooks/planner.rs drops heap's parallel paths).
+            crate::error::unsupported(&super::relname(rel), "parallel sequential scans", "Set max_parallel_workers_per_gather = 0.");
         }
         let d = pg_sys::palloc0(std::mem::size_of::<ScanDesc>()) as *mut ScanDesc;
         (*d).base.rs_rd = rel;
@@ -281,6 +314,8 @@ pub unsafe extern "C-unwind" fn scan_begin(
         (*d).cursor = pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(cursor);
         if flags & pg_sys::ScanOptions::SO_TYPE_ANALYZE != 0 {
             (*d).sample_blocks = pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM).max(1) as u64;
+        } else if flags & pg_sys::ScanOptions::SO_TYPE_SEQSCAN != 0 {
+            crate::ffi::count_scan(rel);
         }
         d as pg_sys::TableScanDesc
     }
@@ -322,7 +357,13 @@ pub unsafe extern "C-unwind" fn scan_getnextslot(
     slot: *mut pg_sys::TupleTableSlot,
 ) -> bool {
     // SAFETY: `scan` came from scan_begin; `slot` matches the relation.
-    unsafe { (*desc(scan).cursor).next_into(slot) }
+    unsafe {
+        let found = (*desc(scan).cursor).next_into(slot);
+        if found {
+            crate::ffi::count_rows_read((*scan).rs_rd, 1);
+        }
+        found
+    }
 }
 
 #[pg_guard]
@@ -352,7 +393,7 @@ pub unsafe extern "C-unwind" fn scan_analyze_next_tuple(
     _deadrows: *mut f64,
     slot: *mut pg_sys::TupleTableSlot,
 ) -> bool {
-    // SAFETY: as above.
+    // SAFETY: `scan` came from scan_begin with SO_TYPE_ANALYZE; `slot` matches the relation.
     unsafe {
         let d = desc(scan);
         let c = &mut *d.cursor;
@@ -366,73 +407,13 @@ pub unsafe extern "C-unwind" fn scan_analyze_next_tuple(
         }
         let found = c.next_into(slot);
         if found {
+            // ANALYZE keeps sample rows (it copies them, but a copy must not be needed
+            // for the slot to stay valid).
+            crate::ffi::materialize_slot(slot);
             *liverows += 1.0;
         }
         found
     }
-}
-
-/// Finds the row with row id `row_id` visible to `snapshot` and stores it in `slot`.
-unsafe fn fetch_row(rel: pg_sys::Relation, row_id: u64, snapshot: pg_sys::Snapshot, slot: *mut pg_sys::TupleTableSlot) -> bool {
-    // SAFETY: rel is open; the cursor lives only for this call.
-    unsafe {
-        let snap = if snapshot.is_null() { pg_sys::GetActiveSnapshot() } else { snapshot };
-        let mut c = Cursor::new(rel, snap);
-        let mut global = 0u64;
-        let mut target = None;
-        for s in &c.sources {
-            let off = match s {
-                Source::Part(p) if row_id >= p.first_row as u64 && row_id < (p.first_row + p.rows) as u64 => Some(row_id - p.first_row as u64),
-                Source::Buffered { row_ids, .. } => row_ids.binary_search(&row_id).ok().map(|i| i as u64),
-                _ => None,
-            };
-            if let Some(off) = off {
-                target = Some(global + off);
-                break;
-            }
-            global += s.rows();
-        }
-        let Some(target) = target else { return false };
-        c.skip_to(target);
-        c.next_into(slot)
-    }
-}
-
-#[pg_guard]
-pub unsafe extern "C-unwind" fn tuple_fetch_row_version(
-    rel: pg_sys::Relation,
-    tid: pg_sys::ItemPointer,
-    snapshot: pg_sys::Snapshot,
-    slot: *mut pg_sys::TupleTableSlot,
-) -> bool {
-    // SAFETY: tid points at a valid item pointer.
-    unsafe {
-        match datum::tid_to_row_id(&*tid) {
-            Some(r) => fetch_row(rel, r, snapshot, slot),
-            None => false,
-        }
-    }
-}
-
-#[pg_guard]
-pub unsafe extern "C-unwind" fn tuple_tid_valid(_scan: pg_sys::TableScanDesc, tid: pg_sys::ItemPointer) -> bool {
-    // SAFETY: tid points at a valid item pointer.
-    unsafe { datum::tid_to_row_id(&*tid).is_some() }
-}
-
-#[pg_guard]
-pub unsafe extern "C-unwind" fn tuple_get_latest_tid(_scan: pg_sys::TableScanDesc, _tid: pg_sys::ItemPointer) {
-    // Rows never move to newer versions (no UPDATE), so the given TID is the latest.
-}
-
-#[pg_guard]
-pub unsafe extern "C-unwind" fn tuple_satisfies_snapshot(
-    _rel: pg_sys::Relation,
-    _slot: *mut pg_sys::TupleTableSlot,
-    _snapshot: pg_sys::Snapshot,
-) -> bool {
-    // Visibility is per part, decided when the part list is read; a row in hand is visible.
-    true
 }
 
 #[pg_guard]

@@ -1,6 +1,11 @@
 //! The part catalog (`mergetree.part_catalog`): one heap row per part. Which parts a
 //! snapshot sees is decided here, by heap visibility of those rows. `skip` holds the
 //! skip indexes' summaries the same way.
+//!
+//! Parts belong to a relation's *storage* (its relfilenode), not to its OID: Postgres
+//! swaps storage between relations when ALTER TABLE, CLUSTER or VACUUM FULL rewrite a
+//! table, and a part written into the new storage must follow it to the table that ends
+//! up owning it. `relid` records the table the part was written for, for diagnosis only.
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -10,7 +15,7 @@ pub mod skip;
 
 /// Column numbers of `mergetree.part_catalog` (sql/catalog.sql).
 mod att {
-    pub const RELID: i16 = 1;
+    pub const RELFILENODE: i16 = 2;
     pub const NATTS: usize = 14;
 }
 
@@ -76,6 +81,22 @@ impl Drop for Catalog {
     }
 }
 
+thread_local! {
+    /// Bumped whenever this backend changes catalog rows or a (sub)transaction ends:
+    /// caches of what a snapshot sees (row fetches by TID) are only reused within one
+    /// generation.
+    static GENERATION: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks every cached view of the catalog stale.
+pub fn invalidate() {
+    GENERATION.with(|g| g.set(g.get() + 1));
+}
+
+pub fn generation() -> u64 {
+    GENERATION.with(|g| g.get())
+}
+
 /// Adds the row for a new part, inserted as command `cid` of this transaction so that
 /// it becomes visible exactly to the commands after the rows' own command.
 pub fn insert(row: &PartRow, cid: pg_sys::CommandId) {
@@ -100,16 +121,17 @@ pub fn insert(row: &PartRow, cid: pg_sys::CommandId) {
     let mut nulls = [false; att::NATTS];
     nulls[13] = row.partition_value.is_none();
     cat.insert(&mut values, &mut nulls, cid);
+    invalidate();
 }
 
-/// Scans the rows of catalog `name` whose first column (an oid) is `relid`, under
-/// `snapshot`, calling `f` with each tuple.
-unsafe fn scan(name: &CStr, relid: pg_sys::Oid, snapshot: pg_sys::Snapshot, lock: u32, mut f: impl FnMut(&Catalog, pg_sys::HeapTuple)) {
+/// Scans the rows of catalog `name` whose oid column `attno` is `oid`, under `snapshot`,
+/// calling `f` with each tuple.
+unsafe fn scan(name: &CStr, attno: i16, oid: pg_sys::Oid, snapshot: pg_sys::Snapshot, lock: u32, mut f: impl FnMut(&Catalog, pg_sys::HeapTuple)) {
     let cat = Catalog::open(name, lock);
-    // SAFETY: a scan key on column 1 (oid) with oideq; the scan is ended before return.
+    // SAFETY: a scan key on an oid column with oideq; the scan is ended before return.
     unsafe {
         let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
-        pg_sys::ScanKeyInit(&mut key, att::RELID, pg_sys::BTEqualStrategyNumber as u16, pg_sys::Oid::from(pg_sys::F_OIDEQ), relid.into_datum().unwrap());
+        pg_sys::ScanKeyInit(&mut key, attno, pg_sys::BTEqualStrategyNumber as u16, pg_sys::Oid::from(pg_sys::F_OIDEQ), oid.into_datum().unwrap());
         let scan = pg_sys::table_beginscan_strat(cat.0, snapshot, 1, &mut key, true, false);
         loop {
             let tup = pg_sys::heap_getnext(scan, pg_sys::ScanDirection::ForwardScanDirection);
@@ -155,64 +177,113 @@ pub unsafe fn visible_parts(rel: pg_sys::Relation, snapshot: pg_sys::Snapshot) -
     let mut out = Vec::new();
     // SAFETY: per the caller.
     unsafe {
-        let relid = (*rel).rd_id;
         let node = (*rel).rd_node.relNode;
-        scan(PARTS, relid, snapshot, pg_sys::AccessShareLock, |cat, tup| {
-            let row = decode(cat, tup);
-            if row.relfilenode == node {
-                out.push(row);
-            }
-        });
+        scan(PARTS, att::RELFILENODE, node, snapshot, pg_sys::AccessShareLock, |cat, tup| out.push(decode(cat, tup)));
     }
     out.sort_by_key(|r| r.part_id);
     out
 }
 
-/// Deletes every part row of `relid` (TRUNCATE, a new relfilenode, a reused OID).
-pub fn delete_all(relid: pg_sys::Oid) {
-    delete_rows(PARTS, relid);
+/// Deletes every part row of the storage `relfilenode` (TRUNCATE, new storage for a table,
+/// storage moved to another tablespace).
+pub fn delete_storage(relfilenode: pg_sys::Oid) {
+    delete_rows(PARTS, att::RELFILENODE, relfilenode);
+    skip::delete_storage(relfilenode);
 }
 
-/// Deletes every row of catalog `name` whose first column is `oid`.
-fn delete_rows(name: &CStr, oid: pg_sys::Oid) {
+/// Deletes every row of catalog `name` whose oid column `attno` is `oid`.
+fn delete_rows(name: &CStr, attno: i16, oid: pg_sys::Oid) {
     // SAFETY: a fresh MVCC snapshot finds every committed row; the table (or index) they
     // describe is locked exclusively, so no one else changes its rows concurrently.
     unsafe {
         let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
         let mut tids = Vec::new();
-        scan(name, oid, snapshot, pg_sys::RowExclusiveLock, |_, tup| tids.push((*tup).t_self));
+        scan(name, attno, oid, snapshot, pg_sys::RowExclusiveLock, |_, tup| tids.push((*tup).t_self));
         let cat = Catalog::open(name, pg_sys::RowExclusiveLock);
         for mut tid in tids {
             pg_sys::simple_heap_delete(cat.0, &mut tid);
         }
         pg_sys::UnregisterSnapshot(snapshot);
     }
+    invalidate();
 }
 
-/// Extents of `rel` that some transaction may still see: rows inserted by committed or
-/// running transactions. Rows of aborted or crashed inserts are not returned.
+/// Moves every row of catalog `name` whose oid column `attno` is `old` to `new` (a table's
+/// storage copied to another tablespace: same pages, new relfilenode). Transactional.
+fn rekey(name: &CStr, attno: i16, old: pg_sys::Oid, new: pg_sys::Oid) {
+    // SAFETY: as in delete_rows; each row is copied with the one column replaced, then
+    // the original deleted, as the current command.
+    unsafe {
+        let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
+        let mut rows = Vec::new();
+        scan(name, attno, old, snapshot, pg_sys::RowExclusiveLock, |_, tup| rows.push(pg_sys::heap_copytuple(tup)));
+        let cat = Catalog::open(name, pg_sys::RowExclusiveLock);
+        let natts = (*(*cat.0).rd_att).natts as usize;
+        let mut values = vec![pg_sys::Datum::from(0); natts];
+        let mut nulls = vec![false; natts];
+        let mut repl = vec![false; natts];
+        values[attno as usize - 1] = new.into_datum().unwrap();
+        repl[attno as usize - 1] = true;
+        for tup in rows {
+            let copy = pg_sys::heap_modify_tuple(tup, (*cat.0).rd_att, values.as_mut_ptr(), nulls.as_mut_ptr(), repl.as_mut_ptr());
+            pg_sys::simple_heap_insert(cat.0, copy);
+            pg_sys::simple_heap_delete(cat.0, &mut (*tup).t_self);
+            pg_sys::heap_freetuple(copy);
+            pg_sys::heap_freetuple(tup);
+        }
+        pg_sys::UnregisterSnapshot(snapshot);
+    }
+    invalidate();
+}
+
+/// The table's storage moved from relfilenode `old` to `new` (same pages): its part rows
+/// and its skip index summaries follow.
+pub fn move_storage(old: pg_sys::Oid, new: pg_sys::Oid) {
+    rekey(PARTS, att::RELFILENODE, old, new);
+    skip::move_storage(old, new);
+}
+
+/// Calls `f` with every part row of `rel`'s storage inserted by a transaction that
+/// committed, is running, or is this one: rows of aborted or crashed inserts are skipped.
 ///
 /// # Safety
-/// `rel` is open; the caller holds the metapage lock so no allocation races this.
-pub unsafe fn referenced_extents(rel: pg_sys::Relation) -> Vec<(u32, u32)> {
-    let mut out = Vec::new();
+/// `rel` is open.
+unsafe fn for_each_live(rel: pg_sys::Relation, mut f: impl FnMut(PartRow)) {
     // SAFETY: SnapshotAny returns every tuple; we judge liveness from xmin ourselves.
     unsafe {
-        let relid = (*rel).rd_id;
         let node = (*rel).rd_node.relNode;
-        scan(PARTS, relid, &raw mut pg_sys::SnapshotAnyData, pg_sys::AccessShareLock, |cat, tup| {
+        scan(PARTS, att::RELFILENODE, node, &raw mut pg_sys::SnapshotAnyData, pg_sys::AccessShareLock, |cat, tup| {
             let xmin = pg_sys::HeapTupleHeaderGetXmin((*tup).t_data);
             let live = !pg_sys::TransactionIdIsNormal(xmin)
                 || pg_sys::TransactionIdIsCurrentTransactionId(xmin)
                 || pg_sys::TransactionIdIsInProgress(xmin)
                 || pg_sys::TransactionIdDidCommit(xmin);
             if live {
-                let row = decode(cat, tup);
-                if row.relfilenode == node {
-                    out.push((row.start_block as u32, row.nblocks as u32));
-                }
+                f(decode(cat, tup));
             }
         });
     }
+}
+
+/// Extents of `rel` that some transaction may still see: parts inserted by committed or
+/// running transactions.
+///
+/// # Safety
+/// `rel` is open; the caller holds the metapage lock so no allocation races this.
+pub unsafe fn referenced_extents(rel: pg_sys::Relation) -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    // SAFETY: per the caller.
+    unsafe { for_each_live(rel, |row| out.push((row.start_block as u32, row.nblocks as u32))) };
+    out
+}
+
+/// Every part of `rel`'s storage not rolled back (what SnapshotAny may fetch rows from).
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn live_parts(rel: pg_sys::Relation) -> Vec<PartRow> {
+    let mut out = Vec::new();
+    // SAFETY: per the caller.
+    unsafe { for_each_live(rel, |row| out.push(row)) };
     out
 }

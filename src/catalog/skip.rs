@@ -1,7 +1,7 @@
 //! `mergetree.skip_index_catalog`: one row per skip index and part, holding the part's
 //! serialized skip index. Rows are read under the scan's snapshot, like part rows.
 
-use super::{delete_rows, scan, Catalog};
+use super::{delete_rows, rekey, scan, Catalog};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::CStr;
@@ -20,11 +20,25 @@ pub fn insert(index_oid: pg_sys::Oid, relfilenode: pg_sys::Oid, part_id: i64, da
         data.into_datum().unwrap(),
     ];
     cat.insert(&mut values, &mut [false; NATTS], cid);
+    super::invalidate();
+}
+
+/// Column number of the table's relfilenode.
+const RELFILENODE: i16 = 2;
+
+/// Deletes every summary over the table storage `relfilenode` (TRUNCATE, new storage).
+pub fn delete_storage(relfilenode: pg_sys::Oid) {
+    delete_rows(SKIP, RELFILENODE, relfilenode);
+}
+
+/// Summaries over storage `old` now describe the same parts in storage `new`.
+pub fn move_storage(old: pg_sys::Oid, new: pg_sys::Oid) {
+    rekey(SKIP, RELFILENODE, old, new);
 }
 
 /// Deletes every summary of index `index_oid` (before a rebuild).
 pub fn delete_index(index_oid: pg_sys::Oid) {
-    delete_rows(SKIP, index_oid);
+    delete_rows(SKIP, 1, index_oid);
 }
 
 /// Calls `f(part_id, fetch)` for each summary of `index_oid` over the table's `relfilenode`
@@ -36,7 +50,7 @@ pub fn delete_index(index_oid: pg_sys::Oid) {
 pub unsafe fn for_each(index_oid: pg_sys::Oid, relfilenode: pg_sys::Oid, snapshot: pg_sys::Snapshot, mut f: impl FnMut(i64, &dyn Fn() -> Vec<u8>)) {
     // SAFETY: per the caller; datums are used while the tuple is pinned by the scan.
     unsafe {
-        scan(SKIP, index_oid, snapshot, pg_sys::AccessShareLock, |cat, tup| {
+        scan(SKIP, 1, index_oid, snapshot, pg_sys::AccessShareLock, |cat, tup| {
             let mut values = [pg_sys::Datum::from(0); NATTS];
             let mut nulls = [false; NATTS];
             pg_sys::heap_deform_tuple(tup, (*cat.0).rd_att, values.as_mut_ptr(), nulls.as_mut_ptr());

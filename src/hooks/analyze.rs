@@ -1,7 +1,7 @@
 //! Refuses UPDATE, DELETE, MERGE and ON CONFLICT on mergetree tables at parse analysis,
 //! before any row is touched, with an error naming the table and the operation.
 
-use super::list_ptrs;
+use crate::ffi::list_ptrs;
 use crate::error::unsupported;
 use pgrx::pg_sys;
 use pgrx::prelude::*;

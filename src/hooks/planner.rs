@@ -1,5 +1,6 @@
-//! Keeps mergetree scans out of parallel plans: a worker cannot see the leader's
-//! buffered rows, and the scan has no parallel dispenser yet.
+//! Paths for mergetree relations: MergeTreeScan (scan/path.rs) for base relations and
+//! partitions, never heap's block-based parallel scans, and no parallel plan while the
+//! transaction has buffered rows in the table (workers cannot see them).
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -24,9 +25,15 @@ unsafe extern "C-unwind" fn set_rel_pathlist(root: *mut pg_sys::PlannerInfo, rel
         if (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION && crate::am::is_mergetree((*rte).relid) {
             // Heap's block-range parallel scans do not apply to parts.
             (*rel).partial_pathlist = std::ptr::null_mut();
-            let custom = crate::gucs::CUSTOM_SCAN.get() && (*rel).reloptkind == pg_sys::RelOptKind::RELOPT_BASEREL;
+            // Base relations, and members of partitioned tables and inheritance trees
+            // (each partition is planned as an "other member" relation).
+            let member = matches!((*rel).reloptkind, pg_sys::RelOptKind::RELOPT_BASEREL | pg_sys::RelOptKind::RELOPT_OTHER_MEMBER_REL);
+            let custom = crate::gucs::CUSTOM_SCAN.get() && member;
             // Workers cannot see this transaction's buffered rows.
-            if !custom || crate::write::buffer::buffered_row_count((*rte).relid) > 0 {
+            let r = pg_sys::relation_open((*rte).relid, pg_sys::NoLock as i32);
+            let buffered = crate::write::buffer::buffered_row_count(r) > 0;
+            pg_sys::relation_close(r, pg_sys::NoLock as i32);
+            if !custom || buffered {
                 (*rel).consider_parallel = false;
             }
             if custom {

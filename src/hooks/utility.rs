@@ -1,10 +1,11 @@
-//! ProcessUtility hook: `WITH (order_by = ...)` on CREATE TABLE [AS] and ALTER TABLE
-//! SET/RESET for mergetree tables. Heap's option parser would reject our names, so the
-//! hook takes them out of the statement, lets Postgres run the rest, then validates them
-//! against the new table and stores them in pg_class.reloptions itself.
+//! ProcessUtility hook: `WITH (order_by = ...)` on CREATE TABLE [AS], and the ALTER TABLE
+//! family (alter.rs). Heap's option parser would reject our names, so the hook takes
+//! them out of the statement, lets Postgres run the rest, then validates them against
+//! the new table and stores them in pg_class.reloptions itself.
 
-use super::{cstr, list_ptrs};
+use super::alter;
 use crate::error::{raise, raise_with_hint, unsupported};
+use crate::ffi::{cstr, list_ptrs};
 use crate::options;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -19,7 +20,7 @@ pub unsafe fn install() {
     }
 }
 
-type Args = (
+pub type Args = (
     *mut pg_sys::PlannedStmt,
     *const std::ffi::c_char,
     bool,
@@ -30,7 +31,7 @@ type Args = (
     *mut pg_sys::QueryCompletion,
 );
 
-unsafe fn run_next(a: Args) {
+pub unsafe fn run_next(a: Args) {
     // SAFETY: forwards the arguments Postgres gave us.
     unsafe {
         match PREV {
@@ -40,23 +41,37 @@ unsafe fn run_next(a: Args) {
     }
 }
 
+/// Options that take a list of columns: bare names after them continue the list.
+const COLUMN_LISTS: [&str; 2] = ["order_by", "primary_key"];
+
 /// Splits DefElems into mergetree options and the rest (which stay in the statement).
-unsafe fn take_options(table: &str, list: *mut pg_sys::List, is_reset: bool) -> (Vec<(String, Option<String>)>, *mut pg_sys::List) {
-    let mut ours = Vec::new();
+/// Values are taken as given or, when they arrive as a quoted literal (pg_dump quotes
+/// the stored literal form once more), without one layer of quotes. A bare name after a
+/// column-list option (`order_by = org, ts`, as tools that re-emit reloptions unquoted
+/// write it) continues that list.
+pub unsafe fn take_options(table: &str, list: *mut pg_sys::List, is_reset: bool) -> (Vec<(String, Option<String>)>, *mut pg_sys::List) {
+    let mut ours: Vec<(String, Option<String>)> = Vec::new();
     let mut rest: *mut pg_sys::List = std::ptr::null_mut();
     // SAFETY: `list` is a List of DefElem.
     unsafe {
         for def in list_ptrs::<pg_sys::DefElem>(list) {
             let name = cstr((*def).defname).unwrap_or_default();
             let has_ns = !(*def).defnamespace.is_null();
+            let bare = (*def).arg.is_null();
             if !has_ns && options::is_option(&name) {
-                let v = if is_reset || (*def).arg.is_null() { None } else { cstr(pg_sys::defGetString(def)) };
+                let v = if is_reset || bare { None } else { cstr(pg_sys::defGetString(def)).map(|v| options::unquote(&v)) };
                 if !is_reset && v.is_none() {
                     raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("option \"{name}\" of mergetree table \"{table}\" needs a value"));
+                }
+                if ours.iter().any(|(n, _)| *n == name) {
+                    raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("option \"{name}\" of mergetree table \"{table}\" is given more than once"));
                 }
                 ours.push((name, v));
             } else if has_ns || name.starts_with("autovacuum") {
                 rest = pg_sys::lappend(rest, def.cast());
+            } else if let Some((_, Some(v))) = ours.last_mut().filter(|(n, v)| bare && !is_reset && v.is_some() && COLUMN_LISTS.contains(&n.as_str())) {
+                v.push_str(", ");
+                v.push_str(&crate::ffi::quote_ident(&name));
             } else {
                 raise_with_hint(
                     PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -77,23 +92,22 @@ fn uses_mergetree(am: *const std::ffi::c_char) -> bool {
     }
 }
 
-/// Validates `defs` against the freshly created table and stores them.
+/// Validates `defs` against the freshly created table, stores them (the partition
+/// expression in its canonical form) and records the expression's dependencies.
 unsafe fn apply_new_table_options(relid: pg_sys::Oid, defs: &[(String, Option<String>)]) {
     // SAFETY: the table was just created in this transaction and is locked.
     unsafe {
-        let rel = pg_sys::relation_open(relid, pg_sys::AccessShareLock as i32);
-        let table = crate::am::relname(rel);
-        let plain: Vec<(String, String)> = defs.iter().map(|(k, v)| (k.clone(), v.clone().unwrap_or_default())).collect();
-        let opts = options::parse(&table, &plain);
-        options::validate(rel, &table, &opts, &crate::datum::table_plan(rel));
-        pg_sys::relation_close(rel, pg_sys::AccessShareLock as i32);
-    }
-    if !defs.is_empty() {
-        options::store(relid, defs);
+        let rel = pg_sys::relation_open(relid, pg_sys::AccessExclusiveLock as i32);
+        let defs = alter::validated(rel, defs);
+        if !defs.is_empty() {
+            options::store(relid, &defs);
+        }
+        options::record_dependencies(rel, &options::for_relation(rel), false);
+        pg_sys::relation_close(rel, pg_sys::NoLock as i32);
     }
 }
 
-unsafe fn range_var_oid(rv: *mut pg_sys::RangeVar) -> pg_sys::Oid {
+pub unsafe fn range_var_oid(rv: *mut pg_sys::RangeVar) -> pg_sys::Oid {
     // SAFETY: rv is a parsed RangeVar.
     unsafe { pg_sys::RangeVarGetRelidExtended(rv, pg_sys::NoLock as i32, pg_sys::RVROption::RVR_MISSING_OK, None, std::ptr::null_mut()) }
 }
@@ -113,7 +127,15 @@ unsafe extern "C-unwind" fn process_utility(
     // SAFETY: Postgres passes a valid utility statement; we edit only a private copy.
     unsafe {
         let tag = (*(*pstmt).utilityStmt).type_;
-        let interesting = matches!(tag, pg_sys::NodeTag::T_CreateStmt | pg_sys::NodeTag::T_CreateTableAsStmt | pg_sys::NodeTag::T_AlterTableStmt);
+        let interesting = matches!(
+            tag,
+            pg_sys::NodeTag::T_CreateStmt
+                | pg_sys::NodeTag::T_CreateTableAsStmt
+                | pg_sys::NodeTag::T_AlterTableStmt
+                | pg_sys::NodeTag::T_RenameStmt
+                | pg_sys::NodeTag::T_ClusterStmt
+                | pg_sys::NodeTag::T_VacuumStmt
+        );
         if !interesting || crate::am::am_oid() == pg_sys::InvalidOid {
             return run_next((pstmt, query, read_only, context, params, env, dest, qc));
         }
@@ -172,73 +194,17 @@ unsafe extern "C-unwind" fn process_utility(
                     apply_new_table_options(relid, &defs);
                 }
             }
-            pg_sys::NodeTag::T_AlterTableStmt => {
-                let at = stmt as *mut pg_sys::AlterTableStmt;
-                let relid = range_var_oid((*at).relation);
-                if relid == pg_sys::InvalidOid || !crate::am::is_mergetree(relid) {
-                    return run_next(args);
-                }
-                let table = crate::am::relid_name(relid);
-                let mut changes = Vec::new();
-                let mut kept: *mut pg_sys::List = std::ptr::null_mut();
-                for cmd in list_ptrs::<pg_sys::AlterTableCmd>((*at).cmds) {
-                    match (*cmd).subtype {
-                        pg_sys::AlterTableType::AT_SetRelOptions | pg_sys::AlterTableType::AT_ResetRelOptions => {
-                            let reset = (*cmd).subtype == pg_sys::AlterTableType::AT_ResetRelOptions;
-                            let (defs, rest) = take_options(&table, (*cmd).def as *mut pg_sys::List, reset);
-                            // Postgres would re-validate the whole stored list (ours included)
-                            // with heap's parser, so heap options are checked here and stored
-                            // together with ours.
-                            for def in list_ptrs::<pg_sys::DefElem>(rest) {
-                                if !(*def).defnamespace.is_null() {
-                                    raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("mergetree table \"{table}\" has no TOAST table to set options on"));
-                                }
-                                let name = cstr((*def).defname).unwrap_or_default();
-                                let value = if reset || (*def).arg.is_null() { None } else { cstr(pg_sys::defGetString(def)) };
-                                if !reset {
-                                    let one = pg_sys::lappend(std::ptr::null_mut(), def.cast());
-                                    let d = pg_sys::transformRelOptions(pg_sys::Datum::from(0), one, std::ptr::null(), std::ptr::null_mut(), false, false);
-                                    pg_sys::heap_reloptions(pg_sys::RELKIND_RELATION as std::ffi::c_char, d, true);
-                                }
-                                changes.push((name, value));
-                            }
-                            for (k, _) in &defs {
-                                if !options::ALTERABLE.contains(&k.as_str()) {
-                                    raise_with_hint(
-                                        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-                                        format!("option \"{k}\" of mergetree table \"{table}\" cannot be changed"),
-                                        "Existing parts are sorted and partitioned by it. Create a new table with the new option and copy the rows with INSERT ... SELECT.".into(),
-                                    );
-                                }
-                            }
-                            changes.extend(defs);
-                        }
-                        pg_sys::AlterTableType::AT_AlterColumnType => unsupported(&table, "ALTER COLUMN ... TYPE", "Create a new table with the new column type and copy the rows with INSERT ... SELECT."),
-                        pg_sys::AlterTableType::AT_SetAccessMethod => unsupported(&table, "ALTER TABLE ... SET ACCESS METHOD", "Create a new table USING the other access method and copy the rows with INSERT ... SELECT."),
-                        _ => kept = pg_sys::lappend(kept, cmd.cast()),
-                    }
-                }
-                // Check new values before anything changes.
-                let mut merged = options::stored_defs(relid);
-                for (k, v) in &changes {
-                    merged.retain(|(mk, _)| mk != k);
-                    if let Some(v) = v {
-                        merged.push((k.clone(), v.clone()));
-                    }
-                }
-                let merged: Vec<(String, String)> = merged.into_iter().filter(|(k, _)| options::is_option(k)).collect();
-                let parsed = options::parse(&table, &merged);
-                let rel = pg_sys::relation_open(relid, pg_sys::AccessShareLock as i32);
-                options::validate(rel, &table, &parsed, &crate::datum::table_plan(rel));
-                pg_sys::relation_close(rel, pg_sys::AccessShareLock as i32);
-                if !kept.is_null() {
-                    (*at).cmds = kept;
-                    run_next(args);
-                }
-                if !changes.is_empty() {
-                    // Same lock ALTER TABLE SET (...) takes for reloptions.
-                    pg_sys::LockRelationOid(relid, pg_sys::ShareUpdateExclusiveLock as i32);
-                    options::store(relid, &changes);
+            pg_sys::NodeTag::T_AlterTableStmt => alter::alter_table(stmt as *mut pg_sys::AlterTableStmt, args),
+            pg_sys::NodeTag::T_RenameStmt => alter::rename(stmt as *mut pg_sys::RenameStmt, args),
+            pg_sys::NodeTag::T_ClusterStmt => alter::rewriting(args),
+            pg_sys::NodeTag::T_VacuumStmt => {
+                let full = list_ptrs::<pg_sys::DefElem>((*(stmt as *mut pg_sys::VacuumStmt)).options)
+                    .into_iter()
+                    .any(|d| cstr((*d).defname).as_deref() == Some("full") && pg_sys::defGetBoolean(d));
+                if full {
+                    alter::rewriting(args)
+                } else {
+                    run_next(args)
                 }
             }
             _ => run_next(args),

@@ -1,6 +1,13 @@
-//! Table options (`WITH (order_by = ..., ...)`): parsing, validation against the table,
-//! and reading them back from `pg_class.reloptions`, where they live so that `\d+` shows
-//! them and pg_dump keeps them.
+//! Table options (`WITH (order_by = ..., ...)`): parsing and validation against the table
+//! here; `reloptions` reads and writes them in `pg_class.reloptions`, where they live so
+//! that `\d+` shows them and pg_dump keeps them; `follow` keeps them in step with column
+//! renames and drops, and records what the partition expression depends on.
+
+mod follow;
+mod reloptions;
+
+pub use follow::{check_column_drop, deparse_partition, record_dependencies, RenameTracker};
+pub use reloptions::{for_relation, store, stored_defs, unquote, PENDING};
 
 use crate::datum::TablePlan;
 use mergetree::codec::dict::DictMode;
@@ -9,6 +16,7 @@ use crate::error::{raise, raise_with_hint};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::{CStr, CString};
+
 
 pub const OPTION_NAMES: [&str; 8] =
     ["order_by", "primary_key", "partition_by", "index_granularity", "index_granularity_bytes", "compression", "codecs", "dictionary"];
@@ -110,19 +118,53 @@ pub fn split_identifiers(table: &str, name: &str, v: &str) -> Vec<String> {
                 format!("invalid column list in option \"{name}\" of mergetree table \"{table}\": \"{v}\""),
             );
         }
-        crate::hooks::list_ptrs::<std::ffi::c_char>(list).into_iter().map(|p| CStr::from_ptr(p).to_string_lossy().into_owned()).collect()
+        crate::ffi::list_ptrs::<std::ffi::c_char>(list).into_iter().map(|p| CStr::from_ptr(p).to_string_lossy().into_owned()).collect()
     }
 }
 
-/// Parses option values given as (name, value) pairs; unknown names are errors.
+/// A list of column names (`order_by`, `primary_key`): at least one, each once.
+fn column_list(table: &str, name: &str, v: &str) -> Vec<String> {
+    let cols = split_identifiers(table, name, v);
+    if cols.is_empty() {
+        raise_with_hint(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("option \"{name}\" of mergetree table \"{table}\" names no column"),
+            format!("Give one or more columns, e.g. {name} = 'org_id, ts', or leave the option out."),
+        );
+    }
+    for (i, c) in cols.iter().enumerate() {
+        if cols[..i].contains(c) {
+            raise(
+                PgSqlErrorCode::ERRCODE_DUPLICATE_COLUMN,
+                format!("column \"{c}\" appears more than once in option \"{name}\" of mergetree table \"{table}\""),
+            );
+        }
+    }
+    cols
+}
+
+/// Parses option values given as (name, value) pairs; unknown names, options given twice
+/// and empty or repeating column lists are errors.
 pub fn parse(table: &str, defs: &[(String, String)]) -> TableOptions {
     let mut o = TableOptions { index_granularity: 8192, index_granularity_bytes: 10 << 20, ..Default::default() };
     let mut codecs_raw = None;
-    for (name, v) in defs {
+    for (i, (name, v)) in defs.iter().enumerate() {
+        if defs[..i].iter().any(|(n, _)| n == name) {
+            raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("option \"{name}\" of mergetree table \"{table}\" is given more than once"));
+        }
         match name.as_str() {
-            "order_by" => o.order_by = split_identifiers(table, name, v),
-            "primary_key" => o.primary_key = split_identifiers(table, name, v),
-            "partition_by" => o.partition_by = Some(v.clone()).filter(|s| !s.trim().is_empty()),
+            "order_by" => o.order_by = column_list(table, name, v),
+            "primary_key" => o.primary_key = column_list(table, name, v),
+            "partition_by" => {
+                if v.trim().is_empty() {
+                    raise_with_hint(
+                        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                        format!("option \"partition_by\" of mergetree table \"{table}\" is empty"),
+                        "Give an expression over the columns, e.g. partition_by = 'date_trunc(''month'', ts)', or leave the option out.".into(),
+                    );
+                }
+                o.partition_by = Some(v.clone());
+            }
             "index_granularity" => o.index_granularity = parse_number(table, name, v, 1, 1 << 20),
             "index_granularity_bytes" => o.index_granularity_bytes = parse_number(table, name, v, 1024, 1 << 30),
             "compression" => {
@@ -135,6 +177,8 @@ pub fn parse(table: &str, defs: &[(String, String)]) -> TableOptions {
                     let mode = parse_dict_mode(table, name, v, m);
                     if col.is_empty() {
                         o.dictionary = mode;
+                    } else if o.dictionary_columns.iter().any(|(c, _)| *c == col) {
+                        bad_value(table, name, v, &format!("column \"{col}\" is given more than once"));
                     } else {
                         o.dictionary_columns.push((col, mode));
                     }
@@ -152,6 +196,9 @@ pub fn parse(table: &str, defs: &[(String, String)]) -> TableOptions {
         for (col, spec) in per_column(table, "codecs", &v) {
             if col.is_empty() {
                 bad_value(table, "codecs", &v, &format!("\"{spec}\" names no column"));
+            }
+            if o.codecs.iter().any(|(c, _)| *c == col) {
+                bad_value(table, "codecs", &v, &format!("column \"{col}\" is given more than once"));
             }
             let chain = CodecChain::parse(spec, o.compression).unwrap_or_else(|e| bad_value(table, "codecs", &v, &e));
             o.codecs.push((col, chain));
@@ -233,84 +280,3 @@ pub unsafe fn validate(rel: pg_sys::Relation, table: &str, o: &TableOptions, pla
     }
 }
 
-/// `name=value` pairs stored in `pg_class.reloptions` for `relid`.
-pub fn stored_defs(relid: pg_sys::Oid) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    // SAFETY: syscache lookup, released before return; the list is copied out.
-    unsafe {
-        let tup = pg_sys::SearchSysCache1(pg_sys::SysCacheIdentifier::RELOID as i32, relid.into_datum().unwrap());
-        if tup.is_null() {
-            return out;
-        }
-        let mut isnull = false;
-        let d = pg_sys::SysCacheGetAttr(pg_sys::SysCacheIdentifier::RELOID as i32, tup, pg_sys::Anum_pg_class_reloptions as i16, &mut isnull);
-        if !isnull {
-            let arr = Vec::<Option<String>>::from_datum(d, false).unwrap_or_default();
-            for s in arr.into_iter().flatten() {
-                if let Some((k, v)) = s.split_once('=') {
-                    out.push((k.to_string(), v.to_string()));
-                }
-            }
-        }
-        pg_sys::ReleaseSysCache(tup);
-    }
-    out
-}
-
-thread_local! {
-    /// Options of a table being created by CREATE TABLE AS, before they reach pg_class.
-    pub static PENDING: std::cell::RefCell<Option<Vec<(String, String)>>> = const { std::cell::RefCell::new(None) };
-}
-
-/// The options of an open mergetree relation.
-///
-/// # Safety
-/// `rel` is open.
-pub unsafe fn for_relation(rel: pg_sys::Relation) -> TableOptions {
-    // SAFETY: rel is open.
-    let (relid, table, new_in_xact) = unsafe { ((*rel).rd_id, crate::am::relname(rel), (*rel).rd_createSubid != 0) };
-    let mut defs: Vec<(String, String)> = stored_defs(relid).into_iter().filter(|(k, _)| is_option(k)).collect();
-    if defs.is_empty() && new_in_xact {
-        if let Some(p) = PENDING.with(|p| p.borrow().clone()) {
-            defs = p;
-        }
-    }
-    parse(&table, &defs)
-}
-
-/// Writes `defs` into `pg_class.reloptions` of `relid`, replacing same-named entries
-/// (`None` value removes the option). No validation by heap's option parser happens here.
-pub fn store(relid: pg_sys::Oid, defs: &[(String, Option<String>)]) {
-    let mut current = stored_defs(relid);
-    for (k, v) in defs {
-        current.retain(|(ck, _)| ck != k);
-        if let Some(v) = v {
-            current.push((k.clone(), v.clone()));
-        }
-    }
-    let items: Vec<String> = current.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    // SAFETY: updates a copy of the pg_class row through the catalog API.
-    unsafe {
-        let classrel = pg_sys::table_open(pg_sys::RelationRelationId, pg_sys::RowExclusiveLock as i32);
-        let tup = pg_sys::SearchSysCacheCopy(pg_sys::SysCacheIdentifier::RELOID as i32, relid.into_datum().unwrap(), 0.into(), 0.into(), 0.into());
-        if tup.is_null() {
-            raise(PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE, format!("relation {relid:?} vanished while setting options"));
-        }
-        let natts = (*(*classrel).rd_att).natts as usize;
-        let mut values = vec![pg_sys::Datum::from(0); natts];
-        let mut nulls = vec![false; natts];
-        let mut repl = vec![false; natts];
-        let i = pg_sys::Anum_pg_class_reloptions as usize - 1;
-        repl[i] = true;
-        if items.is_empty() {
-            nulls[i] = true;
-        } else {
-            values[i] = items.into_datum().unwrap();
-        }
-        let newtup = pg_sys::heap_modify_tuple(tup, (*classrel).rd_att, values.as_mut_ptr(), nulls.as_mut_ptr(), repl.as_mut_ptr());
-        pg_sys::CatalogTupleUpdate(classrel, &mut (*newtup).t_self, newtup);
-        pg_sys::heap_freetuple(newtup);
-        pg_sys::table_close(classrel, pg_sys::RowExclusiveLock as i32);
-        pg_sys::CommandCounterIncrement();
-    }
-}

@@ -5,7 +5,7 @@
 use super::quals;
 use crate::catalog::{self, PartRow};
 use crate::datum::{self, DatumColumn, TablePlan};
-use crate::hooks::list_ptrs;
+use crate::ffi::list_ptrs;
 use crate::skip;
 use crate::storage::blob::PageStore;
 use crate::storage::part_cache;
@@ -202,7 +202,19 @@ unsafe fn start(node: *mut pg_sys::CustomScanState) -> ScanRun {
         let snapshot = (*estate).es_snapshot;
         let parts = catalog::visible_parts(rel, snapshot);
         let curcid = ((*snapshot).snapshot_type == pg_sys::SnapshotType::SNAPSHOT_MVCC).then(|| (*snapshot).curcid);
-        let buffered = buffer::visible_rows((*rel).rd_id, curcid).map(|(c, ids, _)| (c, ids));
+        // Buffered rows, in the plan's columns (attribute numbers; a column added since
+        // reads as its default).
+        let buffered = buffer::visible_rows(rel, curcid).map(|(cols, ids)| {
+            let by_plan = plan
+                .columns
+                .iter()
+                .map(|c| match cols.iter().find(|(a, _)| *a == c.attnum) {
+                    Some((_, d)) => d.clone(),
+                    None => datum::missing_values(c, ids.len()),
+                })
+                .collect();
+            (by_plan, ids)
+        });
         let mut run = ScanRun {
             rel,
             table: crate::am::relname(rel),
@@ -344,20 +356,7 @@ impl ScanRun {
     fn read_column(&self, reader: &PartReader<PageStore>, map: &[Option<usize>], ci: usize, g: usize, rows: usize, wanted: Option<&[u32]>) -> ColumnData {
         match map[ci] {
             Some(pc) => reader.read_granule_rows(pc, g, wanted).unwrap_or_else(|e| self.report(e)),
-            None => {
-                let col = &self.plan.columns[ci];
-                let mut c = ColumnData::new(col.ty);
-                for _ in 0..rows {
-                    match col.missing {
-                        // SAFETY: the default is a valid value of the column's type.
-                        Some(d) => unsafe {
-                            datum::push_datum(col, d, &mut c);
-                        },
-                        None => c.push_null(),
-                    }
-                }
-                c
-            }
+            None => datum::missing_values(&self.plan.columns[ci], rows),
         }
     }
 

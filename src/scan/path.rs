@@ -4,7 +4,7 @@
 
 use super::{exec, quals};
 use crate::datum::TablePlan;
-use crate::hooks::list_ptrs;
+use crate::ffi::list_ptrs;
 use crate::options::TableOptions;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -42,7 +42,8 @@ unsafe fn new_path(rel: *mut pg_sys::RelOptInfo, param_info: *mut pg_sys::ParamP
 }
 
 /// Adds the MergeTreeScan path to a mergetree relation and drops the sequential scan:
-/// every query on the table goes through the node (the setting turns it off).
+/// every query on the table goes through the node (the setting turns it off). TID scans
+/// (`WHERE ctid = ...`) stay: a fetch by TID reads one granule.
 ///
 /// # Safety
 /// Called from set_rel_pathlist with valid planner structures.
@@ -68,8 +69,13 @@ pub unsafe fn add_path(root: *mut pg_sys::PlannerInfo, rel: *mut pg_sys::RelOptI
         let frac = key_fraction(root, rel, &opts, &plan);
         let run = (total - startup) * 0.5 * frac;
         let path = new_path(rel, ppi, (*rel).rows, startup, startup + run);
+        let tid_paths: Vec<*mut pg_sys::Path> =
+            list_ptrs::<pg_sys::Path>((*rel).pathlist).into_iter().filter(|p| (**p).pathtype == pg_sys::NodeTag::T_TidScan).collect();
         (*rel).pathlist = std::ptr::null_mut();
         pg_sys::add_path(rel, path as *mut pg_sys::Path);
+        for p in tid_paths {
+            pg_sys::add_path(rel, p);
+        }
         add_parameterized_paths(root, rel, &opts, &plan, startup, total);
         if (*rel).consider_parallel && (*rel).lateral_relids.is_null() {
             add_partial_path(rel, startup, startup + run * 2.0);

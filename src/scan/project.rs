@@ -6,7 +6,7 @@
 //! PostgreSQL's own.
 
 use crate::datum::TablePlan;
-use crate::hooks::list_ptrs;
+use crate::ffi::list_ptrs;
 use pgrx::pg_sys;
 
 /// The fields extracted from one text column.

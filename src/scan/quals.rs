@@ -5,7 +5,7 @@
 //! nested-loop parameters, so they prune too.
 
 use crate::datum::{self, ColumnPlan, TablePlan};
-use crate::hooks::list_ptrs;
+use crate::ffi::list_ptrs;
 use mergetree::predicate::{CmpOp, Predicate};
 use mergetree::{ColumnData, SortKind};
 use pgrx::pg_sys;

@@ -73,9 +73,9 @@ unsafe extern "C-unwind" fn amoptions(reloptions: pg_sys::Datum, validate: bool)
     // SAFETY: `reloptions` is a text[] of "name=value" items; untransformRelOptions makes
     // DefElems of them.
     unsafe {
-        for def in crate::hooks::list_ptrs::<pg_sys::DefElem>(pg_sys::untransformRelOptions(reloptions)) {
-            let name = crate::hooks::cstr((*def).defname).unwrap_or_default();
-            let value = crate::hooks::cstr(pg_sys::defGetString(def)).unwrap_or_default();
+        for def in crate::ffi::list_ptrs::<pg_sys::DefElem>(pg_sys::untransformRelOptions(reloptions)) {
+            let name = crate::ffi::cstr((*def).defname).unwrap_or_default();
+            let value = crate::ffi::cstr(pg_sys::defGetString(def)).unwrap_or_default();
             match name.as_str() {
                 "type" => match SkipIndexType::parse(&value) {
                     Ok(t) => ty = Some(t),

@@ -70,7 +70,7 @@ pub unsafe fn defs_of(rel: pg_sys::Relation) -> Vec<SkipDef> {
         }
         let table = crate::am::relname(rel);
         let list = pg_sys::RelationGetIndexList(rel);
-        for oid in crate::hooks::list_oids(list) {
+        for oid in crate::ffi::list_oids(list) {
             let idx = pg_sys::index_open(oid, pg_sys::AccessShareLock as i32);
             if let Some(d) = def_of(idx, &table) {
                 out.push(d);

@@ -1,6 +1,13 @@
 //! The transaction's insert buffer: per table, columnar, with each row's command id
 //! (so a statement never sees its own inserts, later ones do) and subtransaction id
 //! (so ROLLBACK TO SAVEPOINT drops exactly its rows).
+//!
+//! A buffer belongs to the table's storage (relfilenode), like its parts: when TRUNCATE
+//! or a rewrite (ALTER TABLE, CLUSTER) gives the table new storage, the old buffer is no
+//! longer the table's (the rewrite copied its rows into the new storage's buffer), and
+//! a ROLLBACK TO SAVEPOINT that brings the old storage back brings its buffer back too.
+//! The buffer follows the table's columns: ADD/DROP COLUMN while rows are buffered
+//! migrates them (see `sync`).
 
 use super::partition::Partitioner;
 use crate::datum::{self, TablePlan};
@@ -10,7 +17,25 @@ use pgrx::pg_sys;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+/// The storage a buffer belongs to: (pg_class.reltablespace, relfilenode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StorageKey {
+    pub spc: pg_sys::Oid,
+    pub node: pg_sys::Oid,
+}
+
+/// # Safety
+/// `rel` is open.
+pub unsafe fn storage_key(rel: pg_sys::Relation) -> StorageKey {
+    // SAFETY: per the caller; rd_rel is the relation's pg_class row.
+    unsafe { StorageKey { spc: (*(*rel).rd_rel).reltablespace, node: (*rel).rd_node.relNode } }
+}
+
 pub struct RelBuffer {
+    /// The table the rows were inserted into (a rewrite's new storage is written through
+    /// a transient table whose OID disappears at the end of the statement).
+    pub relid: pg_sys::Oid,
+    sig: datum::Signature,
     pub plan: TablePlan,
     pub options: TableOptions,
     pub partitioner: Option<Partitioner>,
@@ -30,10 +55,24 @@ pub struct RelBuffer {
     /// Bytes left behind by the last mid-transaction flush (rows of enclosing
     /// subtransactions); the next flush waits for a full buffer on top of them.
     pub floor: usize,
+    /// Rows already written as parts mid-transaction, as (sequence number, row id in its
+    /// part), sorted by sequence number: AFTER ROW triggers and foreign-key checks fetch
+    /// inserted rows by the TID they had while buffered. Kept only for tables with such
+    /// triggers.
+    pub moved: Vec<(u64, u64)>,
+    /// Whether the table has AFTER ROW INSERT triggers (so `moved` must be kept).
+    pub track_moves: bool,
 }
 
 thread_local! {
-    static BUFFERS: RefCell<HashMap<pg_sys::Oid, RelBuffer>> = RefCell::new(HashMap::new());
+    static BUFFERS: RefCell<HashMap<StorageKey, RelBuffer>> = RefCell::new(HashMap::new());
+}
+
+/// # Safety
+/// `rel` is open.
+unsafe fn has_after_row_insert_triggers(rel: pg_sys::Relation) -> bool {
+    // SAFETY: per the caller; trigdesc is NULL or the relation's trigger descriptor.
+    unsafe { !(*rel).trigdesc.is_null() && (*(*rel).trigdesc).trig_insert_after_row }
 }
 
 impl RelBuffer {
@@ -45,13 +84,10 @@ impl RelBuffer {
         unsafe {
             let plan = datum::table_plan(rel);
             let options = crate::options::for_relation(rel);
-            let partitioner = options.partition_by.as_ref().map(|e| {
-                let old = pg_sys::MemoryContextSwitchTo(pg_sys::TopTransactionContext);
-                let p = Partitioner::new(rel, &crate::am::relname(rel), e);
-                pg_sys::MemoryContextSwitchTo(old);
-                p
-            });
+            let partitioner = Self::partitioner(rel, &options);
             RelBuffer {
+                relid: (*rel).rd_id,
+                sig: datum::signature(rel),
                 columns: plan.new_columns(),
                 plan,
                 options,
@@ -66,7 +102,85 @@ impl RelBuffer {
                 next_seq: 0,
                 bytes: 0,
                 floor: 0,
+                moved: Vec::new(),
+                track_moves: has_after_row_insert_triggers(rel),
             }
+        }
+    }
+
+    /// The compiled partition expression. Its state must live as long as the
+    /// transaction's buffer, so it is built in TopTransactionContext.
+    ///
+    /// # Safety
+    /// `rel` is open; called inside a transaction.
+    unsafe fn partitioner(rel: pg_sys::Relation, options: &TableOptions) -> Option<Partitioner> {
+        // SAFETY: per the caller.
+        unsafe {
+            options.partition_by.as_ref().map(|e| {
+                let old = pg_sys::MemoryContextSwitchTo(pg_sys::TopTransactionContext);
+                let p = Partitioner::new(rel, &crate::am::relname(rel), e);
+                pg_sys::MemoryContextSwitchTo(old);
+                p
+            })
+        }
+    }
+
+    /// Brings the buffer in line with the table's current columns after an ALTER TABLE
+    /// that did not rewrite the table (those give it new storage, and a new buffer):
+    /// buffered rows keep their values by attribute number; a column added since reads as
+    /// its ADD COLUMN default (as in parts written before it existed), a dropped one goes.
+    /// Options (renamed key columns) and the partition expression are read again.
+    ///
+    /// # Safety
+    /// `rel` is the open relation the buffer belongs to.
+    pub unsafe fn sync(&mut self, rel: pg_sys::Relation) {
+        // SAFETY: per the caller.
+        unsafe {
+            if datum::signature_matches(rel, &self.sig) {
+                return;
+            }
+            // Everything that can raise an error comes first, so a failure leaves the
+            // buffer as it was.
+            let plan = datum::table_plan(rel);
+            let options = crate::options::for_relation(rel);
+            let partitioner = Self::partitioner(rel, &options);
+            let table = crate::am::relname(rel);
+            for c in &plan.columns {
+                // Same attribute: a type change that kept the storage (binary-coercible,
+                // e.g. varchar(10) -> varchar(20)) keeps its bytes; any other rewrites.
+                if let Some(o) = self.plan.columns.iter().find(|o| o.attnum == c.attnum) {
+                    if o.typlen != c.typlen || o.typbyval != c.typbyval {
+                        crate::error::raise(
+                            pgrx::PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                            format!("mergetree table \"{table}\": column \"{}\" changed its storage without a rewrite", c.name),
+                        );
+                    }
+                }
+            }
+            let rows = self.rows();
+            let mut missing = Vec::with_capacity(plan.columns.len());
+            for c in &plan.columns {
+                if self.plan.index_of_attnum(c.attnum).is_some() {
+                    missing.push(None);
+                    continue;
+                }
+                let d = datum::missing_values(c, rows);
+                missing.push(Some(d));
+            }
+            let mut old: HashMap<i16, ColumnData> =
+                self.plan.columns.iter().map(|c| c.attnum).zip(std::mem::take(&mut self.columns)).collect();
+            self.columns = plan
+                .columns
+                .iter()
+                .zip(missing)
+                .map(|(c, m)| m.unwrap_or_else(|| old.remove(&c.attnum).unwrap_or_else(|| ColumnData::new(c.ty))))
+                .collect();
+            self.plan = plan;
+            self.options = options;
+            self.partitioner = partitioner;
+            self.sig = datum::signature(rel);
+            self.track_moves = has_after_row_insert_triggers(rel);
+            self.bytes = self.columns.iter().map(|c| c.data_bytes()).sum();
         }
     }
 
@@ -153,6 +267,11 @@ impl RelBuffer {
         self.partition_of.truncate(n);
     }
 
+    /// Where buffered row `seq` went when it was written as a part mid-transaction.
+    pub fn moved_row(&self, seq: u64) -> Option<u64> {
+        self.moved.binary_search_by_key(&seq, |&(s, _)| s).ok().map(|i| self.moved[i].1)
+    }
+
     /// Drops the bookkeeping of rows whose columns were handed to a part (see flush).
     pub fn forget_rows(&mut self) {
         self.partition_of.clear();
@@ -169,62 +288,179 @@ impl RelBuffer {
     }
 }
 
-/// Runs `f` on the buffer of `rel`, creating it on first use in this transaction.
+/// Runs `f` on the buffer of `rel`'s storage, creating it on first use in this
+/// transaction and bringing it in line with the table's columns.
 ///
 /// # Safety
 /// `rel` is open.
 pub unsafe fn with_buffer<R>(rel: pg_sys::Relation, f: impl FnOnce(&mut RelBuffer) -> R) -> R {
     // SAFETY: rel is open.
-    let relid = unsafe { (*rel).rd_id };
-    let existing = BUFFERS.with(|b| b.borrow_mut().remove(&relid));
-    // SAFETY: per the caller.
-    let b = existing.unwrap_or_else(|| unsafe { RelBuffer::new(rel) });
-    // Put the buffer back even if `f` raises an error: a failed statement inside a
-    // savepoint must not lose the rows of earlier statements.
-    struct Restore(pg_sys::Oid, Option<RelBuffer>);
+    let key = unsafe { storage_key(rel) };
+    let existing = BUFFERS.with(|b| b.borrow_mut().remove(&key));
+    // Put the buffer back even if `f` (or the column sync) raises an error: a failed
+    // statement inside a savepoint must not lose the rows of earlier statements.
+    struct Restore(StorageKey, Option<RelBuffer>);
     impl Drop for Restore {
         fn drop(&mut self) {
             if let Some(mut b) = self.1.take() {
-                if std::thread::panicking() {
-                    b.repair();
-                }
+                b.repair();
                 BUFFERS.with(|m| m.borrow_mut().insert(self.0, b));
             }
         }
     }
-    let mut guard = Restore(relid, Some(b));
-    f(guard.1.as_mut().expect("buffer present"))
+    let mut guard = Restore(key, existing);
+    let b = match guard.1.as_mut() {
+        Some(b) => {
+            // SAFETY: per the caller.
+            unsafe { b.sync(rel) };
+            b
+        }
+        // SAFETY: per the caller.
+        None => guard.1.insert(unsafe { RelBuffer::new(rel) }),
+    };
+    f(b)
 }
 
-/// Removes and returns every table's buffer (commit, abort).
-pub fn take_all() -> Vec<(pg_sys::Oid, RelBuffer)> {
+/// Runs `f` on the buffer of `rel`'s storage if there is one, in line with its columns.
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn with_existing<R>(rel: pg_sys::Relation, f: impl FnOnce(&mut RelBuffer) -> R) -> Option<R> {
+    // SAFETY: rel is open.
+    let key = unsafe { storage_key(rel) };
+    if !BUFFERS.with(|b| b.borrow().contains_key(&key)) {
+        return None;
+    }
+    // SAFETY: per the caller.
+    Some(unsafe { with_buffer(rel, f) })
+}
+
+/// Removes and returns every storage's buffer (commit, abort).
+pub fn take_all() -> Vec<(StorageKey, RelBuffer)> {
     BUFFERS.with(|b| b.borrow_mut().drain().collect())
 }
 
-pub fn discard(relid: pg_sys::Oid) {
-    BUFFERS.with(|b| b.borrow_mut().remove(&relid));
+/// Drops the buffer of a storage (TRUNCATE of a table created in this transaction).
+pub fn discard(key: StorageKey) {
+    BUFFERS.with(|b| b.borrow_mut().remove(&key));
 }
 
 pub fn for_each(mut f: impl FnMut(&mut RelBuffer)) {
     BUFFERS.with(|b| b.borrow_mut().values_mut().for_each(&mut f));
 }
 
-/// Rows of `relid` this transaction buffered, visible to a command `curcid` (None: all),
-/// copied out with their TIDs' row ids.
-pub fn visible_rows(relid: pg_sys::Oid, curcid: Option<pg_sys::CommandId>) -> Option<(Vec<ColumnData>, Vec<u64>, TablePlan)> {
+/// Copies every buffered row of storage `from` into a new buffer for storage `to` (same
+/// table, same columns), as rows of the current subtransaction and command: ALTER TABLE
+/// SET TABLESPACE moves a table's storage. The old buffer stays, for a ROLLBACK TO
+/// SAVEPOINT that moves the table back.
+pub fn copy_rows(from: StorageKey, to: StorageKey) {
     BUFFERS.with(|b| {
-        let b = b.borrow();
-        let buf = b.get(&relid)?;
-        let idx: Vec<u32> = (0..buf.rows()).filter(|&i| curcid.is_none_or(|c| buf.cids[i] < c)).map(|i| i as u32).collect();
-        if idx.is_empty() {
-            return None;
-        }
-        let cols = buf.columns.iter().map(|c| c.take(&idx)).collect();
-        let ids = idx.iter().map(|&i| datum::BUFFER_ROW_BASE + buf.seqs[i as usize]).collect();
-        Some((cols, ids, buf.plan.clone()))
-    })
+        let mut b = b.borrow_mut();
+        let Some(src) = b.get(&from) else { return };
+        // SAFETY: reads transaction state.
+        let cid = unsafe { pg_sys::GetCurrentCommandId(true) };
+        let mut dst = src.empty_like();
+        dst.append_from(src, cid);
+        b.insert(to, dst);
+    });
 }
 
-pub fn buffered_row_count(relid: pg_sys::Oid) -> usize {
-    BUFFERS.with(|b| b.borrow().get(&relid).map_or(0, |b| b.rows()))
+impl RelBuffer {
+    /// A buffer for the same table and columns, with no rows.
+    fn empty_like(&self) -> RelBuffer {
+        RelBuffer {
+            relid: self.relid,
+            sig: self.sig.clone(),
+            columns: self.plan.new_columns(),
+            plan: self.plan.clone(),
+            options: self.options.clone(),
+            partitioner: self.partitioner.clone(),
+            partition_of: Vec::new(),
+            partition_values: Vec::new(),
+            scratch: ColumnData::new(mergetree::ColumnType::Var),
+            partition_index: HashMap::new(),
+            cids: Vec::new(),
+            subxids: Vec::new(),
+            seqs: Vec::new(),
+            next_seq: 0,
+            bytes: 0,
+            floor: 0,
+            moved: Vec::new(),
+            track_moves: self.track_moves,
+        }
+    }
+
+    /// Appends every row of `src` (same table, same columns) as command `cid` of the
+    /// current subtransaction.
+    fn append_from(&mut self, src: &RelBuffer, cid: pg_sys::CommandId) {
+        // SAFETY: reads transaction state.
+        let subxid = unsafe { pg_sys::GetCurrentSubTransactionId() };
+        for (d, s) in self.columns.iter_mut().zip(&src.columns) {
+            for i in 0..s.len() {
+                if s.is_null(i) {
+                    d.push_null();
+                } else {
+                    d.push(s.value(i));
+                }
+            }
+        }
+        for i in 0..src.rows() {
+            let value = src.partition_values[src.partition_of[i] as usize].clone();
+            let next = self.partition_values.len() as u32;
+            let idx = *self.partition_index.entry(value.clone()).or_insert(next);
+            if idx == next {
+                self.partition_values.push(value);
+            }
+            self.partition_of.push(idx);
+            self.cids.push(cid);
+            self.subxids.push(subxid);
+            self.seqs.push(self.next_seq);
+            self.next_seq += 1;
+        }
+        self.bytes = self.columns.iter().map(|c| c.data_bytes()).sum();
+    }
+}
+
+/// Runs `f` on the buffer of `rel`'s storage as it is, without bringing it in line with
+/// the table's columns (readers map columns by attribute number: during an ALTER TABLE
+/// rewrite the rows are read with the old columns while the table has the new ones).
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn peek<R>(rel: pg_sys::Relation, f: impl FnOnce(&RelBuffer) -> R) -> Option<R> {
+    // SAFETY: per the caller.
+    let key = unsafe { storage_key(rel) };
+    BUFFERS.with(|b| b.borrow().get(&key).map(f))
+}
+
+/// Rows of `rel` this transaction buffered, visible to a command `curcid` (None: all),
+/// copied out with their TIDs' row ids; columns by attribute number, in the buffer's
+/// layout.
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn visible_rows(rel: pg_sys::Relation, curcid: Option<pg_sys::CommandId>) -> Option<(Vec<(i16, ColumnData)>, Vec<u64>)> {
+    // SAFETY: per the caller.
+    unsafe {
+        peek(rel, |buf| {
+            let idx: Vec<u32> = (0..buf.rows()).filter(|&i| curcid.is_none_or(|c| buf.cids[i] < c)).map(|i| i as u32).collect();
+            if idx.is_empty() {
+                return None;
+            }
+            let cols = buf.plan.columns.iter().zip(&buf.columns).map(|(p, c)| (p.attnum, c.take(&idx))).collect();
+            let ids = idx.iter().map(|&i| datum::BUFFER_ROW_BASE + buf.seqs[i as usize]).collect();
+            Some((cols, ids))
+        })
+        .flatten()
+    }
+}
+
+/// Rows buffered for `rel`'s storage.
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn buffered_row_count(rel: pg_sys::Relation) -> usize {
+    // SAFETY: per the caller.
+    let key = unsafe { storage_key(rel) };
+    BUFFERS.with(|b| b.borrow().get(&key).map_or(0, |b| b.rows()))
 }

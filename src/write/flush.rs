@@ -39,6 +39,7 @@ pub unsafe fn flush(rel: pg_sys::Relation, buf: &mut RelBuffer, at_commit: bool)
         groups.entry((cid, buf.partition_of[i])).or_default().push(i as u32);
     }
     let whole = groups.len() == 1 && groups.values().next().is_some_and(|r| r.len() == buf.rows());
+    let mut moved = Vec::new();
     for ((cid, part), rows) in groups {
         // The common case (one partition, everything flushed) hands the buffer's columns
         // over instead of copying them: peak memory stays near the buffer's size.
@@ -53,7 +54,17 @@ pub unsafe fn flush(rel: pg_sys::Relation, buf: &mut RelBuffer, at_commit: bool)
         let value = buf.partition_values[part as usize].clone();
         let display = buf.partitioner.as_ref().map_or_else(|| "all".to_string(), |p| p.display(&value));
         // SAFETY: per the caller.
-        unsafe { write_part(rel, buf, cols, cid, display, value) };
+        let (first_row, perm) = unsafe { write_part(rel, buf, cols, rows.len(), cid, display, value) };
+        if buf.track_moves && !at_commit {
+            // Part row k holds buffered row rows[perm[k]] (the part is sorted).
+            for (k, &p) in perm.iter().enumerate() {
+                moved.push((buf.seqs[rows[p as usize] as usize], first_row + k as u64));
+            }
+        }
+    }
+    if !moved.is_empty() {
+        buf.moved.extend(moved);
+        buf.moved.sort_unstable();
     }
     if whole {
         buf.forget_rows();
@@ -65,23 +76,34 @@ pub unsafe fn flush(rel: pg_sys::Relation, buf: &mut RelBuffer, at_commit: bool)
     }
 }
 
+/// Writes `rows` rows (the columns `cols`, in the buffer's plan) as a part; returns the
+/// row id of its first row and the order the rows were written in (the sort permutation).
+///
 /// # Safety
 /// `rel` is open.
-unsafe fn write_part(rel: pg_sys::Relation, buf: &RelBuffer, cols: Vec<ColumnData>, cid: pg_sys::CommandId, partition: String, partition_value: Option<Vec<u8>>) {
+unsafe fn write_part(
+    rel: pg_sys::Relation,
+    buf: &RelBuffer,
+    cols: Vec<ColumnData>,
+    rows: usize,
+    cid: pg_sys::CommandId,
+    partition: String,
+    partition_value: Option<Vec<u8>>,
+) -> (u64, Vec<u32>) {
     // SAFETY: rel is open.
     let table = unsafe { crate::am::relname(rel) };
     let plan = &buf.plan;
     let key: Vec<usize> = buf.options.order_by.iter().filter_map(|n| plan.index_of_name(n)).collect();
     let pk: Vec<usize> = key[..buf.options.primary_key.len().min(key.len())].to_vec();
-    let rows = cols[0].len();
-    let sorted = if key.is_empty() {
-        cols
+    let (sorted, perm) = if key.is_empty() {
+        (cols, (0..rows as u32).collect())
     } else {
         crate::storage::threads::ensure();
         let perm = sort_rows(plan, &cols, &key);
         let mut cols = cols;
         // Column by column, so only one unsorted column is alive next to the sorted ones.
-        cols.iter_mut().map(|c| std::mem::replace(c, ColumnData::new(c.column_type())).take(&perm)).collect()
+        let sorted = cols.iter_mut().map(|c| std::mem::replace(c, ColumnData::new(c.column_type())).take(&perm)).collect();
+        (sorted, perm)
     };
     let o = &buf.options;
     let settings = WriterSettings {
@@ -97,12 +119,12 @@ unsafe fn write_part(rel: pg_sys::Relation, buf: &RelBuffer, cols: Vec<ColumnDat
     };
     crate::storage::threads::ensure();
     let (bytes, meta) = PartWriter::new(settings)
-        .write(&plan.specs(), &sorted, &pk)
+        .write_rows(&plan.specs(), &sorted, rows, &pk)
         .unwrap_or_else(|e| crate::error::report(&table, e));
     let nblocks = blob::blocks_for(bytes.len());
     // SAFETY: rel is open; the metapage lock serialises allocation with VACUUM.
     unsafe {
-        let (start, part_id) = {
+        let (start, part_id, first_row) = {
             let _lock = PageLock::exclusive(rel, metapage::META_BLOCK);
             let mut m = metapage::read(rel, &table).unwrap_or_else(metapage::Meta::fresh);
             let (start, grow) = m.allocate(nblocks);
@@ -133,10 +155,11 @@ unsafe fn write_part(rel: pg_sys::Relation, buf: &RelBuffer, cols: Vec<ColumnDat
                 },
                 cid,
             );
-            (start, part_id)
+            (start, part_id, first_row)
         };
         blob::write_part(rel, start, &bytes);
         crate::skip::on_new_part(rel, plan, &sorted, &meta, part_id as i64, cid);
+        (first_row, perm)
     }
 }
 

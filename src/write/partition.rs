@@ -12,6 +12,30 @@ use std::ffi::CString;
 /// # Safety
 /// `rel` is open.
 pub unsafe fn compile(rel: pg_sys::Relation, table: &str, expr: &str) -> *mut pg_sys::Expr {
+    // SAFETY: per the caller.
+    unsafe {
+        let e = analyze(rel, table, expr);
+        let planned = pg_sys::expression_planner(e as *mut pg_sys::Expr);
+        if pg_sys::contain_mutable_functions(planned as *mut pg_sys::Node) {
+            raise_with_hint(
+                PgSqlErrorCode::ERRCODE_INVALID_OBJECT_DEFINITION,
+                format!("partition_by expression of mergetree table \"{table}\" must be immutable: \"{expr}\""),
+                "Functions whose result depends on settings (e.g. date_trunc on timestamptz, which depends on TimeZone) cannot define partitions. Use a timestamp column, or date_trunc('month', ts AT TIME ZONE 'UTC').".into(),
+            );
+        }
+        if pg_sys::exprType(planned as *mut pg_sys::Node) == pg_sys::InvalidOid {
+            raise(PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH, format!("partition_by of \"{table}\" has no type"));
+        }
+        planned
+    }
+}
+
+/// Parses and analyses `expr` against `rel` (Vars of range table entry 1), without
+/// planning it: the tree a dependency list or a deparse is made from.
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn analyze(rel: pg_sys::Relation, table: &str, expr: &str) -> *mut pg_sys::Node {
     let sql = CString::new(format!("SELECT ({expr})")).unwrap_or_default();
     let bad = |why: &str| -> ! {
         raise_with_hint(
@@ -46,22 +70,13 @@ pub unsafe fn compile(rel: pg_sys::Relation, table: &str, expr: &str) -> *mut pg
         pg_sys::addNSItemToQuery(pstate, nsitem, false, true, true);
         let e = pg_sys::transformExpr(pstate, (*target).val, pg_sys::ParseExprKind::EXPR_KIND_PARTITION_EXPRESSION);
         pg_sys::assign_expr_collations(pstate, e);
-        let planned = pg_sys::expression_planner(e as *mut pg_sys::Expr);
-        if pg_sys::contain_mutable_functions(planned as *mut pg_sys::Node) {
-            raise_with_hint(
-                PgSqlErrorCode::ERRCODE_INVALID_OBJECT_DEFINITION,
-                format!("partition_by expression of mergetree table \"{table}\" must be immutable: \"{expr}\""),
-                "Functions whose result depends on settings (e.g. date_trunc on timestamptz, which depends on TimeZone) cannot define partitions. Use a timestamp column, or date_trunc('month', ts AT TIME ZONE 'UTC').".into(),
-            );
-        }
-        if pg_sys::exprType(planned as *mut pg_sys::Node) == pg_sys::InvalidOid {
-            raise(PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH, format!("partition_by of \"{table}\" has no type"));
-        }
-        planned
+        e
     }
 }
 
-/// A compiled partition expression ready to evaluate on inserted rows.
+/// A compiled partition expression ready to evaluate on inserted rows. Copies share the
+/// compiled state (it lives in TopTransactionContext, as long as any buffer).
+#[derive(Clone)]
 pub struct Partitioner {
     state: *mut pg_sys::ExprState,
     econtext: *mut pg_sys::ExprContext,

@@ -16,16 +16,15 @@ pub fn init() {
 unsafe extern "C-unwind" fn xact_callback(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
     match event {
         pg_sys::XactEvent::XACT_EVENT_PRE_COMMIT | pg_sys::XactEvent::XACT_EVENT_PRE_PREPARE => {
-            for (relid, mut buf) in buffer::take_all() {
+            for (key, mut buf) in buffer::take_all() {
                 if buf.rows() == 0 {
                     continue;
                 }
-                // SAFETY: a table dropped in this transaction is skipped (NULL).
+                // SAFETY: the owner is looked up by storage; storage no table owns any
+                // more (dropped, truncated, rewritten) has no rows to keep.
                 unsafe {
-                    let rel = pg_sys::try_relation_open(relid, pg_sys::RowExclusiveLock as i32);
-                    if rel.is_null() {
-                        continue;
-                    }
+                    let Some(rel) = open_owner(key, buf.relid) else { continue };
+                    buf.sync(rel);
                     super::flush::flush(rel, &mut buf, true);
                     pg_sys::relation_close(rel, pg_sys::RowExclusiveLock as i32);
                 }
@@ -33,8 +32,42 @@ unsafe extern "C-unwind" fn xact_callback(event: pg_sys::XactEvent::Type, _arg: 
         }
         pg_sys::XactEvent::XACT_EVENT_ABORT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT | pg_sys::XactEvent::XACT_EVENT_COMMIT => {
             drop(buffer::take_all());
+            crate::catalog::invalidate();
         }
         _ => {}
+    }
+}
+
+/// The table that owns storage `key` now, opened: usually `relid`, the table the rows
+/// were inserted into; after a rewrite, the table the new storage was swapped into.
+///
+/// # Safety
+/// Called inside a transaction.
+unsafe fn open_owner(key: buffer::StorageKey, relid: pg_sys::Oid) -> Option<pg_sys::Relation> {
+    // SAFETY: per the caller; relations are opened with the lock inserts take.
+    unsafe {
+        let lock = pg_sys::RowExclusiveLock as i32;
+        let rel = pg_sys::try_relation_open(relid, lock);
+        if !rel.is_null() {
+            if buffer::storage_key(rel) == key {
+                return Some(rel);
+            }
+            pg_sys::relation_close(rel, lock);
+        }
+        let owner = crate::ffi::RelidByRelfilenode(key.spc, key.node);
+        if owner == pg_sys::InvalidOid || !crate::am::is_mergetree(owner) {
+            return None;
+        }
+        let rel = pg_sys::try_relation_open(owner, lock);
+        if rel.is_null() {
+            return None;
+        }
+        if buffer::storage_key(rel) == key {
+            Some(rel)
+        } else {
+            pg_sys::relation_close(rel, lock);
+            None
+        }
     }
 }
 
@@ -46,10 +79,14 @@ unsafe extern "C-unwind" fn subxact_callback(
     _arg: *mut std::ffi::c_void,
 ) {
     match event {
-        pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB => buffer::for_each(|b| {
-            let subxids = b.subxids.clone();
-            b.retain(|i| subxids[i] != my);
-        }),
+        pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB => {
+            buffer::for_each(|b| {
+                let subxids = b.subxids.clone();
+                b.retain(|i| subxids[i] != my);
+            });
+            // Part rows of the aborted subtransaction are gone for every snapshot.
+            crate::catalog::invalidate();
+        }
         pg_sys::SubXactEvent::SUBXACT_EVENT_COMMIT_SUB => buffer::for_each(|b| {
             for s in b.subxids.iter_mut().filter(|s| **s == my) {
                 *s = parent;
@@ -63,10 +100,11 @@ unsafe extern "C-unwind" fn subxact_callback(
 /// parts without committing).
 #[cfg(any(test, feature = "pg_test"))]
 pub fn flush_all_now() {
-    for (relid, mut buf) in buffer::take_all() {
+    for (key, mut buf) in buffer::take_all() {
         // SAFETY: the tables are open in this transaction.
         unsafe {
-            let rel = pg_sys::relation_open(relid, pg_sys::RowExclusiveLock as i32);
+            let Some(rel) = open_owner(key, buf.relid) else { continue };
+            buf.sync(rel);
             super::flush::flush(rel, &mut buf, true);
             pg_sys::relation_close(rel, pg_sys::RowExclusiveLock as i32);
         }

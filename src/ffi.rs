@@ -1,0 +1,145 @@
+//! Small FFI helpers over Postgres structures and the few Postgres functions pgrx does not
+//! bind. A leaf module: it uses nothing else of this crate.
+
+// Postgres' own names for the functions declared below.
+#![allow(non_snake_case)]
+
+use pgrx::pg_sys;
+
+// `#[pg_guard]` on an extern block calls `crate::ffi::pg_guard_ffi_boundary`.
+pub use pgrx::pg_sys::ffi::pg_guard_ffi_boundary;
+
+#[pgrx::pg_guard]
+unsafe extern "C-unwind" {
+    /// utils/relfilenodemap.h: the relation whose storage is (tablespace, relfilenode);
+    /// InvalidOid if none. `reltablespace` is 0 for the database's default tablespace.
+    pub fn RelidByRelfilenode(reltablespace: pg_sys::Oid, relfilenode: pg_sys::Oid) -> pg_sys::Oid;
+    /// catalog/pg_inherits.h: `relid` and every table inheriting from it (partitions too),
+    /// each locked with `lockmode`.
+    pub fn find_all_inheritors(relid: pg_sys::Oid, lockmode: pg_sys::LOCKMODE, numparents: *mut *mut pg_sys::List) -> *mut pg_sys::List;
+    /// catalog/pg_inherits.h: whether some table may inherit from `relid`.
+    pub fn has_subclass(relid: pg_sys::Oid) -> bool;
+}
+
+/// Iterates a List of pointers.
+///
+/// # Safety
+/// `list` is NIL or a valid pointer List.
+pub unsafe fn list_ptrs<T>(list: *mut pg_sys::List) -> Vec<*mut T> {
+    if list.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: per the caller.
+    unsafe { (0..(*list).length as usize).map(|i| (*(*list).elements.add(i)).ptr_value as *mut T).collect() }
+}
+
+/// Iterates a List of OIDs.
+///
+/// # Safety
+/// `list` is NIL or a valid OID List.
+pub unsafe fn list_oids(list: *mut pg_sys::List) -> Vec<pg_sys::Oid> {
+    if list.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: per the caller.
+    unsafe { (0..(*list).length as usize).map(|i| (*(*list).elements.add(i)).oid_value).collect() }
+}
+
+/// # Safety
+/// `p` is NULL or a NUL-terminated string.
+pub unsafe fn cstr(p: *const std::ffi::c_char) -> Option<String> {
+    // SAFETY: per the caller.
+    (!p.is_null()).then(|| unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned())
+}
+
+/// An identifier quoted as SQL needs it (quote_identifier).
+pub fn quote_ident(name: &str) -> String {
+    let c = std::ffi::CString::new(name).unwrap_or_default();
+    // SAFETY: quote_identifier returns its argument or a palloc'd quoted copy.
+    unsafe { std::ffi::CStr::from_ptr(pg_sys::quote_identifier(c.as_ptr())).to_string_lossy().into_owned() }
+}
+
+/// Makes `slot` own its values (copies by-reference values into the slot's memory), as
+/// ExecMaterializeSlot does: a slot filled from a granule must outlive the granule.
+///
+/// # Safety
+/// `slot` is a valid slot holding a stored tuple.
+pub unsafe fn materialize_slot(slot: *mut pg_sys::TupleTableSlot) {
+    // SAFETY: per the caller; every slot type has a materialize callback.
+    unsafe {
+        if let Some(m) = (*(*slot).tts_ops).materialize {
+            m(slot);
+        }
+    }
+}
+
+/// Clears `slot` (ExecClearTuple, an inline function in C).
+///
+/// # Safety
+/// `slot` is a valid slot.
+pub unsafe fn clear_slot(slot: *mut pg_sys::TupleTableSlot) {
+    // SAFETY: per the caller.
+    unsafe {
+        if let Some(clear) = (*(*slot).tts_ops).clear {
+            clear(slot);
+        }
+    }
+}
+
+/// pgstat_should_count_relation (a macro in C): whether statistics are collected for
+/// `rel`, associating its counters on first use.
+///
+/// # Safety
+/// `rel` is open.
+unsafe fn should_count(rel: pg_sys::Relation) -> bool {
+    // SAFETY: per the caller.
+    unsafe {
+        if !(*rel).pgstat_info.is_null() {
+            return true;
+        }
+        if (*rel).pgstat_enabled {
+            pg_sys::pgstat_assoc_relation(rel);
+            return !(*rel).pgstat_info.is_null();
+        }
+        false
+    }
+}
+
+/// pgstat_count_heap_scan (a macro in C): one sequential scan of `rel` started.
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn count_scan(rel: pg_sys::Relation) {
+    // SAFETY: per the caller; pgstat_info points at the relation's pending counters.
+    unsafe {
+        if should_count(rel) {
+            (*(*rel).pgstat_info).t_counts.t_numscans += 1;
+        }
+    }
+}
+
+/// pgstat_count_heap_getnext (a macro in C): `n` rows returned by scans of `rel`.
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn count_rows_read(rel: pg_sys::Relation, n: i64) {
+    // SAFETY: per the caller.
+    unsafe {
+        if n > 0 && should_count(rel) {
+            (*(*rel).pgstat_info).t_counts.t_tuples_returned += n;
+        }
+    }
+}
+
+/// pgstat_count_heap_fetch (a macro in C): one row of `rel` fetched by TID.
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn count_fetch(rel: pg_sys::Relation) {
+    // SAFETY: per the caller.
+    unsafe {
+        if should_count(rel) {
+            (*(*rel).pgstat_info).t_counts.t_tuples_fetched += 1;
+        }
+    }
+}
