@@ -37,6 +37,15 @@ pub extern "C-unwind" fn _PG_init() {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 16 << 20);
     }
+    // pgrx captures a Rust backtrace with every error when RUST_BACKTRACE is set in the
+    // server's environment and puts it into the error's DETAIL: twenty frames of noise in
+    // a user's error. RUST_LIB_BACKTRACE takes precedence for captured backtraces (panic
+    // messages in the server log keep following RUST_BACKTRACE). Set while the process
+    // is single-threaded (the postmaster loading preloaded libraries, or a backend
+    // starting), before anything captures one.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
     gucs::init();
     hooks::init();
     // SAFETY: registers static methods once per backend, so plans can name the node.

@@ -10,9 +10,6 @@ SELECT reloptions FROM pg_class WHERE relname = 'events';
 ALTER TABLE events SET (index_granularity = 2048, index_granularity_bytes = 1048576);
 ALTER TABLE events RESET (index_granularity_bytes);
 SELECT reloptions FROM pg_class WHERE relname = 'events';
--- Changes that would invalidate existing parts are refused.
-ALTER TABLE events SET (order_by = 'uid');
-ALTER TABLE events SET (partition_by = 'ts');
 ALTER TABLE events SET (index_granularity = 0);
 ALTER TABLE events SET (fillfactor = 50);
 -- Other ALTERs still work, and autovacuum settings pass through.
@@ -24,6 +21,10 @@ ALTER TABLE events RENAME TO events2;
 SELECT reloptions FROM pg_class WHERE relname = 'events2';
 INSERT INTO events2 (ts, org, uid, v) VALUES ('2026-01-15', 'acme', 1, 1.5);
 INSERT INTO events2 VALUES ('2026-02-15', 'zeta', 2, NULL, 'given');
+-- Changes that would invalidate existing parts are refused once there are rows.
+ALTER TABLE events2 SET (order_by = 'uid');
+ALTER TABLE events2 SET (partition_by = 'ts');
+ALTER TABLE events2 RESET (primary_key);
 SELECT * FROM events2 ORDER BY ts;
 -- A column added later reads as its default in older parts.
 ALTER TABLE events2 ADD COLUMN flag int DEFAULT 7;
@@ -79,12 +80,27 @@ CREATE INDEX made_g ON made (g);
 ALTER TABLE made ADD PRIMARY KEY (g);
 CREATE TABLE pk (a int PRIMARY KEY) USING mergetree;
 CREATE UNLOGGED TABLE ul (a int) USING mergetree;
-SELECT * FROM made WHERE g = 1 FOR UPDATE;
-SELECT count(*) FROM made TABLESAMPLE SYSTEM (10);
-ALTER TABLE made ALTER COLUMN r TYPE bigint;
-ALTER TABLE made SET ACCESS METHOD heap;
-VACUUM FULL made;
 CREATE MATERIALIZED VIEW mv USING mergetree AS SELECT 1 AS a;
+-- TABLESAMPLE: whole "blocks" of rows (SYSTEM) or single rows (BERNOULLI).
+SELECT count(*) FROM made TABLESAMPLE SYSTEM (100);
+SELECT count(*) FROM made TABLESAMPLE BERNOULLI (0);
+SELECT count(*) BETWEEN 200 AND 800 AS about_half FROM made TABLESAMPLE BERNOULLI (50) REPEATABLE (7);
+SELECT count(*) = (SELECT count(*) FROM made TABLESAMPLE SYSTEM (30) REPEATABLE (3)) AS repeatable
+FROM made TABLESAMPLE SYSTEM (30) REPEATABLE (3);
+-- A table without columns counts its rows.
+CREATE TABLE nocols () USING mergetree;
+INSERT INTO nocols DEFAULT VALUES;
+INSERT INTO nocols SELECT FROM generate_series(1, 9);
+SELECT count(*) FROM nocols;
+BEGIN;
+INSERT INTO nocols DEFAULT VALUES;
+SELECT count(*) FROM nocols;
+COMMIT;
+SELECT count(*), sum(rows) FROM mergetree.parts WHERE table_name = 'nocols'::regclass;
+ALTER TABLE nocols ADD COLUMN a int DEFAULT 5;
+SELECT a, count(*) FROM nocols GROUP BY a;
+SELECT * FROM mergetree.verify('nocols');
+DROP TABLE nocols;
 -- Foreign keys from a mergetree table to an ordinary table are checked.
 CREATE TABLE parent (id int PRIMARY KEY);
 INSERT INTO parent VALUES (1);

@@ -62,6 +62,8 @@ pub unsafe extern "C-unwind" fn relation_copy_data(rel: pg_sys::Relation, newrno
         pg_sys::FlushRelationBuffers(rel);
         let dst = pg_sys::RelationCreateStorage(*newrnode, persistence, true);
         pg_sys::RelationCopyStorage(pg_sys::RelationGetSmgr(rel), dst, pg_sys::ForkNumber::MAIN_FORKNUM, persistence);
+        // The old storage is ours to drop (at commit), as heap's copy_data does.
+        pg_sys::RelationDropStorage(rel);
         pg_sys::smgrclose(dst);
         let old = buffer::storage_key(rel);
         // pg_class stores 0 for the database's default tablespace.

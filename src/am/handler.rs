@@ -52,8 +52,8 @@ fn routine() -> *mut pg_sys::TableAmRoutine {
     r.relation_needs_toast_table = Some(ddl::relation_needs_toast_table);
     r.relation_toast_am = Some(ddl::relation_toast_am);
     r.relation_estimate_size = Some(ddl::relation_estimate_size);
-    r.scan_sample_next_block = Some(modify::scan_sample_next_block);
-    r.scan_sample_next_tuple = Some(modify::scan_sample_next_tuple);
+    r.scan_sample_next_block = Some(scan::scan_sample_next_block);
+    r.scan_sample_next_tuple = Some(scan::scan_sample_next_tuple);
     let p = Box::into_raw(Box::new(r));
     ROUTINE.store(p, Ordering::Relaxed);
     p

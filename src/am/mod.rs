@@ -10,13 +10,28 @@ pub mod vacuum;
 
 use pgrx::pg_sys;
 
-/// The relation's name, for messages.
+/// The relation's name, for messages. While Postgres rewrites a table it writes into a
+/// transient table named `pg_temp_<oid of the table>`, which users never named: that
+/// one is shown under the table's name.
 ///
 /// # Safety
 /// `rel` is open.
 pub unsafe fn relname(rel: pg_sys::Relation) -> String {
     // SAFETY: rd_rel is the relation's pg_class row.
-    unsafe { std::ffi::CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr()).to_string_lossy().into_owned() }
+    let name = unsafe { std::ffi::CStr::from_ptr((*(*rel).rd_rel).relname.data.as_ptr()).to_string_lossy().into_owned() };
+    match name.strip_prefix("pg_temp_").and_then(|o| o.parse::<u32>().ok()) {
+        Some(oid) => {
+            // SAFETY: syscache lookup; NULL when there is no such relation.
+            let original = unsafe { pg_sys::get_rel_name(pg_sys::Oid::from(oid)) };
+            if original.is_null() {
+                name
+            } else {
+                // SAFETY: a palloc'd NUL-terminated name.
+                unsafe { std::ffi::CStr::from_ptr(original) }.to_string_lossy().into_owned()
+            }
+        }
+        None => name,
+    }
 }
 
 /// Name of a relation by OID (for hooks that have no open relation).

@@ -118,13 +118,3 @@ pub unsafe extern "C-unwind" fn index_validate_scan(
     unsupported(&unsafe { super::relname(table_rel) }, "CREATE INDEX CONCURRENTLY", INDEX_HINT)
 }
 
-#[pgrx::pg_guard]
-pub unsafe extern "C-unwind" fn scan_sample_next_block(scan: pg_sys::TableScanDesc, _state: *mut pg_sys::SampleScanState) -> bool {
-    // SAFETY: the scan's relation is open.
-    unsupported(&unsafe { super::relname((*scan).rs_rd) }, "TABLESAMPLE", "Sample with WHERE random() < fraction instead.")
-}
-
-#[pgrx::pg_guard]
-pub unsafe extern "C-unwind" fn scan_sample_next_tuple(_scan: pg_sys::TableScanDesc, _state: *mut pg_sys::SampleScanState, _slot: *mut pg_sys::TupleTableSlot) -> bool {
-    false
-}

@@ -278,10 +278,18 @@ impl Cursor {
 struct ScanDesc {
     base: pg_sys::TableScanDescData,
     cursor: *mut Cursor,
-    /// ANALYZE: rows assigned to the current sampled block, [lo, hi).
+    /// ANALYZE and TABLESAMPLE: rows of the current sampled block, [lo, hi).
     sample: (u64, u64),
+    /// ANALYZE: the block count ANALYZE samples from (the relation's pages).
     sample_blocks: u64,
+    /// TABLESAMPLE: the next block of a sequential pass (methods without NextSampleBlock).
+    next_block: u64,
 }
+
+/// TABLESAMPLE blocks: rows are not tied to pages, so block b stands for rows
+/// [b * SAMPLE_BLOCK_ROWS, (b + 1) * SAMPLE_BLOCK_ROWS) of the scan's order (as many as
+/// a heap page of narrow rows holds, so SYSTEM sampling keeps its granularity).
+const SAMPLE_BLOCK_ROWS: u64 = datum::ROWS_PER_TID_BLOCK;
 
 unsafe fn desc<'a>(scan: pg_sys::TableScanDesc) -> &'a mut ScanDesc {
     // SAFETY: every scan of this AM is allocated by scan_begin as a ScanDesc.
@@ -347,6 +355,7 @@ pub unsafe extern "C-unwind" fn scan_rescan(
         let d = desc(scan);
         let snap = if d.base.rs_snapshot.is_null() { pg_sys::GetActiveSnapshot() } else { d.base.rs_snapshot };
         *d.cursor = Cursor::new(d.base.rs_rd, snap);
+        d.next_block = 0;
     }
 }
 
@@ -411,6 +420,71 @@ pub unsafe extern "C-unwind" fn scan_analyze_next_tuple(
             // for the slot to stay valid).
             crate::ffi::materialize_slot(slot);
             *liverows += 1.0;
+        }
+        found
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn scan_sample_next_block(scan: pg_sys::TableScanDesc, state: *mut pg_sys::SampleScanState) -> bool {
+    // SAFETY: `scan` came from scan_begin (SO_TYPE_SAMPLESCAN); `state` is the executor's
+    // sample scan state with its method's routine.
+    unsafe {
+        let d = desc(scan);
+        let total = (*d.cursor).total_rows();
+        let nblocks = total.div_ceil(SAMPLE_BLOCK_ROWS);
+        let tsm = (*state).tsmroutine;
+        let block = match (*tsm).NextSampleBlock {
+            Some(next) => {
+                let b = next(state, nblocks.min(0xFFFF_FFFE) as pg_sys::BlockNumber);
+                if b == pg_sys::InvalidBlockNumber {
+                    return false;
+                }
+                b as u64
+            }
+            None => {
+                let b = d.next_block;
+                d.next_block += 1;
+                b
+            }
+        };
+        if block >= nblocks {
+            return false;
+        }
+        d.sample = (block * SAMPLE_BLOCK_ROWS, ((block + 1) * SAMPLE_BLOCK_ROWS).min(total));
+        true
+    }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn scan_sample_next_tuple(
+    scan: pg_sys::TableScanDesc,
+    state: *mut pg_sys::SampleScanState,
+    slot: *mut pg_sys::TupleTableSlot,
+) -> bool {
+    // SAFETY: as in scan_sample_next_block; `slot` matches the relation.
+    unsafe {
+        let d = desc(scan);
+        let (lo, hi) = d.sample;
+        let tsm = (*state).tsmroutine;
+        let Some(next) = (*tsm).NextSampleTuple else { return false };
+        let block = (lo / SAMPLE_BLOCK_ROWS) as pg_sys::BlockNumber;
+        let off = next(state, block, (hi - lo) as pg_sys::OffsetNumber);
+        if off == pg_sys::InvalidOffsetNumber as pg_sys::OffsetNumber {
+            clear_slot(slot);
+            return false;
+        }
+        let target = lo + off as u64 - 1;
+        let c = &mut *d.cursor;
+        if c.pos > target {
+            // Methods may visit blocks in any order; the cursor only moves forward.
+            let snap = if d.base.rs_snapshot.is_null() { pg_sys::GetActiveSnapshot() } else { d.base.rs_snapshot };
+            *c = Cursor::new(d.base.rs_rd, snap);
+        }
+        c.skip_to(target);
+        let found = c.next_into(slot);
+        if found {
+            crate::ffi::count_rows_read(d.base.rs_rd, 1);
         }
         found
     }

@@ -29,11 +29,34 @@ pub unsafe extern "C-unwind" fn relation_vacuum(rel: pg_sys::Relation, _params: 
     // allocating while the free list is rebuilt.
     unsafe {
         let table = super::relname(rel);
-        let _lock = PageLock::exclusive(rel, metapage::META_BLOCK);
-        let Some(mut meta) = metapage::read(rel, &table) else { return };
-        let used = catalog::referenced_extents(rel);
-        meta.set_free(free_extents(used, meta.next_block));
-        metapage::write(rel, &meta);
+        {
+            let _lock = PageLock::exclusive(rel, metapage::META_BLOCK);
+            if let Some(mut meta) = metapage::read(rel, &table) {
+                let used = catalog::referenced_extents(rel);
+                meta.set_free(free_extents(used, meta.next_block));
+                metapage::write(rel, &meta);
+            }
+        }
+        // As heap's VACUUM does: the planner's size and row estimates in pg_class, and
+        // the statistics collector's counters (which drive autovacuum and autoanalyze).
+        let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
+        let rows: i64 = catalog::visible_parts(rel, snapshot).iter().map(|p| p.rows).sum();
+        pg_sys::UnregisterSnapshot(snapshot);
+        let pages = pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
+        let (mut frozen_updated, mut minmulti_updated) = (false, false);
+        pg_sys::vac_update_relstats(
+            rel,
+            pages,
+            rows as f64,
+            0,
+            (*(*rel).rd_rel).relhasindex,
+            pg_sys::InvalidTransactionId,
+            0.into(),
+            &mut frozen_updated,
+            &mut minmulti_updated,
+            false,
+        );
+        pg_sys::pgstat_report_vacuum((*rel).rd_id, (*(*rel).rd_rel).relisshared, rows, 0);
     }
 }
 

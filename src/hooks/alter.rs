@@ -153,6 +153,11 @@ pub unsafe fn alter_table(at: *mut pg_sys::AlterTableStmt, args: Args) {
                     structural |= defs.iter().any(|(k, _)| !options::ALTERABLE.contains(&k.as_str()));
                     changes.extend(defs);
                 }
+                pg_sys::AlterTableType::AT_SetUnLogged => crate::error::unsupported(
+                    &table,
+                    "UNLOGGED",
+                    "The part catalog is WAL-logged, so parts must be too; mergetree tables stay logged.",
+                ),
                 _ => kept = pg_sys::lappend(kept, cmd.cast()),
             }
         }

@@ -101,9 +101,14 @@ pub unsafe fn for_relation(rel: pg_sys::Relation) -> TableOptions {
 pub fn store(relid: pg_sys::Oid, defs: &[(String, Option<String>)]) {
     let mut current = stored_defs(relid);
     for (k, v) in defs {
-        current.retain(|(ck, _)| ck != k);
-        if let Some(v) = v {
-            current.push((k.clone(), v.clone()));
+        match (current.iter().position(|(ck, _)| ck == k), v) {
+            // Changed in place, so \d+ keeps the order the options were given in.
+            (Some(i), Some(v)) => current[i].1 = v.clone(),
+            (Some(i), None) => {
+                current.remove(i);
+            }
+            (None, Some(v)) => current.push((k.clone(), v.clone())),
+            (None, None) => {}
         }
     }
     let items: Vec<String> = current.iter().map(|(k, v)| format!("{k}={}", stored_form(v))).collect();

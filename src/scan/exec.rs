@@ -200,6 +200,7 @@ unsafe fn start(node: *mut pg_sys::CustomScanState) -> ScanRun {
         // Only the emitted columns become Datums.
         let needed = private_attnos(cscan, EMITTED).into_iter().filter_map(|a| plan.index_of_attnum(a)).collect();
         let snapshot = (*estate).es_snapshot;
+        crate::ffi::count_scan(rel);
         let parts = catalog::visible_parts(rel, snapshot);
         let curcid = ((*snapshot).snapshot_type == pg_sys::SnapshotType::SNAPSHOT_MVCC).then(|| (*snapshot).curcid);
         // Buffered rows, in the plan's columns (attribute numbers; a column added since
@@ -596,6 +597,7 @@ unsafe extern "C-unwind" fn next(ss: *mut pg_sys::ScanState) -> *mut pg_sys::Tup
                         (*json).fill(slot, (*node).ss.ps.ps_ExprContext);
                     }
                     let row_id = b.row_ids.as_ref().map_or(b.first_row_id + i as u64, |ids| ids[i]);
+                    crate::ffi::count_rows_read(run.rel, 1);
                     (*slot).tts_tid = datum::row_id_to_tid(row_id);
                     (*slot).tts_tableOid = (*run.rel).rd_id;
                     return slot;

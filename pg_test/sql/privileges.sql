@@ -1,0 +1,60 @@
+-- Privileges: the schema is usable by everyone; the views show only tables the user may
+-- SELECT from (and none whose row-level security applies to the user, as pg_stats);
+-- verify and part_columns need what SELECT * needs; row-level security holds in scans.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pg_mergetree;
+RESET client_min_messages;
+CREATE ROLE mt_owner;
+CREATE ROLE mt_other;
+CREATE ROLE mt_reader;
+GRANT CREATE ON SCHEMA public TO mt_owner;
+SET ROLE mt_owner;
+CREATE TABLE priv_t (tenant text, v int) USING mergetree WITH (order_by = 'tenant', partition_by = 'tenant');
+INSERT INTO priv_t SELECT CASE WHEN g % 2 = 0 THEN 'alice' ELSE 'bob' END, g FROM generate_series(1, 100) g;
+-- The owner sees its table's parts and columns and may verify it.
+SELECT partition, rows FROM mergetree.parts WHERE table_name = 'priv_t'::regclass ORDER BY partition;
+SELECT count(*) > 0 AS has_columns FROM mergetree.columns WHERE table_name = 'priv_t'::regclass;
+SELECT * FROM mergetree.verify('priv_t');
+GRANT SELECT ON priv_t TO mt_reader;
+-- Another role sees nothing of it and may not inspect it.
+SET ROLE mt_other;
+SELECT count(*) FROM mergetree.parts WHERE table_name::text = 'priv_t';
+SELECT count(*) FROM mergetree.columns WHERE table_name::text = 'priv_t';
+SELECT count(*) FROM mergetree.skip_indexes WHERE table_name::text = 'priv_t';
+SELECT * FROM mergetree.verify('priv_t');
+SELECT * FROM mergetree.part_columns('priv_t'::regclass);
+SELECT count(*) FROM priv_t;
+-- A role with SELECT sees it.
+SET ROLE mt_reader;
+SELECT partition, rows FROM mergetree.parts WHERE table_name = 'priv_t'::regclass ORDER BY partition;
+SELECT * FROM mergetree.verify('priv_t');
+-- Row-level security: scans (plain and MergeTreeScan, filters pushed or not) return only
+-- the policy's rows, and the views no longer show the table to the reader.
+SET ROLE mt_owner;
+ALTER TABLE priv_t ENABLE ROW LEVEL SECURITY;
+CREATE POLICY only_alice ON priv_t FOR SELECT TO mt_reader USING (tenant = 'alice');
+SELECT array_agg(ctid)::text AS all_tids FROM priv_t \gset
+SET ROLE mt_reader;
+SELECT tenant, count(*), sum(v) FROM priv_t GROUP BY tenant ORDER BY tenant;
+SELECT count(*) FROM priv_t WHERE tenant = 'bob';
+SELECT count(*) FROM priv_t WHERE v > 50;
+SET mergetree.enable_custom_scan = off;
+SELECT tenant, count(*) FROM priv_t GROUP BY tenant ORDER BY tenant;
+SELECT count(*) FROM priv_t WHERE ctid = ANY (:'all_tids'::tid[]);
+RESET mergetree.enable_custom_scan;
+SELECT count(*) FROM mergetree.parts WHERE table_name::text = 'priv_t';
+SELECT * FROM mergetree.verify('priv_t');
+-- Leaky functions in a user's query cannot see rows of hidden tables in the views.
+RESET ROLE;
+CREATE FUNCTION pg_temp.leak(text) RETURNS bool LANGUAGE plpgsql COST 0.0000001 AS $$
+BEGIN RAISE NOTICE 'saw %', $1; RETURN true; END $$;
+SET ROLE mt_reader;
+SELECT count(*) FROM mergetree.parts WHERE pg_temp.leak(partition);
+-- The owner still sees everything.
+SET ROLE mt_owner;
+SELECT tenant, count(*) FROM priv_t GROUP BY tenant ORDER BY tenant;
+SELECT partition, rows FROM mergetree.parts WHERE table_name = 'priv_t'::regclass ORDER BY partition;
+RESET ROLE;
+DROP TABLE priv_t;
+REVOKE CREATE ON SCHEMA public FROM mt_owner;
+DROP ROLE mt_owner, mt_other, mt_reader;
