@@ -9,7 +9,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=../scripts/lib.sh
 . "$repo/scripts/lib.sh"
-PORT=${BENCH_TINY_PORT:-$(free_port 55470)}
+PORT=${BENCH_TINY_PORT:-$(free_port 25470)}
 PY=${BENCH_PYTHON:-$MT_ROOT/bench-venv/bin/python}
 home=$MT_ROOT/bench-tiny
 DATA=$home/data

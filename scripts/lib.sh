@@ -136,10 +136,20 @@ psql_at() { local port=$1; shift; psql -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$p
 sql_at() { psql_at "$1" -d "$2" -Atq -c "$3"; }
 
 # free_port BASE: the first port from BASE up with BASE and BASE+1 both free on 127.0.0.1
-# (tests and tools start their own clusters; a fixed port may be briefly taken).
+# (tests and tools start their own clusters; a fixed port may be briefly taken). Free
+# means a server could bind it now: a client connection in TIME_WAIT on that local port
+# blocks a server too, so test ports sit below the kernel's ephemeral range (32768 up).
+port_bindable() {
+  python3 - "$1" <<'PY' 2>/dev/null
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+PY
+}
 free_port() {
   local p=$1
-  while (: <"/dev/tcp/127.0.0.1/$p") 2>/dev/null || (: <"/dev/tcp/127.0.0.1/$((p + 1))") 2>/dev/null; do
+  while ! port_bindable "$p" || ! port_bindable "$((p + 1))"; do
     p=$((p + 2))
   done
   echo "$p"

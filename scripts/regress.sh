@@ -5,7 +5,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/scripts/lib.sh"
-PORT=${MT_REGRESS_PORT:-$(free_port 55400)}
+PORT=${MT_REGRESS_PORT:-$(free_port 25400)}
 DATA=$MT_ROOT/regress/data
 PG_REGRESS=$(dirname "$("$PG_BIN/pg_config" --pgxs)")/../test/regress/pg_regress
 out=$MT_ROOT/regress/out
@@ -28,6 +28,12 @@ if grep -q "FAILED" "$out/summary.txt" || [ "$status" -ne 0 ]; then
   [ -f "$out/regression.diffs" ] && head -200 "$out/regression.diffs"
   failed=$(grep -c 'FAILED' "$out/summary.txt" || true)
   [ "$failed" -eq 0 ] && failed=1
+fi
+# A crashed backend shows only in the server log (the server restarts by itself).
+crashes=$(grep -E 'terminated by signal|PANIC:' "$(cluster_log "$DATA")" || true)
+if [[ -n $crashes ]]; then
+  echo "server crashed during the tests:"; echo "$crashes" | head -5
+  failed=$((failed + 1))
 fi
 echo "$((${#tests[@]} - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ]

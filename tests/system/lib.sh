@@ -63,4 +63,19 @@ t_cluster() {
   start_cluster "$T_DIR/$1" "$2" >/dev/null
 }
 
-t_pass() { echo "ok - $T_NAME"; }
+# Every cluster's log must be free of server processes that died by a signal (a crash:
+# backend crashes restart the server without changing the postmaster's start time, so
+# only the log tells) and of PANICs. A test that kills processes itself with kill -9 sets
+# T_ALLOW_SIGKILL=1 to allow signal 9 only.
+t_check_logs() {
+  local d logf bad
+  for d in "${T_CLUSTERS[@]}"; do
+    logf=$(cluster_log "$d")
+    [[ -f $logf ]] || continue
+    bad=$(grep -E 'terminated by signal|PANIC:|was terminated by exception' "$logf" \
+      | { if [[ -n ${T_ALLOW_SIGKILL:-} ]]; then grep -v 'terminated by signal 9:'; else cat; fi; } || true)
+    [[ -z $bad ]] || fail "server log $logf shows a crash: $(head -3 <<<"$bad")"
+  done
+}
+
+t_pass() { t_check_logs; echo "ok - $T_NAME"; }

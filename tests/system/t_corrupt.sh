@@ -6,7 +6,7 @@
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-PORT=${T_CORRUPT_PORT:-$(free_port 55460)}
+PORT=${T_CORRUPT_PORT:-$(free_port 25460)}
 [[ $MT_AM == heap ]] && { note "mergetree only"; t_pass; exit 0; }
 t_setup
 t_cluster orig "$PORT"

@@ -4,7 +4,9 @@
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-PORT=${T_CRASH_PORT:-$(free_port 55410)}
+# This test kills server processes with kill -9 itself.
+T_ALLOW_SIGKILL=1
+PORT=${T_CRASH_PORT:-$(free_port 25410)}
 COPY_ROWS=${T_CRASH_COPY_ROWS:-2000000}
 t_setup
 t_cluster db "$PORT"

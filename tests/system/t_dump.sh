@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # pg_dump / pg_restore round trip: custom format via pg_restore and plain SQL via psql must
 # reproduce the table's access method, its options, its skip index (rebuilt by the
-# restore's CREATE INDEX, so it still skips granules) and every row.
+# restore's CREATE INDEX, so it still skips granules) and every row; also after key and
+# partition columns were renamed and with a partition expression calling a function of
+# another schema (the dump restores with an empty search_path).
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-PORT=${T_DUMP_PORT:-$(free_port 55420)}
+PORT=${T_DUMP_PORT:-$(free_port 25420)}
 t_setup
 t_cluster db "$PORT"
 
@@ -13,6 +15,11 @@ q() { sql_at "$PORT" "$1" "$2"; }
 describe() { # DB: what must survive the round trip, on one line
   {
     q "$1" "SELECT reloptions FROM pg_class WHERE relname = 't'"
+    if use_ext; then
+      q "$1" "SELECT reloptions FROM pg_class WHERE relname = 'renamed'"
+      q "$1" "SELECT count(*) || ' ' || md5(string_agg(r::text, ',' ORDER BY key2)) FROM renamed r"
+      q "$1" "SELECT string_agg(partition || ':' || rows, ',' ORDER BY partition) FROM mergetree.parts WHERE table_name = 'renamed'::regclass"
+    fi
     q "$1" "SELECT amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE relname = 't'"
     q "$1" "SELECT count(*) || ' ' || count(s) || ' ' || count(n) || ' ' || count(b) FROM t"
     q "$1" "SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM t"
@@ -45,6 +52,13 @@ q src "INSERT INTO t
        FROM generate_series(1, 50000) AS g"
 if use_ext; then
   q src "CREATE INDEX t_s_bloom ON t USING mergetree_skip (s) WITH (type = 'bloom_filter(0.01)', granularity = 2)"
+  q src "CREATE SCHEMA fns"
+  q src "CREATE FUNCTION fns.bucket(bigint) RETURNS bigint LANGUAGE sql IMMUTABLE AS 'SELECT \$1 / 100'"
+  q src "CREATE TABLE renamed (key bigint, \"Note, with comma\" text, ts timestamp) USING mergetree
+         WITH (order_by = 'key, \"Note, with comma\"', partition_by = 'fns.bucket(key)', codecs = 'ts: DoubleDelta')"
+  q src "INSERT INTO renamed SELECT g, 'n' || g, '2026-01-01'::timestamp + g * interval '1 minute' FROM generate_series(1, 500) g"
+  q src "ALTER TABLE renamed RENAME COLUMN key TO key2"
+  q src "ALTER TABLE renamed RENAME COLUMN ts TO \"when\""
 fi
 want=$(describe src)
 note "source: $want"

@@ -5,7 +5,7 @@
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-PORT=${T_MEMORY_PORT:-$(free_port 55450)}
+PORT=${T_MEMORY_PORT:-$(free_port 25450)}
 ROWS=${T_MEMORY_ROWS:-3000000}
 t_setup
 t_cluster db "$PORT"

@@ -4,7 +4,7 @@
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-PRIMARY=${T_REPLICA_PORT:-$(free_port 55430)}
+PRIMARY=${T_REPLICA_PORT:-$(free_port 25430)}
 STANDBY=$((PRIMARY + 1))
 t_setup
 t_cluster primary "$PRIMARY"
