@@ -9,7 +9,8 @@ RUN_USER=${MT_USER:-pgmt}
 export PGRX_HOME=${PGRX_HOME:-/var/tmp/pg_mergetree/pgrx}
 
 need_pkgs=()
-for p in postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libclang-dev clang sudo make pkg-config; do
+# postgresql-15-partman: tests/system/t_tools.sh checks pg_partman creates mergetree partitions.
+for p in postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-partman libclang-dev clang sudo make pkg-config; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if ((${#need_pkgs[@]})); then
@@ -40,10 +41,13 @@ chown -R "$RUN_USER" "$PGRX_HOME"
 
 # Benchmark suite (benches/): psycopg 3 and tpchgen-cli (TPC-H data) in a virtualenv of their
 # own, so neither the system Python nor a pyenv one is modified. Pinned: the TPC-H data must
-# not change under the benchmark's feet.
+# not change under the benchmark's feet. SQLAlchemy (2.1: the first to reflect table
+# options) for tests/system/t_tools.sh.
 BENCH_VENV=${BENCH_VENV:-/var/tmp/pg_mergetree/bench-venv}
 TPCHGEN_VERSION=4.0.0
+SQLALCHEMY_VERSION=2.1.9
 if ! "$BENCH_VENV/bin/python" -c 'import psycopg' >/dev/null 2>&1 \
+  || ! "$BENCH_VENV/bin/python" -c "import sqlalchemy, sys; sys.exit(sqlalchemy.__version__ != '$SQLALCHEMY_VERSION')" >/dev/null 2>&1 \
   || ! "$BENCH_VENV/bin/tpchgen-cli" --version 2>/dev/null | grep -q " $TPCHGEN_VERSION\$"; then
   echo "setup: installing psycopg and tpchgen-cli $TPCHGEN_VERSION into $BENCH_VENV"
   if ! command -v python3 >/dev/null 2>&1 || ! python3 -m venv --help >/dev/null 2>&1 \
@@ -54,6 +58,6 @@ if ! "$BENCH_VENV/bin/python" -c 'import psycopg' >/dev/null 2>&1 \
   rm -rf "$BENCH_VENV"
   python3 -m venv "$BENCH_VENV"
   "$BENCH_VENV/bin/python" -m pip install -q --disable-pip-version-check \
-    'psycopg[binary]>=3.1,<4' "tpchgen-cli==$TPCHGEN_VERSION"
+    'psycopg[binary]>=3.1,<4' "tpchgen-cli==$TPCHGEN_VERSION" "sqlalchemy==$SQLALCHEMY_VERSION"
 fi
 echo "setup: ok"
