@@ -14,7 +14,7 @@ BENCH_DATA ?= /var/tmp/pg_mergetree/bench-data
 BENCH_ARGS ?=
 BENCH_PYTHON ?= /var/tmp/pg_mergetree/bench-venv/bin/python
 
-.PHONY: setup install demo bench stop test test-unit test-pg test-regress test-system clean
+.PHONY: setup install demo bench stop test test-unit test-pg test-regress test-system test-pg-suite clean
 
 setup:
 	bash scripts/setup.sh
@@ -42,6 +42,14 @@ stop:
 ## test: every test: engine unit/property tests, #[pg_test], SQL regression, system tests
 test: setup
 	bash scripts/test.sh
+
+## test-pg-suite: PostgreSQL 15's own regression suite, whole parallel_schedule, on a cluster
+## whose tables are all mergetree tables (tests/pg_suite/run.sh; `make test` runs a subset).
+## Fails on a crash or a difference not in tests/pg_suite/accepted.diffs;
+## PG_SUITE_ARGS=--accept rewrites that file from the run. MT_AM=heap: plain PostgreSQL.
+PG_SUITE_ARGS ?=
+test-pg-suite: install
+	PG_SUITE=full bash tests/pg_suite/run.sh $(PG_SUITE_ARGS)
 
 clean:
 	cargo clean

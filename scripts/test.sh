@@ -6,6 +6,9 @@
 #   4. system tests: crash recovery, pg_dump/pg_restore, streaming replica (tests/system/)
 #   5. the benchmark suite at a tiny scale: heap and mergetree must return the same rows
 #      for every query (benches/tiny.sh; timings are printed, never asserted)
+#   6. a subset of PostgreSQL's own regression suite on a cluster whose tables are all
+#      mergetree tables: no crash, no difference outside tests/pg_suite/accepted.diffs
+#      (tests/pg_suite/run.sh; PG_SUITE_SKIP=1 skips it)
 # Installs a debug build into the system PostgreSQL 15 first: the demo cluster is stopped,
 # because replacing the .so under a running server crashes it.
 set -uo pipefail
@@ -69,6 +72,22 @@ bash benches/tiny.sh 2>&1 | tee "$log/bench.log" | tail -60
 line=$(tail -1 "$log/bench.log")
 passed=$((passed + $(echo "$line" | grep -oE '^[0-9]+' || echo 0)))
 failed=$((failed + $(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 1)))
+
+step "PostgreSQL's regression suite, subset (tests/pg_suite/run.sh)"
+if [[ ${PG_SUITE_SKIP:-} == 1 ]]; then
+  echo "   skipped (PG_SUITE_SKIP=1)"
+else
+  PG_SUITE=subset bash tests/pg_suite/run.sh >"$log/pg_suite.log" 2>&1
+  # the report without the hunks' lines (all of it: $log/pg_suite.log)
+  sed -n '/^=== crash check/,$p' "$log/pg_suite.log" | grep -vE '^  [ +@-]' \
+    | awk 'NR <= 140 {print} {last[NR % 3] = $0}
+           END {if (NR > 140) {print "   ..."; for (i = NR - 2; i <= NR; i++) print last[i % 3]}}'
+  grep -q '^=== crash check' "$log/pg_suite.log" || tail -20 "$log/pg_suite.log"
+  echo "   (full output: $log/pg_suite.log)"
+  line=$(tail -1 "$log/pg_suite.log")
+  passed=$((passed + $(echo "$line" | grep -oE '^[0-9]+' || echo 0)))
+  failed=$((failed + $(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 1)))
+fi
 
 echo
 echo "$passed passed, $failed failed"

@@ -17,6 +17,12 @@ unsafe extern "C-unwind" {
     /// catalog/pg_inherits.h: `relid` and every table inheriting from it (partitions too),
     /// each locked with `lockmode`.
     pub fn find_all_inheritors(relid: pg_sys::Oid, lockmode: pg_sys::LOCKMODE, numparents: *mut *mut pg_sys::List) -> *mut pg_sys::List;
+    /// storage/predicate.h: a SERIALIZABLE transaction read the whole relation (a no-op
+    /// at other isolation levels).
+    pub fn PredicateLockRelation(relation: pg_sys::Relation, snapshot: pg_sys::Snapshot);
+    /// storage/predicate.h: a SERIALIZABLE transaction writes to the relation; with no
+    /// TID and no block, only relation-level readers conflict.
+    pub fn CheckForSerializableConflictIn(relation: pg_sys::Relation, tid: pg_sys::ItemPointer, blkno: pg_sys::BlockNumber);
     /// catalog/pg_inherits.h: whether some table may inherit from `relid`.
     pub fn has_subclass(relid: pg_sys::Oid) -> bool;
 }
@@ -50,6 +56,30 @@ pub unsafe fn list_oids(list: *mut pg_sys::List) -> Vec<pg_sys::Oid> {
 pub unsafe fn cstr(p: *const std::ffi::c_char) -> Option<String> {
     // SAFETY: per the caller.
     (!p.is_null()).then(|| unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned())
+}
+
+/// Serializable snapshot isolation for a read of `rel` under `snapshot`: rows are not tied
+/// to pages, so every read locks the whole relation (as a heap sequential scan does), and
+/// any write to it by a concurrent SERIALIZABLE transaction is a read-write conflict.
+///
+/// # Safety
+/// `rel` is open; `snapshot` NULL or valid.
+pub unsafe fn predicate_lock_read(rel: pg_sys::Relation, snapshot: pg_sys::Snapshot) {
+    // SAFETY: per the caller; only MVCC snapshots take predicate locks.
+    unsafe {
+        if !snapshot.is_null() && (*snapshot).snapshot_type == pg_sys::SnapshotType::SNAPSHOT_MVCC {
+            PredicateLockRelation(rel, snapshot);
+        }
+    }
+}
+
+/// Serializable snapshot isolation for a write to `rel` (see `predicate_lock_read`).
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn predicate_check_write(rel: pg_sys::Relation) {
+    // SAFETY: per the caller.
+    unsafe { CheckForSerializableConflictIn(rel, std::ptr::null_mut(), pg_sys::InvalidBlockNumber) }
 }
 
 /// An identifier quoted as SQL needs it (quote_identifier).

@@ -238,6 +238,7 @@ pub unsafe fn fetch_row(rel: pg_sys::Relation, row_id: u64, snapshot: pg_sys::Sn
     unsafe {
         let snapshot = if snapshot.is_null() { pg_sys::GetActiveSnapshot() } else { snapshot };
         ffi::count_fetch(rel);
+        ffi::predicate_lock_read(rel, snapshot);
         if row_id < datum::BUFFER_ROW_BASE {
             return fetch_part_row(rel, row_id, snapshot, slot);
         }

@@ -31,6 +31,7 @@ pub unsafe extern "C-unwind" fn tuple_insert(
 ) {
     // SAFETY: Postgres passes an open relation and a slot of its row type.
     unsafe {
+        crate::ffi::predicate_check_write(rel);
         insert_one(rel, slot, cid);
         pg_sys::pgstat_count_heap_insert(rel, 1);
     }
@@ -47,6 +48,7 @@ pub unsafe extern "C-unwind" fn multi_insert(
 ) {
     // SAFETY: `slots` has `nslots` valid slots of rel's row type.
     unsafe {
+        crate::ffi::predicate_check_write(rel);
         for i in 0..nslots as usize {
             insert_one(rel, *slots.add(i), cid);
         }

@@ -324,6 +324,9 @@ pub unsafe extern "C-unwind" fn scan_begin(
             (*d).sample_blocks = pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM).max(1) as u64;
         } else if flags & pg_sys::ScanOptions::SO_TYPE_SEQSCAN != 0 {
             crate::ffi::count_scan(rel);
+            crate::ffi::predicate_lock_read(rel, snap);
+        } else if flags & pg_sys::ScanOptions::SO_TYPE_SAMPLESCAN != 0 {
+            crate::ffi::predicate_lock_read(rel, snap);
         }
         d as pg_sys::TableScanDesc
     }

@@ -201,6 +201,7 @@ unsafe fn start(node: *mut pg_sys::CustomScanState) -> ScanRun {
         let needed = private_attnos(cscan, EMITTED).into_iter().filter_map(|a| plan.index_of_attnum(a)).collect();
         let snapshot = (*estate).es_snapshot;
         crate::ffi::count_scan(rel);
+        crate::ffi::predicate_lock_read(rel, snapshot);
         let parts = catalog::visible_parts(rel, snapshot);
         let curcid = ((*snapshot).snapshot_type == pg_sys::SnapshotType::SNAPSHOT_MVCC).then(|| (*snapshot).curcid);
         // Buffered rows, in the plan's columns (attribute numbers; a column added since
@@ -366,7 +367,11 @@ impl ScanRun {
     fn fetch<'a>(&self, op: &'a OpenPart, ci: usize, g: usize, rows: usize, wanted: Option<&[u32]>) -> Fetched<'a> {
         if let Some(pc) = op.map[ci] {
             if let Some((codes, validity)) = op.reader.read_granule_codes(pc, g, wanted).unwrap_or_else(|e| self.report(e)) {
-                let dict = op.reader.dictionary(pc).unwrap_or_else(|e| self.report(e)).expect("dictionary column");
+                let dict = op
+                    .reader
+                    .dictionary(pc)
+                    .unwrap_or_else(|e| self.report(e))
+                    .unwrap_or_else(|| self.report(mergetree::Error::corrupt("part", "codes of a column without a dictionary")));
                 return Fetched::Codes { codes, validity, dict, datums: &op.dicts[ci] };
             }
         }
