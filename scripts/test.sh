@@ -28,25 +28,51 @@ count_cargo() {
   local p f
   p=$(grep -oE 'test result: .* ([0-9]+) passed' "$1" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
   f=$(grep -oE '[0-9]+ failed' "$1" | awk '{s+=$1} END {print s+0}')
-  passed=$((passed + p)); failed=$((failed + f))
+  passed=$((passed + p)); failed=$((failed + f)); last_failed=$f
   echo "   -> $p passed, $f failed"
 }
 
 step() { echo; echo "=== $*"; }
 
+# A step's own exit status counts too: a test binary that aborts, a runner that dies
+# before printing its summary, must not pass as "0 failed".
+last_failed=0
+check_status() { # STATUS STEP (counts once: not again when its summary reported failures)
+  if (($1 != 0)) && ((last_failed == 0)); then
+    echo "   !! $2 exited with status $1"
+    failed=$((failed + 1))
+  fi
+}
+
+# Adds the counts of a "N passed, M failed" last line; a missing line is a failure.
+count_line() {
+  local line
+  line=$(tail -1 "$1")
+  if ! grep -qE '^[0-9]+ passed, [0-9]+ failed' <<<"$line"; then
+    echo "   !! no summary line in $1"
+    failed=$((failed + 1)); last_failed=1
+    return
+  fi
+  last_failed=$(grep -oE '[0-9]+ failed' <<<"$line" | grep -oE '^[0-9]+')
+  passed=$((passed + $(grep -oE '^[0-9]+' <<<"$line")))
+  failed=$((failed + last_failed))
+}
+
 bash scripts/cluster.sh stop >/dev/null 2>&1 || true
 
 step "engine: unit and property tests"
 cargo test -p mergetree 2>&1 | tee "$log/engine.log" | grep -E '^test |test result|panicked|error' || true
+status=${PIPESTATUS[0]}
 count_cargo "$log/engine.log"
-grep -q 'error\[' "$log/engine.log" && failed=$((failed + 1))
+check_status "$status" "cargo test -p mergetree"
 
 step "#[pg_test]: tests inside PostgreSQL"
 pgdata=$MT_ROOT/pgrx-test-data
 mkdir -p "$pgdata"; chown "$MT_USER" "$pgdata"
 cargo pgrx test pg15 --runas "$MT_USER" --pgdata "$pgdata" 2>&1 | tee "$log/pg_test.log" | grep -E '^test |test result|panicked|^error' || true
+status=${PIPESTATUS[0]}
 count_cargo "$log/pg_test.log"
-grep -q 'test result' "$log/pg_test.log" || { echo "   #[pg_test] did not run"; failed=$((failed + 1)); }
+check_status "$status" "cargo pgrx test"
 
 step "install the extension for SQL and system tests"
 if bash scripts/install.sh >"$log/install.log" 2>&1; then
@@ -57,36 +83,36 @@ fi
 
 step "SQL regression tests (pg_test/)"
 bash scripts/regress.sh 2>&1 | tee "$log/regress.log" | tail -40
-line=$(tail -1 "$log/regress.log")
-passed=$((passed + $(echo "$line" | grep -oE '^[0-9]+' || echo 0)))
-failed=$((failed + $(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 1)))
+status=${PIPESTATUS[0]}
+count_line "$log/regress.log"
+check_status "$status" "scripts/regress.sh"
 
 step "system tests (tests/system/)"
 bash tests/system/run.sh 2>&1 | tee "$log/system.log"
-line=$(tail -1 "$log/system.log")
-passed=$((passed + $(echo "$line" | grep -oE '^[0-9]+' || echo 0)))
-failed=$((failed + $(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 1)))
+status=${PIPESTATUS[0]}
+count_line "$log/system.log"
+check_status "$status" "tests/system/run.sh"
 
 step "benchmark suite at a tiny scale (benches/tiny.sh)"
 bash benches/tiny.sh 2>&1 | tee "$log/bench.log" | tail -60
-line=$(tail -1 "$log/bench.log")
-passed=$((passed + $(echo "$line" | grep -oE '^[0-9]+' || echo 0)))
-failed=$((failed + $(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 1)))
+status=${PIPESTATUS[0]}
+count_line "$log/bench.log"
+check_status "$status" "benches/tiny.sh"
 
 step "PostgreSQL's regression suite, subset (tests/pg_suite/run.sh)"
 if [[ ${PG_SUITE_SKIP:-} == 1 ]]; then
   echo "   skipped (PG_SUITE_SKIP=1)"
 else
   PG_SUITE=subset bash tests/pg_suite/run.sh >"$log/pg_suite.log" 2>&1
+  status=$?
   # the report without the hunks' lines (all of it: $log/pg_suite.log)
   sed -n '/^=== crash check/,$p' "$log/pg_suite.log" | grep -vE '^  [ +@-]' \
     | awk 'NR <= 140 {print} {last[NR % 3] = $0}
            END {if (NR > 140) {print "   ..."; for (i = NR - 2; i <= NR; i++) print last[i % 3]}}'
   grep -q '^=== crash check' "$log/pg_suite.log" || tail -20 "$log/pg_suite.log"
   echo "   (full output: $log/pg_suite.log)"
-  line=$(tail -1 "$log/pg_suite.log")
-  passed=$((passed + $(echo "$line" | grep -oE '^[0-9]+' || echo 0)))
-  failed=$((failed + $(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 1)))
+  count_line "$log/pg_suite.log"
+  check_status "$status" "tests/pg_suite/run.sh"
 fi
 
 echo

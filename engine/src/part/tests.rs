@@ -175,3 +175,17 @@ fn version_2_parts_are_read() {
     assert_eq!(r.meta().version, 2);
     assert_eq!(read_all(&r), rows);
 }
+
+#[test]
+fn part_without_columns_keeps_its_row_count() {
+    // A table with no columns still has rows (CREATE TABLE t (); INSERT ... DEFAULT VALUES).
+    let w = PartWriter::new(WriterSettings { index_granularity: 4, ..Default::default() });
+    let (bytes, meta) = w.write_rows(&[], &[], 10, &[]).unwrap();
+    assert_eq!(meta.rows, 10);
+    assert_eq!(meta.granule_rows, vec![4, 4, 2]);
+    let r = PartReader::open(VecStore(bytes)).unwrap();
+    assert_eq!(r.meta().rows, 10);
+    assert!(r.verify().is_empty());
+    // The row count is checked against the columns given.
+    assert!(w.write_rows(&specs(), &build(&[(Some(1), None)]), 2, &[0]).is_err());
+}
