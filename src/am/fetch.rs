@@ -196,16 +196,7 @@ unsafe fn fetch_part_row(rel: pg_sys::Relation, row_id: u64, snapshot: pg_sys::S
             let first_row = p.first_row as u64 + starts[g];
             let cached = v.granule.as_ref().is_some_and(|c| c.part_id == p.part_id && c.start_block == p.start_block && c.first_row == first_row);
             if !cached {
-                let rows = meta.granule_rows[g] as usize;
-                let cols = v
-                    .plan
-                    .columns
-                    .iter()
-                    .map(|c| match meta.columns.iter().position(|m| m.spec.id == c.attnum as u32) {
-                        Some(mi) => datum::to_datums(c, reader.read_granule(mi, g).unwrap_or_else(|e| crate::error::report(&table, e))),
-                        None => datum::missing_column(c, rows),
-                    })
-                    .collect();
+                let cols = super::scan::decode_granule(&reader, &v.plan, g, &table);
                 v.granule = Some(Granule { part_id: p.part_id, start_block: p.start_block, first_row, cols });
             }
             let gr = v.granule.as_ref().expect("decoded above");

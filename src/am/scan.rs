@@ -59,6 +59,20 @@ fn open_reader(rel: pg_sys::Relation, table: &str, p: &PartRow) -> PartReader<Pa
     crate::storage::part_cache::open(rel, p).unwrap_or_else(|e| crate::error::report(table, e))
 }
 
+/// Every plan column of granule `g` of a part as Datums (a column the part predates reads
+/// as its default).
+pub fn decode_granule(reader: &PartReader<PageStore>, plan: &TablePlan, g: usize, table: &str) -> Vec<DatumColumn> {
+    let meta = reader.meta();
+    let rows = meta.granule_rows[g] as usize;
+    plan.columns
+        .iter()
+        .map(|c| match meta.columns.iter().position(|m| m.spec.id == c.attnum as u32) {
+            Some(i) => datum::to_datums(c, reader.read_granule(i, g).unwrap_or_else(|e| crate::error::report(table, e))),
+            None => datum::missing_column(c, rows),
+        })
+        .collect()
+}
+
 impl Cursor {
     /// # Safety
     /// `rel` is open and `snapshot` valid for the cursor's lifetime.
@@ -120,21 +134,8 @@ impl Cursor {
     }
 
     fn decode_part_granule(&self, reader: &PartReader<PageStore>, g: usize, first_row_id: u64) -> Granule {
-        let meta = reader.meta();
-        let rows = meta.granule_rows[g] as usize;
-        let cols = self
-            .plan
-            .columns
-            .iter()
-            .map(|c| match meta.columns.iter().position(|m| m.spec.id == c.attnum as u32) {
-                Some(i) => {
-                    let data = reader.read_granule(i, g).unwrap_or_else(|e| crate::error::report(&self.table, e));
-                    datum::to_datums(c, data)
-                }
-                None => datum::missing_column(c, rows),
-            })
-            .collect();
-        Granule { cols, first_row_id, rows }
+        let cols = decode_granule(reader, &self.plan, g, &self.table);
+        Granule { cols, first_row_id, rows: reader.meta().granule_rows[g] as usize }
     }
 
     /// Loads the next granule; false at the end of all sources.

@@ -85,26 +85,7 @@ impl RelBuffer {
             let plan = datum::table_plan(rel);
             let options = crate::options::for_relation(rel);
             let partitioner = Self::partitioner(rel, &options);
-            RelBuffer {
-                relid: (*rel).rd_id,
-                sig: datum::signature(rel),
-                columns: plan.new_columns(),
-                plan,
-                options,
-                partitioner,
-                partition_of: Vec::new(),
-                partition_values: Vec::new(),
-                scratch: ColumnData::new(mergetree::ColumnType::Var),
-                partition_index: HashMap::new(),
-                cids: Vec::new(),
-                subxids: Vec::new(),
-                seqs: Vec::new(),
-                next_seq: 0,
-                bytes: 0,
-                floor: 0,
-                moved: Vec::new(),
-                track_moves: has_after_row_insert_triggers(rel),
-            }
+            RelBuffer::with_layout((*rel).rd_id, datum::signature(rel), plan, options, partitioner, has_after_row_insert_triggers(rel))
         }
     }
 
@@ -368,13 +349,25 @@ pub fn copy_rows(from: StorageKey, to: StorageKey) {
 impl RelBuffer {
     /// A buffer for the same table and columns, with no rows.
     fn empty_like(&self) -> RelBuffer {
+        RelBuffer::with_layout(self.relid, self.sig.clone(), self.plan.clone(), self.options.clone(), self.partitioner.clone(), self.track_moves)
+    }
+
+    /// An empty buffer for table `relid` with the given columns and options.
+    fn with_layout(
+        relid: pg_sys::Oid,
+        sig: datum::Signature,
+        plan: TablePlan,
+        options: TableOptions,
+        partitioner: Option<Partitioner>,
+        track_moves: bool,
+    ) -> RelBuffer {
         RelBuffer {
-            relid: self.relid,
-            sig: self.sig.clone(),
-            columns: self.plan.new_columns(),
-            plan: self.plan.clone(),
-            options: self.options.clone(),
-            partitioner: self.partitioner.clone(),
+            relid,
+            sig,
+            columns: plan.new_columns(),
+            plan,
+            options,
+            partitioner,
             partition_of: Vec::new(),
             partition_values: Vec::new(),
             scratch: ColumnData::new(mergetree::ColumnType::Var),
@@ -386,7 +379,7 @@ impl RelBuffer {
             bytes: 0,
             floor: 0,
             moved: Vec::new(),
-            track_moves: self.track_moves,
+            track_moves,
         }
     }
 
