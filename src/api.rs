@@ -10,19 +10,19 @@ use pgrx::prelude::*;
 /// on the table, and no row-level security policy applying to them (the functions below
 /// look at every row of every part, which policies would filter).
 fn check_readable(tbl: pg_sys::Oid, what: &str) {
-    if !crate::am::is_mergetree(tbl) {
-        crate::error::raise(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, format!("\"{}\" is not a mergetree table", crate::am::relid_name(tbl)));
+    if !crate::ffi::is_mergetree(tbl) {
+        crate::error::raise(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, format!("\"{}\" is not a mergetree table", crate::ffi::relid_name(tbl)));
     }
     // SAFETY: catalog lookups for an existing relation; aclcheck_error raises an ERROR.
     unsafe {
         if pg_sys::pg_class_aclcheck(tbl, pg_sys::GetUserId(), pg_sys::ACL_SELECT as pg_sys::AclMode) != pg_sys::AclResult::ACLCHECK_OK {
-            let name = std::ffi::CString::new(crate::am::relid_name(tbl)).unwrap_or_default();
+            let name = std::ffi::CString::new(crate::ffi::relid_name(tbl)).unwrap_or_default();
             pg_sys::aclcheck_error(pg_sys::AclResult::ACLCHECK_NO_PRIV, pg_sys::ObjectType::OBJECT_TABLE, name.as_ptr());
         }
         if pg_sys::check_enable_rls(tbl, pg_sys::InvalidOid, false) == pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32 {
             crate::error::raise_with_hint(
                 PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
-                format!("{what} of mergetree table \"{}\" is not allowed under its row-level security policies", crate::am::relid_name(tbl)),
+                format!("{what} of mergetree table \"{}\" is not allowed under its row-level security policies", crate::ffi::relid_name(tbl)),
                 "Only the table's owner (or a role with BYPASSRLS) can inspect all of its rows.".into(),
             );
         }
@@ -75,7 +75,7 @@ fn part_columns(
     unsafe {
         let rel = pg_sys::relation_open(tbl, pg_sys::AccessShareLock as i32);
         let plan = crate::datum::table_plan(rel);
-        let table = crate::am::relname(rel);
+        let table = crate::ffi::relname(rel);
         for p in catalog::visible_parts(rel, pg_sys::GetActiveSnapshot()) {
             let store = PageStore { rel, start_block: p.start_block as u32, nblocks: p.nblocks as u32, len: p.part_bytes as u64 };
             let reader = PartReader::open(store).unwrap_or_else(|e| crate::error::report(&table, e));

@@ -17,7 +17,7 @@ pub unsafe extern "C-unwind" fn relation_set_new_filenode(
     unsafe {
         if persistence as u8 == pg_sys::RELPERSISTENCE_UNLOGGED {
             unsupported(
-                &super::relname(rel),
+                &crate::ffi::relname(rel),
                 "UNLOGGED",
                 "The part catalog is WAL-logged, so parts must be too; create a regular (logged) table.",
             );

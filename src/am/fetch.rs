@@ -187,7 +187,7 @@ unsafe fn fetch_part_row(rel: pg_sys::Relation, row_id: u64, snapshot: pg_sys::S
             }
             let Some(pi) = hit else { return false };
             let p = &v.parts[pi];
-            let table = crate::am::relname(rel);
+            let table = crate::ffi::relname(rel);
             let reader = crate::storage::part_cache::open(rel, p).unwrap_or_else(|e| crate::error::report(&table, e));
             let meta = reader.meta();
             let offset = row_id - p.first_row as u64;
@@ -349,7 +349,7 @@ pub unsafe extern "C-unwind" fn tuple_lock(
                     if !pg_sys::ConditionalLockTuple(rel, tid, m) {
                         crate::error::raise(
                             PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE,
-                            format!("could not obtain lock on row in relation \"{}\"", super::relname(rel)),
+                            format!("could not obtain lock on row in relation \"{}\"", crate::ffi::relname(rel)),
                         );
                     }
                 }

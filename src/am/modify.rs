@@ -17,7 +17,7 @@ pub unsafe extern "C-unwind" fn tuple_delete(
     _changing_part: bool,
 ) -> pg_sys::TM_Result::Type {
     // SAFETY: rel is open.
-    unsupported(&unsafe { super::relname(rel) }, "DELETE", DML_HINT)
+    unsupported(&unsafe { crate::ffi::relname(rel) }, "DELETE", DML_HINT)
 }
 
 #[pgrx::pg_guard]
@@ -34,7 +34,7 @@ pub unsafe extern "C-unwind" fn tuple_update(
     _update_indexes: *mut bool,
 ) -> pg_sys::TM_Result::Type {
     // SAFETY: rel is open.
-    unsupported(&unsafe { super::relname(rel) }, "UPDATE", DML_HINT)
+    unsupported(&unsafe { crate::ffi::relname(rel) }, "UPDATE", DML_HINT)
 }
 
 #[pgrx::pg_guard]
@@ -47,13 +47,13 @@ pub unsafe extern "C-unwind" fn tuple_insert_speculative(
     _token: u32,
 ) {
     // SAFETY: rel is open.
-    unsupported(&unsafe { super::relname(rel) }, "INSERT ... ON CONFLICT", "mergetree tables have no unique indexes; use a replacing engine (later) or deduplicate in the query.")
+    unsupported(&unsafe { crate::ffi::relname(rel) }, "INSERT ... ON CONFLICT", "mergetree tables have no unique indexes; use a replacing engine (later) or deduplicate in the query.")
 }
 
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn tuple_complete_speculative(rel: pg_sys::Relation, _slot: *mut pg_sys::TupleTableSlot, _token: u32, _ok: bool) {
     // SAFETY: rel is open.
-    unsupported(&unsafe { super::relname(rel) }, "INSERT ... ON CONFLICT", "")
+    unsupported(&unsafe { crate::ffi::relname(rel) }, "INSERT ... ON CONFLICT", "")
 }
 
 pub const INDEX_HINT: &str = "mergetree tables are sorted by their order_by option and pruned with a sparse primary index; for other columns create a skip index: CREATE INDEX ... USING mergetree_skip (column) WITH (type = 'bloom_filter'). Ordinary indexes, PRIMARY KEY and UNIQUE constraints are not supported.";
@@ -61,7 +61,7 @@ pub const INDEX_HINT: &str = "mergetree tables are sorted by their order_by opti
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn index_fetch_begin(rel: pg_sys::Relation) -> *mut pg_sys::IndexFetchTableData {
     // SAFETY: rel is open.
-    unsupported(&unsafe { super::relname(rel) }, "index scans", INDEX_HINT)
+    unsupported(&unsafe { crate::ffi::relname(rel) }, "index scans", INDEX_HINT)
 }
 
 #[pgrx::pg_guard]
@@ -85,7 +85,7 @@ pub unsafe extern "C-unwind" fn index_fetch_tuple(
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn index_delete_tuples(rel: pg_sys::Relation, _state: *mut pg_sys::TM_IndexDeleteOp) -> pg_sys::TransactionId {
     // SAFETY: rel is open.
-    unsupported(&unsafe { super::relname(rel) }, "indexes", INDEX_HINT)
+    unsupported(&unsafe { crate::ffi::relname(rel) }, "indexes", INDEX_HINT)
 }
 
 #[pgrx::pg_guard]
@@ -103,7 +103,7 @@ pub unsafe extern "C-unwind" fn index_build_range_scan(
     _scan: pg_sys::TableScanDesc,
 ) -> f64 {
     // SAFETY: rel is open.
-    unsupported(&unsafe { super::relname(table_rel) }, "CREATE INDEX (and PRIMARY KEY/UNIQUE constraints)", INDEX_HINT)
+    unsupported(&unsafe { crate::ffi::relname(table_rel) }, "CREATE INDEX (and PRIMARY KEY/UNIQUE constraints)", INDEX_HINT)
 }
 
 #[pgrx::pg_guard]
@@ -115,6 +115,6 @@ pub unsafe extern "C-unwind" fn index_validate_scan(
     _state: *mut pg_sys::ValidateIndexState,
 ) {
     // SAFETY: rel is open.
-    unsupported(&unsafe { super::relname(table_rel) }, "CREATE INDEX CONCURRENTLY", INDEX_HINT)
+    unsupported(&unsafe { crate::ffi::relname(table_rel) }, "CREATE INDEX CONCURRENTLY", INDEX_HINT)
 }
 

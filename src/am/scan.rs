@@ -89,7 +89,7 @@ impl Cursor {
             if let Some((cols, row_ids)) = buffer::visible_rows(rel, curcid) {
                 sources.push(Source::Buffered { cols, row_ids });
             }
-            Cursor { rel, table: super::relname(rel), plan, desc: (*rel).rd_att, sources, src: 0, reader: None, granule: 0, cur: None, row: 0, pos: 0 }
+            Cursor { rel, table: crate::ffi::relname(rel), plan, desc: (*rel).rd_att, sources, src: 0, reader: None, granule: 0, cur: None, row: 0, pos: 0 }
         }
     }
 
@@ -310,7 +310,7 @@ pub unsafe extern "C-unwind" fn scan_begin(
     unsafe {
         if !pscan.is_null() {
             // Plans never ask for one (hooks/planner.rs drops heap's parallel paths).
-            crate::error::unsupported(&super::relname(rel), "parallel sequential scans", "Set max_parallel_workers_per_gather = 0.");
+            crate::error::unsupported(&crate::ffi::relname(rel), "parallel sequential scans", "Set max_parallel_workers_per_gather = 0.");
         }
         let d = pg_sys::palloc0(std::mem::size_of::<ScanDesc>()) as *mut ScanDesc;
         (*d).base.rs_rd = rel;

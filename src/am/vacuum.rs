@@ -28,7 +28,7 @@ pub unsafe extern "C-unwind" fn relation_vacuum(rel: pg_sys::Relation, _params: 
     // SAFETY: VACUUM holds the relation open; the metapage lock keeps writers from
     // allocating while the free list is rebuilt.
     unsafe {
-        let table = super::relname(rel);
+        let table = crate::ffi::relname(rel);
         {
             let _lock = PageLock::exclusive(rel, metapage::META_BLOCK);
             if let Some(mut meta) = metapage::read(rel, &table) {

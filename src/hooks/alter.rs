@@ -4,7 +4,7 @@
 //! table new storage (rewrites: ALTER TABLE, CLUSTER, VACUUM FULL), after which parts of
 //! storage no table owns any more are removed from the catalog.
 
-use super::utility::{range_var_oid, run_next, take_options, Args};
+use super::ddl::{range_var_oid, run_next, take_options, Args};
 use crate::error::{raise, raise_with_hint};
 use crate::ffi::{cstr, list_oids, list_ptrs};
 use crate::options;
@@ -20,7 +20,7 @@ pub unsafe fn validated(rel: pg_sys::Relation, changes: &[(String, Option<String
     // SAFETY: per the caller.
     unsafe {
         let relid = (*rel).rd_id;
-        let table = crate::am::relname(rel);
+        let table = crate::ffi::relname(rel);
         let mut merged: Vec<(String, String)> = options::stored_defs(relid).into_iter().filter(|(k, _)| options::is_option(k)).collect();
         for (k, v) in changes {
             merged.retain(|(mk, _)| mk != k);
@@ -59,9 +59,9 @@ unsafe fn involves_mergetree(relid: pg_sys::Oid) -> bool {
     }
     // SAFETY: catalog lookups; inheritors are listed without locking them.
     unsafe {
-        crate::am::is_mergetree(relid)
+        crate::ffi::is_mergetree(relid)
             || (crate::ffi::has_subclass(relid)
-                && list_oids(crate::ffi::find_all_inheritors(relid, pg_sys::NoLock as i32, std::ptr::null_mut())).into_iter().any(crate::am::is_mergetree))
+                && list_oids(crate::ffi::find_all_inheritors(relid, pg_sys::NoLock as i32, std::ptr::null_mut())).into_iter().any(crate::ffi::is_mergetree))
     }
 }
 
@@ -84,7 +84,7 @@ fn purge_orphans() {
 
 /// After SET ACCESS METHOD: options of the access method the table no longer has go.
 unsafe fn options_after_am_change(relid: pg_sys::Oid) {
-    let now_mergetree = crate::am::is_mergetree(relid);
+    let now_mergetree = crate::ffi::is_mergetree(relid);
     let drop: Vec<(String, Option<String>)> = options::stored_defs(relid)
         .into_iter()
         .filter(|(k, _)| if now_mergetree { !options::is_option(k) && !k.starts_with("autovacuum") } else { options::is_option(k) })
@@ -115,17 +115,17 @@ pub unsafe fn alter_table(at: *mut pg_sys::AlterTableStmt, args: Args) {
         let sets_am = cmds.iter().any(|c| (**c).subtype == pg_sys::AlterTableType::AT_SetAccessMethod);
         if !involves_mergetree(relid) {
             run_next(args);
-            if sets_am && crate::am::is_mergetree(relid) {
+            if sets_am && crate::ffi::is_mergetree(relid) {
                 options_after_am_change(relid);
                 purge_orphans();
             }
             return;
         }
-        if !crate::am::is_mergetree(relid) {
+        if !crate::ffi::is_mergetree(relid) {
             // A parent whose members are mergetree tables: they may be rewritten.
             return rewriting(args);
         }
-        let table = crate::am::relid_name(relid);
+        let table = crate::ffi::relid_name(relid);
         let mut changes = Vec::new();
         let mut kept: *mut pg_sys::List = std::ptr::null_mut();
         let mut structural = false;

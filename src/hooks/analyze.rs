@@ -30,10 +30,10 @@ unsafe fn check(query: *mut pg_sys::Query) {
             return;
         }
         let rte = *list_ptrs::<pg_sys::RangeTblEntry>((*query).rtable).get(r as usize - 1).unwrap_or(&std::ptr::null_mut());
-        if rte.is_null() || !crate::am::is_mergetree((*rte).relid) {
+        if rte.is_null() || !crate::ffi::is_mergetree((*rte).relid) {
             return;
         }
-        let table = crate::am::relid_name((*rte).relid);
+        let table = crate::ffi::relid_name((*rte).relid);
         const HINT: &str = "mergetree tables are append-only for now: rewrite the table with CREATE TABLE ... AS, or TRUNCATE and reload.";
         match (*query).commandType {
             pg_sys::CmdType::CMD_UPDATE => unsupported(&table, "UPDATE", HINT),
@@ -54,7 +54,7 @@ unsafe extern "C-unwind" fn post_parse_analyze(pstate: *mut pg_sys::ParseState, 
         if let Some(prev) = PREV {
             prev(pstate, query, jstate);
         }
-        if crate::am::am_oid() != pg_sys::InvalidOid {
+        if crate::ffi::am_oid() != pg_sys::InvalidOid {
             check(query);
         }
     }

@@ -4,6 +4,7 @@
 
 mod alter;
 mod analyze;
+mod ddl;
 mod object_access;
 mod planner;
 mod utility;

@@ -32,8 +32,8 @@ unsafe extern "C-unwind" fn object_access(
     if access == pg_sys::ObjectAccessType::OAT_DROP
         && class_id == pg_sys::RelationRelationId
         && sub_id > 0
-        && crate::am::am_oid() != pg_sys::InvalidOid
-        && crate::am::is_mergetree(object_id)
+        && crate::ffi::am_oid() != pg_sys::InvalidOid
+        && crate::ffi::is_mergetree(object_id)
     {
         crate::options::check_column_drop(object_id, sub_id as i16);
     }

@@ -22,7 +22,7 @@ unsafe extern "C-unwind" fn set_rel_pathlist(root: *mut pg_sys::PlannerInfo, rel
         if let Some(prev) = PREV {
             prev(root, rel, rti, rte);
         }
-        if (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION && crate::am::is_mergetree((*rte).relid) {
+        if (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION && crate::ffi::is_mergetree((*rte).relid) {
             // Heap's block-range parallel scans do not apply to parts.
             (*rel).partial_pathlist = std::ptr::null_mut();
             // Base relations, and members of partitioned tables and inheritance trees

@@ -4,13 +4,12 @@
 //! the new table and stores them in pg_class.reloptions itself.
 
 use super::alter;
-use crate::error::{raise, raise_with_hint, unsupported};
+use super::ddl::{range_var_oid, run_next, take_options, PREV};
+use crate::error::unsupported;
 use crate::ffi::{cstr, list_ptrs};
 use crate::options;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-
-static mut PREV: pg_sys::ProcessUtility_hook_type = None;
 
 pub unsafe fn install() {
     // SAFETY: single-threaded backend start-up.
@@ -18,70 +17,6 @@ pub unsafe fn install() {
         PREV = pg_sys::ProcessUtility_hook;
         pg_sys::ProcessUtility_hook = Some(process_utility);
     }
-}
-
-pub type Args = (
-    *mut pg_sys::PlannedStmt,
-    *const std::ffi::c_char,
-    bool,
-    pg_sys::ProcessUtilityContext::Type,
-    pg_sys::ParamListInfo,
-    *mut pg_sys::QueryEnvironment,
-    *mut pg_sys::DestReceiver,
-    *mut pg_sys::QueryCompletion,
-);
-
-pub unsafe fn run_next(a: Args) {
-    // SAFETY: forwards the arguments Postgres gave us.
-    unsafe {
-        match PREV {
-            Some(prev) => prev(a.0, a.1, a.2, a.3, a.4, a.5, a.6, a.7),
-            None => pg_sys::standard_ProcessUtility(a.0, a.1, a.2, a.3, a.4, a.5, a.6, a.7),
-        }
-    }
-}
-
-/// Options that take a list of columns: bare names after them continue the list.
-const COLUMN_LISTS: [&str; 2] = ["order_by", "primary_key"];
-
-/// Splits DefElems into mergetree options and the rest (which stay in the statement).
-/// Values are taken as given or, when they arrive as a quoted literal (pg_dump quotes
-/// the stored literal form once more), without one layer of quotes. A bare name after a
-/// column-list option (`order_by = org, ts`, as tools that re-emit reloptions unquoted
-/// write it) continues that list.
-pub unsafe fn take_options(table: &str, list: *mut pg_sys::List, is_reset: bool) -> (Vec<(String, Option<String>)>, *mut pg_sys::List) {
-    let mut ours: Vec<(String, Option<String>)> = Vec::new();
-    let mut rest: *mut pg_sys::List = std::ptr::null_mut();
-    // SAFETY: `list` is a List of DefElem.
-    unsafe {
-        for def in list_ptrs::<pg_sys::DefElem>(list) {
-            let name = cstr((*def).defname).unwrap_or_default();
-            let has_ns = !(*def).defnamespace.is_null();
-            let bare = (*def).arg.is_null();
-            if !has_ns && options::is_option(&name) {
-                let v = if is_reset || bare { None } else { cstr(pg_sys::defGetString(def)).map(|v| options::unquote(&v)) };
-                if !is_reset && v.is_none() {
-                    raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("option \"{name}\" of mergetree table \"{table}\" needs a value"));
-                }
-                if ours.iter().any(|(n, _)| *n == name) {
-                    raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("option \"{name}\" of mergetree table \"{table}\" is given more than once"));
-                }
-                ours.push((name, v));
-            } else if has_ns || name.starts_with("autovacuum") {
-                rest = pg_sys::lappend(rest, def.cast());
-            } else if let Some((_, Some(v))) = ours.last_mut().filter(|(n, v)| bare && !is_reset && v.is_some() && COLUMN_LISTS.contains(&n.as_str())) {
-                v.push_str(", ");
-                v.push_str(&crate::ffi::quote_ident(&name));
-            } else {
-                raise_with_hint(
-                    PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                    format!("unknown option \"{name}\" for mergetree table \"{table}\""),
-                    format!("Valid options are: {}.", options::OPTION_NAMES.join(", ")),
-                );
-            }
-        }
-    }
-    (ours, rest)
 }
 
 fn uses_mergetree(am: *const std::ffi::c_char) -> bool {
@@ -105,11 +40,6 @@ unsafe fn apply_new_table_options(relid: pg_sys::Oid, defs: &[(String, Option<St
         options::record_dependencies(rel, &options::for_relation(rel), false);
         pg_sys::relation_close(rel, pg_sys::NoLock as i32);
     }
-}
-
-pub unsafe fn range_var_oid(rv: *mut pg_sys::RangeVar) -> pg_sys::Oid {
-    // SAFETY: rv is a parsed RangeVar.
-    unsafe { pg_sys::RangeVarGetRelidExtended(rv, pg_sys::NoLock as i32, pg_sys::RVROption::RVR_MISSING_OK, None, std::ptr::null_mut()) }
 }
 
 #[pg_guard]
@@ -136,7 +66,7 @@ unsafe extern "C-unwind" fn process_utility(
                 | pg_sys::NodeTag::T_ClusterStmt
                 | pg_sys::NodeTag::T_VacuumStmt
         );
-        if !interesting || crate::am::am_oid() == pg_sys::InvalidOid {
+        if !interesting || crate::ffi::am_oid() == pg_sys::InvalidOid {
             return run_next((pstmt, query, read_only, context, params, env, dest, qc));
         }
         if read_only {

@@ -70,7 +70,7 @@ pub unsafe fn record_dependencies(rel: pg_sys::Relation, opts: &TableOptions, re
             pg_sys::deleteDependencyRecordsForSpecific(rc, relid, pg_sys::DependencyType::DEPENDENCY_NORMAL as _, rc, relid);
         }
         let Some(text) = &opts.partition_by else { return };
-        let expr = partition::analyze(rel, &crate::am::relname(rel), text);
+        let expr = partition::analyze(rel, &crate::ffi::relname(rel), text);
         let me = pg_sys::ObjectAddress { classId: rc, objectId: relid, objectSubId: 0 };
         // Columns the expression uses are recorded as depending on the table (the
         // harmless direction: Postgres ignores it when the table is dropped); dropping
@@ -94,7 +94,7 @@ unsafe fn partition_attnums(rel: pg_sys::Relation, opts: &TableOptions) -> Vec<i
     let Some(text) = &opts.partition_by else { return Vec::new() };
     // SAFETY: per the caller.
     unsafe {
-        let expr = partition::analyze(rel, &crate::am::relname(rel), text);
+        let expr = partition::analyze(rel, &crate::ffi::relname(rel), text);
         let mut attrs: *mut pg_sys::Bitmapset = std::ptr::null_mut();
         pg_sys::pull_varattnos(expr, 1, &mut attrs);
         let mut out = Vec::new();
@@ -117,7 +117,7 @@ pub fn check_column_drop(relid: pg_sys::Oid, attnum: i16) {
     // SAFETY: the table is locked by the ALTER TABLE (or DROP ... CASCADE) dropping it.
     unsafe {
         let rel = pg_sys::relation_open(relid, pg_sys::NoLock as i32);
-        let table = crate::am::relname(rel);
+        let table = crate::ffi::relname(rel);
         let names = attnames(rel);
         let Some(name) = names.get(&attnum).cloned() else {
             pg_sys::relation_close(rel, pg_sys::NoLock as i32);
@@ -191,12 +191,12 @@ impl RenameTracker {
                 vec![relid]
             };
             for oid in members {
-                if !crate::am::is_mergetree(oid) {
+                if !crate::ffi::is_mergetree(oid) {
                     continue;
                 }
                 let rel = pg_sys::relation_open(oid, pg_sys::AccessExclusiveLock as i32);
                 let opts = for_relation(rel);
-                let partition = opts.partition_by.as_ref().map(|t| partition::analyze(rel, &crate::am::relname(rel), t));
+                let partition = opts.partition_by.as_ref().map(|t| partition::analyze(rel, &crate::ffi::relname(rel), t));
                 tables.push(Tracked { relid: oid, names: attnames(rel), partition });
                 pg_sys::relation_close(rel, pg_sys::NoLock as i32);
             }
@@ -240,7 +240,7 @@ impl RenameTracker {
 /// `rel` is open.
 unsafe fn renamed_options(rel: pg_sys::Relation, renamed: &HashMap<String, String>) -> Vec<(String, Option<String>)> {
     // SAFETY: per the caller.
-    let (table, relid) = unsafe { (crate::am::relname(rel), (*rel).rd_id) };
+    let (table, relid) = unsafe { (crate::ffi::relname(rel), (*rel).rd_id) };
     let map = |c: &String| renamed.get(c).unwrap_or(c).clone();
     let mut changes = Vec::new();
     for (k, v) in stored_defs(relid) {

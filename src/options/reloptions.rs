@@ -86,7 +86,7 @@ thread_local! {
 /// `rel` is open.
 pub unsafe fn for_relation(rel: pg_sys::Relation) -> TableOptions {
     // SAFETY: rel is open.
-    let (relid, table, new_in_xact) = unsafe { ((*rel).rd_id, crate::am::relname(rel), (*rel).rd_createSubid != 0) };
+    let (relid, table, new_in_xact) = unsafe { ((*rel).rd_id, crate::ffi::relname(rel), (*rel).rd_createSubid != 0) };
     let mut defs: Vec<(String, String)> = stored_defs(relid).into_iter().filter(|(k, _)| is_option(k)).collect();
     if defs.is_empty() && new_in_xact {
         if let Some(p) = PENDING.with(|p| p.borrow().clone()) {

@@ -219,7 +219,7 @@ unsafe fn start(node: *mut pg_sys::CustomScanState) -> ScanRun {
         });
         let mut run = ScanRun {
             rel,
-            table: crate::am::relname(rel),
+            table: crate::ffi::relname(rel),
             opened: parts.iter().map(|_| None).collect(),
             plan,
             needed,

@@ -108,9 +108,9 @@ unsafe extern "C-unwind" fn amoptions(reloptions: pg_sys::Datum, validate: bool)
 pub unsafe extern "C-unwind" fn ambuild(heap: pg_sys::Relation, index: pg_sys::Relation, info: *mut pg_sys::IndexInfo) -> *mut pg_sys::IndexBuildResult {
     // SAFETY: Postgres passes the open table and index and the index's definition.
     unsafe {
-        let table = crate::am::relname(heap);
+        let table = crate::ffi::relname(heap);
         let def: SkipDef = super::def_of(index, &table).expect("a mergetree_skip index");
-        if (*(*heap).rd_rel).relam != crate::am::am_oid() {
+        if (*(*heap).rd_rel).relam != crate::ffi::am_oid() {
             error::raise_with_hint(
                 PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
                 format!("skip index \"{}\" is on table \"{table}\", which is not a mergetree table", def.name),
@@ -208,7 +208,7 @@ unsafe extern "C-unwind" fn amvalidate(_opclass: pg_sys::Oid) -> bool {
 #[pg_guard]
 unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, _nkeys: i32, _norderbys: i32) -> pg_sys::IndexScanDesc {
     // SAFETY: the index is open.
-    let name = unsafe { crate::am::relname(index) };
+    let name = unsafe { crate::ffi::relname(index) };
     error::raise_with_hint(
         PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
         format!("skip index \"{name}\" cannot be scanned directly"),

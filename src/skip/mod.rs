@@ -42,7 +42,7 @@ pub unsafe fn def_of(idx: pg_sys::Relation, table: &str) -> Option<SkipDef> {
         if am == pg_sys::InvalidOid || (*(*idx).rd_rel).relam != am {
             return None;
         }
-        let name = crate::am::relname(idx);
+        let name = crate::ffi::relname(idx);
         let opts = am::options_text((*idx).rd_options as *const pg_sys::varlena);
         let Some((ty, granularity)) = opts else {
             error::raise_with_hint(
@@ -68,7 +68,7 @@ pub unsafe fn defs_of(rel: pg_sys::Relation) -> Vec<SkipDef> {
         if !(*(*rel).rd_rel).relhasindex {
             return out;
         }
-        let table = crate::am::relname(rel);
+        let table = crate::ffi::relname(rel);
         let list = pg_sys::RelationGetIndexList(rel);
         for oid in crate::ffi::list_oids(list) {
             let idx = pg_sys::index_open(oid, pg_sys::AccessShareLock as i32);
@@ -121,7 +121,7 @@ pub unsafe fn on_new_part(rel: pg_sys::Relation, plan: &TablePlan, cols: &[Colum
 pub unsafe fn build_all(rel: pg_sys::Relation, plan: &TablePlan, def: &SkipDef) -> (f64, f64) {
     // SAFETY: per the caller; the snapshot is registered for the duration of the build.
     unsafe {
-        let table = crate::am::relname(rel);
+        let table = crate::ffi::relname(rel);
         let ci = plan.index_of_attnum(def.attnum).expect("indexed column is a table column");
         skip_catalog::delete_index(def.index_oid);
         pg_sys::CommandCounterIncrement();

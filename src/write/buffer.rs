@@ -99,7 +99,7 @@ impl RelBuffer {
         unsafe {
             options.partition_by.as_ref().map(|e| {
                 let old = pg_sys::MemoryContextSwitchTo(pg_sys::TopTransactionContext);
-                let p = Partitioner::new(rel, &crate::am::relname(rel), e);
+                let p = Partitioner::new(rel, &crate::ffi::relname(rel), e);
                 pg_sys::MemoryContextSwitchTo(old);
                 p
             })
@@ -125,7 +125,7 @@ impl RelBuffer {
             let plan = datum::table_plan(rel);
             let options = crate::options::for_relation(rel);
             let partitioner = Self::partitioner(rel, &options);
-            let table = crate::am::relname(rel);
+            let table = crate::ffi::relname(rel);
             for c in &plan.columns {
                 // Same attribute: a type change that kept the storage (binary-coercible,
                 // e.g. varchar(10) -> varchar(20)) keeps its bytes; any other rewrites.

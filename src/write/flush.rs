@@ -91,7 +91,7 @@ unsafe fn write_part(
     partition_value: Option<Vec<u8>>,
 ) -> (u64, Vec<u32>) {
     // SAFETY: rel is open.
-    let table = unsafe { crate::am::relname(rel) };
+    let table = unsafe { crate::ffi::relname(rel) };
     let plan = &buf.plan;
     let key: Vec<usize> = buf.options.order_by.iter().filter_map(|n| plan.index_of_name(n)).collect();
     let pk: Vec<usize> = key[..buf.options.primary_key.len().min(key.len())].to_vec();

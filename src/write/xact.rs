@@ -55,7 +55,7 @@ unsafe fn open_owner(key: buffer::StorageKey, relid: pg_sys::Oid) -> Option<pg_s
             pg_sys::relation_close(rel, lock);
         }
         let owner = crate::ffi::RelidByRelfilenode(key.spc, key.node);
-        if owner == pg_sys::InvalidOid || !crate::am::is_mergetree(owner) {
+        if owner == pg_sys::InvalidOid || !crate::ffi::is_mergetree(owner) {
             return None;
         }
         let rel = pg_sys::try_relation_open(owner, lock);
