@@ -27,6 +27,17 @@ unsafe extern "C-unwind" {
     pub fn has_subclass(relid: pg_sys::Oid) -> bool;
 }
 
+unsafe extern "C-unwind" {
+    /// executor/executor.h, declared without pgrx's guard, for a caller that lets the
+    /// ERRORs of the quals and projections it evaluates reach Postgres as raised.
+    #[link_name = "ExecScan"]
+    pub fn ExecScan_unguarded(
+        node: *mut pg_sys::ScanState,
+        access: pg_sys::ExecScanAccessMtd,
+        recheck: pg_sys::ExecScanRecheckMtd,
+    ) -> *mut pg_sys::TupleTableSlot;
+}
+
 /// Iterates a List of pointers.
 ///
 /// # Safety

@@ -81,6 +81,20 @@ ALTER TABLE made ADD PRIMARY KEY (g);
 CREATE TABLE pk (a int PRIMARY KEY) USING mergetree;
 CREATE UNLOGGED TABLE ul (a int) USING mergetree;
 CREATE MATERIALIZED VIEW mv USING mergetree AS SELECT 1 AS a;
+CREATE INDEX CONCURRENTLY made_gc ON made (g);
+SELECT count(*) AS no_index_left FROM pg_index WHERE indrelid = 'made'::regclass;
+-- With mergetree as the default, a materialized view is a heap one.
+SET default_table_access_method = mergetree;
+CREATE MATERIALIZED VIEW mv AS SELECT 1 AS a;
+SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c.relname = 'mv';
+DROP MATERIALIZED VIEW mv;
+RESET default_table_access_method;
+-- Errors raised by Postgres code around our hooks and scans keep their CONTEXT.
+DO $$ BEGIN PERFORM 1 / 0; END $$;
+CREATE FUNCTION boom(int) RETURNS bool LANGUAGE plpgsql AS $$
+BEGIN IF $1 = 7 THEN RAISE EXCEPTION 'boom at %', $1; END IF; RETURN true; END $$;
+SELECT count(*) FROM made WHERE boom(g);
+DROP FUNCTION boom(int);
 -- TABLESAMPLE: whole "blocks" of rows (SYSTEM) or single rows (BERNOULLI).
 SELECT count(*) FROM made TABLESAMPLE SYSTEM (100);
 SELECT count(*) FROM made TABLESAMPLE BERNOULLI (0);

@@ -74,6 +74,11 @@ SELECT id FROM src WHERE ctid IN (SELECT ctid FROM src WHERE id BETWEEN 1000 AND
 SELECT count(*) FROM src WHERE ctid = ANY ('{"(0,0)","(0,1000)","(4294967295,65535)","(99999,1)"}'::tid[]);
 RESET mergetree.enable_custom_scan;
 RESET ROLE;
+-- currtid2 (through a view) asks whether a TID can name a row.
+CREATE VIEW src_v AS SELECT ctid, id FROM src;
+SELECT currtid2('src_v', (SELECT ctid FROM src WHERE id = 7)) = (SELECT ctid FROM src WHERE id = 7) AS valid;
+SELECT currtid2('src_v', '(99999,1)');
+DROP VIEW src_v;
 SELECT rows_differ('SELECT s.* FROM src s WHERE ctid IN (SELECT ctid FROM src)', 'SELECT * FROM src') AS every_row_by_tid;
 
 -- ctid from RETURNING finds the row while it is still buffered.

@@ -19,6 +19,12 @@ CREATE TABLE o1 (a int, b text) USING mergetree WITH (order_by);
 CREATE TABLE o1 (a int) USING mergetree WITH (partition_by = 'a) FROM pg_class WHERE (true');
 CREATE TABLE o1 (a int) USING mergetree WITH (partition_by = 'a; DROP TABLE x');
 
+-- Heap's own options pass through (parallel_workers steers the planner).
+CREATE TABLE oh (a int) USING mergetree WITH (order_by = 'a', fillfactor = 70, parallel_workers = 1, autovacuum_enabled = off);
+SELECT reloptions FROM pg_class WHERE relname = 'oh';
+CREATE TABLE oh2 (a int) USING mergetree WITH (fillfactor = 5);
+DROP TABLE oh;
+
 -- Values that are not plain names are stored as SQL literals; the unquoted spelling a
 -- tool writes back (SQLAlchemy's reflection: WITH (order_by = a, b, ...)) and the quoted
 -- spelling pg_dump writes ('''a, b''') both mean the same.

@@ -94,7 +94,7 @@ INSERT INTO rm (id, u, ts, n) SELECT id, u, ts, n FROM rh;
 SELECT a.amname, c.reloptions FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c.relname = 'rm';
 SELECT same_rows('SELECT id, u, ts, n, g FROM rh', 'SELECT id, u, ts, n, g FROM rm') AS same_after_heap_and_back;
 SELECT bool_and(ts >= prev) AS sorted_by_new_key FROM (SELECT ts, lag(ts, 1, '-infinity') OVER () AS prev FROM rm) s;
--- A heap table with heap-only options becomes a mergetree table without them.
+-- A heap table becomes a mergetree table with its options (heap's options pass through).
 CREATE TABLE hh (a int) WITH (fillfactor = 50, autovacuum_enabled = false);
 INSERT INTO hh SELECT generate_series(1, 100);
 ALTER TABLE hh SET ACCESS METHOD mergetree;

@@ -41,9 +41,12 @@ pub unsafe extern "C-unwind" fn relation_set_new_filenode(
 
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn relation_nontransactional_truncate(rel: pg_sys::Relation) {
-    // SAFETY: TRUNCATE of a table whose storage was created in this subtransaction; the
-    // storage is ours alone, and so are its buffered rows.
+    // SAFETY: TRUNCATE of a table whose storage was created in this subtransaction, or ON
+    // COMMIT DELETE ROWS; the storage is ours alone, and so are its buffered rows. The
+    // command counter advances so that part rows the commit-time flush inserted just now
+    // can be deleted (a row is deletable only by a later command).
     unsafe {
+        pg_sys::CommandCounterIncrement();
         buffer::discard(buffer::storage_key(rel));
         catalog::delete_storage((*rel).rd_node.relNode);
         pg_sys::RelationTruncate(rel, 0);

@@ -285,10 +285,20 @@ pub unsafe extern "C-unwind" fn tuple_fetch_row_version(
     }
 }
 
+/// Whether a TID can name a row of the table: a row id handed out by its storage (the
+/// metapage's counter) or a row this transaction buffered. Whether the row is visible is
+/// for the fetch to tell.
 #[pg_guard]
-pub unsafe extern "C-unwind" fn tuple_tid_valid(_scan: pg_sys::TableScanDesc, tid: pg_sys::ItemPointer) -> bool {
-    // SAFETY: tid points at a valid item pointer.
-    unsafe { datum::tid_to_row_id(&*tid).is_some() }
+pub unsafe extern "C-unwind" fn tuple_tid_valid(scan: pg_sys::TableScanDesc, tid: pg_sys::ItemPointer) -> bool {
+    // SAFETY: `scan` is a scan of an open relation; tid points at a valid item pointer.
+    unsafe {
+        let rel = (*scan).rs_rd;
+        match datum::tid_to_row_id(&*tid) {
+            Some(r) if r >= datum::BUFFER_ROW_BASE => buffer::peek(rel, |b| b.assigned(r - datum::BUFFER_ROW_BASE)).unwrap_or(false),
+            Some(r) => crate::storage::metapage::read(rel, &ffi::relname(rel)).is_some_and(|m| r < m.next_row_id),
+            None => false,
+        }
+    }
 }
 
 #[pg_guard]

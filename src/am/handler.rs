@@ -59,12 +59,13 @@ fn routine() -> *mut pg_sys::TableAmRoutine {
     p
 }
 
-// Parallel scans are kept out of plans (hooks/planner.rs); these only size the shared
-// state Postgres asks for.
+// Parallel sequential scans are kept out of plans (hooks/planner.rs): the one caller
+// left is a parallel btree build (ALTER TABLE ... ADD PRIMARY KEY, say), refused here
+// with the CREATE INDEX message rather than later in a worker.
 #[pgrx::pg_guard]
 unsafe extern "C-unwind" fn parallelscan_estimate(rel: pg_sys::Relation) -> usize {
-    // SAFETY: forwards to the block-based helper.
-    unsafe { pg_sys::table_block_parallelscan_estimate(rel) }
+    // SAFETY: rel is open.
+    crate::error::unsupported(&unsafe { crate::ffi::relname(rel) }, "CREATE INDEX (and PRIMARY KEY/UNIQUE constraints)", super::modify::INDEX_HINT)
 }
 
 #[pgrx::pg_guard]

@@ -193,17 +193,17 @@ pub fn delete_storage(relfilenode: pg_sys::Oid) {
 
 /// Deletes every row of catalog `name` whose oid column `attno` is `oid`.
 fn delete_rows(name: &CStr, attno: i16, oid: pg_sys::Oid) {
-    // SAFETY: a fresh MVCC snapshot finds every committed row; the table (or index) they
-    // describe is locked exclusively, so no one else changes its rows concurrently.
+    // SAFETY: SnapshotSelf finds every committed row and every row of this transaction,
+    // also those of the current command (the commit-time flush right before ON COMMIT
+    // DELETE ROWS truncates the table); the table (or index) they describe is locked
+    // exclusively, so no one else changes its rows concurrently.
     unsafe {
-        let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
         let mut tids = Vec::new();
-        scan(name, attno, oid, snapshot, pg_sys::RowExclusiveLock, |_, tup| tids.push((*tup).t_self));
+        scan(name, attno, oid, &raw mut pg_sys::SnapshotSelfData, pg_sys::RowExclusiveLock, |_, tup| tids.push((*tup).t_self));
         let cat = Catalog::open(name, pg_sys::RowExclusiveLock);
         for mut tid in tids {
             pg_sys::simple_heap_delete(cat.0, &mut tid);
         }
-        pg_sys::UnregisterSnapshot(snapshot);
     }
     invalidate();
 }
@@ -214,9 +214,8 @@ fn rekey(name: &CStr, attno: i16, old: pg_sys::Oid, new: pg_sys::Oid) {
     // SAFETY: as in delete_rows; each row is copied with the one column replaced, then
     // the original deleted, as the current command.
     unsafe {
-        let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
         let mut rows = Vec::new();
-        scan(name, attno, old, snapshot, pg_sys::RowExclusiveLock, |_, tup| rows.push(pg_sys::heap_copytuple(tup)));
+        scan(name, attno, old, &raw mut pg_sys::SnapshotSelfData, pg_sys::RowExclusiveLock, |_, tup| rows.push(pg_sys::heap_copytuple(tup)));
         let cat = Catalog::open(name, pg_sys::RowExclusiveLock);
         let natts = (*(*cat.0).rd_att).natts as usize;
         let mut values = vec![pg_sys::Datum::from(0); natts];
@@ -231,7 +230,6 @@ fn rekey(name: &CStr, attno: i16, old: pg_sys::Oid, new: pg_sys::Oid) {
             pg_sys::heap_freetuple(copy);
             pg_sys::heap_freetuple(tup);
         }
-        pg_sys::UnregisterSnapshot(snapshot);
     }
     invalidate();
 }

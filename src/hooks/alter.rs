@@ -4,7 +4,7 @@
 //! table new storage (rewrites: ALTER TABLE, CLUSTER, VACUUM FULL), after which parts of
 //! storage no table owns any more are removed from the catalog.
 
-use super::ddl::{range_var_oid, run_next, take_options, Args};
+use super::ddl::{range_var_oid, take_options, After, Handled};
 use crate::error::{raise, raise_with_hint};
 use crate::ffi::{cstr, list_oids, list_ptrs};
 use crate::options;
@@ -65,16 +65,10 @@ unsafe fn involves_mergetree(relid: pg_sys::Oid) -> bool {
     }
 }
 
-/// Runs a statement that may give mergetree tables new storage, then forgets the parts of
-/// storage no table owns any more (Postgres drops the old storage without telling the
+/// Forgets the parts of storage no table owns any more, after a statement that may
+/// have given tables new storage (Postgres drops the old storage without telling the
 /// event trigger).
-pub unsafe fn rewriting(args: Args) {
-    // SAFETY: forwards Postgres' arguments.
-    unsafe { run_next(args) };
-    purge_orphans();
-}
-
-fn purge_orphans() {
+pub fn purge_orphans() {
     // SAFETY: makes this statement's catalog changes visible to the query below.
     unsafe { pg_sys::CommandCounterIncrement() };
     Spi::run("SELECT mergetree.purge_orphans()").unwrap_or_else(|e| {
@@ -82,14 +76,11 @@ fn purge_orphans() {
     });
 }
 
-/// After SET ACCESS METHOD: options of the access method the table no longer has go.
+/// After SET ACCESS METHOD heap: our options go (heap's stay with either method).
 unsafe fn options_after_am_change(relid: pg_sys::Oid) {
     let now_mergetree = crate::ffi::is_mergetree(relid);
-    let drop: Vec<(String, Option<String>)> = options::stored_defs(relid)
-        .into_iter()
-        .filter(|(k, _)| if now_mergetree { !options::is_option(k) && !k.starts_with("autovacuum") } else { options::is_option(k) })
-        .map(|(k, _)| (k, None))
-        .collect();
+    let drop: Vec<(String, Option<String>)> =
+        options::stored_defs(relid).into_iter().filter(|(k, _)| !now_mergetree && options::is_option(k)).map(|(k, _)| (k, None)).collect();
     if !drop.is_empty() {
         options::store(relid, &drop);
     }
@@ -103,27 +94,63 @@ unsafe fn options_after_am_change(relid: pg_sys::Oid) {
     }
 }
 
-/// ALTER TABLE.
+/// What ALTER TABLE of a mergetree table does after Postgres ran the rest of it.
+pub struct AlterAfter {
+    relid: pg_sys::Oid,
+    /// Options to store: ours (validated) and heap's (checked by heap's parser).
+    changes: Vec<(String, Option<String>)>,
+    /// order_by, primary_key or partition_by changed: record the new dependencies.
+    structural: bool,
+    sets_am: bool,
+    /// Postgres ran commands of the statement (which may have rewritten the table).
+    ran: bool,
+}
+
+impl AlterAfter {
+    pub fn run(self) {
+        if !self.changes.is_empty() {
+            options::store(self.relid, &self.changes);
+            if self.structural {
+                // SAFETY: the table is locked by the statement.
+                unsafe {
+                    let rel = pg_sys::relation_open(self.relid, pg_sys::NoLock as i32);
+                    options::record_dependencies(rel, &options::for_relation(rel), true);
+                    pg_sys::relation_close(rel, pg_sys::NoLock as i32);
+                }
+            }
+        }
+        if self.ran {
+            if self.sets_am {
+                // SAFETY: in the statement's transaction.
+                unsafe { options_after_am_change(self.relid) };
+            }
+            purge_orphans();
+        }
+    }
+}
+
+/// ALTER TABLE: our options taken out and checked (sort key and partitions only while the
+/// table is empty); UNLOGGED refused; rewrites of mergetree tables, also through a parent
+/// or to and from heap, followed by a purge of the old storage's parts.
 ///
 /// # Safety
-/// `at` is the statement of `args`, in a private copy we may edit.
-pub unsafe fn alter_table(at: *mut pg_sys::AlterTableStmt, args: Args) {
+/// `at` is a parsed statement in a private copy we may edit.
+pub unsafe fn alter_table(at: *mut pg_sys::AlterTableStmt) -> Option<Handled> {
     // SAFETY: per the caller.
     unsafe {
         let relid = range_var_oid((*at).relation);
         let cmds = list_ptrs::<pg_sys::AlterTableCmd>((*at).cmds);
         let sets_am = cmds.iter().any(|c| (**c).subtype == pg_sys::AlterTableType::AT_SetAccessMethod);
         if !involves_mergetree(relid) {
-            run_next(args);
-            if sets_am && crate::ffi::is_mergetree(relid) {
-                options_after_am_change(relid);
-                purge_orphans();
-            }
-            return;
+            // A heap table may become a mergetree table.
+            return sets_am.then_some(Handled {
+                run: true,
+                after: Some(After::Alter(AlterAfter { relid, changes: Vec::new(), structural: false, sets_am, ran: true })),
+            });
         }
         if !crate::ffi::is_mergetree(relid) {
             // A parent whose members are mergetree tables: they may be rewritten.
-            return rewriting(args);
+            return Some(Handled { run: true, after: Some(After::Purge) });
         }
         let table = crate::ffi::relid_name(relid);
         let mut changes = Vec::new();
@@ -181,41 +208,27 @@ pub unsafe fn alter_table(at: *mut pg_sys::AlterTableStmt, args: Args) {
             changes.extend(ours);
             pg_sys::relation_close(rel, pg_sys::NoLock as i32);
         }
-        if !kept.is_null() {
+        let ran = !kept.is_null();
+        if ran {
             (*at).cmds = kept;
-            run_next(args);
         }
-        if !changes.is_empty() {
-            options::store(relid, &changes);
-            if structural {
-                let rel = pg_sys::relation_open(relid, pg_sys::NoLock as i32);
-                options::record_dependencies(rel, &options::for_relation(rel), true);
-                pg_sys::relation_close(rel, pg_sys::NoLock as i32);
-            }
-        }
-        if !kept.is_null() {
-            if sets_am {
-                options_after_am_change(relid);
-            }
-            purge_orphans();
-        }
+        Some(Handled { run: ran, after: Some(After::Alter(AlterAfter { relid, changes, structural, sets_am, ran })) })
     }
 }
 
-/// ALTER TABLE ... RENAME [COLUMN]: options follow renamed columns.
+/// ALTER TABLE ... RENAME COLUMN (also through a parent): options follow the columns.
 ///
 /// # Safety
-/// `rs` is the statement of `args`.
-pub unsafe fn rename(rs: *mut pg_sys::RenameStmt, args: Args) {
+/// `rs` is a parsed statement.
+pub unsafe fn rename(rs: *mut pg_sys::RenameStmt) -> Option<Handled> {
     // SAFETY: per the caller.
     unsafe {
         let column = (*rs).renameType == pg_sys::ObjectType::OBJECT_COLUMN && (*rs).relationType == pg_sys::ObjectType::OBJECT_TABLE;
         let relid = if column && !(*rs).relation.is_null() { range_var_oid((*rs).relation) } else { pg_sys::InvalidOid };
         if !involves_mergetree(relid) {
-            return run_next(args);
+            return None;
         }
         let tracker = options::RenameTracker::before(relid, (*(*rs).relation).inh);
-        run_next(args);
-        tracker.after();
+        Some(Handled { run: true, after: Some(After::Rename(tracker)) })
     }
 }

@@ -22,14 +22,69 @@ pub type Args = (
     *mut pg_sys::QueryCompletion,
 );
 
+unsafe extern "C-unwind" {
+    /// tcop/utility.h, declared without pgrx's guard: an ERROR it raises must reach
+    /// Postgres' own handler as raised (see `run_next`).
+    #[link_name = "standard_ProcessUtility"]
+    fn standard_process_utility_unguarded(
+        pstmt: *mut pg_sys::PlannedStmt,
+        query: *const std::ffi::c_char,
+        read_only: bool,
+        context: pg_sys::ProcessUtilityContext::Type,
+        params: pg_sys::ParamListInfo,
+        env: *mut pg_sys::QueryEnvironment,
+        dest: *mut pg_sys::DestReceiver,
+        qc: *mut pg_sys::QueryCompletion,
+    );
+}
+
+/// Runs the statement: the next ProcessUtility hook, or Postgres' own. Called without
+/// any guard and from a frame that owns nothing to drop, so an ERROR the statement raises
+/// (any DDL, COPY, DO, a function it calls) long-jumps straight to Postgres' handler with
+/// every field it carries: cursor position, CONTEXT lines, schema/table/constraint names.
+/// (pgrx's guard would catch it and raise a new error with the message, detail and hint
+/// alone, for every utility statement of the cluster, since the library is preloaded.)
+///
+/// # Safety
+/// The caller's frames up to Postgres own nothing that needs dropping.
 pub unsafe fn run_next(a: Args) {
     // SAFETY: forwards the arguments Postgres gave us.
     unsafe {
         match PREV {
             Some(prev) => prev(a.0, a.1, a.2, a.3, a.4, a.5, a.6, a.7),
-            None => pg_sys::standard_ProcessUtility(a.0, a.1, a.2, a.3, a.4, a.5, a.6, a.7),
+            None => standard_process_utility_unguarded(a.0, a.1, a.2, a.3, a.4, a.5, a.6, a.7),
         }
     }
+}
+
+/// What a handler does after the statement ran (its half before ran already).
+pub enum After {
+    /// CREATE TABLE [AS] of a mergetree table: store the options taken out of it.
+    NewTable { relation: *mut pg_sys::RangeVar, defs: Vec<(String, Option<String>)> },
+    /// ALTER TABLE of a mergetree table (alter.rs).
+    Alter(super::alter::AlterAfter),
+    /// Column renames: options follow.
+    Rename(crate::options::RenameTracker),
+    /// A statement that may have given tables new storage: forget the old storage's parts.
+    Purge,
+}
+
+/// A handler's plan for one statement: whether the statement still has anything for
+/// Postgres to run, and what to do afterwards.
+pub struct Handled {
+    pub run: bool,
+    pub after: Option<After>,
+}
+
+/// Heap's own table options (PostgreSQL 15), passed through to Postgres with a mergetree
+/// table: `autovacuum_*` steer autovacuum, `parallel_workers` the planner; the others have
+/// no effect on parts but are accepted, as tools and dumps of heap tables use them.
+fn is_heap_option(name: &str) -> bool {
+    name.starts_with("autovacuum_")
+        || matches!(
+            name,
+            "fillfactor" | "toast_tuple_target" | "parallel_workers" | "log_autovacuum_min_duration" | "user_catalog_table" | "vacuum_index_cleanup" | "vacuum_truncate"
+        )
 }
 
 /// Options that take a list of columns: bare names after them continue the list.
@@ -58,7 +113,7 @@ pub unsafe fn take_options(table: &str, list: *mut pg_sys::List, is_reset: bool)
                     raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("option \"{name}\" of mergetree table \"{table}\" is given more than once"));
                 }
                 ours.push((name, v));
-            } else if has_ns || name.starts_with("autovacuum") {
+            } else if has_ns || is_heap_option(&name) {
                 rest = pg_sys::lappend(rest, def.cast());
             } else if let Some((_, Some(v))) = ours.last_mut().filter(|(n, v)| bare && !is_reset && v.is_some() && COLUMN_LISTS.contains(&n.as_str())) {
                 v.push_str(", ");

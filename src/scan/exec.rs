@@ -621,10 +621,12 @@ unsafe extern "C-unwind" fn recheck(_ss: *mut pg_sys::ScanState, _slot: *mut pg_
     true
 }
 
-#[pg_guard]
+/// Not guarded, and owning nothing to drop: an ERROR raised by a qual or projection that
+/// ExecScan evaluates (a user's function, say) reaches Postgres with its CONTEXT and other
+/// fields, as from a heap scan. Our own code runs in `next`, which is guarded.
 unsafe extern "C-unwind" fn exec(node: *mut pg_sys::CustomScanState) -> *mut pg_sys::TupleTableSlot {
     // SAFETY: ExecScan applies the kept quals and the projection around `next`.
-    unsafe { pg_sys::ExecScan(&raw mut (*node).ss, Some(next), Some(recheck)) }
+    unsafe { crate::ffi::ExecScan_unguarded(&raw mut (*node).ss, Some(next), Some(recheck)) }
 }
 
 #[pg_guard]

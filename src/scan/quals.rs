@@ -57,11 +57,22 @@ unsafe fn is_value(node: *mut pg_sys::Node, relid: pg_sys::Index) -> bool {
     }
 }
 
+/// Whether comparisons under `collation` are byte comparisons at heart: a deterministic
+/// collation calls strings equal only when their bytes are. A nondeterministic one (case-
+/// or accent-insensitive ICU collations) does not, so nothing under it is pushed.
+unsafe fn deterministic(collation: pg_sys::Oid) -> bool {
+    // SAFETY: a syscache lookup of a collation the expression names.
+    collation == pg_sys::InvalidOid || unsafe { pg_sys::get_collation_isdeterministic(collation) }
+}
+
 /// How column `col` compares with a value of type `other` under operator `opno`:
 /// the comparison kind and operator, when the engine can do it exactly.
 unsafe fn interpret(opno: pg_sys::Oid, col: &ColumnPlan, other: pg_sys::Oid, collation: pg_sys::Oid) -> Option<(SortKind, CmpOp)> {
     // SAFETY: catalog lookups.
     unsafe {
+        if !deterministic(collation) {
+            return None;
+        }
         let base = pg_sys::getBaseType(col.typid);
         let other = pg_sys::getBaseType(other);
         for i in list_ptrs::<pg_sys::OpBtreeInterpretation>(pg_sys::get_op_btree_interpretation(opno)) {
@@ -146,6 +157,7 @@ pub unsafe fn pushable(clause: *mut pg_sys::Node, relid: pg_sys::Index, plan: &T
                     // collation; ILIKE only where case folding is ASCII's.
                     return c == args[0]
                         && matches!(pg_sys::getBaseType(col.typid), pg_sys::TEXTOID | pg_sys::VARCHAROID)
+                        && deterministic((*op).inputcollid)
                         && (!is_ilike((*op).opfuncid) || ctype_is_c((*op).inputcollid));
                 }
                 opno != pg_sys::InvalidOid && interpret(opno, col, pg_sys::exprType(v), (*op).inputcollid).is_some()

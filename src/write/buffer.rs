@@ -248,6 +248,11 @@ impl RelBuffer {
         self.partition_of.truncate(n);
     }
 
+    /// Whether sequence number `seq` was handed to a row of this buffer.
+    pub fn assigned(&self, seq: u64) -> bool {
+        seq < self.next_seq
+    }
+
     /// Where buffered row `seq` went when it was written as a part mid-transaction.
     pub fn moved_row(&self, seq: u64) -> Option<u64> {
         self.moved.binary_search_by_key(&seq, |&(s, _)| s).ok().map(|i| self.moved[i].1)

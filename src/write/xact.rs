@@ -33,6 +33,8 @@ unsafe extern "C-unwind" fn xact_callback(event: pg_sys::XactEvent::Type, _arg: 
         pg_sys::XactEvent::XACT_EVENT_ABORT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT | pg_sys::XactEvent::XACT_EVENT_COMMIT => {
             drop(buffer::take_all());
             crate::catalog::invalidate();
+            // A CREATE TABLE AS that failed leaves its options behind (hooks/utility.rs).
+            crate::options::PENDING.with(|p| *p.borrow_mut() = None);
         }
         _ => {}
     }
@@ -86,6 +88,7 @@ unsafe extern "C-unwind" fn subxact_callback(
             });
             // Part rows of the aborted subtransaction are gone for every snapshot.
             crate::catalog::invalidate();
+            crate::options::PENDING.with(|p| *p.borrow_mut() = None);
         }
         pg_sys::SubXactEvent::SUBXACT_EVENT_COMMIT_SUB => buffer::for_each(|b| {
             for s in b.subxids.iter_mut().filter(|s| **s == my) {

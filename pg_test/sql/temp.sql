@@ -1,0 +1,32 @@
+-- Temporary mergetree tables: ON COMMIT PRESERVE ROWS, DELETE ROWS and DROP, rows of the
+-- transaction, and the table reusable afterwards.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pg_mergetree;
+RESET client_min_messages;
+CREATE TEMP TABLE tp (a int, b text) USING mergetree WITH (order_by = 'a');
+INSERT INTO tp SELECT g, 'v' || g FROM generate_series(1, 1000) g;
+SELECT count(*), sum(a) FROM tp;
+CREATE TEMP TABLE td (a int) USING mergetree ON COMMIT DELETE ROWS;
+BEGIN;
+INSERT INTO td VALUES (1), (2);
+SELECT count(*) FROM td;
+COMMIT;
+SELECT count(*) FROM td;
+INSERT INTO td VALUES (3);
+SELECT count(*) FROM td;
+BEGIN;
+INSERT INTO td SELECT generate_series(1, 50000);
+SAVEPOINT s;
+INSERT INTO td VALUES (0);
+ROLLBACK TO s;
+SELECT count(*) FROM td;
+COMMIT;
+SELECT count(*) FROM td;
+SELECT * FROM mergetree.verify('td');
+BEGIN;
+CREATE TEMP TABLE tx (a int) USING mergetree ON COMMIT DROP;
+INSERT INTO tx VALUES (1);
+SELECT count(*) FROM tx;
+COMMIT;
+SELECT count(*) FROM pg_class WHERE relname = 'tx';
+DROP TABLE tp, td;
