@@ -169,7 +169,8 @@ pub unsafe fn alter_table(at: *mut pg_sys::AlterTableStmt) -> Option<Handled> {
                             raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("mergetree table \"{table}\" has no TOAST table to set options on"));
                         }
                         let name = cstr((*def).defname).unwrap_or_default();
-                        let value = if reset || (*def).arg.is_null() { None } else { cstr(pg_sys::defGetString(def)) };
+                        // A bare boolean option (SET (autovacuum_enabled)) means true.
+                        let value = if reset { None } else if (*def).arg.is_null() { Some("true".to_string()) } else { cstr(pg_sys::defGetString(def)) };
                         if !reset {
                             let one = pg_sys::lappend(std::ptr::null_mut(), def.cast());
                             let d = pg_sys::transformRelOptions(pg_sys::Datum::from(0), one, std::ptr::null(), std::ptr::null_mut(), false, false);

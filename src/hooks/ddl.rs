@@ -104,6 +104,9 @@ pub unsafe fn take_options(table: &str, list: *mut pg_sys::List, is_reset: bool)
             let name = cstr((*def).defname).unwrap_or_default();
             let has_ns = !(*def).defnamespace.is_null();
             let bare = (*def).arg.is_null();
+            if is_reset && !bare {
+                raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "RESET must not include values for parameters".into());
+            }
             if !has_ns && options::is_option(&name) {
                 let v = if is_reset || bare { None } else { cstr(pg_sys::defGetString(def)).map(|v| options::unquote(&v)) };
                 if !is_reset && v.is_none() {

@@ -4,7 +4,7 @@
 //! dependencies in pg_depend, as Postgres does for an expression index, so they cannot
 //! be dropped from under the table.
 
-use super::{for_relation, per_column, store, stored_defs, TableOptions};
+use super::{for_relation, per_column, rewrite, stored_defs, TableOptions};
 use crate::error::raise_with_hint;
 use crate::ffi::quote_ident;
 use crate::write::partition;
@@ -155,7 +155,7 @@ pub fn check_column_drop(relid: pg_sys::Oid, attnum: i16) {
         }
         pg_sys::relation_close(rel, pg_sys::NoLock as i32);
         if !changes.is_empty() {
-            store(relid, &changes);
+            rewrite(relid, &changes);
         }
     }
 }
@@ -224,7 +224,7 @@ impl RenameTracker {
                         changes.push(("partition_by".to_string(), Some(deparse_partition(rel, expr))));
                     }
                     if !changes.is_empty() {
-                        store(t.relid, &changes);
+                        rewrite(t.relid, &changes);
                     }
                 }
                 pg_sys::relation_close(rel, pg_sys::NoLock as i32);

@@ -7,7 +7,7 @@ mod follow;
 mod reloptions;
 
 pub use follow::{check_column_drop, deparse_partition, record_dependencies, RenameTracker};
-pub use reloptions::{for_relation, store, stored_defs, unquote, PENDING};
+pub use reloptions::{for_relation, rewrite, store, stored_defs, unquote, PENDING};
 
 use crate::datum::TablePlan;
 use mergetree::codec::dict::DictMode;

@@ -96,13 +96,25 @@ pub unsafe fn for_relation(rel: pg_sys::Relation) -> TableOptions {
     parse(&table, &defs)
 }
 
-/// Writes `defs` into `pg_class.reloptions` of `relid`, replacing same-named entries
-/// (`None` value removes the option). No validation by heap's option parser happens here.
+/// Writes `defs` into `pg_class.reloptions` of `relid` as ALTER TABLE SET/RESET does: an
+/// option set again moves to the end, one reset goes (`None`). No validation by heap's
+/// option parser happens here.
 pub fn store(relid: pg_sys::Oid, defs: &[(String, Option<String>)]) {
     let mut current = stored_defs(relid);
     for (k, v) in defs {
+        current.retain(|(ck, _)| ck != k);
+        if let Some(v) = v {
+            current.push((k.clone(), v.clone()));
+        }
+    }
+    write(relid, &current);
+}
+
+/// Rewrites options of `relid` in place (a renamed column in them): each keeps its place.
+pub fn rewrite(relid: pg_sys::Oid, defs: &[(String, Option<String>)]) {
+    let mut current = stored_defs(relid);
+    for (k, v) in defs {
         match (current.iter().position(|(ck, _)| ck == k), v) {
-            // Changed in place, so \d+ keeps the order the options were given in.
             (Some(i), Some(v)) => current[i].1 = v.clone(),
             (Some(i), None) => {
                 current.remove(i);
@@ -111,7 +123,13 @@ pub fn store(relid: pg_sys::Oid, defs: &[(String, Option<String>)]) {
             (None, None) => {}
         }
     }
-    let items: Vec<String> = current.iter().map(|(k, v)| format!("{k}={}", stored_form(v))).collect();
+    write(relid, &current);
+}
+
+/// Replaces `pg_class.reloptions` of `relid` with `current` (ours in their stored form,
+/// heap's as given, as heap stores them).
+fn write(relid: pg_sys::Oid, current: &[(String, String)]) {
+    let items: Vec<String> = current.iter().map(|(k, v)| if is_option(k) { format!("{k}={}", stored_form(v)) } else { format!("{k}={v}") }).collect();
     // SAFETY: updates a copy of the pg_class row through the catalog API.
     unsafe {
         let classrel = pg_sys::table_open(pg_sys::RelationRelationId, pg_sys::RowExclusiveLock as i32);
