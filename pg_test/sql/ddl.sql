@@ -89,6 +89,11 @@ CREATE MATERIALIZED VIEW mv AS SELECT 1 AS a;
 SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c.relname = 'mv';
 DROP MATERIALIZED VIEW mv;
 RESET default_table_access_method;
+-- System columns rows do not have are refused wherever a query reads them.
+SELECT xmin FROM made LIMIT 1;
+SELECT count(*) FROM made WHERE g IN (SELECT cmax::text::int FROM made);
+INSERT INTO made VALUES (0, 0) RETURNING xmax;
+SELECT ctid IS NOT NULL AS has_ctid, tableoid::regclass FROM made WHERE g = 1;
 -- Errors raised by Postgres code around our hooks and scans keep their CONTEXT.
 DO $$ BEGIN PERFORM 1 / 0; END $$;
 CREATE FUNCTION boom(int) RETURNS bool LANGUAGE plpgsql AS $$

@@ -1,5 +1,6 @@
-//! Refuses UPDATE, DELETE, MERGE and ON CONFLICT on mergetree tables at parse analysis,
-//! before any row is touched, with an error naming the table and the operation.
+//! Refuses at parse analysis, before any row is touched, with an error naming the table:
+//! UPDATE, DELETE, MERGE and ON CONFLICT on mergetree tables, and the system columns
+//! their rows do not have (xmin, cmin, xmax, cmax), anywhere in a query.
 
 use crate::ffi::list_ptrs;
 use crate::error::unsupported;
@@ -47,6 +48,63 @@ unsafe fn check(query: *mut pg_sys::Query) {
     }
 }
 
+/// System columns mergetree rows do not have: rows carry no transaction ids (which
+/// transaction inserted a part is in the part catalog).
+fn missing_system_column(attno: i32) -> Option<&'static str> {
+    match attno {
+        -2 => Some("xmin"),
+        -3 => Some("cmin"),
+        -4 => Some("xmax"),
+        -5 => Some("cmax"),
+        _ => None,
+    }
+}
+
+/// Refuses the system columns of mergetree tables `query` reads (in its own range table;
+/// the walker below visits the queries inside it).
+unsafe fn check_system_columns(query: *mut pg_sys::Query) {
+    // SAFETY: `query` is an analysed Query; selectedCols holds the attribute numbers each
+    // relation is read for (offset by FirstLowInvalidHeapAttributeNumber).
+    unsafe {
+        for rte in list_ptrs::<pg_sys::RangeTblEntry>((*query).rtable) {
+            if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION || (*rte).selectedCols.is_null() || !crate::ffi::is_mergetree((*rte).relid) {
+                continue;
+            }
+            let mut m = -1;
+            loop {
+                m = pg_sys::bms_next_member((*rte).selectedCols, m);
+                if m < 0 {
+                    break;
+                }
+                if let Some(col) = missing_system_column(m + pg_sys::FirstLowInvalidHeapAttributeNumber) {
+                    crate::error::raise_with_hint(
+                        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                        format!("system column \"{col}\" is not available for mergetree table \"{}\"", crate::ffi::relid_name((*rte).relid)),
+                        "mergetree rows carry no transaction ids; ctid and tableoid are available.".into(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Visits every Query of a statement: subqueries in FROM, sublinks, CTEs.
+#[pg_guard]
+unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, context: *mut std::ffi::c_void) -> bool {
+    // SAFETY: the walkers pass nodes of an analysed tree.
+    unsafe {
+        if node.is_null() {
+            return false;
+        }
+        if (*node).type_ == pg_sys::NodeTag::T_Query {
+            let q = node as *mut pg_sys::Query;
+            check_system_columns(q);
+            return pg_sys::query_tree_walker(q, Some(walk), context, 0);
+        }
+        pg_sys::expression_tree_walker(node, Some(walk), context)
+    }
+}
+
 #[pg_guard]
 unsafe extern "C-unwind" fn post_parse_analyze(pstate: *mut pg_sys::ParseState, query: *mut pg_sys::Query, jstate: *mut pg_sys::JumbleState) {
     // SAFETY: forwards Postgres' arguments.
@@ -56,6 +114,7 @@ unsafe extern "C-unwind" fn post_parse_analyze(pstate: *mut pg_sys::ParseState, 
         }
         if crate::ffi::am_oid() != pg_sys::InvalidOid {
             check(query);
+            walk(query.cast(), std::ptr::null_mut());
         }
     }
 }
