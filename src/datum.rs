@@ -321,6 +321,11 @@ pub fn to_datums_of(col: &ColumnPlan, data: ColumnData, rows: &[u32]) -> DatumCo
     DatumColumn { datums, nulls, _storage: storage, _fixed: None, _dict: None }
 }
 
+/// The plan's columns as the engine's readers want them (by attribute number).
+pub fn read_columns(plan: &TablePlan) -> Vec<mergetree::range_reader::ReadColumn> {
+    plan.columns.iter().map(|c| mergetree::range_reader::ReadColumn { id: c.attnum as u32, ty: c.ty, missing: c.missing.clone() }).collect()
+}
+
 /// A column absent from a part (or a buffered row) as engine values: its ADD COLUMN
 /// default, or NULL, `rows` times.
 pub fn missing_values(col: &ColumnPlan, rows: usize) -> ColumnData {

@@ -13,6 +13,7 @@ pub mod granule;
 pub mod json;
 pub mod part;
 pub mod predicate;
+pub mod range_reader;
 pub mod select;
 pub mod skip;
 pub mod sort;

@@ -10,8 +10,9 @@ use crate::skip;
 use crate::storage::blob::PageStore;
 use crate::storage::part_cache;
 use crate::write::buffer;
-use mergetree::predicate::{FilterColumn, Predicate};
-use mergetree::{select, Bitmap, ColumnData, PartReader};
+use mergetree::predicate::Predicate;
+use mergetree::range_reader::{self, Fetched, PartColumns, ReadColumn};
+use mergetree::{select, ColumnData, PartReader};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::rc::Rc;
@@ -57,32 +58,9 @@ struct Batch {
 /// A part whose metadata has been read, with the place of each plan column in it.
 struct OpenPart {
     reader: PartReader<PageStore>,
-    /// Plan column index -> index of the column in the part (None: added later).
-    map: Vec<Option<usize>>,
+    columns: PartColumns,
     /// Per plan column: its dictionary as Datums, made on first use.
     dicts: Vec<std::cell::OnceCell<Rc<DatumColumn>>>,
-    /// The plan columns the part's rows are sorted by (its primary key, as far as the plan
-    /// has the columns), with each column's order.
-    sort_key: Vec<(usize, mergetree::SortKind)>,
-}
-
-/// A column of a granule as read: values, or (for a part that dictionary-encodes it) its
-/// codes with the part's dictionary, as engine values for filters and as Datums for
-/// output, so no string is rebuilt per row.
-enum Fetched<'a> {
-    Values(ColumnData),
-    /// `datums` are the dictionary as Datums, made on first output (a filter-only column
-    /// never needs them).
-    Codes { codes: Vec<u32>, validity: Option<Bitmap>, dict: &'a ColumnData, datums: &'a std::cell::OnceCell<Rc<DatumColumn>> },
-}
-
-impl Fetched<'_> {
-    fn filter_column(&self) -> FilterColumn<'_> {
-        match self {
-            Fetched::Values(c) => FilterColumn::Values(c),
-            Fetched::Codes { codes, validity, dict, .. } => FilterColumn::Dict { codes, validity: validity.as_ref(), dict },
-        }
-    }
 }
 
 /// One scan's state. It lives across rescans: the visible parts, their metadata and the
@@ -96,6 +74,8 @@ struct ScanRun {
     predicate: Option<Predicate>,
     /// The predicate's top-level conjuncts, each with the plan columns it reads.
     conjuncts: Vec<(Predicate, Vec<usize>)>,
+    /// The plan's columns as the engine reads them.
+    read_cols: Vec<ReadColumn>,
     filter_cols: Vec<usize>,
     parts: Vec<PartRow>,
     /// Parts opened so far, by index in `parts`.
@@ -217,7 +197,9 @@ unsafe fn start(node: *mut pg_sys::CustomScanState) -> ScanRun {
                 .collect();
             (by_plan, ids)
         });
+        let read_cols = datum::read_columns(&plan);
         let mut run = ScanRun {
+            read_cols,
             rel,
             table: crate::ffi::relname(rel),
             opened: parts.iter().map(|_| None).collect(),
@@ -257,16 +239,8 @@ impl ScanRun {
         self.conjuncts.clear();
         if let Some(p) = &self.predicate {
             p.columns(&mut self.filter_cols);
-            self.conjuncts = p
-                .conjuncts()
-                .into_iter()
-                .map(|c| {
-                    let mut cols = Vec::new();
-                    c.columns(&mut cols);
-                    (c.clone(), cols)
-                })
-                .collect();
         }
+        self.conjuncts = range_reader::conjuncts_of(self.predicate.as_ref());
         self.stats.parts_total += self.parts.len() as u64;
         self.part = 0;
         self.current = None;
@@ -292,20 +266,9 @@ impl ScanRun {
         if self.opened[pi].is_none() {
             let p = &self.parts[pi];
             let reader = part_cache::open(self.rel, p).unwrap_or_else(|e| self.report(e));
-            let map: Vec<Option<usize>> = self
-                .plan
-                .columns
-                .iter()
-                .map(|c| reader.meta().columns.iter().position(|m| m.spec.id == c.attnum as u32))
-                .collect();
+            let columns = PartColumns::new(reader.meta(), &self.read_cols);
             let dicts = self.plan.columns.iter().map(|_| std::cell::OnceCell::new()).collect();
-            let meta = reader.meta();
-            let sort_key = meta
-                .primary_key
-                .iter()
-                .map_while(|&pc| map.iter().position(|&m| m == Some(pc)).map(|ci| (ci, meta.columns[pc].spec.sort)))
-                .collect();
-            self.opened[pi] = Some(OpenPart { reader, map, dicts, sort_key });
+            self.opened[pi] = Some(OpenPart { reader, columns, dicts });
         }
         self.opened[pi].as_ref().expect("opened")
     }
@@ -322,11 +285,11 @@ impl ScanRun {
             self.stats.granules_total += meta.granules() as u64;
             let granules = match &self.predicate {
                 Some(pred) => {
-                    if crate::gucs::PART_PRUNING.get() && !select::part_may_match(meta, pred, &op.map) {
+                    if crate::gucs::PART_PRUNING.get() && !select::part_may_match(meta, pred, &op.columns.map) {
                         continue;
                     }
                     let mut granules = if crate::gucs::PRIMARY_KEY_PRUNING.get() {
-                        select::select_granules(meta, pred, &op.map)
+                        select::select_granules(meta, pred, &op.columns.map)
                     } else {
                         (0..meta.granules()).collect()
                     };
@@ -353,118 +316,22 @@ impl ScanRun {
         false
     }
 
-    /// A column of the part as engine values (at least the `wanted` rows), or its default
-    /// when the part predates it.
-    fn read_column(&self, reader: &PartReader<PageStore>, map: &[Option<usize>], ci: usize, g: usize, rows: usize, wanted: Option<&[u32]>) -> ColumnData {
-        match map[ci] {
-            Some(pc) => reader.read_granule_rows(pc, g, wanted).unwrap_or_else(|e| self.report(e)),
-            None => datum::missing_values(&self.plan.columns[ci], rows),
-        }
-    }
-
-    /// Column `ci` of granule `g` (at least the `wanted` rows): dictionary codes when the
-    /// part has them, else values.
-    fn fetch<'a>(&self, op: &'a OpenPart, ci: usize, g: usize, rows: usize, wanted: Option<&[u32]>) -> Fetched<'a> {
-        if let Some(pc) = op.map[ci] {
-            if let Some((codes, validity)) = op.reader.read_granule_codes(pc, g, wanted).unwrap_or_else(|e| self.report(e)) {
-                let dict = op
-                    .reader
-                    .dictionary(pc)
-                    .unwrap_or_else(|e| self.report(e))
-                    .unwrap_or_else(|| self.report(mergetree::Error::corrupt("part", "codes of a column without a dictionary")));
-                return Fetched::Codes { codes, validity, dict, datums: &op.dicts[ci] };
-            }
-        }
-        Fetched::Values(self.read_column(&op.reader, &op.map, ci, g, rows, wanted))
-    }
-
-    /// Evaluates the predicate one conjunct at a time, cheapest columns first (`cost` of a
-    /// plan column), as ClickHouse's PREWHERE does: each column is decoded only for the
-    /// rows still selected, so a wide column after a selective one costs a frame or two.
-    /// Returns the passing rows.
-    ///
-    /// `sort_key` lists the plan columns the rows are sorted by (a part's primary key with
-    /// each column's order): equalities on a prefix of it select one run of rows, found by
-    /// binary search.
-    fn filter<'a>(
-        &self,
-        pre: &mut [Option<Fetched<'a>>],
-        rows: usize,
-        sort_key: &[(usize, mergetree::SortKind)],
-        cost: impl Fn(usize) -> u64,
-        fetch: &mut impl FnMut(&Self, usize, Option<&[u32]>) -> Fetched<'a>,
-    ) -> Vec<u32> {
-        let mut done = vec![false; self.conjuncts.len()];
-        let mut selection: Option<Vec<u32>> = None;
-        let mut range = 0..rows;
-        for &(ci, kind) in sort_key {
-            let equality = (0..self.conjuncts.len()).find_map(|k| match self.conjuncts[k].0.as_equality() {
-                Some((c, kd, value)) if !done[k] && c == ci && kd == kind => Some((k, value)),
-                _ => None,
-            });
-            let Some((k, value)) = equality else { break };
-            if pre[ci].is_none() {
-                pre[ci] = Some(fetch(self, ci, selection.as_deref()));
-            }
-            range = pre[ci].as_ref().expect("fetched").filter_column().equal_range(range, kind, value);
-            done[k] = true;
-            if range.is_empty() {
-                return Vec::new();
-            }
-            selection = Some((range.start as u32..range.end as u32).collect());
-        }
-        let mut order: Vec<usize> = (0..self.conjuncts.len()).filter(|&k| !done[k]).collect();
-        order.sort_by_key(|&k| self.conjuncts[k].1.iter().map(|&ci| cost(ci)).sum::<u64>());
-        for k in order {
-            let (conj, cols) = &self.conjuncts[k];
-            for &ci in cols {
-                if pre[ci].is_none() {
-                    pre[ci] = Some(fetch(self, ci, selection.as_deref()));
-                }
-            }
-            let refs: Vec<Option<FilterColumn>> = pre.iter().map(|c| c.as_ref().map(Fetched::filter_column)).collect();
-            // Only selected rows are evaluated: the others may not have been decoded.
-            let kept = match &selection {
-                None => conj.evaluate_rows(&refs, &(0..rows as u32).collect::<Vec<_>>()),
-                Some(s) => conj.evaluate_rows(&refs, s),
-            };
-            if kept.is_empty() {
-                return kept;
-            }
-            selection = Some(kept);
-        }
-        selection.unwrap_or_else(|| (0..rows as u32).collect())
-    }
-
-    /// Filters `rows` rows (filter columns decoded so far in `pre`) and decodes the needed
-    /// columns of the passing ones.
-    fn make_batch<'a>(
-        &mut self,
-        mut pre: Vec<Option<Fetched<'a>>>,
-        rows: usize,
-        sort_key: &[(usize, mergetree::SortKind)],
-        cost: impl Fn(usize) -> u64,
-        mut fetch: impl FnMut(&Self, usize, Option<&[u32]>) -> Fetched<'a>,
-        first_row_id: u64,
-        row_ids: Option<Vec<u64>>,
-    ) -> Option<Batch> {
-        let selection = self.filter(&mut pre, rows, sort_key, cost, &mut fetch);
-        self.stats.rows_removed += (rows - selection.len()) as u64;
-        if selection.is_empty() {
-            return None;
-        }
+    /// The needed columns of the selected rows as Datums (a dictionary column through
+    /// the part's dictionary, converted once per part: `dicts`).
+    fn datum_columns(&self, columns: &mut [Option<Fetched<'_>>], selection: &[u32], dicts: Option<&[std::cell::OnceCell<Rc<DatumColumn>>]>) -> Vec<Option<DatumColumn>> {
         let mut cols: Vec<Option<DatumColumn>> = (0..self.plan.columns.len()).map(|_| None).collect();
-        for &ci in &self.needed.clone() {
-            let data = pre[ci].take().unwrap_or_else(|| fetch(self, ci, Some(&selection)));
-            cols[ci] = Some(match data {
-                Fetched::Values(data) => datum::to_datums_of(&self.plan.columns[ci], data, &selection),
-                Fetched::Codes { codes, validity, dict, datums } => {
-                    let datums = datums.get_or_init(|| Rc::new(datum::to_datums(&self.plan.columns[ci], dict.clone())));
-                    datum::from_dictionary(datums, &codes, validity.as_ref(), &selection)
+        for &ci in &self.needed {
+            let Some(data) = columns[ci].take() else { continue };
+            let col = &self.plan.columns[ci];
+            cols[ci] = Some(match (data, dicts) {
+                (Fetched::Codes { codes, validity, dict }, Some(dicts)) => {
+                    let datums = dicts[ci].get_or_init(|| Rc::new(datum::to_datums(col, dict.clone())));
+                    datum::from_dictionary(datums, &codes, validity.as_ref(), selection)
                 }
+                (data, _) => datum::to_datums_of(col, data.into_values(), selection),
             });
         }
-        Some(Batch { cols, rows: selection, next: 0, first_row_id, row_ids })
+        cols
     }
 
     /// Filters and decodes granule `g` of part `pi`.
@@ -474,10 +341,15 @@ impl ScanRun {
         let rows = meta.granule_rows[g] as usize;
         let first: u64 = meta.granule_rows[..g].iter().map(|&n| n as u64).sum();
         let first_row_id = self.parts[pi].first_row as u64 + first;
-        let pre: Vec<Option<Fetched>> = (0..self.plan.columns.len()).map(|_| None).collect();
-        // A column's cost is its compressed size in this part; one the part lacks is free.
-        let cost = |ci: usize| op.map[ci].map_or(0, |pc| meta.columns[pc].compressed_bytes);
-        let batch = self.make_batch(pre, rows, &op.sort_key, cost, |s, ci, wanted| s.fetch(&op, ci, g, rows, wanted), first_row_id, None);
+        let read = range_reader::read_granule(&op.reader, &op.columns, &self.read_cols, &self.conjuncts, &self.needed, g).unwrap_or_else(|e| self.report(e));
+        let batch = read.map(|mut b| {
+            self.stats.rows_removed += (rows - b.selection.len()) as u64;
+            let cols = self.datum_columns(&mut b.columns, &b.selection, Some(&op.dicts));
+            Batch { cols, rows: b.selection, next: 0, first_row_id, row_ids: None }
+        });
+        if batch.is_none() {
+            self.stats.rows_removed += rows as u64;
+        }
         self.opened[pi] = Some(op);
         batch
     }
@@ -521,13 +393,17 @@ impl ScanRun {
                 // Cloned: a rescan reads them again.
                 if let Some((cols, ids)) = self.buffered.clone() {
                     let rows = ids.len();
-                    let mut cols: Vec<Option<ColumnData>> = cols.into_iter().map(Some).collect();
-                    let pre: Vec<Option<Fetched>> = (0..cols.len()).map(|_| None).collect();
-                    let take = |_: &Self, ci: usize, _: Option<&[u32]>| Fetched::Values(cols[ci].take().unwrap_or_else(|| ColumnData::new(mergetree::ColumnType::Var)));
-                    // Buffered rows are in insertion order: no sort key to search.
-                    let batch = self.make_batch(pre, rows, &[], |_| 0, take, 0, Some(ids));
-                    if let Some(b) = batch {
-                        self.batch = Some(b);
+                    let mut pre: Vec<Option<Fetched>> = cols.into_iter().map(|c| Some(Fetched::Values(c))).collect();
+                    // Buffered rows are in insertion order: no sort key to search; every
+                    // column is at hand.
+                    let selection = range_reader::filter(&self.conjuncts, &mut pre, rows, &[], |_| 0, &mut |_, _| {
+                        Err(mergetree::Error::Invalid("buffered rows have every column".into()))
+                    })
+                    .unwrap_or_else(|e| self.report(e));
+                    self.stats.rows_removed += (rows - selection.len()) as u64;
+                    if !selection.is_empty() {
+                        let cols = self.datum_columns(&mut pre, &selection, None);
+                        self.batch = Some(Batch { cols, rows: selection, next: 0, first_row_id: 0, row_ids: Some(ids) });
                         return true;
                     }
                 }
