@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod column;
+pub mod aggregate;
 pub mod codec;
 pub mod error;
 pub mod granule;

@@ -1,0 +1,277 @@
+//! GROUP BY and aggregates over filtered granule batches: each batch's rows are mapped to
+//! group ids (by dictionary code through a per-part table where the key is one
+//! dictionary-encoded column, else through a hash table of encoded keys), then every
+//! aggregate updates its state column for those rows. One `Aggregator` per thread; the
+//! partial ones merge by key at the end. Memory is accounted, so the caller can give up
+//! (and let Postgres aggregate) before a table outgrows its budget.
+
+mod state;
+
+use crate::column::{float_of, ColumnType, SortKind};
+use crate::range_reader::Fetched;
+use hashbrown::HashMap;
+pub use state::Values;
+use state::State;
+
+/// How an aggregate reads its input values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    /// Little-endian two's-complement integers (also dates, times, timestamps).
+    Int,
+    /// IEEE floats.
+    Float,
+    /// Bytes compared as unsigned strings (bool, uuid, bytea, text under C collation).
+    Bytes,
+}
+
+impl ValueKind {
+    fn sort_kind(self) -> SortKind {
+        match self {
+            ValueKind::Int => SortKind::SignedInt,
+            ValueKind::Float => SortKind::Float,
+            ValueKind::Bytes => SortKind::Bytes,
+        }
+    }
+}
+
+/// An aggregate over reader column `col` (an index into the batch's columns).
+#[derive(Clone, Debug, PartialEq)]
+pub enum AggFunc {
+    CountStar,
+    Count { col: usize },
+    Sum { col: usize, kind: ValueKind },
+    Avg { col: usize, kind: ValueKind },
+    Min { col: usize, kind: ValueKind },
+    Max { col: usize, kind: ValueKind },
+    BoolAnd { col: usize },
+    BoolOr { col: usize },
+    CountDistinct { col: usize, kind: ValueKind },
+}
+
+impl AggFunc {
+    pub fn input(&self) -> Option<usize> {
+        match *self {
+            AggFunc::CountStar => None,
+            AggFunc::Count { col }
+            | AggFunc::Sum { col, .. }
+            | AggFunc::Avg { col, .. }
+            | AggFunc::Min { col, .. }
+            | AggFunc::Max { col, .. }
+            | AggFunc::BoolAnd { col }
+            | AggFunc::BoolOr { col }
+            | AggFunc::CountDistinct { col, .. } => Some(col),
+        }
+    }
+    fn kind(&self) -> ValueKind {
+        match *self {
+            AggFunc::Sum { kind, .. } | AggFunc::Avg { kind, .. } | AggFunc::Min { kind, .. } | AggFunc::Max { kind, .. } | AggFunc::CountDistinct { kind, .. } => kind,
+            _ => ValueKind::Int,
+        }
+    }
+}
+
+/// A grouping key: reader column `col`, of physical type `ty`; floats group by Postgres'
+/// equality (-0 = 0, NaN = NaN).
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeySpec {
+    pub col: usize,
+    pub ty: ColumnType,
+    pub float: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct AggSpec {
+    pub keys: Vec<KeySpec>,
+    pub aggs: Vec<AggFunc>,
+}
+
+/// An aggregate's result for one group.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AggValue {
+    Null,
+    Int(i128),
+    Float(f64),
+    Bytes(Vec<u8>),
+    Bool(bool),
+    /// avg of integers: Postgres divides the sum by the count as numeric.
+    IntSumCount { sum: i128, count: i64 },
+}
+
+/// One output group: its key values (None: NULL) and aggregate values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    pub keys: Vec<Option<Vec<u8>>>,
+    pub values: Vec<AggValue>,
+}
+
+impl Values for Fetched<'_> {
+    fn get(&self, row: u32) -> Option<&[u8]> {
+        let r = row as usize;
+        match self {
+            Fetched::Values(c) => c.get(r),
+            Fetched::Codes { codes, validity, dict } => {
+                if validity.as_ref().is_some_and(|v| !v.get(r)) {
+                    None
+                } else {
+                    Some(dict.value(codes[r] as usize))
+                }
+            }
+        }
+    }
+}
+
+/// Appends key column `k`'s encoding of row `r` to `out`: a NULL flag, then the value
+/// (floats normalized; variable-length values with their length).
+fn encode_key(k: &KeySpec, col: &Fetched, r: u32, out: &mut Vec<u8>) {
+    match col.get(r) {
+        None => out.push(0),
+        Some(v) => {
+            out.push(1);
+            if k.float {
+                let x = float_of(v);
+                let x = if x == 0.0 { 0.0 } else if x.is_nan() { f64::NAN } else { x };
+                out.extend_from_slice(&x.to_bits().to_le_bytes());
+            } else {
+                if k.ty == ColumnType::Var {
+                    out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                }
+                out.extend_from_slice(v);
+            }
+        }
+    }
+}
+
+/// The aggregation state of one thread (or the merged result).
+pub struct Aggregator {
+    spec: AggSpec,
+    /// Encoded key -> group id.
+    groups: HashMap<Box<[u8]>, u32>,
+    /// Per group: its encoded key (normalized) and the first row's key values.
+    keys: Vec<(Box<[u8]>, Vec<Option<Vec<u8>>>)>,
+    states: Vec<State>,
+    /// A single dictionary-encoded key: per part (by the caller's part number), group id
+    /// of each code (u32::MAX: not looked up yet).
+    code_groups: HashMap<usize, Vec<u32>>,
+    bytes: usize,
+}
+
+/// Bytes a group costs besides its key and distinct values (hash entry, states).
+const GROUP_BYTES: usize = 64;
+
+impl Aggregator {
+    pub fn new(spec: AggSpec) -> Aggregator {
+        let states = spec.aggs.iter().map(State::new).collect();
+        Aggregator { spec, groups: HashMap::new(), keys: Vec::new(), states, code_groups: HashMap::new(), bytes: 0 }
+    }
+
+    /// Memory held, approximately (keys, states, distinct values).
+    pub fn memory(&self) -> usize {
+        self.bytes + self.keys.len() * GROUP_BYTES
+    }
+
+    pub fn groups(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The group of an encoded key, made if new (its key values from `original`).
+    fn group_of(&mut self, key: &[u8], original: impl FnOnce() -> Vec<Option<Vec<u8>>>) -> u32 {
+        if let Some(&g) = self.groups.get(key) {
+            return g;
+        }
+        let g = self.keys.len() as u32;
+        self.groups.insert(key.into(), g);
+        let orig = original();
+        self.bytes += key.len() * 2 + orig.iter().map(|k| k.as_ref().map_or(0, Vec::len)).sum::<usize>();
+        self.keys.push((key.into(), orig));
+        for s in &mut self.states {
+            s.grow(self.keys.len());
+        }
+        g
+    }
+
+    /// Folds the `rows` of a batch into the groups: `columns` are the batch's reader
+    /// columns (at least the keys' and the aggregates' inputs, for those rows); `part`
+    /// numbers the part the batch comes from (dictionary codes are per part).
+    pub fn update(&mut self, columns: &[Option<Fetched>], rows: &[u32], part: usize) {
+        let gids = self.group_ids(columns, rows, part);
+        for (i, f) in self.spec.aggs.clone().iter().enumerate() {
+            let input = f.input().and_then(|c| columns[c].as_ref()).map(|c| c as &dyn Values);
+            self.bytes += self.states[i].update(f, input, rows, &gids);
+        }
+    }
+
+    fn group_ids(&mut self, columns: &[Option<Fetched>], rows: &[u32], part: usize) -> Vec<u32> {
+        let keys = self.spec.keys.clone();
+        if keys.is_empty() {
+            let g = self.group_of(&[], Vec::new);
+            return vec![g; rows.len()];
+        }
+        let col = |k: &KeySpec| columns[k.col].as_ref().expect("key column fetched");
+        if let [k] = keys.as_slice() {
+            if let Fetched::Codes { codes, validity, dict } = col(k) {
+                // Dictionary codes: one lookup per distinct code of the part.
+                let mut table = self.code_groups.remove(&part).unwrap_or_else(|| vec![u32::MAX; dict.len() + 1]);
+                let mut out = Vec::with_capacity(rows.len());
+                let mut buf = Vec::new();
+                for &r in rows {
+                    let null = validity.as_ref().is_some_and(|v| !v.get(r as usize));
+                    let slot = if null { dict.len() } else { codes[r as usize] as usize };
+                    if table[slot] == u32::MAX {
+                        buf.clear();
+                        encode_key(k, col(k), r, &mut buf);
+                        let value = (!null).then(|| dict.value(slot).to_vec());
+                        table[slot] = self.group_of(&buf, || vec![value]);
+                    }
+                    out.push(table[slot]);
+                }
+                self.code_groups.insert(part, table);
+                return out;
+            }
+        }
+        let mut buf = Vec::new();
+        rows.iter()
+            .map(|&r| {
+                buf.clear();
+                for k in &keys {
+                    encode_key(k, col(k), r, &mut buf);
+                }
+                self.group_of(&buf, || keys.iter().map(|k| col(k).get(r).map(<[u8]>::to_vec)).collect())
+            })
+            .collect()
+    }
+
+    /// Folds another thread's groups into these.
+    pub fn merge(&mut self, mut other: Aggregator) {
+        if self.keys.is_empty() && self.code_groups.is_empty() {
+            std::mem::swap(self, &mut other);
+            if other.keys.is_empty() {
+                return;
+            }
+        }
+        let keys = std::mem::take(&mut other.keys);
+        for (from, (key, orig)) in keys.into_iter().enumerate() {
+            let to = self.group_of(&key, || orig) as usize;
+            for (s, o) in self.states.iter_mut().zip(other.states.iter_mut()) {
+                s.merge_group(o, from, to);
+            }
+        }
+        self.bytes += other.bytes;
+    }
+
+    /// The groups and their values. Without GROUP BY there is exactly one group, also
+    /// when no row came in.
+    pub fn finish(mut self) -> Vec<Group> {
+        if self.spec.keys.is_empty() && self.keys.is_empty() {
+            self.group_of(&[], Vec::new);
+        }
+        let aggs = self.spec.aggs.clone();
+        self.keys
+            .iter()
+            .enumerate()
+            .map(|(g, (_, orig))| Group { keys: orig.clone(), values: aggs.iter().zip(&self.states).map(|(f, s)| s.value(f, g)).collect() })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,193 @@
+use super::*;
+use crate::column::ColumnData;
+use proptest::prelude::*;
+use std::collections::{BTreeMap, HashSet as StdSet};
+
+type Row = (Option<i32>, Option<String>, Option<f64>);
+
+fn columns(rows: &[Row], dict: bool) -> (ColumnData, ColumnData, ColumnData, Option<(Vec<u32>, ColumnData)>) {
+    let mut a = ColumnData::new(ColumnType::Fixed { width: 4 });
+    let mut s = ColumnData::new(ColumnType::Var);
+    let mut f = ColumnData::new(ColumnType::Fixed { width: 8 });
+    for (x, y, z) in rows {
+        match x {
+            Some(x) => a.push(&x.to_le_bytes()),
+            None => a.push_null(),
+        }
+        match y {
+            Some(y) => s.push(y.as_bytes()),
+            None => s.push_null(),
+        }
+        match z {
+            Some(z) => f.push(&z.to_le_bytes()),
+            None => f.push_null(),
+        }
+    }
+    // The text column as codes into a sorted dictionary, as parts store it.
+    let codes = dict.then(|| {
+        let mut values: Vec<&String> = rows.iter().filter_map(|r| r.1.as_ref()).collect();
+        values.sort();
+        values.dedup();
+        let mut d = ColumnData::new(ColumnType::Var);
+        values.iter().for_each(|v| d.push(v.as_bytes()));
+        let codes = rows.iter().map(|r| r.1.as_ref().map_or(0, |v| values.binary_search(&v).unwrap() as u32)).collect();
+        (codes, d)
+    });
+    (a, s, f, codes)
+}
+
+fn spec(keys: &[usize]) -> AggSpec {
+    let key = |c: usize| match c {
+        0 => KeySpec { col: 0, ty: ColumnType::Fixed { width: 4 }, float: false },
+        1 => KeySpec { col: 1, ty: ColumnType::Var, float: false },
+        _ => KeySpec { col: 2, ty: ColumnType::Fixed { width: 8 }, float: true },
+    };
+    AggSpec {
+        keys: keys.iter().map(|&c| key(c)).collect(),
+        aggs: vec![
+            AggFunc::CountStar,
+            AggFunc::Count { col: 2 },
+            AggFunc::Sum { col: 0, kind: ValueKind::Int },
+            AggFunc::Avg { col: 0, kind: ValueKind::Int },
+            AggFunc::Min { col: 1, kind: ValueKind::Bytes },
+            AggFunc::Max { col: 2, kind: ValueKind::Float },
+            AggFunc::CountDistinct { col: 1, kind: ValueKind::Bytes },
+            AggFunc::CountDistinct { col: 2, kind: ValueKind::Float },
+        ],
+    }
+}
+
+/// The groups by a naive computation, keyed by the group's key values.
+fn reference(rows: &[Row], keys: &[usize]) -> BTreeMap<Vec<Option<Vec<u8>>>, Vec<AggValue>> {
+    let key_of = |r: &Row| -> Vec<Option<Vec<u8>>> {
+        keys.iter()
+            .map(|&k| match k {
+                0 => r.0.map(|x| x.to_le_bytes().to_vec()),
+                1 => r.1.as_ref().map(|s| s.as_bytes().to_vec()),
+                _ => r.2.map(|z| (if z == 0.0 { 0.0 } else { z }).to_le_bytes().to_vec()),
+            })
+            .collect()
+    };
+    let mut by: BTreeMap<Vec<Option<Vec<u8>>>, Vec<&Row>> = BTreeMap::new();
+    for r in rows {
+        by.entry(key_of(r)).or_default().push(r);
+    }
+    if keys.is_empty() && by.is_empty() {
+        by.insert(Vec::new(), Vec::new());
+    }
+    by.into_iter()
+        .map(|(k, rs)| {
+            let ints: Vec<i128> = rs.iter().filter_map(|r| r.0.map(i128::from)).collect();
+            let floats: Vec<f64> = rs.iter().filter_map(|r| r.2).collect();
+            let texts: Vec<&String> = rs.iter().filter_map(|r| r.1.as_ref()).collect();
+            let max = floats.iter().copied().fold(None, |m: Option<f64>, x| Some(match m {
+                None => x,
+                Some(m) if x.is_nan() || (!m.is_nan() && x > m) => x,
+                Some(m) => m,
+            }));
+            let distinct_f: StdSet<u64> = floats.iter().map(|&z| if z == 0.0 { 0.0f64.to_bits() } else if z.is_nan() { f64::NAN.to_bits() } else { z.to_bits() }).collect();
+            let v = vec![
+                AggValue::Int(rs.len() as i128),
+                AggValue::Int(floats.len() as i128),
+                if ints.is_empty() { AggValue::Null } else { AggValue::Int(ints.iter().sum()) },
+                if ints.is_empty() { AggValue::Null } else { AggValue::IntSumCount { sum: ints.iter().sum(), count: ints.len() as i64 } },
+                texts.iter().min().map_or(AggValue::Null, |t| AggValue::Bytes(t.as_bytes().to_vec())),
+                max.map_or(AggValue::Null, |m| AggValue::Bytes(m.to_le_bytes().to_vec())),
+                AggValue::Int(texts.iter().collect::<StdSet<_>>().len() as i128),
+                AggValue::Int(distinct_f.len() as i128),
+            ];
+            (k, v)
+        })
+        .collect()
+}
+
+/// Aggregates `rows` in chunks on separate aggregators (threads), merges them.
+fn aggregate(rows: &[Row], keys: &[usize], dict: bool, chunks: usize) -> BTreeMap<Vec<Option<Vec<u8>>>, Vec<AggValue>> {
+    let (a, s, f, codes) = columns(rows, dict);
+    let text = |i: usize| match &codes {
+        Some((c, d)) => {
+            let valid: crate::Bitmap = {
+                let mut b = crate::Bitmap::default();
+                rows.iter().for_each(|r| b.push(r.1.is_some()));
+                b
+            };
+            let _ = i;
+            Fetched::Codes { codes: c.clone(), validity: Some(valid), dict: d }
+        }
+        None => Fetched::Values(s.clone()),
+    };
+    let cols: Vec<Option<Fetched>> = vec![Some(Fetched::Values(a.clone())), Some(text(0)), Some(Fetched::Values(f.clone()))];
+    let all: Vec<u32> = (0..rows.len() as u32).collect();
+    let per = all.len().div_ceil(chunks.max(1)).max(1);
+    let mut total: Option<Aggregator> = None;
+    for chunk in all.chunks(per) {
+        let mut agg = Aggregator::new(spec(keys));
+        agg.update(&cols, chunk, 7);
+        match &mut total {
+            None => total = Some(agg),
+            Some(t) => t.merge(agg),
+        }
+    }
+    let total = total.unwrap_or_else(|| Aggregator::new(spec(keys)));
+    total
+        .finish()
+        .into_iter()
+        .map(|g| {
+            // Key values as the reference writes them (float keys normalized there).
+            let keys: Vec<Option<Vec<u8>>> = g
+                .keys
+                .iter()
+                .zip(keys)
+                .map(|(v, &k)| v.as_ref().map(|v| if k == 2 && f64::from_le_bytes(v[..8].try_into().unwrap()) == 0.0 { 0.0f64.to_le_bytes().to_vec() } else { v.clone() }))
+                .collect();
+            (keys, g.values)
+        })
+        .collect()
+}
+
+fn row() -> impl Strategy<Value = Row> {
+    (
+        proptest::option::weighted(0.9, -5i32..5),
+        proptest::option::weighted(0.9, prop_oneof![Just("a".to_string()), Just("b".to_string()), Just("ab".to_string()), Just("b\0".to_string()), "[a-z]{0,20}"]),
+        proptest::option::weighted(0.9, prop_oneof![Just(0.0), Just(-0.0), Just(1.5), Just(f64::NAN), Just(f64::INFINITY), -3.0f64..3.0]),
+    )
+}
+
+fn same(a: &BTreeMap<Vec<Option<Vec<u8>>>, Vec<AggValue>>, b: &BTreeMap<Vec<Option<Vec<u8>>>, Vec<AggValue>>) -> bool {
+    // NaN != NaN for PartialEq: compare the debug text of each value.
+    format!("{a:?}") == format!("{b:?}")
+}
+
+proptest! {
+    #[test]
+    fn groups_match_a_naive_computation(
+        rows in proptest::collection::vec(row(), 0..300),
+        keys in prop_oneof![Just(vec![]), Just(vec![0]), Just(vec![1]), Just(vec![2]), Just(vec![1, 0]), Just(vec![0, 1, 2])],
+        dict in any::<bool>(),
+        chunks in 1usize..5,
+    ) {
+        let want = reference(&rows, &keys);
+        let got = aggregate(&rows, &keys, dict, chunks);
+        prop_assert!(same(&got, &want), "got {:?}\nwant {:?}", got, want);
+    }
+}
+
+#[test]
+fn no_rows_without_group_by_is_one_group() {
+    let got = aggregate(&[], &[], false, 1);
+    assert_eq!(got.len(), 1);
+    let v = got.values().next().unwrap();
+    assert_eq!(v[0], AggValue::Int(0));
+    assert_eq!(v[2], AggValue::Null);
+}
+
+#[test]
+fn memory_grows_with_groups() {
+    let rows: Vec<Row> = (0..1000).map(|i| (Some(i), Some(format!("v{i}")), None)).collect();
+    let (a, s, f, _) = columns(&rows, false);
+    let cols: Vec<Option<Fetched>> = vec![Some(Fetched::Values(a)), Some(Fetched::Values(s)), Some(Fetched::Values(f))];
+    let mut agg = Aggregator::new(spec(&[1]));
+    agg.update(&cols, &(0..1000).collect::<Vec<u32>>(), 0);
+    assert_eq!(agg.groups(), 1000);
+    assert!(agg.memory() > 1000 * GROUP_BYTES);
+}
