@@ -380,6 +380,13 @@ pub struct PartReader<S: BlockStore> {
     handle: Arc<PartHandle>,
 }
 
+#[cfg(test)]
+impl PartReader<crate::store::VecStore> {
+    pub(crate) fn store_bytes(&self) -> &[u8] {
+        &self.store.0
+    }
+}
+
 impl<S: BlockStore> PartReader<S> {
     pub fn open(store: S) -> Result<Self> {
         Self::open_cached(store, None)
@@ -422,6 +429,32 @@ impl<S: BlockStore> PartReader<S> {
     /// The shareable state of this part, for a cache.
     pub fn handle(&self) -> Arc<PartHandle> {
         self.handle.clone()
+    }
+
+    /// A reader of the same part over another store (a [`crate::store::PrefetchStore`]
+    /// of its bytes), sharing the metadata and dictionaries already read.
+    pub fn with_store<T: BlockStore>(&self, store: T) -> PartReader<T> {
+        PartReader { store, handle: self.handle.clone() }
+    }
+
+    /// The byte ranges (offset, length) a reader needs to decode column `col` of the
+    /// granules `granules`: their blocks, and the column's dictionary and trained frame
+    /// dictionary (read once per part; prefetch them with the first granules).
+    pub fn byte_ranges(&self, col: usize, granules: &[usize], dictionaries: bool) -> Result<Vec<(u64, usize)>> {
+        let c = self.meta().columns.get(col).ok_or_else(|| Error::Invalid(format!("no column {col} in part")))?;
+        let at = |m: &Mark| (self.handle.data_start + m.offset, m.compressed_len as usize);
+        let mut out = Vec::with_capacity(granules.len() + 2);
+        for &g in granules {
+            let mark = c.marks.get(g).ok_or_else(|| Error::Invalid(format!("no granule {g} in part")))?;
+            if mark.compressed_len > 0 {
+                out.push(at(mark));
+            }
+        }
+        if dictionaries {
+            out.extend(c.dictionary.as_ref().map(|d| at(&d.mark)));
+            out.extend(c.frame_dictionary.as_ref().map(at));
+        }
+        Ok(out)
     }
 
     pub fn meta(&self) -> &PartMeta {
