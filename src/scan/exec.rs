@@ -3,16 +3,11 @@
 //! decode the other needed columns only when some row survives.
 
 use super::quals;
-use crate::catalog::{self, PartRow};
+use super::source::{Source, Stats};
 use crate::datum::{self, DatumColumn, TablePlan};
 use crate::ffi::list_ptrs;
-use crate::skip;
-use crate::storage::blob::PageStore;
-use crate::storage::part_cache;
-use crate::write::buffer;
 use mergetree::predicate::Predicate;
-use mergetree::range_reader::{self, Fetched, PartColumns, ReadColumn};
-use mergetree::{select, ColumnData, PartReader};
+use mergetree::range_reader::{self, Fetched};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::rc::Rc;
@@ -33,18 +28,6 @@ pub static mut EXEC_METHODS: pg_sys::CustomExecMethods = pg_sys::CustomExecMetho
     ExplainCustomScan: Some(explain),
 };
 
-/// Counters for EXPLAIN ANALYZE.
-#[derive(Default, Clone, Copy)]
-struct Stats {
-    parts_total: u64,
-    parts_read: u64,
-    granules_total: u64,
-    granules_read: u64,
-    /// Granules the primary index kept but a skip index dropped.
-    granules_skipped: u64,
-    rows_removed: u64,
-}
-
 /// The current batch: decoded columns of one granule (or the buffered rows) and the rows
 /// that passed the filter. `cols` hold the passing rows only, in `rows` order.
 struct Batch {
@@ -55,45 +38,20 @@ struct Batch {
     row_ids: Option<Vec<u64>>,
 }
 
-/// A part whose metadata has been read, with the place of each plan column in it.
-struct OpenPart {
-    reader: PartReader<PageStore>,
-    columns: PartColumns,
-    /// Per plan column: its dictionary as Datums, made on first use.
-    dicts: Vec<std::cell::OnceCell<Rc<DatumColumn>>>,
-}
-
-/// One scan's state. It lives across rescans: the visible parts, their metadata and the
-/// buffered rows do not change within a query; a rescan only re-evaluates the parameters.
+/// One MergeTreeScan's state. It lives across rescans: the visible parts, their metadata
+/// and the buffered rows do not change within a query; a rescan only re-evaluates the
+/// parameters.
 struct ScanRun {
-    rel: pg_sys::Relation,
-    table: String,
-    plan: TablePlan,
+    src: Source,
     /// Plan column indexes to emit (filter-only columns are decoded but never emitted).
     needed: Vec<usize>,
-    predicate: Option<Predicate>,
-    /// The predicate's top-level conjuncts, each with the plan columns it reads.
-    conjuncts: Vec<(Predicate, Vec<usize>)>,
-    /// The plan's columns as the engine reads them.
-    read_cols: Vec<ReadColumn>,
-    filter_cols: Vec<usize>,
-    parts: Vec<PartRow>,
-    /// Parts opened so far, by index in `parts`.
-    opened: Vec<Option<OpenPart>>,
-    buffered: Option<(Vec<ColumnData>, Vec<u64>)>,
-    /// Next part to consider, and the part being read (index in `parts`).
-    part: usize,
-    current: Option<usize>,
-    granules: Vec<usize>,
+    /// Per part: its dictionaries as Datums, per plan column, made on first use.
+    dicts: Vec<Vec<std::cell::OnceCell<Rc<DatumColumn>>>>,
     gpos: usize,
     batch: Option<Batch>,
     buffered_done: bool,
-    stats: Stats,
     /// Parallel scans: every (part, granule) to read, claimed through the shared counter.
     units: Option<(Vec<(usize, usize)>, *mut Shared)>,
-    snapshot: pg_sys::Snapshot,
-    /// Skip indexes on filter columns, loaded at the first part that has a filter.
-    skip: Option<Option<skip::Pruner>>,
 }
 
 /// Shared by the leader and the workers of a parallel scan (in dynamic shared memory):
@@ -174,77 +132,23 @@ unsafe fn start(node: *mut pg_sys::CustomScanState) -> ScanRun {
     // SAFETY: called at the first fetch with the executor's state set up.
     unsafe {
         let rel = (*node).ss.ss_currentRelation;
-        let estate = (*node).ss.ps.state;
         let cscan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
-        let plan = datum::table_plan(rel);
+        let src = Source::new(rel, (*(*node).ss.ps.state).es_snapshot);
         // Only the emitted columns become Datums.
-        let needed = private_attnos(cscan, EMITTED).into_iter().filter_map(|a| plan.index_of_attnum(a)).collect();
-        let snapshot = (*estate).es_snapshot;
-        crate::ffi::count_scan(rel);
-        crate::ffi::predicate_lock_read(rel, snapshot);
-        let parts = catalog::visible_parts(rel, snapshot);
-        let curcid = ((*snapshot).snapshot_type == pg_sys::SnapshotType::SNAPSHOT_MVCC).then(|| (*snapshot).curcid);
-        // Buffered rows, in the plan's columns (attribute numbers; a column added since
-        // reads as its default).
-        let buffered = buffer::visible_rows(rel, curcid).map(|(cols, ids)| {
-            let by_plan = plan
-                .columns
-                .iter()
-                .map(|c| match cols.iter().find(|(a, _)| *a == c.attnum) {
-                    Some((_, d)) => d.clone(),
-                    None => datum::missing_values(c, ids.len()),
-                })
-                .collect();
-            (by_plan, ids)
-        });
-        let read_cols = datum::read_columns(&plan);
-        let mut run = ScanRun {
-            read_cols,
-            rel,
-            table: crate::ffi::relname(rel),
-            opened: parts.iter().map(|_| None).collect(),
-            plan,
-            needed,
-            predicate: None,
-            conjuncts: Vec::new(),
-            filter_cols: Vec::new(),
-            parts,
-            buffered,
-            part: 0,
-            current: None,
-            granules: Vec::new(),
-            gpos: 0,
-            batch: None,
-            buffered_done: false,
-            stats: Stats::default(),
-            units: None,
-            snapshot,
-            skip: None,
-        };
+        let needed = private_attnos(cscan, EMITTED).into_iter().filter_map(|a| src.plan.index_of_attnum(a)).collect();
+        let dicts = src.parts.iter().map(|_| Vec::new()).collect();
+        let mut run = ScanRun { src, needed, dicts, gpos: 0, batch: None, buffered_done: false, units: None };
         run.restart(node);
         run
     }
 }
 
 impl ScanRun {
-    fn report(&self, e: mergetree::Error) -> ! {
-        crate::error::report(&self.table, e)
-    }
-
     /// Starts (over) with the parameters' current values; parts stay open.
     unsafe fn restart(&mut self, node: *mut pg_sys::CustomScanState) {
         // SAFETY: per predicate_of.
-        self.predicate = unsafe { predicate_of(node, &self.plan) };
-        self.filter_cols.clear();
-        self.conjuncts.clear();
-        if let Some(p) = &self.predicate {
-            p.columns(&mut self.filter_cols);
-        }
-        self.conjuncts = range_reader::conjuncts_of(self.predicate.as_ref());
-        self.stats.parts_total += self.parts.len() as u64;
-        self.part = 0;
-        self.current = None;
-        self.granules.clear();
+        let predicate = unsafe { predicate_of(node, &self.src.plan) };
+        self.src.restart(predicate);
         self.gpos = 0;
         self.batch = None;
         self.buffered_done = false;
@@ -254,75 +158,20 @@ impl ScanRun {
     /// Prunes every part now and lists the granules to read, for a parallel scan.
     fn plan_units(&mut self, shared: *mut Shared) {
         let mut units = Vec::new();
-        while self.next_part() {
-            let pi = self.current.expect("opened");
-            units.extend(self.granules.iter().map(|&g| (pi, g)));
+        while self.src.next_part() {
+            let pi = self.src.current.expect("opened");
+            units.extend(self.src.granules.iter().map(|&g| (pi, g)));
         }
         self.units = Some((units, shared));
-    }
-
-    /// The part at index `pi`, opened on first use.
-    fn open(&mut self, pi: usize) -> &OpenPart {
-        if self.opened[pi].is_none() {
-            let p = &self.parts[pi];
-            let reader = part_cache::open(self.rel, p).unwrap_or_else(|e| self.report(e));
-            let columns = PartColumns::new(reader.meta(), &self.read_cols);
-            let dicts = self.plan.columns.iter().map(|_| std::cell::OnceCell::new()).collect();
-            self.opened[pi] = Some(OpenPart { reader, columns, dicts });
-        }
-        self.opened[pi].as_ref().expect("opened")
-    }
-
-    /// Moves to the next part that may match; false when none is left.
-    fn next_part(&mut self) -> bool {
-        while self.part < self.parts.len() {
-            check_for_interrupts!();
-            let pi = self.part;
-            self.part += 1;
-            self.open(pi);
-            let op = self.opened[pi].as_ref().expect("opened");
-            let meta = op.reader.meta();
-            self.stats.granules_total += meta.granules() as u64;
-            let granules = match &self.predicate {
-                Some(pred) => {
-                    if crate::gucs::PART_PRUNING.get() && !select::part_may_match(meta, pred, &op.columns.map) {
-                        continue;
-                    }
-                    let mut granules = if crate::gucs::PRIMARY_KEY_PRUNING.get() {
-                        select::select_granules(meta, pred, &op.columns.map)
-                    } else {
-                        (0..meta.granules()).collect()
-                    };
-                    if crate::gucs::SKIP_INDEXES.get() {
-                        if self.skip.is_none() {
-                            // SAFETY: the relation is open and the snapshot is the query's.
-                            self.skip = Some(unsafe { skip::Pruner::load(self.rel, &self.plan, self.snapshot, &self.filter_cols) });
-                        }
-                        if let Some(Some(pruner)) = &self.skip {
-                            self.stats.granules_skipped += pruner.prune(self.parts[pi].part_id, pred, &mut granules) as u64;
-                        }
-                    }
-                    granules
-                }
-                None => (0..meta.granules()).collect(),
-            };
-            self.stats.parts_read += 1;
-            self.stats.granules_read += granules.len() as u64;
-            self.granules = granules;
-            self.gpos = 0;
-            self.current = Some(pi);
-            return true;
-        }
-        false
     }
 
     /// The needed columns of the selected rows as Datums (a dictionary column through
     /// the part's dictionary, converted once per part: `dicts`).
     fn datum_columns(&self, columns: &mut [Option<Fetched<'_>>], selection: &[u32], dicts: Option<&[std::cell::OnceCell<Rc<DatumColumn>>]>) -> Vec<Option<DatumColumn>> {
-        let mut cols: Vec<Option<DatumColumn>> = (0..self.plan.columns.len()).map(|_| None).collect();
+        let mut cols: Vec<Option<DatumColumn>> = (0..self.src.plan.columns.len()).map(|_| None).collect();
         for &ci in &self.needed {
             let Some(data) = columns[ci].take() else { continue };
-            let col = &self.plan.columns[ci];
+            let col = &self.src.plan.columns[ci];
             cols[ci] = Some(match (data, dicts) {
                 (Fetched::Codes { codes, validity, dict }, Some(dicts)) => {
                     let datums = dicts[ci].get_or_init(|| Rc::new(datum::to_datums(col, dict.clone())));
@@ -336,21 +185,24 @@ impl ScanRun {
 
     /// Filters and decodes granule `g` of part `pi`.
     fn granule_batch(&mut self, pi: usize, g: usize) -> Option<Batch> {
-        let op = self.opened[pi].take().expect("opened");
+        self.src.open(pi);
+        if self.dicts[pi].is_empty() {
+            self.dicts[pi] = self.src.plan.columns.iter().map(|_| std::cell::OnceCell::new()).collect();
+        }
+        let src = &self.src;
+        let op = src.part(pi);
         let meta = op.reader.meta();
         let rows = meta.granule_rows[g] as usize;
         let first: u64 = meta.granule_rows[..g].iter().map(|&n| n as u64).sum();
-        let first_row_id = self.parts[pi].first_row as u64 + first;
-        let read = range_reader::read_granule(&op.reader, &op.columns, &self.read_cols, &self.conjuncts, &self.needed, g).unwrap_or_else(|e| self.report(e));
+        let first_row_id = src.parts[pi].first_row as u64 + first;
+        let read = range_reader::read_granule(&op.reader, &op.columns, &src.read_cols, &src.conjuncts, &self.needed, g)
+            .unwrap_or_else(|e| crate::error::report(&src.table, e));
+        let removed = read.as_ref().map_or(rows, |b| rows - b.selection.len());
         let batch = read.map(|mut b| {
-            self.stats.rows_removed += (rows - b.selection.len()) as u64;
-            let cols = self.datum_columns(&mut b.columns, &b.selection, Some(&op.dicts));
+            let cols = self.datum_columns(&mut b.columns, &b.selection, Some(&self.dicts[pi]));
             Batch { cols, rows: b.selection, next: 0, first_row_id, row_ids: None }
         });
-        if batch.is_none() {
-            self.stats.rows_removed += rows as u64;
-        }
-        self.opened[pi] = Some(op);
+        self.src.stats.rows_removed += removed as u64;
         batch
     }
 
@@ -376,8 +228,8 @@ impl ScanRun {
         }
         loop {
             check_for_interrupts!();
-            if let (Some(pi), true) = (self.current, self.gpos < self.granules.len()) {
-                let g = self.granules[self.gpos];
+            if let (Some(pi), true) = (self.src.current, self.gpos < self.src.granules.len()) {
+                let g = self.src.granules[self.gpos];
                 self.gpos += 1;
                 if let Some(b) = self.granule_batch(pi, g) {
                     self.batch = Some(b);
@@ -385,22 +237,20 @@ impl ScanRun {
                 }
                 continue;
             }
-            if self.next_part() {
+            if self.src.next_part() {
+                self.gpos = 0;
                 continue;
             }
             if !self.buffered_done {
                 self.buffered_done = true;
                 // Cloned: a rescan reads them again.
-                if let Some((cols, ids)) = self.buffered.clone() {
+                if let Some((cols, ids)) = self.src.buffered.clone() {
                     let rows = ids.len();
                     let mut pre: Vec<Option<Fetched>> = cols.into_iter().map(|c| Some(Fetched::Values(c))).collect();
                     // Buffered rows are in insertion order: no sort key to search; every
                     // column is at hand.
-                    let selection = range_reader::filter(&self.conjuncts, &mut pre, rows, &[], |_| 0, &mut |_, _| {
-                        Err(mergetree::Error::Invalid("buffered rows have every column".into()))
-                    })
-                    .unwrap_or_else(|e| self.report(e));
-                    self.stats.rows_removed += (rows - selection.len()) as u64;
+                    let selection = self.src.filter_buffered(&mut pre, rows);
+                    self.src.stats.rows_removed += (rows - selection.len()) as u64;
                     if !selection.is_empty() {
                         let cols = self.datum_columns(&mut pre, &selection, None);
                         self.batch = Some(Batch { cols, rows: selection, next: 0, first_row_id: 0, row_ids: Some(ids) });
@@ -462,13 +312,13 @@ unsafe extern "C-unwind" fn next(ss: *mut pg_sys::ScanState) -> *mut pg_sys::Tup
                     let i = b.rows[k] as usize;
                     b.next += 1;
                     pg_sys::ExecClearTuple(slot);
-                    let natts = run.plan.natts;
+                    let natts = run.src.plan.natts;
                     let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
                     let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
                     nulls.fill(true);
                     for &ci in &run.needed {
                         let c = b.cols[ci].as_ref().expect("decoded");
-                        let a = run.plan.columns[ci].attnum as usize - 1;
+                        let a = run.src.plan.columns[ci].attnum as usize - 1;
                         values[a] = c.datums[k];
                         nulls[a] = c.nulls[k];
                     }
@@ -478,9 +328,9 @@ unsafe extern "C-unwind" fn next(ss: *mut pg_sys::ScanState) -> *mut pg_sys::Tup
                         (*json).fill(slot, (*node).ss.ps.ps_ExprContext);
                     }
                     let row_id = b.row_ids.as_ref().map_or(b.first_row_id + i as u64, |ids| ids[i]);
-                    crate::ffi::count_rows_read(run.rel, 1);
+                    crate::ffi::count_rows_read(run.src.rel, 1);
                     (*slot).tts_tid = datum::row_id_to_tid(row_id);
-                    (*slot).tts_tableOid = (*run.rel).rd_id;
+                    (*slot).tts_tableOid = (*run.src.rel).rd_id;
                     return slot;
                 }
                 run.batch = None;
@@ -541,7 +391,7 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, ancestor
         }
         if (*es).analyze {
             let s = state(node);
-            let st = if s.run.is_null() { Stats::default() } else { (*s.run).stats };
+            let st = if s.run.is_null() { Stats::default() } else { (*s.run).src.stats };
             let parts = std::ffi::CString::new(format!("{} of {}", st.parts_read, st.parts_total)).unwrap_or_default();
             let granules = std::ffi::CString::new(format!("{} of {}", st.granules_read, st.granules_total)).unwrap_or_default();
             pg_sys::ExplainPropertyText(c"Parts Read".as_ptr(), parts.as_ptr(), es);

@@ -4,9 +4,11 @@
 //! decoded column batches, and decodes the remaining columns only for surviving rows.
 //!
 //! `path.rs` builds the path and plan, `quals.rs` turns clauses into engine predicates,
-//! `exec.rs` runs the scan, `project.rs` computes JSON field extractions of its output.
+//! `source.rs` finds the parts and granules to read, `exec.rs` runs the scan,
+//! `project.rs` computes JSON field extractions of its output.
 
 pub mod exec;
 pub mod path;
 pub mod project;
 pub mod quals;
+pub mod source;

@@ -1,0 +1,194 @@
+//! What a scan of a mergetree table reads, shared by MergeTreeScan and MergeTreeAgg: the
+//! parts the snapshot sees, each opened once, and for each the granules that may match
+//! the pushed predicate (part min/max, the sparse primary index, skip indexes); the rows
+//! the transaction still buffers; counters for EXPLAIN ANALYZE.
+
+use crate::catalog::{self, PartRow};
+use crate::datum::{self, TablePlan};
+use crate::skip;
+use crate::storage::blob::PageStore;
+use crate::storage::part_cache;
+use crate::write::buffer;
+use mergetree::predicate::Predicate;
+use mergetree::range_reader::{self, Fetched, PartColumns, ReadColumn};
+use mergetree::{select, ColumnData, PartReader};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+/// Counters for EXPLAIN ANALYZE.
+#[derive(Default, Clone, Copy)]
+pub struct Stats {
+    pub parts_total: u64,
+    pub parts_read: u64,
+    pub granules_total: u64,
+    pub granules_read: u64,
+    /// Granules the primary index kept but a skip index dropped.
+    pub granules_skipped: u64,
+    pub rows_removed: u64,
+}
+
+/// A part whose metadata has been read, with the place of each plan column in it.
+pub struct OpenPart {
+    pub reader: PartReader<PageStore>,
+    pub columns: PartColumns,
+}
+
+pub struct Source {
+    pub rel: pg_sys::Relation,
+    pub table: String,
+    pub plan: TablePlan,
+    /// The plan's columns as the engine reads them.
+    pub read_cols: Vec<ReadColumn>,
+    pub predicate: Option<Predicate>,
+    /// The predicate's top-level conjuncts, each with the plan columns it reads.
+    pub conjuncts: Vec<(Predicate, Vec<usize>)>,
+    filter_cols: Vec<usize>,
+    pub parts: Vec<PartRow>,
+    /// Parts opened so far, by index in `parts`.
+    opened: Vec<Option<OpenPart>>,
+    /// The rows this statement may see of those the transaction buffered, in the plan's
+    /// columns, with their row ids.
+    pub buffered: Option<(Vec<ColumnData>, Vec<u64>)>,
+    /// Next part to consider, and the part being read (index in `parts`) with its granules.
+    part: usize,
+    pub current: Option<usize>,
+    pub granules: Vec<usize>,
+    pub stats: Stats,
+    snapshot: pg_sys::Snapshot,
+    /// Skip indexes on filter columns, loaded at the first part that has a filter.
+    skip: Option<Option<skip::Pruner>>,
+}
+
+impl Source {
+    /// The parts and buffered rows of `rel` that `snapshot` sees (a scan starts: counted
+    /// for the statistics collector, and predicate-locked under SERIALIZABLE).
+    ///
+    /// # Safety
+    /// `rel` is open; `snapshot` is the query's, valid for the source's lifetime.
+    pub unsafe fn new(rel: pg_sys::Relation, snapshot: pg_sys::Snapshot) -> Source {
+        // SAFETY: per the caller.
+        unsafe {
+            let plan = datum::table_plan(rel);
+            crate::ffi::count_scan(rel);
+            crate::ffi::predicate_lock_read(rel, snapshot);
+            let parts = catalog::visible_parts(rel, snapshot);
+            let curcid = ((*snapshot).snapshot_type == pg_sys::SnapshotType::SNAPSHOT_MVCC).then(|| (*snapshot).curcid);
+            // Buffered rows, in the plan's columns (attribute numbers; a column added
+            // since reads as its default).
+            let buffered = buffer::visible_rows(rel, curcid).map(|(cols, ids)| {
+                let by_plan = plan
+                    .columns
+                    .iter()
+                    .map(|c| match cols.iter().find(|(a, _)| *a == c.attnum) {
+                        Some((_, d)) => d.clone(),
+                        None => datum::missing_values(c, ids.len()),
+                    })
+                    .collect();
+                (by_plan, ids)
+            });
+            Source {
+                read_cols: datum::read_columns(&plan),
+                rel,
+                table: crate::ffi::relname(rel),
+                opened: parts.iter().map(|_| None).collect(),
+                plan,
+                predicate: None,
+                conjuncts: Vec::new(),
+                filter_cols: Vec::new(),
+                parts,
+                buffered,
+                part: 0,
+                current: None,
+                granules: Vec::new(),
+                stats: Stats::default(),
+                snapshot,
+                skip: None,
+            }
+        }
+    }
+
+    pub fn report(&self, e: mergetree::Error) -> ! {
+        crate::error::report(&self.table, e)
+    }
+
+    /// Starts over with `predicate` (parameters evaluated anew); parts stay open.
+    pub fn restart(&mut self, predicate: Option<Predicate>) {
+        self.predicate = predicate;
+        self.filter_cols.clear();
+        if let Some(p) = &self.predicate {
+            p.columns(&mut self.filter_cols);
+        }
+        self.conjuncts = range_reader::conjuncts_of(self.predicate.as_ref());
+        self.stats.parts_total += self.parts.len() as u64;
+        self.part = 0;
+        self.current = None;
+        self.granules.clear();
+    }
+
+    /// Opens the part at index `pi` (once).
+    pub fn open(&mut self, pi: usize) {
+        if self.opened[pi].is_none() {
+            let p = &self.parts[pi];
+            let reader = part_cache::open(self.rel, p).unwrap_or_else(|e| self.report(e));
+            let columns = PartColumns::new(reader.meta(), &self.read_cols);
+            self.opened[pi] = Some(OpenPart { reader, columns });
+        }
+    }
+
+    /// The part at index `pi`, which `open` (or `next_part`) opened.
+    pub fn part(&self, pi: usize) -> &OpenPart {
+        self.opened[pi].as_ref().expect("part opened before use")
+    }
+
+    /// Moves to the next part that may match (`current`, with its `granules`); false when
+    /// none is left.
+    pub fn next_part(&mut self) -> bool {
+        while self.part < self.parts.len() {
+            check_for_interrupts!();
+            let pi = self.part;
+            self.part += 1;
+            self.open(pi);
+            let op = self.opened[pi].as_ref().expect("opened");
+            let meta = op.reader.meta();
+            self.stats.granules_total += meta.granules() as u64;
+            let granules = match &self.predicate {
+                Some(pred) => {
+                    if crate::gucs::PART_PRUNING.get() && !select::part_may_match(meta, pred, &op.columns.map) {
+                        continue;
+                    }
+                    let mut granules = if crate::gucs::PRIMARY_KEY_PRUNING.get() {
+                        select::select_granules(meta, pred, &op.columns.map)
+                    } else {
+                        (0..meta.granules()).collect()
+                    };
+                    if crate::gucs::SKIP_INDEXES.get() {
+                        if self.skip.is_none() {
+                            // SAFETY: the relation is open and the snapshot is the query's.
+                            self.skip = Some(unsafe { skip::Pruner::load(self.rel, &self.plan, self.snapshot, &self.filter_cols) });
+                        }
+                        if let Some(Some(pruner)) = &self.skip {
+                            self.stats.granules_skipped += pruner.prune(self.parts[pi].part_id, pred, &mut granules) as u64;
+                        }
+                    }
+                    granules
+                }
+                None => (0..meta.granules()).collect(),
+            };
+            self.stats.parts_read += 1;
+            self.stats.granules_read += granules.len() as u64;
+            self.granules = granules;
+            self.current = Some(pi);
+            return true;
+        }
+        false
+    }
+
+    /// The buffered rows (every column at hand in `columns`) that pass the predicate.
+    pub fn filter_buffered(&self, columns: &mut [Option<Fetched<'_>>], rows: usize) -> Vec<u32> {
+        // Buffered rows are in insertion order: no sort key to search.
+        range_reader::filter(&self.conjuncts, columns, rows, &[], |_| 0, &mut |_, _| {
+            Err(mergetree::Error::Invalid("buffered rows have every column".into()))
+        })
+        .unwrap_or_else(|e| self.report(e))
+    }
+}
