@@ -247,6 +247,13 @@ pub struct DatumColumn {
     _dict: Option<std::rc::Rc<DatumColumn>>,
 }
 
+impl DatumColumn {
+    /// Datums that point into no memory of the column (by-value, or palloc'd elsewhere).
+    pub fn plain(datums: Vec<pg_sys::Datum>, nulls: Vec<bool>) -> DatumColumn {
+        DatumColumn { datums, nulls, _storage: Vec::new(), _fixed: None, _dict: None }
+    }
+}
+
 /// Datums for rows `rows` of a dictionary-encoded granule: each points at the value the
 /// dictionary (converted once per part) holds for its code.
 pub fn from_dictionary(dict: &std::rc::Rc<DatumColumn>, codes: &[u32], validity: Option<&mergetree::Bitmap>, rows: &[u32]) -> DatumColumn {

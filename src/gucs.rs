@@ -11,6 +11,10 @@ pub static VECTORIZED_FILTERS: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static PART_PRUNING: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static PRIMARY_KEY_PRUNING: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static SKIP_INDEXES: GucSetting<bool> = GucSetting::<bool>::new(true);
+/// MergeTreeAgg: aggregation inside the scan.
+pub static AGGREGATE_SCAN: GucSetting<bool> = GucSetting::<bool>::new(true);
+/// Engine threads a query may use (0: as many as the machine has cores).
+pub static MAX_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 
 pub fn init() {
     GucRegistry::define_bool_guc(
@@ -53,6 +57,24 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_bool_guc(
+        c"mergetree.enable_aggregate_scan",
+        c"Compute GROUP BY and aggregates inside the scan of a mergetree table (MergeTreeAgg).",
+        c"Off: Postgres aggregates the rows MergeTreeScan hands up.",
+        &AGGREGATE_SCAN,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"mergetree.max_threads",
+        c"Engine threads a query may use to decode and aggregate granules.",
+        c"0: as many as the machine has cores.",
+        &MAX_THREADS,
+        0,
+        256,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_int_guc(
         c"mergetree.insert_buffer_size",
         c"Memory a transaction may use to buffer inserted rows per mergetree table before writing a part.",
@@ -63,6 +85,14 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::UNIT_KB,
     );
+}
+
+/// Threads for one query's engine work.
+pub fn max_threads() -> usize {
+    match MAX_THREADS.get() {
+        n if n > 0 => n as usize,
+        _ => std::thread::available_parallelism().map_or(2, |n| n.get()),
+    }
 }
 
 pub fn insert_buffer_bytes() -> usize {

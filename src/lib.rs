@@ -49,7 +49,10 @@ pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     hooks::init();
     // SAFETY: registers static methods once per backend, so plans can name the node.
-    unsafe { pgrx::pg_sys::RegisterCustomScanMethods(&raw const scan::path::SCAN_METHODS) };
+    unsafe {
+        pgrx::pg_sys::RegisterCustomScanMethods(&raw const scan::path::SCAN_METHODS);
+        pgrx::pg_sys::RegisterCustomScanMethods(&raw const scan::agg::path::SCAN_METHODS);
+    }
     write::xact::init();
 }
 

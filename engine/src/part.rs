@@ -426,6 +426,11 @@ impl<S: BlockStore> PartReader<S> {
         Ok(PartReader { store, handle: Arc::new(PartHandle { meta, meta_crc, data_start, dicts, frame_dicts }) })
     }
 
+    /// The store the part is read from.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
     /// The shareable state of this part, for a cache.
     pub fn handle(&self) -> Arc<PartHandle> {
         self.handle.clone()

@@ -6,12 +6,36 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 static mut PREV: pg_sys::set_rel_pathlist_hook_type = None;
+static mut PREV_UPPER: pg_sys::create_upper_paths_hook_type = None;
 
 pub unsafe fn install() {
     // SAFETY: single-threaded backend start-up.
     unsafe {
         PREV = pg_sys::set_rel_pathlist_hook;
         pg_sys::set_rel_pathlist_hook = Some(set_rel_pathlist);
+        PREV_UPPER = pg_sys::create_upper_paths_hook;
+        pg_sys::create_upper_paths_hook = Some(create_upper_paths);
+    }
+}
+
+/// Grouping of one mergetree table: a MergeTreeAgg path (scan/agg/path.rs).
+#[pg_guard]
+unsafe extern "C-unwind" fn create_upper_paths(
+    root: *mut pg_sys::PlannerInfo,
+    stage: pg_sys::UpperRelationKind::Type,
+    input: *mut pg_sys::RelOptInfo,
+    output: *mut pg_sys::RelOptInfo,
+    extra: *mut std::ffi::c_void,
+) {
+    // SAFETY: forwards Postgres' arguments; for UPPERREL_GROUP_AGG `extra` is the
+    // grouping's GroupPathExtraData.
+    unsafe {
+        if let Some(prev) = PREV_UPPER {
+            prev(root, stage, input, output, extra);
+        }
+        if stage == pg_sys::UpperRelationKind::UPPERREL_GROUP_AGG && crate::ffi::am_oid() != pg_sys::InvalidOid {
+            crate::scan::agg::path::add_paths(root, input, output, extra as *mut pg_sys::GroupPathExtraData);
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! `source.rs` finds the parts and granules to read, `exec.rs` runs the scan,
 //! `project.rs` computes JSON field extractions of its output.
 
+pub mod agg;
 pub mod exec;
 pub mod path;
 pub mod project;

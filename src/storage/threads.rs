@@ -19,6 +19,25 @@ fn build() {
         .build_global();
 }
 
+/// A pool of `threads` engine threads (made once per size per backend), for work whose
+/// parallelism a setting bounds (mergetree.max_threads).
+pub fn pool(threads: usize) -> &'static rayon::ThreadPool {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    static POOLS: Mutex<Option<HashMap<usize, &'static rayon::ThreadPool>>> = Mutex::new(None);
+    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    let pools = pools.get_or_insert_with(HashMap::new);
+    pools.entry(threads.max(1)).or_insert_with(|| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(|i| format!("mergetree-agg-{i}"))
+            .start_handler(|_| block_signals())
+            .build()
+            .expect("engine thread pool");
+        Box::leak(Box::new(pool))
+    })
+}
+
 fn block_signals() {
     // SAFETY: manipulates only this new thread's signal mask, with a fully initialised set.
     unsafe {

@@ -14,7 +14,7 @@ pub use state::Values;
 use state::State;
 
 /// How an aggregate reads its input values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ValueKind {
     /// Little-endian two's-complement integers (also dates, times, timestamps).
     Int,

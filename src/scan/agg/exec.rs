@@ -1,0 +1,407 @@
+//! Executing MergeTreeAgg: prune as a scan does, read the needed byte ranges of a few
+//! granules at a time on the backend's thread, decode, filter and aggregate them on
+//! engine threads, merge the partial states, then emit one row per group. Or, when the
+//! groups outgrow the memory budget, run Postgres' own plan (the child) instead.
+
+use super::output::{self, Output};
+use super::path::{PRIVATE_PLAN, PRIVATE_QUALS, PRIVATE_RELID};
+use super::{AggOp, NodePlan};
+use crate::ffi::list_ptrs;
+use crate::scan::quals;
+use crate::scan::source::{Source, Stats};
+use mergetree::aggregate::{AggFunc, AggSpec, AggValue, Aggregator, Group, KeySpec};
+use mergetree::predicate::Predicate;
+use mergetree::range_reader::{self, Fetched};
+use mergetree::store::PrefetchStore;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use rayon::prelude::*;
+
+pub static mut EXEC_METHODS: pg_sys::CustomExecMethods = pg_sys::CustomExecMethods {
+    CustomName: c"MergeTreeAgg".as_ptr(),
+    BeginCustomScan: Some(begin),
+    ExecCustomScan: Some(exec),
+    EndCustomScan: Some(end),
+    ReScanCustomScan: Some(rescan),
+    MarkPosCustomScan: None,
+    RestrPosCustomScan: None,
+    EstimateDSMCustomScan: None,
+    InitializeDSMCustomScan: None,
+    ReInitializeDSMCustomScan: None,
+    InitializeWorkerCustomScan: None,
+    ShutdownCustomScan: None,
+    ExplainCustomScan: Some(explain),
+};
+
+/// Granules a worker thread takes at a time.
+const GRANULES_PER_UNIT: usize = 4;
+
+/// What happened, for EXPLAIN ANALYZE.
+#[derive(Default)]
+struct Run {
+    output: Option<Output>,
+    next: usize,
+    scan: Stats,
+    rows_in: u64,
+    from_metadata: u64,
+    threads: usize,
+    /// Why Postgres' plan ran instead.
+    fallback: Option<String>,
+}
+
+#[repr(C)]
+struct AggState {
+    css: pg_sys::CustomScanState,
+    run: *mut Run,
+    /// Set by ReScan: the next fetch aggregates again (parameters may have changed).
+    restart: bool,
+}
+
+unsafe fn state<'a>(node: *mut pg_sys::CustomScanState) -> &'a mut AggState {
+    // SAFETY: made by create_state.
+    unsafe { &mut *(node as *mut AggState) }
+}
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn create_state(_cscan: *mut pg_sys::CustomScan) -> *mut pg_sys::Node {
+    // SAFETY: our state begins with the CustomScanState, as Postgres expects.
+    unsafe {
+        let s = pg_sys::palloc0(std::mem::size_of::<AggState>()) as *mut AggState;
+        (*s).css.ss.ps.type_ = pg_sys::NodeTag::T_CustomScanState;
+        (*s).css.methods = &raw const EXEC_METHODS;
+        s as *mut pg_sys::Node
+    }
+}
+
+unsafe fn cscan_of(node: *mut pg_sys::CustomScanState) -> *mut pg_sys::CustomScan {
+    // SAFETY: the node's plan is our CustomScan.
+    unsafe { (*node).ss.ps.plan as *mut pg_sys::CustomScan }
+}
+
+unsafe fn node_plan(node: *mut pg_sys::CustomScanState) -> NodePlan {
+    // SAFETY: custom_private[PRIVATE_PLAN] is the String path.rs put there.
+    unsafe {
+        let s = list_ptrs::<pg_sys::String>((*cscan_of(node)).custom_private)[PRIVATE_PLAN];
+        crate::ffi::cstr((*s).sval).and_then(|t| NodePlan::from_text(&t)).expect("MergeTreeAgg plan")
+    }
+}
+
+unsafe fn fallback_child(node: *mut pg_sys::CustomScanState) -> *mut pg_sys::PlanState {
+    // SAFETY: begin put the child's state in custom_ps.
+    unsafe { list_ptrs::<pg_sys::PlanState>((*node).custom_ps)[0] }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn begin(node: *mut pg_sys::CustomScanState, estate: *mut pg_sys::EState, eflags: i32) {
+    // SAFETY: ExecInitCustomScan set up the node; the child plan is Postgres' own.
+    unsafe {
+        let child = list_ptrs::<pg_sys::Plan>((*cscan_of(node)).custom_plans)[0];
+        let ps = pg_sys::ExecInitNode(child, estate, eflags);
+        (*node).custom_ps = pg_sys::lappend(std::ptr::null_mut(), ps.cast());
+    }
+}
+
+/// The pushed quals as one predicate, parameters evaluated now.
+unsafe fn predicate(node: *mut pg_sys::CustomScanState, plan: &crate::datum::TablePlan) -> Option<Predicate> {
+    // SAFETY: custom_private holds the quals and the relation index of their Vars.
+    unsafe {
+        let private = list_ptrs::<pg_sys::Node>((*cscan_of(node)).custom_private);
+        let clauses = list_ptrs::<pg_sys::Node>(private[PRIVATE_QUALS] as *mut pg_sys::List);
+        if clauses.is_empty() {
+            return None;
+        }
+        let relid = (*(private[PRIVATE_RELID] as *mut pg_sys::Integer)).ival as pg_sys::Index;
+        let econtext = (*node).ss.ps.ps_ExprContext;
+        let old = pg_sys::MemoryContextSwitchTo((*econtext).ecxt_per_tuple_memory);
+        let ps: Vec<Predicate> = clauses.into_iter().map(|c| quals::build(c, relid, plan, &raw mut (*node).ss.ps, econtext)).collect();
+        pg_sys::MemoryContextSwitchTo(old);
+        pg_sys::MemoryContextReset((*econtext).ecxt_per_tuple_memory);
+        Some(if ps.len() == 1 { ps.into_iter().next().expect("one") } else { Predicate::And(ps) })
+    }
+}
+
+/// The engine's spec of the plan, over the table plan's columns.
+fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan) -> (AggSpec, Vec<usize>) {
+    let idx = |attnum: i16| tp.index_of_attnum(attnum).expect("planned column");
+    let keys: Vec<KeySpec> = plan
+        .keys
+        .iter()
+        .map(|&a| {
+            let ci = idx(a);
+            let c = &tp.columns[ci];
+            KeySpec { col: ci, ty: c.ty, float: c.sort == mergetree::SortKind::Float }
+        })
+        .collect();
+    let aggs: Vec<AggFunc> = plan
+        .aggs
+        .iter()
+        .map(|o| {
+            let col = if o.op == AggOp::CountStar { 0 } else { idx(o.attnum) };
+            match o.op {
+                AggOp::CountStar => AggFunc::CountStar,
+                AggOp::Count => AggFunc::Count { col },
+                AggOp::Sum => AggFunc::Sum { col, kind: o.kind },
+                AggOp::Avg => AggFunc::Avg { col, kind: o.kind },
+                AggOp::Min => AggFunc::Min { col, kind: o.kind },
+                AggOp::Max => AggFunc::Max { col, kind: o.kind },
+                AggOp::BoolAnd => AggFunc::BoolAnd { col },
+                AggOp::BoolOr => AggFunc::BoolOr { col },
+                AggOp::CountDistinct => AggFunc::CountDistinct { col, kind: o.kind },
+            }
+        })
+        .collect();
+    let mut needed: Vec<usize> = keys.iter().map(|k| k.col).chain(aggs.iter().filter_map(AggFunc::input)).collect();
+    needed.sort_unstable();
+    needed.dedup();
+    (AggSpec { keys, aggs }, needed)
+}
+
+/// count(*) without filter or grouping: the parts' row counts.
+fn metadata_answer(plan: &NodePlan, src: &Source) -> Option<(Vec<Group>, u64)> {
+    if src.predicate.is_some() || !plan.keys.is_empty() || !plan.aggs.iter().all(|a| a.op == AggOp::CountStar) {
+        return None;
+    }
+    let rows: i64 = src.parts.iter().map(|p| p.rows).sum::<i64>() + src.buffered.as_ref().map_or(0, |(_, ids)| ids.len() as i64);
+    let values = plan.aggs.iter().map(|_| AggValue::Int(rows as i128)).collect();
+    Some((vec![Group { keys: Vec::new(), values }], src.parts.len() as u64))
+}
+
+/// Aggregates everything the scan sees; None when the groups outgrow `limit` bytes.
+fn aggregate(src: &mut Source, spec: &AggSpec, needed: &[usize], limit: usize, run: &mut Run) -> Option<Vec<Group>> {
+    let threads = crate::gucs::max_threads();
+    run.threads = threads;
+    let pool = crate::storage::threads::pool(threads);
+    let mut total = Aggregator::new(spec.clone());
+    // Columns any granule of a part needs: the filter's and the aggregation's.
+    let mut read: Vec<usize> = needed.to_vec();
+    for (_, cols) in &src.conjuncts {
+        read.extend(cols);
+    }
+    read.sort_unstable();
+    read.dedup();
+    while src.next_part() {
+        let pi = src.current.expect("a current part");
+        let granules = src.granules.clone();
+        let op = src.part(pi);
+        let part_cols: Vec<usize> = read.iter().filter_map(|&ci| op.columns.map[ci]).collect();
+        // Dictionaries are read once per part, here: the worker threads share them.
+        for &c in &part_cols {
+            op.reader.dictionary(c).unwrap_or_else(|e| src.report(e));
+            op.reader.frame_dictionary(c).unwrap_or_else(|e| src.report(e));
+        }
+        let mut units = Vec::new();
+        for chunk in granules.chunks(GRANULES_PER_UNIT) {
+            let mut ranges = Vec::new();
+            for &c in &part_cols {
+                ranges.extend(op.reader.byte_ranges(c, chunk, false).unwrap_or_else(|e| src.report(e)));
+            }
+            let store = PrefetchStore::fetch(op.reader.store(), ranges).unwrap_or_else(|e| src.report(e));
+            units.push((op.reader.with_store(store), chunk.to_vec()));
+        }
+        check_for_interrupts!();
+        let (cols, read_cols, conjuncts) = (&op.columns, &src.read_cols, &src.conjuncts);
+        let partial: mergetree::Result<(Aggregator, u64)> = pool.install(|| {
+            units
+                .par_iter()
+                .map(|(reader, gs)| {
+                    let mut agg = Aggregator::new(spec.clone());
+                    let mut rows = 0u64;
+                    for &g in gs {
+                        if let Some(b) = range_reader::read_granule(reader, cols, read_cols, conjuncts, needed, g)? {
+                            rows += b.selection.len() as u64;
+                            agg.update(&b.columns, &b.selection, pi);
+                        }
+                    }
+                    Ok((agg, rows))
+                })
+                .try_reduce(|| (Aggregator::new(spec.clone()), 0), |(mut a, ra), (b, rb)| {
+                    a.merge(b);
+                    Ok((a, ra + rb))
+                })
+        });
+        let (partial, rows) = partial.unwrap_or_else(|e| src.report(e));
+        run.rows_in += rows;
+        total.merge(partial);
+        if total.memory() > limit {
+            run.fallback = Some(format!("the groups need more than {} kB of memory", limit / 1024));
+            return None;
+        }
+    }
+    if let Some((cols, ids)) = src.buffered.clone() {
+        let rows = ids.len();
+        let mut pre: Vec<Option<Fetched>> = cols.into_iter().map(|c| Some(Fetched::Values(c))).collect();
+        let selection = src.filter_buffered(&mut pre, rows);
+        run.rows_in += selection.len() as u64;
+        total.update(&pre, &selection, usize::MAX);
+    }
+    Some(total.finish())
+}
+
+/// Runs the aggregation (or decides for the fallback).
+#[pg_guard]
+unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
+    // SAFETY: called from exec with the executor's state set up.
+    unsafe {
+        let s = state(node);
+        let prior = if s.run.is_null() { Run::default() } else { std::mem::take(&mut *s.run) };
+        let mut run = Run { scan: prior.scan, ..Run::default() };
+        let plan = node_plan(node);
+        let rel = (*node).ss.ss_currentRelation;
+        let mut src = Source::new(rel, (*(*node).ss.ps.state).es_snapshot);
+        src.stats = run.scan;
+        let predicate = predicate(node, &src.plan);
+        src.restart(predicate);
+        let groups = match metadata_answer(&plan, &src) {
+            Some((groups, parts)) => {
+                run.from_metadata = parts;
+                Some(groups)
+            }
+            None => {
+                let (spec, needed) = engine_spec(&plan, &src.plan);
+                aggregate(&mut src, &spec, &needed, pg_sys::get_hash_memory_limit(), &mut run)
+            }
+        };
+        run.scan = src.stats;
+        if let Some(groups) = groups {
+            // By-reference results live in the query's memory, as long as the rows do.
+            let old = pg_sys::MemoryContextSwitchTo((*(*node).ss.ps.state).es_query_cxt);
+            run.output = Some(output::datums(&plan, &src.plan, &groups, &src.table));
+            pg_sys::MemoryContextSwitchTo(old);
+        }
+        let mut ctx = pgrx::PgMemoryContexts::For((*(*node).ss.ps.state).es_query_cxt);
+        s.run = ctx.leak_and_drop_on_delete(run);
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn next(ss: *mut pg_sys::ScanState) -> *mut pg_sys::TupleTableSlot {
+    // SAFETY: `ss` is our node; the scan slot has one attribute per output atom.
+    unsafe {
+        let node = ss as *mut pg_sys::CustomScanState;
+        let run = &mut *state(node).run;
+        let slot = (*ss).ss_ScanTupleSlot;
+        pg_sys::ExecClearTuple(slot);
+        let Some(out) = &run.output else { return slot };
+        if run.next >= out.rows {
+            return slot;
+        }
+        let i = run.next;
+        run.next += 1;
+        let natts = out.columns.len();
+        let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
+        let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
+        for (a, c) in out.columns.iter().enumerate() {
+            values[a] = c.datums[i];
+            nulls[a] = c.nulls[i];
+        }
+        pg_sys::ExecStoreVirtualTuple(slot)
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn recheck(_ss: *mut pg_sys::ScanState, _slot: *mut pg_sys::TupleTableSlot) -> bool {
+    true
+}
+
+/// The next row of Postgres' own plan, copied into our result slot (the parent expects
+/// rows of our slot type).
+#[pg_guard]
+unsafe extern "C-unwind" fn fallback_next(node: *mut pg_sys::CustomScanState) -> *mut pg_sys::TupleTableSlot {
+    // SAFETY: the child was initialized by begin; the result slot has the plan's tlist.
+    unsafe {
+        let child = pg_sys::ExecProcNode(fallback_child(node));
+        let result = (*node).ss.ps.ps_ResultTupleSlot;
+        if child.is_null() || (*child).tts_flags & pg_sys::TTS_FLAG_EMPTY as u16 != 0 {
+            return pg_sys::ExecClearTuple(result);
+        }
+        pg_sys::ExecCopySlot(result, child)
+    }
+}
+
+/// Not guarded, and owning nothing to drop: ExecScan evaluates HAVING and the output
+/// expressions, whose errors must reach Postgres as raised (see scan/exec.rs).
+unsafe extern "C-unwind" fn exec(node: *mut pg_sys::CustomScanState) -> *mut pg_sys::TupleTableSlot {
+    // SAFETY: our node; compute and fallback_next are guarded.
+    unsafe {
+        let s = state(node);
+        if s.run.is_null() || s.restart {
+            s.restart = false;
+            compute(node);
+        }
+        if (*s.run).output.is_none() {
+            return fallback_next(node);
+        }
+        crate::ffi::ExecScan_unguarded(&raw mut (*node).ss, Some(next), Some(recheck))
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn end(node: *mut pg_sys::CustomScanState) {
+    // SAFETY: the child was initialized by begin.
+    unsafe { pg_sys::ExecEndNode(fallback_child(node)) }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn rescan(node: *mut pg_sys::CustomScanState) {
+    // SAFETY: parameters may have changed: aggregate again at the next fetch.
+    unsafe {
+        state(node).restart = true;
+        pg_sys::ExecReScan(fallback_child(node));
+    }
+}
+
+unsafe fn property(es: *mut pg_sys::ExplainState, name: &std::ffi::CStr, value: &str) {
+    let v = std::ffi::CString::new(value).unwrap_or_default();
+    // SAFETY: EXPLAIN's state, valid during the call.
+    unsafe { pg_sys::ExplainPropertyText(name.as_ptr(), v.as_ptr(), es) }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancestors: *mut pg_sys::List, es: *mut pg_sys::ExplainState) {
+    // SAFETY: EXPLAIN runs with the plan set up; the run exists once executed.
+    unsafe {
+        let plan = node_plan(node);
+        let tp = crate::datum::table_plan((*node).ss.ss_currentRelation);
+        let name = |a: i16| tp.index_of_attnum(a).map_or_else(|| a.to_string(), |i| tp.columns[i].name.clone());
+        if !plan.keys.is_empty() {
+            property(es, c"Group Keys", &plan.keys.iter().map(|&a| name(a)).collect::<Vec<_>>().join(", "));
+        }
+        let aggs: Vec<String> = plan
+            .aggs
+            .iter()
+            .map(|o| match o.op {
+                AggOp::CountStar => "count(*)".into(),
+                AggOp::CountDistinct => format!("count(DISTINCT {})", name(o.attnum)),
+                op => format!("{}({})", format!("{op:?}").to_lowercase().replace("booland", "bool_and").replace("boolor", "bool_or"), name(o.attnum)),
+            })
+            .collect();
+        property(es, c"Aggregates", &aggs.join(", "));
+        let private = list_ptrs::<pg_sys::Node>((*cscan_of(node)).custom_private);
+        let quals = private[PRIVATE_QUALS] as *mut pg_sys::List;
+        if !quals.is_null() {
+            let relid = (*(private[PRIVATE_RELID] as *mut pg_sys::Integer)).ival;
+            let rel = (*node).ss.ss_currentRelation;
+            let ctx = pg_sys::deparse_context_for(pg_sys::get_rel_name((*rel).rd_id), (*rel).rd_id);
+            // The quals' Vars carry the relation index of planning; deparse with 1.
+            let q = pg_sys::copyObjectImpl(pg_sys::make_ands_explicit(quals).cast()) as *mut pg_sys::Node;
+            pg_sys::ChangeVarNodes(q, relid, 1, 0);
+            let text = pg_sys::deparse_expression(q, ctx, false, false);
+            property(es, c"Vectorized Filter", &crate::ffi::cstr(text).unwrap_or_default());
+        }
+        let s = state(node);
+        if (*es).analyze && !s.run.is_null() {
+            let run = &*s.run;
+            property(es, c"Threads", &run.threads.max(1).to_string());
+            property(es, c"Groups", &run.output.as_ref().map_or(0, |o| o.rows).to_string());
+            property(es, c"Rows Aggregated", &run.rows_in.to_string());
+            property(es, c"Parts Read", &format!("{} of {}", run.scan.parts_read, run.scan.parts_total));
+            property(es, c"Granules Read", &format!("{} of {}", run.scan.granules_read, run.scan.granules_total));
+            if run.from_metadata > 0 {
+                property(es, c"Parts Answered From Metadata", &run.from_metadata.to_string());
+            }
+            if let Some(why) = &run.fallback {
+                property(es, c"Fallback", &format!("ran the plan below: {why}"));
+            }
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Finished groups -> Datums of the types Postgres' own aggregates return.
+
+use super::{NodePlan, ResultKind};
+use crate::datum::{self, DatumColumn, TablePlan};
+use crate::error::raise;
+use mergetree::aggregate::{AggValue, Group};
+use mergetree::ColumnData;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+/// The output rows: per atom of the scan tuple (keys, then aggregates), a column of
+/// Datums, one per group. By-reference values live in `columns` (keys, min/max) or in the
+/// memory context current when made (numerics), which outlives the emitted rows.
+pub struct Output {
+    pub columns: Vec<DatumColumn>,
+    pub rows: usize,
+}
+
+/// A numeric from an exact integer.
+unsafe fn numeric_of(v: i128) -> pg_sys::Datum {
+    let text = std::ffi::CString::new(v.to_string()).unwrap_or_default();
+    // SAFETY: numeric_in reads a NUL-terminated decimal string.
+    unsafe {
+        pg_sys::OidFunctionCall3Coll(
+            pg_sys::Oid::from(pg_sys::F_NUMERIC_IN),
+            pg_sys::InvalidOid,
+            pg_sys::Datum::from(text.as_ptr()),
+            pg_sys::Datum::from(pg_sys::InvalidOid),
+            pg_sys::Datum::from(-1i32),
+        )
+    }
+}
+
+/// Converts the finished groups. `table` names the table in errors.
+pub fn datums(plan: &NodePlan, table_plan: &TablePlan, groups: &[Group], table: &str) -> Output {
+    let rows = groups.len();
+    let mut columns = Vec::with_capacity(plan.keys.len() + plan.aggs.len());
+    // Keys and min/max values: the column's bytes, converted like a scan's output.
+    let values_of = |attnum: i16, pick: &dyn Fn(&Group) -> Option<Vec<u8>>| {
+        let c = &table_plan.columns[table_plan.index_of_attnum(attnum).expect("planned column")];
+        let mut d = ColumnData::new(c.ty);
+        for g in groups {
+            match pick(g) {
+                Some(v) => d.push(&v),
+                None => d.push_null(),
+            }
+        }
+        datum::to_datums(c, d)
+    };
+    for (k, &attnum) in plan.keys.iter().enumerate() {
+        columns.push(values_of(attnum, &|g| g.keys[k].clone()));
+    }
+    for (a, out) in plan.aggs.iter().enumerate() {
+        if out.result == ResultKind::Input {
+            columns.push(values_of(out.attnum, &|g| match &g.values[a] {
+                AggValue::Bytes(b) => Some(b.clone()),
+                _ => None,
+            }));
+            continue;
+        }
+        let mut datums = Vec::with_capacity(rows);
+        let mut nulls = Vec::with_capacity(rows);
+        for g in groups {
+            let d = match (&g.values[a], out.result) {
+                (AggValue::Null, _) => None,
+                (AggValue::Int(v), ResultKind::Int8) => Some(pg_sys::Datum::from(*v as i64)),
+                (AggValue::Int(v), ResultKind::Int8Sum) => match i64::try_from(*v) {
+                    Ok(x) => Some(pg_sys::Datum::from(x)),
+                    Err(_) => raise(PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "bigint out of range".into()),
+                },
+                // SAFETY: numeric conversions through Postgres' own functions.
+                (AggValue::Int(v), ResultKind::NumericSum) => Some(unsafe { numeric_of(*v) }),
+                (AggValue::IntSumCount { sum, count }, ResultKind::NumericAvg) => Some(unsafe {
+                    pg_sys::OidFunctionCall2Coll(pg_sys::Oid::from(pg_sys::F_NUMERIC_DIV), pg_sys::InvalidOid, numeric_of(*sum), numeric_of(*count as i128))
+                }),
+                (AggValue::Float(v), ResultKind::Float8) => Some(pg_sys::Datum::from(v.to_bits())),
+                (AggValue::Float(v), ResultKind::Float4) => Some(pg_sys::Datum::from((*v as f32).to_bits())),
+                (AggValue::Bool(b), ResultKind::Bool) => Some(pg_sys::Datum::from(*b)),
+                (v, r) => raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("mergetree table \"{table}\": aggregate value {v:?} for a {r:?} result")),
+            };
+            nulls.push(d.is_none());
+            datums.push(d.unwrap_or(pg_sys::Datum::from(0)));
+        }
+        columns.push(DatumColumn::plain(datums, nulls));
+    }
+    Output { columns, rows }
+}

@@ -1,0 +1,294 @@
+//! Planning MergeTreeAgg: in the grouping stage, when the input is one mergetree table
+//! whose filters the scan can evaluate, and every grouping key and aggregate is one the
+//! node computes exactly as Postgres does, a CustomPath for the grouped relation.
+
+use super::{AggOp, AggOut, NodePlan, ResultKind};
+use crate::datum::{self, TablePlan};
+use crate::ffi::list_ptrs;
+use crate::scan::quals;
+use mergetree::aggregate::ValueKind;
+use mergetree::SortKind;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+pub static mut PATH_METHODS: pg_sys::CustomPathMethods =
+    pg_sys::CustomPathMethods { CustomName: c"MergeTreeAgg".as_ptr(), PlanCustomPath: Some(plan_custom_path), ReparameterizeCustomPathByChild: None };
+
+pub static mut SCAN_METHODS: pg_sys::CustomScanMethods =
+    pg_sys::CustomScanMethods { CustomName: c"MergeTreeAgg".as_ptr(), CreateCustomScanState: Some(super::exec::create_state) };
+
+/// custom_private: [plan text, pushed quals, relation index of the quals' Vars, HAVING].
+pub const PRIVATE_PLAN: usize = 0;
+pub const PRIVATE_QUALS: usize = 1;
+pub const PRIVATE_RELID: usize = 2;
+const PRIVATE_HAVING: usize = 3;
+
+/// A column reference of relation `relid` (through binary-compatible relabeling).
+unsafe fn var_of(node: *mut pg_sys::Node, relid: pg_sys::Index) -> Option<*mut pg_sys::Var> {
+    // SAFETY: `node` is a valid expression node.
+    unsafe {
+        let mut n = node;
+        while !n.is_null() && (*n).type_ == pg_sys::NodeTag::T_RelabelType {
+            n = (*(n as *mut pg_sys::RelabelType)).arg as *mut pg_sys::Node;
+        }
+        if n.is_null() || (*n).type_ != pg_sys::NodeTag::T_Var {
+            return None;
+        }
+        let v = n as *mut pg_sys::Var;
+        ((*v).varno as pg_sys::Index == relid && (*v).varlevelsup == 0 && (*v).varattno > 0).then_some(v)
+    }
+}
+
+/// How values of column `ci` compare under `collation` for grouping, distinct counting
+/// and min/max: by value (ints, floats) or by bytes (where bytes are equal exactly when
+/// values are, and ordered as values where an order is needed).
+unsafe fn value_kind(plan: &TablePlan, ci: usize, collation: pg_sys::Oid, ordered: bool) -> Option<ValueKind> {
+    let c = &plan.columns[ci];
+    // SAFETY: catalog lookups.
+    unsafe {
+        let deterministic = collation == pg_sys::InvalidOid || pg_sys::get_collation_isdeterministic(collation);
+        match datum::physical(c.typid, c.typlen, collation).1 {
+            SortKind::SignedInt => Some(ValueKind::Int),
+            SortKind::Float => Some(ValueKind::Float),
+            SortKind::Bytes if deterministic => Some(ValueKind::Bytes),
+            // Text under a deterministic collation: equal exactly when the bytes are.
+            SortKind::Opaque if !ordered && deterministic && matches!(pg_sys::getBaseType(c.typid), pg_sys::TEXTOID | pg_sys::VARCHAROID) => {
+                Some(ValueKind::Bytes)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The aggregate `a` as the node computes it, if it can, exactly as Postgres would.
+unsafe fn agg_out(a: *mut pg_sys::Aggref, relid: pg_sys::Index, plan: &TablePlan) -> Option<AggOut> {
+    // SAFETY: `a` is an Aggref of the query; catalog lookups.
+    unsafe {
+        if (*a).agglevelsup != 0 || (*a).aggkind as u8 != b'n' || !(*a).aggfilter.is_null() || !(*a).aggdirectargs.is_null() {
+            return None;
+        }
+        let name = crate::ffi::cstr(pg_sys::get_func_name((*a).aggfnoid))?;
+        if pg_sys::get_func_namespace((*a).aggfnoid) != pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE) {
+            return None;
+        }
+        let args = list_ptrs::<pg_sys::TargetEntry>((*a).args);
+        let distinct = !(*a).aggdistinct.is_null();
+        if (*a).aggstar {
+            return (name == "count" && !distinct).then_some(AggOut { op: AggOp::CountStar, attnum: 0, kind: ValueKind::Int, result: ResultKind::Int8 });
+        }
+        if args.len() != 1 || (!(*a).aggorder.is_null() && !distinct) {
+            return None;
+        }
+        let v = var_of((*args[0]).expr as *mut pg_sys::Node, relid)?;
+        let ci = plan.index_of_attnum((*v).varattno)?;
+        let typ = pg_sys::getBaseType(plan.columns[ci].typid);
+        let int = matches!(typ, pg_sys::INT2OID | pg_sys::INT4OID | pg_sys::INT8OID);
+        let float = matches!(typ, pg_sys::FLOAT4OID | pg_sys::FLOAT8OID);
+        let out = |op, kind, result| Some(AggOut { op, attnum: (*v).varattno, kind, result });
+        match (name.as_str(), distinct) {
+            ("count", false) => out(AggOp::Count, ValueKind::Int, ResultKind::Int8),
+            ("count", true) => out(AggOp::CountDistinct, value_kind(plan, ci, (*a).inputcollid, false)?, ResultKind::Int8),
+            (_, true) => None,
+            ("sum", _) if int => out(AggOp::Sum, ValueKind::Int, if typ == pg_sys::INT8OID { ResultKind::NumericSum } else { ResultKind::Int8Sum }),
+            ("sum", _) if float => out(AggOp::Sum, ValueKind::Float, if typ == pg_sys::FLOAT4OID { ResultKind::Float4 } else { ResultKind::Float8 }),
+            ("avg", _) if int => out(AggOp::Avg, ValueKind::Int, ResultKind::NumericAvg),
+            ("avg", _) if float => out(AggOp::Avg, ValueKind::Float, ResultKind::Float8),
+            ("min" | "max", _) => {
+                let kind = value_kind(plan, ci, (*a).inputcollid, true)?;
+                // bool has no min/max; uuid and the like order by bytes.
+                let op = if name == "min" { AggOp::Min } else { AggOp::Max };
+                out(op, kind, ResultKind::Input)
+            }
+            ("bool_and" | "every", _) if typ == pg_sys::BOOLOID => out(AggOp::BoolAnd, ValueKind::Bytes, ResultKind::Bool),
+            ("bool_or", _) if typ == pg_sys::BOOLOID => out(AggOp::BoolOr, ValueKind::Bytes, ResultKind::Bool),
+            _ => None,
+        }
+    }
+}
+
+/// What the node would compute for this grouping: the plan and the atoms of its output
+/// (grouping columns, then aggregates), or None when it cannot.
+unsafe fn analyze(
+    root: *mut pg_sys::PlannerInfo,
+    input: *mut pg_sys::RelOptInfo,
+    output: *mut pg_sys::RelOptInfo,
+    extra: *mut pg_sys::GroupPathExtraData,
+    plan: &TablePlan,
+) -> Option<(NodePlan, Vec<*mut pg_sys::Node>)> {
+    // SAFETY: planner structures are valid in the grouping stage.
+    unsafe {
+        let parse = (*root).parse;
+        let relid = (*input).relid;
+        if !(*parse).groupingSets.is_null() || (*parse).hasTargetSRFs {
+            return None;
+        }
+        // Grouping keys: plain columns, compared by bytes or value.
+        let tlist = if extra.is_null() || (*extra).targetList.is_null() { (*parse).targetList } else { (*extra).targetList };
+        let mut keys = Vec::new();
+        let mut atoms: Vec<*mut pg_sys::Node> = Vec::new();
+        for sgc in list_ptrs::<pg_sys::SortGroupClause>((*parse).groupClause) {
+            let e = pg_sys::get_sortgroupclause_expr(sgc, tlist);
+            let v = var_of(e, relid)?;
+            let ci = plan.index_of_attnum((*v).varattno)?;
+            value_kind(plan, ci, pg_sys::exprCollation(e), false)?;
+            keys.push((*v).varattno);
+            atoms.push(e);
+        }
+        // Aggregates of the output and of HAVING.
+        let having = if extra.is_null() { std::ptr::null_mut() } else { (*extra).havingQual };
+        let mut aggs = Vec::new();
+        for e in [(*(*output).reltarget).exprs as *mut pg_sys::Node, having] {
+            let found = pg_sys::pull_var_clause(e, pg_sys::PVC_INCLUDE_AGGREGATES as i32 | pg_sys::PVC_RECURSE_PLACEHOLDERS as i32);
+            for n in list_ptrs::<pg_sys::Node>(found) {
+                match (*n).type_ {
+                    pg_sys::NodeTag::T_Aggref => {
+                        if atoms.iter().any(|&a| pg_sys::equal(a.cast(), n.cast())) {
+                            continue;
+                        }
+                        aggs.push(agg_out(n as *mut pg_sys::Aggref, relid, plan)?);
+                        atoms.push(n);
+                    }
+                    // Columns outside aggregates must be grouping keys.
+                    pg_sys::NodeTag::T_Var if !atoms.iter().take(keys.len()).any(|&a| pg_sys::equal(a.cast(), n.cast())) => return None,
+                    pg_sys::NodeTag::T_Var => {}
+                    _ => return None,
+                }
+            }
+        }
+        Some((NodePlan { keys, aggs }, atoms))
+    }
+}
+
+/// A shallow copy of a grouping path (its subpaths shared), or None for a kind of path
+/// this does not know the size of.
+unsafe fn copy_path(p: *mut pg_sys::Path) -> Option<*mut pg_sys::Path> {
+    use pg_sys::NodeTag as T;
+    // SAFETY: `p` is a path whose node tag says which struct it is.
+    unsafe {
+        let size = match (*p).type_ {
+            T::T_AggPath => std::mem::size_of::<pg_sys::AggPath>(),
+            T::T_GroupPath => std::mem::size_of::<pg_sys::GroupPath>(),
+            T::T_SortPath => std::mem::size_of::<pg_sys::SortPath>(),
+            T::T_IncrementalSortPath => std::mem::size_of::<pg_sys::IncrementalSortPath>(),
+            T::T_ProjectionPath => std::mem::size_of::<pg_sys::ProjectionPath>(),
+            T::T_UpperUniquePath => std::mem::size_of::<pg_sys::UpperUniquePath>(),
+            T::T_GatherPath => std::mem::size_of::<pg_sys::GatherPath>(),
+            T::T_GatherMergePath => std::mem::size_of::<pg_sys::GatherMergePath>(),
+            T::T_MinMaxAggPath => std::mem::size_of::<pg_sys::MinMaxAggPath>(),
+            _ => return None,
+        };
+        let copy = pg_sys::palloc(size) as *mut pg_sys::Path;
+        std::ptr::copy_nonoverlapping(p as *const u8, copy as *mut u8, size);
+        Some(copy)
+    }
+}
+
+/// Adds a MergeTreeAgg path to `output` (the grouped relation) over `input`.
+///
+/// # Safety
+/// Called from create_upper_paths_hook for UPPERREL_GROUP_AGG with its arguments.
+pub unsafe fn add_paths(root: *mut pg_sys::PlannerInfo, input: *mut pg_sys::RelOptInfo, output: *mut pg_sys::RelOptInfo, extra: *mut pg_sys::GroupPathExtraData) {
+    // SAFETY: per the caller.
+    unsafe {
+        if !crate::gucs::AGGREGATE_SCAN.get() || !crate::gucs::CUSTOM_SCAN.get() || (*input).relid == 0 {
+            return;
+        }
+        if !matches!((*input).reloptkind, pg_sys::RelOptKind::RELOPT_BASEREL | pg_sys::RelOptKind::RELOPT_OTHER_MEMBER_REL) {
+            return;
+        }
+        if !extra.is_null() && (*extra).patype == pg_sys::PartitionwiseAggregateType::PARTITIONWISE_AGGREGATE_PARTIAL {
+            return;
+        }
+        let rte = *(*root).simple_rte_array.add((*input).relid as usize);
+        if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION || (*rte).inh || !crate::ffi::is_mergetree((*rte).relid) {
+            return;
+        }
+        let r = pg_sys::relation_open((*rte).relid, pg_sys::NoLock as i32);
+        let plan = datum::table_plan(r);
+        pg_sys::relation_close(r, pg_sys::NoLock as i32);
+        // Every filter must be one the scan evaluates (security quals: leakproof only).
+        let infos = list_ptrs::<pg_sys::RestrictInfo>((*input).baserestrictinfo);
+        let rls = infos.iter().any(|ri| (**ri).security_level > 0);
+        let mut clauses: *mut pg_sys::List = std::ptr::null_mut();
+        for ri in infos {
+            if (*ri).pseudoconstant || !quals::pushable((*ri).clause as *mut pg_sys::Node, (*input).relid, &plan, rls) {
+                return;
+            }
+            clauses = pg_sys::lappend(clauses, (*ri).clause.cast());
+        }
+        let Some((node_plan, atoms)) = analyze(root, input, output, extra, &plan) else { return };
+        // Postgres' own best plan for this grouping: the node's fallback.
+        let Some(cheapest) = list_ptrs::<pg_sys::Path>((*output).pathlist).into_iter().min_by(|a, b| (**a).total_cost.total_cmp(&(**b).total_cost)) else {
+            return;
+        };
+        // add_path frees the paths ours dominates, so the child is a copy.
+        let Some(fallback) = copy_path(cheapest) else { return };
+        let mut atom_list: *mut pg_sys::List = std::ptr::null_mut();
+        for a in atoms {
+            atom_list = pg_sys::lappend(atom_list, a.cast());
+        }
+        // Preprocessing left HAVING as an implicitly-ANDed list.
+        let having = if extra.is_null() { std::ptr::null_mut() } else { (*extra).havingQual as *mut pg_sys::List };
+        let text = std::ffi::CString::new(node_plan.to_text()).unwrap_or_default();
+        let mut private: *mut pg_sys::List = std::ptr::null_mut();
+        private = pg_sys::lappend(private, pg_sys::makeString(pg_sys::pstrdup(text.as_ptr())).cast());
+        private = pg_sys::lappend(private, clauses.cast());
+        private = pg_sys::lappend(private, pg_sys::makeInteger((*input).relid as i32).cast());
+        private = pg_sys::lappend(private, having.cast());
+        private = pg_sys::lappend(private, atom_list.cast());
+        let path = pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomPath>()) as *mut pg_sys::CustomPath;
+        (*path).path.type_ = pg_sys::NodeTag::T_CustomPath;
+        (*path).path.pathtype = pg_sys::NodeTag::T_CustomScan;
+        (*path).path.parent = output;
+        (*path).path.pathtarget = (*output).reltarget;
+        (*path).path.rows = (*fallback).rows;
+        // Aggregating inside the scan skips the executor's per-row work: a fraction of
+        // what Postgres' plan costs, so the node wins whenever it applies.
+        (*path).path.startup_cost = (*fallback).startup_cost.min((*fallback).total_cost * 0.1);
+        (*path).path.total_cost = (*fallback).total_cost * 0.1;
+        (*path).flags = pg_sys::CUSTOMPATH_SUPPORT_PROJECTION;
+        (*path).custom_paths = pg_sys::lappend(std::ptr::null_mut(), fallback.cast());
+        (*path).custom_private = private;
+        (*path).methods = &raw const PATH_METHODS;
+        pg_sys::add_path(output, path as *mut pg_sys::Path);
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn plan_custom_path(
+    _root: *mut pg_sys::PlannerInfo,
+    _rel: *mut pg_sys::RelOptInfo,
+    best_path: *mut pg_sys::CustomPath,
+    tlist: *mut pg_sys::List,
+    _clauses: *mut pg_sys::List,
+    custom_plans: *mut pg_sys::List,
+) -> *mut pg_sys::Plan {
+    // SAFETY: the path was made by add_paths with its custom_private layout.
+    unsafe {
+        let private = list_ptrs::<pg_sys::Node>((*best_path).custom_private);
+        let relid = (*(private[PRIVATE_RELID] as *mut pg_sys::Integer)).ival as pg_sys::Index;
+        let atoms = list_ptrs::<pg_sys::Node>(private[4] as *mut pg_sys::List);
+        let mut scan_tlist: *mut pg_sys::List = std::ptr::null_mut();
+        for (i, a) in atoms.into_iter().enumerate() {
+            let te = pg_sys::makeTargetEntry(pg_sys::copyObjectImpl(a.cast()).cast(), (i + 1) as i16, std::ptr::null_mut(), false);
+            scan_tlist = pg_sys::lappend(scan_tlist, te.cast());
+        }
+        let cscan = pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomScan>()) as *mut pg_sys::CustomScan;
+        (*cscan).scan.plan.type_ = pg_sys::NodeTag::T_CustomScan;
+        (*cscan).scan.plan.targetlist = tlist;
+        (*cscan).scan.plan.qual = private[PRIVATE_HAVING] as *mut pg_sys::List;
+        (*cscan).scan.scanrelid = relid;
+        (*cscan).custom_scan_tlist = scan_tlist;
+        (*cscan).custom_plans = custom_plans;
+        (*cscan).custom_exprs = std::ptr::null_mut();
+        // The plan, the pushed quals (kept out of custom_exprs: setrefs would look their
+        // columns up in custom_scan_tlist) and the relation index their Vars carry.
+        let mut keep: *mut pg_sys::List = std::ptr::null_mut();
+        for n in &private[..PRIVATE_HAVING] {
+            keep = pg_sys::lappend(keep, (*n).cast());
+        }
+        (*cscan).custom_private = keep;
+        (*cscan).methods = &raw const SCAN_METHODS;
+        cscan as *mut pg_sys::Plan
+    }
+}
