@@ -16,6 +16,8 @@ pub fn report(table: &str, err: mergetree::Error) -> ! {
             PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
             format!("mergetree table \"{table}\": {err}"),
         ),
+        // Postgres' own message, as its function would raise it.
+        mergetree::Error::OutOfRange(msg) => raise(PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW, msg),
         mergetree::Error::Invalid(_) => raise(
             PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
             format!("mergetree table \"{table}\": {err}"),
@@ -35,9 +37,5 @@ pub fn raise_with_hint(code: PgSqlErrorCode, msg: String, hint: String) -> ! {
 
 /// An operation mergetree tables do not support (yet).
 pub fn unsupported(table: &str, what: &str, hint: &str) -> ! {
-    raise_with_hint(
-        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-        format!("{what} is not supported on mergetree table \"{table}\""),
-        hint.to_string(),
-    )
+    raise_with_hint(PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, format!("{what} is not supported on mergetree table \"{table}\""), hint.to_string())
 }

@@ -12,6 +12,9 @@ pub enum Error {
     /// A caller passed something invalid (bad option value, wrong column count).
     #[error("{0}")]
     Invalid(String),
+    /// A computed value outside its type's range (Postgres' "out of range" errors).
+    #[error("{0}")]
+    OutOfRange(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -6,23 +6,24 @@
 //! worker threads.
 #![forbid(unsafe_code)]
 
-pub mod column;
 pub mod aggregate;
 pub mod codec;
+pub mod column;
 pub mod error;
 pub mod granule;
 pub mod json;
 pub mod part;
 pub mod predicate;
 pub mod range_reader;
+pub mod scalar;
 pub mod select;
 pub mod skip;
 pub mod sort;
 pub mod store;
 
+pub use codec::{CodecChain, Compression, Transform};
 pub use column::{Bitmap, ColumnData, ColumnType, SortKind};
 pub use error::{Error, Result};
-pub use codec::{CodecChain, Compression, Transform};
 pub use part::{PartMeta, PartReader, PartWriter, WriterSettings};
 pub use skip::{SkipIndex, SkipIndexBuilder, SkipIndexType};
 pub use store::{BlockStore, VecStore};

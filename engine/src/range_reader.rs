@@ -35,6 +35,21 @@ impl Fetched<'_> {
         }
     }
 
+    /// Row `r`'s value, None for NULL.
+    pub fn get(&self, r: u32) -> Option<&[u8]> {
+        let r = r as usize;
+        match self {
+            Fetched::Values(c) => c.get(r),
+            Fetched::Codes { codes, validity, dict } => {
+                if validity.as_ref().is_some_and(|v| !v.get(r)) {
+                    None
+                } else {
+                    Some(dict.value(codes[r] as usize))
+                }
+            }
+        }
+    }
+
     /// The values themselves (a dictionary column's codes looked up).
     pub fn into_values(self) -> ColumnData {
         match self {
@@ -80,11 +95,7 @@ pub struct PartColumns {
 impl PartColumns {
     pub fn new(meta: &PartMeta, cols: &[ReadColumn]) -> PartColumns {
         let map: Vec<Option<usize>> = cols.iter().map(|c| meta.columns.iter().position(|m| m.spec.id == c.id)).collect();
-        let sort_key = meta
-            .primary_key
-            .iter()
-            .map_while(|&pc| map.iter().position(|&m| m == Some(pc)).map(|ci| (ci, meta.columns[pc].spec.sort)))
-            .collect();
+        let sort_key = meta.primary_key.iter().map_while(|&pc| map.iter().position(|&m| m == Some(pc)).map(|ci| (ci, meta.columns[pc].spec.sort))).collect();
         PartColumns { map, sort_key }
     }
 }
@@ -112,7 +123,9 @@ pub fn fetch<'a, S: BlockStore>(
     wanted: Option<&[u32]>,
 ) -> Result<Fetched<'a>> {
     let rows = reader.meta().granule_rows[g] as usize;
-    let Some(col) = pc.map[ci] else { return Ok(Fetched::Values(missing_values(&cols[ci], rows))) };
+    let Some(col) = pc.map[ci] else {
+        return Ok(Fetched::Values(missing_values(&cols[ci], rows)));
+    };
     if let Some((codes, validity)) = reader.read_granule_codes(col, g, wanted)? {
         let dict = reader.dictionary(col)?.ok_or_else(|| crate::Error::corrupt("part", "codes of a column without a dictionary"))?;
         return Ok(Fetched::Codes { codes, validity, dict });

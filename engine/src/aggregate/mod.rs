@@ -5,13 +5,15 @@
 //! partial ones merge by key at the end. Memory is accounted, so the caller can give up
 //! (and let Postgres aggregate) before a table outgrows its budget.
 
+mod input;
 mod state;
 
-use crate::column::{float_of, ColumnType, SortKind};
+use crate::column::{float_of, ColumnData, ColumnType, SortKind};
 use crate::range_reader::Fetched;
 use hashbrown::HashMap;
-pub use state::Values;
+use input::Input;
 use state::State;
+pub use state::Values;
 
 /// How an aggregate reads its input values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -64,7 +66,11 @@ impl AggFunc {
     }
     fn kind(&self) -> ValueKind {
         match *self {
-            AggFunc::Sum { kind, .. } | AggFunc::Avg { kind, .. } | AggFunc::Min { kind, .. } | AggFunc::Max { kind, .. } | AggFunc::CountDistinct { kind, .. } => kind,
+            AggFunc::Sum { kind, .. }
+            | AggFunc::Avg { kind, .. }
+            | AggFunc::Min { kind, .. }
+            | AggFunc::Max { kind, .. }
+            | AggFunc::CountDistinct { kind, .. } => kind,
             _ => ValueKind::Int,
         }
     }
@@ -94,7 +100,12 @@ pub enum AggValue {
     Bytes(Vec<u8>),
     Bool(bool),
     /// avg of integers: Postgres divides the sum by the count as numeric.
-    IntSumCount { sum: i128, count: i64 },
+    IntSumCount {
+        sum: i128,
+        count: i64,
+    },
+    /// Finite inputs whose sum is out of the type's range (Postgres raises an error).
+    OutOfRange,
 }
 
 /// One output group: its key values (None: NULL) and aggregate values.
@@ -106,17 +117,7 @@ pub struct Group {
 
 impl Values for Fetched<'_> {
     fn get(&self, row: u32) -> Option<&[u8]> {
-        let r = row as usize;
-        match self {
-            Fetched::Values(c) => c.get(r),
-            Fetched::Codes { codes, validity, dict } => {
-                if validity.as_ref().is_some_and(|v| !v.get(r)) {
-                    None
-                } else {
-                    Some(dict.value(codes[r] as usize))
-                }
-            }
-        }
+        Fetched::get(self, row)
     }
 }
 
@@ -129,7 +130,13 @@ fn encode_key(k: &KeySpec, col: &Fetched, r: u32, out: &mut Vec<u8>) {
             out.push(1);
             if k.float {
                 let x = float_of(v);
-                let x = if x == 0.0 { 0.0 } else if x.is_nan() { f64::NAN } else { x };
+                let x = if x == 0.0 {
+                    0.0
+                } else if x.is_nan() {
+                    f64::NAN
+                } else {
+                    x
+                };
                 out.extend_from_slice(&x.to_bits().to_le_bytes());
             } else {
                 if k.ty == ColumnType::Var {
@@ -152,6 +159,8 @@ pub struct Aggregator {
     /// A single dictionary-encoded key: per part (by the caller's part number), group id
     /// of each code (u32::MAX: not looked up yet).
     code_groups: HashMap<usize, Vec<u32>>,
+    /// A single fixed-width key: group id of each value (u128::MAX: NULL).
+    int_groups: HashMap<u128, u32>,
     bytes: usize,
 }
 
@@ -161,7 +170,7 @@ const GROUP_BYTES: usize = 64;
 impl Aggregator {
     pub fn new(spec: AggSpec) -> Aggregator {
         let states = spec.aggs.iter().map(State::new).collect();
-        Aggregator { spec, groups: HashMap::new(), keys: Vec::new(), states, code_groups: HashMap::new(), bytes: 0 }
+        Aggregator { spec, groups: HashMap::new(), keys: Vec::new(), states, code_groups: HashMap::new(), int_groups: HashMap::new(), bytes: 0 }
     }
 
     /// Memory held, approximately (keys, states, distinct values).
@@ -194,9 +203,33 @@ impl Aggregator {
     /// numbers the part the batch comes from (dictionary codes are per part).
     pub fn update(&mut self, columns: &[Option<Fetched>], rows: &[u32], part: usize) {
         let gids = self.group_ids(columns, rows, part);
-        for (i, f) in self.spec.aggs.clone().iter().enumerate() {
-            let input = f.input().and_then(|c| columns[c].as_ref()).map(|c| c as &dyn Values);
-            self.bytes += self.states[i].update(f, input, rows, &gids);
+        // Each input column decoded once for the aggregates that read it the same way.
+        let mut inputs: Vec<(usize, ValueKind, Input)> = Vec::new();
+        for (i, f) in self.spec.aggs.iter().enumerate() {
+            let Some(c) = f.input() else {
+                self.bytes += self.states[i].update(f, None, rows, &gids);
+                continue;
+            };
+            let col = columns[c].as_ref().expect("aggregate input fetched");
+            // Counting reads only validity; distinct counts, booleans and byte-ordered
+            // extremes read bytes.
+            let kind = match f {
+                AggFunc::Count { .. } | AggFunc::CountDistinct { .. } | AggFunc::BoolAnd { .. } | AggFunc::BoolOr { .. } => ValueKind::Bytes,
+                _ => f.kind(),
+            };
+            let at = match inputs.iter().position(|(ic, ik, _)| *ic == c && *ik == kind) {
+                Some(at) => at,
+                None => {
+                    let input = match kind {
+                        ValueKind::Int => input::ints(col, rows),
+                        ValueKind::Float => input::floats(col, rows),
+                        ValueKind::Bytes => Input::Bytes(col),
+                    };
+                    inputs.push((c, kind, input));
+                    inputs.len() - 1
+                }
+            };
+            self.bytes += self.states[i].update(f, Some(&inputs[at].2), rows, &gids);
         }
     }
 
@@ -225,6 +258,35 @@ impl Aggregator {
                     out.push(table[slot]);
                 }
                 self.code_groups.insert(part, table);
+                return out;
+            }
+        }
+        if let [k] = keys.as_slice() {
+            if let (false, Fetched::Values(c @ ColumnData { values: crate::column::Values::Fixed { width: 1..=8, .. }, .. })) = (k.float, col(k)) {
+                // One fixed-width key: looked up by its value as an integer.
+                let mut out = Vec::with_capacity(rows.len());
+                let mut buf = Vec::new();
+                let mut int_groups = std::mem::take(&mut self.int_groups);
+                for &r in rows {
+                    let v = c.get(r as usize);
+                    let slot = v.map_or(u128::MAX, |v| {
+                        let mut b = [0u8; 8];
+                        b[..v.len()].copy_from_slice(v);
+                        u64::from_le_bytes(b) as u128
+                    });
+                    let g = match int_groups.get(&slot) {
+                        Some(&g) => g,
+                        None => {
+                            buf.clear();
+                            encode_key(k, col(k), r, &mut buf);
+                            let g = self.group_of(&buf, || vec![v.map(<[u8]>::to_vec)]);
+                            int_groups.insert(slot, g);
+                            g
+                        }
+                    };
+                    out.push(g);
+                }
+                self.int_groups = int_groups;
                 return out;
             }
         }

@@ -1,8 +1,11 @@
 //! Aggregate states, one column of state per aggregate over all groups (a `Vec` indexed
-//! by group), updated a batch at a time, merged across threads, finished into values.
+//! by group), updated a batch at a time from typed inputs (input.rs), merged across
+//! threads, finished into values.
 
+use super::input::Input;
 use super::{AggFunc, AggValue, ValueKind};
-use crate::column::{compare_values, float_of, sign_extend, SortKind};
+use crate::column::{compare_values, float_of, SortKind};
+use crate::range_reader::Fetched;
 use hashbrown::HashSet;
 use std::cmp::Ordering;
 
@@ -15,11 +18,44 @@ pub trait Values {
 pub enum State {
     Count(Vec<i64>),
     /// Integer sum (exact, i128) and how many values went in (0: the sum is NULL).
-    SumInt { sum: Vec<i128>, n: Vec<i64> },
-    SumFloat { sum: Vec<f64>, n: Vec<i64> },
+    SumInt {
+        sum: Vec<i128>,
+        n: Vec<i64>,
+    },
+    /// Float sum, how many values went in, and whether one was infinite or NaN (Postgres
+    /// raises an overflow error when finite inputs sum to infinity). `single`: sum(float4),
+    /// which Postgres accumulates in single precision.
+    SumFloat {
+        sum: Vec<f64>,
+        n: Vec<i64>,
+        nonfinite: Vec<bool>,
+        single: bool,
+    },
+    /// Extremes of integers (dates, timestamps): the value and whether there is one;
+    /// `width` is the column's, to give the value back in its bytes.
+    MinMaxInt {
+        best: Vec<i64>,
+        has: Vec<bool>,
+        width: usize,
+        max: bool,
+    },
+    /// Extremes of floats in Postgres' order (NaN above everything).
+    MinMaxFloat {
+        best: Vec<f64>,
+        has: Vec<bool>,
+        width: usize,
+        max: bool,
+    },
     /// The current extreme value's bytes, None before the first value.
-    MinMax { best: Vec<Option<Box<[u8]>>>, kind: SortKind, max: bool },
-    Bool { acc: Vec<Option<bool>>, and: bool },
+    MinMax {
+        best: Vec<Option<Box<[u8]>>>,
+        kind: SortKind,
+        max: bool,
+    },
+    Bool {
+        acc: Vec<Option<bool>>,
+        and: bool,
+    },
     /// Distinct values: exact for values of up to 16 bytes, a 128-bit hash of longer ones.
     Distinct(Vec<HashSet<u128>>),
 }
@@ -30,7 +66,13 @@ fn distinct_key(kind: ValueKind, v: &[u8]) -> u128 {
     match kind {
         ValueKind::Float => {
             let x = float_of(v);
-            let x = if x == 0.0 { 0.0 } else if x.is_nan() { f64::NAN } else { x };
+            let x = if x == 0.0 {
+                0.0
+            } else if x.is_nan() {
+                f64::NAN
+            } else {
+                x
+            };
             x.to_bits() as u128
         }
         _ if v.len() <= 16 => {
@@ -43,16 +85,54 @@ fn distinct_key(kind: ValueKind, v: &[u8]) -> u128 {
     }
 }
 
+/// a + b in the precision of the sum's type.
+#[inline]
+fn add_float(a: f64, b: f64, single: bool) -> f64 {
+    if single {
+        (a as f32 + b as f32) as f64
+    } else {
+        a + b
+    }
+}
+
+/// Postgres' float order: NaN is above every number and equal to itself.
+#[inline]
+fn float_gt(a: f64, b: f64) -> bool {
+    if a.is_nan() {
+        !b.is_nan()
+    } else {
+        !b.is_nan() && a > b
+    }
+}
+
+/// Whether `x` replaces `best` as the extreme.
+#[inline]
+fn better<T: PartialOrd>(x: T, best: T, max: bool) -> bool {
+    if max {
+        x > best
+    } else {
+        x < best
+    }
+}
+
 impl State {
     pub fn new(f: &AggFunc) -> State {
-        match f {
+        // Extremes learn their column's width from the first input.
+        let width = 0;
+        match *f {
             AggFunc::CountStar | AggFunc::Count { .. } => State::Count(Vec::new()),
             AggFunc::Sum { kind: ValueKind::Float, .. } | AggFunc::Avg { kind: ValueKind::Float, .. } => {
-                State::SumFloat { sum: Vec::new(), n: Vec::new() }
+                State::SumFloat { sum: Vec::new(), n: Vec::new(), nonfinite: Vec::new(), single: false }
             }
             AggFunc::Sum { .. } | AggFunc::Avg { .. } => State::SumInt { sum: Vec::new(), n: Vec::new() },
-            AggFunc::Min { kind, .. } => State::MinMax { best: Vec::new(), kind: kind.sort_kind(), max: false },
-            AggFunc::Max { kind, .. } => State::MinMax { best: Vec::new(), kind: kind.sort_kind(), max: true },
+            AggFunc::Min { kind, .. } | AggFunc::Max { kind, .. } => {
+                let max = matches!(f, AggFunc::Max { .. });
+                match kind {
+                    ValueKind::Int => State::MinMaxInt { best: Vec::new(), has: Vec::new(), width, max },
+                    ValueKind::Float => State::MinMaxFloat { best: Vec::new(), has: Vec::new(), width, max },
+                    ValueKind::Bytes => State::MinMax { best: Vec::new(), kind: kind.sort_kind(), max },
+                }
+            }
             AggFunc::BoolAnd { .. } => State::Bool { acc: Vec::new(), and: true },
             AggFunc::BoolOr { .. } => State::Bool { acc: Vec::new(), and: false },
             AggFunc::CountDistinct { .. } => State::Distinct(Vec::new()),
@@ -67,9 +147,18 @@ impl State {
                 sum.resize(groups, 0);
                 n.resize(groups, 0);
             }
-            State::SumFloat { sum, n } => {
+            State::SumFloat { sum, n, nonfinite, .. } => {
                 sum.resize(groups, 0.0);
                 n.resize(groups, 0);
+                nonfinite.resize(groups, false);
+            }
+            State::MinMaxInt { best, has, .. } => {
+                best.resize(groups, 0);
+                has.resize(groups, false);
+            }
+            State::MinMaxFloat { best, has, .. } => {
+                best.resize(groups, 0.0);
+                has.resize(groups, false);
             }
             State::MinMax { best, .. } => best.resize(groups, None),
             State::Bool { acc, .. } => acc.resize(groups, None),
@@ -77,57 +166,85 @@ impl State {
         }
     }
 
-    /// Adds rows `rows` (group of each in `gids`) of input `values` (None: count(*)).
-    /// Returns the bytes of memory added (distinct values, new extremes).
-    pub fn update(&mut self, f: &AggFunc, values: Option<&dyn Values>, rows: &[u32], gids: &[u32]) -> usize {
-        let kind = f.kind();
-        match self {
-            State::Count(c) => match values {
-                None => gids.iter().for_each(|&g| c[g as usize] += 1),
-                Some(v) => rows.iter().zip(gids).filter(|(&r, _)| v.get(r).is_some()).for_each(|(_, &g)| c[g as usize] += 1),
+    /// Adds the selected `rows` of a batch (group of each in `gids`) from `input` (None:
+    /// count(*)). Returns the bytes of memory added (distinct values, new extremes).
+    pub fn update(&mut self, f: &AggFunc, input: Option<&Input>, rows: &[u32], gids: &[u32]) -> usize {
+        match (self, input) {
+            (State::Count(c), None) => gids.iter().for_each(|&g| c[g as usize] += 1),
+            (State::Count(c), Some(input)) if !input.has_nulls() => gids.iter().for_each(|&g| c[g as usize] += 1),
+            (State::Count(c), Some(input)) => {
+                for (i, (&r, &g)) in rows.iter().zip(gids).enumerate() {
+                    c[g as usize] += input.valid(i, r) as i64;
+                }
+            }
+            (State::SumInt { sum, n }, Some(Input::Ints { v, valid, .. })) => match valid {
+                None => {
+                    for (&x, &g) in v.iter().zip(gids) {
+                        sum[g as usize] += x as i128;
+                        n[g as usize] += 1;
+                    }
+                }
+                Some(valid) => {
+                    for ((&x, &g), &ok) in v.iter().zip(gids).zip(valid) {
+                        sum[g as usize] += (x as i128) * ok as i128;
+                        n[g as usize] += ok as i64;
+                    }
+                }
             },
-            State::SumInt { sum, n } => {
-                let v = values.expect("sum has an input");
-                for (&r, &g) in rows.iter().zip(gids) {
-                    if let Some(x) = v.get(r) {
-                        sum[g as usize] += sign_extend(x) as i128;
-                        n[g as usize] += 1;
+            (State::SumFloat { sum, n, nonfinite, single }, Some(Input::Floats { v, valid, single: s })) => {
+                *single = *s && matches!(f, AggFunc::Sum { .. });
+                for (i, (&x, &g)) in v.iter().zip(gids).enumerate() {
+                    if valid.as_ref().is_none_or(|valid| valid[i]) {
+                        let g = g as usize;
+                        sum[g] = add_float(sum[g], x, *single);
+                        n[g] += 1;
+                        nonfinite[g] |= !x.is_finite();
                     }
                 }
             }
-            State::SumFloat { sum, n } => {
-                let v = values.expect("sum has an input");
-                for (&r, &g) in rows.iter().zip(gids) {
-                    if let Some(x) = v.get(r) {
-                        sum[g as usize] += float_of(x);
-                        n[g as usize] += 1;
+            (State::MinMaxInt { best, has, max, width }, Some(Input::Ints { v, valid, width: w })) => {
+                *width = *w;
+                for (i, (&x, &g)) in v.iter().zip(gids).enumerate() {
+                    let g = g as usize;
+                    if valid.as_ref().is_none_or(|valid| valid[i]) && (!has[g] || better(x, best[g], *max)) {
+                        best[g] = x;
+                        has[g] = true;
                     }
                 }
             }
-            State::MinMax { best, kind, max } => {
-                let v = values.expect("min/max has an input");
+            (State::MinMaxFloat { best, has, max, width }, Some(Input::Floats { v, valid, single })) => {
+                *width = if *single { 4 } else { 8 };
+                for (i, (&x, &g)) in v.iter().zip(gids).enumerate() {
+                    let g = g as usize;
+                    if valid.as_ref().is_none_or(|valid| valid[i]) && (!has[g] || if *max { float_gt(x, best[g]) } else { float_gt(best[g], x) }) {
+                        best[g] = x;
+                        has[g] = true;
+                    }
+                }
+            }
+            (State::MinMax { best, kind, max }, Some(Input::Bytes(col))) => {
                 let mut added = 0;
                 for (&r, &g) in rows.iter().zip(gids) {
-                    let Some(x) = v.get(r) else { continue };
+                    let Some(x) = col.get(r) else { continue };
                     let slot = &mut best[g as usize];
-                    let better = match slot {
-                        None => true,
-                        Some(b) => {
-                            let o = compare_values(*kind, x, b);
-                            if *max { o == Ordering::Greater } else { o == Ordering::Less }
+                    let replace = slot.as_ref().is_none_or(|b| {
+                        let o = compare_values(*kind, x, b);
+                        if *max {
+                            o == Ordering::Greater
+                        } else {
+                            o == Ordering::Less
                         }
-                    };
-                    if better {
+                    });
+                    if replace {
                         added += x.len();
                         *slot = Some(x.into());
                     }
                 }
                 return added;
             }
-            State::Bool { acc, and } => {
-                let v = values.expect("bool_and/or has an input");
+            (State::Bool { acc, and }, Some(Input::Bytes(col))) => {
                 for (&r, &g) in rows.iter().zip(gids) {
-                    if let Some(x) = v.get(r) {
+                    if let Some(x) = col.get(r) {
                         let b = x.first().is_some_and(|&b| b != 0);
                         let a = &mut acc[g as usize];
                         *a = Some(match *a {
@@ -138,18 +255,8 @@ impl State {
                     }
                 }
             }
-            State::Distinct(sets) => {
-                let v = values.expect("count(DISTINCT) has an input");
-                let mut added = 0;
-                for (&r, &g) in rows.iter().zip(gids) {
-                    if let Some(x) = v.get(r) {
-                        if sets[g as usize].insert(distinct_key(kind, x)) {
-                            added += 24;
-                        }
-                    }
-                }
-                return added;
-            }
+            (State::Distinct(sets), Some(Input::Bytes(col))) => return distinct_update(sets, f.kind(), col, rows, gids),
+            _ => unreachable!("an aggregate's input has the shape its state reads"),
         }
         0
     }
@@ -162,20 +269,38 @@ impl State {
                 sum[to] += s2[from];
                 n[to] += n2[from];
             }
-            (State::SumFloat { sum, n }, State::SumFloat { sum: s2, n: n2 }) => {
-                sum[to] += s2[from];
+            (State::SumFloat { sum, n, nonfinite, single }, State::SumFloat { sum: s2, n: n2, nonfinite: f2, single: single2 }) => {
+                *single |= *single2;
+                sum[to] = add_float(sum[to], s2[from], *single);
                 n[to] += n2[from];
+                nonfinite[to] |= f2[from];
+            }
+            (State::MinMaxInt { best, has, max, width }, State::MinMaxInt { best: b2, has: h2, width: w2, .. }) => {
+                *width = (*width).max(*w2);
+                if h2[from] && (!has[to] || better(b2[from], best[to], *max)) {
+                    best[to] = b2[from];
+                    has[to] = true;
+                }
+            }
+            (State::MinMaxFloat { best, has, max, width }, State::MinMaxFloat { best: b2, has: h2, width: w2, .. }) => {
+                *width = (*width).max(*w2);
+                let x = b2[from];
+                if h2[from] && (!has[to] || if *max { float_gt(x, best[to]) } else { float_gt(best[to], x) }) {
+                    best[to] = x;
+                    has[to] = true;
+                }
             }
             (State::MinMax { best, kind, max }, State::MinMax { best: b2, .. }) => {
                 if let Some(x) = b2[from].take() {
-                    let better = match &best[to] {
-                        None => true,
-                        Some(b) => {
-                            let o = compare_values(*kind, &x, b);
-                            if *max { o == Ordering::Greater } else { o == Ordering::Less }
+                    let replace = best[to].as_ref().is_none_or(|b| {
+                        let o = compare_values(*kind, &x, b);
+                        if *max {
+                            o == Ordering::Greater
+                        } else {
+                            o == Ordering::Less
                         }
-                    };
-                    if better {
+                    });
+                    if replace {
                         best[to] = Some(x);
                     }
                 }
@@ -211,14 +336,61 @@ impl State {
                 (AggFunc::Avg { .. }, n) => AggValue::IntSumCount { sum: sum[g], count: n },
                 _ => AggValue::Int(sum[g]),
             },
-            State::SumFloat { sum, n } => match (f, n[g]) {
+            State::SumFloat { sum, n, nonfinite, .. } => match (f, n[g]) {
                 (_, 0) => AggValue::Null,
+                _ if !sum[g].is_finite() && !nonfinite[g] => AggValue::OutOfRange,
                 (AggFunc::Avg { .. }, n) => AggValue::Float(sum[g] / n as f64),
                 _ => AggValue::Float(sum[g]),
+            },
+            State::MinMaxInt { best, has, width, .. } => match has[g] {
+                false => AggValue::Null,
+                true => AggValue::Bytes(best[g].to_le_bytes()[..*width].to_vec()),
+            },
+            State::MinMaxFloat { best, has, width, .. } => match (has[g], width) {
+                (false, _) => AggValue::Null,
+                (true, 4) => AggValue::Bytes((best[g] as f32).to_le_bytes().to_vec()),
+                (true, _) => AggValue::Bytes(best[g].to_le_bytes().to_vec()),
             },
             State::MinMax { best, .. } => best[g].as_ref().map_or(AggValue::Null, |b| AggValue::Bytes(b.to_vec())),
             State::Bool { acc, .. } => acc[g].map_or(AggValue::Null, AggValue::Bool),
             State::Distinct(d) => AggValue::Int(d[g].len() as i128),
         }
     }
+}
+
+/// count(DISTINCT) over a batch: a row equal to the previous one of its group adds
+/// nothing and is skipped before hashing (sorted parts keep equal values together).
+fn distinct_update(sets: &mut [HashSet<u128>], kind: ValueKind, col: &Fetched, rows: &[u32], gids: &[u32]) -> usize {
+    let mut added = 0;
+    let mut insert = |g: u32, v: &[u8]| {
+        if sets[g as usize].insert(distinct_key(kind, v)) {
+            added += 24;
+        }
+    };
+    match col {
+        Fetched::Codes { codes, validity, dict } => {
+            let mut prev: Option<(u32, u32)> = None;
+            for (&r, &g) in rows.iter().zip(gids) {
+                if validity.as_ref().is_some_and(|v| !v.get(r as usize)) {
+                    continue;
+                }
+                let code = codes[r as usize];
+                if prev != Some((g, code)) {
+                    insert(g, dict.value(code as usize));
+                    prev = Some((g, code));
+                }
+            }
+        }
+        Fetched::Values(c) => {
+            let mut prev: Option<(u32, &[u8])> = None;
+            for (&r, &g) in rows.iter().zip(gids) {
+                let Some(v) = c.get(r as usize) else { continue };
+                if prev != Some((g, v)) {
+                    insert(g, v);
+                    prev = Some((g, v));
+                }
+            }
+        }
+    }
+    added
 }

@@ -53,6 +53,11 @@ fn spec(keys: &[usize]) -> AggSpec {
             AggFunc::Max { col: 2, kind: ValueKind::Float },
             AggFunc::CountDistinct { col: 1, kind: ValueKind::Bytes },
             AggFunc::CountDistinct { col: 2, kind: ValueKind::Float },
+            AggFunc::Min { col: 0, kind: ValueKind::Int },
+            AggFunc::Max { col: 0, kind: ValueKind::Int },
+            AggFunc::Min { col: 2, kind: ValueKind::Float },
+            AggFunc::CountDistinct { col: 0, kind: ValueKind::Int },
+            AggFunc::Count { col: 0 },
         ],
     }
 }
@@ -80,12 +85,32 @@ fn reference(rows: &[Row], keys: &[usize]) -> BTreeMap<Vec<Option<Vec<u8>>>, Vec
             let ints: Vec<i128> = rs.iter().filter_map(|r| r.0.map(i128::from)).collect();
             let floats: Vec<f64> = rs.iter().filter_map(|r| r.2).collect();
             let texts: Vec<&String> = rs.iter().filter_map(|r| r.1.as_ref()).collect();
-            let max = floats.iter().copied().fold(None, |m: Option<f64>, x| Some(match m {
-                None => x,
-                Some(m) if x.is_nan() || (!m.is_nan() && x > m) => x,
-                Some(m) => m,
-            }));
-            let distinct_f: StdSet<u64> = floats.iter().map(|&z| if z == 0.0 { 0.0f64.to_bits() } else if z.is_nan() { f64::NAN.to_bits() } else { z.to_bits() }).collect();
+            let max = floats.iter().copied().fold(None, |m: Option<f64>, x| {
+                Some(match m {
+                    None => x,
+                    Some(m) if x.is_nan() || (!m.is_nan() && x > m) => x,
+                    Some(m) => m,
+                })
+            });
+            let min_f = floats.iter().copied().fold(None, |m: Option<f64>, x| {
+                Some(match m {
+                    None => x,
+                    Some(m) if m.is_nan() || (!x.is_nan() && x < m) => x,
+                    Some(m) => m,
+                })
+            });
+            let distinct_f: StdSet<u64> = floats
+                .iter()
+                .map(|&z| {
+                    if z == 0.0 {
+                        0.0f64.to_bits()
+                    } else if z.is_nan() {
+                        f64::NAN.to_bits()
+                    } else {
+                        z.to_bits()
+                    }
+                })
+                .collect();
             let v = vec![
                 AggValue::Int(rs.len() as i128),
                 AggValue::Int(floats.len() as i128),
@@ -95,6 +120,11 @@ fn reference(rows: &[Row], keys: &[usize]) -> BTreeMap<Vec<Option<Vec<u8>>>, Vec
                 max.map_or(AggValue::Null, |m| AggValue::Bytes(m.to_le_bytes().to_vec())),
                 AggValue::Int(texts.iter().collect::<StdSet<_>>().len() as i128),
                 AggValue::Int(distinct_f.len() as i128),
+                ints.iter().min().map_or(AggValue::Null, |&m| AggValue::Bytes((m as i32).to_le_bytes().to_vec())),
+                ints.iter().max().map_or(AggValue::Null, |&m| AggValue::Bytes((m as i32).to_le_bytes().to_vec())),
+                min_f.map_or(AggValue::Null, |m| AggValue::Bytes(m.to_le_bytes().to_vec())),
+                AggValue::Int(ints.iter().collect::<StdSet<_>>().len() as i128),
+                AggValue::Int(ints.len() as i128),
             ];
             (k, v)
         })
@@ -102,7 +132,7 @@ fn reference(rows: &[Row], keys: &[usize]) -> BTreeMap<Vec<Option<Vec<u8>>>, Vec
 }
 
 /// Aggregates `rows` in chunks on separate aggregators (threads), merges them.
-fn aggregate(rows: &[Row], keys: &[usize], dict: bool, chunks: usize) -> BTreeMap<Vec<Option<Vec<u8>>>, Vec<AggValue>> {
+fn aggregate(rows: &[Row], keys: &[usize], dict: bool, chunks: usize, sparse: bool) -> BTreeMap<Vec<Option<Vec<u8>>>, Vec<AggValue>> {
     let (a, s, f, codes) = columns(rows, dict);
     let text = |i: usize| match &codes {
         Some((c, d)) => {
@@ -117,7 +147,8 @@ fn aggregate(rows: &[Row], keys: &[usize], dict: bool, chunks: usize) -> BTreeMa
         None => Fetched::Values(s.clone()),
     };
     let cols: Vec<Option<Fetched>> = vec![Some(Fetched::Values(a.clone())), Some(text(0)), Some(Fetched::Values(f.clone()))];
-    let all: Vec<u32> = (0..rows.len() as u32).collect();
+    // A sparse selection (as a filter leaves) reads every third row only.
+    let all: Vec<u32> = (0..rows.len() as u32).filter(|i| !sparse || i % 3 == 0).collect();
     let per = all.len().div_ceil(chunks.max(1)).max(1);
     let mut total: Option<Aggregator> = None;
     for chunk in all.chunks(per) {
@@ -138,7 +169,9 @@ fn aggregate(rows: &[Row], keys: &[usize], dict: bool, chunks: usize) -> BTreeMa
                 .keys
                 .iter()
                 .zip(keys)
-                .map(|(v, &k)| v.as_ref().map(|v| if k == 2 && f64::from_le_bytes(v[..8].try_into().unwrap()) == 0.0 { 0.0f64.to_le_bytes().to_vec() } else { v.clone() }))
+                .map(|(v, &k)| {
+                    v.as_ref().map(|v| if k == 2 && f64::from_le_bytes(v[..8].try_into().unwrap()) == 0.0 { 0.0f64.to_le_bytes().to_vec() } else { v.clone() })
+                })
                 .collect();
             (keys, g.values)
         })
@@ -148,7 +181,10 @@ fn aggregate(rows: &[Row], keys: &[usize], dict: bool, chunks: usize) -> BTreeMa
 fn row() -> impl Strategy<Value = Row> {
     (
         proptest::option::weighted(0.9, -5i32..5),
-        proptest::option::weighted(0.9, prop_oneof![Just("a".to_string()), Just("b".to_string()), Just("ab".to_string()), Just("b\0".to_string()), "[a-z]{0,20}"]),
+        proptest::option::weighted(
+            0.9,
+            prop_oneof![Just("a".to_string()), Just("b".to_string()), Just("ab".to_string()), Just("b\0".to_string()), "[a-z]{0,20}"],
+        ),
         proptest::option::weighted(0.9, prop_oneof![Just(0.0), Just(-0.0), Just(1.5), Just(f64::NAN), Just(f64::INFINITY), -3.0f64..3.0]),
     )
 }
@@ -165,16 +201,18 @@ proptest! {
         keys in prop_oneof![Just(vec![]), Just(vec![0]), Just(vec![1]), Just(vec![2]), Just(vec![1, 0]), Just(vec![0, 1, 2])],
         dict in any::<bool>(),
         chunks in 1usize..5,
+        sparse in any::<bool>(),
     ) {
-        let want = reference(&rows, &keys);
-        let got = aggregate(&rows, &keys, dict, chunks);
+        let kept: Vec<Row> = rows.iter().enumerate().filter(|(i, _)| !sparse || i % 3 == 0).map(|(_, r)| r.clone()).collect();
+        let want = reference(&kept, &keys);
+        let got = aggregate(&rows, &keys, dict, chunks, sparse);
         prop_assert!(same(&got, &want), "got {:?}\nwant {:?}", got, want);
     }
 }
 
 #[test]
 fn no_rows_without_group_by_is_one_group() {
-    let got = aggregate(&[], &[], false, 1);
+    let got = aggregate(&[], &[], false, 1, false);
     assert_eq!(got.len(), 1);
     let v = got.values().next().unwrap();
     assert_eq!(v[0], AggValue::Int(0));

@@ -4,8 +4,9 @@
 CREATE FUNCTION rows_differ(a text, b text) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE n bigint;
 BEGIN
-  EXECUTE format('SELECT (SELECT count(*) FROM ((SELECT x::text FROM (%s) x EXCEPT ALL SELECT y::text FROM (%s) y)
-                   UNION ALL (SELECT y::text FROM (%s) y EXCEPT ALL SELECT x::text FROM (%s) x)) d)', a, b, b, a) INTO n;
+  -- Aliases no query's column is named: a column x would shadow a row alias x.
+  EXECUTE format('SELECT (SELECT count(*) FROM ((SELECT r__a::text FROM (%s) r__a EXCEPT ALL SELECT r__b::text FROM (%s) r__b)
+                   UNION ALL (SELECT r__b::text FROM (%s) r__b EXCEPT ALL SELECT r__a::text FROM (%s) r__a)) d)', a, b, b, a) INTO n;
   RETURN n;
 END $$;
 CREATE FUNCTION same_rows(a text, b text) RETURNS bool LANGUAGE sql AS $$ SELECT rows_differ(a, b) = 0 $$;

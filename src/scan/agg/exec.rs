@@ -5,17 +5,19 @@
 
 use super::output::{self, Output};
 use super::path::{PRIVATE_PLAN, PRIVATE_QUALS, PRIVATE_RELID};
-use super::{AggOp, NodePlan};
+use super::{AggOp, KeyExpr, NodePlan};
 use crate::ffi::list_ptrs;
 use crate::scan::quals;
 use crate::scan::source::{Source, Stats};
 use mergetree::aggregate::{AggFunc, AggSpec, AggValue, Aggregator, Group, KeySpec};
 use mergetree::predicate::Predicate;
 use mergetree::range_reader::{self, Fetched};
+use mergetree::scalar::ScalarExpr;
 use mergetree::store::PrefetchStore;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::Mutex;
 
 pub static mut EXEC_METHODS: pg_sys::CustomExecMethods = pg_sys::CustomExecMethods {
     CustomName: c"MergeTreeAgg".as_ptr(),
@@ -35,6 +37,8 @@ pub static mut EXEC_METHODS: pg_sys::CustomExecMethods = pg_sys::CustomExecMetho
 
 /// Granules a worker thread takes at a time.
 const GRANULES_PER_UNIT: usize = 4;
+/// Units read ahead at a time (their compressed bytes are held in memory).
+const UNITS_PER_WAVE: usize = 64;
 
 /// What happened, for EXPLAIN ANALYZE.
 #[derive(Default)]
@@ -120,16 +124,46 @@ unsafe fn predicate(node: *mut pg_sys::CustomScanState, plan: &crate::datum::Tab
     }
 }
 
+/// What the engine computes: the aggregation over the batch's columns, the table columns
+/// it reads (`needed`), and the expressions computed into further columns of each batch
+/// (`derived`, numbered after the table's columns).
+struct EngineSpec {
+    spec: AggSpec,
+    needed: Vec<usize>,
+    derived: Vec<ScalarExpr>,
+}
+
+impl EngineSpec {
+    /// Adds the derived columns to a batch.
+    fn derive(&self, columns: &mut Vec<Option<Fetched>>, selection: &[u32], rows: usize) -> mergetree::Result<()> {
+        for e in &self.derived {
+            let c = e.eval(columns, selection, rows)?;
+            columns.push(Some(Fetched::Values(c)));
+        }
+        Ok(())
+    }
+}
+
 /// The engine's spec of the plan, over the table plan's columns.
-fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan) -> (AggSpec, Vec<usize>) {
+fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan) -> EngineSpec {
     let idx = |attnum: i16| tp.index_of_attnum(attnum).expect("planned column");
+    let mut derived = Vec::new();
+    let mut needed: Vec<usize> = Vec::new();
     let keys: Vec<KeySpec> = plan
         .keys
         .iter()
-        .map(|&a| {
-            let ci = idx(a);
+        .map(|&k| {
+            let ci = idx(k.attnum());
+            needed.push(ci);
             let c = &tp.columns[ci];
-            KeySpec { col: ci, ty: c.ty, float: c.sort == mergetree::SortKind::Float }
+            let expr = match k {
+                KeyExpr::Column(_) => return KeySpec { col: ci, ty: c.ty, float: c.sort == mergetree::SortKind::Float },
+                KeyExpr::DateOf(_) => ScalarExpr::DateOfTimestamp { col: ci },
+                KeyExpr::Trunc(unit, _) => ScalarExpr::TruncTimestamp { unit, col: ci },
+            };
+            let ty = expr.result_type();
+            derived.push(expr);
+            KeySpec { col: tp.columns.len() + derived.len() - 1, ty, float: false }
         })
         .collect();
     let aggs: Vec<AggFunc> = plan
@@ -150,10 +184,10 @@ fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan) -> (AggSpec, Vec<u
             }
         })
         .collect();
-    let mut needed: Vec<usize> = keys.iter().map(|k| k.col).chain(aggs.iter().filter_map(AggFunc::input)).collect();
+    needed.extend(aggs.iter().filter_map(AggFunc::input));
     needed.sort_unstable();
     needed.dedup();
-    (AggSpec { keys, aggs }, needed)
+    EngineSpec { spec: AggSpec { keys, aggs }, needed, derived }
 }
 
 /// count(*) without filter or grouping: the parts' row counts.
@@ -167,11 +201,12 @@ fn metadata_answer(plan: &NodePlan, src: &Source) -> Option<(Vec<Group>, u64)> {
 }
 
 /// Aggregates everything the scan sees; None when the groups outgrow `limit` bytes.
-fn aggregate(src: &mut Source, spec: &AggSpec, needed: &[usize], limit: usize, run: &mut Run) -> Option<Vec<Group>> {
+fn aggregate(src: &mut Source, es: &EngineSpec, limit: usize, run: &mut Run) -> Option<Vec<Group>> {
+    let (spec, needed) = (&es.spec, &es.needed[..]);
     let threads = crate::gucs::max_threads();
     run.threads = threads;
     let pool = crate::storage::threads::pool(threads);
-    let mut total = Aggregator::new(spec.clone());
+    let states: Vec<Mutex<Aggregator>> = (0..threads).map(|_| Mutex::new(Aggregator::new(spec.clone()))).collect();
     // Columns any granule of a part needs: the filter's and the aggregation's.
     let mut read: Vec<usize> = needed.to_vec();
     for (_, cols) in &src.conjuncts {
@@ -189,48 +224,69 @@ fn aggregate(src: &mut Source, spec: &AggSpec, needed: &[usize], limit: usize, r
             op.reader.dictionary(c).unwrap_or_else(|e| src.report(e));
             op.reader.frame_dictionary(c).unwrap_or_else(|e| src.report(e));
         }
-        let mut units = Vec::new();
-        for chunk in granules.chunks(GRANULES_PER_UNIT) {
-            let mut ranges = Vec::new();
-            for &c in &part_cols {
-                ranges.extend(op.reader.byte_ranges(c, chunk, false).unwrap_or_else(|e| src.report(e)));
+        // Waves of units, so the bytes read ahead stay bounded for any part size.
+        for wave in granules.chunks(GRANULES_PER_UNIT * UNITS_PER_WAVE) {
+            let mut units = Vec::new();
+            for chunk in wave.chunks(GRANULES_PER_UNIT) {
+                let mut ranges = Vec::new();
+                for &c in &part_cols {
+                    ranges.extend(op.reader.byte_ranges(c, chunk, false).unwrap_or_else(|e| src.report(e)));
+                }
+                let store = PrefetchStore::fetch(op.reader.store(), ranges).unwrap_or_else(|e| src.report(e));
+                units.push((op.reader.with_store(store), chunk.to_vec()));
             }
-            let store = PrefetchStore::fetch(op.reader.store(), ranges).unwrap_or_else(|e| src.report(e));
-            units.push((op.reader.with_store(store), chunk.to_vec()));
-        }
-        check_for_interrupts!();
-        let (cols, read_cols, conjuncts) = (&op.columns, &src.read_cols, &src.conjuncts);
-        let partial: mergetree::Result<(Aggregator, u64)> = pool.install(|| {
-            units
-                .par_iter()
-                .map(|(reader, gs)| {
-                    let mut agg = Aggregator::new(spec.clone());
-                    let mut rows = 0u64;
+            check_for_interrupts!();
+            let (cols, read_cols, conjuncts) = (&op.columns, &src.read_cols, &src.conjuncts);
+            // Each engine thread takes units from a shared counter into its own state.
+            // Threads stop taking work once the groups outgrow the budget, so memory
+            // stays near the limit however many groups the data has.
+            let next = AtomicUsize::new(0);
+            let over = AtomicBool::new(false);
+            let results: Vec<mergetree::Result<u64>> = pool.broadcast(|ctx| {
+                let mut agg = states[ctx.index()].lock().unwrap_or_else(|e| e.into_inner());
+                let mut rows = 0u64;
+                loop {
+                    let i = next.fetch_add(1, Relaxed);
+                    if i >= units.len() || over.load(Relaxed) {
+                        return Ok(rows);
+                    }
+                    let (reader, gs) = &units[i];
                     for &g in gs {
-                        if let Some(b) = range_reader::read_granule(reader, cols, read_cols, conjuncts, needed, g)? {
+                        if let Some(mut b) = range_reader::read_granule(reader, cols, read_cols, conjuncts, needed, g)? {
+                            es.derive(&mut b.columns, &b.selection, b.rows)?;
                             rows += b.selection.len() as u64;
                             agg.update(&b.columns, &b.selection, pi);
                         }
                     }
-                    Ok((agg, rows))
-                })
-                .try_reduce(|| (Aggregator::new(spec.clone()), 0), |(mut a, ra), (b, rb)| {
-                    a.merge(b);
-                    Ok((a, ra + rb))
-                })
-        });
-        let (partial, rows) = partial.unwrap_or_else(|e| src.report(e));
-        run.rows_in += rows;
-        total.merge(partial);
-        if total.memory() > limit {
-            run.fallback = Some(format!("the groups need more than {} kB of memory", limit / 1024));
-            return None;
+                    // Every thread may come to hold as many groups as this one.
+                    if agg.memory() * threads > limit {
+                        over.store(true, Relaxed);
+                    }
+                }
+            });
+            for r in results {
+                run.rows_in += r.unwrap_or_else(|e| src.report(e));
+            }
+            if over.load(Relaxed) {
+                run.fallback = Some(format!("the groups need more than {} kB of memory", limit / 1024));
+                return None;
+            }
         }
+    }
+    // The threads' states, merged.
+    let mut total = Aggregator::new(spec.clone());
+    for s in states {
+        total.merge(s.into_inner().unwrap_or_else(|e| e.into_inner()));
+    }
+    if total.memory() > limit {
+        run.fallback = Some(format!("the groups need more than {} kB of memory", limit / 1024));
+        return None;
     }
     if let Some((cols, ids)) = src.buffered.clone() {
         let rows = ids.len();
         let mut pre: Vec<Option<Fetched>> = cols.into_iter().map(|c| Some(Fetched::Values(c))).collect();
         let selection = src.filter_buffered(&mut pre, rows);
+        es.derive(&mut pre, &selection, rows).unwrap_or_else(|e| src.report(e));
         run.rows_in += selection.len() as u64;
         total.update(&pre, &selection, usize::MAX);
     }
@@ -257,8 +313,8 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
                 Some(groups)
             }
             None => {
-                let (spec, needed) = engine_spec(&plan, &src.plan);
-                aggregate(&mut src, &spec, &needed, pg_sys::get_hash_memory_limit(), &mut run)
+                let es = engine_spec(&plan, &src.plan);
+                aggregate(&mut src, &es, pg_sys::get_hash_memory_limit(), &mut run)
             }
         };
         run.scan = src.stats;
@@ -364,7 +420,12 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancesto
         let tp = crate::datum::table_plan((*node).ss.ss_currentRelation);
         let name = |a: i16| tp.index_of_attnum(a).map_or_else(|| a.to_string(), |i| tp.columns[i].name.clone());
         if !plan.keys.is_empty() {
-            property(es, c"Group Keys", &plan.keys.iter().map(|&a| name(a)).collect::<Vec<_>>().join(", "));
+            let key = |k: &KeyExpr| match *k {
+                KeyExpr::Column(a) => name(a),
+                KeyExpr::DateOf(a) => format!("({})::date", name(a)),
+                KeyExpr::Trunc(unit, a) => format!("date_trunc('{}', {})", format!("{unit:?}").to_lowercase(), name(a)),
+            };
+            property(es, c"Group Keys", &plan.keys.iter().map(key).collect::<Vec<_>>().join(", "));
         }
         let aggs: Vec<String> = plan
             .aggs

@@ -22,7 +22,27 @@ mod output;
 pub mod path;
 
 use mergetree::aggregate::ValueKind;
+use mergetree::scalar::TruncUnit;
 use serde::{Deserialize, Serialize};
+
+/// A grouping key: a column, or a function of one the engine computes as Postgres does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyExpr {
+    Column(i16),
+    /// `ts::date` of a timestamp column.
+    DateOf(i16),
+    /// `date_trunc(unit, ts)` of a timestamp column.
+    Trunc(TruncUnit, i16),
+}
+
+impl KeyExpr {
+    /// The column it reads.
+    pub fn attnum(&self) -> i16 {
+        match *self {
+            KeyExpr::Column(a) | KeyExpr::DateOf(a) | KeyExpr::Trunc(_, a) => a,
+        }
+    }
+}
 
 /// An aggregate the node computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,8 +89,8 @@ pub struct AggOut {
 /// The node's plan, kept in the CustomScan's custom_private (serialized).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NodePlan {
-    /// Grouping columns, in custom_scan_tlist order (first).
-    pub keys: Vec<i16>,
+    /// Grouping keys, in custom_scan_tlist order (first).
+    pub keys: Vec<KeyExpr>,
     /// Aggregates, in custom_scan_tlist order (after the keys).
     pub aggs: Vec<AggOut>,
 }

@@ -1,7 +1,7 @@
 //! Finished groups -> Datums of the types Postgres' own aggregates return.
 
-use super::{NodePlan, ResultKind};
-use crate::datum::{self, DatumColumn, TablePlan};
+use super::{KeyExpr, NodePlan, ResultKind};
+use crate::datum::{self, ColumnPlan, DatumColumn, TablePlan};
 use crate::error::raise;
 use mergetree::aggregate::{AggValue, Group};
 use mergetree::ColumnData;
@@ -31,13 +31,27 @@ unsafe fn numeric_of(v: i128) -> pg_sys::Datum {
     }
 }
 
+/// The plan of a computed by-value column of type `typid` (from column `c`).
+fn computed(c: &ColumnPlan, typid: pg_sys::Oid, width: u16) -> ColumnPlan {
+    ColumnPlan {
+        typid,
+        typlen: width as i16,
+        typbyval: true,
+        collation: pg_sys::InvalidOid,
+        ty: mergetree::ColumnType::Fixed { width },
+        sort: mergetree::SortKind::SignedInt,
+        missing: None,
+        ..c.clone()
+    }
+}
+
 /// Converts the finished groups. `table` names the table in errors.
 pub fn datums(plan: &NodePlan, table_plan: &TablePlan, groups: &[Group], table: &str) -> Output {
     let rows = groups.len();
     let mut columns = Vec::with_capacity(plan.keys.len() + plan.aggs.len());
     // Keys and min/max values: the column's bytes, converted like a scan's output.
-    let values_of = |attnum: i16, pick: &dyn Fn(&Group) -> Option<Vec<u8>>| {
-        let c = &table_plan.columns[table_plan.index_of_attnum(attnum).expect("planned column")];
+    let column = |attnum: i16| &table_plan.columns[table_plan.index_of_attnum(attnum).expect("planned column")];
+    let values_of = |c: &ColumnPlan, pick: &dyn Fn(&Group) -> Option<Vec<u8>>| {
         let mut d = ColumnData::new(c.ty);
         for g in groups {
             match pick(g) {
@@ -47,12 +61,17 @@ pub fn datums(plan: &NodePlan, table_plan: &TablePlan, groups: &[Group], table: 
         }
         datum::to_datums(c, d)
     };
-    for (k, &attnum) in plan.keys.iter().enumerate() {
-        columns.push(values_of(attnum, &|g| g.keys[k].clone()));
+    for (k, key) in plan.keys.iter().enumerate() {
+        let c = match *key {
+            KeyExpr::Column(a) => column(a).clone(),
+            KeyExpr::DateOf(a) => computed(column(a), pg_sys::DATEOID, 4),
+            KeyExpr::Trunc(_, a) => computed(column(a), pg_sys::TIMESTAMPOID, 8),
+        };
+        columns.push(values_of(&c, &|g| g.keys[k].clone()));
     }
     for (a, out) in plan.aggs.iter().enumerate() {
         if out.result == ResultKind::Input {
-            columns.push(values_of(out.attnum, &|g| match &g.values[a] {
+            columns.push(values_of(column(out.attnum), &|g| match &g.values[a] {
                 AggValue::Bytes(b) => Some(b.clone()),
                 _ => None,
             }));
@@ -63,6 +82,7 @@ pub fn datums(plan: &NodePlan, table_plan: &TablePlan, groups: &[Group], table: 
         for g in groups {
             let d = match (&g.values[a], out.result) {
                 (AggValue::Null, _) => None,
+                (AggValue::OutOfRange, _) => raise(PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: overflow".into()),
                 (AggValue::Int(v), ResultKind::Int8) => Some(pg_sys::Datum::from(*v as i64)),
                 (AggValue::Int(v), ResultKind::Int8Sum) => match i64::try_from(*v) {
                     Ok(x) => Some(pg_sys::Datum::from(x)),

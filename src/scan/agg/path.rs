@@ -2,11 +2,12 @@
 //! whose filters the scan can evaluate, and every grouping key and aggregate is one the
 //! node computes exactly as Postgres does, a CustomPath for the grouped relation.
 
-use super::{AggOp, AggOut, NodePlan, ResultKind};
+use super::{AggOp, AggOut, KeyExpr, NodePlan, ResultKind};
 use crate::datum::{self, TablePlan};
 use crate::ffi::list_ptrs;
 use crate::scan::quals;
 use mergetree::aggregate::ValueKind;
+use mergetree::scalar::TruncUnit;
 use mergetree::SortKind;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -106,6 +107,81 @@ unsafe fn agg_out(a: *mut pg_sys::Aggref, relid: pg_sys::Index, plan: &TablePlan
     }
 }
 
+/// A grouping key the node computes: a column, `ts::date` or `date_trunc(unit, ts)` of a
+/// timestamp column (without time zone: these do not depend on the session's TimeZone).
+unsafe fn key_expr(e: *mut pg_sys::Node, relid: pg_sys::Index, plan: &TablePlan) -> Option<KeyExpr> {
+    // SAFETY: `e` is a grouping expression of the query; catalog lookups.
+    unsafe {
+        if let Some(v) = var_of(e, relid) {
+            let ci = plan.index_of_attnum((*v).varattno)?;
+            value_kind(plan, ci, pg_sys::exprCollation(e), false)?;
+            return Some(KeyExpr::Column((*v).varattno));
+        }
+        if (*e).type_ != pg_sys::NodeTag::T_FuncExpr {
+            return None;
+        }
+        let f = e as *mut pg_sys::FuncExpr;
+        let args = list_ptrs::<pg_sys::Node>((*f).args);
+        let timestamp_col = |n: *mut pg_sys::Node| {
+            let v = var_of(n, relid)?;
+            let ci = plan.index_of_attnum((*v).varattno)?;
+            (plan.columns[ci].typid == pg_sys::TIMESTAMPOID).then_some((*v).varattno)
+        };
+        match ((*f).funcid.to_u32(), args.as_slice()) {
+            (pg_sys::F_DATE_TIMESTAMP, [ts]) => Some(KeyExpr::DateOf(timestamp_col(*ts)?)),
+            (pg_sys::F_DATE_TRUNC_TEXT_TIMESTAMP, [unit, ts]) => {
+                let c = *unit as *mut pg_sys::Const;
+                if (**unit).type_ != pg_sys::NodeTag::T_Const || (*c).constisnull {
+                    return None;
+                }
+                let text = pgrx::FromDatum::from_datum((*c).constvalue, false).map(|t: String| t.to_lowercase())?;
+                Some(KeyExpr::Trunc(TruncUnit::parse(&text)?, timestamp_col(*ts)?))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// What find_aggregates collects: the output's aggregates, given its grouping keys.
+struct Found {
+    keys: Vec<*mut pg_sys::Node>,
+    aggs: Vec<*mut pg_sys::Node>,
+    /// False once something other than a key, an aggregate or an expression of them shows.
+    ok: bool,
+}
+
+/// Collects the Aggrefs of an output or HAVING expression; a column outside both the
+/// keys and the aggregates (or a subquery, which the node cannot see into) clears `ok`.
+#[pg_guard]
+unsafe extern "C-unwind" fn find_aggregates(node: *mut pg_sys::Node, context: *mut std::ffi::c_void) -> bool {
+    // SAFETY: `context` is the Found of analyze; nodes are the planner's expressions.
+    unsafe {
+        let found = &mut *(context as *mut Found);
+        if node.is_null() || !found.ok {
+            return !found.ok;
+        }
+        if found.keys.iter().chain(&found.aggs).any(|&k| pg_sys::equal(k.cast(), node.cast())) {
+            return false;
+        }
+        match (*node).type_ {
+            pg_sys::NodeTag::T_Aggref => {
+                found.aggs.push(node);
+                false
+            }
+            pg_sys::NodeTag::T_Var
+            | pg_sys::NodeTag::T_SubPlan
+            | pg_sys::NodeTag::T_AlternativeSubPlan
+            | pg_sys::NodeTag::T_SubLink
+            | pg_sys::NodeTag::T_GroupingFunc
+            | pg_sys::NodeTag::T_PlaceHolderVar => {
+                found.ok = false;
+                true
+            }
+            _ => pg_sys::expression_tree_walker(node, Some(find_aggregates), context),
+        }
+    }
+}
+
 /// What the node would compute for this grouping: the plan and the atoms of its output
 /// (grouping columns, then aggregates), or None when it cannot.
 unsafe fn analyze(
@@ -122,38 +198,28 @@ unsafe fn analyze(
         if !(*parse).groupingSets.is_null() || (*parse).hasTargetSRFs {
             return None;
         }
-        // Grouping keys: plain columns, compared by bytes or value.
+        // Grouping keys: plain columns compared by bytes or value, or functions of them.
         let tlist = if extra.is_null() || (*extra).targetList.is_null() { (*parse).targetList } else { (*extra).targetList };
         let mut keys = Vec::new();
         let mut atoms: Vec<*mut pg_sys::Node> = Vec::new();
         for sgc in list_ptrs::<pg_sys::SortGroupClause>((*parse).groupClause) {
             let e = pg_sys::get_sortgroupclause_expr(sgc, tlist);
-            let v = var_of(e, relid)?;
-            let ci = plan.index_of_attnum((*v).varattno)?;
-            value_kind(plan, ci, pg_sys::exprCollation(e), false)?;
-            keys.push((*v).varattno);
+            keys.push(key_expr(e, relid, plan)?);
             atoms.push(e);
         }
-        // Aggregates of the output and of HAVING.
+        // Aggregates of the output and of HAVING; anything else must be made of keys.
         let having = if extra.is_null() { std::ptr::null_mut() } else { (*extra).havingQual };
-        let mut aggs = Vec::new();
+        let mut found = Found { keys: atoms.clone(), aggs: Vec::new(), ok: true };
         for e in [(*(*output).reltarget).exprs as *mut pg_sys::Node, having] {
-            let found = pg_sys::pull_var_clause(e, pg_sys::PVC_INCLUDE_AGGREGATES as i32 | pg_sys::PVC_RECURSE_PLACEHOLDERS as i32);
-            for n in list_ptrs::<pg_sys::Node>(found) {
-                match (*n).type_ {
-                    pg_sys::NodeTag::T_Aggref => {
-                        if atoms.iter().any(|&a| pg_sys::equal(a.cast(), n.cast())) {
-                            continue;
-                        }
-                        aggs.push(agg_out(n as *mut pg_sys::Aggref, relid, plan)?);
-                        atoms.push(n);
-                    }
-                    // Columns outside aggregates must be grouping keys.
-                    pg_sys::NodeTag::T_Var if !atoms.iter().take(keys.len()).any(|&a| pg_sys::equal(a.cast(), n.cast())) => return None,
-                    pg_sys::NodeTag::T_Var => {}
-                    _ => return None,
-                }
-            }
+            find_aggregates(e, &mut found as *mut Found as *mut std::ffi::c_void);
+        }
+        if !found.ok {
+            return None;
+        }
+        let mut aggs = Vec::new();
+        for n in found.aggs {
+            aggs.push(agg_out(n as *mut pg_sys::Aggref, relid, plan)?);
+            atoms.push(n);
         }
         Some((NodePlan { keys, aggs }, atoms))
     }
@@ -187,7 +253,12 @@ unsafe fn copy_path(p: *mut pg_sys::Path) -> Option<*mut pg_sys::Path> {
 ///
 /// # Safety
 /// Called from create_upper_paths_hook for UPPERREL_GROUP_AGG with its arguments.
-pub unsafe fn add_paths(root: *mut pg_sys::PlannerInfo, input: *mut pg_sys::RelOptInfo, output: *mut pg_sys::RelOptInfo, extra: *mut pg_sys::GroupPathExtraData) {
+pub unsafe fn add_paths(
+    root: *mut pg_sys::PlannerInfo,
+    input: *mut pg_sys::RelOptInfo,
+    output: *mut pg_sys::RelOptInfo,
+    extra: *mut pg_sys::GroupPathExtraData,
+) {
     // SAFETY: per the caller.
     unsafe {
         if !crate::gucs::AGGREGATE_SCAN.get() || !crate::gucs::CUSTOM_SCAN.get() || (*input).relid == 0 {
@@ -216,13 +287,17 @@ pub unsafe fn add_paths(root: *mut pg_sys::PlannerInfo, input: *mut pg_sys::RelO
             }
             clauses = pg_sys::lappend(clauses, (*ri).clause.cast());
         }
-        let Some((node_plan, atoms)) = analyze(root, input, output, extra, &plan) else { return };
+        let Some((node_plan, atoms)) = analyze(root, input, output, extra, &plan) else {
+            return;
+        };
         // Postgres' own best plan for this grouping: the node's fallback.
         let Some(cheapest) = list_ptrs::<pg_sys::Path>((*output).pathlist).into_iter().min_by(|a, b| (**a).total_cost.total_cmp(&(**b).total_cost)) else {
             return;
         };
         // add_path frees the paths ours dominates, so the child is a copy.
-        let Some(fallback) = copy_path(cheapest) else { return };
+        let Some(fallback) = copy_path(cheapest) else {
+            return;
+        };
         let mut atom_list: *mut pg_sys::List = std::ptr::null_mut();
         for a in atoms {
             atom_list = pg_sys::lappend(atom_list, a.cast());
