@@ -294,12 +294,25 @@ BEGIN
 END $$;
 SELECT plan_lines('SELECT k, count(*), sum(i4) FROM agg_m WHERE g > 5000 GROUP BY k', 'MergeTreeAgg|Group Keys|Aggregates:|Groups|Rows Aggregated|Parts Read|Granules Read|Filter');
 SELECT plan_lines('SELECT count(*) FROM agg_m', 'MergeTreeAgg|Metadata|Rows Aggregated');
--- More groups than the hash memory allows: Postgres' plan runs instead, same rows.
+-- More groups (or distinct values) than the hash memory holds: the node reads the data
+-- again in passes that each hold a share of them; beyond 16 passes Postgres' plan runs.
+-- Same rows either way.
+CREATE TABLE many_m (g int, v int) USING mergetree WITH (order_by = 'v');
+INSERT INTO many_m SELECT g, g % 7 FROM generate_series(1, 100000) g;
 SET work_mem = '64kB';
 SET hash_mem_multiplier = 1;
-SELECT plan_lines('SELECT g, count(*) FROM agg_m GROUP BY g', 'MergeTreeAgg|Fallback');
+-- One thread: where the first pass stops, and so how many passes follow, is the same
+-- every run.
+SET mergetree.max_threads = 1;
+SELECT plan_lines('SELECT g, count(*), sum(i8) FROM agg_m GROUP BY g', 'MergeTreeAgg|Fallback|Passes|Groups');
 SELECT check_agg('SELECT g, count(*), sum(i8) FROM $T GROUP BY g');
+SELECT plan_lines('SELECT count(DISTINCT g), count(DISTINCT i8), sum(i4), max(k) FROM agg_m', 'MergeTreeAgg|Fallback|Passes|Groups');
+SELECT check_agg('SELECT count(DISTINCT g), count(DISTINCT i8), sum(i4), max(k) FROM $T');
 SELECT check_agg('SELECT kc, count(DISTINCT g), count(DISTINCT i8) FROM $T GROUP BY kc');
+SELECT check_agg('SELECT g, k, count(*), count(DISTINCT i2) FROM $T GROUP BY g, k');
+SELECT plan_lines('SELECT g, count(*) FROM many_m GROUP BY g', 'MergeTreeAgg|Fallback|Passes');
+SELECT count(*), sum(c), count(DISTINCT g) FROM (SELECT g, count(*) AS c FROM many_m GROUP BY g) s;
+RESET mergetree.max_threads;
 RESET work_mem;
 RESET hash_mem_multiplier;
 SELECT count(*) FROM mergetree.parts WHERE table_name = 'agg_m'::regclass;

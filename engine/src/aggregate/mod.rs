@@ -148,8 +148,31 @@ fn encode_key(k: &KeySpec, col: &Fetched, r: u32, out: &mut Vec<u8>) {
     }
 }
 
+/// The share of the work one pass over the data does, when the groups do not fit in
+/// memory at once: the data is read `passes` times, and each pass aggregates only the
+/// groups (`Keys`) or the distinct values (`Distinct`) whose hash falls to it, so each
+/// pass holds about 1/passes of the memory. Keys' passes yield disjoint groups;
+/// Distinct's passes add up distinct counts, the other aggregates coming from pass 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Share {
+    All,
+    Keys { passes: u32, pass: u32 },
+    Distinct { passes: u32, pass: u32 },
+}
+
+/// Which of `passes` passes a 128-bit key belongs to.
+fn pass_of(key: u128, passes: u32) -> u32 {
+    let h = ((key as u64) ^ ((key >> 64) as u64).rotate_left(31)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    ((h >> 32) % passes as u64) as u32
+}
+
 /// The aggregation state of one thread (or the merged result).
 pub struct Aggregator {
+    share: Share,
+    /// Of `bytes`, those the groups' keys hold.
+    key_bytes: usize,
+    /// Of `bytes`, those the distinct values hold.
+    distinct_bytes: usize,
     spec: AggSpec,
     /// Encoded key -> group id.
     groups: HashMap<Box<[u8]>, u32>,
@@ -170,7 +193,41 @@ const GROUP_BYTES: usize = 64;
 impl Aggregator {
     pub fn new(spec: AggSpec) -> Aggregator {
         let states = spec.aggs.iter().map(State::new).collect();
-        Aggregator { spec, groups: HashMap::new(), keys: Vec::new(), states, code_groups: HashMap::new(), int_groups: HashMap::new(), bytes: 0 }
+        Aggregator {
+            share: Share::All,
+            key_bytes: 0,
+            distinct_bytes: 0,
+            spec,
+            groups: HashMap::new(),
+            keys: Vec::new(),
+            states,
+            code_groups: HashMap::new(),
+            int_groups: HashMap::new(),
+            bytes: 0,
+        }
+    }
+
+    /// An aggregator for one pass of a partitioned aggregation.
+    pub fn with_share(spec: AggSpec, share: Share) -> Aggregator {
+        Aggregator { share, ..Aggregator::new(spec) }
+    }
+
+    /// Of memory(), the bytes distinct values hold.
+    pub fn distinct_memory(&self) -> usize {
+        self.distinct_bytes
+    }
+
+    /// Ends a Distinct pass: the distinct values counted so far are kept as counts and
+    /// their memory freed; the next pass takes `pass`.
+    pub fn next_distinct_pass(&mut self, pass: u32) {
+        for s in &mut self.states {
+            s.count_and_clear_distinct();
+        }
+        self.bytes -= self.distinct_bytes;
+        self.distinct_bytes = 0;
+        if let Share::Distinct { passes, .. } = self.share {
+            self.share = Share::Distinct { passes, pass };
+        }
     }
 
     /// Memory held, approximately (keys, states, distinct values).
@@ -190,7 +247,9 @@ impl Aggregator {
         let g = self.keys.len() as u32;
         self.groups.insert(key.into(), g);
         let orig = original();
-        self.bytes += key.len() * 2 + orig.iter().map(|k| k.as_ref().map_or(0, Vec::len)).sum::<usize>();
+        let key_bytes = key.len() * 2 + orig.iter().map(|k| k.as_ref().map_or(0, Vec::len)).sum::<usize>();
+        self.key_bytes += key_bytes;
+        self.bytes += key_bytes;
         self.keys.push((key.into(), orig));
         for s in &mut self.states {
             s.grow(self.keys.len());
@@ -202,12 +261,41 @@ impl Aggregator {
     /// columns (at least the keys' and the aggregates' inputs, for those rows); `part`
     /// numbers the part the batch comes from (dictionary codes are per part).
     pub fn update(&mut self, columns: &[Option<Fetched>], rows: &[u32], part: usize) {
+        let kept;
+        let rows = match self.share {
+            Share::Keys { passes, pass } => {
+                // Only the rows whose group falls to this pass.
+                let mut buf = Vec::new();
+                kept = rows
+                    .iter()
+                    .copied()
+                    .filter(|&r| {
+                        buf.clear();
+                        for k in &self.spec.keys {
+                            encode_key(k, columns[k.col].as_ref().expect("key column fetched"), r, &mut buf);
+                        }
+                        pass_of(xxhash_rust::xxh3::xxh3_128(&buf), passes) == pass
+                    })
+                    .collect::<Vec<u32>>();
+                &kept[..]
+            }
+            _ => rows,
+        };
+        let distinct_share = match self.share {
+            Share::Distinct { passes, pass } => Some((passes, pass)),
+            _ => None,
+        };
         let gids = self.group_ids(columns, rows, part);
         // Each input column decoded once for the aggregates that read it the same way.
         let mut inputs: Vec<(usize, ValueKind, Input)> = Vec::new();
         for (i, f) in self.spec.aggs.iter().enumerate() {
+            let distinct = matches!(f, AggFunc::CountDistinct { .. });
+            // Passes after the first add only distinct values.
+            if !distinct && distinct_share.is_some_and(|(_, pass)| pass > 0) {
+                continue;
+            }
             let Some(c) = f.input() else {
-                self.bytes += self.states[i].update(f, None, rows, &gids);
+                self.bytes += self.states[i].update(f, None, rows, &gids, None);
                 continue;
             };
             let col = columns[c].as_ref().expect("aggregate input fetched");
@@ -229,7 +317,11 @@ impl Aggregator {
                     inputs.len() - 1
                 }
             };
-            self.bytes += self.states[i].update(f, Some(&inputs[at].2), rows, &gids);
+            let added = self.states[i].update(f, Some(&inputs[at].2), rows, &gids, distinct_share);
+            self.bytes += added;
+            if distinct {
+                self.distinct_bytes += added;
+            }
         }
     }
 
@@ -317,7 +409,9 @@ impl Aggregator {
                 s.merge_group(o, from, to);
             }
         }
-        self.bytes += other.bytes;
+        // Recounted rather than added: merged groups and distinct values overlap.
+        self.distinct_bytes = self.states.iter().filter(|s| s.is_distinct()).map(State::held).sum();
+        self.bytes = self.key_bytes + self.states.iter().map(State::held).sum::<usize>();
     }
 
     /// The groups and their values. Without GROUP BY there is exactly one group, also

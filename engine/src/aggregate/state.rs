@@ -56,8 +56,9 @@ pub enum State {
         acc: Vec<Option<bool>>,
         and: bool,
     },
-    /// Distinct values: exact for values of up to 16 bytes, a 128-bit hash of longer ones.
-    Distinct(Vec<HashSet<u128>>),
+    /// Distinct values: exact for values of up to 16 bytes, a 128-bit hash of longer ones;
+    /// and the count of those of earlier passes (Share::Distinct), already freed.
+    Distinct { sets: Vec<HashSet<u128>>, counted: Vec<i64> },
 }
 
 /// A value as a count-distinct key: Postgres' equality, so floats are normalized (-0 is
@@ -135,7 +136,7 @@ impl State {
             }
             AggFunc::BoolAnd { .. } => State::Bool { acc: Vec::new(), and: true },
             AggFunc::BoolOr { .. } => State::Bool { acc: Vec::new(), and: false },
-            AggFunc::CountDistinct { .. } => State::Distinct(Vec::new()),
+            AggFunc::CountDistinct { .. } => State::Distinct { sets: Vec::new(), counted: Vec::new() },
         }
     }
 
@@ -162,13 +163,17 @@ impl State {
             }
             State::MinMax { best, .. } => best.resize(groups, None),
             State::Bool { acc, .. } => acc.resize(groups, None),
-            State::Distinct(d) => d.resize_with(groups, HashSet::new),
+            State::Distinct { sets, counted } => {
+                sets.resize_with(groups, HashSet::new);
+                counted.resize(groups, 0);
+            }
         }
     }
 
     /// Adds the selected `rows` of a batch (group of each in `gids`) from `input` (None:
     /// count(*)). Returns the bytes of memory added (distinct values, new extremes).
-    pub fn update(&mut self, f: &AggFunc, input: Option<&Input>, rows: &[u32], gids: &[u32]) -> usize {
+    /// `share`: (passes, pass) of a Distinct share, whose pass adds only its values.
+    pub fn update(&mut self, f: &AggFunc, input: Option<&Input>, rows: &[u32], gids: &[u32], share: Option<(u32, u32)>) -> usize {
         match (self, input) {
             (State::Count(c), None) => gids.iter().for_each(|&g| c[g as usize] += 1),
             (State::Count(c), Some(input)) if !input.has_nulls() => gids.iter().for_each(|&g| c[g as usize] += 1),
@@ -255,7 +260,7 @@ impl State {
                     }
                 }
             }
-            (State::Distinct(sets), Some(Input::Bytes(col))) => return distinct_update(sets, f.kind(), col, rows, gids),
+            (State::Distinct { sets, .. }, Some(Input::Bytes(col))) => return distinct_update(sets, f.kind(), col, rows, gids, share),
             _ => unreachable!("an aggregate's input has the shape its state reads"),
         }
         0
@@ -314,7 +319,8 @@ impl State {
                     });
                 }
             }
-            (State::Distinct(a), State::Distinct(b)) => {
+            (State::Distinct { sets: a, counted }, State::Distinct { sets: b, counted: c2 }) => {
+                counted[to] += c2[from];
                 let other = std::mem::take(&mut b[from]);
                 if a[to].len() < other.len() {
                     let mine = std::mem::replace(&mut a[to], other);
@@ -353,17 +359,45 @@ impl State {
             },
             State::MinMax { best, .. } => best[g].as_ref().map_or(AggValue::Null, |b| AggValue::Bytes(b.to_vec())),
             State::Bool { acc, .. } => acc[g].map_or(AggValue::Null, AggValue::Bool),
-            State::Distinct(d) => AggValue::Int(d[g].len() as i128),
+            State::Distinct { sets, counted } => AggValue::Int(sets[g].len() as i128 + counted[g] as i128),
+        }
+    }
+
+    pub fn is_distinct(&self) -> bool {
+        matches!(self, State::Distinct { .. })
+    }
+
+    /// Bytes of values held beyond the fixed per-group state (as update counts them).
+    pub fn held(&self) -> usize {
+        match self {
+            State::Distinct { sets, .. } => sets.iter().map(|s| s.len() * 24).sum(),
+            State::MinMax { best, .. } => best.iter().map(|b| b.as_ref().map_or(0, |b| b.len())).sum(),
+            _ => 0,
+        }
+    }
+
+    /// Ends a pass of a Distinct share: counts the values held, frees them.
+    pub fn count_and_clear_distinct(&mut self) {
+        if let State::Distinct { sets, counted } = self {
+            for (s, c) in sets.iter_mut().zip(counted.iter_mut()) {
+                *c += s.len() as i64;
+                *s = HashSet::new();
+            }
         }
     }
 }
 
 /// count(DISTINCT) over a batch: a row equal to the previous one of its group adds
 /// nothing and is skipped before hashing (sorted parts keep equal values together).
-fn distinct_update(sets: &mut [HashSet<u128>], kind: ValueKind, col: &Fetched, rows: &[u32], gids: &[u32]) -> usize {
+/// Under a Distinct share only the values of this pass go in.
+fn distinct_update(sets: &mut [HashSet<u128>], kind: ValueKind, col: &Fetched, rows: &[u32], gids: &[u32], share: Option<(u32, u32)>) -> usize {
     let mut added = 0;
     let mut insert = |g: u32, v: &[u8]| {
-        if sets[g as usize].insert(distinct_key(kind, v)) {
+        let key = distinct_key(kind, v);
+        if share.is_some_and(|(passes, pass)| super::pass_of(key, passes) != pass) {
+            return;
+        }
+        if sets[g as usize].insert(key) {
             added += 24;
         }
     };

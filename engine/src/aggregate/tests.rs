@@ -229,3 +229,68 @@ fn memory_grows_with_groups() {
     assert_eq!(agg.groups(), 1000);
     assert!(agg.memory() > 1000 * GROUP_BYTES);
 }
+
+/// Aggregates `rows` in `passes` passes of a share, as the node does when the groups do
+/// not fit in memory at once.
+fn aggregate_in_passes(rows: &[Row], keys: &[usize], dict: bool, passes: u32, distinct: bool) -> BTreeMap<Vec<Option<Vec<u8>>>, Vec<AggValue>> {
+    let (a, s, f, codes) = columns(rows, dict);
+    let text = match &codes {
+        Some((c, d)) => {
+            let mut valid = crate::Bitmap::default();
+            rows.iter().for_each(|r| valid.push(r.1.is_some()));
+            Fetched::Codes { codes: c.clone(), validity: Some(valid), dict: d }
+        }
+        None => Fetched::Values(s.clone()),
+    };
+    let cols: Vec<Option<Fetched>> = vec![Some(Fetched::Values(a)), Some(text), Some(Fetched::Values(f))];
+    let all: Vec<u32> = (0..rows.len() as u32).collect();
+    let mut groups = Vec::new();
+    if distinct {
+        let mut agg = Aggregator::with_share(spec(keys), Share::Distinct { passes, pass: 0 });
+        for pass in 0..passes {
+            if pass > 0 {
+                agg.next_distinct_pass(pass);
+            }
+            // Two threads' states per pass, merged.
+            let mut other = Aggregator::with_share(spec(keys), Share::Distinct { passes, pass });
+            let half = all.len() / 2;
+            agg.update(&cols, &all[..half], 1);
+            other.update(&cols, &all[half..], 1);
+            agg.merge(other);
+        }
+        groups = agg.finish();
+    } else {
+        for pass in 0..passes {
+            let mut agg = Aggregator::with_share(spec(keys), Share::Keys { passes, pass });
+            agg.update(&cols, &all, 1);
+            groups.extend(agg.finish().into_iter().filter(|_| !keys.is_empty() || pass == 0));
+        }
+    }
+    groups
+        .into_iter()
+        .map(|g| {
+            let keys: Vec<Option<Vec<u8>>> = g
+                .keys
+                .iter()
+                .zip(keys)
+                .map(|(v, &k)| v.as_ref().map(|v| if k == 2 && f64::from_le_bytes(v[..8].try_into().unwrap()) == 0.0 { 0.0f64.to_le_bytes().to_vec() } else { v.clone() }))
+                .collect();
+            (keys, g.values)
+        })
+        .collect()
+}
+
+proptest! {
+    #[test]
+    fn passes_add_up_to_one_aggregation(
+        rows in proptest::collection::vec(row(), 0..300),
+        keys in prop_oneof![Just(vec![]), Just(vec![0]), Just(vec![1]), Just(vec![2]), Just(vec![1, 0])],
+        dict in any::<bool>(),
+        passes in 1u32..5,
+        distinct in any::<bool>(),
+    ) {
+        let want = reference(&rows, &keys);
+        let got = aggregate_in_passes(&rows, &keys, dict, passes, distinct || keys.is_empty());
+        prop_assert!(same(&got, &want), "got {:?}\nwant {:?}", got, want);
+    }
+}

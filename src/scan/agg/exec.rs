@@ -3,21 +3,16 @@
 //! engine threads, merge the partial states, then emit one row per group. Or, when the
 //! groups outgrow the memory budget, run Postgres' own plan (the child) instead.
 
+use super::compute::{self, Progress};
 use super::output::{self, Output};
 use super::path::{PRIVATE_PLAN, PRIVATE_QUALS, PRIVATE_RELID};
 use super::{AggOp, KeyExpr, NodePlan};
 use crate::ffi::list_ptrs;
 use crate::scan::quals;
-use crate::scan::source::{Source, Stats};
-use mergetree::aggregate::{AggFunc, AggSpec, AggValue, Aggregator, Group, KeySpec};
+use crate::scan::source::Source;
 use mergetree::predicate::Predicate;
-use mergetree::range_reader::{self, Fetched};
-use mergetree::scalar::ScalarExpr;
-use mergetree::store::PrefetchStore;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
-use std::sync::Mutex;
 
 pub static mut EXEC_METHODS: pg_sys::CustomExecMethods = pg_sys::CustomExecMethods {
     CustomName: c"MergeTreeAgg".as_ptr(),
@@ -35,22 +30,14 @@ pub static mut EXEC_METHODS: pg_sys::CustomExecMethods = pg_sys::CustomExecMetho
     ExplainCustomScan: Some(explain),
 };
 
-/// Granules a worker thread takes at a time.
-const GRANULES_PER_UNIT: usize = 4;
-/// Units read ahead at a time (their compressed bytes are held in memory).
-const UNITS_PER_WAVE: usize = 64;
 
-/// What happened, for EXPLAIN ANALYZE.
+/// The result rows, and what happened for EXPLAIN ANALYZE.
 #[derive(Default)]
 struct Run {
     output: Option<Output>,
     next: usize,
-    scan: Stats,
-    rows_in: u64,
+    progress: Progress,
     from_metadata: u64,
-    threads: usize,
-    /// Why Postgres' plan ran instead.
-    fallback: Option<String>,
 }
 
 #[repr(C)]
@@ -124,175 +111,6 @@ unsafe fn predicate(node: *mut pg_sys::CustomScanState, plan: &crate::datum::Tab
     }
 }
 
-/// What the engine computes: the aggregation over the batch's columns, the table columns
-/// it reads (`needed`), and the expressions computed into further columns of each batch
-/// (`derived`, numbered after the table's columns).
-struct EngineSpec {
-    spec: AggSpec,
-    needed: Vec<usize>,
-    derived: Vec<ScalarExpr>,
-}
-
-impl EngineSpec {
-    /// Adds the derived columns to a batch.
-    fn derive(&self, columns: &mut Vec<Option<Fetched>>, selection: &[u32], rows: usize) -> mergetree::Result<()> {
-        for e in &self.derived {
-            let c = e.eval(columns, selection, rows)?;
-            columns.push(Some(Fetched::Values(c)));
-        }
-        Ok(())
-    }
-}
-
-/// The engine's spec of the plan, over the table plan's columns.
-fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan) -> EngineSpec {
-    let idx = |attnum: i16| tp.index_of_attnum(attnum).expect("planned column");
-    let mut derived = Vec::new();
-    let mut needed: Vec<usize> = Vec::new();
-    let keys: Vec<KeySpec> = plan
-        .keys
-        .iter()
-        .map(|&k| {
-            let ci = idx(k.attnum());
-            needed.push(ci);
-            let c = &tp.columns[ci];
-            let expr = match k {
-                KeyExpr::Column(_) => return KeySpec { col: ci, ty: c.ty, float: c.sort == mergetree::SortKind::Float },
-                KeyExpr::DateOf(_) => ScalarExpr::DateOfTimestamp { col: ci },
-                KeyExpr::Trunc(unit, _) => ScalarExpr::TruncTimestamp { unit, col: ci },
-            };
-            let ty = expr.result_type();
-            derived.push(expr);
-            KeySpec { col: tp.columns.len() + derived.len() - 1, ty, float: false }
-        })
-        .collect();
-    let aggs: Vec<AggFunc> = plan
-        .aggs
-        .iter()
-        .map(|o| {
-            let col = if o.op == AggOp::CountStar { 0 } else { idx(o.attnum) };
-            match o.op {
-                AggOp::CountStar => AggFunc::CountStar,
-                AggOp::Count => AggFunc::Count { col },
-                AggOp::Sum => AggFunc::Sum { col, kind: o.kind },
-                AggOp::Avg => AggFunc::Avg { col, kind: o.kind },
-                AggOp::Min => AggFunc::Min { col, kind: o.kind },
-                AggOp::Max => AggFunc::Max { col, kind: o.kind },
-                AggOp::BoolAnd => AggFunc::BoolAnd { col },
-                AggOp::BoolOr => AggFunc::BoolOr { col },
-                AggOp::CountDistinct => AggFunc::CountDistinct { col, kind: o.kind },
-            }
-        })
-        .collect();
-    needed.extend(aggs.iter().filter_map(AggFunc::input));
-    needed.sort_unstable();
-    needed.dedup();
-    EngineSpec { spec: AggSpec { keys, aggs }, needed, derived }
-}
-
-/// count(*) without filter or grouping: the parts' row counts.
-fn metadata_answer(plan: &NodePlan, src: &Source) -> Option<(Vec<Group>, u64)> {
-    if src.predicate.is_some() || !plan.keys.is_empty() || !plan.aggs.iter().all(|a| a.op == AggOp::CountStar) {
-        return None;
-    }
-    let rows: i64 = src.parts.iter().map(|p| p.rows).sum::<i64>() + src.buffered.as_ref().map_or(0, |(_, ids)| ids.len() as i64);
-    let values = plan.aggs.iter().map(|_| AggValue::Int(rows as i128)).collect();
-    Some((vec![Group { keys: Vec::new(), values }], src.parts.len() as u64))
-}
-
-/// Aggregates everything the scan sees; None when the groups outgrow `limit` bytes.
-fn aggregate(src: &mut Source, es: &EngineSpec, limit: usize, run: &mut Run) -> Option<Vec<Group>> {
-    let (spec, needed) = (&es.spec, &es.needed[..]);
-    let threads = crate::gucs::max_threads();
-    run.threads = threads;
-    let pool = crate::storage::threads::pool(threads);
-    let states: Vec<Mutex<Aggregator>> = (0..threads).map(|_| Mutex::new(Aggregator::new(spec.clone()))).collect();
-    // Columns any granule of a part needs: the filter's and the aggregation's.
-    let mut read: Vec<usize> = needed.to_vec();
-    for (_, cols) in &src.conjuncts {
-        read.extend(cols);
-    }
-    read.sort_unstable();
-    read.dedup();
-    while src.next_part() {
-        let pi = src.current.expect("a current part");
-        let granules = src.granules.clone();
-        let op = src.part(pi);
-        let part_cols: Vec<usize> = read.iter().filter_map(|&ci| op.columns.map[ci]).collect();
-        // Dictionaries are read once per part, here: the worker threads share them.
-        for &c in &part_cols {
-            op.reader.dictionary(c).unwrap_or_else(|e| src.report(e));
-            op.reader.frame_dictionary(c).unwrap_or_else(|e| src.report(e));
-        }
-        // Waves of units, so the bytes read ahead stay bounded for any part size.
-        for wave in granules.chunks(GRANULES_PER_UNIT * UNITS_PER_WAVE) {
-            let mut units = Vec::new();
-            for chunk in wave.chunks(GRANULES_PER_UNIT) {
-                let mut ranges = Vec::new();
-                for &c in &part_cols {
-                    ranges.extend(op.reader.byte_ranges(c, chunk, false).unwrap_or_else(|e| src.report(e)));
-                }
-                let store = PrefetchStore::fetch(op.reader.store(), ranges).unwrap_or_else(|e| src.report(e));
-                units.push((op.reader.with_store(store), chunk.to_vec()));
-            }
-            check_for_interrupts!();
-            let (cols, read_cols, conjuncts) = (&op.columns, &src.read_cols, &src.conjuncts);
-            // Each engine thread takes units from a shared counter into its own state.
-            // Threads stop taking work once the groups outgrow the budget, so memory
-            // stays near the limit however many groups the data has.
-            let next = AtomicUsize::new(0);
-            let over = AtomicBool::new(false);
-            let results: Vec<mergetree::Result<u64>> = pool.broadcast(|ctx| {
-                let mut agg = states[ctx.index()].lock().unwrap_or_else(|e| e.into_inner());
-                let mut rows = 0u64;
-                loop {
-                    let i = next.fetch_add(1, Relaxed);
-                    if i >= units.len() || over.load(Relaxed) {
-                        return Ok(rows);
-                    }
-                    let (reader, gs) = &units[i];
-                    for &g in gs {
-                        if let Some(mut b) = range_reader::read_granule(reader, cols, read_cols, conjuncts, needed, g)? {
-                            es.derive(&mut b.columns, &b.selection, b.rows)?;
-                            rows += b.selection.len() as u64;
-                            agg.update(&b.columns, &b.selection, pi);
-                        }
-                    }
-                    // Every thread may come to hold as many groups as this one.
-                    if agg.memory() * threads > limit {
-                        over.store(true, Relaxed);
-                    }
-                }
-            });
-            for r in results {
-                run.rows_in += r.unwrap_or_else(|e| src.report(e));
-            }
-            if over.load(Relaxed) {
-                run.fallback = Some(format!("the groups need more than {} kB of memory", limit / 1024));
-                return None;
-            }
-        }
-    }
-    // The threads' states, merged.
-    let mut total = Aggregator::new(spec.clone());
-    for s in states {
-        total.merge(s.into_inner().unwrap_or_else(|e| e.into_inner()));
-    }
-    if total.memory() > limit {
-        run.fallback = Some(format!("the groups need more than {} kB of memory", limit / 1024));
-        return None;
-    }
-    if let Some((cols, ids)) = src.buffered.clone() {
-        let rows = ids.len();
-        let mut pre: Vec<Option<Fetched>> = cols.into_iter().map(|c| Some(Fetched::Values(c))).collect();
-        let selection = src.filter_buffered(&mut pre, rows);
-        es.derive(&mut pre, &selection, rows).unwrap_or_else(|e| src.report(e));
-        run.rows_in += selection.len() as u64;
-        total.update(&pre, &selection, usize::MAX);
-    }
-    Some(total.finish())
-}
-
 /// Runs the aggregation (or decides for the fallback).
 #[pg_guard]
 unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
@@ -300,24 +118,25 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
     unsafe {
         let s = state(node);
         let prior = if s.run.is_null() { Run::default() } else { std::mem::take(&mut *s.run) };
-        let mut run = Run { scan: prior.scan, ..Run::default() };
+        let mut run = Run::default();
+        run.progress.scan = prior.progress.scan;
         let plan = node_plan(node);
         let rel = (*node).ss.ss_currentRelation;
         let mut src = Source::new(rel, (*(*node).ss.ps.state).es_snapshot);
-        src.stats = run.scan;
+        src.stats = run.progress.scan;
         let predicate = predicate(node, &src.plan);
         src.restart(predicate);
-        let groups = match metadata_answer(&plan, &src) {
+        let groups = match compute::metadata_answer(&plan, &src) {
             Some((groups, parts)) => {
                 run.from_metadata = parts;
                 Some(groups)
             }
             None => {
-                let es = engine_spec(&plan, &src.plan);
-                aggregate(&mut src, &es, pg_sys::get_hash_memory_limit(), &mut run)
+                let es = compute::engine_spec(&plan, &src.plan);
+                compute::aggregate(&mut src, &es, pg_sys::get_hash_memory_limit(), &mut run.progress)
             }
         };
-        run.scan = src.stats;
+        run.progress.scan = src.stats;
         if let Some(groups) = groups {
             // By-reference results live in the query's memory, as long as the rows do.
             let old = pg_sys::MemoryContextSwitchTo((*(*node).ss.ps.state).es_query_cxt);
@@ -452,15 +271,19 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancesto
         let s = state(node);
         if (*es).analyze && !s.run.is_null() {
             let run = &*s.run;
-            property(es, c"Threads", &run.threads.max(1).to_string());
+            let p = &run.progress;
+            property(es, c"Threads", &p.threads.max(1).to_string());
             property(es, c"Groups", &run.output.as_ref().map_or(0, |o| o.rows).to_string());
-            property(es, c"Rows Aggregated", &run.rows_in.to_string());
-            property(es, c"Parts Read", &format!("{} of {}", run.scan.parts_read, run.scan.parts_total));
-            property(es, c"Granules Read", &format!("{} of {}", run.scan.granules_read, run.scan.granules_total));
+            property(es, c"Rows Aggregated", &p.rows_in.to_string());
+            property(es, c"Parts Read", &format!("{} of {}", p.scan.parts_read, p.scan.parts_total));
+            property(es, c"Granules Read", &format!("{} of {}", p.scan.granules_read, p.scan.granules_total));
             if run.from_metadata > 0 {
                 property(es, c"Parts Answered From Metadata", &run.from_metadata.to_string());
             }
-            if let Some(why) = &run.fallback {
+            if p.passes > 1 {
+                property(es, c"Passes", &p.passes.to_string());
+            }
+            if let Some(why) = &p.fallback {
                 property(es, c"Fallback", &format!("ran the plan below: {why}"));
             }
         }

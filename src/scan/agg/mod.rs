@@ -17,6 +17,7 @@
 //! own partial state, merged at the end; only the final groups become Datums
 //! (`output.rs`).
 
+mod compute;
 pub mod exec;
 mod output;
 pub mod path;

@@ -1,0 +1,272 @@
+//! What MergeTreeAgg computes and how: the engine's spec of the node's plan, answers
+//! from part metadata, and the aggregation itself. Pages are read on the backend's thread
+//! a wave of units at a time; engine threads decode, filter and aggregate units, each
+//! into its own state. When the groups outgrow the memory budget, the data is read again
+//! in passes that each hold a share of the groups or of the distinct values (Share);
+//! beyond MAX_PASSES, Postgres' own plan runs instead.
+
+use super::{AggOp, KeyExpr, NodePlan};
+use crate::scan::source::{Source, Stats};
+use mergetree::aggregate::{AggFunc, AggSpec, AggValue, Aggregator, Group, KeySpec, Share};
+use mergetree::range_reader::{self, Fetched};
+use mergetree::scalar::ScalarExpr;
+use mergetree::store::PrefetchStore;
+use pgrx::prelude::*;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Mutex;
+
+/// Granules a worker thread takes at a time.
+const GRANULES_PER_UNIT: usize = 4;
+/// Units read ahead at a time (their compressed bytes are held in memory).
+const UNITS_PER_WAVE: usize = 64;
+
+/// What the engine computes: the aggregation over the batch's columns, the table columns
+/// it reads (`needed`), and the expressions computed into further columns of each batch
+/// (`derived`, numbered after the table's columns).
+pub struct EngineSpec {
+    spec: AggSpec,
+    needed: Vec<usize>,
+    derived: Vec<ScalarExpr>,
+}
+
+impl EngineSpec {
+    /// Adds the derived columns to a batch.
+    fn derive(&self, columns: &mut Vec<Option<Fetched>>, selection: &[u32], rows: usize) -> mergetree::Result<()> {
+        for e in &self.derived {
+            let c = e.eval(columns, selection, rows)?;
+            columns.push(Some(Fetched::Values(c)));
+        }
+        Ok(())
+    }
+}
+
+/// The engine's spec of the plan, over the table plan's columns.
+pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan) -> EngineSpec {
+    let idx = |attnum: i16| tp.index_of_attnum(attnum).expect("planned column");
+    let mut derived = Vec::new();
+    let mut needed: Vec<usize> = Vec::new();
+    let keys: Vec<KeySpec> = plan
+        .keys
+        .iter()
+        .map(|&k| {
+            let ci = idx(k.attnum());
+            needed.push(ci);
+            let c = &tp.columns[ci];
+            let expr = match k {
+                KeyExpr::Column(_) => return KeySpec { col: ci, ty: c.ty, float: c.sort == mergetree::SortKind::Float },
+                KeyExpr::DateOf(_) => ScalarExpr::DateOfTimestamp { col: ci },
+                KeyExpr::Trunc(unit, _) => ScalarExpr::TruncTimestamp { unit, col: ci },
+            };
+            let ty = expr.result_type();
+            derived.push(expr);
+            KeySpec { col: tp.columns.len() + derived.len() - 1, ty, float: false }
+        })
+        .collect();
+    let aggs: Vec<AggFunc> = plan
+        .aggs
+        .iter()
+        .map(|o| {
+            let col = if o.op == AggOp::CountStar { 0 } else { idx(o.attnum) };
+            match o.op {
+                AggOp::CountStar => AggFunc::CountStar,
+                AggOp::Count => AggFunc::Count { col },
+                AggOp::Sum => AggFunc::Sum { col, kind: o.kind },
+                AggOp::Avg => AggFunc::Avg { col, kind: o.kind },
+                AggOp::Min => AggFunc::Min { col, kind: o.kind },
+                AggOp::Max => AggFunc::Max { col, kind: o.kind },
+                AggOp::BoolAnd => AggFunc::BoolAnd { col },
+                AggOp::BoolOr => AggFunc::BoolOr { col },
+                AggOp::CountDistinct => AggFunc::CountDistinct { col, kind: o.kind },
+            }
+        })
+        .collect();
+    needed.extend(aggs.iter().filter_map(AggFunc::input));
+    needed.sort_unstable();
+    needed.dedup();
+    EngineSpec { spec: AggSpec { keys, aggs }, needed, derived }
+}
+
+/// count(*) without filter or grouping: the parts' row counts.
+pub fn metadata_answer(plan: &NodePlan, src: &Source) -> Option<(Vec<Group>, u64)> {
+    if src.predicate.is_some() || !plan.keys.is_empty() || !plan.aggs.iter().all(|a| a.op == AggOp::CountStar) {
+        return None;
+    }
+    let rows: i64 = src.parts.iter().map(|p| p.rows).sum::<i64>() + src.buffered.as_ref().map_or(0, |(_, ids)| ids.len() as i64);
+    let values = plan.aggs.iter().map(|_| AggValue::Int(rows as i128)).collect();
+    Some((vec![Group { keys: Vec::new(), values }], src.parts.len() as u64))
+}
+
+/// Passes over the data the node makes at most before leaving a query to Postgres' plan.
+const MAX_PASSES: u32 = 16;
+
+/// What a run did, for EXPLAIN ANALYZE.
+#[derive(Default)]
+pub struct Progress {
+    pub scan: Stats,
+    pub rows_in: u64,
+    pub threads: usize,
+    /// Passes over the data (more than one when the groups did not fit at once).
+    pub passes: u32,
+    /// Why Postgres' plan ran instead.
+    pub fallback: Option<String>,
+}
+
+/// How one pass went.
+enum Pass {
+    Done(Aggregator),
+    /// Stopped over the budget, having read `scanned` rows and holding `memory` bytes
+    /// (`distinct` of them distinct values).
+    Over { scanned: u64, memory: usize, distinct: usize },
+}
+
+/// One pass over everything the scan sees (parts, then the transaction's buffered rows),
+/// aggregating the pass's `share`.
+fn scan_pass(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Progress, share: Share) -> Pass {
+    let (spec, needed) = (&es.spec, &es.needed[..]);
+    let threads = progress.threads;
+    let pool = crate::storage::threads::pool(threads);
+    let states: Vec<Mutex<Aggregator>> = (0..threads).map(|_| Mutex::new(Aggregator::with_share(spec.clone(), share))).collect();
+    let scanned = AtomicU64::new(0);
+    // Columns any granule of a part needs: the filter's and the aggregation's.
+    let mut read: Vec<usize> = needed.to_vec();
+    for (_, cols) in &src.conjuncts {
+        read.extend(cols);
+    }
+    read.sort_unstable();
+    read.dedup();
+    let over_budget = |states: &[Mutex<Aggregator>], scanned: &AtomicU64| {
+        let held: Vec<(usize, usize)> = states.iter().map(|s| s.lock().map_or((0, 0), |a| (a.memory(), a.distinct_memory()))).collect();
+        Pass::Over { scanned: scanned.load(Relaxed), memory: held.iter().map(|h| h.0).sum(), distinct: held.iter().map(|h| h.1).sum() }
+    };
+    while src.next_part() {
+        let pi = src.current.expect("a current part");
+        let granules = src.granules.clone();
+        let op = src.part(pi);
+        let part_cols: Vec<usize> = read.iter().filter_map(|&ci| op.columns.map[ci]).collect();
+        // Dictionaries are read once per part, here: the worker threads share them.
+        for &c in &part_cols {
+            op.reader.dictionary(c).unwrap_or_else(|e| src.report(e));
+            op.reader.frame_dictionary(c).unwrap_or_else(|e| src.report(e));
+        }
+        // Waves of units, so the bytes read ahead stay bounded for any part size.
+        for wave in granules.chunks(GRANULES_PER_UNIT * UNITS_PER_WAVE) {
+            let mut units = Vec::new();
+            for chunk in wave.chunks(GRANULES_PER_UNIT) {
+                let mut ranges = Vec::new();
+                for &c in &part_cols {
+                    ranges.extend(op.reader.byte_ranges(c, chunk, false).unwrap_or_else(|e| src.report(e)));
+                }
+                let store = PrefetchStore::fetch(op.reader.store(), ranges).unwrap_or_else(|e| src.report(e));
+                units.push((op.reader.with_store(store), chunk.to_vec()));
+            }
+            check_for_interrupts!();
+            let (cols, read_cols, conjuncts) = (&op.columns, &src.read_cols, &src.conjuncts);
+            // Each engine thread takes units from a shared counter into its own state.
+            // Threads stop taking work once the groups outgrow the budget, so memory
+            // stays near the limit however many groups the data has.
+            let next = AtomicUsize::new(0);
+            let over = AtomicBool::new(false);
+            let results: Vec<mergetree::Result<u64>> = pool.broadcast(|ctx| {
+                let mut agg = states[ctx.index()].lock().unwrap_or_else(|e| e.into_inner());
+                let mut rows = 0u64;
+                loop {
+                    let i = next.fetch_add(1, Relaxed);
+                    if i >= units.len() || over.load(Relaxed) {
+                        return Ok(rows);
+                    }
+                    let (reader, gs) = &units[i];
+                    for &g in gs {
+                        scanned.fetch_add(reader.meta().granule_rows[g] as u64, Relaxed);
+                        if let Some(mut b) = range_reader::read_granule(reader, cols, read_cols, conjuncts, needed, g)? {
+                            es.derive(&mut b.columns, &b.selection, b.rows)?;
+                            rows += b.selection.len() as u64;
+                            agg.update(&b.columns, &b.selection, pi);
+                        }
+                    }
+                    // Every thread may come to hold as many groups as this one.
+                    if agg.memory() * threads > limit {
+                        over.store(true, Relaxed);
+                    }
+                }
+            });
+            for r in results {
+                progress.rows_in += r.unwrap_or_else(|e| src.report(e));
+            }
+            if over.load(Relaxed) {
+                return over_budget(&states, &scanned);
+            }
+        }
+    }
+    // The threads' states, merged.
+    let mut total = Aggregator::with_share(spec.clone(), share);
+    for s in states {
+        total.merge(s.into_inner().unwrap_or_else(|e| e.into_inner()));
+    }
+    if let Some((cols, ids)) = src.buffered.clone() {
+        let rows = ids.len();
+        let mut pre: Vec<Option<Fetched>> = cols.into_iter().map(|c| Some(Fetched::Values(c))).collect();
+        let selection = src.filter_buffered(&mut pre, rows);
+        es.derive(&mut pre, &selection, rows).unwrap_or_else(|e| src.report(e));
+        progress.rows_in += selection.len() as u64;
+        total.update(&pre, &selection, usize::MAX);
+    }
+    if total.memory() > limit {
+        return Pass::Over { scanned: scanned.load(Relaxed), memory: total.memory(), distinct: total.distinct_memory() };
+    }
+    Pass::Done(total)
+}
+
+/// Aggregates everything the scan sees within `limit` bytes of groups, in as many passes
+/// as that takes; None (and progress.fallback set) when it would take more than
+/// MAX_PASSES.
+pub fn aggregate(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Progress) -> Option<Vec<Group>> {
+    progress.threads = crate::gucs::max_threads();
+    progress.passes = 1;
+    let (scanned, memory, distinct) = match scan_pass(src, es, limit, progress, Share::All) {
+        Pass::Done(agg) => return Some(agg.finish()),
+        Pass::Over { scanned, memory, distinct } => (scanned, memory, distinct),
+    };
+    // The memory all the data needs, from what the share read so far needed; the passes
+    // that keep each within the budget, with room for the estimate's error.
+    let rows = src.parts.iter().map(|p| p.rows.max(0) as u64).sum::<u64>().max(1);
+    let fraction = (scanned as f64 / rows as f64).clamp(1e-6, 1.0);
+    let passes = ((memory as f64 / fraction) * 1.5 / limit as f64).ceil().max(2.0) as u32;
+    let give_up = |progress: &mut Progress| {
+        progress.fallback = Some(format!("the groups need more than {} kB of memory", limit / 1024));
+        None
+    };
+    if passes > MAX_PASSES {
+        return give_up(progress);
+    }
+    progress.passes = passes;
+    let predicate = src.predicate.clone();
+    if es.spec.keys.is_empty() || distinct * 2 > memory {
+        // Distinct values dominate: each pass counts a share of them.
+        let mut total = Aggregator::with_share(es.spec.clone(), Share::Distinct { passes, pass: 0 });
+        for pass in 0..passes {
+            src.restart(predicate.clone());
+            if pass > 0 {
+                total.next_distinct_pass(pass);
+            }
+            match scan_pass(src, es, limit, progress, Share::Distinct { passes, pass }) {
+                Pass::Done(agg) => total.merge(agg),
+                Pass::Over { .. } => return give_up(progress),
+            }
+            if total.memory() > limit {
+                return give_up(progress);
+            }
+        }
+        Some(total.finish())
+    } else {
+        // Groups dominate: each pass finishes a share of them.
+        let mut groups = Vec::new();
+        for pass in 0..passes {
+            src.restart(predicate.clone());
+            match scan_pass(src, es, limit, progress, Share::Keys { passes, pass }) {
+                Pass::Done(agg) => groups.extend(agg.finish()),
+                Pass::Over { .. } => return give_up(progress),
+            }
+        }
+        Some(groups)
+    }
+}
