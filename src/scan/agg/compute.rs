@@ -2,7 +2,8 @@
 //! from part metadata, and the aggregation itself. Pages are read on the backend's thread
 //! a wave of units at a time; engine threads decode, filter and aggregate units, each
 //! into its own state. When the groups outgrow the memory budget, the data is read again
-//! in passes that each hold a share of the groups or of the distinct values (Share);
+//! in passes that each hold a share of the groups or of the distinct values (Share),
+//! as many as the planner's estimate asks for, doubled while a pass still outgrows it;
 //! beyond MAX_PASSES, Postgres' own plan runs instead.
 
 use super::{AggOp, KeyExpr, NodePlan};
@@ -12,7 +13,7 @@ use mergetree::range_reader::{self, Fetched};
 use mergetree::scalar::ScalarExpr;
 use mergetree::store::PrefetchStore;
 use pgrx::prelude::*;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 
 /// Granules a worker thread takes at a time.
@@ -113,20 +114,26 @@ pub struct Progress {
 
 /// How one pass went.
 enum Pass {
-    Done(Aggregator),
-    /// Stopped over the budget, having read `scanned` rows and holding `memory` bytes
-    /// (`distinct` of them distinct values).
-    Over { scanned: u64, memory: usize, distinct: usize },
+    /// The states: one, or one per share when the threads took a share each.
+    Done(Vec<Aggregator>),
+    /// Stopped over the budget, holding `memory` bytes (`distinct` of them distinct
+    /// values).
+    Over { memory: usize, distinct: usize },
 }
 
-/// One pass over everything the scan sees (parts, then the transaction's buffered rows),
-/// aggregating the pass's `share`.
-fn scan_pass(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Progress, share: Share) -> Pass {
+/// One pass over everything the scan sees (parts, then the transaction's buffered rows).
+/// With one share, the threads divide the units among them and their states merge at
+/// the end. With a share per thread, every thread reads every unit and aggregates its
+/// own share: the states are disjoint, nothing is held twice and nothing is merged, at
+/// the cost of decoding each unit once per thread.
+fn scan_pass(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Progress, shares: &[Share]) -> Pass {
     let (spec, needed) = (&es.spec, &es.needed[..]);
     let threads = progress.threads;
     let pool = crate::storage::threads::pool(threads);
-    let states: Vec<Mutex<Aggregator>> = (0..threads).map(|_| Mutex::new(Aggregator::with_share(spec.clone(), share))).collect();
-    let scanned = AtomicU64::new(0);
+    let partitioned = shares.len() > 1;
+    let states: Vec<Mutex<Aggregator>> = (0..threads).map(|t| Mutex::new(Aggregator::with_share(spec.clone(), shares[t.min(shares.len() - 1)]))).collect();
+    // Each thread's memory, so a thread can tell when all of them together are over.
+    let held: Vec<AtomicUsize> = (0..threads).map(|_| AtomicUsize::new(0)).collect();
     // Columns any granule of a part needs: the filter's and the aggregation's.
     let mut read: Vec<usize> = needed.to_vec();
     for (_, cols) in &src.conjuncts {
@@ -134,9 +141,9 @@ fn scan_pass(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
     }
     read.sort_unstable();
     read.dedup();
-    let over_budget = |states: &[Mutex<Aggregator>], scanned: &AtomicU64| {
+    let over_budget = |states: &[Mutex<Aggregator>]| {
         let held: Vec<(usize, usize)> = states.iter().map(|s| s.lock().map_or((0, 0), |a| (a.memory(), a.distinct_memory()))).collect();
-        Pass::Over { scanned: scanned.load(Relaxed), memory: held.iter().map(|h| h.0).sum(), distinct: held.iter().map(|h| h.1).sum() }
+        Pass::Over { memory: held.iter().map(|h| h.0).sum(), distinct: held.iter().map(|h| h.1).sum() }
     };
     while src.next_part() {
         let pi = src.current.expect("a current part");
@@ -167,24 +174,34 @@ fn scan_pass(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
             let next = AtomicUsize::new(0);
             let over = AtomicBool::new(false);
             let results: Vec<mergetree::Result<u64>> = pool.broadcast(|ctx| {
-                let mut agg = states[ctx.index()].lock().unwrap_or_else(|e| e.into_inner());
+                let t = ctx.index();
+                if partitioned && t >= shares.len() {
+                    return Ok(0);
+                }
+                let mut agg = states[t].lock().unwrap_or_else(|e| e.into_inner());
                 let mut rows = 0u64;
+                let mut mine = 0;
                 loop {
-                    let i = next.fetch_add(1, Relaxed);
+                    let i = if partitioned {
+                        mine += 1;
+                        mine - 1
+                    } else {
+                        next.fetch_add(1, Relaxed)
+                    };
                     if i >= units.len() || over.load(Relaxed) {
-                        return Ok(rows);
+                        // Every thread of a partitioned pass reads all rows: count once.
+                        return Ok(if partitioned && t > 0 { 0 } else { rows });
                     }
                     let (reader, gs) = &units[i];
                     for &g in gs {
-                        scanned.fetch_add(reader.meta().granule_rows[g] as u64, Relaxed);
                         if let Some(mut b) = range_reader::read_granule(reader, cols, read_cols, conjuncts, needed, g)? {
                             es.derive(&mut b.columns, &b.selection, b.rows)?;
                             rows += b.selection.len() as u64;
                             agg.update(&b.columns, &b.selection, pi);
                         }
                     }
-                    // Every thread may come to hold as many groups as this one.
-                    if agg.memory() * threads > limit {
+                    held[ctx.index()].store(agg.memory(), Relaxed);
+                    if held.iter().map(|h| h.load(Relaxed)).sum::<usize>() > limit {
                         over.store(true, Relaxed);
                     }
                 }
@@ -193,14 +210,20 @@ fn scan_pass(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
                 progress.rows_in += r.unwrap_or_else(|e| src.report(e));
             }
             if over.load(Relaxed) {
-                return over_budget(&states, &scanned);
+                return over_budget(&states);
             }
         }
     }
-    // The threads' states, merged.
-    let mut total = Aggregator::with_share(spec.clone(), share);
-    for s in states {
-        total.merge(s.into_inner().unwrap_or_else(|e| e.into_inner()));
+    let mut done: Vec<Aggregator> = states.into_iter().map(|s| s.into_inner().unwrap_or_else(|e| e.into_inner())).collect();
+    if partitioned {
+        done.truncate(shares.len());
+    } else {
+        // The threads' states, merged.
+        let mut total = Aggregator::with_share(spec.clone(), shares[0]);
+        for agg in done {
+            total.merge(agg);
+        }
+        done = vec![total];
     }
     if let Some((cols, ids)) = src.buffered.clone() {
         let rows = ids.len();
@@ -208,65 +231,94 @@ fn scan_pass(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
         let selection = src.filter_buffered(&mut pre, rows);
         es.derive(&mut pre, &selection, rows).unwrap_or_else(|e| src.report(e));
         progress.rows_in += selection.len() as u64;
-        total.update(&pre, &selection, usize::MAX);
+        for agg in &mut done {
+            agg.update(&pre, &selection, usize::MAX);
+        }
     }
-    if total.memory() > limit {
-        return Pass::Over { scanned: scanned.load(Relaxed), memory: total.memory(), distinct: total.distinct_memory() };
+    let memory: usize = done.iter().map(Aggregator::memory).sum();
+    if memory > limit {
+        return Pass::Over { memory, distinct: done.iter().map(Aggregator::distinct_memory).sum() };
     }
-    Pass::Done(total)
+    Pass::Done(done)
 }
 
-/// Aggregates everything the scan sees within `limit` bytes of groups, in as many passes
-/// as that takes; None (and progress.fallback set) when it would take more than
-/// MAX_PASSES.
-pub fn aggregate(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Progress) -> Option<Vec<Group>> {
+/// Aggregates everything the scan sees within `limit` bytes of groups, in as many
+/// shares as that takes: as many as the planner's estimate (`est`: all bytes, distinct
+/// values' bytes) asks for, doubled whenever a pass outgrows the budget; None (and
+/// progress.fallback set) when that would be more than MAX_PASSES passes. Shares are
+/// taken a thread's worth at a time (a pass gives each thread its own share).
+pub fn aggregate(src: &mut Source, es: &EngineSpec, est: (u64, u64), limit: usize, progress: &mut Progress) -> Option<Vec<Group>> {
     progress.threads = crate::gucs::max_threads();
-    progress.passes = 1;
-    let (scanned, memory, distinct) = match scan_pass(src, es, limit, progress, Share::All) {
-        Pass::Done(agg) => return Some(agg.finish()),
-        Pass::Over { scanned, memory, distinct } => (scanned, memory, distinct),
-    };
-    // The memory all the data needs, from what the share read so far needed; the passes
-    // that keep each within the budget, with room for the estimate's error.
-    let rows = src.parts.iter().map(|p| p.rows.max(0) as u64).sum::<u64>().max(1);
-    let fraction = (scanned as f64 / rows as f64).clamp(1e-6, 1.0);
-    let passes = ((memory as f64 / fraction) * 1.5 / limit as f64).ceil().max(2.0) as u32;
-    let give_up = |progress: &mut Progress| {
-        progress.fallback = Some(format!("the groups need more than {} kB of memory", limit / 1024));
-        None
-    };
-    if passes > MAX_PASSES {
-        return give_up(progress);
-    }
-    progress.passes = passes;
+    let threads = progress.threads as u32;
     let predicate = src.predicate.clone();
-    if es.spec.keys.is_empty() || distinct * 2 > memory {
-        // Distinct values dominate: each pass counts a share of them.
-        let mut total = Aggregator::with_share(es.spec.clone(), Share::Distinct { passes, pass: 0 });
-        for pass in 0..passes {
+    let mut shares = ((est.0 as f64 * 1.3) / limit as f64).ceil().max(1.0) as u32;
+    // Which the shares divide: distinct values when they dominate (or there is one
+    // group), else the groups.
+    let mut by_distinct = es.spec.keys.is_empty() || est.1 * 2 > est.0;
+    let mut first = true;
+    loop {
+        if shares > 1 {
+            shares = shares.div_ceil(threads) * threads;
+        }
+        let passes = shares.div_ceil(threads);
+        if passes > MAX_PASSES {
+            progress.passes = 0;
+            progress.fallback = Some(format!("the groups need more than {} kB of memory", limit / 1024));
+            return None;
+        }
+        if !first {
             src.restart(predicate.clone());
-            if pass > 0 {
-                total.next_distinct_pass(pass);
+        }
+        first = false;
+        progress.passes = passes;
+        if shares == 1 {
+            match scan_pass(src, es, limit, progress, &[Share::All]) {
+                Pass::Done(mut aggs) => return Some(aggs.remove(0).finish()),
+                Pass::Over { memory, distinct } => by_distinct = es.spec.keys.is_empty() || distinct * 2 > memory,
             }
-            match scan_pass(src, es, limit, progress, Share::Distinct { passes, pass }) {
-                Pass::Done(agg) => total.merge(agg),
-                Pass::Over { .. } => return give_up(progress),
+        } else if by_distinct {
+            // Each share counts its distinct values; the counts add up.
+            let mut total = Aggregator::with_share(es.spec.clone(), Share::Distinct { passes: shares, pass: 0 });
+            let mut done = true;
+            for pass in 0..passes {
+                if pass > 0 {
+                    src.restart(predicate.clone());
+                    total.next_distinct_pass(pass * threads);
+                }
+                let mine: Vec<Share> = (0..threads).map(|t| Share::Distinct { passes: shares, pass: pass * threads + t }).collect();
+                match scan_pass(src, es, limit, progress, &mine) {
+                    Pass::Done(aggs) => aggs.into_iter().for_each(|a| total.merge(a)),
+                    Pass::Over { .. } => done = false,
+                }
+                if !done || total.memory() > limit {
+                    done = false;
+                    break;
+                }
             }
-            if total.memory() > limit {
-                return give_up(progress);
+            if done {
+                return Some(total.finish());
+            }
+        } else {
+            // Each share finishes its groups.
+            let mut groups = Vec::new();
+            let mut done = true;
+            for pass in 0..passes {
+                if pass > 0 {
+                    src.restart(predicate.clone());
+                }
+                let mine: Vec<Share> = (0..threads).map(|t| Share::Keys { passes: shares, pass: pass * threads + t }).collect();
+                match scan_pass(src, es, limit, progress, &mine) {
+                    Pass::Done(aggs) => aggs.into_iter().for_each(|a| groups.extend(a.finish())),
+                    Pass::Over { .. } => {
+                        done = false;
+                        break;
+                    }
+                }
+            }
+            if done {
+                return Some(groups);
             }
         }
-        Some(total.finish())
-    } else {
-        // Groups dominate: each pass finishes a share of them.
-        let mut groups = Vec::new();
-        for pass in 0..passes {
-            src.restart(predicate.clone());
-            match scan_pass(src, es, limit, progress, Share::Keys { passes, pass }) {
-                Pass::Done(agg) => groups.extend(agg.finish()),
-                Pass::Over { .. } => return give_up(progress),
-            }
-        }
-        Some(groups)
+        shares *= 2;
     }
 }

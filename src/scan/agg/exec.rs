@@ -133,7 +133,7 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
             }
             None => {
                 let es = compute::engine_spec(&plan, &src.plan);
-                compute::aggregate(&mut src, &es, pg_sys::get_hash_memory_limit(), &mut run.progress)
+                compute::aggregate(&mut src, &es, (plan.est_bytes, plan.est_distinct_bytes), pg_sys::get_hash_memory_limit(), &mut run.progress)
             }
         };
         run.progress.scan = src.stats;

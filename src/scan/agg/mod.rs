@@ -94,6 +94,11 @@ pub struct NodePlan {
     pub keys: Vec<KeyExpr>,
     /// Aggregates, in custom_scan_tlist order (after the keys).
     pub aggs: Vec<AggOut>,
+    /// The planner's estimate of the memory the groups and distinct values need: how
+    /// many passes the node starts with when that is beyond the budget.
+    pub est_bytes: u64,
+    /// Of est_bytes, the distinct values'.
+    pub est_distinct_bytes: u64,
 }
 
 impl NodePlan {

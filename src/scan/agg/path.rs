@@ -221,7 +221,7 @@ unsafe fn analyze(
             aggs.push(agg_out(n as *mut pg_sys::Aggref, relid, plan)?);
             atoms.push(n);
         }
-        Some((NodePlan { keys, aggs }, atoms))
+        Some((NodePlan { keys, aggs, est_bytes: 0, est_distinct_bytes: 0 }, atoms))
     }
 }
 
@@ -246,6 +246,32 @@ unsafe fn copy_path(p: *mut pg_sys::Path) -> Option<*mut pg_sys::Path> {
         let copy = pg_sys::palloc(size) as *mut pg_sys::Path;
         std::ptr::copy_nonoverlapping(p as *const u8, copy as *mut u8, size);
         Some(copy)
+    }
+}
+
+/// The memory the groups (`groups` of them) and the distinct values need, by Postgres'
+/// estimates: a distinct aggregate holds one entry per (group, value) pair.
+unsafe fn estimated_bytes(root: *mut pg_sys::PlannerInfo, input: *mut pg_sys::RelOptInfo, plan: &NodePlan, atoms: &[*mut pg_sys::Node], groups: f64) -> (u64, u64) {
+    // SAFETY: planner structures of the grouping stage; atoms are the node's keys, then
+    // its Aggrefs.
+    unsafe {
+        let mut distinct = 0.0;
+        for (i, a) in plan.aggs.iter().enumerate() {
+            if a.op != AggOp::CountDistinct {
+                continue;
+            }
+            let aggref = atoms[plan.keys.len() + i] as *mut pg_sys::Aggref;
+            let arg = (*list_ptrs::<pg_sys::TargetEntry>((*aggref).args)[0]).expr as *mut pg_sys::Node;
+            let mut exprs: *mut pg_sys::List = std::ptr::null_mut();
+            for &k in &atoms[..plan.keys.len()] {
+                exprs = pg_sys::lappend(exprs, k.cast());
+            }
+            exprs = pg_sys::lappend(exprs, arg.cast());
+            let pairs = pg_sys::estimate_num_groups(root, exprs, (*input).rows.max(1.0), std::ptr::null_mut(), std::ptr::null_mut());
+            distinct += pairs * 24.0;
+        }
+        let all = groups.max(1.0) * 100.0 + distinct;
+        (all.min(u64::MAX as f64) as u64, distinct.min(u64::MAX as f64) as u64)
     }
 }
 
@@ -287,7 +313,7 @@ pub unsafe fn add_paths(
             }
             clauses = pg_sys::lappend(clauses, (*ri).clause.cast());
         }
-        let Some((node_plan, atoms)) = analyze(root, input, output, extra, &plan) else {
+        let Some((mut node_plan, atoms)) = analyze(root, input, output, extra, &plan) else {
             return;
         };
         // Postgres' own best plan for this grouping: the node's fallback.
@@ -298,6 +324,7 @@ pub unsafe fn add_paths(
         let Some(fallback) = copy_path(cheapest) else {
             return;
         };
+        (node_plan.est_bytes, node_plan.est_distinct_bytes) = estimated_bytes(root, input, &node_plan, &atoms, (*fallback).rows);
         let mut atom_list: *mut pg_sys::List = std::ptr::null_mut();
         for a in atoms {
             atom_list = pg_sys::lappend(atom_list, a.cast());
