@@ -26,6 +26,15 @@ BEGIN
   RETURN CASE WHEN node THEN 'node' ELSE 'plain' END || CASE WHEN same THEN ' same' ELSE ' DIFFERENT' END;
 END $$;
 
+-- What EXPLAIN ANALYZE reports (lines matching a pattern).
+CREATE FUNCTION plan_lines(q text, pat text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE line text;
+BEGIN
+  FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
+    IF line ~ pat THEN RETURN NEXT btrim(line); END IF;
+  END LOOP;
+END $$;
+
 CREATE TABLE agg_m (g int, k text, kc text COLLATE "C", i2 int2, i4 int4, i8 int8, f4 float4, f8 float8,
                     d date, ts timestamp, tz timestamptz, b bool, u uuid, n numeric(12,3), nul int)
   USING mergetree WITH (order_by = 'g', index_granularity = 64);
@@ -121,13 +130,24 @@ SELECT check_agg('SELECT kc, count(*) * 2 + 1 AS x, sum(i4) / 2 AS y FROM $T GRO
 -- no rows: one row without GROUP BY, none with it
 SELECT check_agg('SELECT count(*), sum(i4), avg(f8), min(d), bool_and(b), count(DISTINCT k) FROM $T WHERE g < 0');
 SELECT check_agg('SELECT k, count(*) FROM $T WHERE g < 0 GROUP BY k');
--- not for the node: Postgres plans these, with the same results
+-- FILTER (WHERE ...) on any aggregate: a predicate the scan evaluates
 SELECT check_agg('SELECT count(*) FILTER (WHERE i4 > 0) FROM $T');
+SELECT check_agg('SELECT k, count(*) FILTER (WHERE b), sum(i8) FILTER (WHERE kc LIKE ''A%''), avg(f8) FILTER (WHERE i2 IS NULL), count(*) FROM $T GROUP BY k');
+SELECT check_agg('SELECT d, count(DISTINCT kc) FILTER (WHERE i4 BETWEEN -100 AND 5000 OR k IS NULL), min(ts) FILTER (WHERE NOT b), max(i2) FILTER (WHERE i2 IN (1, 2, 3)) FROM $T GROUP BY d');
+SELECT check_agg('SELECT count(*) FILTER (WHERE g < 0), sum(i4) FILTER (WHERE g < 0), max(kc) FILTER (WHERE false) FROM $T');
+SELECT check_agg('SELECT kc, count(*) FILTER (WHERE ts > ''2000-02-01'') FROM $T WHERE i2 > 0 GROUP BY kc HAVING count(*) FILTER (WHERE b) > 1');
+SELECT plan_lines('SELECT count(*) FILTER (WHERE i4 > 0), sum(i2) FILTER (WHERE k IS NOT NULL AND b) FROM agg_m', 'Aggregates');
+-- not for the node: Postgres plans these, with the same results
+SELECT check_agg('SELECT count(*) FILTER (WHERE lower(k) = ''x'') FROM $T');
 SELECT check_agg('SELECT string_agg(kc, '','' ORDER BY g) FROM $T WHERE g < 20');
 SELECT check_agg('SELECT k, count(*) FROM $T GROUP BY ROLLUP (k)');
 SELECT check_agg('SELECT lower(k), count(*) FROM $T GROUP BY 1');
 SELECT check_agg('SELECT sum(i2 + 1) FROM $T');
 SELECT check_agg('SELECT count(*) FROM $T WHERE k || ''x'' = ''key_1Bx''');
+-- TABLESAMPLE aggregates the sample Postgres draws
+SELECT check_agg('SELECT count(*), sum(i4) FROM $T TABLESAMPLE SYSTEM (0)');
+SELECT check_agg('SELECT k, count(*) FROM $T TABLESAMPLE BERNOULLI (100) GROUP BY k');
+SELECT count(*) FROM agg_m TABLESAMPLE BERNOULLI (0);
 
 -- The node switched off: Postgres' plan, the same rows.
 SET mergetree.enable_aggregate_scan = off;
@@ -284,14 +304,6 @@ SELECT same_rows('SELECT s.k, s.c, p.d FROM (SELECT k, count(*) c FROM agg_m GRO
 SELECT same_rows('SELECT k, count(*) FROM agg_m GROUP BY k UNION ALL SELECT kc, count(*) FROM agg_m GROUP BY kc',
                  'SELECT k, count(*) FROM agg_h GROUP BY k UNION ALL SELECT kc, count(*) FROM agg_h GROUP BY kc') AS union_same;
 
--- What EXPLAIN ANALYZE reports (lines matching a pattern).
-CREATE FUNCTION plan_lines(q text, pat text) RETURNS SETOF text LANGUAGE plpgsql AS $$
-DECLARE line text;
-BEGIN
-  FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
-    IF line ~ pat THEN RETURN NEXT btrim(line); END IF;
-  END LOOP;
-END $$;
 SELECT plan_lines('SELECT k, count(*), sum(i4) FROM agg_m WHERE g > 5000 GROUP BY k', 'MergeTreeAgg|Group Keys|Aggregates:|Groups|Rows Aggregated|Parts Read|Granules Read|Filter');
 SELECT plan_lines('SELECT count(*) FROM agg_m', 'MergeTreeAgg|Metadata|Rows Aggregated');
 -- More groups (or distinct values) than the hash memory holds: the node reads the data
@@ -316,3 +328,4 @@ RESET mergetree.max_threads;
 RESET work_mem;
 RESET hash_mem_multiplier;
 SELECT count(*) FROM mergetree.parts WHERE table_name = 'agg_m'::regclass;
+\ir include/drop_same_rows.sql

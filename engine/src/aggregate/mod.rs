@@ -9,6 +9,7 @@ mod input;
 mod state;
 
 use crate::column::{float_of, ColumnData, ColumnType, SortKind};
+use crate::predicate::{FilterColumn, Predicate};
 use crate::range_reader::Fetched;
 use hashbrown::HashMap;
 use input::Input;
@@ -89,6 +90,8 @@ pub struct KeySpec {
 pub struct AggSpec {
     pub keys: Vec<KeySpec>,
     pub aggs: Vec<AggFunc>,
+    /// Each aggregate's FILTER (WHERE ...), over the batch's columns (empty: none has one).
+    pub filters: Vec<Option<Predicate>>,
 }
 
 /// An aggregate's result for one group.
@@ -286,16 +289,42 @@ impl Aggregator {
             _ => None,
         };
         let gids = self.group_ids(columns, rows, part);
-        // Each input column decoded once for the aggregates that read it the same way.
-        let mut inputs: Vec<(usize, ValueKind, Input)> = Vec::new();
+        // The rows (and their groups) each FILTER keeps.
+        let filtered: Vec<Option<(Vec<u32>, Vec<u32>)>> = self
+            .spec
+            .filters
+            .iter()
+            .map(|f| {
+                let p = f.as_ref()?;
+                let fcols: Vec<Option<FilterColumn>> = columns.iter().map(|c| c.as_ref().map(Fetched::filter_column)).collect();
+                let kept = p.evaluate_rows(&fcols, rows);
+                // `kept` is a sorted subset of the sorted `rows`: walk both.
+                let mut kept_gids = Vec::with_capacity(kept.len());
+                let mut at = 0;
+                for &r in &kept {
+                    while rows[at] != r {
+                        at += 1;
+                    }
+                    kept_gids.push(gids[at]);
+                }
+                Some((kept, kept_gids))
+            })
+            .collect();
+        // Each input column decoded once for the aggregates that read it the same way
+        // (over the same rows).
+        let mut inputs: Vec<(usize, ValueKind, Option<usize>, Input)> = Vec::new();
         for (i, f) in self.spec.aggs.iter().enumerate() {
             let distinct = matches!(f, AggFunc::CountDistinct { .. });
             // Passes after the first add only distinct values.
             if !distinct && distinct_share.is_some_and(|(_, pass)| pass > 0) {
                 continue;
             }
+            let (rows, gids, filter) = match filtered.get(i) {
+                Some(Some((r, g))) => (&r[..], &g[..], Some(i)),
+                _ => (rows, &gids[..], None),
+            };
             let Some(c) = f.input() else {
-                self.bytes += self.states[i].update(f, None, rows, &gids, None);
+                self.bytes += self.states[i].update(f, None, rows, gids, None);
                 continue;
             };
             let col = columns[c].as_ref().expect("aggregate input fetched");
@@ -305,7 +334,7 @@ impl Aggregator {
                 AggFunc::Count { .. } | AggFunc::CountDistinct { .. } | AggFunc::BoolAnd { .. } | AggFunc::BoolOr { .. } => ValueKind::Bytes,
                 _ => f.kind(),
             };
-            let at = match inputs.iter().position(|(ic, ik, _)| *ic == c && *ik == kind) {
+            let at = match inputs.iter().position(|(ic, ik, ifl, _)| *ic == c && *ik == kind && *ifl == filter) {
                 Some(at) => at,
                 None => {
                     let input = match kind {
@@ -313,11 +342,11 @@ impl Aggregator {
                         ValueKind::Float => input::floats(col, rows),
                         ValueKind::Bytes => Input::Bytes(col),
                     };
-                    inputs.push((c, kind, input));
+                    inputs.push((c, kind, filter, input));
                     inputs.len() - 1
                 }
             };
-            let added = self.states[i].update(f, Some(&inputs[at].2), rows, &gids, distinct_share);
+            let added = self.states[i].update(f, Some(&inputs[at].3), rows, gids, distinct_share);
             self.bytes += added;
             if distinct {
                 self.distinct_bytes += added;

@@ -59,6 +59,7 @@ fn spec(keys: &[usize]) -> AggSpec {
             AggFunc::CountDistinct { col: 0, kind: ValueKind::Int },
             AggFunc::Count { col: 0 },
         ],
+        filters: Vec::new(),
     }
 }
 
@@ -292,5 +293,34 @@ proptest! {
         let want = reference(&rows, &keys);
         let got = aggregate_in_passes(&rows, &keys, dict, passes, distinct || keys.is_empty());
         prop_assert!(same(&got, &want), "got {:?}\nwant {:?}", got, want);
+    }
+}
+
+#[test]
+fn filters_keep_their_rows_only() {
+    // count(x) FILTER (WHERE x > 0), sum(x) FILTER (WHERE s IS NULL), count(*) unfiltered.
+    let rows: Vec<Row> = (0..500).map(|i| (if i % 7 == 0 { None } else { Some(i % 11 - 5) }, if i % 3 == 0 { None } else { Some(format!("k{}", i % 4)) }, None)).collect();
+    let (a, s, f, _) = columns(&rows, false);
+    let cols: Vec<Option<Fetched>> = vec![Some(Fetched::Values(a)), Some(Fetched::Values(s)), Some(Fetched::Values(f))];
+    let positive = Predicate::Cmp { col: 0, kind: SortKind::SignedInt, op: crate::predicate::CmpOp::Gt, value: 0i32.to_le_bytes().to_vec() };
+    let spec = AggSpec {
+        keys: vec![KeySpec { col: 1, ty: ColumnType::Var, float: false }],
+        aggs: vec![AggFunc::Count { col: 0 }, AggFunc::Sum { col: 0, kind: ValueKind::Int }, AggFunc::CountStar],
+        filters: vec![Some(positive), Some(Predicate::IsNull { col: 1, negated: false }), None],
+    };
+    let selection: Vec<u32> = (0..500).filter(|i| i % 5 != 0).collect();
+    let mut agg = Aggregator::new(spec);
+    agg.update(&cols, &selection[..200], 0);
+    let mut other = Aggregator::new(agg.spec.clone());
+    other.update(&cols, &selection[200..], 0);
+    agg.merge(other);
+    for g in agg.finish() {
+        let key = g.keys[0].clone().map(|k| String::from_utf8(k).unwrap());
+        let of_group: Vec<&Row> = selection.iter().map(|&i| &rows[i as usize]).filter(|r| r.1 == key).collect();
+        let positives = of_group.iter().filter(|r| r.0.is_some_and(|x| x > 0)).count();
+        let null_sum: Vec<i128> = of_group.iter().filter(|r| r.1.is_none()).filter_map(|r| r.0.map(i128::from)).collect();
+        assert_eq!(g.values[0], AggValue::Int(positives as i128));
+        assert_eq!(g.values[1], if null_sum.is_empty() { AggValue::Null } else { AggValue::Int(null_sum.iter().sum()) });
+        assert_eq!(g.values[2], AggValue::Int(of_group.len() as i128));
     }
 }

@@ -9,6 +9,7 @@
 use super::{AggOp, KeyExpr, NodePlan};
 use crate::scan::source::{Source, Stats};
 use mergetree::aggregate::{AggFunc, AggSpec, AggValue, Aggregator, Group, KeySpec, Share};
+use mergetree::predicate::Predicate;
 use mergetree::range_reader::{self, Fetched};
 use mergetree::scalar::ScalarExpr;
 use mergetree::store::PrefetchStore;
@@ -42,7 +43,7 @@ impl EngineSpec {
 }
 
 /// The engine's spec of the plan, over the table plan's columns.
-pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan) -> EngineSpec {
+pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<Option<Predicate>>) -> EngineSpec {
     let idx = |attnum: i16| tp.index_of_attnum(attnum).expect("planned column");
     let mut derived = Vec::new();
     let mut needed: Vec<usize> = Vec::new();
@@ -84,17 +85,30 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan) -> EngineSpec 
     needed.extend(aggs.iter().filter_map(AggFunc::input));
     needed.sort_unstable();
     needed.dedup();
-    EngineSpec { spec: AggSpec { keys, aggs }, needed, derived }
+    for f in filters.iter().flatten() {
+        f.columns(&mut needed);
+    }
+    needed.sort_unstable();
+    needed.dedup();
+    EngineSpec { spec: AggSpec { keys, aggs, filters }, needed, derived }
 }
 
 /// count(*) without filter or grouping: the parts' row counts.
 pub fn metadata_answer(plan: &NodePlan, src: &Source) -> Option<(Vec<Group>, u64)> {
-    if src.predicate.is_some() || !plan.keys.is_empty() || !plan.aggs.iter().all(|a| a.op == AggOp::CountStar) {
+    if src.predicate.is_some() || !plan.keys.is_empty() || !plan.aggs.iter().all(|a| a.op == AggOp::CountStar && !a.filtered) {
         return None;
     }
     let rows: i64 = src.parts.iter().map(|p| p.rows).sum::<i64>() + src.buffered.as_ref().map_or(0, |(_, ids)| ids.len() as i64);
     let values = plan.aggs.iter().map(|_| AggValue::Int(rows as i128)).collect();
     Some((vec![Group { keys: Vec::new(), values }], src.parts.len() as u64))
+}
+
+/// The rows a metadata answer counted.
+pub fn metadata_rows(groups: &[Group]) -> u64 {
+    match groups.first().and_then(|g| g.values.first()) {
+        Some(AggValue::Int(n)) => *n as u64,
+        _ => 0,
+    }
 }
 
 /// Passes over the data the node makes at most before leaving a query to Postgres' plan.

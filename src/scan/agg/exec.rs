@@ -5,7 +5,7 @@
 
 use super::compute::{self, Progress};
 use super::output::{self, Output};
-use super::path::{PRIVATE_PLAN, PRIVATE_QUALS, PRIVATE_RELID};
+use super::path::{PRIVATE_FILTERS, PRIVATE_PLAN, PRIVATE_QUALS, PRIVATE_RELID};
 use super::{AggOp, KeyExpr, NodePlan};
 use crate::ffi::list_ptrs;
 use crate::scan::quals;
@@ -92,22 +92,53 @@ unsafe extern "C-unwind" fn begin(node: *mut pg_sys::CustomScanState, estate: *m
     }
 }
 
-/// The pushed quals as one predicate, parameters evaluated now.
-unsafe fn predicate(node: *mut pg_sys::CustomScanState, plan: &crate::datum::TablePlan) -> Option<Predicate> {
-    // SAFETY: custom_private holds the quals and the relation index of their Vars.
+/// Engine predicates of plan-time expressions (pushed quals, FILTERs), parameters
+/// evaluated now; a constant true is None.
+unsafe fn predicates(node: *mut pg_sys::CustomScanState, plan: &crate::datum::TablePlan, exprs: &[*mut pg_sys::Node]) -> Vec<Option<Predicate>> {
+    // SAFETY: the expressions passed quals::pushable at plan time; custom_private holds
+    // the relation index of their Vars.
     unsafe {
         let private = list_ptrs::<pg_sys::Node>((*cscan_of(node)).custom_private);
-        let clauses = list_ptrs::<pg_sys::Node>(private[PRIVATE_QUALS] as *mut pg_sys::List);
-        if clauses.is_empty() {
-            return None;
-        }
         let relid = (*(private[PRIVATE_RELID] as *mut pg_sys::Integer)).ival as pg_sys::Index;
         let econtext = (*node).ss.ps.ps_ExprContext;
         let old = pg_sys::MemoryContextSwitchTo((*econtext).ecxt_per_tuple_memory);
-        let ps: Vec<Predicate> = clauses.into_iter().map(|c| quals::build(c, relid, plan, &raw mut (*node).ss.ps, econtext)).collect();
+        let ps = exprs
+            .iter()
+            .map(|&e| {
+                let always = (*e).type_ == pg_sys::NodeTag::T_Const && {
+                    let c = e as *mut pg_sys::Const;
+                    !(*c).constisnull && (*c).consttype == pg_sys::BOOLOID && (*c).constvalue.value() != 0
+                };
+                (!always).then(|| quals::build(e, relid, plan, &raw mut (*node).ss.ps, econtext))
+            })
+            .collect();
         pg_sys::MemoryContextSwitchTo(old);
         pg_sys::MemoryContextReset((*econtext).ecxt_per_tuple_memory);
-        Some(if ps.len() == 1 { ps.into_iter().next().expect("one") } else { Predicate::And(ps) })
+        ps
+    }
+}
+
+/// The pushed quals as one predicate.
+unsafe fn predicate(node: *mut pg_sys::CustomScanState, plan: &crate::datum::TablePlan) -> Option<Predicate> {
+    // SAFETY: custom_private[PRIVATE_QUALS] is the list of pushed quals.
+    unsafe {
+        let private = list_ptrs::<pg_sys::Node>((*cscan_of(node)).custom_private);
+        let clauses = list_ptrs::<pg_sys::Node>(private[PRIVATE_QUALS] as *mut pg_sys::List);
+        let ps: Vec<Predicate> = predicates(node, plan, &clauses).into_iter().flatten().collect();
+        match ps.len() {
+            0 => None,
+            1 => ps.into_iter().next(),
+            _ => Some(Predicate::And(ps)),
+        }
+    }
+}
+
+/// Each aggregate's FILTER.
+unsafe fn filters(node: *mut pg_sys::CustomScanState, plan: &crate::datum::TablePlan) -> Vec<Option<Predicate>> {
+    // SAFETY: custom_private[PRIVATE_FILTERS] has one expression per aggregate.
+    unsafe {
+        let private = list_ptrs::<pg_sys::Node>((*cscan_of(node)).custom_private);
+        predicates(node, plan, &list_ptrs::<pg_sys::Node>(private[PRIVATE_FILTERS] as *mut pg_sys::List))
     }
 }
 
@@ -132,11 +163,14 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
                 Some(groups)
             }
             None => {
-                let es = compute::engine_spec(&plan, &src.plan);
+                let es = compute::engine_spec(&plan, &src.plan, filters(node, &src.plan));
                 compute::aggregate(&mut src, &es, (plan.est_bytes, plan.est_distinct_bytes), pg_sys::get_hash_memory_limit(), &mut run.progress)
             }
         };
         run.progress.scan = src.stats;
+        // pg_stat's tuples read: the rows aggregated (heap counts every row its scan returns).
+        let read = if run.from_metadata > 0 { groups.as_ref().map_or(0, |g| compute::metadata_rows(g)) } else { run.progress.rows_in };
+        crate::ffi::count_rows_read(rel, read as i64);
         if let Some(groups) = groups {
             // By-reference results live in the query's memory, as long as the rows do.
             let old = pg_sys::MemoryContextSwitchTo((*(*node).ss.ps.state).es_query_cxt);
@@ -246,27 +280,37 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancesto
             };
             property(es, c"Group Keys", &plan.keys.iter().map(key).collect::<Vec<_>>().join(", "));
         }
+        let private = list_ptrs::<pg_sys::Node>((*cscan_of(node)).custom_private);
+        let relid = (*(private[PRIVATE_RELID] as *mut pg_sys::Integer)).ival;
+        let rel = (*node).ss.ss_currentRelation;
+        let ctx = pg_sys::deparse_context_for(pg_sys::get_rel_name((*rel).rd_id), (*rel).rd_id);
+        // Expressions' Vars carry the relation index of planning; deparsed with 1.
+        let deparse = |e: *mut pg_sys::Node| {
+            let e = pg_sys::copyObjectImpl(e.cast()) as *mut pg_sys::Node;
+            pg_sys::ChangeVarNodes(e, relid, 1, 0);
+            crate::ffi::cstr(pg_sys::deparse_expression(e, ctx, false, false)).unwrap_or_default()
+        };
+        let filters = list_ptrs::<pg_sys::Node>(private[PRIVATE_FILTERS] as *mut pg_sys::List);
         let aggs: Vec<String> = plan
             .aggs
             .iter()
-            .map(|o| match o.op {
-                AggOp::CountStar => "count(*)".into(),
-                AggOp::CountDistinct => format!("count(DISTINCT {})", name(o.attnum)),
-                op => format!("{}({})", format!("{op:?}").to_lowercase().replace("booland", "bool_and").replace("boolor", "bool_or"), name(o.attnum)),
+            .enumerate()
+            .map(|(i, o)| {
+                let call = match o.op {
+                    AggOp::CountStar => "count(*)".into(),
+                    AggOp::CountDistinct => format!("count(DISTINCT {})", name(o.attnum)),
+                    op => format!("{}({})", format!("{op:?}").to_lowercase().replace("booland", "bool_and").replace("boolor", "bool_or"), name(o.attnum)),
+                };
+                match filters.get(i) {
+                    Some(&f) if o.filtered => format!("{call} FILTER (WHERE {})", deparse(f)),
+                    _ => call,
+                }
             })
             .collect();
         property(es, c"Aggregates", &aggs.join(", "));
-        let private = list_ptrs::<pg_sys::Node>((*cscan_of(node)).custom_private);
         let quals = private[PRIVATE_QUALS] as *mut pg_sys::List;
         if !quals.is_null() {
-            let relid = (*(private[PRIVATE_RELID] as *mut pg_sys::Integer)).ival;
-            let rel = (*node).ss.ss_currentRelation;
-            let ctx = pg_sys::deparse_context_for(pg_sys::get_rel_name((*rel).rd_id), (*rel).rd_id);
-            // The quals' Vars carry the relation index of planning; deparse with 1.
-            let q = pg_sys::copyObjectImpl(pg_sys::make_ands_explicit(quals).cast()) as *mut pg_sys::Node;
-            pg_sys::ChangeVarNodes(q, relid, 1, 0);
-            let text = pg_sys::deparse_expression(q, ctx, false, false);
-            property(es, c"Vectorized Filter", &crate::ffi::cstr(text).unwrap_or_default());
+            property(es, c"Vectorized Filter", &deparse(pg_sys::make_ands_explicit(quals) as *mut pg_sys::Node));
         }
         let s = state(node);
         if (*es).analyze && !s.run.is_null() {

@@ -85,6 +85,8 @@ pub struct AggOut {
     pub attnum: i16,
     pub kind: ValueKind,
     pub result: ResultKind,
+    /// It has a FILTER (the predicate is in the plan's custom_private).
+    pub filtered: bool,
 }
 
 /// The node's plan, kept in the CustomScan's custom_private (serialized).

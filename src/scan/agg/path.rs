@@ -18,11 +18,16 @@ pub static mut PATH_METHODS: pg_sys::CustomPathMethods =
 pub static mut SCAN_METHODS: pg_sys::CustomScanMethods =
     pg_sys::CustomScanMethods { CustomName: c"MergeTreeAgg".as_ptr(), CreateCustomScanState: Some(super::exec::create_state) };
 
-/// custom_private: [plan text, pushed quals, relation index of the quals' Vars, HAVING].
+/// The CustomScan's custom_private: [plan text, pushed quals, relation index of the
+/// quals' Vars, each aggregate's FILTER (constant true when it has none)]; the path's
+/// also holds HAVING and the scan tuple's atoms (moved into the plan's qual and
+/// custom_scan_tlist).
 pub const PRIVATE_PLAN: usize = 0;
 pub const PRIVATE_QUALS: usize = 1;
 pub const PRIVATE_RELID: usize = 2;
-const PRIVATE_HAVING: usize = 3;
+pub const PRIVATE_FILTERS: usize = 3;
+const PATH_HAVING: usize = 4;
+const PATH_ATOMS: usize = 5;
 
 /// A column reference of relation `relid` (through binary-compatible relabeling).
 unsafe fn var_of(node: *mut pg_sys::Node, relid: pg_sys::Index) -> Option<*mut pg_sys::Var> {
@@ -63,9 +68,25 @@ unsafe fn value_kind(plan: &TablePlan, ci: usize, collation: pg_sys::Oid, ordere
 
 /// The aggregate `a` as the node computes it, if it can, exactly as Postgres would.
 unsafe fn agg_out(a: *mut pg_sys::Aggref, relid: pg_sys::Index, plan: &TablePlan) -> Option<AggOut> {
+    // SAFETY: `a` is an Aggref of the query.
+    unsafe {
+        // FILTER (WHERE ...): any predicate the scan evaluates. It sees only rows that
+        // passed WHERE and row-level security, so it need not be leakproof.
+        let filter = (*a).aggfilter as *mut pg_sys::Node;
+        if !filter.is_null() && !quals::pushable(filter, relid, plan, false) {
+            return None;
+        }
+        let mut out = agg_out_unfiltered(a, relid, plan)?;
+        out.filtered = !filter.is_null();
+        Some(out)
+    }
+}
+
+/// The aggregate `a`, its FILTER aside.
+unsafe fn agg_out_unfiltered(a: *mut pg_sys::Aggref, relid: pg_sys::Index, plan: &TablePlan) -> Option<AggOut> {
     // SAFETY: `a` is an Aggref of the query; catalog lookups.
     unsafe {
-        if (*a).agglevelsup != 0 || (*a).aggkind as u8 != b'n' || !(*a).aggfilter.is_null() || !(*a).aggdirectargs.is_null() {
+        if (*a).agglevelsup != 0 || (*a).aggkind as u8 != b'n' || !(*a).aggdirectargs.is_null() {
             return None;
         }
         let name = crate::ffi::cstr(pg_sys::get_func_name((*a).aggfnoid))?;
@@ -75,7 +96,7 @@ unsafe fn agg_out(a: *mut pg_sys::Aggref, relid: pg_sys::Index, plan: &TablePlan
         let args = list_ptrs::<pg_sys::TargetEntry>((*a).args);
         let distinct = !(*a).aggdistinct.is_null();
         if (*a).aggstar {
-            return (name == "count" && !distinct).then_some(AggOut { op: AggOp::CountStar, attnum: 0, kind: ValueKind::Int, result: ResultKind::Int8 });
+            return (name == "count" && !distinct).then_some(AggOut { op: AggOp::CountStar, attnum: 0, kind: ValueKind::Int, result: ResultKind::Int8, filtered: false });
         }
         if args.len() != 1 || (!(*a).aggorder.is_null() && !distinct) {
             return None;
@@ -85,7 +106,7 @@ unsafe fn agg_out(a: *mut pg_sys::Aggref, relid: pg_sys::Index, plan: &TablePlan
         let typ = pg_sys::getBaseType(plan.columns[ci].typid);
         let int = matches!(typ, pg_sys::INT2OID | pg_sys::INT4OID | pg_sys::INT8OID);
         let float = matches!(typ, pg_sys::FLOAT4OID | pg_sys::FLOAT8OID);
-        let out = |op, kind, result| Some(AggOut { op, attnum: (*v).varattno, kind, result });
+        let out = |op, kind, result| Some(AggOut { op, attnum: (*v).varattno, kind, result, filtered: false });
         match (name.as_str(), distinct) {
             ("count", false) => out(AggOp::Count, ValueKind::Int, ResultKind::Int8),
             ("count", true) => out(AggOp::CountDistinct, value_kind(plan, ci, (*a).inputcollid, false)?, ResultKind::Int8),
@@ -297,7 +318,8 @@ pub unsafe fn add_paths(
             return;
         }
         let rte = *(*root).simple_rte_array.add((*input).relid as usize);
-        if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION || (*rte).inh || !crate::ffi::is_mergetree((*rte).relid) {
+        // TABLESAMPLE aggregates a sample: Postgres' SampleScan draws it.
+        if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION || (*rte).inh || !(*rte).tablesample.is_null() || !crate::ffi::is_mergetree((*rte).relid) {
             return;
         }
         let r = pg_sys::relation_open((*rte).relid, pg_sys::NoLock as i32);
@@ -326,7 +348,7 @@ pub unsafe fn add_paths(
         };
         (node_plan.est_bytes, node_plan.est_distinct_bytes) = estimated_bytes(root, input, &node_plan, &atoms, (*fallback).rows);
         let mut atom_list: *mut pg_sys::List = std::ptr::null_mut();
-        for a in atoms {
+        for &a in &atoms {
             atom_list = pg_sys::lappend(atom_list, a.cast());
         }
         // Preprocessing left HAVING as an implicitly-ANDed list.
@@ -336,6 +358,14 @@ pub unsafe fn add_paths(
         private = pg_sys::lappend(private, pg_sys::makeString(pg_sys::pstrdup(text.as_ptr())).cast());
         private = pg_sys::lappend(private, clauses.cast());
         private = pg_sys::lappend(private, pg_sys::makeInteger((*input).relid as i32).cast());
+        // Each aggregate's FILTER, in the order of the plan's aggregates.
+        let mut filters: *mut pg_sys::List = std::ptr::null_mut();
+        for &a in &atoms[node_plan.keys.len()..] {
+            let f = (*(a as *mut pg_sys::Aggref)).aggfilter as *mut pg_sys::Node;
+            let f = if f.is_null() { pg_sys::makeBoolConst(true, false) } else { f };
+            filters = pg_sys::lappend(filters, f.cast());
+        }
+        private = pg_sys::lappend(private, filters.cast());
         private = pg_sys::lappend(private, having.cast());
         private = pg_sys::lappend(private, atom_list.cast());
         let path = pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomPath>()) as *mut pg_sys::CustomPath;
@@ -369,7 +399,7 @@ unsafe extern "C-unwind" fn plan_custom_path(
     unsafe {
         let private = list_ptrs::<pg_sys::Node>((*best_path).custom_private);
         let relid = (*(private[PRIVATE_RELID] as *mut pg_sys::Integer)).ival as pg_sys::Index;
-        let atoms = list_ptrs::<pg_sys::Node>(private[4] as *mut pg_sys::List);
+        let atoms = list_ptrs::<pg_sys::Node>(private[PATH_ATOMS] as *mut pg_sys::List);
         let mut scan_tlist: *mut pg_sys::List = std::ptr::null_mut();
         for (i, a) in atoms.into_iter().enumerate() {
             let te = pg_sys::makeTargetEntry(pg_sys::copyObjectImpl(a.cast()).cast(), (i + 1) as i16, std::ptr::null_mut(), false);
@@ -378,15 +408,16 @@ unsafe extern "C-unwind" fn plan_custom_path(
         let cscan = pg_sys::palloc0(std::mem::size_of::<pg_sys::CustomScan>()) as *mut pg_sys::CustomScan;
         (*cscan).scan.plan.type_ = pg_sys::NodeTag::T_CustomScan;
         (*cscan).scan.plan.targetlist = tlist;
-        (*cscan).scan.plan.qual = private[PRIVATE_HAVING] as *mut pg_sys::List;
+        (*cscan).scan.plan.qual = private[PATH_HAVING] as *mut pg_sys::List;
         (*cscan).scan.scanrelid = relid;
         (*cscan).custom_scan_tlist = scan_tlist;
         (*cscan).custom_plans = custom_plans;
         (*cscan).custom_exprs = std::ptr::null_mut();
-        // The plan, the pushed quals (kept out of custom_exprs: setrefs would look their
-        // columns up in custom_scan_tlist) and the relation index their Vars carry.
+        // The plan, the pushed quals and FILTERs (kept out of custom_exprs: setrefs would
+        // look their columns up in custom_scan_tlist) and the relation index their Vars
+        // carry.
         let mut keep: *mut pg_sys::List = std::ptr::null_mut();
-        for n in &private[..PRIVATE_HAVING] {
+        for n in &private[..PATH_HAVING] {
             keep = pg_sys::lappend(keep, (*n).cast());
         }
         (*cscan).custom_private = keep;
