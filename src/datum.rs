@@ -74,6 +74,17 @@ pub struct ColumnPlan {
     pub missing: Option<Vec<u8>>,
 }
 
+impl ColumnPlan {
+    /// How a value of type `typid` (no column of a table) is stored.
+    pub fn of_type(typid: pg_sys::Oid) -> ColumnPlan {
+        let (mut len, mut byval) = (0i16, false);
+        // SAFETY: a syscache lookup of a type the caller's expression has.
+        unsafe { pg_sys::get_typlenbyval(typid, &mut len, &mut byval) };
+        let (ty, sort) = physical(typid, len, pg_sys::InvalidOid);
+        ColumnPlan { attnum: 0, name: String::new(), typid, typlen: len, typbyval: byval, collation: pg_sys::InvalidOid, ty, sort, missing: None }
+    }
+}
+
 /// The stored columns of a relation: its live (not dropped) attributes in order.
 #[derive(Clone, Debug)]
 pub struct TablePlan {

@@ -18,6 +18,10 @@ pub fn report(table: &str, err: mergetree::Error) -> ! {
         ),
         // Postgres' own message, as its function would raise it.
         mergetree::Error::OutOfRange(msg) => raise(PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW, msg),
+        mergetree::Error::NumericRange(msg) => raise(PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, msg),
+        mergetree::Error::DivisionByZero => raise(PgSqlErrorCode::ERRCODE_DIVISION_BY_ZERO, err.to_string()),
+        // Callers that compute in the engine fall back before this; reaching here is a bug.
+        mergetree::Error::Inexact(_) => raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("mergetree table \"{table}\": {err}")),
         mergetree::Error::Invalid(_) => raise(
             PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
             format!("mergetree table \"{table}\": {err}"),

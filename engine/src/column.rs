@@ -25,6 +25,9 @@ pub enum SortKind {
     Bytes,
     /// Only the caller knows (collations, numeric, arrays...).
     Opaque,
+    /// Postgres numeric's stored bytes compared as numeric_cmp (numeric.rs). Only
+    /// predicates use it: numeric columns store as Opaque (no min/max, no index order).
+    Numeric,
 }
 
 /// Validity bitmap: bit set = value present.
@@ -313,6 +316,7 @@ pub fn compare_values(kind: SortKind, a: &[u8], b: &[u8]) -> Ordering {
             }
         }
         SortKind::Bytes | SortKind::Opaque => a.cmp(b),
+        SortKind::Numeric => crate::numeric::compare(a, b).unwrap_or_else(|| a.cmp(b)),
     }
 }
 

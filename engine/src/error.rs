@@ -15,6 +15,16 @@ pub enum Error {
     /// A computed value outside its type's range (Postgres' "out of range" errors).
     #[error("{0}")]
     OutOfRange(String),
+    /// Arithmetic outside its type's range (Postgres' "integer out of range", "value out
+    /// of range: overflow").
+    #[error("{0}")]
+    NumericRange(String),
+    #[error("division by zero")]
+    DivisionByZero,
+    /// A value the engine cannot compute exactly as Postgres does (a numeric too wide for
+    /// scaled integers, NaN): the caller leaves the query to Postgres.
+    #[error("{0} is not computed in the engine")]
+    Inexact(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

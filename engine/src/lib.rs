@@ -7,11 +7,13 @@
 #![forbid(unsafe_code)]
 
 pub mod aggregate;
+pub mod arith;
 pub mod codec;
 pub mod column;
 pub mod error;
 pub mod granule;
 pub mod json;
+pub mod numeric;
 pub mod part;
 pub mod predicate;
 pub mod range_reader;

@@ -172,7 +172,7 @@ impl Predicate {
     /// `column = value` with an order the engine knows: the column, its kind and the value.
     pub fn as_equality(&self) -> Option<(usize, SortKind, &[u8])> {
         match self {
-            Predicate::Cmp { col, kind, op: CmpOp::Eq, value } if *kind != SortKind::Opaque => Some((*col, *kind, value)),
+            Predicate::Cmp { col, kind, op: CmpOp::Eq, value } if !matches!(kind, SortKind::Opaque | SortKind::Numeric) => Some((*col, *kind, value)),
             _ => None,
         }
     }

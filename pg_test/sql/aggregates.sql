@@ -7,33 +7,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_mergetree;
 RESET client_min_messages;
 \ir include/same_rows.sql
-CREATE FUNCTION check_agg(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  m text := replace(q, '$T', 'agg_m');
-  h text := replace(q, '$T', 'agg_h');
-  line text;
-  node bool := false;
-  same bool;
-BEGIN
-  FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || m LOOP
-    node := node OR line LIKE '%MergeTreeAgg%';
-  END LOOP;
-  IF q ~* 'order by' THEN
-    EXECUTE format('SELECT (SELECT array_agg(r__a::text) FROM (%s) r__a) IS NOT DISTINCT FROM (SELECT array_agg(r__a::text) FROM (%s) r__a)', m, h) INTO same;
-  ELSE
-    same := same_rows(m, h);
-  END IF;
-  RETURN CASE WHEN node THEN 'node' ELSE 'plain' END || CASE WHEN same THEN ' same' ELSE ' DIFFERENT' END;
-END $$;
-
--- What EXPLAIN ANALYZE reports (lines matching a pattern).
-CREATE FUNCTION plan_lines(q text, pat text) RETURNS SETOF text LANGUAGE plpgsql AS $$
-DECLARE line text;
-BEGIN
-  FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
-    IF line ~ pat THEN RETURN NEXT btrim(line); END IF;
-  END LOOP;
-END $$;
+\ir include/check_agg.sql
 
 CREATE TABLE agg_m (g int, k text, kc text COLLATE "C", i2 int2, i4 int4, i8 int8, f4 float4, f8 float8,
                     d date, ts timestamp, tz timestamptz, b bool, u uuid, n numeric(12,3), nul int)
@@ -142,7 +116,7 @@ SELECT check_agg('SELECT count(*) FILTER (WHERE lower(k) = ''x'') FROM $T');
 SELECT check_agg('SELECT string_agg(kc, '','' ORDER BY g) FROM $T WHERE g < 20');
 SELECT check_agg('SELECT k, count(*) FROM $T GROUP BY ROLLUP (k)');
 SELECT check_agg('SELECT lower(k), count(*) FROM $T GROUP BY 1');
-SELECT check_agg('SELECT sum(i2 + 1) FROM $T');
+SELECT check_agg('SELECT sum(i2 % 3) FROM $T');
 SELECT check_agg('SELECT count(*) FROM $T WHERE k || ''x'' = ''key_1Bx''');
 -- TABLESAMPLE aggregates the sample Postgres draws
 SELECT check_agg('SELECT count(*), sum(i4) FROM $T TABLESAMPLE SYSTEM (0)');

@@ -13,6 +13,10 @@ use pgrx::prelude::*;
 
 const INTEGER_FAMILY: u32 = 1976;
 const FLOAT_FAMILY: u32 = 1970;
+/// numeric_ops.
+const NUMERIC_FAMILY: u32 = 1988;
+/// datetime_ops: date, timestamp and timestamptz with their cross-type operators.
+const DATETIME_FAMILY: u32 = 434;
 const ROWCOMPARE_NE: i32 = 6;
 
 /// A column reference of our relation, looking through binary-compatible relabeling.
@@ -65,9 +69,23 @@ unsafe fn deterministic(collation: pg_sys::Oid) -> bool {
     collation == pg_sys::InvalidOid || unsafe { pg_sys::get_collation_isdeterministic(collation) }
 }
 
+/// How a comparison's value becomes one of the column's type (cross-type comparisons
+/// of dates and timestamps: see `date_bound`, `timestamp_of_date`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Convert {
+    None,
+    TimestampToDate,
+    DateToTimestamp,
+}
+
 /// How column `col` compares with a value of type `other` under operator `opno`:
 /// the comparison kind and operator, when the engine can do it exactly.
 unsafe fn interpret(opno: pg_sys::Oid, col: &ColumnPlan, other: pg_sys::Oid, collation: pg_sys::Oid) -> Option<(SortKind, CmpOp)> {
+    // SAFETY: per the caller.
+    unsafe { interpret_converting(opno, col, other, collation).filter(|i| i.2 == Convert::None).map(|i| (i.0, i.1)) }
+}
+
+unsafe fn interpret_converting(opno: pg_sys::Oid, col: &ColumnPlan, other: pg_sys::Oid, collation: pg_sys::Oid) -> Option<(SortKind, CmpOp, Convert)> {
     // SAFETY: catalog lookups.
     unsafe {
         if !deterministic(collation) {
@@ -75,6 +93,11 @@ unsafe fn interpret(opno: pg_sys::Oid, col: &ColumnPlan, other: pg_sys::Oid, col
         }
         let base = pg_sys::getBaseType(col.typid);
         let other = pg_sys::getBaseType(other);
+        let convert = match (base, other) {
+            (pg_sys::DATEOID, pg_sys::TIMESTAMPOID) => Convert::TimestampToDate,
+            (pg_sys::TIMESTAMPOID, pg_sys::DATEOID) => Convert::DateToTimestamp,
+            _ => Convert::None,
+        };
         for i in list_ptrs::<pg_sys::OpBtreeInterpretation>(pg_sys::get_op_btree_interpretation(opno)) {
             let fam = u32::from((*i).opfamily_id);
             let op = match (*i).strategy {
@@ -89,16 +112,53 @@ unsafe fn interpret(opno: pg_sys::Oid, col: &ColumnPlan, other: pg_sys::Oid, col
             let same = base == other;
             let equality = matches!(op, CmpOp::Eq | CmpOp::Ne);
             let kind = match col.sort {
-                SortKind::SignedInt if fam == INTEGER_FAMILY || same => SortKind::SignedInt,
+                SortKind::SignedInt if fam == INTEGER_FAMILY || same || (convert != Convert::None && fam == DATETIME_FAMILY) => SortKind::SignedInt,
                 SortKind::Float if fam == FLOAT_FAMILY => SortKind::Float,
                 SortKind::Bytes if same && (equality || datum::physical(base, col.typlen, collation).1 == SortKind::Bytes) => SortKind::Bytes,
+                // numeric with numeric (an integer constant is cast to numeric first).
+                SortKind::Opaque if same && base == pg_sys::NUMERICOID && fam == NUMERIC_FAMILY => SortKind::Numeric,
                 // Text under a collation we cannot order: equality is still byte equality.
                 SortKind::Opaque if same && equality && matches!(base, pg_sys::TEXTOID | pg_sys::VARCHAROID) => SortKind::Bytes,
                 _ => continue,
             };
-            return Some((kind, op));
+            return Some((kind, op, if same { Convert::None } else { convert }));
         }
         None
+    }
+}
+
+const USECS_PER_DAY: i64 = 86_400_000_000;
+/// Postgres' first valid timestamp and first past the last (MIN_TIMESTAMP, END_TIMESTAMP).
+const MIN_TIMESTAMP: i64 = -211_813_488_000_000_000;
+const END_TIMESTAMP: i64 = 9_223_371_331_200_000_000;
+
+/// `date op timestamp` as a comparison of the date with a day number: a date is its
+/// midnight (date_cmp_timestamp), infinities match infinities, and a date beyond the
+/// timestamp range compares as beyond every finite timestamp.
+fn date_bound(op: CmpOp, ts: i64) -> (CmpOp, i64) {
+    let (day, exact) = match ts {
+        i64::MIN => (i32::MIN as i64, true),
+        i64::MAX => (i32::MAX as i64, true),
+        _ => (ts.div_euclid(USECS_PER_DAY), ts.rem_euclid(USECS_PER_DAY) == 0),
+    };
+    match op {
+        _ if exact => (op, day),
+        // Between midnights: strict and non-strict bounds meet at the day before.
+        CmpOp::Lt | CmpOp::Le => (CmpOp::Le, day),
+        CmpOp::Gt | CmpOp::Ge => (CmpOp::Gt, day),
+        // No date equals it: false for every date, NULL for NULL (no date is i64::MIN).
+        CmpOp::Eq => (CmpOp::Eq, i64::MIN),
+        CmpOp::Ne => (CmpOp::Ne, i64::MIN),
+    }
+}
+
+/// A date as the timestamp it compares as (date2timestamp_opt_overflow): dates past the
+/// range sit between every finite timestamp and the infinity on their side.
+fn timestamp_of_date(day: i32) -> i64 {
+    match day {
+        i32::MIN => i64::MIN,
+        i32::MAX => i64::MAX,
+        d => (d as i64).saturating_mul(USECS_PER_DAY).clamp(MIN_TIMESTAMP - 1, END_TIMESTAMP),
     }
 }
 
@@ -160,7 +220,7 @@ pub unsafe fn pushable(clause: *mut pg_sys::Node, relid: pg_sys::Index, plan: &T
                         && deterministic((*op).inputcollid)
                         && (!is_ilike((*op).opfuncid) || ctype_is_c((*op).inputcollid));
                 }
-                opno != pg_sys::InvalidOid && interpret(opno, col, pg_sys::exprType(v), (*op).inputcollid).is_some()
+                opno != pg_sys::InvalidOid && interpret_converting(opno, col, pg_sys::exprType(v), (*op).inputcollid).is_some()
             }
             pg_sys::NodeTag::T_ScalarArrayOpExpr => {
                 let op = clause as *mut pg_sys::ScalarArrayOpExpr;
@@ -202,12 +262,8 @@ unsafe fn value_of(node: *mut pg_sys::Node, parent: *mut pg_sys::PlanState, econ
 unsafe fn encode(d: pg_sys::Datum, typid: pg_sys::Oid) -> Vec<u8> {
     // SAFETY: `d` is a non-NULL value of `typid`.
     unsafe {
-        let mut len = 0i16;
-        let mut byval = false;
-        pg_sys::get_typlenbyval(typid, &mut len, &mut byval);
-        let (ty, sort) = datum::physical(typid, len, pg_sys::InvalidOid);
-        let plan = ColumnPlan { attnum: 0, name: String::new(), typid, typlen: len, typbyval: byval, collation: pg_sys::InvalidOid, ty, sort, missing: None };
-        let mut c = ColumnData::new(ty);
+        let plan = ColumnPlan::of_type(typid);
+        let mut c = ColumnData::new(plan.ty);
         datum::push_datum(&plan, d, &mut c);
         c.value(0).to_vec()
     }
@@ -235,11 +291,20 @@ pub unsafe fn build(clause: *mut pg_sys::Node, relid: pg_sys::Index, plan: &Tabl
                     let (negated, ascii_ci) = (like_negated((*op).opfuncid), is_ilike((*op).opfuncid));
                     return Predicate::Like { col: ci, pattern: encode(d, pg_sys::TEXTOID), negated, ascii_ci };
                 }
-                let (kind, cmp) = interpret(opno, &plan.columns[ci], typid, (*op).inputcollid).expect("pushable");
+                let (kind, cmp, convert) = interpret_converting(opno, &plan.columns[ci], typid, (*op).inputcollid).expect("pushable");
                 if isnull {
                     return Predicate::Const(None);
                 }
-                Predicate::Cmp { col: ci, kind, op: cmp, value: encode(d, pg_sys::getBaseType(typid)) }
+                match convert {
+                    Convert::None => Predicate::Cmp { col: ci, kind, op: cmp, value: encode(d, pg_sys::getBaseType(typid)) },
+                    Convert::TimestampToDate => {
+                        let (op, day) = date_bound(cmp, d.value() as i64);
+                        Predicate::Cmp { col: ci, kind, op, value: day.to_le_bytes().to_vec() }
+                    }
+                    Convert::DateToTimestamp => {
+                        Predicate::Cmp { col: ci, kind, op: cmp, value: timestamp_of_date(d.value() as i32).to_le_bytes().to_vec() }
+                    }
+                }
             }
             pg_sys::NodeTag::T_ScalarArrayOpExpr => {
                 let op = clause as *mut pg_sys::ScalarArrayOpExpr;
@@ -289,5 +354,26 @@ pub unsafe fn build(clause: *mut pg_sys::Node, relid: pg_sys::Index, plan: &Tabl
             }
             _ => error!("mergetree: clause was not pushable"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_against_timestamps() {
+        let noon = 5 * USECS_PER_DAY + USECS_PER_DAY / 2;
+        // d < day 5 noon: d <= 5; d >= day 5 noon: d > 5; at midnight the operator stays.
+        assert_eq!(date_bound(CmpOp::Lt, noon), (CmpOp::Le, 5));
+        assert_eq!(date_bound(CmpOp::Ge, noon), (CmpOp::Gt, 5));
+        assert_eq!(date_bound(CmpOp::Lt, 5 * USECS_PER_DAY), (CmpOp::Lt, 5));
+        assert_eq!(date_bound(CmpOp::Le, -noon), (CmpOp::Le, -6));
+        assert_eq!(date_bound(CmpOp::Eq, noon), (CmpOp::Eq, i64::MIN));
+        assert_eq!(date_bound(CmpOp::Gt, i64::MAX), (CmpOp::Gt, i32::MAX as i64));
+        assert_eq!(timestamp_of_date(i32::MAX - 1), END_TIMESTAMP);
+        assert_eq!(timestamp_of_date(i32::MIN + 1), MIN_TIMESTAMP - 1);
+        assert_eq!(timestamp_of_date(-1), -USECS_PER_DAY);
+        assert_eq!(timestamp_of_date(i32::MIN), i64::MIN);
     }
 }

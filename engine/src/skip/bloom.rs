@@ -30,7 +30,7 @@ pub fn hash_value(kind: SortKind, v: &[u8]) -> u64 {
             };
             hash_bytes(&bits.to_le_bytes())
         }
-        SortKind::Bytes | SortKind::Opaque => hash_bytes(v),
+        SortKind::Bytes | SortKind::Opaque | SortKind::Numeric => hash_bytes(v),
     }
 }
 

@@ -129,7 +129,7 @@ impl SkipIndex {
                         values.iter().any(|v| self.cmp_may_hold(e, *kind, CmpOp::Eq, v))
                     } else {
                         // NOT IN is never TRUE with a NULL in the list.
-                        !has_null && not_in_may_hold(e, *kind, values)
+                        !has_null && (*kind == SortKind::Numeric || not_in_may_hold(e, *kind, values))
                     }
             }
             Predicate::Like { col: c, pattern, negated, ascii_ci } if *c == col => {
@@ -142,8 +142,9 @@ impl SkipIndex {
 
     /// Whether some non-NULL value of the index granule may satisfy `v op value`.
     fn cmp_may_hold(&self, e: &Entry, kind: SortKind, op: CmpOp, value: &[u8]) -> bool {
-        // Opaque comparisons are the caller's, whose order we do not know.
-        if kind == SortKind::Opaque {
+        // Opaque comparisons are the caller's, whose order we do not know; equal
+        // numerics may differ in bytes (1.0, 1.00), so summaries of bytes cannot tell.
+        if matches!(kind, SortKind::Opaque | SortKind::Numeric) {
             return true;
         }
         match &e.summary {

@@ -6,7 +6,8 @@
 //! as many as the planner's estimate asks for, doubled while a pass still outgrows it;
 //! beyond MAX_PASSES, Postgres' own plan runs instead.
 
-use super::{AggOp, KeyExpr, NodePlan};
+use super::{AggOp, KeyExpr, NodePlan, ValueExpr};
+use mergetree::arith::Operand;
 use crate::scan::source::{Source, Stats};
 use mergetree::aggregate::{AggFunc, AggSpec, AggValue, Aggregator, Group, KeySpec, Share};
 use mergetree::predicate::Predicate;
@@ -68,7 +69,15 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
         .aggs
         .iter()
         .map(|o| {
-            let col = if o.op == AggOp::CountStar { 0 } else { idx(o.attnum) };
+            let col = match &o.arg {
+                _ if o.op == AggOp::CountStar => 0,
+                None => idx(o.attnum),
+                Some((e, _)) => match lower(e, &idx, tp.columns.len(), &mut derived, &mut needed) {
+                    Operand::Col(c) => c,
+                    // Planning keeps only arguments that read a column.
+                    _ => unreachable!("a constant aggregate argument"),
+                },
+            };
             match o.op {
                 AggOp::CountStar => AggFunc::CountStar,
                 AggOp::Count => AggFunc::Count { col },
@@ -82,7 +91,8 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
             }
         })
         .collect();
-    needed.extend(aggs.iter().filter_map(AggFunc::input));
+    // Derived columns' inputs are already in `needed`.
+    needed.extend(aggs.iter().filter_map(AggFunc::input).filter(|&c| c < tp.columns.len()));
     needed.sort_unstable();
     needed.dedup();
     for f in filters.iter().flatten() {
@@ -91,6 +101,40 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
     needed.sort_unstable();
     needed.dedup();
     EngineSpec { spec: AggSpec { keys, aggs, filters }, needed, derived }
+}
+
+/// The derived column (or constant) computing `e`: columns it reads go to `needed`,
+/// expressions to `derived` (numbered from `base`), each computed once however many
+/// aggregates use it.
+fn lower(e: &ValueExpr, idx: &dyn Fn(i16) -> usize, base: usize, derived: &mut Vec<ScalarExpr>, needed: &mut Vec<usize>) -> Operand {
+    let push = |x: ScalarExpr, derived: &mut Vec<ScalarExpr>| {
+        let i = derived.iter().position(|d| *d == x).unwrap_or_else(|| {
+            derived.push(x);
+            derived.len() - 1
+        });
+        Operand::Col(base + i)
+    };
+    match e {
+        ValueExpr::Column(a) => {
+            needed.push(idx(*a));
+            Operand::Col(idx(*a))
+        }
+        ValueExpr::Numeric { attnum, scale } => {
+            needed.push(idx(*attnum));
+            push(ScalarExpr::Numeric { col: idx(*attnum), scale: *scale }, derived)
+        }
+        ValueExpr::Int(v) => Operand::Int(*v),
+        ValueExpr::Float(v) => Operand::Float(*v),
+        ValueExpr::ToFloat8 { arg, int } => match lower(arg, idx, base, derived, needed) {
+            Operand::Col(col) => push(ScalarExpr::ToFloat8 { col, int: *int }, derived),
+            Operand::Int(v) => Operand::Float(v as f64),
+            f => f,
+        },
+        ValueExpr::Arith { op, ty, a, b } => {
+            let (a, b) = (lower(a, idx, base, derived, needed), lower(b, idx, base, derived, needed));
+            push(ScalarExpr::Arith { op: *op, ty: *ty, a, b }, derived)
+        }
+    }
 }
 
 /// count(*) without filter or grouping: the parts' row counts.
@@ -133,6 +177,8 @@ enum Pass {
     /// Stopped over the budget, holding `memory` bytes (`distinct` of them distinct
     /// values).
     Over { memory: usize, distinct: usize },
+    /// A value the engine cannot compute exactly (Error::Inexact): Postgres' plan runs.
+    Inexact(String),
 }
 
 /// One pass over everything the scan sees (parts, then the transaction's buffered rows).
@@ -221,7 +267,11 @@ fn scan_pass(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
                 }
             });
             for r in results {
-                progress.rows_in += r.unwrap_or_else(|e| src.report(e));
+                match r {
+                    Ok(n) => progress.rows_in += n,
+                    Err(mergetree::Error::Inexact(what)) => return Pass::Inexact(what),
+                    Err(e) => src.report(e),
+                }
             }
             if over.load(Relaxed) {
                 return over_budget(&states);
@@ -243,7 +293,11 @@ fn scan_pass(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
         let rows = ids.len();
         let mut pre: Vec<Option<Fetched>> = cols.into_iter().map(|c| Some(Fetched::Values(c))).collect();
         let selection = src.filter_buffered(&mut pre, rows);
-        es.derive(&mut pre, &selection, rows).unwrap_or_else(|e| src.report(e));
+        match es.derive(&mut pre, &selection, rows) {
+            Ok(()) => {}
+            Err(mergetree::Error::Inexact(what)) => return Pass::Inexact(what),
+            Err(e) => src.report(e),
+        }
         progress.rows_in += selection.len() as u64;
         for agg in &mut done {
             agg.update(&pre, &selection, usize::MAX);
@@ -254,6 +308,13 @@ fn scan_pass(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
         return Pass::Over { memory, distinct: done.iter().map(Aggregator::distinct_memory).sum() };
     }
     Pass::Done(done)
+}
+
+/// Leaves the query to Postgres' plan: the data has a value the engine does not compute.
+fn inexact(progress: &mut Progress, what: String) -> Option<Vec<Group>> {
+    progress.passes = 0;
+    progress.fallback = Some(what);
+    None
 }
 
 /// Aggregates everything the scan sees within `limit` bytes of groups, in as many
@@ -289,6 +350,7 @@ pub fn aggregate(src: &mut Source, es: &EngineSpec, est: (u64, u64), limit: usiz
             match scan_pass(src, es, limit, progress, &[Share::All]) {
                 Pass::Done(mut aggs) => return Some(aggs.remove(0).finish()),
                 Pass::Over { memory, distinct } => by_distinct = es.spec.keys.is_empty() || distinct * 2 > memory,
+                Pass::Inexact(what) => return inexact(progress, what),
             }
         } else if by_distinct {
             // Each share counts its distinct values; the counts add up.
@@ -303,6 +365,7 @@ pub fn aggregate(src: &mut Source, es: &EngineSpec, est: (u64, u64), limit: usiz
                 match scan_pass(src, es, limit, progress, &mine) {
                     Pass::Done(aggs) => aggs.into_iter().for_each(|a| total.merge(a)),
                     Pass::Over { .. } => done = false,
+                    Pass::Inexact(what) => return inexact(progress, what),
                 }
                 if !done || total.memory() > limit {
                     done = false;
@@ -323,6 +386,7 @@ pub fn aggregate(src: &mut Source, es: &EngineSpec, est: (u64, u64), limit: usiz
                 let mine: Vec<Share> = (0..threads).map(|t| Share::Keys { passes: shares, pass: pass * threads + t }).collect();
                 match scan_pass(src, es, limit, progress, &mine) {
                     Pass::Done(aggs) => aggs.into_iter().for_each(|a| groups.extend(a.finish())),
+                    Pass::Inexact(what) => return inexact(progress, what),
                     Pass::Over { .. } => {
                         done = false;
                         break;

@@ -296,10 +296,11 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancesto
             .iter()
             .enumerate()
             .map(|(i, o)| {
+                let arg = o.arg.as_ref().map_or_else(|| name(o.attnum), |(e, _)| e.show(&name));
                 let call = match o.op {
                     AggOp::CountStar => "count(*)".into(),
-                    AggOp::CountDistinct => format!("count(DISTINCT {})", name(o.attnum)),
-                    op => format!("{}({})", format!("{op:?}").to_lowercase().replace("booland", "bool_and").replace("boolor", "bool_or"), name(o.attnum)),
+                    AggOp::CountDistinct => format!("count(DISTINCT {arg})"),
+                    op => format!("{}({arg})", format!("{op:?}").to_lowercase().replace("booland", "bool_and").replace("boolor", "bool_or")),
                 };
                 match filters.get(i) {
                     Some(&f) if o.filtered => format!("{call} FILTER (WHERE {})", deparse(f)),

@@ -19,10 +19,12 @@
 
 mod compute;
 pub mod exec;
+mod expr;
 mod output;
 pub mod path;
 
 use mergetree::aggregate::ValueKind;
+use mergetree::arith::{ArithOp, ArithType};
 use mergetree::scalar::TruncUnit;
 use serde::{Deserialize, Serialize};
 
@@ -76,13 +78,101 @@ pub enum ResultKind {
     /// The input column's own type (min, max).
     Input,
     Bool,
+    /// numeric of display scale `0` from a scaled integer (sum of numerics).
+    Numeric(u16),
+    /// numeric: the scaled sum (of display scale `0`) divided by the count as Postgres divides numerics.
+    NumericScaledAvg(u16),
+    /// A computed value's own type (min, max of an expression or a numeric column).
+    Computed(ValueType),
+}
+
+/// What a computed value is in Postgres and in the engine: integers and numerics are
+/// i64 (numerics scaled by 10^scale), floats f64.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ValueType {
+    /// int2, int4 or int8 (`width` bytes).
+    Int { width: u8 },
+    /// Only as the argument of a cast to float8.
+    Float4,
+    Float8,
+    /// numeric with display scale `scale`.
+    Numeric { scale: u16 },
+}
+
+impl ValueType {
+    pub fn kind(self) -> ValueKind {
+        match self {
+            ValueType::Float4 | ValueType::Float8 => ValueKind::Float,
+            _ => ValueKind::Int,
+        }
+    }
+}
+
+/// An aggregate's argument computed in the engine (mergetree::scalar evaluates it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ValueExpr {
+    /// An integer or float column, as stored.
+    Column(i16),
+    /// A numeric(p, s) column, p <= 18, as integers scaled by 10^s.
+    Numeric { attnum: i16, scale: u16 },
+    /// An integer or a numeric constant (scaled).
+    Int(i64),
+    Float(f64),
+    /// An integer (`int`) or float4 as float8.
+    ToFloat8 { arg: Box<ValueExpr>, int: bool },
+    Arith { op: ArithOp, ty: ArithType, a: Box<ValueExpr>, b: Box<ValueExpr> },
+}
+
+impl ValueExpr {
+    /// The columns it reads.
+    pub fn attnums(&self, out: &mut Vec<i16>) {
+        match self {
+            ValueExpr::Column(a) | ValueExpr::Numeric { attnum: a, .. } => out.push(*a),
+            ValueExpr::Int(_) | ValueExpr::Float(_) => {}
+            ValueExpr::ToFloat8 { arg, .. } => arg.attnums(out),
+            ValueExpr::Arith { a, b, .. } => {
+                a.attnums(out);
+                b.attnums(out);
+            }
+        }
+    }
+
+    /// For EXPLAIN: the expression with columns named by `name`.
+    pub fn show(&self, name: &dyn Fn(i16) -> String) -> String {
+        match self {
+            ValueExpr::Column(a) | ValueExpr::Numeric { attnum: a, .. } => name(*a),
+            ValueExpr::Int(v) => v.to_string(),
+            ValueExpr::Float(v) => v.to_string(),
+            ValueExpr::ToFloat8 { arg, .. } => format!("({})::double precision", arg.show(name)),
+            ValueExpr::Arith { op, ty, a, b } => {
+                let sym = match op {
+                    ArithOp::Add => "+",
+                    ArithOp::Sub => "-",
+                    ArithOp::Mul => "*",
+                    ArithOp::Div => "/",
+                };
+                // A numeric constant is a scaled integer: show its decimal value.
+                let side = |e: &ValueExpr, scale: u16| match (e, ty) {
+                    (ValueExpr::Int(v), ArithType::Numeric { .. }) => mergetree::numeric::format_scaled(*v as i128, scale),
+                    _ => e.show(name),
+                };
+                let (sa, sb) = match ty {
+                    ArithType::Numeric { a, b } => (*a, *b),
+                    _ => (0, 0),
+                };
+                format!("({} {sym} {})", side(a, sa), side(b, sb))
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AggOut {
     pub op: AggOp,
-    /// The input column (0 for count(*)).
+    /// The input column (0 for count(*) and computed arguments).
     pub attnum: i16,
+    /// A computed argument and its type (instead of the column).
+    pub arg: Option<(ValueExpr, ValueType)>,
     pub kind: ValueKind,
     pub result: ResultKind,
     /// It has a FILTER (the predicate is in the plan's custom_private).

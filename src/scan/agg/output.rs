@@ -1,6 +1,6 @@
 //! Finished groups -> Datums of the types Postgres' own aggregates return.
 
-use super::{KeyExpr, NodePlan, ResultKind};
+use super::{KeyExpr, NodePlan, ResultKind, ValueType};
 use crate::datum::{self, ColumnPlan, DatumColumn, TablePlan};
 use crate::error::raise;
 use mergetree::aggregate::{AggValue, Group};
@@ -28,6 +28,34 @@ unsafe fn numeric_of(v: i128) -> pg_sys::Datum {
             pg_sys::Datum::from(pg_sys::InvalidOid),
             pg_sys::Datum::from(-1i32),
         )
+    }
+}
+
+/// A numeric of display scale `scale` from a scaled integer.
+unsafe fn numeric_scaled(v: i128, scale: u16) -> pg_sys::Datum {
+    let text = std::ffi::CString::new(mergetree::numeric::format_scaled(v, scale)).unwrap_or_default();
+    // SAFETY: numeric_in reads a NUL-terminated decimal string.
+    unsafe {
+        pg_sys::OidFunctionCall3Coll(
+            pg_sys::Oid::from(pg_sys::F_NUMERIC_IN),
+            pg_sys::InvalidOid,
+            pg_sys::Datum::from(text.as_ptr()),
+            pg_sys::Datum::from(pg_sys::InvalidOid),
+            pg_sys::Datum::from(-1i32),
+        )
+    }
+}
+
+/// A computed value (8 bytes: an i64, a scaled numeric or an f64) as a Datum of its type.
+unsafe fn computed_datum(bytes: &[u8], ty: ValueType) -> pg_sys::Datum {
+    let raw: [u8; 8] = bytes.get(..8).and_then(|b| b.try_into().ok()).unwrap_or([0; 8]);
+    match ty {
+        ValueType::Int { width: 2 } => pg_sys::Datum::from(i64::from_le_bytes(raw) as i16),
+        ValueType::Int { width: 4 } => pg_sys::Datum::from(i64::from_le_bytes(raw) as i32),
+        ValueType::Int { .. } => pg_sys::Datum::from(i64::from_le_bytes(raw)),
+        ValueType::Float4 | ValueType::Float8 => pg_sys::Datum::from(u64::from_le_bytes(raw)),
+        // SAFETY: numeric_in through Postgres' own function.
+        ValueType::Numeric { scale } => unsafe { numeric_scaled(i64::from_le_bytes(raw) as i128, scale) },
     }
 }
 
@@ -93,6 +121,12 @@ pub fn datums(plan: &NodePlan, table_plan: &TablePlan, groups: &[Group], table: 
                 (AggValue::IntSumCount { sum, count }, ResultKind::NumericAvg) => Some(unsafe {
                     pg_sys::OidFunctionCall2Coll(pg_sys::Oid::from(pg_sys::F_NUMERIC_DIV), pg_sys::InvalidOid, numeric_of(*sum), numeric_of(*count as i128))
                 }),
+                // SAFETY (these three): numerics through Postgres' own functions.
+                (AggValue::Int(v), ResultKind::Numeric(scale)) => Some(unsafe { numeric_scaled(*v, scale) }),
+                (AggValue::IntSumCount { sum, count }, ResultKind::NumericScaledAvg(scale)) => Some(unsafe {
+                    pg_sys::OidFunctionCall2Coll(pg_sys::Oid::from(pg_sys::F_NUMERIC_DIV), pg_sys::InvalidOid, numeric_scaled(*sum, scale), numeric_of(*count as i128))
+                }),
+                (AggValue::Bytes(b), ResultKind::Computed(ty)) => Some(unsafe { computed_datum(b, ty) }),
                 (AggValue::Float(v), ResultKind::Float8) => Some(pg_sys::Datum::from(v.to_bits())),
                 (AggValue::Float(v), ResultKind::Float4) => Some(pg_sys::Datum::from((*v as f32).to_bits())),
                 (AggValue::Bool(b), ResultKind::Bool) => Some(pg_sys::Datum::from(*b)),

@@ -2,7 +2,7 @@
 //! whose filters the scan can evaluate, and every grouping key and aggregate is one the
 //! node computes exactly as Postgres does, a CustomPath for the grouped relation.
 
-use super::{AggOp, AggOut, KeyExpr, NodePlan, ResultKind};
+use super::{expr, AggOp, AggOut, KeyExpr, NodePlan, ResultKind, ValueType};
 use crate::datum::{self, TablePlan};
 use crate::ffi::list_ptrs;
 use crate::scan::quals;
@@ -48,7 +48,7 @@ unsafe fn var_of(node: *mut pg_sys::Node, relid: pg_sys::Index) -> Option<*mut p
 /// How values of column `ci` compare under `collation` for grouping, distinct counting
 /// and min/max: by value (ints, floats) or by bytes (where bytes are equal exactly when
 /// values are, and ordered as values where an order is needed).
-unsafe fn value_kind(plan: &TablePlan, ci: usize, collation: pg_sys::Oid, ordered: bool) -> Option<ValueKind> {
+unsafe fn value_kind(plan: &TablePlan, ci: usize, collation: pg_sys::Oid, typmod: i32, ordered: bool) -> Option<ValueKind> {
     let c = &plan.columns[ci];
     // SAFETY: catalog lookups.
     unsafe {
@@ -61,6 +61,9 @@ unsafe fn value_kind(plan: &TablePlan, ci: usize, collation: pg_sys::Oid, ordere
             SortKind::Opaque if !ordered && deterministic && matches!(pg_sys::getBaseType(c.typid), pg_sys::TEXTOID | pg_sys::VARCHAROID) => {
                 Some(ValueKind::Bytes)
             }
+            // char(n): values are padded to n characters, so equal (trailing blanks
+            // aside) exactly when the bytes are; unconstrained bpchar is not.
+            SortKind::Opaque if !ordered && deterministic && typmod > 0 && pg_sys::getBaseType(c.typid) == pg_sys::BPCHAROID => Some(ValueKind::Bytes),
             _ => None,
         }
     }
@@ -78,6 +81,11 @@ unsafe fn agg_out(a: *mut pg_sys::Aggref, relid: pg_sys::Index, plan: &TablePlan
         }
         let mut out = agg_out_unfiltered(a, relid, plan)?;
         out.filtered = !filter.is_null();
+        // Postgres computes an argument only for rows the FILTER keeps: one that can
+        // raise an error must not be computed for the others.
+        if out.filtered && out.arg.as_ref().is_some_and(|(e, _)| expr::may_raise(e)) {
+            return None;
+        }
         Some(out)
     }
 }
@@ -96,27 +104,38 @@ unsafe fn agg_out_unfiltered(a: *mut pg_sys::Aggref, relid: pg_sys::Index, plan:
         let args = list_ptrs::<pg_sys::TargetEntry>((*a).args);
         let distinct = !(*a).aggdistinct.is_null();
         if (*a).aggstar {
-            return (name == "count" && !distinct).then_some(AggOut { op: AggOp::CountStar, attnum: 0, kind: ValueKind::Int, result: ResultKind::Int8, filtered: false });
+            return (name == "count" && !distinct).then_some(AggOut {
+                op: AggOp::CountStar,
+                attnum: 0,
+                arg: None,
+                kind: ValueKind::Int,
+                result: ResultKind::Int8,
+                filtered: false,
+            });
         }
         if args.len() != 1 || (!(*a).aggorder.is_null() && !distinct) {
             return None;
         }
-        let v = var_of((*args[0]).expr as *mut pg_sys::Node, relid)?;
+        let arg = (*args[0]).expr as *mut pg_sys::Node;
+        // numeric columns and expressions: computed in the engine.
+        let Some(v) = var_of(arg, relid).filter(|v| pg_sys::getBaseType((**v).vartype) != pg_sys::NUMERICOID) else {
+            return computed_agg(&name, distinct, arg, relid, plan);
+        };
         let ci = plan.index_of_attnum((*v).varattno)?;
         let typ = pg_sys::getBaseType(plan.columns[ci].typid);
         let int = matches!(typ, pg_sys::INT2OID | pg_sys::INT4OID | pg_sys::INT8OID);
         let float = matches!(typ, pg_sys::FLOAT4OID | pg_sys::FLOAT8OID);
-        let out = |op, kind, result| Some(AggOut { op, attnum: (*v).varattno, kind, result, filtered: false });
+        let out = |op, kind, result| Some(AggOut { op, attnum: (*v).varattno, arg: None, kind, result, filtered: false });
         match (name.as_str(), distinct) {
             ("count", false) => out(AggOp::Count, ValueKind::Int, ResultKind::Int8),
-            ("count", true) => out(AggOp::CountDistinct, value_kind(plan, ci, (*a).inputcollid, false)?, ResultKind::Int8),
+            ("count", true) => out(AggOp::CountDistinct, value_kind(plan, ci, (*a).inputcollid, (*v).vartypmod, false)?, ResultKind::Int8),
             (_, true) => None,
             ("sum", _) if int => out(AggOp::Sum, ValueKind::Int, if typ == pg_sys::INT8OID { ResultKind::NumericSum } else { ResultKind::Int8Sum }),
             ("sum", _) if float => out(AggOp::Sum, ValueKind::Float, if typ == pg_sys::FLOAT4OID { ResultKind::Float4 } else { ResultKind::Float8 }),
             ("avg", _) if int => out(AggOp::Avg, ValueKind::Int, ResultKind::NumericAvg),
             ("avg", _) if float => out(AggOp::Avg, ValueKind::Float, ResultKind::Float8),
             ("min" | "max", _) => {
-                let kind = value_kind(plan, ci, (*a).inputcollid, true)?;
+                let kind = value_kind(plan, ci, (*a).inputcollid, (*v).vartypmod, true)?;
                 // bool has no min/max; uuid and the like order by bytes.
                 let op = if name == "min" { AggOp::Min } else { AggOp::Max };
                 out(op, kind, ResultKind::Input)
@@ -128,6 +147,33 @@ unsafe fn agg_out_unfiltered(a: *mut pg_sys::Aggref, relid: pg_sys::Index, plan:
     }
 }
 
+/// An aggregate over a computed argument (expr.rs): results as Postgres' aggregates of
+/// the argument's type return them.
+unsafe fn computed_agg(name: &str, distinct: bool, arg: *mut pg_sys::Node, relid: pg_sys::Index, plan: &TablePlan) -> Option<AggOut> {
+    // SAFETY: `arg` is the aggregate's argument expression.
+    let (e, ty) = unsafe { expr::value_expr(arg, relid, plan)? };
+    let mut cols = Vec::new();
+    e.attnums(&mut cols);
+    if cols.is_empty() || ty == ValueType::Float4 {
+        return None;
+    }
+    let out = |op, result| Some(AggOut { op, attnum: 0, arg: Some((e.clone(), ty)), kind: ty.kind(), result, filtered: false });
+    match (name, distinct, ty) {
+        ("count", false, _) => out(AggOp::Count, ResultKind::Int8),
+        ("count", true, _) => out(AggOp::CountDistinct, ResultKind::Int8),
+        (_, true, _) => None,
+        ("sum", _, ValueType::Int { width }) => out(AggOp::Sum, if width == 8 { ResultKind::NumericSum } else { ResultKind::Int8Sum }),
+        ("sum", _, ValueType::Float8) => out(AggOp::Sum, ResultKind::Float8),
+        ("sum", _, ValueType::Numeric { scale }) => out(AggOp::Sum, ResultKind::Numeric(scale)),
+        ("avg", _, ValueType::Int { .. }) => out(AggOp::Avg, ResultKind::NumericAvg),
+        ("avg", _, ValueType::Float8) => out(AggOp::Avg, ResultKind::Float8),
+        ("avg", _, ValueType::Numeric { scale }) => out(AggOp::Avg, ResultKind::NumericScaledAvg(scale)),
+        ("min", _, _) => out(AggOp::Min, ResultKind::Computed(ty)),
+        ("max", _, _) => out(AggOp::Max, ResultKind::Computed(ty)),
+        _ => None,
+    }
+}
+
 /// A grouping key the node computes: a column, `ts::date` or `date_trunc(unit, ts)` of a
 /// timestamp column (without time zone: these do not depend on the session's TimeZone).
 unsafe fn key_expr(e: *mut pg_sys::Node, relid: pg_sys::Index, plan: &TablePlan) -> Option<KeyExpr> {
@@ -135,7 +181,7 @@ unsafe fn key_expr(e: *mut pg_sys::Node, relid: pg_sys::Index, plan: &TablePlan)
     unsafe {
         if let Some(v) = var_of(e, relid) {
             let ci = plan.index_of_attnum((*v).varattno)?;
-            value_kind(plan, ci, pg_sys::exprCollation(e), false)?;
+            value_kind(plan, ci, pg_sys::exprCollation(e), (*v).vartypmod, false)?;
             return Some(KeyExpr::Column((*v).varattno));
         }
         if (*e).type_ != pg_sys::NodeTag::T_FuncExpr {

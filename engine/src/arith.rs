@@ -1,0 +1,173 @@
+//! `+ - * /` over batch columns as Postgres' operators compute them: integers with the
+//! result type's range errors, float8 with its overflow, underflow and division-by-zero
+//! errors, numeric as scaled integers (exact; a result too wide for them is
+//! `Error::Inexact`, and the caller leaves the query to Postgres).
+
+pub(crate) use crate::column::float_of;
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// The operator's type: its operands' and result's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ArithType {
+    /// Integers (operands of any width), the result `width` bytes wide (int2/4/8).
+    Int { width: u8 },
+    Float8,
+    /// numeric operands at display scales `a` and `b` (scaled integers).
+    Numeric { a: u16, b: u16 },
+}
+
+impl ArithType {
+    /// The display scale of a numeric result (numeric_add/sub: the larger; numeric_mul:
+    /// their sum).
+    pub fn numeric_scale(self, op: ArithOp) -> Option<u16> {
+        match self {
+            ArithType::Numeric { a, b } => Some(if op == ArithOp::Mul { a + b } else { a.max(b) }),
+            _ => None,
+        }
+    }
+}
+
+/// An operand: a column of the batch or a constant (a numeric constant scaled).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Operand {
+    Col(usize),
+    Int(i64),
+    Float(f64),
+}
+
+fn int_range_error(width: u8) -> Error {
+    Error::NumericRange(
+        match width {
+            2 => "smallint out of range",
+            4 => "integer out of range",
+            _ => "bigint out of range",
+        }
+        .into(),
+    )
+}
+
+/// int2/int4/int8 pl, mi, mul, div (and their cross-width forms).
+pub fn int(op: ArithOp, width: u8, a: i64, b: i64) -> Result<i64> {
+    let (a, b) = (a as i128, b as i128);
+    let r = match op {
+        ArithOp::Add => a + b,
+        ArithOp::Sub => a - b,
+        ArithOp::Mul => a * b,
+        ArithOp::Div if b == 0 => return Err(Error::DivisionByZero),
+        // Truncates toward zero, as C does; MIN / -1 leaves the range below.
+        ArithOp::Div => a / b,
+    };
+    let bits = 8 * width as u32;
+    let (lo, hi) = (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1);
+    if r < lo || r > hi {
+        return Err(int_range_error(width));
+    }
+    Ok(r as i64)
+}
+
+/// float8pl, float8mi, float8mul, float8div.
+pub fn float8(op: ArithOp, a: f64, b: f64) -> Result<f64> {
+    let overflow = || Err(Error::NumericRange("value out of range: overflow".into()));
+    let underflow = || Err(Error::NumericRange("value out of range: underflow".into()));
+    match op {
+        ArithOp::Add | ArithOp::Sub => {
+            let r = if op == ArithOp::Add { a + b } else { a - b };
+            if r.is_infinite() && !a.is_infinite() && !b.is_infinite() {
+                return overflow();
+            }
+            Ok(r)
+        }
+        ArithOp::Mul => {
+            let r = a * b;
+            if r.is_infinite() && !a.is_infinite() && !b.is_infinite() {
+                return overflow();
+            }
+            if r == 0.0 && a != 0.0 && b != 0.0 {
+                return underflow();
+            }
+            Ok(r)
+        }
+        ArithOp::Div => {
+            if b == 0.0 && !a.is_nan() {
+                return Err(Error::DivisionByZero);
+            }
+            let r = a / b;
+            if r.is_infinite() && !a.is_infinite() {
+                return overflow();
+            }
+            if r == 0.0 && a != 0.0 && !b.is_infinite() {
+                return underflow();
+            }
+            Ok(r)
+        }
+    }
+}
+
+/// numeric_add, numeric_sub, numeric_mul on scaled integers (scales `sa`, `sb`).
+pub fn numeric(op: ArithOp, sa: u16, a: i64, sb: u16, b: i64) -> Result<i64> {
+    let inexact = || Error::Inexact("a numeric result beyond 18 digits".into());
+    let rescale = |v: i64, from: u16, to: u16| -> Option<i64> { 10i64.checked_pow((to - from) as u32).and_then(|p| v.checked_mul(p)) };
+    let r = match op {
+        ArithOp::Add | ArithOp::Sub => {
+            let s = sa.max(sb);
+            let (a, b) = (rescale(a, sa, s).ok_or_else(inexact)?, rescale(b, sb, s).ok_or_else(inexact)?);
+            if op == ArithOp::Add {
+                a.checked_add(b)
+            } else {
+                a.checked_sub(b)
+            }
+        }
+        ArithOp::Mul => a.checked_mul(b),
+        // numeric_div picks its own result scale: left to Postgres.
+        ArithOp::Div => None,
+    };
+    r.ok_or_else(inexact)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_raise_their_type_range_errors() {
+        assert_eq!(int(ArithOp::Add, 4, i32::MAX as i64, -1).unwrap(), i32::MAX as i64 - 1);
+        assert!(matches!(int(ArithOp::Add, 4, i32::MAX as i64, 1), Err(Error::NumericRange(m)) if m == "integer out of range"));
+        assert!(matches!(int(ArithOp::Mul, 2, 200, 200), Err(Error::NumericRange(m)) if m == "smallint out of range"));
+        assert!(matches!(int(ArithOp::Mul, 8, i64::MAX, 2), Err(Error::NumericRange(m)) if m == "bigint out of range"));
+        assert!(matches!(int(ArithOp::Div, 8, i64::MIN, -1), Err(Error::NumericRange(_))));
+        assert!(matches!(int(ArithOp::Div, 4, 1, 0), Err(Error::DivisionByZero)));
+        assert_eq!(int(ArithOp::Div, 4, -7, 2).unwrap(), -3);
+    }
+
+    #[test]
+    fn floats_follow_float8_operators() {
+        assert!(matches!(float8(ArithOp::Mul, 1e300, 1e300), Err(Error::NumericRange(m)) if m.ends_with("overflow")));
+        assert!(matches!(float8(ArithOp::Mul, 1e-300, 1e-300), Err(Error::NumericRange(m)) if m.ends_with("underflow")));
+        assert_eq!(float8(ArithOp::Add, f64::INFINITY, 1.0).unwrap(), f64::INFINITY);
+        assert!(float8(ArithOp::Sub, f64::INFINITY, f64::INFINITY).unwrap().is_nan());
+        assert!(matches!(float8(ArithOp::Div, 1.0, 0.0), Err(Error::DivisionByZero)));
+        assert!(float8(ArithOp::Div, f64::NAN, 0.0).unwrap().is_nan());
+    }
+
+    #[test]
+    fn numerics_are_exact_or_inexact() {
+        // 12.34 + 0.5 (scales 2 and 1) = 12.84 at scale 2.
+        assert_eq!(numeric(ArithOp::Add, 2, 1234, 1, 5).unwrap(), 1284);
+        // 12.34 * (1 - 0.05) = 11.7230 at scale 4.
+        let one_minus = numeric(ArithOp::Sub, 0, 1, 2, 5).unwrap();
+        assert_eq!(one_minus, 95);
+        assert_eq!(numeric(ArithOp::Mul, 2, 1234, 2, one_minus).unwrap(), 117_230);
+        assert!(matches!(numeric(ArithOp::Mul, 2, i64::MAX / 2, 0, 3), Err(Error::Inexact(_))));
+        assert!(matches!(numeric(ArithOp::Div, 2, 1, 2, 1), Err(Error::Inexact(_))));
+        assert_eq!(ArithType::Numeric { a: 2, b: 2 }.numeric_scale(ArithOp::Mul), Some(4));
+    }
+}

@@ -1,0 +1,236 @@
+//! Postgres' numeric as stored (the varlena's payload: a short or long header, then
+//! base-10000 digits), read into scaled integers: a numeric(p, s) value v is the integer
+//! v * 10^s. Where every value of a column has the same display scale (a typmod forces
+//! it), sums, comparisons and products of these integers are exactly numeric's, and
+//! far cheaper than numeric's digit arithmetic.
+
+/// A stored numeric, read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Numeric {
+    /// `mantissa / 10^dscale`, when it fits an i128.
+    Finite { mantissa: i128, dscale: u16 },
+    /// Finite but too many digits for an i128.
+    Wide,
+    NaN,
+    PosInf,
+    NegInf,
+}
+
+const SIGN_MASK: u16 = 0xC000;
+const NEG: u16 = 0x4000;
+const SHORT: u16 = 0x8000;
+const SPECIAL: u16 = 0xC000;
+const EXT_SIGN_MASK: u16 = 0xF000;
+const NAN: u16 = 0xC000;
+const PINF: u16 = 0xD000;
+const SHORT_SIGN_MASK: u16 = 0x2000;
+const SHORT_DSCALE_MASK: u16 = 0x1F80;
+const SHORT_DSCALE_SHIFT: u16 = 7;
+const SHORT_WEIGHT_SIGN_MASK: u16 = 0x0040;
+const SHORT_WEIGHT_MASK: u16 = 0x003F;
+const DSCALE_MASK: u16 = 0x3FFF;
+
+/// Reads a numeric's payload (the bytes after the varlena header); None when the bytes
+/// are not a numeric.
+pub fn read(bytes: &[u8]) -> Option<Numeric> {
+    let word = |i: usize| bytes.get(i..i + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let header = word(0)?;
+    let (negative, dscale, weight, digits_at) = match header & SIGN_MASK {
+        SPECIAL => {
+            return Some(match header & EXT_SIGN_MASK {
+                NAN => Numeric::NaN,
+                PINF => Numeric::PosInf,
+                _ => Numeric::NegInf,
+            })
+        }
+        SHORT => {
+            let w = (header & SHORT_WEIGHT_MASK) as i32;
+            let weight = if header & SHORT_WEIGHT_SIGN_MASK != 0 { w - 64 } else { w };
+            (header & SHORT_SIGN_MASK != 0, (header & SHORT_DSCALE_MASK) >> SHORT_DSCALE_SHIFT, weight, 2)
+        }
+        sign => (sign == NEG, header & DSCALE_MASK, word(2)? as i16 as i32, 4),
+    };
+    let digits = &bytes[digits_at..];
+    if digits.len() % 2 != 0 {
+        return None;
+    }
+    // value = sum of digit[i] * 10000^(weight - i); scaled by 10^dscale that is an
+    // integer (dscale covers every stored fractional digit).
+    let mut mantissa: i128 = 0;
+    let n = digits.len() / 2;
+    for i in 0..n {
+        let d = u16::from_le_bytes([digits[2 * i], digits[2 * i + 1]]) as i128;
+        mantissa = match mantissa.checked_mul(10_000).and_then(|m| m.checked_add(d)) {
+            Some(m) => m,
+            None => return Some(Numeric::Wide),
+        };
+    }
+    // The digits so far are worth 10000^(weight - n + 1) each: shift to 10^-dscale.
+    let exp10 = 4 * (weight - n as i32 + 1) + dscale as i32;
+    let mantissa = if exp10 >= 0 {
+        match pow10(exp10 as u32).and_then(|p| mantissa.checked_mul(p)) {
+            Some(m) => m,
+            None if mantissa == 0 => 0,
+            None => return Some(Numeric::Wide),
+        }
+    } else {
+        // Trailing zeros of the last digit beyond the display scale.
+        let p = pow10((-exp10) as u32)?;
+        if mantissa % p != 0 {
+            return None;
+        }
+        mantissa / p
+    };
+    Some(Numeric::Finite { mantissa: if negative { -mantissa } else { mantissa }, dscale })
+}
+
+/// A stored numeric's sign, weight and base-10000 digits (leading and trailing zero
+/// digits dropped), or its special value, in Postgres' order.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum Class {
+    NegInf,
+    Finite,
+    PosInf,
+    NaN,
+}
+
+/// Compares two stored numerics as numeric_cmp does (NaN above everything, equal to
+/// itself; infinities beyond every finite value; 1.0 equal to 1.00); None when either
+/// is not a numeric's bytes.
+pub fn compare(a: &[u8], b: &[u8]) -> Option<std::cmp::Ordering> {
+    use std::cmp::Ordering;
+    let (ca, sa, wa, da) = parts(a)?;
+    let (cb, sb, wb, db) = parts(b)?;
+    if ca != Class::Finite || cb != Class::Finite {
+        return Some(ca.cmp(&cb));
+    }
+    // Signs: -1, 0 (no digits), +1.
+    let (sa, sb) = (if da.is_empty() { 0 } else { sa }, if db.is_empty() { 0 } else { sb });
+    if sa != sb || sa == 0 {
+        return Some(sa.cmp(&sb));
+    }
+    let magnitude = wa.cmp(&wb).then_with(|| {
+        let n = da.len().max(db.len());
+        (0..n).map(|i| da.get(i).unwrap_or(&0).cmp(db.get(i).unwrap_or(&0))).find(|o| *o != Ordering::Equal).unwrap_or(Ordering::Equal)
+    });
+    Some(if sa > 0 { magnitude } else { magnitude.reverse() })
+}
+
+/// (class, sign, weight, digits) of a stored numeric.
+fn parts(bytes: &[u8]) -> Option<(Class, i8, i32, Vec<u16>)> {
+    let header = u16::from_le_bytes([*bytes.first()?, *bytes.get(1)?]);
+    let (negative, weight, at) = match header & SIGN_MASK {
+        SPECIAL => {
+            let class = match header & EXT_SIGN_MASK {
+                NAN => Class::NaN,
+                PINF => Class::PosInf,
+                _ => Class::NegInf,
+            };
+            return Some((class, 0, 0, Vec::new()));
+        }
+        SHORT => {
+            let w = (header & SHORT_WEIGHT_MASK) as i32;
+            (header & SHORT_SIGN_MASK != 0, if header & SHORT_WEIGHT_SIGN_MASK != 0 { w - 64 } else { w }, 2)
+        }
+        sign => (sign == NEG, i16::from_le_bytes([*bytes.get(2)?, *bytes.get(3)?]) as i32, 4),
+    };
+    let raw = bytes.get(at..)?;
+    let mut digits: Vec<u16> = raw.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+    let lead = digits.iter().take_while(|d| **d == 0).count();
+    digits.drain(..lead);
+    while digits.last() == Some(&0) {
+        digits.pop();
+    }
+    Some((Class::Finite, if negative { -1 } else { 1 }, weight - lead as i32, digits))
+}
+
+pub fn pow10(e: u32) -> Option<i128> {
+    10i128.checked_pow(e)
+}
+
+impl Numeric {
+    /// The value times 10^scale as an i64, when it is finite, has display scale
+    /// `scale` exactly, and fits.
+    pub fn scaled(self, scale: u16) -> Option<i64> {
+        match self {
+            Numeric::Finite { mantissa, dscale } if dscale == scale => i64::try_from(mantissa).ok(),
+            _ => None,
+        }
+    }
+}
+
+/// The decimal text of `v / 10^scale` with exactly `scale` fractional digits (what
+/// numeric_out prints for a value of that display scale).
+pub fn format_scaled(v: i128, scale: u16) -> String {
+    let digits = v.unsigned_abs().to_string();
+    let scale = scale as usize;
+    let sign = if v < 0 { "-" } else { "" };
+    if scale == 0 {
+        return format!("{sign}{digits}");
+    }
+    let padded = if digits.len() <= scale { format!("{}{digits}", "0".repeat(scale + 1 - digits.len())) } else { digits };
+    let (int, frac) = padded.split_at(padded.len() - scale);
+    format!("{sign}{int}.{frac}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn short(negative: bool, dscale: u16, weight: i32, digits: &[u16]) -> Vec<u8> {
+        let w = if weight < 0 { SHORT_WEIGHT_SIGN_MASK | (weight + 64) as u16 } else { weight as u16 };
+        let h = SHORT | if negative { SHORT_SIGN_MASK } else { 0 } | (dscale << SHORT_DSCALE_SHIFT) | w;
+        let mut b = h.to_le_bytes().to_vec();
+        digits.iter().for_each(|d| b.extend(d.to_le_bytes()));
+        b
+    }
+
+    #[test]
+    fn reads_postgres_encodings() {
+        // 123.45 (numeric(15,2)): digits 123 | 4500, weight 0.
+        assert_eq!(read(&short(false, 2, 0, &[123, 4500])).unwrap().scaled(2), Some(12345));
+        // -0.05: digit 500, weight -1.
+        assert_eq!(read(&short(true, 2, -1, &[500])).unwrap().scaled(2), Some(-5));
+        // 1000000.00: digits 100, weight 1 (trailing zero digits are not stored).
+        assert_eq!(read(&short(false, 2, 1, &[100])).unwrap().scaled(2), Some(100_000_000));
+        // Zero has no digits.
+        assert_eq!(read(&short(false, 3, 0, &[])).unwrap(), Numeric::Finite { mantissa: 0, dscale: 3 });
+        // Long form: 12345678.9 with dscale 1, weight 1: digits 1234 | 5678 | 9000.
+        let mut long = (1u16).to_le_bytes().to_vec();
+        long.extend(1i16.to_le_bytes());
+        [1234u16, 5678, 9000].iter().for_each(|d| long.extend(d.to_le_bytes()));
+        assert_eq!(read(&long).unwrap().scaled(1), Some(123_456_789));
+        assert_eq!(read(&NAN.to_le_bytes()), Some(Numeric::NaN));
+        assert_eq!(read(&PINF.to_le_bytes()), Some(Numeric::PosInf));
+        assert_eq!(read(&0xF000u16.to_le_bytes()), Some(Numeric::NegInf));
+        // Another display scale is not this column's.
+        assert_eq!(read(&short(false, 3, 0, &[1])).unwrap().scaled(2), None);
+    }
+
+    #[test]
+    fn compares_like_numeric_cmp() {
+        use std::cmp::Ordering::*;
+        let v = |neg, scale, weight, d: &[u16]| short(neg, scale, weight, d);
+        let (one, one_00, half, neg_half) = (v(false, 0, 0, &[1]), v(false, 2, 0, &[1]), v(false, 1, -1, &[5000]), v(true, 1, -1, &[5000]));
+        let (big, zero, neg_big) = (v(false, 0, 1, &[1]), v(false, 3, 0, &[]), v(true, 0, 1, &[1]));
+        assert_eq!(compare(&one, &one_00), Some(Equal));
+        assert_eq!(compare(&half, &one), Some(Less));
+        assert_eq!(compare(&neg_half, &zero), Some(Less));
+        assert_eq!(compare(&neg_big, &neg_half), Some(Less));
+        assert_eq!(compare(&big, &one), Some(Greater));
+        assert_eq!(compare(&NAN.to_le_bytes(), &PINF.to_le_bytes()), Some(Greater));
+        assert_eq!(compare(&NAN.to_le_bytes(), &NAN.to_le_bytes()), Some(Equal));
+        assert_eq!(compare(&0xF000u16.to_le_bytes(), &neg_big), Some(Less));
+        assert_eq!(compare(&v(false, 0, 0, &[1, 0]), &one), Some(Equal));
+        assert_eq!(compare(&[1u8], &one), None);
+    }
+
+    #[test]
+    fn formats_like_numeric_out() {
+        assert_eq!(format_scaled(12345, 2), "123.45");
+        assert_eq!(format_scaled(-5, 2), "-0.05");
+        assert_eq!(format_scaled(0, 2), "0.00");
+        assert_eq!(format_scaled(7, 0), "7");
+        assert_eq!(format_scaled(i128::MIN + 1, 3).len(), 41);
+    }
+}

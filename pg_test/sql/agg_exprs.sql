@@ -1,0 +1,179 @@
+-- MergeTreeAgg over expressions against heap: numeric columns (as scaled integers),
+-- + - * / on integers, float8 and numeric, casts, char(n) keys, and date/timestamp
+-- comparisons pushed into the scan. Errors must be Postgres' own, and what the node
+-- cannot compute exactly (wide numerics, NaN) must fall back to Postgres' plan.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pg_mergetree;
+CREATE SCHEMA agg_exprs;
+RESET client_min_messages;
+SET search_path = agg_exprs, public;
+\ir include/same_rows.sql
+\ir include/check_agg.sql
+-- The error (SQLSTATE: message) a query raises, or 'no error'.
+CREATE FUNCTION err_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE q;
+  RETURN 'no error';
+EXCEPTION WHEN others THEN
+  RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+CREATE FUNCTION check_err(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE m text := err_of(replace(q, '$T', 'agg_m')); h text := err_of(replace(q, '$T', 'agg_h'));
+BEGIN
+  RETURN CASE WHEN m = h THEN m ELSE 'DIFFERENT: ' || m || ' / ' || h END;
+END $$;
+
+CREATE TABLE agg_m (id int, flag char(1), status char(1), wide char(3), qty numeric(15,2), price numeric(15,2),
+                    disc numeric(15,2), tax numeric(15,2), ship date, ts timestamp, i2 int2, i4 int4, i8 int8,
+                    f8 float8, f4 float4, big numeric(30,2), free numeric, n18 numeric(18,0))
+  USING mergetree WITH (order_by = 'ship', index_granularity = 64);
+CREATE TABLE agg_h (LIKE agg_m);
+CREATE TABLE agg_src AS
+SELECT g AS id,
+       CASE WHEN g % 29 = 0 THEN NULL ELSE (ARRAY['A', 'N', 'R'])[1 + g % 3] END AS flag,
+       (ARRAY['F', 'O'])[1 + g % 2] AS status,
+       CASE WHEN g % 31 = 0 THEN NULL ELSE (ARRAY['ab', 'é', 'x y', ''])[1 + g % 4] END AS wide,
+       CASE WHEN g % 23 = 0 THEN NULL ELSE (g % 50 + 1)::numeric END AS qty,
+       (g * 7919 % 100000) / 100.0 + 900 AS price,
+       (g % 11) / 100.0 AS disc,
+       (g % 9) / 100.0 AS tax,
+       CASE WHEN g % 37 = 0 THEN NULL ELSE date '1992-01-01' + g % 2500 END AS ship,
+       timestamp '1992-01-01' + g * interval '7 hours 13 minutes' AS ts,
+       CASE WHEN g % 13 = 0 THEN NULL ELSE g % 200 - 100 END AS i2,
+       CASE WHEN g % 11 = 0 THEN NULL ELSE g * 7 - 9000 END AS i4,
+       CASE WHEN g % 7 = 0 THEN NULL ELSE g::int8 * 1000003 END AS i8,
+       CASE WHEN g % 8 = 0 THEN NULL ELSE (g * 37 % 100000 - 50000) / 8.0 END AS f8,
+       CASE WHEN g % 9 = 0 THEN NULL ELSE (g % 1000 - 500) / 4.0 END AS f4,
+       g * 1234567.89 AS big,
+       g / 7.0 AS free,
+       CASE WHEN g = 77 THEN 999999999999999999 ELSE g END AS n18
+FROM generate_series(1, 5000) g;
+-- Several parts, and the same rows in heap.
+INSERT INTO agg_m SELECT * FROM agg_src WHERE id <= 2000;
+INSERT INTO agg_m SELECT * FROM agg_src WHERE id > 2000;
+INSERT INTO agg_h SELECT * FROM agg_src;
+ANALYZE agg_m, agg_h;
+
+-- TPC-H Q1's shape: numeric sums, products and averages grouped by two char(1) keys,
+-- under a date compared with a timestamp.
+SELECT check_agg('SELECT flag, status, sum(qty), sum(price), sum(price * (1 - disc)), sum(price * (1 - disc) * (1 + tax)),
+                         avg(qty), avg(price), avg(disc), count(*)
+                  FROM $T WHERE ship <= date ''1998-12-01'' - interval ''90 day'' GROUP BY flag, status ORDER BY flag, status');
+SELECT plan_lines('SELECT flag, sum(price * (1 - disc)), avg(qty) FROM agg_m WHERE ship <= date ''1995-12-01'' - interval ''90 day'' GROUP BY flag',
+                  'Aggregates|Group Keys|Filter|Fallback');
+-- TPC-H Q6's shape: numeric comparisons are pushed too (compared as numeric_cmp does).
+SELECT check_agg('SELECT sum(price * disc) FROM $T WHERE ship >= date ''1994-01-01'' AND ship < date ''1994-01-01'' + interval ''1 year''');
+SELECT check_agg('SELECT sum(price * disc) FROM $T WHERE ship >= date ''1994-01-01'' AND disc BETWEEN 0.06 - 0.01 AND 0.06 + 0.01 AND qty < 24');
+-- numeric columns: min, max, count, distinct, and constants of other scales
+SELECT check_agg('SELECT status, min(price), max(price), min(disc * tax), max(qty - 0.125), count(price + 1), count(DISTINCT disc) FROM $T GROUP BY status');
+SELECT check_agg('SELECT sum(qty), avg(qty), min(qty), max(qty) FROM $T WHERE qty IS NULL');
+SELECT check_agg('SELECT sum(n18), avg(n18 + 1), sum(i4 + n18) FROM $T');
+SELECT check_agg('SELECT sum(i8::numeric * 2), sum(i2 * 1.5), avg(i4 - 0.25) FROM $T');
+-- integer arithmetic: results of the operator's type, sums as for that type
+SELECT check_agg('SELECT sum(i4 + i2), sum(i4 * 2), avg(i8 - i4), min(i2 * i2), max(i4 / 3), sum(i8 / (i2 + 200)), sum(-5 + i2) FROM $T');
+SELECT check_agg('SELECT flag, count(i2 * 2), count(DISTINCT i4 * 7), min(i4::int8 * 3) FROM $T GROUP BY flag');
+-- float8 arithmetic and casts to float8
+SELECT check_agg('SELECT sum(f8 * 2), avg(f8 + i4), min(f8 / 4), max(f4::float8 * 2), sum(i2::float8 - f8) FROM $T');
+-- FILTER: numeric arguments (which never raise) are computed in the node; integer
+-- arithmetic, which may raise, only for the rows the FILTER keeps (Postgres' plan)
+SELECT check_agg('SELECT flag, sum(price * disc) FILTER (WHERE i2 > 0), sum(qty) FILTER (WHERE disc > 0.05) FROM $T GROUP BY flag');
+SELECT check_agg('SELECT sum(i4 * 1000000) FILTER (WHERE i4 BETWEEN -2000 AND 2000) FROM $T');
+-- not for the node: Postgres computes these, with the same results
+SELECT check_agg('SELECT sum(big), avg(free), sum(price / 3), sum(f4 * 2.0) FROM $T');
+SELECT check_agg('SELECT count(DISTINCT i4 % 7), max(f4 * 2::float8), count(*) FILTER (WHERE status = ''F'') FROM $T');
+SELECT check_agg('SELECT sum(price) FROM $T GROUP BY round(price)');
+
+-- Errors are Postgres' own (SQLSTATE and message), raised by the node.
+SELECT check_agg('SELECT sum(i4 * 2) FROM $T');
+SELECT check_err('SELECT sum(i4 * 1000000) FROM $T');
+SELECT check_err('SELECT sum(i2 * i2 * i2 * i2::int2) FROM $T');
+SELECT check_err('SELECT sum(i8 * i8) FROM $T');
+SELECT check_err('SELECT min(i4 / (i2 - i2)) FROM $T');
+SELECT check_err('SELECT max(f8 / (f8 - f8)) FROM $T');
+SELECT check_err('SELECT sum(f8 * 1e308::float8) FROM $T');
+SELECT check_err('SELECT sum(f8 * 1e-300::float8 * 1e-300::float8) FROM $T');
+-- ... and only for rows the WHERE keeps
+SELECT check_agg('SELECT sum(i4 * 1000000) FROM $T WHERE i4 BETWEEN -2000 AND 2000');
+
+-- Values the node cannot compute exactly: Postgres' plan runs instead.
+SELECT check_agg('SELECT sum(n18 * n18) FROM $T');
+SELECT plan_lines('SELECT sum(n18 * n18) FROM agg_m', 'Fallback');
+CREATE TABLE nan_m (g int, v numeric(10,2)) USING mergetree WITH (order_by = 'g');
+CREATE TABLE nan_h (g int, v numeric(10,2));
+INSERT INTO nan_m VALUES (1, 1.5), (2, 'NaN'), (3, -2.25), (4, NULL);
+INSERT INTO nan_h SELECT * FROM nan_m;
+SELECT sum(v), avg(v), min(v), max(v), sum(v * 2), count(DISTINCT v) FROM nan_m;
+SELECT same_rows('SELECT sum(v), avg(v), min(v), max(v), sum(v * 2), count(DISTINCT v) FROM nan_m',
+                 'SELECT sum(v), avg(v), min(v), max(v), sum(v * 2), count(DISTINCT v) FROM nan_h') AS nan_same;
+SELECT plan_lines('SELECT sum(v) FROM nan_m', 'Fallback');
+-- NaN compares above every number, equal to itself.
+SELECT same_rows('SELECT g FROM nan_m WHERE v > 1', 'SELECT g FROM nan_h WHERE v > 1') AS nan_cmp_same,
+       same_rows('SELECT g FROM nan_m WHERE v = ''NaN''', 'SELECT g FROM nan_h WHERE v = ''NaN''') AS nan_eq_same;
+TRUNCATE nan_m;
+INSERT INTO nan_m VALUES (1, 1.5), (3, -2.25), (4, NULL);
+SELECT sum(v), avg(v), min(v), max(v), sum(v * 2) FROM nan_m;
+
+-- numeric comparisons pushed into the scan: any scale on either side, integer constants.
+SELECT q, check_agg(q) FROM unnest(ARRAY[
+  'SELECT id FROM $T WHERE disc = 0.05',
+  'SELECT id FROM $T WHERE disc = 0.050',
+  'SELECT id FROM $T WHERE disc < 0.055',
+  'SELECT id FROM $T WHERE price >= 1000 AND price < 1000.5',
+  'SELECT id FROM $T WHERE qty <> 7',
+  'SELECT id FROM $T WHERE qty IN (1, 2.0, 3.50)',
+  'SELECT id FROM $T WHERE NOT (qty > 25)',
+  'SELECT id FROM $T WHERE big > 1e9',
+  'SELECT id FROM $T WHERE free < 3.5',
+  'SELECT id FROM $T WHERE price - disc > 1500']) q;
+SELECT plan_lines('SELECT id FROM agg_m WHERE disc BETWEEN 0.05 AND 0.07 AND qty < 24', 'Filter');
+
+-- char(n) keys and distinct counts group by bytes: values are padded to n characters.
+SELECT check_agg('SELECT wide, count(*), count(DISTINCT flag), min(qty) FROM $T GROUP BY wide ORDER BY wide');
+SELECT check_agg('SELECT flag, wide, count(*) FROM $T GROUP BY 1, 2');
+SELECT check_agg('SELECT count(DISTINCT wide) FROM $T');
+
+-- Dates against timestamps and timestamps against dates: pushed into the scan (and the
+-- primary index), the same rows as heap for midnights, times between, infinities.
+SELECT q, check_agg(q) FROM unnest(ARRAY[
+  'SELECT id FROM $T WHERE ship < timestamp ''1995-06-01 12:00''',
+  'SELECT id FROM $T WHERE ship <= timestamp ''1995-06-01 12:00''',
+  'SELECT id FROM $T WHERE ship > timestamp ''1995-06-01 12:00''',
+  'SELECT id FROM $T WHERE ship >= timestamp ''1995-06-01 12:00''',
+  'SELECT id FROM $T WHERE ship = timestamp ''1995-06-01 12:00''',
+  'SELECT id FROM $T WHERE ship <> timestamp ''1995-06-01 12:00''',
+  'SELECT id FROM $T WHERE NOT (ship = timestamp ''1995-06-01 12:00'')',
+  'SELECT id FROM $T WHERE ship = timestamp ''1995-06-01''',
+  'SELECT id FROM $T WHERE ship < timestamp ''1995-06-01''',
+  'SELECT id FROM $T WHERE ship >= timestamp ''1995-06-01''',
+  'SELECT id FROM $T WHERE ship < timestamp ''infinity''',
+  'SELECT id FROM $T WHERE ship > timestamp ''-infinity''',
+  'SELECT id FROM $T WHERE ship < timestamp ''1492-10-12 03:00''',
+  'SELECT id FROM $T WHERE ts < date ''1993-01-01''',
+  'SELECT id FROM $T WHERE ts >= date ''1993-01-01'' AND ts <= date ''1993-01-03''',
+  'SELECT id FROM $T WHERE ts = date ''1992-01-01''',
+  'SELECT id FROM $T WHERE ts < date ''infinity''',
+  'SELECT id FROM $T WHERE ts < date ''5874897-12-31''',
+  'SELECT id FROM $T WHERE ts > date ''4713-01-01 BC''']) q;
+SELECT plan_lines('SELECT id FROM agg_m WHERE ship < timestamp ''1995-06-01 12:00''', 'Filter|Granules');
+-- A parameter of the other type, before and after the generic plan.
+PREPARE before_ts(timestamp) AS SELECT count(*), sum(price) FROM agg_m WHERE ship < $1;
+PREPARE before_ts_h(timestamp) AS SELECT count(*), sum(price) FROM agg_h WHERE ship < $1;
+\set ts '1994-03-01 06:00'
+EXECUTE before_ts(:'ts');
+EXECUTE before_ts_h(:'ts');
+EXECUTE before_ts('1994-03-02');
+EXECUTE before_ts_h('1994-03-02');
+EXECUTE before_ts('1994-03-02');
+EXECUTE before_ts('1994-03-02');
+EXECUTE before_ts('1994-03-02');
+EXECUTE before_ts('1994-03-02 00:00:01');
+EXECUTE before_ts_h('1994-03-02 00:00:01');
+EXECUTE before_ts('infinity');
+EXECUTE before_ts_h('infinity');
+DEALLOCATE before_ts;
+DEALLOCATE before_ts_h;
+
+RESET search_path;
+SET client_min_messages = warning;
+DROP SCHEMA agg_exprs CASCADE;
+RESET client_min_messages;

@@ -1,0 +1,31 @@
+-- check_agg(q): q run with $T as agg_m (mergetree) and as agg_h (heap, the same rows),
+-- as resolved on the search_path: "node" or "plain" (whether MergeTreeAgg planned it),
+-- then "same" or "DIFFERENT" (rows, in order where q has ORDER BY).
+-- plan_lines(q, pat): the lines of EXPLAIN ANALYZE matching a pattern.
+CREATE FUNCTION check_agg(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  m text := replace(q, '$T', 'agg_m');
+  h text := replace(q, '$T', 'agg_h');
+  line text;
+  node bool := false;
+  same bool;
+BEGIN
+  FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || m LOOP
+    node := node OR line LIKE '%MergeTreeAgg%';
+  END LOOP;
+  IF q ~* 'order by' THEN
+    EXECUTE format('SELECT (SELECT array_agg(r__a::text) FROM (%s) r__a) IS NOT DISTINCT FROM (SELECT array_agg(r__a::text) FROM (%s) r__a)', m, h) INTO same;
+  ELSE
+    same := same_rows(m, h);
+  END IF;
+  RETURN CASE WHEN node THEN 'node' ELSE 'plain' END || CASE WHEN same THEN ' same' ELSE ' DIFFERENT' END;
+END $$;
+
+-- What EXPLAIN ANALYZE reports (lines matching a pattern).
+CREATE FUNCTION plan_lines(q text, pat text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE line text;
+BEGIN
+  FOR line IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
+    IF line ~ pat THEN RETURN NEXT btrim(line); END IF;
+  END LOOP;
+END $$;
