@@ -6,6 +6,7 @@
 //! (and let Postgres aggregate) before a table outgrows its budget.
 
 mod input;
+mod percentile;
 mod state;
 
 use crate::column::{float_of, ColumnData, ColumnType, SortKind};
@@ -13,6 +14,7 @@ use crate::predicate::{FilterColumn, Predicate};
 use crate::range_reader::Fetched;
 use hashbrown::HashMap;
 use input::Input;
+pub use percentile::Percentile;
 use state::State;
 pub use state::Values;
 
@@ -49,6 +51,8 @@ pub enum AggFunc {
     BoolAnd { col: usize },
     BoolOr { col: usize },
     CountDistinct { col: usize, kind: ValueKind },
+    /// percentile_cont / percentile_disc WITHIN GROUP (ORDER BY col), ascending.
+    Percentile { col: usize, kind: ValueKind, p: Percentile },
 }
 
 impl AggFunc {
@@ -62,7 +66,8 @@ impl AggFunc {
             | AggFunc::Max { col, .. }
             | AggFunc::BoolAnd { col }
             | AggFunc::BoolOr { col }
-            | AggFunc::CountDistinct { col, .. } => Some(col),
+            | AggFunc::CountDistinct { col, .. }
+            | AggFunc::Percentile { col, .. } => Some(col),
         }
     }
     fn kind(&self) -> ValueKind {
@@ -71,7 +76,8 @@ impl AggFunc {
             | AggFunc::Avg { kind, .. }
             | AggFunc::Min { kind, .. }
             | AggFunc::Max { kind, .. }
-            | AggFunc::CountDistinct { kind, .. } => kind,
+            | AggFunc::CountDistinct { kind, .. }
+            | AggFunc::Percentile { kind, .. } => kind,
             _ => ValueKind::Int,
         }
     }

@@ -3,6 +3,7 @@
 //! threads, finished into values.
 
 use super::input::Input;
+use super::percentile::Counts;
 use super::{AggFunc, AggValue, ValueKind};
 use crate::column::{compare_values, float_of, SortKind};
 use crate::range_reader::Fetched;
@@ -59,6 +60,8 @@ pub enum State {
     /// Distinct values: exact for values of up to 16 bytes, a 128-bit hash of longer ones;
     /// and the count of those of earlier passes (Share::Distinct), already freed.
     Distinct { sets: Vec<HashSet<u128>>, counted: Vec<i64> },
+    /// Each group's values and how often each came in (percentile.rs).
+    Percentile(Counts),
 }
 
 /// A value as a count-distinct key: Postgres' equality, so floats are normalized (-0 is
@@ -137,6 +140,7 @@ impl State {
             AggFunc::BoolAnd { .. } => State::Bool { acc: Vec::new(), and: true },
             AggFunc::BoolOr { .. } => State::Bool { acc: Vec::new(), and: false },
             AggFunc::CountDistinct { .. } => State::Distinct { sets: Vec::new(), counted: Vec::new() },
+            AggFunc::Percentile { .. } => State::Percentile(Counts::default()),
         }
     }
 
@@ -167,6 +171,7 @@ impl State {
                 sets.resize_with(groups, HashSet::new);
                 counted.resize(groups, 0);
             }
+            State::Percentile(c) => c.grow(groups),
         }
     }
 
@@ -261,6 +266,7 @@ impl State {
                 }
             }
             (State::Distinct { sets, .. }, Some(Input::Bytes(col))) => return distinct_update(sets, f.kind(), col, rows, gids, share),
+            (State::Percentile(c), Some(input)) => return c.update(input, gids),
             _ => unreachable!("an aggregate's input has the shape its state reads"),
         }
         0
@@ -329,6 +335,7 @@ impl State {
                     a[to].extend(other);
                 }
             }
+            (State::Percentile(a), State::Percentile(b)) => a.merge_group(b, from, to),
             _ => unreachable!("states of one aggregate have one shape"),
         }
     }
@@ -360,6 +367,10 @@ impl State {
             State::MinMax { best, .. } => best[g].as_ref().map_or(AggValue::Null, |b| AggValue::Bytes(b.to_vec())),
             State::Bool { acc, .. } => acc[g].map_or(AggValue::Null, AggValue::Bool),
             State::Distinct { sets, counted } => AggValue::Int(sets[g].len() as i128 + counted[g] as i128),
+            State::Percentile(c) => match f {
+                AggFunc::Percentile { kind, p, .. } => c.value(*p, *kind, g),
+                _ => unreachable!("a percentile state is a percentile's"),
+            },
         }
     }
 
@@ -372,6 +383,7 @@ impl State {
         match self {
             State::Distinct { sets, .. } => sets.iter().map(|s| s.len() * 24).sum(),
             State::MinMax { best, .. } => best.iter().map(|b| b.as_ref().map_or(0, |b| b.len())).sum(),
+            State::Percentile(c) => c.held(),
             _ => 0,
         }
     }

@@ -13,7 +13,8 @@ BEGIN
   FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || m LOOP
     node := node OR line LIKE '%MergeTreeAgg%';
   END LOOP;
-  IF q ~* 'order by' THEN
+  -- ORDER BY of the query (not of WITHIN GROUP): rows compared in order.
+  IF regexp_replace(q, 'within group \(order by', '', 'gi') ~* 'order by' THEN
     EXECUTE format('SELECT (SELECT array_agg(r__a::text) FROM (%s) r__a) IS NOT DISTINCT FROM (SELECT array_agg(r__a::text) FROM (%s) r__a)', m, h) INTO same;
   ELSE
     same := same_rows(m, h);

@@ -9,7 +9,7 @@
 use super::{AggOp, KeyExpr, NodePlan, ValueExpr};
 use mergetree::arith::Operand;
 use crate::scan::source::{Source, Stats};
-use mergetree::aggregate::{AggFunc, AggSpec, AggValue, Aggregator, Group, KeySpec, Share};
+use mergetree::aggregate::{AggFunc, AggSpec, AggValue, Aggregator, Group, KeySpec, Percentile, Share};
 use mergetree::predicate::Predicate;
 use mergetree::range_reader::{self, Fetched};
 use mergetree::scalar::ScalarExpr;
@@ -88,6 +88,9 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
                 AggOp::BoolAnd => AggFunc::BoolAnd { col },
                 AggOp::BoolOr => AggFunc::BoolOr { col },
                 AggOp::CountDistinct => AggFunc::CountDistinct { col, kind: o.kind },
+                AggOp::PercentileCont | AggOp::PercentileDisc => {
+                    AggFunc::Percentile { col, kind: o.kind, p: Percentile { cont: o.op == AggOp::PercentileCont, fraction: o.fraction } }
+                }
             }
         })
         .collect();
@@ -329,9 +332,14 @@ pub fn aggregate(src: &mut Source, es: &EngineSpec, est: (u64, u64), limit: usiz
     let mut shares = ((est.0 as f64 * 1.3) / limit as f64).ceil().max(1.0) as u32;
     // Which the shares divide: distinct values when they dominate (or there is one
     // group), else the groups.
-    let mut by_distinct = es.spec.keys.is_empty() || est.1 * 2 > est.0;
+    // Percentiles need all of a group's values in one pass: only groups can be shared.
+    let percentiles = es.spec.aggs.iter().any(|f| matches!(f, AggFunc::Percentile { .. }));
+    let mut by_distinct = !percentiles && (es.spec.keys.is_empty() || est.1 * 2 > est.0);
     let mut first = true;
     loop {
+        if shares > 1 && percentiles && es.spec.keys.is_empty() {
+            return inexact(progress, format!("the percentiles' values need more than {} kB of memory", limit / 1024));
+        }
         if shares > 1 {
             shares = shares.div_ceil(threads) * threads;
         }
@@ -349,7 +357,7 @@ pub fn aggregate(src: &mut Source, es: &EngineSpec, est: (u64, u64), limit: usiz
         if shares == 1 {
             match scan_pass(src, es, limit, progress, &[Share::All]) {
                 Pass::Done(mut aggs) => return Some(aggs.remove(0).finish()),
-                Pass::Over { memory, distinct } => by_distinct = es.spec.keys.is_empty() || distinct * 2 > memory,
+                Pass::Over { memory, distinct } => by_distinct = !percentiles && (es.spec.keys.is_empty() || distinct * 2 > memory),
                 Pass::Inexact(what) => return inexact(progress, what),
             }
         } else if by_distinct {

@@ -300,6 +300,8 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancesto
                 let call = match o.op {
                     AggOp::CountStar => "count(*)".into(),
                     AggOp::CountDistinct => format!("count(DISTINCT {arg})"),
+                    AggOp::PercentileCont => format!("percentile_cont({}) WITHIN GROUP (ORDER BY {arg})", o.fraction),
+                    AggOp::PercentileDisc => format!("percentile_disc({}) WITHIN GROUP (ORDER BY {arg})", o.fraction),
                     op => format!("{}({arg})", format!("{op:?}").to_lowercase().replace("booland", "bool_and").replace("boolor", "bool_or")),
                 };
                 match filters.get(i) {

@@ -59,6 +59,8 @@ pub enum AggOp {
     BoolAnd,
     BoolOr,
     CountDistinct,
+    PercentileCont,
+    PercentileDisc,
 }
 
 /// What Postgres type and value an aggregate's result is (as Postgres' own aggregate
@@ -177,6 +179,8 @@ pub struct AggOut {
     pub result: ResultKind,
     /// It has a FILTER (the predicate is in the plan's custom_private).
     pub filtered: bool,
+    /// A percentile's fraction.
+    pub fraction: f64,
 }
 
 /// The node's plan, kept in the CustomScan's custom_private (serialized).

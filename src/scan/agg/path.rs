@@ -94,11 +94,17 @@ unsafe fn agg_out(a: *mut pg_sys::Aggref, relid: pg_sys::Index, plan: &TablePlan
 unsafe fn agg_out_unfiltered(a: *mut pg_sys::Aggref, relid: pg_sys::Index, plan: &TablePlan) -> Option<AggOut> {
     // SAFETY: `a` is an Aggref of the query; catalog lookups.
     unsafe {
-        if (*a).agglevelsup != 0 || (*a).aggkind as u8 != b'n' || !(*a).aggdirectargs.is_null() {
+        if (*a).agglevelsup != 0 {
             return None;
         }
         let name = crate::ffi::cstr(pg_sys::get_func_name((*a).aggfnoid))?;
         if pg_sys::get_func_namespace((*a).aggfnoid) != pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE) {
+            return None;
+        }
+        if (*a).aggkind as u8 == b'o' {
+            return percentile_out(a, &name, relid, plan);
+        }
+        if (*a).aggkind as u8 != b'n' || !(*a).aggdirectargs.is_null() {
             return None;
         }
         let args = list_ptrs::<pg_sys::TargetEntry>((*a).args);
@@ -111,6 +117,7 @@ unsafe fn agg_out_unfiltered(a: *mut pg_sys::Aggref, relid: pg_sys::Index, plan:
                 kind: ValueKind::Int,
                 result: ResultKind::Int8,
                 filtered: false,
+                fraction: 0.0,
             });
         }
         if args.len() != 1 || (!(*a).aggorder.is_null() && !distinct) {
@@ -125,7 +132,7 @@ unsafe fn agg_out_unfiltered(a: *mut pg_sys::Aggref, relid: pg_sys::Index, plan:
         let typ = pg_sys::getBaseType(plan.columns[ci].typid);
         let int = matches!(typ, pg_sys::INT2OID | pg_sys::INT4OID | pg_sys::INT8OID);
         let float = matches!(typ, pg_sys::FLOAT4OID | pg_sys::FLOAT8OID);
-        let out = |op, kind, result| Some(AggOut { op, attnum: (*v).varattno, arg: None, kind, result, filtered: false });
+        let out = |op, kind, result| Some(AggOut { op, attnum: (*v).varattno, arg: None, kind, result, filtered: false, fraction: 0.0 });
         match (name.as_str(), distinct) {
             ("count", false) => out(AggOp::Count, ValueKind::Int, ResultKind::Int8),
             ("count", true) => out(AggOp::CountDistinct, value_kind(plan, ci, (*a).inputcollid, (*v).vartypmod, false)?, ResultKind::Int8),
@@ -147,6 +154,49 @@ unsafe fn agg_out_unfiltered(a: *mut pg_sys::Aggref, relid: pg_sys::Index, plan:
     }
 }
 
+/// `percentile_cont(f)` / `percentile_disc(f) WITHIN GROUP (ORDER BY x)`: a constant
+/// fraction in [0, 1] (else Postgres' own error or NULL), x ascending by its type's order,
+/// an integer, float, date or time (or an expression of them); cont over float8 only.
+unsafe fn percentile_out(a: *mut pg_sys::Aggref, name: &str, relid: pg_sys::Index, plan: &TablePlan) -> Option<AggOut> {
+    // SAFETY: `a` is an ordered-set Aggref of the query; catalog lookups.
+    unsafe {
+        let op = match name {
+            "percentile_cont" => AggOp::PercentileCont,
+            "percentile_disc" => AggOp::PercentileDisc,
+            _ => return None,
+        };
+        let direct = list_ptrs::<pg_sys::Node>((*a).aggdirectargs);
+        let (args, order) = (list_ptrs::<pg_sys::TargetEntry>((*a).args), list_ptrs::<pg_sys::SortGroupClause>((*a).aggorder));
+        let ([fraction], [arg], [order]) = (direct.as_slice(), args.as_slice(), order.as_slice()) else { return None };
+        let c = *fraction as *mut pg_sys::Const;
+        if (**fraction).type_ != pg_sys::NodeTag::T_Const || (*c).constisnull || (*c).consttype != pg_sys::FLOAT8OID {
+            return None;
+        }
+        let fraction = f64::from_bits((*c).constvalue.value() as u64);
+        let arg = (**arg).expr as *mut pg_sys::Node;
+        let typ = pg_sys::exprType(arg);
+        let ascending = (*pg_sys::lookup_type_cache(typ, pg_sys::TYPECACHE_LT_OPR as i32)).lt_opr == (**order).sortop;
+        if !(0.0..=1.0).contains(&fraction) || !ascending || (op == AggOp::PercentileCont && typ != pg_sys::FLOAT8OID) {
+            return None;
+        }
+        let out = match var_of(arg, relid).filter(|v| pg_sys::getBaseType((**v).vartype) != pg_sys::NUMERICOID) {
+            Some(v) => {
+                let ci = plan.index_of_attnum((*v).varattno)?;
+                let kind = value_kind(plan, ci, pg_sys::InvalidOid, (*v).vartypmod, true)?;
+                let result = if op == AggOp::PercentileCont { ResultKind::Float8 } else { ResultKind::Input };
+                AggOut { op, attnum: (*v).varattno, arg: None, kind, result, filtered: false, fraction }
+            }
+            None => {
+                let (e, ty) = expr::value_expr(arg, relid, plan)?;
+                let result = if op == AggOp::PercentileCont { ResultKind::Float8 } else { ResultKind::Computed(ty) };
+                AggOut { op, attnum: 0, arg: Some((e, ty)), kind: ty.kind(), result, filtered: false, fraction }
+            }
+        };
+        // Values compared as bytes (bool, uuid, text) are not kept by the counts.
+        (out.kind != ValueKind::Bytes).then_some(out)
+    }
+}
+
 /// An aggregate over a computed argument (expr.rs): results as Postgres' aggregates of
 /// the argument's type return them.
 unsafe fn computed_agg(name: &str, distinct: bool, arg: *mut pg_sys::Node, relid: pg_sys::Index, plan: &TablePlan) -> Option<AggOut> {
@@ -157,7 +207,7 @@ unsafe fn computed_agg(name: &str, distinct: bool, arg: *mut pg_sys::Node, relid
     if cols.is_empty() || ty == ValueType::Float4 {
         return None;
     }
-    let out = |op, result| Some(AggOut { op, attnum: 0, arg: Some((e.clone(), ty)), kind: ty.kind(), result, filtered: false });
+    let out = |op, result| Some(AggOut { op, attnum: 0, arg: Some((e.clone(), ty)), kind: ty.kind(), result, filtered: false, fraction: 0.0 });
     match (name, distinct, ty) {
         ("count", false, _) => out(AggOp::Count, ResultKind::Int8),
         ("count", true, _) => out(AggOp::CountDistinct, ResultKind::Int8),
