@@ -31,11 +31,11 @@ class Ctx:
             self.session_settings["statement_timeout"] = f"{int(args.statement_timeout * 1000)}"
         self.jobs = args.jobs or os.cpu_count() or 1
 
-    def connect(self, dbname=None, search_path=None) -> psycopg.Connection:
+    def connect(self, dbname=None, search_path=None, settings=None) -> psycopg.Connection:
         conn = psycopg.connect(host=self.host, port=self.port, user=self.user,
                                dbname=dbname or self.dbname, autocommit=True,
                                connect_timeout=30, application_name="pg_mergetree-bench")
-        settings = dict(self.session_settings)
+        settings = {**self.session_settings, **(settings or {})}
         if search_path:
             settings["search_path"] = search_path
         for name, value in settings.items():

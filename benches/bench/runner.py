@@ -128,6 +128,8 @@ def run_workload(ctx, workload, systems, args, res: dict) -> None:
         print(f"   shared heap tables ({', '.join(res['shared_tables']) or 'none'}) loaded in "
               f"{time.perf_counter() - t0:.1f} s")
         for s in systems:
+            if s.tables_of:
+                continue
             schema = schema_of(workload, s.name)
             conn.execute(f"CREATE SCHEMA {schema}")
             res["load"][s.name] = {}
@@ -136,6 +138,11 @@ def run_workload(ctx, workload, systems, args, res: dict) -> None:
                 res["load"][s.name][t.name] = facts
                 print(f"   load {s.name}.{t.name}: {facts['rows']:,} rows in {facts['load_seconds']:.1f} s, "
                       f"{facts['total_bytes'] / 1e6:,.1f} MB")
+    for s in systems:
+        if s.tables_of:
+            if s.tables_of not in res["load"]:
+                raise SystemExit(f"system {s.name} queries the tables of {s.tables_of}: run that system too")
+            res["load"][s.name] = res["load"][s.tables_of]
     for t in tables:
         counts = {s.name: res["load"][s.name][t.name]["rows"] for s in systems}
         if len(set(counts.values())) != 1:
@@ -145,7 +152,8 @@ def run_workload(ctx, workload, systems, args, res: dict) -> None:
     if args.queries:
         wanted = args.queries
         queries = [q for q in queries if any(q.name == w or q.name.startswith(w + "_") for w in wanted)]
-    conns = {s.name: ctx.connect(search_path=f"{schema_of(workload, s.name)}, {shared_schema(workload)}")
+    conns = {s.name: ctx.connect(search_path=f"{schema_of(workload, s.tables_of or s.name)}, {shared_schema(workload)}",
+                                 settings=s.session)
              for s in systems}
     try:
         for q in queries:

@@ -23,6 +23,10 @@ def quote_literal(value: str) -> str:
 class System:
     name = "?"
     description = ""
+    # Another system whose loaded tables this one queries (nothing loaded of its own),
+    # and the session settings its queries run with.
+    tables_of: str | None = None
+    session: dict = {}
 
     def setup(self, conn) -> None:
         """Once per database before anything is created (e.g. CREATE EXTENSION)."""
@@ -179,4 +183,16 @@ class MergeTreeZstd(MergeTreeVariant):
     extra = {"compression": "zstd(3)"}
 
 
-SYSTEMS: dict[str, System] = {s.name: s for s in (Heap(), MergeTree(), MergeTreeLz4(), MergeTreeZstd())}
+class MergeTreeNoAgg(MergeTree):
+    """The mergetree tables queried with MergeTreeAgg switched off: what the node buys."""
+
+    name = "mergetree_noagg"
+    description = "the mergetree tables, mergetree.enable_aggregate_scan = off"
+    tables_of = "mergetree"
+    session = {"mergetree.enable_aggregate_scan": "off"}
+
+    def notes(self, tables):
+        return ["mergetree_noagg: the mergetree tables (load and size are theirs), queried with mergetree.enable_aggregate_scan = off"]
+
+
+SYSTEMS: dict[str, System] = {s.name: s for s in (Heap(), MergeTree(), MergeTreeLz4(), MergeTreeZstd(), MergeTreeNoAgg())}
