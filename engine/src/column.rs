@@ -70,6 +70,11 @@ impl Bitmap {
         }
         self.len += 1;
     }
+    /// Sets bit `i` (which must be below `len`).
+    #[inline]
+    pub fn set(&mut self, i: usize) {
+        self.words[i / 64] |= 1u64 << (i % 64);
+    }
     /// Clears bit `i` (which must be below `len`).
     pub fn clear(&mut self, i: usize) {
         self.words[i / 64] &= !(1u64 << (i % 64));

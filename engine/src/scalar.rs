@@ -4,7 +4,7 @@
 //! infinities and its range errors.
 
 use crate::arith::{self, float_of, ArithOp, ArithType, Operand};
-use crate::column::{sign_extend, ColumnData, ColumnType};
+use crate::column::{sign_extend, Bitmap, ColumnData, ColumnType, Values};
 use crate::error::{Error, Result};
 use crate::range_reader::Fetched;
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,128 @@ impl TruncUnit {
     }
 }
 
+/// The fields `extract(field FROM ts)` takes that are computed here (others: Postgres).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExtractField {
+    Microseconds,
+    Milliseconds,
+    Second,
+    Minute,
+    Hour,
+    Day,
+    Month,
+    Quarter,
+    Year,
+    Decade,
+    Century,
+    Millennium,
+    Dow,
+    Isodow,
+    Doy,
+    Epoch,
+}
+
+impl ExtractField {
+    pub fn parse(field: &str) -> Option<ExtractField> {
+        use ExtractField::*;
+        Some(match field {
+            "microseconds" | "microsecond" | "us" | "usec" | "usecs" | "useconds" | "usecond" => Microseconds,
+            "milliseconds" | "millisecond" | "ms" | "msec" | "msecs" | "mseconds" | "msecond" => Milliseconds,
+            "second" | "seconds" | "s" | "sec" | "secs" => Second,
+            "minute" | "minutes" | "m" | "min" | "mins" => Minute,
+            "hour" | "hours" | "h" | "hr" | "hrs" => Hour,
+            "day" | "days" | "d" => Day,
+            "month" | "months" | "mon" | "mons" => Month,
+            "quarter" | "qtr" => Quarter,
+            "year" | "years" | "y" | "yr" | "yrs" => Year,
+            "decade" | "decades" | "dec" | "decs" => Decade,
+            "century" | "centuries" | "c" | "cent" | "cents" => Century,
+            "millennium" | "millennia" | "mil" | "mils" | "millenia" | "millenniums" => Millennium,
+            "dow" => Dow,
+            "isodow" => Isodow,
+            "doy" => Doy,
+            "epoch" => Epoch,
+            _ => return None,
+        })
+    }
+
+    /// The display scale of the numeric extract returns.
+    pub fn scale(self) -> u16 {
+        match self {
+            ExtractField::Second | ExtractField::Epoch => 6,
+            ExtractField::Milliseconds => 3,
+            _ => 0,
+        }
+    }
+}
+
+/// What `extract(field FROM ts)` marks an infinite timestamp with: ±Infinity for the
+/// fields that grow with time (i64::MAX / i64::MIN here), NULL for the others.
+pub const EXTRACT_POS_INFINITY: i64 = i64::MAX;
+pub const EXTRACT_NEG_INFINITY: i64 = i64::MIN;
+
+/// extract(field FROM timestamp) (timestamp_part_common) as the integer its numeric is
+/// scaled to (`field.scale()`); None for NULL; `Error::Inexact` for an epoch beyond i64.
+pub fn extract_timestamp(field: ExtractField, ts: i64) -> Result<Option<i64>> {
+    extract_finite(field, ts).ok_or_else(|| Error::Inexact("an epoch beyond 64 bits".into()))
+}
+
+fn extract_finite(field: ExtractField, ts: i64) -> Option<Option<i64>> {
+    use ExtractField::*;
+    if ts == i64::MIN || ts == i64::MAX {
+        let grows = matches!(field, Year | Decade | Century | Millennium | Epoch);
+        return Some(grows.then_some(if ts == i64::MAX { EXTRACT_POS_INFINITY } else { EXTRACT_NEG_INFINITY }));
+    }
+    let day = ts.div_euclid(USECS_PER_DAY);
+    let time = ts.rem_euclid(USECS_PER_DAY);
+    let (y, m, d) = civil_from_days(day + UNIX_TO_PG_DAYS);
+    // Within the minute, in microseconds.
+    let usec = time % 60_000_000;
+    let year_of = |y: i64| if y > 0 { y } else { y - 1 };
+    Some(Some(match field {
+        Microseconds => usec,
+        Milliseconds => usec,
+        Second => usec,
+        Minute => time / 60_000_000 % 60,
+        Hour => time / 3_600_000_000,
+        Day => d,
+        Month => m,
+        Quarter => (m - 1) / 3 + 1,
+        Year => year_of(y),
+        // C's division truncates toward zero; these follow Postgres' formulas literally.
+        Decade => {
+            if y >= 0 {
+                y / 10
+            } else {
+                -((8 - (y - 1)) / 10)
+            }
+        }
+        Century => {
+            if y > 0 {
+                (y + 99) / 100
+            } else {
+                -((99 - (y - 1)) / 100)
+            }
+        }
+        Millennium => {
+            if y > 0 {
+                (y + 999) / 1000
+            } else {
+                -((999 - (y - 1)) / 1000)
+            }
+        }
+        // 2000-01-01 was a Saturday (6).
+        Dow => (day + 6).rem_euclid(7),
+        Isodow => match (day + 6).rem_euclid(7) {
+            0 => 7,
+            d => d,
+        },
+        Doy => day + UNIX_TO_PG_DAYS - days_from_civil(y, 1, 1) + 1,
+        // Seconds since 1970-01-01 (scale 6: microseconds).
+        Epoch => ts.checked_add(UNIX_TO_PG_DAYS * USECS_PER_DAY)?,
+    }))
+}
+
 /// An expression over reader columns of a batch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ScalarExpr {
@@ -60,6 +182,12 @@ pub enum ScalarExpr {
     DateOfTimestamp { col: usize },
     /// `date_trunc(unit, ts)` of a timestamp without time zone (timestamp_trunc).
     TruncTimestamp { unit: TruncUnit, col: usize },
+    /// `extract(field FROM ts)` of a timestamp without time zone, scaled by
+    /// 10^field.scale() (date_part's numeric form).
+    Extract { field: ExtractField, col: usize },
+    /// `text::jsonb ->> 'key'` of a JSON text column (json.rs; `Error::Inexact` for a
+    /// document only Postgres reads exactly).
+    JsonField { col: usize, key: Vec<u8> },
     /// A numeric(p, s) column as integers scaled by 10^s (`Error::Inexact` for NaN or a
     /// value of another display scale).
     Numeric { col: usize, scale: u16 },
@@ -76,6 +204,8 @@ impl ScalarExpr {
             ScalarExpr::DateOfTimestamp { col }
             | ScalarExpr::TruncTimestamp { col, .. }
             | ScalarExpr::Numeric { col, .. }
+            | ScalarExpr::Extract { col, .. }
+            | ScalarExpr::JsonField { col, .. }
             | ScalarExpr::ToFloat8 { col, .. } => vec![col],
             ScalarExpr::Arith { a, b, .. } => [a, b]
                 .iter()
@@ -90,55 +220,58 @@ impl ScalarExpr {
     pub fn result_type(&self) -> ColumnType {
         match self {
             ScalarExpr::DateOfTimestamp { .. } => ColumnType::Fixed { width: 4 },
+            ScalarExpr::JsonField { .. } => ColumnType::Var,
             _ => ColumnType::Fixed { width: 8 },
         }
     }
 
     /// The expression's value for every row of the batch (`rows` long); rows outside
-    /// `selection` (sorted) are NULL, as their inputs need not have been decoded.
+    /// `selection` (sorted) are NULL, as their inputs need not have been decoded. Only
+    /// the selected rows are computed: a selective filter costs nothing for the others.
     pub fn eval(&self, columns: &[Option<Fetched>], selection: &[u32], rows: usize) -> Result<ColumnData> {
-        let mut out = ColumnData::new(self.result_type());
         let input = |c: usize| columns[c].as_ref().ok_or_else(|| Error::Invalid(format!("expression input column {c} was not read")));
-        let mut sel = selection.iter().peekable();
+        let mut out = match self.result_type() {
+            ColumnType::Fixed { width } => FixedOut::new(rows, width as usize),
+            ColumnType::Var => {
+                let ScalarExpr::JsonField { col, ref key } = *self else { unreachable!("only JSON fields are text") };
+                return json_field(input(col)?, key, selection, rows);
+            }
+        };
         match *self {
+            ScalarExpr::JsonField { .. } => unreachable!("handled above"),
             ScalarExpr::DateOfTimestamp { col } => {
                 let c = input(col)?;
-                for r in 0..rows as u32 {
-                    match sel.next_if_eq(&&r).and_then(|_| c.get(r)) {
-                        Some(v) => out.push(&date_of_timestamp(sign_extend(v)).to_le_bytes()),
-                        None => out.push_null(),
-                    }
+                for &r in selection {
+                    out.set(r, c.get(r).map(|v| date_of_timestamp(sign_extend(v)) as i64));
                 }
             }
             ScalarExpr::TruncTimestamp { unit, col } => {
                 let c = input(col)?;
-                for r in 0..rows as u32 {
-                    match sel.next_if_eq(&&r).and_then(|_| c.get(r)) {
-                        Some(v) => out.push(&trunc_timestamp(unit, sign_extend(v))?.to_le_bytes()),
-                        None => out.push_null(),
-                    }
+                for &r in selection {
+                    out.set(r, c.get(r).map(|v| trunc_timestamp(unit, sign_extend(v))).transpose()?);
+                }
+            }
+            ScalarExpr::Extract { field, col } => {
+                let c = input(col)?;
+                for &r in selection {
+                    out.set(r, c.get(r).map(|v| extract_timestamp(field, sign_extend(v))).transpose()?.flatten());
                 }
             }
             ScalarExpr::Numeric { col, scale } => {
                 let c = input(col)?;
-                for r in 0..rows as u32 {
-                    match sel.next_if_eq(&&r).and_then(|_| c.get(r)) {
-                        Some(v) => {
-                            let n = crate::numeric::read(v).and_then(|n| n.scaled(scale));
-                            out.push(&n.ok_or_else(|| Error::Inexact(format!("NaN or a numeric value not of scale {scale}")))?.to_le_bytes())
-                        }
-                        None => out.push_null(),
-                    }
+                for &r in selection {
+                    let v = match c.get(r) {
+                        Some(v) => Some(crate::numeric::read_scaled(v, scale).ok_or_else(|| Error::Inexact(format!("NaN or a numeric value not of scale {scale}")))?),
+                        None => None,
+                    };
+                    out.set(r, v);
                 }
             }
             ScalarExpr::ToFloat8 { col, int } => {
                 let c = input(col)?;
                 // int4 and float4 are both 4 bytes wide: the type says which.
-                for r in 0..rows as u32 {
-                    match sel.next_if_eq(&&r).and_then(|_| c.get(r)) {
-                        Some(v) => out.push(&if int { sign_extend(v) as f64 } else { float_of(v) }.to_le_bytes()),
-                        None => out.push_null(),
-                    }
+                for &r in selection {
+                    out.set_float(r, c.get(r).map(|v| if int { sign_extend(v) as f64 } else { float_of(v) }));
                 }
             }
             ScalarExpr::Arith { op, ty, a, b } => {
@@ -149,38 +282,100 @@ impl ScalarExpr {
                     }
                 };
                 let (ca, cb) = (operand(a)?, operand(b)?);
-                for r in 0..rows as u32 {
-                    if sel.next_if_eq(&&r).is_none() {
-                        out.push_null();
-                        continue;
+                let int = |o: Operand, c: Option<&Fetched>, r: u32| match (o, c) {
+                    (_, Some(c)) => c.get(r).map(sign_extend),
+                    (Operand::Int(i), _) => Some(i),
+                    _ => None,
+                };
+                let float = |o: Operand, c: Option<&Fetched>, r: u32| match (o, c) {
+                    (_, Some(c)) => c.get(r).map(float_of),
+                    (Operand::Float(f), _) => Some(f),
+                    (Operand::Int(i), _) => Some(i as f64),
+                    _ => None,
+                };
+                for &r in selection {
+                    match ty {
+                        ArithType::Int { width } => {
+                            let v = match (int(a, ca, r), int(b, cb, r)) {
+                                (Some(x), Some(y)) => Some(arith::int(op, width, x, y)?),
+                                _ => None,
+                            };
+                            out.set(r, v);
+                        }
+                        ArithType::Float8 => {
+                            let v = match (float(a, ca, r), float(b, cb, r)) {
+                                (Some(x), Some(y)) => Some(arith::float8(op, x, y)?),
+                                _ => None,
+                            };
+                            out.set_float(r, v);
+                        }
+                        ArithType::Numeric { a: sa, b: sb } => {
+                            let v = match (int(a, ca, r), int(b, cb, r)) {
+                                (Some(x), Some(y)) => Some(arith::numeric(op, sa, x, sb, y)?),
+                                _ => None,
+                            };
+                            out.set(r, v);
+                        }
                     }
-                    let (va, vb) = (ca.map(|c| c.get(r)), cb.map(|c| c.get(r)));
-                    if matches!(va, Some(None)) || matches!(vb, Some(None)) {
-                        out.push_null();
-                        continue;
-                    }
-                    let int = |o: Operand, v: Option<Option<&[u8]>>| match (o, v) {
-                        (_, Some(Some(bytes))) => sign_extend(bytes),
-                        (Operand::Int(i), _) => i,
-                        _ => 0,
-                    };
-                    let float = |o: Operand, v: Option<Option<&[u8]>>| match (o, v) {
-                        (_, Some(Some(bytes))) => float_of(bytes),
-                        (Operand::Float(f), _) => f,
-                        (Operand::Int(i), _) => i as f64,
-                        _ => 0.0,
-                    };
-                    let bytes = match ty {
-                        ArithType::Int { width } => arith::int(op, width, int(a, va), int(b, vb))?.to_le_bytes(),
-                        ArithType::Float8 => arith::float8(op, float(a, va), float(b, vb))?.to_le_bytes(),
-                        ArithType::Numeric { a: sa, b: sb } => arith::numeric(op, sa, int(a, va), sb, int(b, vb))?.to_le_bytes(),
-                    };
-                    out.push(&bytes);
                 }
             }
         }
-        Ok(out)
+        Ok(out.finish())
     }
+}
+
+/// A fixed-width result column of `rows` rows, written at the selected rows only: the
+/// rest stay NULL (zero bytes, clear validity).
+struct FixedOut {
+    width: usize,
+    data: Vec<u8>,
+    valid: Bitmap,
+}
+
+impl FixedOut {
+    fn new(rows: usize, width: usize) -> FixedOut {
+        let mut valid = Bitmap::new_set(rows);
+        valid.clear_range(0, rows);
+        FixedOut { width, data: vec![0; rows * width], valid }
+    }
+
+    #[inline]
+    fn set(&mut self, r: u32, v: Option<i64>) {
+        if let Some(v) = v {
+            let at = r as usize * self.width;
+            self.data[at..at + self.width].copy_from_slice(&v.to_le_bytes()[..self.width]);
+            self.valid.set(r as usize);
+        }
+    }
+
+    #[inline]
+    fn set_float(&mut self, r: u32, v: Option<f64>) {
+        self.set(r, v.map(|f| f.to_bits() as i64));
+    }
+
+    fn finish(self) -> ColumnData {
+        let all = self.valid.count_set() == self.valid.len();
+        ColumnData { values: Values::Fixed { width: self.width, data: self.data }, validity: (!all).then_some(self.valid) }
+    }
+}
+
+/// `text::jsonb ->> 'key'` of the selected rows.
+fn json_field(c: &Fetched, key: &[u8], selection: &[u32], rows: usize) -> Result<ColumnData> {
+    let mut out = ColumnData::new(ColumnType::Var);
+    let keys = [key];
+    let mut sel = selection.iter().peekable();
+    for r in 0..rows as u32 {
+        let Some(doc) = sel.next_if_eq(&&r).and_then(|_| c.get(r)) else {
+            out.push_null();
+            continue;
+        };
+        match crate::json::object_fields(doc, &keys).as_deref() {
+            Some([crate::json::Field::Text(t)]) => out.push(t),
+            Some(_) => out.push_null(),
+            None => return Err(Error::Inexact("a JSON document only Postgres reads exactly".into())),
+        }
+    }
+    Ok(out)
 }
 
 /// timestamp_date: the day a timestamp falls on; -infinity and infinity map to the
@@ -270,6 +465,28 @@ mod tests {
         }
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(UNIX_TO_PG_DAYS), (2000, 1, 1));
+    }
+
+    #[test]
+    fn extraction_matches_postgres() {
+        use ExtractField::*;
+        let t = ts(2024, 2, 29, 13, 47, 59, 987_654);
+        let x = |f| extract_timestamp(f, t).unwrap().unwrap();
+        let e = |f, t| extract_timestamp(f, t).unwrap();
+        assert_eq!((x(Year), x(Month), x(Day), x(Hour), x(Minute)), (2024, 2, 29, 13, 47));
+        assert_eq!((x(Second), x(Milliseconds), x(Microseconds)), (59_987_654, 59_987_654, 59_987_654));
+        assert_eq!((x(Quarter), x(Decade), x(Century), x(Millennium)), (1, 202, 21, 3));
+        // A Thursday, day 60 of a leap year.
+        assert_eq!((x(Dow), x(Isodow), x(Doy)), (4, 4, 60));
+        assert_eq!(e(Isodow, ts(2024, 3, 3, 0, 0, 0, 0)), Some(7));
+        assert_eq!(e(Epoch, ts(1970, 1, 1, 0, 0, 1, 5)), Some(1_000_005));
+        // 45 BC is astronomical year -44; no year 0; the first century BC is -1.
+        let bc = ts(-44, 3, 15, 12, 0, 0, 0);
+        assert_eq!((e(Year, bc), e(Century, bc), e(Decade, bc)), (Some(-45), Some(-1), Some(-5)));
+        assert_eq!(e(Year, ts(2000, 1, 1, 0, 0, 0, 0) - 1), Some(1999));
+        assert_eq!(e(Hour, i64::MAX), None);
+        assert_eq!(e(Year, i64::MIN), Some(EXTRACT_NEG_INFINITY));
+        assert!(matches!(extract_timestamp(Epoch, END_TIMESTAMP - 1), Err(Error::Inexact(_))));
     }
 
     #[test]

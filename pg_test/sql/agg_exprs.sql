@@ -152,6 +152,46 @@ SELECT q, check_agg(q) FROM unnest(ARRAY[
   'SELECT id FROM $T WHERE price - disc > 1500']) q;
 SELECT plan_lines('SELECT id FROM agg_m WHERE disc BETWEEN 0.05 AND 0.07 AND qty < 24', 'Filter');
 
+-- extract(field FROM ts) keys: numerics of Postgres' scale; NULL or infinities for
+-- infinite timestamps, as Postgres gives them.
+CREATE TABLE ext_m (g int, ts timestamp) USING mergetree WITH (order_by = 'g');
+CREATE TABLE ext_h (g int, ts timestamp);
+INSERT INTO ext_h SELECT g, timestamp '1999-12-30 22:59:58.5' + g * interval '13 hours 17 minutes 1.25 seconds' FROM generate_series(1, 3000) g;
+INSERT INTO ext_h VALUES (3001, 'infinity'), (3002, '-infinity'), (3003, NULL), (3004, '0044-03-15 12:00 BC'), (3005, '0001-01-01 00:00 BC');
+INSERT INTO ext_m SELECT * FROM ext_h;
+SELECT f, same_rows(format('SELECT extract(%s FROM ts), count(*), min(g) FROM ext_m GROUP BY 1', f),
+                    format('SELECT extract(%s FROM ts), count(*), min(g) FROM ext_h GROUP BY 1', f)) AS same
+FROM unnest(ARRAY['microseconds', 'milliseconds', 'second', 'minute', 'hour', 'day', 'month', 'quarter', 'year',
+                  'decade', 'century', 'millennium', 'dow', 'isodow', 'doy', 'epoch']) f;
+SELECT extract(year FROM ts) y, extract(second FROM ts) s, count(*) FROM ext_m WHERE g > 3000 OR g < 3 GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT plan_lines('SELECT extract(hour FROM ts), count(*) FROM ext_m GROUP BY 1', 'Group Keys');
+
+-- JSON fields of a text column as keys (text::jsonb ->> 'key'): read by the scan where it
+-- reads exactly what Postgres does; a document it cannot (escapes, exponents, nested
+-- values, invalid JSON) leaves the query to Postgres, errors included.
+CREATE TABLE js_m (g int, props text, d int) USING mergetree WITH (order_by = 'g');
+CREATE TABLE js_h (g int, props text, d int);
+INSERT INTO js_h SELECT g, CASE g % 7 WHEN 0 THEN NULL WHEN 1 THEN '{"browser": "firefox", "os": "linux", "n": 1.50}'
+                                  WHEN 2 THEN '{"os": "mac", "browser": null}' WHEN 3 THEN '{ "browser" : "chrome" , "os":"win", "n": -3}'
+                                  WHEN 4 THEN '{"browser": "firefox", "browser": "edge", "b": true}' WHEN 5 THEN '{"os": "bsd"}'
+                                  ELSE '{"browser": "safari", "n": 10, "x": {"os": "no"}}' END, g % 100
+FROM generate_series(1, 2000) g;
+INSERT INTO js_m SELECT * FROM js_h;
+SELECT same_rows('SELECT props::jsonb ->> ''browser'', props::jsonb ->> ''os'', count(*), avg(d) FROM js_m GROUP BY 1, 2',
+                 'SELECT props::jsonb ->> ''browser'', props::jsonb ->> ''os'', count(*), avg(d) FROM js_h GROUP BY 1, 2') AS json_keys_same,
+       same_rows('SELECT props::jsonb ->> ''n'', props::jsonb ->> ''b'', count(*) FROM js_m WHERE d < 50 GROUP BY 1, 2',
+                 'SELECT props::jsonb ->> ''n'', props::jsonb ->> ''b'', count(*) FROM js_h WHERE d < 50 GROUP BY 1, 2') AS json_values_same;
+SELECT plan_lines('SELECT props::jsonb ->> ''browser'', count(*) FROM js_m GROUP BY 1', 'Group Keys|Fallback');
+INSERT INTO js_m VALUES (3000, '{"browser": "fire\u0066ox"}', 1), (3001, '{"browser": 1e3}', 2), (3002, '[1, 2]', 3);
+INSERT INTO js_h VALUES (3000, '{"browser": "fire\u0066ox"}', 1), (3001, '{"browser": 1e3}', 2), (3002, '[1, 2]', 3);
+SELECT same_rows('SELECT props::jsonb ->> ''browser'', count(*) FROM js_m GROUP BY 1',
+                 'SELECT props::jsonb ->> ''browser'', count(*) FROM js_h GROUP BY 1') AS escapes_same;
+SELECT plan_lines('SELECT props::jsonb ->> ''browser'', count(*) FROM js_m GROUP BY 1', 'Fallback');
+INSERT INTO js_m VALUES (3003, '{"browser": ', 3);
+INSERT INTO js_h VALUES (3003, '{"browser": ', 3);
+SELECT err_of('SELECT props::jsonb ->> ''browser'', count(*) FROM js_m GROUP BY 1') = err_of('SELECT props::jsonb ->> ''browser'', count(*) FROM js_h GROUP BY 1') AS same_error,
+       err_of('SELECT props::jsonb ->> ''browser'', count(*) FROM js_m GROUP BY 1');
+
 -- char(n) keys and distinct counts group by bytes: values are padded to n characters.
 SELECT check_agg('SELECT wide, count(*), count(DISTINCT flag), min(qty) FROM $T GROUP BY wide ORDER BY wide');
 SELECT check_agg('SELECT flag, wide, count(*) FROM $T GROUP BY 1, 2');

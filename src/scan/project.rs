@@ -24,7 +24,7 @@ pub struct JsonFields {
 }
 
 /// `Var::jsonb ->> 'const'` on a text column of the scanned relation: (attno, key, collation).
-unsafe fn match_field(node: *mut pg_sys::Node, scanrelid: u32) -> Option<(i16, Vec<u8>, pg_sys::Oid)> {
+pub(crate) unsafe fn match_field(node: *mut pg_sys::Node, scanrelid: u32) -> Option<(i16, Vec<u8>, pg_sys::Oid)> {
     // SAFETY: `node` is a valid expression node of the plan.
     unsafe {
         if node.is_null() || (*node).type_ != pg_sys::NodeTag::T_OpExpr {

@@ -51,14 +51,16 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
     let keys: Vec<KeySpec> = plan
         .keys
         .iter()
-        .map(|&k| {
+        .map(|k| {
             let ci = idx(k.attnum());
             needed.push(ci);
             let c = &tp.columns[ci];
             let expr = match k {
                 KeyExpr::Column(_) => return KeySpec { col: ci, ty: c.ty, float: c.sort == mergetree::SortKind::Float },
                 KeyExpr::DateOf(_) => ScalarExpr::DateOfTimestamp { col: ci },
-                KeyExpr::Trunc(unit, _) => ScalarExpr::TruncTimestamp { unit, col: ci },
+                KeyExpr::Trunc(unit, _) => ScalarExpr::TruncTimestamp { unit: *unit, col: ci },
+                KeyExpr::Extract(field, _) => ScalarExpr::Extract { field: *field, col: ci },
+                KeyExpr::JsonField(_, key) => ScalarExpr::JsonField { col: ci, key: key.clone() },
             };
             let ty = expr.result_type();
             derived.push(expr);

@@ -25,24 +25,28 @@ pub mod path;
 
 use mergetree::aggregate::ValueKind;
 use mergetree::arith::{ArithOp, ArithType};
-use mergetree::scalar::TruncUnit;
+use mergetree::scalar::{ExtractField, TruncUnit};
 use serde::{Deserialize, Serialize};
 
 /// A grouping key: a column, or a function of one the engine computes as Postgres does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KeyExpr {
     Column(i16),
     /// `ts::date` of a timestamp column.
     DateOf(i16),
     /// `date_trunc(unit, ts)` of a timestamp column.
     Trunc(TruncUnit, i16),
+    /// `extract(field FROM ts)` of a timestamp column.
+    Extract(ExtractField, i16),
+    /// `text_column::jsonb ->> 'key'` (the key's bytes).
+    JsonField(i16, Vec<u8>),
 }
 
 impl KeyExpr {
     /// The column it reads.
     pub fn attnum(&self) -> i16 {
         match *self {
-            KeyExpr::Column(a) | KeyExpr::DateOf(a) | KeyExpr::Trunc(_, a) => a,
+            KeyExpr::Column(a) | KeyExpr::DateOf(a) | KeyExpr::Trunc(_, a) | KeyExpr::Extract(_, a) | KeyExpr::JsonField(a, _) => a,
         }
     }
 }

@@ -33,7 +33,13 @@ unsafe fn numeric_of(v: i128) -> pg_sys::Datum {
 
 /// A numeric of display scale `scale` from a scaled integer.
 unsafe fn numeric_scaled(v: i128, scale: u16) -> pg_sys::Datum {
-    let text = std::ffi::CString::new(mergetree::numeric::format_scaled(v, scale)).unwrap_or_default();
+    // SAFETY: per numeric_text.
+    unsafe { numeric_text(&mergetree::numeric::format_scaled(v, scale)) }
+}
+
+/// A numeric from its text.
+unsafe fn numeric_text(text: &str) -> pg_sys::Datum {
+    let text = std::ffi::CString::new(text).unwrap_or_default();
     // SAFETY: numeric_in reads a NUL-terminated decimal string.
     unsafe {
         pg_sys::OidFunctionCall3Coll(
@@ -57,6 +63,27 @@ unsafe fn computed_datum(bytes: &[u8], ty: ValueType) -> pg_sys::Datum {
         // SAFETY: numeric_in through Postgres' own function.
         ValueType::Numeric { scale } => unsafe { numeric_scaled(i64::from_le_bytes(raw) as i128, scale) },
     }
+}
+
+/// An extract() key's numerics (scaled integers; the infinities' sentinels as infinities).
+fn extract_datums(groups: &[Group], k: usize, scale: u16) -> DatumColumn {
+    use mergetree::scalar::{EXTRACT_NEG_INFINITY, EXTRACT_POS_INFINITY};
+    let mut datums = Vec::with_capacity(groups.len());
+    let mut nulls = Vec::with_capacity(groups.len());
+    for g in groups {
+        let v = g.keys[k].as_ref().and_then(|b| b.get(..8)).map(|b| i64::from_le_bytes(b.try_into().unwrap_or([0; 8])));
+        // SAFETY: numeric_in through Postgres' own function.
+        let d = v.map(|v| unsafe {
+            match v {
+                EXTRACT_POS_INFINITY => numeric_text("Infinity"),
+                EXTRACT_NEG_INFINITY => numeric_text("-Infinity"),
+                v => numeric_scaled(v as i128, scale),
+            }
+        });
+        nulls.push(d.is_none());
+        datums.push(d.unwrap_or(pg_sys::Datum::from(0)));
+    }
+    DatumColumn::plain(datums, nulls)
 }
 
 /// The plan of a computed by-value column of type `typid` (from column `c`).
@@ -90,10 +117,16 @@ pub fn datums(plan: &NodePlan, table_plan: &TablePlan, groups: &[Group], table: 
         datum::to_datums(c, d)
     };
     for (k, key) in plan.keys.iter().enumerate() {
+        if let KeyExpr::Extract(field, _) = *key {
+            columns.push(extract_datums(groups, k, field.scale()));
+            continue;
+        }
         let c = match *key {
-            KeyExpr::Column(a) => column(a).clone(),
+            // A JSON field of a text column is text of the column's collation.
+            KeyExpr::Column(a) | KeyExpr::JsonField(a, _) => column(a).clone(),
             KeyExpr::DateOf(a) => computed(column(a), pg_sys::DATEOID, 4),
             KeyExpr::Trunc(_, a) => computed(column(a), pg_sys::TIMESTAMPOID, 8),
+            KeyExpr::Extract(..) => unreachable!("extract() keys are numerics, made above"),
         };
         columns.push(values_of(&c, &|g| g.keys[k].clone()));
     }

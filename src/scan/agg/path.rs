@@ -7,7 +7,7 @@ use crate::datum::{self, TablePlan};
 use crate::ffi::list_ptrs;
 use crate::scan::quals;
 use mergetree::aggregate::ValueKind;
-use mergetree::scalar::TruncUnit;
+use mergetree::scalar::{ExtractField, TruncUnit};
 use mergetree::SortKind;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -224,8 +224,8 @@ unsafe fn computed_agg(name: &str, distinct: bool, arg: *mut pg_sys::Node, relid
     }
 }
 
-/// A grouping key the node computes: a column, `ts::date` or `date_trunc(unit, ts)` of a
-/// timestamp column (without time zone: these do not depend on the session's TimeZone).
+/// A grouping key the node computes: a column, `ts::date`, `date_trunc(unit, ts)` or
+/// `extract(field FROM ts)` of a timestamp column, or a JSON field of a text column (without time zone: these do not depend on the session's TimeZone).
 unsafe fn key_expr(e: *mut pg_sys::Node, relid: pg_sys::Index, plan: &TablePlan) -> Option<KeyExpr> {
     // SAFETY: `e` is a grouping expression of the query; catalog lookups.
     unsafe {
@@ -233,6 +233,11 @@ unsafe fn key_expr(e: *mut pg_sys::Node, relid: pg_sys::Index, plan: &TablePlan)
             let ci = plan.index_of_attnum((*v).varattno)?;
             value_kind(plan, ci, pg_sys::exprCollation(e), (*v).vartypmod, false)?;
             return Some(KeyExpr::Column((*v).varattno));
+        }
+        // `text::jsonb ->> 'key'`: grouped by its bytes, under a deterministic collation.
+        if let Some((attnum, key, collation)) = crate::scan::project::match_field(e, relid) {
+            let deterministic = collation == pg_sys::InvalidOid || pg_sys::get_collation_isdeterministic(collation);
+            return deterministic.then_some(KeyExpr::JsonField(attnum, key));
         }
         if (*e).type_ != pg_sys::NodeTag::T_FuncExpr {
             return None;
@@ -253,6 +258,14 @@ unsafe fn key_expr(e: *mut pg_sys::Node, relid: pg_sys::Index, plan: &TablePlan)
                 }
                 let text = pgrx::FromDatum::from_datum((*c).constvalue, false).map(|t: String| t.to_lowercase())?;
                 Some(KeyExpr::Trunc(TruncUnit::parse(&text)?, timestamp_col(*ts)?))
+            }
+            (pg_sys::F_EXTRACT_TEXT_TIMESTAMP, [field, ts]) => {
+                let c = *field as *mut pg_sys::Const;
+                if (**field).type_ != pg_sys::NodeTag::T_Const || (*c).constisnull {
+                    return None;
+                }
+                let text = pgrx::FromDatum::from_datum((*c).constvalue, false).map(|t: String| t.to_lowercase())?;
+                Some(KeyExpr::Extract(ExtractField::parse(&text)?, timestamp_col(*ts)?))
             }
             _ => None,
         }
