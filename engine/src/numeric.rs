@@ -176,15 +176,18 @@ pub fn read_scaled(bytes: &[u8], scale: u16) -> Option<i64> {
         let d = u16::from_le_bytes([d[0], d[1]]) as i64;
         // This digit is worth 10^(4 * (weight - i) + scale) of the scaled value.
         let e = 4 * (weight - i as i32) + scale as i32;
-        let term = if e >= 0 {
-            d.checked_mul(*POW10.get(e as usize)?)?
-        } else {
-            let p = *POW10.get((-e) as usize)?;
-            if d % p != 0 {
-                return None;
-            }
-            d / p
+        // Constant divisors: the compiler turns them into multiplications.
+        let (term, rest) = match e {
+            0.. => (d.checked_mul(*POW10.get(e as usize)?)?, 0),
+            -1 => (d / 10, d % 10),
+            -2 => (d / 100, d % 100),
+            -3 => (d / 1000, d % 1000),
+            // A whole digit below the display scale: only zero fits.
+            _ => (0, d),
         };
+        if rest != 0 {
+            return None;
+        }
         v = v.checked_add(term)?;
     }
     Some(if negative { -v } else { v })

@@ -323,15 +323,18 @@ fn inexact(progress: &mut Progress, what: String) -> Option<Vec<Group>> {
 }
 
 /// Aggregates everything the scan sees within `limit` bytes of groups, in as many
-/// shares as that takes: as many as the planner's estimate (`est`: all bytes, distinct
-/// values' bytes) asks for, doubled whenever a pass outgrows the budget; None (and
+/// shares as that takes: one first (a pass over budget stops as soon as it is, so trying
+/// costs little, and the planner's estimates of expression keys can be far off), then as
+/// many as the planner's estimate (`est`: all bytes, distinct values' bytes) asks for,
+/// doubled whenever a pass outgrows the budget; None (and
 /// progress.fallback set) when that would be more than MAX_PASSES passes. Shares are
 /// taken a thread's worth at a time (a pass gives each thread its own share).
 pub fn aggregate(src: &mut Source, es: &EngineSpec, est: (u64, u64), limit: usize, progress: &mut Progress) -> Option<Vec<Group>> {
     progress.threads = crate::gucs::max_threads();
     let threads = progress.threads as u32;
     let predicate = src.predicate.clone();
-    let mut shares = ((est.0 as f64 * 1.3) / limit as f64).ceil().max(1.0) as u32;
+    let estimated = ((est.0 as f64 * 1.3) / limit as f64).ceil().max(2.0) as u32;
+    let mut shares: u32 = 1;
     // Which the shares divide: distinct values when they dominate (or there is one
     // group), else the groups.
     // Percentiles need all of a group's values in one pass: only groups can be shared.
@@ -407,6 +410,6 @@ pub fn aggregate(src: &mut Source, es: &EngineSpec, est: (u64, u64), limit: usiz
                 return Some(groups);
             }
         }
-        shares *= 2;
+        shares = if shares == 1 { estimated } else { shares * 2 };
     }
 }
