@@ -246,3 +246,19 @@ pub fn is_mergetree(relid: pg_sys::Oid) -> bool {
         r
     }
 }
+
+/// A zeroed executor state of type `T` that begins with a CustomScanState, its methods
+/// set: what a CreateCustomScanState callback returns.
+///
+/// # Safety
+/// `T` is `#[repr(C)]` and starts with a `pg_sys::CustomScanState`; called in the
+/// executor's memory context (the state lives as long as the plan's execution).
+pub unsafe fn new_custom_state<T>(methods: *const pg_sys::CustomExecMethods) -> *mut pg_sys::Node {
+    // SAFETY: per the caller; palloc0 zeroes every field Postgres reads before setting it.
+    unsafe {
+        let s = pg_sys::palloc0(std::mem::size_of::<T>()) as *mut pg_sys::CustomScanState;
+        (*s).ss.ps.type_ = pg_sys::NodeTag::T_CustomScanState;
+        (*s).methods = methods;
+        s as *mut pg_sys::Node
+    }
+}

@@ -30,27 +30,40 @@ const SHORT_WEIGHT_SIGN_MASK: u16 = 0x0040;
 const SHORT_WEIGHT_MASK: u16 = 0x003F;
 const DSCALE_MASK: u16 = 0x3FFF;
 
-/// Reads a numeric's payload (the bytes after the varlena header); None when the bytes
-/// are not a numeric.
-pub fn read(bytes: &[u8]) -> Option<Numeric> {
+/// A stored numeric's header: a special value, or a finite one's sign, display scale,
+/// weight (of its first base-10000 digit) and where its digits start.
+enum Header {
+    Special(Numeric),
+    Finite { negative: bool, dscale: u16, weight: i32, digits_at: usize },
+}
+
+#[inline]
+fn header(bytes: &[u8]) -> Option<Header> {
     let word = |i: usize| bytes.get(i..i + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
     let header = word(0)?;
-    let (negative, dscale, weight, digits_at) = match header & SIGN_MASK {
-        SPECIAL => {
-            return Some(match header & EXT_SIGN_MASK {
-                NAN => Numeric::NaN,
-                PINF => Numeric::PosInf,
-                _ => Numeric::NegInf,
-            })
-        }
+    Some(match header & SIGN_MASK {
+        SPECIAL => Header::Special(match header & EXT_SIGN_MASK {
+            NAN => Numeric::NaN,
+            PINF => Numeric::PosInf,
+            _ => Numeric::NegInf,
+        }),
         SHORT => {
             let w = (header & SHORT_WEIGHT_MASK) as i32;
             let weight = if header & SHORT_WEIGHT_SIGN_MASK != 0 { w - 64 } else { w };
-            (header & SHORT_SIGN_MASK != 0, (header & SHORT_DSCALE_MASK) >> SHORT_DSCALE_SHIFT, weight, 2)
+            Header::Finite { negative: header & SHORT_SIGN_MASK != 0, dscale: (header & SHORT_DSCALE_MASK) >> SHORT_DSCALE_SHIFT, weight, digits_at: 2 }
         }
-        sign => (sign == NEG, header & DSCALE_MASK, word(2)? as i16 as i32, 4),
+        sign => Header::Finite { negative: sign == NEG, dscale: header & DSCALE_MASK, weight: word(2)? as i16 as i32, digits_at: 4 },
+    })
+}
+
+/// Reads a numeric's payload (the bytes after the varlena header); None when the bytes
+/// are not a numeric.
+pub fn read(bytes: &[u8]) -> Option<Numeric> {
+    let (negative, dscale, weight, digits_at) = match header(bytes)? {
+        Header::Special(n) => return Some(n),
+        Header::Finite { negative, dscale, weight, digits_at } => (negative, dscale, weight, digits_at),
     };
-    let digits = &bytes[digits_at..];
+    let digits = bytes.get(digits_at..)?;
     if digits.len() % 2 != 0 {
         return None;
     }
@@ -118,21 +131,16 @@ pub fn compare(a: &[u8], b: &[u8]) -> Option<std::cmp::Ordering> {
 
 /// (class, sign, weight, digits) of a stored numeric.
 fn parts(bytes: &[u8]) -> Option<(Class, i8, i32, Vec<u16>)> {
-    let header = u16::from_le_bytes([*bytes.first()?, *bytes.get(1)?]);
-    let (negative, weight, at) = match header & SIGN_MASK {
-        SPECIAL => {
-            let class = match header & EXT_SIGN_MASK {
-                NAN => Class::NaN,
-                PINF => Class::PosInf,
+    let (negative, weight, at) = match header(bytes)? {
+        Header::Special(n) => {
+            let class = match n {
+                Numeric::NaN => Class::NaN,
+                Numeric::PosInf => Class::PosInf,
                 _ => Class::NegInf,
             };
             return Some((class, 0, 0, Vec::new()));
         }
-        SHORT => {
-            let w = (header & SHORT_WEIGHT_MASK) as i32;
-            (header & SHORT_SIGN_MASK != 0, if header & SHORT_WEIGHT_SIGN_MASK != 0 { w - 64 } else { w }, 2)
-        }
-        sign => (sign == NEG, i16::from_le_bytes([*bytes.get(2)?, *bytes.get(3)?]) as i32, 4),
+        Header::Finite { negative, weight, digits_at, .. } => (negative, weight, digits_at),
     };
     let raw = bytes.get(at..)?;
     let mut digits: Vec<u16> = raw.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
@@ -159,15 +167,7 @@ const POW10: [i64; 19] = {
 /// result fits an i64 (the hot path of aggregation: no i128, no division but of a digit).
 #[inline]
 pub fn read_scaled(bytes: &[u8], scale: u16) -> Option<i64> {
-    let header = u16::from_le_bytes([*bytes.first()?, *bytes.get(1)?]);
-    let (negative, dscale, weight, at) = match header & SIGN_MASK {
-        SPECIAL => return None,
-        SHORT => {
-            let w = (header & SHORT_WEIGHT_MASK) as i32;
-            (header & SHORT_SIGN_MASK != 0, (header & SHORT_DSCALE_MASK) >> SHORT_DSCALE_SHIFT, if header & SHORT_WEIGHT_SIGN_MASK != 0 { w - 64 } else { w }, 2)
-        }
-        sign => (sign == NEG, header & DSCALE_MASK, i16::from_le_bytes([*bytes.get(2)?, *bytes.get(3)?]) as i32, 4),
-    };
+    let Header::Finite { negative, dscale, weight, digits_at: at } = header(bytes)? else { return None };
     if dscale != scale {
         return None;
     }

@@ -75,14 +75,9 @@ struct ScanState {
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn create_scan_state(cscan: *mut pg_sys::CustomScan) -> *mut pg_sys::Node {
-    // SAFETY: allocates our state with the CustomScanState first, as Postgres expects.
-    unsafe {
-        let s = pg_sys::palloc0(std::mem::size_of::<ScanState>()) as *mut ScanState;
-        (*s).css.ss.ps.type_ = pg_sys::NodeTag::T_CustomScanState;
-        (*s).css.methods = &raw const EXEC_METHODS;
-        let _ = cscan;
-        s as *mut pg_sys::Node
-    }
+    let _ = cscan;
+    // SAFETY: ScanState is repr(C) and begins with the CustomScanState.
+    unsafe { crate::ffi::new_custom_state::<ScanState>(&raw const EXEC_METHODS) }
 }
 
 unsafe fn state<'a>(node: *mut pg_sys::CustomScanState) -> &'a mut ScanState {

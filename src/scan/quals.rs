@@ -19,9 +19,13 @@ const NUMERIC_FAMILY: u32 = 1988;
 const DATETIME_FAMILY: u32 = 434;
 const ROWCOMPARE_NE: i32 = 6;
 
-/// A column reference of our relation, looking through binary-compatible relabeling.
-unsafe fn column_of(node: *mut pg_sys::Node, relid: pg_sys::Index, plan: &TablePlan) -> Option<usize> {
-    // SAFETY: `node` is a valid expression node.
+/// A column reference of relation `relid` (a user column, not of an outer query),
+/// looking through binary-compatible relabeling.
+///
+/// # Safety
+/// `node` is a valid expression node (or null).
+pub unsafe fn var_of(node: *mut pg_sys::Node, relid: pg_sys::Index) -> Option<*mut pg_sys::Var> {
+    // SAFETY: per the caller.
     unsafe {
         let mut n = node;
         while !n.is_null() && (*n).type_ == pg_sys::NodeTag::T_RelabelType {
@@ -31,11 +35,14 @@ unsafe fn column_of(node: *mut pg_sys::Node, relid: pg_sys::Index, plan: &TableP
             return None;
         }
         let v = n as *mut pg_sys::Var;
-        if (*v).varno as pg_sys::Index != relid || (*v).varlevelsup != 0 || (*v).varattno <= 0 {
-            return None;
-        }
-        plan.index_of_attnum((*v).varattno)
+        ((*v).varno as pg_sys::Index == relid && (*v).varlevelsup == 0 && (*v).varattno > 0).then_some(v)
     }
+}
+
+/// The table plan's index of the column `node` references.
+unsafe fn column_of(node: *mut pg_sys::Node, relid: pg_sys::Index, plan: &TablePlan) -> Option<usize> {
+    // SAFETY: `node` is a valid expression node.
+    unsafe { plan.index_of_attnum((*var_of(node, relid)?).varattno) }
 }
 
 /// A value known by execution: a constant, a parameter, or a column of another relation

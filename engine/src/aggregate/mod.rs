@@ -138,14 +138,7 @@ fn encode_key(k: &KeySpec, col: &Fetched, r: u32, out: &mut Vec<u8>) {
         Some(v) => {
             out.push(1);
             if k.float {
-                let x = float_of(v);
-                let x = if x == 0.0 {
-                    0.0
-                } else if x.is_nan() {
-                    f64::NAN
-                } else {
-                    x
-                };
+                let x = float_key(float_of(v));
                 out.extend_from_slice(&x.to_bits().to_le_bytes());
             } else {
                 if k.ty == ColumnType::Var {
@@ -173,6 +166,17 @@ pub enum Share {
 fn pass_of(key: u128, passes: u32) -> u32 {
     let h = ((key as u64) ^ ((key >> 64) as u64).rotate_left(31)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     ((h >> 32) % passes as u64) as u32
+}
+
+/// A float as Postgres' equality sees it: -0 is 0, every NaN the same NaN.
+pub(crate) fn float_key(x: f64) -> f64 {
+    if x == 0.0 {
+        0.0
+    } else if x.is_nan() {
+        f64::NAN
+    } else {
+        x
+    }
 }
 
 /// The aggregation state of one thread (or the merged result).

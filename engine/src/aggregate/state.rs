@@ -68,17 +68,7 @@ pub enum State {
 /// 0, every NaN the same).
 fn distinct_key(kind: ValueKind, v: &[u8]) -> u128 {
     match kind {
-        ValueKind::Float => {
-            let x = float_of(v);
-            let x = if x == 0.0 {
-                0.0
-            } else if x.is_nan() {
-                f64::NAN
-            } else {
-                x
-            };
-            x.to_bits() as u128
-        }
+        ValueKind::Float => super::float_key(float_of(v)).to_bits() as u128,
         _ if v.len() <= 16 => {
             let mut b = [0u8; 16];
             b[..v.len()].copy_from_slice(v);

@@ -55,13 +55,8 @@ unsafe fn state<'a>(node: *mut pg_sys::CustomScanState) -> &'a mut AggState {
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn create_state(_cscan: *mut pg_sys::CustomScan) -> *mut pg_sys::Node {
-    // SAFETY: our state begins with the CustomScanState, as Postgres expects.
-    unsafe {
-        let s = pg_sys::palloc0(std::mem::size_of::<AggState>()) as *mut AggState;
-        (*s).css.ss.ps.type_ = pg_sys::NodeTag::T_CustomScanState;
-        (*s).css.methods = &raw const EXEC_METHODS;
-        s as *mut pg_sys::Node
-    }
+    // SAFETY: AggState is repr(C) and begins with the CustomScanState.
+    unsafe { crate::ffi::new_custom_state::<AggState>(&raw const EXEC_METHODS) }
 }
 
 unsafe fn cscan_of(node: *mut pg_sys::CustomScanState) -> *mut pg_sys::CustomScan {

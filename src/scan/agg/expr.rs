@@ -66,10 +66,7 @@ pub unsafe fn value_expr(e: *mut pg_sys::Node, relid: pg_sys::Index, plan: &Tabl
         match (*e).type_ {
             pg_sys::NodeTag::T_RelabelType => value_expr((*(e as *mut pg_sys::RelabelType)).arg as *mut pg_sys::Node, relid, plan),
             pg_sys::NodeTag::T_Var => {
-                let v = e as *mut pg_sys::Var;
-                if (*v).varno as pg_sys::Index != relid || (*v).varlevelsup != 0 || (*v).varattno <= 0 {
-                    return None;
-                }
+                let v = crate::scan::quals::var_of(e, relid)?;
                 plan.index_of_attnum((*v).varattno)?;
                 let attnum = (*v).varattno;
                 match pg_sys::getBaseType((*v).vartype) {

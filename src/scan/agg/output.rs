@@ -18,17 +18,8 @@ pub struct Output {
 
 /// A numeric from an exact integer.
 unsafe fn numeric_of(v: i128) -> pg_sys::Datum {
-    let text = std::ffi::CString::new(v.to_string()).unwrap_or_default();
-    // SAFETY: numeric_in reads a NUL-terminated decimal string.
-    unsafe {
-        pg_sys::OidFunctionCall3Coll(
-            pg_sys::Oid::from(pg_sys::F_NUMERIC_IN),
-            pg_sys::InvalidOid,
-            pg_sys::Datum::from(text.as_ptr()),
-            pg_sys::Datum::from(pg_sys::InvalidOid),
-            pg_sys::Datum::from(-1i32),
-        )
-    }
+    // SAFETY: per numeric_text.
+    unsafe { numeric_text(&v.to_string()) }
 }
 
 /// A numeric of display scale `scale` from a scaled integer.

@@ -5,7 +5,7 @@
 use super::{expr, AggOp, AggOut, KeyExpr, NodePlan, ResultKind, ValueType};
 use crate::datum::{self, TablePlan};
 use crate::ffi::list_ptrs;
-use crate::scan::quals;
+use crate::scan::quals::{self, var_of};
 use mergetree::aggregate::ValueKind;
 use mergetree::scalar::{ExtractField, TruncUnit};
 use mergetree::SortKind;
@@ -29,21 +29,6 @@ pub const PRIVATE_FILTERS: usize = 3;
 const PATH_HAVING: usize = 4;
 const PATH_ATOMS: usize = 5;
 
-/// A column reference of relation `relid` (through binary-compatible relabeling).
-unsafe fn var_of(node: *mut pg_sys::Node, relid: pg_sys::Index) -> Option<*mut pg_sys::Var> {
-    // SAFETY: `node` is a valid expression node.
-    unsafe {
-        let mut n = node;
-        while !n.is_null() && (*n).type_ == pg_sys::NodeTag::T_RelabelType {
-            n = (*(n as *mut pg_sys::RelabelType)).arg as *mut pg_sys::Node;
-        }
-        if n.is_null() || (*n).type_ != pg_sys::NodeTag::T_Var {
-            return None;
-        }
-        let v = n as *mut pg_sys::Var;
-        ((*v).varno as pg_sys::Index == relid && (*v).varlevelsup == 0 && (*v).varattno > 0).then_some(v)
-    }
-}
 
 /// How values of column `ci` compare under `collation` for grouping, distinct counting
 /// and min/max: by value (ints, floats) or by bytes (where bytes are equal exactly when
