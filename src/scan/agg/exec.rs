@@ -5,7 +5,7 @@
 
 use super::compute::{self, Progress};
 use super::output::{self, Output};
-use super::path::{PRIVATE_FILTERS, PRIVATE_PLAN, PRIVATE_QUALS, PRIVATE_RELID};
+use super::{PRIVATE_FILTERS, PRIVATE_PLAN, PRIVATE_QUALS, PRIVATE_RELID};
 use super::{AggOp, KeyExpr, NodePlan};
 use crate::ffi::list_ptrs;
 use crate::scan::quals;

@@ -28,6 +28,13 @@ use mergetree::arith::{ArithOp, ArithType};
 use mergetree::scalar::{ExtractField, TruncUnit};
 use serde::{Deserialize, Serialize};
 
+/// The CustomScan's custom_private: [plan text, pushed quals, relation index of the
+/// quals' Vars, each aggregate's FILTER (constant true when it has none)].
+pub const PRIVATE_PLAN: usize = 0;
+pub const PRIVATE_QUALS: usize = 1;
+pub const PRIVATE_RELID: usize = 2;
+pub const PRIVATE_FILTERS: usize = 3;
+
 /// A grouping key: a column, or a function of one the engine computes as Postgres does.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KeyExpr {

@@ -2,7 +2,7 @@
 //! whose filters the scan can evaluate, and every grouping key and aggregate is one the
 //! node computes exactly as Postgres does, a CustomPath for the grouped relation.
 
-use super::{expr, AggOp, AggOut, KeyExpr, NodePlan, ResultKind, ValueType};
+use super::{expr, AggOp, AggOut, KeyExpr, NodePlan, ResultKind, ValueType, PRIVATE_RELID};
 use crate::datum::{self, TablePlan};
 use crate::ffi::list_ptrs;
 use crate::scan::quals::{self, var_of};
@@ -18,14 +18,8 @@ pub static mut PATH_METHODS: pg_sys::CustomPathMethods =
 pub static mut SCAN_METHODS: pg_sys::CustomScanMethods =
     pg_sys::CustomScanMethods { CustomName: c"MergeTreeAgg".as_ptr(), CreateCustomScanState: Some(super::exec::create_state) };
 
-/// The CustomScan's custom_private: [plan text, pushed quals, relation index of the
-/// quals' Vars, each aggregate's FILTER (constant true when it has none)]; the path's
-/// also holds HAVING and the scan tuple's atoms (moved into the plan's qual and
-/// custom_scan_tlist).
-pub const PRIVATE_PLAN: usize = 0;
-pub const PRIVATE_QUALS: usize = 1;
-pub const PRIVATE_RELID: usize = 2;
-pub const PRIVATE_FILTERS: usize = 3;
+/// The path's custom_private is the plan's (mod.rs: PRIVATE_*) plus HAVING and the scan
+/// tuple's atoms (moved into the plan's qual and custom_scan_tlist).
 const PATH_HAVING: usize = 4;
 const PATH_ATOMS: usize = 5;
 
