@@ -155,6 +155,44 @@ impl ValueRange {
 }
 
 impl Predicate {
+    /// Whether the predicate is certainly TRUE for every row whose values lie in
+    /// `ranges` (a part kept whole: its rows can be counted without reading them). False
+    /// means "not known"; NULLs make a comparison NULL, so a column that may hold them
+    /// never qualifies.
+    pub fn all_match(&self, ranges: &dyn Fn(usize) -> ValueRange) -> bool {
+        match self {
+            Predicate::Const(c) => *c == Some(true),
+            Predicate::Cmp { col, kind, op, value } => {
+                let r = ranges(*col);
+                let (Some(min), Some(max)) = (&r.min, &r.max) else { return false };
+                if r.may_have_null || !r.may_have_value || matches!(kind, SortKind::Opaque | SortKind::Numeric) {
+                    return false;
+                }
+                let (lo, hi) = (compare_values(*kind, min, value), compare_values(*kind, max, value));
+                match op {
+                    CmpOp::Eq => lo == Ordering::Equal && hi == Ordering::Equal,
+                    CmpOp::Ne => hi == Ordering::Less || lo == Ordering::Greater,
+                    CmpOp::Lt => hi == Ordering::Less,
+                    CmpOp::Le => hi != Ordering::Greater,
+                    CmpOp::Gt => lo == Ordering::Greater,
+                    CmpOp::Ge => lo != Ordering::Less,
+                }
+            }
+            Predicate::In { col, kind, values, .. } => values.iter().any(|v| Predicate::Cmp { col: *col, kind: *kind, op: CmpOp::Eq, value: v.clone() }.all_match(ranges)),
+            Predicate::IsNull { col, negated } => {
+                let r = ranges(*col);
+                if *negated {
+                    !r.may_have_null
+                } else {
+                    !r.may_have_value
+                }
+            }
+            Predicate::And(ps) => ps.iter().all(|p| p.all_match(ranges)),
+            Predicate::Or(ps) => ps.iter().any(|p| p.all_match(ranges)),
+            Predicate::Like { .. } | Predicate::Not(_) => false,
+        }
+    }
+
     /// Columns (caller's indexes) the predicate reads.
     pub fn columns(&self, out: &mut Vec<usize>) {
         match self {
@@ -477,6 +515,30 @@ mod tests {
             };
             if vals.iter().any(|x| sql(&p, *x) == Some(true)) {
                 prop_assert!(p.may_match(&|_| range.clone()));
+            }
+        }
+
+        /// A range said to match whole holds only matching rows (the min and max are
+        /// the values themselves, so some rows hold each bound).
+        #[test]
+        fn all_match_is_sound(p in pred(), vals in proptest::collection::vec(proptest::option::of(-6i64..6), 1..20)) {
+            let present: Vec<i64> = vals.iter().flatten().copied().collect();
+            let range = ValueRange {
+                min: present.iter().min().map(|v| v.to_le_bytes().to_vec()),
+                max: present.iter().max().map(|v| v.to_le_bytes().to_vec()),
+                may_have_null: vals.iter().any(|v| v.is_none()),
+                may_have_value: !present.is_empty(),
+            };
+            if p.all_match(&|_| range.clone()) {
+                // Every value between the bounds, not only these rows': a part's rows
+                // could be any of them.
+                let (lo, hi) = (present.iter().min().copied().unwrap_or(0), present.iter().max().copied().unwrap_or(-1));
+                for x in lo..=hi {
+                    prop_assert_eq!(sql(&p, Some(x)), Some(true), "value {}", x);
+                }
+                for x in &vals {
+                    prop_assert_eq!(sql(&p, *x), Some(true), "row value {:?}", x);
+                }
             }
         }
     }

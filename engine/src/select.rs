@@ -28,6 +28,11 @@ pub fn part_may_match(meta: &PartMeta, pred: &Predicate, map: ColumnMap) -> bool
     pred.may_match(&|i| part_range(meta, map.get(i).copied().flatten()))
 }
 
+/// Whether every row of the part certainly matches (a part kept whole).
+pub fn part_all_match(meta: &PartMeta, pred: &Predicate, map: ColumnMap) -> bool {
+    pred.all_match(&|i| part_range(meta, map.get(i).copied().flatten()))
+}
+
 /// Bounds of key column `k` over granule `g`, when the primary index gives them.
 fn granule_key_range(meta: &PartMeta, g: usize, k: usize) -> Option<ValueRange> {
     let pc = meta.primary_key[k];

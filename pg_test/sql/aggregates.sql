@@ -8,6 +8,8 @@ CREATE EXTENSION IF NOT EXISTS pg_mergetree;
 RESET client_min_messages;
 \ir include/same_rows.sql
 \ir include/check_agg.sql
+-- check_agg on md_m / md_h (the metadata tests' tables).
+CREATE FUNCTION check_md(q text) RETURNS text LANGUAGE sql AS $$ SELECT check_agg(q, 'md_m', 'md_h') $$;
 
 CREATE TABLE agg_m (g int, k text, kc text COLLATE "C", i2 int2, i4 int4, i8 int8, f4 float4, f8 float8,
                     d date, ts timestamp, tz timestamptz, b bool, u uuid, n numeric(12,3), nul int)
@@ -280,6 +282,37 @@ SELECT same_rows('SELECT k, count(*) FROM agg_m GROUP BY k UNION ALL SELECT kc, 
 
 SELECT plan_lines('SELECT k, count(*), sum(i4) FROM agg_m WHERE g > 5000 GROUP BY k', 'MergeTreeAgg|Group Keys|Aggregates:|Groups|Rows Aggregated|Parts Read|Granules Read|Filter');
 SELECT plan_lines('SELECT count(*) FROM agg_m', 'MergeTreeAgg|Metadata|Rows Aggregated');
+-- count(*), min and max from part metadata: with no filter, or one that keeps or drops
+-- whole parts (monthly partitions and a month's range); floats and numerics are read.
+CREATE TABLE md_m (ts timestamp, v int, s text COLLATE "C", f float8, u uuid) USING mergetree
+  WITH (order_by = 'v', partition_by = 'date_trunc(''month'', ts)');
+CREATE TABLE md_h (LIKE md_m);
+INSERT INTO md_h SELECT timestamp '2026-01-01' + g * interval '37 minutes', CASE WHEN g % 9 = 0 THEN NULL ELSE g % 1000 - 400 END,
+                        CASE WHEN g % 7 = 0 THEN NULL ELSE 'v' || g % 77 END, g / 8.0, md5(g::text)::uuid
+FROM generate_series(1, 4000) g;
+INSERT INTO md_m SELECT * FROM md_h;
+SELECT q, check_md(q) FROM unnest(ARRAY[
+  'SELECT count(*), min(v), max(v), min(s), max(s), min(ts), max(ts) FROM $T',
+  'SELECT count(*), min(v), max(ts) FROM $T WHERE ts >= ''2026-02-01'' AND ts < ''2026-03-01''',
+  'SELECT count(*), max(v) FROM $T WHERE ts >= ''2026-02-15''',
+  'SELECT count(*), min(v) FROM $T WHERE v IS NOT NULL',
+  'SELECT min(f), max(f), count(*) FROM $T',
+  'SELECT min(v), max(v) FROM $T WHERE ts < ''2025-01-01''']) q;
+SELECT plan_lines('SELECT count(*), min(v), max(ts) FROM md_m WHERE ts >= ''2026-02-01'' AND ts < ''2026-03-01''', 'Metadata|Rows Aggregated');
+SELECT plan_lines('SELECT count(*), max(v) FROM md_m WHERE ts >= ''2026-02-15''', 'Metadata|Rows Aggregated');
+-- ... also with the transaction's own rows, and a column added after the parts were written
+BEGIN;
+INSERT INTO md_m VALUES ('2026-02-10', 9999, 'zz', 0, NULL);
+INSERT INTO md_h VALUES ('2026-02-10', 9999, 'zz', 0, NULL);
+SELECT check_md('SELECT count(*), min(v), max(v), max(s) FROM $T WHERE ts >= ''2026-02-01'' AND ts < ''2026-03-01''');
+ROLLBACK;
+ALTER TABLE md_m ADD COLUMN w int DEFAULT 7;
+ALTER TABLE md_h ADD COLUMN w int DEFAULT 7;
+INSERT INTO md_m (ts, v, w) VALUES ('2026-01-05', 1, 3), ('2026-01-06', 2, NULL);
+INSERT INTO md_h (ts, v, w) VALUES ('2026-01-05', 1, 3), ('2026-01-06', 2, NULL);
+SELECT check_md('SELECT count(*), min(w), max(w), count(w) FROM $T');
+SELECT check_md('SELECT min(w), max(w) FROM $T');
+SELECT plan_lines('SELECT min(w), max(w) FROM md_m', 'Metadata|Rows Aggregated');
 -- More groups (or distinct values) than the hash memory holds: the node reads the data
 -- again in passes that each hold a share of them; beyond 16 passes Postgres' plan runs.
 -- Same rows either way.

@@ -1,11 +1,12 @@
--- check_agg(q): q run with $T as agg_m (mergetree) and as agg_h (heap, the same rows),
+-- check_agg(q [, m_table, h_table]): q run with $T as agg_m (mergetree) and as agg_h
+-- (heap, the same rows), or the tables named,
 -- as resolved on the search_path: "node" or "plain" (whether MergeTreeAgg planned it),
 -- then "same" or "DIFFERENT" (rows, in order where q has ORDER BY).
 -- plan_lines(q, pat): the lines of EXPLAIN ANALYZE matching a pattern.
-CREATE FUNCTION check_agg(q text) RETURNS text LANGUAGE plpgsql AS $$
+CREATE FUNCTION check_agg(q text, m_table text DEFAULT 'agg_m', h_table text DEFAULT 'agg_h') RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
-  m text := replace(q, '$T', 'agg_m');
-  h text := replace(q, '$T', 'agg_h');
+  m text := replace(q, '$T', m_table);
+  h text := replace(q, '$T', h_table);
   line text;
   node bool := false;
   same bool;

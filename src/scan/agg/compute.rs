@@ -9,7 +9,7 @@
 use super::{AggOp, KeyExpr, NodePlan, ValueExpr};
 use mergetree::arith::Operand;
 use crate::scan::source::{Source, Stats};
-use mergetree::aggregate::{AggFunc, AggSpec, AggValue, Aggregator, Group, KeySpec, Percentile, Share};
+use mergetree::aggregate::{AggFunc, AggSpec, Aggregator, Group, KeySpec, Percentile, Share};
 use mergetree::predicate::Predicate;
 use mergetree::range_reader::{self, Fetched};
 use mergetree::scalar::ScalarExpr;
@@ -139,24 +139,6 @@ fn lower(e: &ValueExpr, idx: &dyn Fn(i16) -> usize, base: usize, derived: &mut V
             let (a, b) = (lower(a, idx, base, derived, needed), lower(b, idx, base, derived, needed));
             push(ScalarExpr::Arith { op: *op, ty: *ty, a, b }, derived)
         }
-    }
-}
-
-/// count(*) without filter or grouping: the parts' row counts.
-pub fn metadata_answer(plan: &NodePlan, src: &Source) -> Option<(Vec<Group>, u64)> {
-    if src.predicate.is_some() || !plan.keys.is_empty() || !plan.aggs.iter().all(|a| a.op == AggOp::CountStar && !a.filtered) {
-        return None;
-    }
-    let rows: i64 = src.parts.iter().map(|p| p.rows).sum::<i64>() + src.buffered.as_ref().map_or(0, |(_, ids)| ids.len() as i64);
-    let values = plan.aggs.iter().map(|_| AggValue::Int(rows as i128)).collect();
-    Some((vec![Group { keys: Vec::new(), values }], src.parts.len() as u64))
-}
-
-/// The rows a metadata answer counted.
-pub fn metadata_rows(groups: &[Group]) -> u64 {
-    match groups.first().and_then(|g| g.values.first()) {
-        Some(AggValue::Int(n)) => *n as u64,
-        _ => 0,
     }
 }
 

@@ -152,19 +152,19 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
         src.stats = run.progress.scan;
         let predicate = predicate(node, &src.plan);
         src.restart(predicate);
-        let groups = match compute::metadata_answer(&plan, &src) {
-            Some((groups, parts)) => {
-                run.from_metadata = parts;
-                Some(groups)
+        // pg_stat's tuples read: the rows aggregated (heap counts every row its scan returns).
+        let (groups, read) = match super::metadata::answer(&plan, &mut src) {
+            Some(a) => {
+                run.from_metadata = a.parts;
+                (Some(a.groups), a.rows)
             }
             None => {
                 let es = compute::engine_spec(&plan, &src.plan, filters(node, &src.plan));
-                compute::aggregate(&mut src, &es, (plan.est_bytes, plan.est_distinct_bytes), pg_sys::get_hash_memory_limit(), &mut run.progress)
+                let groups = compute::aggregate(&mut src, &es, (plan.est_bytes, plan.est_distinct_bytes), pg_sys::get_hash_memory_limit(), &mut run.progress);
+                (groups, run.progress.rows_in)
             }
         };
         run.progress.scan = src.stats;
-        // pg_stat's tuples read: the rows aggregated (heap counts every row its scan returns).
-        let read = if run.from_metadata > 0 { groups.as_ref().map_or(0, |g| compute::metadata_rows(g)) } else { run.progress.rows_in };
         crate::ffi::count_rows_read(rel, read as i64);
         if let Some(groups) = groups {
             // By-reference results live in the query's memory, as long as the rows do.

@@ -20,6 +20,7 @@
 mod compute;
 pub mod exec;
 mod expr;
+mod metadata;
 mod output;
 pub mod path;
 
