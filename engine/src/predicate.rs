@@ -493,6 +493,17 @@ mod tests {
         tree(leaf(), 3)
     }
 
+    /// What a part's statistics say of these values.
+    fn range_of(vals: &[Option<i64>]) -> ValueRange {
+        let present: Vec<i64> = vals.iter().flatten().copied().collect();
+        ValueRange {
+            min: present.iter().min().map(|v| v.to_le_bytes().to_vec()),
+            max: present.iter().max().map(|v| v.to_le_bytes().to_vec()),
+            may_have_null: vals.iter().any(|v| v.is_none()),
+            may_have_value: !present.is_empty(),
+        }
+    }
+
     proptest! {
         #[test]
         fn evaluate_follows_sql(p in pred(), vals in proptest::collection::vec(proptest::option::of(-6i64..6), 0..40)) {
@@ -506,13 +517,7 @@ mod tests {
         /// Pruning never drops a range that holds a matching row.
         #[test]
         fn may_match_is_sound(p in pred(), vals in proptest::collection::vec(proptest::option::of(-6i64..6), 1..20)) {
-            let present: Vec<i64> = vals.iter().flatten().copied().collect();
-            let range = ValueRange {
-                min: present.iter().min().map(|v| v.to_le_bytes().to_vec()),
-                max: present.iter().max().map(|v| v.to_le_bytes().to_vec()),
-                may_have_null: vals.iter().any(|v| v.is_none()),
-                may_have_value: !present.is_empty(),
-            };
+            let range = range_of(&vals);
             if vals.iter().any(|x| sql(&p, *x) == Some(true)) {
                 prop_assert!(p.may_match(&|_| range.clone()));
             }
@@ -523,12 +528,7 @@ mod tests {
         #[test]
         fn all_match_is_sound(p in pred(), vals in proptest::collection::vec(proptest::option::of(-6i64..6), 1..20)) {
             let present: Vec<i64> = vals.iter().flatten().copied().collect();
-            let range = ValueRange {
-                min: present.iter().min().map(|v| v.to_le_bytes().to_vec()),
-                max: present.iter().max().map(|v| v.to_le_bytes().to_vec()),
-                may_have_null: vals.iter().any(|v| v.is_none()),
-                may_have_value: !present.is_empty(),
-            };
+            let range = range_of(&vals);
             if p.all_match(&|_| range.clone()) {
                 // Every value between the bounds, not only these rows': a part's rows
                 // could be any of them.
