@@ -347,14 +347,7 @@ pub fn read_columns(plan: &TablePlan) -> Vec<mergetree::range_reader::ReadColumn
 /// A column absent from a part (or a buffered row) as engine values: its ADD COLUMN
 /// default, or NULL, `rows` times.
 pub fn missing_values(col: &ColumnPlan, rows: usize) -> ColumnData {
-    let mut c = ColumnData::new(col.ty);
-    for _ in 0..rows {
-        match &col.missing {
-            Some(v) => c.push(v),
-            None => c.push_null(),
-        }
-    }
-    c
+    ColumnData::filled(col.ty, col.missing.as_deref(), rows)
 }
 
 /// A column absent from a part, as Datums.

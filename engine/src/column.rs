@@ -157,6 +157,18 @@ impl ColumnData {
         ColumnData { values, validity: None }
     }
 
+    /// `rows` copies of `value` (None: NULLs).
+    pub fn filled(ty: ColumnType, value: Option<&[u8]>, rows: usize) -> Self {
+        let mut c = ColumnData::new(ty);
+        for _ in 0..rows {
+            match value {
+                Some(v) => c.push(v),
+                None => c.push_null(),
+            }
+        }
+        c
+    }
+
     pub fn column_type(&self) -> ColumnType {
         match &self.values {
             Values::Fixed { width, .. } => ColumnType::Fixed { width: *width as u16 },

@@ -100,18 +100,6 @@ impl PartColumns {
     }
 }
 
-/// `rows` copies of a column's missing value (or NULLs).
-pub fn missing_values(col: &ReadColumn, rows: usize) -> ColumnData {
-    let mut c = ColumnData::new(col.ty);
-    for _ in 0..rows {
-        match &col.missing {
-            Some(v) => c.push(v),
-            None => c.push_null(),
-        }
-    }
-    c
-}
-
 /// Column `ci` of granule `g` (at least the `wanted` rows): dictionary codes when the
 /// part has them, else values; its missing value when the part predates it.
 pub fn fetch<'a, S: BlockStore>(
@@ -124,7 +112,7 @@ pub fn fetch<'a, S: BlockStore>(
 ) -> Result<Fetched<'a>> {
     let rows = reader.meta().granule_rows[g] as usize;
     let Some(col) = pc.map[ci] else {
-        return Ok(Fetched::Values(missing_values(&cols[ci], rows)));
+        return Ok(Fetched::Values(ColumnData::filled(cols[ci].ty, cols[ci].missing.as_deref(), rows)));
     };
     if let Some((codes, validity)) = reader.read_granule_codes(col, g, wanted)? {
         let dict = reader.dictionary(col)?.ok_or_else(|| crate::Error::corrupt("part", "codes of a column without a dictionary"))?;

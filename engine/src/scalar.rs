@@ -77,16 +77,23 @@ pub enum ExtractField {
 impl ExtractField {
     pub fn parse(field: &str) -> Option<ExtractField> {
         use ExtractField::*;
+        // The units date_trunc also takes, under the same spellings.
+        if let Some(unit) = TruncUnit::parse(field) {
+            return match unit {
+                TruncUnit::Microseconds => Some(Microseconds),
+                TruncUnit::Milliseconds => Some(Milliseconds),
+                TruncUnit::Second => Some(Second),
+                TruncUnit::Minute => Some(Minute),
+                TruncUnit::Hour => Some(Hour),
+                TruncUnit::Day => Some(Day),
+                TruncUnit::Month => Some(Month),
+                TruncUnit::Quarter => Some(Quarter),
+                TruncUnit::Year => Some(Year),
+                // ISO week numbers: Postgres' own.
+                TruncUnit::Week => None,
+            };
+        }
         Some(match field {
-            "microseconds" | "microsecond" | "us" | "usec" | "usecs" | "useconds" | "usecond" => Microseconds,
-            "milliseconds" | "millisecond" | "ms" | "msec" | "msecs" | "mseconds" | "msecond" => Milliseconds,
-            "second" | "seconds" | "s" | "sec" | "secs" => Second,
-            "minute" | "minutes" | "m" | "min" | "mins" => Minute,
-            "hour" | "hours" | "h" | "hr" | "hrs" => Hour,
-            "day" | "days" | "d" => Day,
-            "month" | "months" | "mon" | "mons" => Month,
-            "quarter" | "qtr" => Quarter,
-            "year" | "years" | "y" | "yr" | "yrs" => Year,
             "decade" | "decades" | "dec" | "decs" => Decade,
             "century" | "centuries" | "c" | "cent" | "cents" => Century,
             "millennium" | "millennia" | "mil" | "mils" | "millenia" | "millenniums" => Millennium,

@@ -266,7 +266,10 @@ unsafe fn value_of(node: *mut pg_sys::Node, parent: *mut pg_sys::PlanState, econ
 }
 
 /// Encodes a value of type `typid` the way a column of that type stores it.
-unsafe fn encode(d: pg_sys::Datum, typid: pg_sys::Oid) -> Vec<u8> {
+///
+/// # Safety
+/// `d` is a non-NULL value of `typid`.
+pub unsafe fn encode(d: pg_sys::Datum, typid: pg_sys::Oid) -> Vec<u8> {
     // SAFETY: `d` is a non-NULL value of `typid`.
     unsafe {
         let plan = ColumnPlan::of_type(typid);

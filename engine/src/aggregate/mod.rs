@@ -16,7 +16,6 @@ use hashbrown::HashMap;
 use input::Input;
 pub use percentile::Percentile;
 use state::State;
-pub use state::Values;
 
 /// How an aggregate reads its input values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -124,12 +123,6 @@ pub struct Group {
     pub values: Vec<AggValue>,
 }
 
-impl Values for Fetched<'_> {
-    fn get(&self, row: u32) -> Option<&[u8]> {
-        Fetched::get(self, row)
-    }
-}
-
 /// Appends key column `k`'s encoding of row `r` to `out`: a NULL flag, then the value
 /// (floats normalized; variable-length values with their length).
 fn encode_key(k: &KeySpec, col: &Fetched, r: u32, out: &mut Vec<u8>) {
@@ -199,6 +192,9 @@ pub struct Aggregator {
     int_groups: HashMap<u128, u32>,
     bytes: usize,
 }
+
+/// The group id of a row another pass of a Keys share aggregates.
+const OTHER_PASS: u32 = u32::MAX - 1;
 
 /// Bytes a group costs besides its key and distinct values (hash entry, states).
 const GROUP_BYTES: usize = 64;
@@ -274,39 +270,30 @@ impl Aggregator {
     /// columns (at least the keys' and the aggregates' inputs, for those rows); `part`
     /// numbers the part the batch comes from (dictionary codes are per part).
     pub fn update(&mut self, columns: &[Option<Fetched>], rows: &[u32], part: usize) {
-        let kept;
-        let rows = match self.share {
-            Share::Keys { passes, pass } => {
-                // Only the rows whose group falls to this pass.
-                let mut buf = Vec::new();
-                kept = rows
-                    .iter()
-                    .copied()
-                    .filter(|&r| {
-                        buf.clear();
-                        for k in &self.spec.keys {
-                            encode_key(k, columns[k.col].as_ref().expect("key column fetched"), r, &mut buf);
-                        }
-                        pass_of(xxhash_rust::xxh3::xxh3_128(&buf), passes) == pass
-                    })
-                    .collect::<Vec<u32>>();
-                &kept[..]
-            }
-            _ => rows,
-        };
         let distinct_share = match self.share {
             Share::Distinct { passes, pass } => Some((passes, pass)),
             _ => None,
         };
-        let gids = self.group_ids(columns, rows, part);
+        let mut gids = self.group_ids(columns, rows, part);
+        // Under a Keys share, only the rows whose group falls to this pass.
+        let kept;
+        let rows = if gids.contains(&OTHER_PASS) {
+            let (r, g): (Vec<u32>, Vec<u32>) = rows.iter().zip(&gids).filter(|(_, &g)| g != OTHER_PASS).map(|(&r, &g)| (r, g)).unzip();
+            kept = r;
+            gids = g;
+            &kept[..]
+        } else {
+            rows
+        };
         // The rows (and their groups) each FILTER keeps.
+        let fcols: Vec<Option<FilterColumn>> =
+            if self.spec.filters.iter().any(Option::is_some) { columns.iter().map(|c| c.as_ref().map(Fetched::filter_column)).collect() } else { Vec::new() };
         let filtered: Vec<Option<(Vec<u32>, Vec<u32>)>> = self
             .spec
             .filters
             .iter()
             .map(|f| {
                 let p = f.as_ref()?;
-                let fcols: Vec<Option<FilterColumn>> = columns.iter().map(|c| c.as_ref().map(Fetched::filter_column)).collect();
                 let kept = p.evaluate_rows(&fcols, rows);
                 // `kept` is a sorted subset of the sorted `rows`: walk both.
                 let mut kept_gids = Vec::with_capacity(kept.len());
@@ -364,12 +351,19 @@ impl Aggregator {
         }
     }
 
+    /// The group of each row; OTHER_PASS for a row whose group another pass of a Keys
+    /// share aggregates (decided once per key, when it is first met).
     fn group_ids(&mut self, columns: &[Option<Fetched>], rows: &[u32], part: usize) -> Vec<u32> {
         let keys = self.spec.keys.clone();
         if keys.is_empty() {
             let g = self.group_of(&[], Vec::new);
             return vec![g; rows.len()];
         }
+        let share = self.share;
+        let mine = |key: &[u8]| match share {
+            Share::Keys { passes, pass } => pass_of(xxhash_rust::xxh3::xxh3_128(key), passes) == pass,
+            _ => true,
+        };
         let col = |k: &KeySpec| columns[k.col].as_ref().expect("key column fetched");
         if let [k] = keys.as_slice() {
             if let Fetched::Codes { codes, validity, dict } = col(k) {
@@ -384,7 +378,7 @@ impl Aggregator {
                         buf.clear();
                         encode_key(k, col(k), r, &mut buf);
                         let value = (!null).then(|| dict.value(slot).to_vec());
-                        table[slot] = self.group_of(&buf, || vec![value]);
+                        table[slot] = if mine(&buf) { self.group_of(&buf, || vec![value]) } else { OTHER_PASS };
                     }
                     out.push(table[slot]);
                 }
@@ -410,7 +404,7 @@ impl Aggregator {
                         None => {
                             buf.clear();
                             encode_key(k, col(k), r, &mut buf);
-                            let g = self.group_of(&buf, || vec![v.map(<[u8]>::to_vec)]);
+                            let g = if mine(&buf) { self.group_of(&buf, || vec![v.map(<[u8]>::to_vec)]) } else { OTHER_PASS };
                             int_groups.insert(slot, g);
                             g
                         }
@@ -427,6 +421,9 @@ impl Aggregator {
                 buf.clear();
                 for k in &keys {
                     encode_key(k, col(k), r, &mut buf);
+                }
+                if !mine(&buf) {
+                    return OTHER_PASS;
                 }
                 self.group_of(&buf, || keys.iter().map(|k| col(k).get(r).map(<[u8]>::to_vec)).collect())
             })

@@ -10,11 +10,6 @@ use crate::range_reader::Fetched;
 use hashbrown::HashSet;
 use std::cmp::Ordering;
 
-/// A column of the batch as the aggregates read it: the value of a row, or None (NULL).
-pub trait Values {
-    fn get(&self, row: u32) -> Option<&[u8]>;
-}
-
 /// One aggregate's state for every group.
 pub enum State {
     Count(Vec<i64>),

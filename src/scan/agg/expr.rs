@@ -53,6 +53,18 @@ fn arith_of(name: &str) -> Option<(ArithOp, char)> {
     Some((op(&rest[digits..])?, 'i'))
 }
 
+/// The name of a built-in function (of schema pg_catalog); None for any other: a user's
+/// function of the same name is not the one the engine reproduces.
+pub fn catalog_function(funcid: pg_sys::Oid) -> Option<String> {
+    // SAFETY: syscache lookups of a function the query calls.
+    unsafe {
+        if pg_sys::get_func_namespace(funcid) != pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE) {
+            return None;
+        }
+        crate::ffi::cstr(pg_sys::get_func_name(funcid))
+    }
+}
+
 /// The argument `e` as the engine computes it, with its type.
 ///
 /// # Safety
@@ -95,10 +107,7 @@ pub unsafe fn value_expr(e: *mut pg_sys::Node, relid: pg_sys::Index, plan: &Tabl
                     pg_sys::INT8OID => Some((ValueExpr::Int(d.value() as i64), ValueType::Int { width: 8 })),
                     pg_sys::FLOAT8OID => Some((ValueExpr::Float(f64::from_bits(d.value() as u64)), ValueType::Float8)),
                     pg_sys::NUMERICOID => {
-                        let col = crate::datum::ColumnPlan::of_type(pg_sys::NUMERICOID);
-                        let mut bytes = mergetree::ColumnData::new(col.ty);
-                        crate::datum::push_datum(&col, d, &mut bytes);
-                        match mergetree::numeric::read(bytes.value(0))? {
+                        match mergetree::numeric::read(&crate::scan::quals::encode(d, pg_sys::NUMERICOID))? {
                             mergetree::numeric::Numeric::Finite { mantissa, dscale } => {
                                 Some((ValueExpr::Int(i64::try_from(mantissa).ok()?), ValueType::Numeric { scale: dscale }))
                             }
@@ -112,10 +121,10 @@ pub unsafe fn value_expr(e: *mut pg_sys::Node, relid: pg_sys::Index, plan: &Tabl
                 // Casts: integer widening, integer to numeric (scale 0), to float8.
                 let f = e as *mut pg_sys::FuncExpr;
                 let args = list_ptrs::<pg_sys::Node>((*f).args);
-                if args.len() != 1 || pg_sys::get_func_namespace((*f).funcid) != pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE) {
+                if args.len() != 1 {
                     return None;
                 }
-                let name = crate::ffi::cstr(pg_sys::get_func_name((*f).funcid))?;
+                let name = catalog_function((*f).funcid)?;
                 let (arg, ty) = value_expr(args[0], relid, plan)?;
                 match ((*f).funcresulttype, name.as_str(), ty) {
                     (pg_sys::NUMERICOID, "numeric", ValueType::Int { .. }) => Some((arg, ValueType::Numeric { scale: 0 })),
@@ -129,10 +138,10 @@ pub unsafe fn value_expr(e: *mut pg_sys::Node, relid: pg_sys::Index, plan: &Tabl
             pg_sys::NodeTag::T_OpExpr => {
                 let o = e as *mut pg_sys::OpExpr;
                 let args = list_ptrs::<pg_sys::Node>((*o).args);
-                if args.len() != 2 || pg_sys::get_func_namespace((*o).opfuncid) != pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE) {
+                if args.len() != 2 {
                     return None;
                 }
-                let name = crate::ffi::cstr(pg_sys::get_func_name((*o).opfuncid))?;
+                let name = catalog_function((*o).opfuncid)?;
                 let (op, family) = arith_of(&name)?;
                 let (a, ta) = value_expr(args[0], relid, plan)?;
                 let (b, tb) = value_expr(args[1], relid, plan)?;

@@ -16,12 +16,6 @@ pub struct Output {
     pub rows: usize,
 }
 
-/// A numeric from an exact integer.
-unsafe fn numeric_of(v: i128) -> pg_sys::Datum {
-    // SAFETY: per numeric_text.
-    unsafe { numeric_text(&v.to_string()) }
-}
-
 /// A numeric of display scale `scale` from a scaled integer.
 unsafe fn numeric_scaled(v: i128, scale: u16) -> pg_sys::Datum {
     // SAFETY: per numeric_text.
@@ -141,14 +135,14 @@ pub fn datums(plan: &NodePlan, table_plan: &TablePlan, groups: &[Group], table: 
                     Err(_) => raise(PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, "bigint out of range".into()),
                 },
                 // SAFETY: numeric conversions through Postgres' own functions.
-                (AggValue::Int(v), ResultKind::NumericSum) => Some(unsafe { numeric_of(*v) }),
+                (AggValue::Int(v), ResultKind::NumericSum) => Some(unsafe { numeric_scaled(*v, 0) }),
                 (AggValue::IntSumCount { sum, count }, ResultKind::NumericAvg) => Some(unsafe {
-                    pg_sys::OidFunctionCall2Coll(pg_sys::Oid::from(pg_sys::F_NUMERIC_DIV), pg_sys::InvalidOid, numeric_of(*sum), numeric_of(*count as i128))
+                    pg_sys::OidFunctionCall2Coll(pg_sys::Oid::from(pg_sys::F_NUMERIC_DIV), pg_sys::InvalidOid, numeric_scaled(*sum, 0), numeric_scaled(*count as i128, 0))
                 }),
                 // SAFETY (these three): numerics through Postgres' own functions.
                 (AggValue::Int(v), ResultKind::Numeric(scale)) => Some(unsafe { numeric_scaled(*v, scale) }),
                 (AggValue::IntSumCount { sum, count }, ResultKind::NumericScaledAvg(scale)) => Some(unsafe {
-                    pg_sys::OidFunctionCall2Coll(pg_sys::Oid::from(pg_sys::F_NUMERIC_DIV), pg_sys::InvalidOid, numeric_scaled(*sum, scale), numeric_of(*count as i128))
+                    pg_sys::OidFunctionCall2Coll(pg_sys::Oid::from(pg_sys::F_NUMERIC_DIV), pg_sys::InvalidOid, numeric_scaled(*sum, scale), numeric_scaled(*count as i128, 0))
                 }),
                 (AggValue::Bytes(b), ResultKind::Computed(ty)) => Some(unsafe { computed_datum(b, ty) }),
                 (AggValue::Float(v), ResultKind::Float8) => Some(pg_sys::Datum::from(v.to_bits())),

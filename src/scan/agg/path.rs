@@ -76,10 +76,7 @@ unsafe fn agg_out_unfiltered(a: *mut pg_sys::Aggref, relid: pg_sys::Index, plan:
         if (*a).agglevelsup != 0 {
             return None;
         }
-        let name = crate::ffi::cstr(pg_sys::get_func_name((*a).aggfnoid))?;
-        if pg_sys::get_func_namespace((*a).aggfnoid) != pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE) {
-            return None;
-        }
+        let name = expr::catalog_function((*a).aggfnoid)?;
         if (*a).aggkind as u8 == b'o' {
             return percentile_out(a, &name, relid, plan);
         }
