@@ -404,7 +404,13 @@ impl Aggregator {
                         None => {
                             buf.clear();
                             encode_key(k, col(k), r, &mut buf);
-                            let g = if mine(&buf) { self.group_of(&buf, || vec![v.map(<[u8]>::to_vec)]) } else { OTHER_PASS };
+                            // Values of other passes are not remembered: the map would
+                            // hold every key, beyond the pass's share of memory.
+                            if !mine(&buf) {
+                                out.push(OTHER_PASS);
+                                continue;
+                            }
+                            let g = self.group_of(&buf, || vec![v.map(<[u8]>::to_vec)]);
                             int_groups.insert(slot, g);
                             g
                         }
