@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 
 mod am;
 mod api;
+mod approx;
 mod catalog;
 mod datum;
 mod error;

@@ -7,6 +7,7 @@
 
 mod input;
 mod percentile;
+pub mod sketch;
 mod state;
 
 use crate::column::{float_of, ColumnData, ColumnType, SortKind};
@@ -52,6 +53,10 @@ pub enum AggFunc {
     CountDistinct { col: usize, kind: ValueKind },
     /// percentile_cont / percentile_disc WITHIN GROUP (ORDER BY col), ascending.
     Percentile { col: usize, kind: ValueKind, p: Percentile },
+    /// mergetree.uniq(col): distinct values, estimated (sketch.rs).
+    Uniq { col: usize, kind: ValueKind },
+    /// mergetree.quantile(level, col), estimated (sketch.rs).
+    Quantile { col: usize, kind: ValueKind, level: f64 },
 }
 
 impl AggFunc {
@@ -66,7 +71,9 @@ impl AggFunc {
             | AggFunc::BoolAnd { col }
             | AggFunc::BoolOr { col }
             | AggFunc::CountDistinct { col, .. }
-            | AggFunc::Percentile { col, .. } => Some(col),
+            | AggFunc::Percentile { col, .. }
+            | AggFunc::Uniq { col, .. }
+            | AggFunc::Quantile { col, .. } => Some(col),
         }
     }
     fn kind(&self) -> ValueKind {
@@ -76,7 +83,9 @@ impl AggFunc {
             | AggFunc::Min { kind, .. }
             | AggFunc::Max { kind, .. }
             | AggFunc::CountDistinct { kind, .. }
-            | AggFunc::Percentile { kind, .. } => kind,
+            | AggFunc::Percentile { kind, .. }
+            | AggFunc::Uniq { kind, .. }
+            | AggFunc::Quantile { kind, .. } => kind,
             _ => ValueKind::Int,
         }
     }
@@ -328,7 +337,9 @@ impl Aggregator {
             // Counting reads only validity; distinct counts, booleans and byte-ordered
             // extremes read bytes.
             let kind = match f {
-                AggFunc::Count { .. } | AggFunc::CountDistinct { .. } | AggFunc::BoolAnd { .. } | AggFunc::BoolOr { .. } => ValueKind::Bytes,
+                AggFunc::Count { .. } | AggFunc::CountDistinct { .. } | AggFunc::BoolAnd { .. } | AggFunc::BoolOr { .. } | AggFunc::Uniq { .. } => {
+                    ValueKind::Bytes
+                }
                 _ => f.kind(),
             };
             let at = match inputs.iter().position(|(ic, ik, ifl, _)| *ic == c && *ik == kind && *ifl == filter) {

@@ -4,6 +4,7 @@
 
 use super::input::Input;
 use super::percentile::Counts;
+use super::sketch::{self, Quantile, Uniq};
 use super::{AggFunc, AggValue, ValueKind};
 use crate::column::{compare_values, float_of, SortKind};
 use crate::range_reader::Fetched;
@@ -57,6 +58,9 @@ pub enum State {
     Distinct { sets: Vec<HashSet<u128>>, counted: Vec<i64> },
     /// Each group's values and how often each came in (percentile.rs).
     Percentile(Counts),
+    Uniq(Vec<Uniq>),
+    /// Made at a group's first value.
+    Quantile(Vec<Option<Box<Quantile>>>),
 }
 
 /// A value as a count-distinct key: Postgres' equality, so floats are normalized (-0 is
@@ -126,6 +130,8 @@ impl State {
             AggFunc::BoolOr { .. } => State::Bool { acc: Vec::new(), and: false },
             AggFunc::CountDistinct { .. } => State::Distinct { sets: Vec::new(), counted: Vec::new() },
             AggFunc::Percentile { .. } => State::Percentile(Counts::default()),
+            AggFunc::Uniq { .. } => State::Uniq(Vec::new()),
+            AggFunc::Quantile { .. } => State::Quantile(Vec::new()),
         }
     }
 
@@ -157,6 +163,8 @@ impl State {
                 counted.resize(groups, 0);
             }
             State::Percentile(c) => c.grow(groups),
+            State::Uniq(u) => u.resize_with(groups, Uniq::new),
+            State::Quantile(q) => q.resize(groups, None),
         }
     }
 
@@ -252,6 +260,9 @@ impl State {
             }
             (State::Distinct { sets, .. }, Some(Input::Bytes(col))) => return distinct_update(sets, f.kind(), col, rows, gids, share),
             (State::Percentile(c), Some(input)) => return c.update(input, gids),
+            (State::Uniq(u), Some(Input::Bytes(col))) => return uniq_update(u, f.kind(), col, rows, gids),
+            (State::Quantile(q), Some(Input::Ints { v, valid, .. })) => return quantile_update(q, v.iter().map(|&x| x as f64), valid.as_deref(), gids),
+            (State::Quantile(q), Some(Input::Floats { v, valid, .. })) => return quantile_update(q, v.iter().copied(), valid.as_deref(), gids),
             _ => unreachable!("an aggregate's input has the shape its state reads"),
         }
         0
@@ -321,6 +332,15 @@ impl State {
                 }
             }
             (State::Percentile(a), State::Percentile(b)) => a.merge_group(b, from, to),
+            (State::Uniq(a), State::Uniq(b)) => a[to].merge(&b[from]),
+            (State::Quantile(a), State::Quantile(b)) => {
+                if let Some(other) = b[from].take() {
+                    match &mut a[to] {
+                        Some(mine) => mine.merge(&other),
+                        slot => *slot = Some(other),
+                    }
+                }
+            }
             _ => unreachable!("states of one aggregate have one shape"),
         }
     }
@@ -356,6 +376,12 @@ impl State {
                 AggFunc::Percentile { kind, p, .. } => c.value(*p, *kind, g),
                 _ => unreachable!("a percentile state is a percentile's"),
             },
+            // Estimating settles the sketch's pending values: on a copy, as value() reads.
+            State::Uniq(u) => AggValue::Int(u[g].clone().estimate() as i128),
+            State::Quantile(q) => match (f, &q[g]) {
+                (AggFunc::Quantile { level, .. }, Some(s)) => s.value(*level).map_or(AggValue::Null, AggValue::Float),
+                _ => AggValue::Null,
+            },
         }
     }
 
@@ -369,6 +395,8 @@ impl State {
             State::Distinct { sets, .. } => sets.iter().map(|s| s.len() * 24).sum(),
             State::MinMax { best, .. } => best.iter().map(|b| b.as_ref().map_or(0, |b| b.len())).sum(),
             State::Percentile(c) => c.held(),
+            State::Uniq(u) => u.iter().map(Uniq::held).sum(),
+            State::Quantile(q) => q.iter().flatten().map(|s| s.held()).sum(),
             _ => 0,
         }
     }
@@ -422,6 +450,66 @@ fn distinct_update(sets: &mut [HashSet<u128>], kind: ValueKind, col: &Fetched, r
                 }
             }
         }
+    }
+    added
+}
+
+/// mergetree.uniq over a batch: values hashed canonically (sketch.rs); a row equal to the
+/// previous one of its group is skipped before hashing, as for count(DISTINCT). Returns
+/// the bytes the sketches grew by.
+fn uniq_update(u: &mut [Uniq], kind: ValueKind, col: &Fetched, rows: &[u32], gids: &[u32]) -> usize {
+    let mut added = 0;
+    let mut add = |g: u32, h: u64| {
+        let s = &mut u[g as usize];
+        let before = s.held();
+        s.add_hash(h);
+        added += s.held() - before;
+    };
+    match col {
+        Fetched::Codes { codes, validity, dict } => {
+            // One hash per code of the part's dictionary.
+            let mut hashes: Vec<Option<u64>> = vec![None; dict.len()];
+            let mut prev: Option<(u32, u32)> = None;
+            for (&r, &g) in rows.iter().zip(gids) {
+                if validity.as_ref().is_some_and(|v| !v.get(r as usize)) {
+                    continue;
+                }
+                let code = codes[r as usize];
+                if prev != Some((g, code)) {
+                    add(g, *hashes[code as usize].get_or_insert_with(|| sketch::hash_value(kind, dict.value(code as usize))));
+                    prev = Some((g, code));
+                }
+            }
+        }
+        Fetched::Values(c) => {
+            let mut prev: Option<(u32, &[u8])> = None;
+            for (&r, &g) in rows.iter().zip(gids) {
+                let Some(v) = c.get(r as usize) else { continue };
+                if prev != Some((g, v)) {
+                    add(g, sketch::hash_value(kind, v));
+                    prev = Some((g, v));
+                }
+            }
+        }
+    }
+    added
+}
+
+/// mergetree.quantile over a batch's values (by selection position).
+fn quantile_update(q: &mut [Option<Box<Quantile>>], values: impl Iterator<Item = f64>, valid: Option<&[bool]>, gids: &[u32]) -> usize {
+    let mut added = 0;
+    for (i, (x, &g)) in values.zip(gids).enumerate() {
+        if valid.is_some_and(|v| !v[i]) {
+            continue;
+        }
+        let slot = &mut q[g as usize];
+        let s = slot.get_or_insert_with(|| {
+            added += 128;
+            Box::default()
+        });
+        let before = s.held();
+        s.add(x);
+        added += s.held() - before;
     }
     added
 }

@@ -93,6 +93,8 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
                 AggOp::PercentileCont | AggOp::PercentileDisc => {
                     AggFunc::Percentile { col, kind: o.kind, p: Percentile { cont: o.op == AggOp::PercentileCont, fraction: o.fraction } }
                 }
+                AggOp::Uniq => AggFunc::Uniq { col, kind: o.kind },
+                AggOp::Quantile => AggFunc::Quantile { col, kind: o.kind, level: o.fraction },
             }
         })
         .collect();

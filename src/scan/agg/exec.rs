@@ -299,6 +299,8 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancesto
                     AggOp::CountDistinct => format!("count(DISTINCT {arg})"),
                     AggOp::PercentileCont => format!("percentile_cont({}) WITHIN GROUP (ORDER BY {arg})", o.fraction),
                     AggOp::PercentileDisc => format!("percentile_disc({}) WITHIN GROUP (ORDER BY {arg})", o.fraction),
+                    AggOp::Uniq => format!("mergetree.uniq({arg})"),
+                    AggOp::Quantile => format!("mergetree.quantile({}, {arg})", o.fraction),
                     op => format!("{}({arg})", format!("{op:?}").to_lowercase().replace("booland", "bool_and").replace("boolor", "bool_or")),
                 };
                 match filters.get(i) {

@@ -65,6 +65,18 @@ pub fn catalog_function(funcid: pg_sys::Oid) -> Option<String> {
     }
 }
 
+/// The name of a function of this extension's schema (`mergetree`), else None.
+pub fn extension_function(funcid: pg_sys::Oid) -> Option<String> {
+    // SAFETY: syscache lookups of a function the query calls.
+    unsafe {
+        let ns = pg_sys::get_func_namespace(funcid);
+        if crate::ffi::cstr(pg_sys::get_namespace_name(ns)).as_deref() != Some("mergetree") {
+            return None;
+        }
+        crate::ffi::cstr(pg_sys::get_func_name(funcid))
+    }
+}
+
 /// The argument `e` as the engine computes it, with its type.
 ///
 /// # Safety

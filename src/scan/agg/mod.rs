@@ -73,6 +73,10 @@ pub enum AggOp {
     CountDistinct,
     PercentileCont,
     PercentileDisc,
+    /// mergetree.uniq(x).
+    Uniq,
+    /// mergetree.quantile(level, x); the level is `fraction`.
+    Quantile,
 }
 
 /// What Postgres type and value an aggregate's result is (as Postgres' own aggregate
@@ -191,7 +195,7 @@ pub struct AggOut {
     pub result: ResultKind,
     /// It has a FILTER (the predicate is in the plan's custom_private).
     pub filtered: bool,
-    /// A percentile's fraction.
+    /// A percentile's fraction, a quantile's level.
     pub fraction: f64,
 }
 

@@ -76,6 +76,9 @@ unsafe fn agg_out_unfiltered(a: *mut pg_sys::Aggref, relid: pg_sys::Index, plan:
         if (*a).agglevelsup != 0 {
             return None;
         }
+        if let Some(name) = expr::extension_function((*a).aggfnoid) {
+            return approx_out(a, &name, relid, plan);
+        }
         let name = expr::catalog_function((*a).aggfnoid)?;
         if (*a).aggkind as u8 == b'o' {
             return percentile_out(a, &name, relid, plan);
@@ -170,6 +173,57 @@ unsafe fn percentile_out(a: *mut pg_sys::Aggref, name: &str, relid: pg_sys::Inde
         };
         // Values compared as bytes (bool, uuid, text) are not kept by the counts.
         (out.kind != ValueKind::Bytes).then_some(out)
+    }
+}
+
+/// `mergetree.uniq(x)` of a column the node hashes as the SQL aggregate does (approx.rs:
+/// integers, dates and times, floats, bool, uuid, bytea, text and varchar; not char(n),
+/// whose trailing blanks the SQL aggregate drops), and `mergetree.quantile(level, x)`
+/// with a constant level in [0, 1] and x a float8 column or an exact float8 expression.
+unsafe fn approx_out(a: *mut pg_sys::Aggref, name: &str, relid: pg_sys::Index, plan: &TablePlan) -> Option<AggOut> {
+    // SAFETY: `a` is a plain Aggref of the query; catalog lookups.
+    unsafe {
+        if (*a).aggkind as u8 != b'n' || (*a).aggstar || !(*a).aggdistinct.is_null() || !(*a).aggorder.is_null() {
+            return None;
+        }
+        let args: Vec<*mut pg_sys::Node> = list_ptrs::<pg_sys::TargetEntry>((*a).args).iter().map(|&t| (*t).expr as *mut pg_sys::Node).collect();
+        match (name, args.as_slice()) {
+            ("uniq", &[arg]) => {
+                let v = var_of(arg, relid)?;
+                let ci = plan.index_of_attnum((*v).varattno)?;
+                let c = &plan.columns[ci];
+                let typ = pg_sys::getBaseType(c.typid);
+                if typ == pg_sys::BPCHAROID || typ == pg_sys::NUMERICOID || pg_sys::exprType(arg) != c.typid {
+                    return None;
+                }
+                // Collation aside: the SQL aggregate hashes text by its bytes too.
+                let kind = value_kind(plan, ci, pg_sys::C_COLLATION_OID, (*v).vartypmod, false)?;
+                Some(AggOut { op: AggOp::Uniq, attnum: (*v).varattno, arg: None, kind, result: ResultKind::Int8, filtered: false, fraction: 0.0 })
+            }
+            ("quantile", &[level, arg]) => {
+                let c = level as *mut pg_sys::Const;
+                if (*level).type_ != pg_sys::NodeTag::T_Const || (*c).constisnull || (*c).consttype != pg_sys::FLOAT8OID {
+                    return None;
+                }
+                let fraction = f64::from_bits((*c).constvalue.value() as u64);
+                if !(0.0..=1.0).contains(&fraction) {
+                    return None;
+                }
+                let out = |attnum, arg| Some(AggOut { op: AggOp::Quantile, attnum, arg, kind: ValueKind::Float, result: ResultKind::Float8, filtered: false, fraction });
+                match var_of(arg, relid) {
+                    Some(v) if pg_sys::getBaseType((*v).vartype) == pg_sys::FLOAT8OID => {
+                        plan.index_of_attnum((*v).varattno)?;
+                        out((*v).varattno, None)
+                    }
+                    Some(_) => None,
+                    None => match expr::value_expr(arg, relid, plan)? {
+                        (e, ValueType::Float8) => out(0, Some((e, ValueType::Float8))),
+                        _ => None,
+                    },
+                }
+            }
+            _ => None,
+        }
     }
 }
 
