@@ -23,7 +23,10 @@ pub struct JsonFields {
     sources: Vec<Source>,
 }
 
-/// `Var::jsonb ->> 'const'` on a text column of the scanned relation: (attno, key, collation).
+/// `Var::jsonb ->> 'const'` or `Var::json ->> 'const'` on a text column of the scanned
+/// relation: (attno, key, collation). Both spellings give the same text for what the
+/// engine extracts (json.rs: unescaped strings, plain numbers as written, booleans, the
+/// last of duplicate keys); the rest it leaves to Postgres either way.
 pub(crate) unsafe fn match_field(node: *mut pg_sys::Node, scanrelid: u32) -> Option<(i16, Vec<u8>, pg_sys::Oid)> {
     // SAFETY: `node` is a valid expression node of the plan.
     unsafe {
@@ -31,9 +34,11 @@ pub(crate) unsafe fn match_field(node: *mut pg_sys::Node, scanrelid: u32) -> Opt
             return None;
         }
         let op = node as *mut pg_sys::OpExpr;
-        if (*op).opfuncid != pg_sys::Oid::from(pg_sys::F_JSONB_OBJECT_FIELD_TEXT) {
-            return None;
-        }
+        let doc_type = match (*op).opfuncid.to_u32() {
+            pg_sys::F_JSONB_OBJECT_FIELD_TEXT => pg_sys::JSONBOID,
+            pg_sys::F_JSON_OBJECT_FIELD_TEXT => pg_sys::JSONOID,
+            _ => return None,
+        };
         let args = list_ptrs::<pg_sys::Node>((*op).args);
         let [coerce, key] = args[..] else { return None };
         if (*coerce).type_ != pg_sys::NodeTag::T_CoerceViaIO || (*key).type_ != pg_sys::NodeTag::T_Const {
@@ -41,7 +46,7 @@ pub(crate) unsafe fn match_field(node: *mut pg_sys::Node, scanrelid: u32) -> Opt
         }
         let coerce = coerce as *mut pg_sys::CoerceViaIO;
         let var = (*coerce).arg as *mut pg_sys::Node;
-        if (*coerce).resulttype != pg_sys::JSONBOID || (*var).type_ != pg_sys::NodeTag::T_Var {
+        if (*coerce).resulttype != doc_type || (*var).type_ != pg_sys::NodeTag::T_Var {
             return None;
         }
         let var = var as *mut pg_sys::Var;

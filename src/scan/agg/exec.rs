@@ -273,7 +273,7 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancesto
                 KeyExpr::DateOf(a) => format!("({})::date", name(a)),
                 KeyExpr::Trunc(unit, a) => format!("date_trunc('{}', {})", format!("{unit:?}").to_lowercase(), name(a)),
                 KeyExpr::Extract(field, a) => format!("EXTRACT({} FROM {})", format!("{field:?}").to_lowercase(), name(a)),
-                KeyExpr::JsonField(a, ref key) => format!("(({})::jsonb ->> '{}')", name(a), String::from_utf8_lossy(key)),
+                KeyExpr::JsonField(a, ref key) => format!("({} ->> '{}')", name(a), String::from_utf8_lossy(key)),
             };
             property(es, c"Group Keys", &plan.keys.iter().map(key).collect::<Vec<_>>().join(", "));
         }

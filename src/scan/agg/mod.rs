@@ -46,7 +46,7 @@ pub enum KeyExpr {
     Trunc(TruncUnit, i16),
     /// `extract(field FROM ts)` of a timestamp column.
     Extract(ExtractField, i16),
-    /// `text_column::jsonb ->> 'key'` (the key's bytes).
+    /// `text_column::jsonb ->> 'key'` or `::json ->> 'key'` (the key's bytes).
     JsonField(i16, Vec<u8>),
 }
 

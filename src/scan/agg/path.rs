@@ -264,7 +264,7 @@ unsafe fn key_expr(e: *mut pg_sys::Node, relid: pg_sys::Index, plan: &TablePlan)
             value_kind(plan, ci, pg_sys::exprCollation(e), (*v).vartypmod, false)?;
             return Some(KeyExpr::Column((*v).varattno));
         }
-        // `text::jsonb ->> 'key'`: grouped by its bytes, under a deterministic collation.
+        // `text::jsonb ->> 'key'` (or ::json): grouped by its bytes, under a deterministic collation.
         if let Some((attnum, key, collation)) = crate::scan::project::match_field(e, relid) {
             let deterministic = collation == pg_sys::InvalidOid || pg_sys::get_collation_isdeterministic(collation);
             return deterministic.then_some(KeyExpr::JsonField(attnum, key));
