@@ -6,6 +6,7 @@
 use crate::arith::{self, float_of, ArithOp, ArithType, Operand};
 use crate::column::{sign_extend, Bitmap, ColumnData, ColumnType, Values};
 use crate::error::{Error, Result};
+use crate::predicate::{FilterColumn, Predicate};
 use crate::range_reader::Fetched;
 use serde::{Deserialize, Serialize};
 
@@ -202,6 +203,11 @@ pub enum ScalarExpr {
     ToFloat8 { col: usize, int: bool },
     /// `a op b` (arith.rs): integers and numerics as i64, floats as f64.
     Arith { op: ArithOp, ty: ArithType, a: Operand, b: Operand },
+    /// `CASE WHEN cond THEN then ELSE otherwise END` (a NULL condition takes ELSE; no
+    /// ELSE is NULL); `float`: the operands are f64s, else i64s.
+    Case { cond: Predicate, then: Operand, otherwise: Option<Operand>, float: bool },
+    /// `coalesce(args...)`: the first non-NULL operand.
+    Coalesce { args: Vec<Operand>, float: bool },
 }
 
 impl ScalarExpr {
@@ -214,13 +220,13 @@ impl ScalarExpr {
             | ScalarExpr::Extract { col, .. }
             | ScalarExpr::JsonField { col, .. }
             | ScalarExpr::ToFloat8 { col, .. } => vec![col],
-            ScalarExpr::Arith { a, b, .. } => [a, b]
-                .iter()
-                .filter_map(|o| match o {
-                    Operand::Col(c) => Some(*c),
-                    _ => None,
-                })
-                .collect(),
+            ScalarExpr::Arith { ref a, ref b, .. } => operand_columns([a, b]),
+            ScalarExpr::Case { ref cond, ref then, ref otherwise, .. } => {
+                let mut cols = operand_columns(std::iter::once(then).chain(otherwise));
+                cond.columns(&mut cols);
+                cols
+            }
+            ScalarExpr::Coalesce { ref args, .. } => operand_columns(args.iter()),
         }
     }
 
@@ -281,6 +287,29 @@ impl ScalarExpr {
                     out.set_float(r, c.get(r).map(|v| if int { sign_extend(v) as f64 } else { float_of(v) }));
                 }
             }
+            ScalarExpr::Case { ref cond, then, otherwise, float } => {
+                let fcols: Vec<Option<FilterColumn>> = columns.iter().map(|c| c.as_ref().map(Fetched::filter_column)).collect();
+                let taken = cond.evaluate_rows(&fcols, selection);
+                let mut taken = taken.iter().peekable();
+                for &r in selection {
+                    let o = if taken.next_if_eq(&&r).is_some() { Some(then) } else { otherwise };
+                    if let Some(o) = o {
+                        out.set_operand(r, o, columns, float)?;
+                    }
+                }
+            }
+            ScalarExpr::Coalesce { ref args, float } => {
+                for &r in selection {
+                    // A constant is never NULL: it ends the search.
+                    let o = args.iter().copied().find(|&o| match o {
+                        Operand::Col(c) => columns[c].as_ref().is_some_and(|c| c.get(r).is_some()),
+                        _ => true,
+                    });
+                    if let Some(o) = o {
+                        out.set_operand(r, o, columns, float)?;
+                    }
+                }
+            }
             ScalarExpr::Arith { op, ty, a, b } => {
                 let operand = |o: Operand| -> Result<Option<&Fetched>> {
                     match o {
@@ -331,6 +360,16 @@ impl ScalarExpr {
     }
 }
 
+/// The batch columns among some operands.
+fn operand_columns<'a>(ops: impl IntoIterator<Item = &'a Operand>) -> Vec<usize> {
+    ops.into_iter()
+        .filter_map(|o| match o {
+            Operand::Col(c) => Some(*c),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A fixed-width result column of `rows` rows, written at the selected rows only: the
 /// rest stay NULL (zero bytes, clear validity).
 struct FixedOut {
@@ -358,6 +397,24 @@ impl FixedOut {
     #[inline]
     fn set_float(&mut self, r: u32, v: Option<f64>) {
         self.set(r, v.map(|f| f.to_bits() as i64));
+    }
+
+    /// Row `r`'s value of operand `o` (NULL stays NULL).
+    fn set_operand(&mut self, r: u32, o: Operand, columns: &[Option<Fetched>], float: bool) -> Result<()> {
+        match o {
+            Operand::Col(c) => {
+                let col = columns[c].as_ref().ok_or_else(|| Error::Invalid(format!("expression input column {c} was not read")))?;
+                match col.get(r) {
+                    Some(v) if float => self.set_float(r, Some(float_of(v))),
+                    Some(v) => self.set(r, Some(sign_extend(v))),
+                    None => {}
+                }
+            }
+            Operand::Int(i) if float => self.set_float(r, Some(i as f64)),
+            Operand::Int(i) => self.set(r, Some(i)),
+            Operand::Float(f) => self.set_float(r, Some(f)),
+        }
+        Ok(())
     }
 
     fn finish(self) -> ColumnData {

@@ -238,6 +238,31 @@ EXECUTE before_ts_h('infinity');
 DEALLOCATE before_ts;
 DEALLOCATE before_ts_h;
 
+-- CASE WHEN <predicate the scan evaluates> THEN .. ELSE .. END and coalesce, where every
+-- branch is computed without error (Postgres computes only the branch it takes) and all
+-- branches have one type (numerics of one scale).
+SELECT check_agg('SELECT flag, sum(CASE WHEN i8 > 2000000000 THEN 1 ELSE 0 END), count(CASE WHEN i4 > 0 THEN 1 END), sum(CASE WHEN i2 IS NULL THEN i4 WHEN i2 > 50 THEN i2 ELSE -1 END) FROM $T GROUP BY flag');
+SELECT check_agg('SELECT status, sum(CASE WHEN disc > 0.05 THEN price * (1 - disc) ELSE 0.0000 END), avg(CASE WHEN f4 > 0 THEN f8 ELSE f4 END), max(CASE WHEN ship < date ''1994-01-01'' THEN i8 END) FROM $T GROUP BY status');
+SELECT check_agg('SELECT sum(coalesce(qty, 0.00)), sum(coalesce(i2, i4, 0)), avg(coalesce(f8, f4, 0)), min(coalesce(i8, i4)), count(coalesce(i2, i4)) FROM $T');
+SELECT check_agg('SELECT flag, sum(CASE WHEN i4 > 0 THEN qty ELSE 0.00 END) FILTER (WHERE disc > 0.05) FROM $T WHERE i8 IS NOT NULL GROUP BY flag');
+EXPLAIN (COSTS OFF) SELECT sum(CASE WHEN disc < 0.03 THEN qty ELSE 0.00 END), count(CASE WHEN i4 > 0 THEN 1 END), avg(coalesce(f8, 0)) FROM agg_m;
+-- Left to Postgres: a branch that can raise (computed only where taken), numerics of
+-- different scales (the result's display scale depends on the rows), a condition the
+-- scan does not evaluate (an expression, a char(n) comparison).
+SELECT check_agg('SELECT sum(CASE WHEN i4 <> 0 THEN 100000 / i4 ELSE 0 END) FROM $T');
+SELECT check_err('SELECT sum(CASE WHEN i4 <> 0 THEN 100000 / i4 ELSE 0 END) FROM $T');
+SELECT check_agg('SELECT sum(coalesce(qty, 0)) FROM $T WHERE qty IS NULL');
+SELECT check_agg('SELECT sum(CASE WHEN i4 % 3 = 0 THEN 1 ELSE 0 END) FROM $T');
+SELECT check_agg('SELECT sum(CASE WHEN status = ''F'' THEN 1 ELSE 0 END) FROM $T');
+-- A parameter in the condition, past the generic-plan switch.
+PREPARE case_p(int) AS SELECT flag, sum(CASE WHEN i4 > $1 THEN 1 ELSE 0 END) FROM agg_m GROUP BY flag ORDER BY flag;
+PREPARE case_h(int) AS SELECT flag, sum(CASE WHEN i4 > $1 THEN 1 ELSE 0 END) FROM agg_h GROUP BY flag ORDER BY flag;
+EXECUTE case_p(0); EXECUTE case_p(0); EXECUTE case_p(0); EXECUTE case_p(0); EXECUTE case_p(0);
+EXECUTE case_p(20000);
+EXECUTE case_h(20000);
+DEALLOCATE case_p;
+DEALLOCATE case_h;
+
 -- A seeded random query generator: grouping keys, aggregates, WHERE and HAVING drawn
 -- from lists; every query runs on mergetree with the node on and with it off, and on
 -- heap. Reports how many queries the node planned and any that differed.
@@ -249,7 +274,10 @@ DECLARE
                        'avg(qty)', 'count(DISTINCT flag)', 'count(DISTINCT i2)', 'min(price)', 'max(ship)', 'sum(f8 * 2)',
                        'percentile_cont(0.5) WITHIN GROUP (ORDER BY i4)', 'percentile_disc(0.9) WITHIN GROUP (ORDER BY f8)',
                        'sum(qty) FILTER (WHERE disc > 0.05)', 'count(*) FILTER (WHERE i2 < 0)', 'max(i4 - i2)', 'avg(f4)',
-                       'sum(tax * qty)', 'min(wide)', 'count(DISTINCT ship)', 'sum(i2 * 3) FILTER (WHERE i2 > 0)'];
+                       'sum(tax * qty)', 'min(wide)', 'count(DISTINCT ship)', 'sum(i2 * 3) FILTER (WHERE i2 > 0)',
+                       'sum(CASE WHEN i2 > 0 THEN qty ELSE 0.00 END)', 'count(CASE WHEN i4 > 0 THEN 1 END)',
+                       'sum(coalesce(i2, i4))', 'avg(coalesce(f8, 0))', 'max(CASE WHEN disc > 0.05 THEN f8 WHEN i2 < 0 THEN -1 ELSE f4 END)',
+                       'mergetree.uniq(i8)', 'mergetree.quantile(0.5, f8)', 'sum(CASE WHEN f8 < 0 OR i4 IS NULL THEN i8 END)'];
   preds text[] := ARRAY['ship < timestamp ''1995-01-01 12:00''', 'disc BETWEEN 0.02 AND 0.06', 'i4 > 0', 'flag = ''A''',
                         'qty IS NULL', 'i2 IN (1, 2, 3, -5)', 'f8 < 0 OR i8 > 1000000000', 'NOT (price > 1500)',
                         'ts >= date ''1993-01-01''', 'i8 IS NOT NULL AND f4 > 10', 'ship = date ''1993-05-05'''];

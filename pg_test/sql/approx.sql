@@ -5,7 +5,9 @@
 -- Accuracy is checked against the exact count(DISTINCT) and percentile_disc.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pg_mergetree;
+CREATE SCHEMA approx;
 RESET client_min_messages;
+SET search_path = approx, public;
 \ir include/same_rows.sql
 \ir include/check_agg.sql
 
@@ -118,6 +120,7 @@ CREATE TABLE ap_plain AS SELECT d, mergetree.uniq(u) AS uu, mergetree.quantile(0
 RESET mergetree.enable_aggregate_scan;
 SELECT count(*) AS differing FROM (SELECT d, mergetree.uniq(u), mergetree.quantile(0.9, i4) FROM ap_m GROUP BY d EXCEPT SELECT * FROM ap_plain) x;
 
-DROP TABLE ap_m, ap_h, ap_src, ap_parallel, ap_plain;
-\ir include/drop_same_rows.sql
-DROP FUNCTION check_agg(text, text, text), plan_lines(text, text);
+RESET search_path;
+SET client_min_messages = warning;
+DROP SCHEMA approx CASCADE;
+RESET client_min_messages;

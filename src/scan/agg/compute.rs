@@ -44,7 +44,8 @@ impl EngineSpec {
 }
 
 /// The engine's spec of the plan, over the table plan's columns.
-pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<Option<Predicate>>) -> EngineSpec {
+/// `cond` builds the predicate of a CASE condition (ValueExpr::Case).
+pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<Option<Predicate>>, cond: &dyn Fn(&str) -> Predicate) -> EngineSpec {
     let idx = |attnum: i16| tp.index_of_attnum(attnum).expect("planned column");
     let mut derived = Vec::new();
     let mut needed: Vec<usize> = Vec::new();
@@ -74,7 +75,7 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
             let col = match &o.arg {
                 _ if o.op == AggOp::CountStar => 0,
                 None => idx(o.attnum),
-                Some((e, _)) => match lower(e, &idx, tp.columns.len(), &mut derived, &mut needed) {
+                Some((e, _)) => match lower(e, &idx, cond, tp.columns.len(), &mut derived, &mut needed) {
                     Operand::Col(c) => c,
                     // Planning keeps only arguments that read a column.
                     _ => unreachable!("a constant aggregate argument"),
@@ -112,8 +113,8 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
 
 /// The derived column (or constant) computing `e`: columns it reads go to `needed`,
 /// expressions to `derived` (numbered from `base`), each computed once however many
-/// aggregates use it.
-fn lower(e: &ValueExpr, idx: &dyn Fn(i16) -> usize, base: usize, derived: &mut Vec<ScalarExpr>, needed: &mut Vec<usize>) -> Operand {
+/// aggregates use it; CASE conditions are built by `cond`.
+fn lower(e: &ValueExpr, idx: &dyn Fn(i16) -> usize, cond: &dyn Fn(&str) -> Predicate, base: usize, derived: &mut Vec<ScalarExpr>, needed: &mut Vec<usize>) -> Operand {
     let push = |x: ScalarExpr, derived: &mut Vec<ScalarExpr>| {
         let i = derived.iter().position(|d| *d == x).unwrap_or_else(|| {
             derived.push(x);
@@ -121,6 +122,7 @@ fn lower(e: &ValueExpr, idx: &dyn Fn(i16) -> usize, base: usize, derived: &mut V
         });
         Operand::Col(base + i)
     };
+    let mut sub = |e: &ValueExpr, derived: &mut Vec<ScalarExpr>| lower(e, idx, cond, base, derived, needed);
     match e {
         ValueExpr::Column(a) => {
             needed.push(idx(*a));
@@ -132,14 +134,25 @@ fn lower(e: &ValueExpr, idx: &dyn Fn(i16) -> usize, base: usize, derived: &mut V
         }
         ValueExpr::Int(v) => Operand::Int(*v),
         ValueExpr::Float(v) => Operand::Float(*v),
-        ValueExpr::ToFloat8 { arg, int } => match lower(arg, idx, base, derived, needed) {
+        ValueExpr::ToFloat8 { arg, int } => match sub(arg, derived) {
             Operand::Col(col) => push(ScalarExpr::ToFloat8 { col, int: *int }, derived),
             Operand::Int(v) => Operand::Float(v as f64),
             f => f,
         },
         ValueExpr::Arith { op, ty, a, b } => {
-            let (a, b) = (lower(a, idx, base, derived, needed), lower(b, idx, base, derived, needed));
+            let (a, b) = (sub(a, derived), sub(b, derived));
             push(ScalarExpr::Arith { op: *op, ty: *ty, a, b }, derived)
+        }
+        ValueExpr::Case { cond: c, then, otherwise, float, .. } => {
+            let then = sub(then, derived);
+            let otherwise = otherwise.as_ref().map(|o| sub(o, derived));
+            let p = cond(c);
+            p.columns(needed);
+            push(ScalarExpr::Case { cond: p, then, otherwise, float: *float }, derived)
+        }
+        ValueExpr::Coalesce { args, float } => {
+            let args = args.iter().map(|a| sub(a, derived)).collect();
+            push(ScalarExpr::Coalesce { args, float: *float }, derived)
         }
     }
 }

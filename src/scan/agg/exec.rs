@@ -137,6 +137,17 @@ unsafe fn filters(node: *mut pg_sys::CustomScanState, plan: &crate::datum::Table
     }
 }
 
+/// A CASE condition of a computed argument (kept as nodeToString's text in the plan).
+unsafe fn case_condition(node: *mut pg_sys::CustomScanState, plan: &crate::datum::TablePlan, text: &str) -> Predicate {
+    let text = std::ffi::CString::new(text).unwrap_or_default();
+    // SAFETY: the text is a condition planning checked to be pushable, written by
+    // nodeToString; stringToNode reads it back into the executor's memory.
+    unsafe {
+        let e = pg_sys::stringToNode(text.as_ptr()) as *mut pg_sys::Node;
+        predicates(node, plan, &[e]).pop().flatten().unwrap_or(Predicate::Const(Some(true)))
+    }
+}
+
 /// Runs the aggregation (or decides for the fallback).
 #[pg_guard]
 unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
@@ -159,7 +170,9 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
                 (Some(a.groups), a.rows)
             }
             None => {
-                let es = compute::engine_spec(&plan, &src.plan, filters(node, &src.plan));
+                let table_plan = src.plan.clone();
+                let cond = |text: &str| case_condition(node, &table_plan, text);
+                let es = compute::engine_spec(&plan, &src.plan, filters(node, &src.plan), &cond);
                 let groups = compute::aggregate(&mut src, &es, (plan.est_bytes, plan.est_distinct_bytes), pg_sys::get_hash_memory_limit(), &mut run.progress);
                 (groups, run.progress.rows_in)
             }
@@ -293,7 +306,11 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancesto
             .iter()
             .enumerate()
             .map(|(i, o)| {
-                let arg = o.arg.as_ref().map_or_else(|| name(o.attnum), |(e, _)| e.show(&name));
+                let cond = |text: &str| {
+                    let text = std::ffi::CString::new(text).unwrap_or_default();
+                    deparse(pg_sys::stringToNode(text.as_ptr()) as *mut pg_sys::Node)
+                };
+                let arg = o.arg.as_ref().map_or_else(|| name(o.attnum), |(e, _)| e.show(&name, &cond));
                 let call = match o.op {
                     AggOp::CountStar => "count(*)".into(),
                     AggOp::CountDistinct => format!("count(DISTINCT {arg})"),

@@ -6,6 +6,7 @@
 use super::{ValueExpr, ValueType};
 use crate::datum::TablePlan;
 use crate::ffi::list_ptrs;
+use mergetree::aggregate::ValueKind;
 use mergetree::arith::{ArithOp, ArithType};
 use pgrx::pg_sys;
 
@@ -147,6 +148,52 @@ pub unsafe fn value_expr(e: *mut pg_sys::Node, relid: pg_sys::Index, plan: &Tabl
                     _ => None,
                 }
             }
+            pg_sys::NodeTag::T_CaseExpr => {
+                // CASE WHEN c1 THEN a WHEN c2 THEN b ELSE d END as nested two-way choices.
+                let c = e as *mut pg_sys::CaseExpr;
+                if !(*c).arg.is_null() {
+                    return None;
+                }
+                let def = (*c).defresult as *mut pg_sys::Node;
+                let no_else = def.is_null() || ((*def).type_ == pg_sys::NodeTag::T_Const && (*(def as *mut pg_sys::Const)).constisnull);
+                let (mut acc, mut ty) = match no_else {
+                    true => (None, None),
+                    false => {
+                        let (v, t) = value_expr(def, relid, plan)?;
+                        (Some(v), Some(t))
+                    }
+                };
+                for w in list_ptrs::<pg_sys::CaseWhen>((*c).args).into_iter().rev() {
+                    let cond = (*w).expr as *mut pg_sys::Node;
+                    if !crate::scan::quals::pushable(cond, relid, plan, false) {
+                        return None;
+                    }
+                    let (then, t) = value_expr((*w).result as *mut pg_sys::Node, relid, plan)?;
+                    if *ty.get_or_insert(t) != t {
+                        return None;
+                    }
+                    let mut cond_attnums = Vec::new();
+                    var_attnums(cond, relid, &mut cond_attnums);
+                    let text = crate::ffi::cstr(pg_sys::nodeToString(cond.cast()))?;
+                    let float = t.kind() == ValueKind::Float;
+                    acc = Some(ValueExpr::Case { cond: text, cond_attnums, then: Box::new(then), otherwise: acc.map(Box::new), float });
+                }
+                choice_type(&acc?, ty?)
+            }
+            pg_sys::NodeTag::T_CoalesceExpr => {
+                let c = e as *mut pg_sys::CoalesceExpr;
+                let mut args = Vec::new();
+                let mut ty = None;
+                for a in list_ptrs::<pg_sys::Node>((*c).args) {
+                    let (v, t) = value_expr(a, relid, plan)?;
+                    if *ty.get_or_insert(t) != t {
+                        return None;
+                    }
+                    args.push(v);
+                }
+                let ty = ty?;
+                choice_type(&ValueExpr::Coalesce { args, float: ty.kind() == ValueKind::Float }, ty)
+            }
             pg_sys::NodeTag::T_OpExpr => {
                 let o = e as *mut pg_sys::OpExpr;
                 let args = list_ptrs::<pg_sys::Node>((*o).args);
@@ -176,12 +223,42 @@ pub unsafe fn value_expr(e: *mut pg_sys::Node, relid: pg_sys::Index, plan: &Tabl
     }
 }
 
+/// A CASE or coalesce of values of type `ty`: only where every branch is computed
+/// without error for every row (Postgres computes only the branch it takes) and the
+/// type is one the choice can carry (not float4, which appears only under a cast).
+fn choice_type(e: &ValueExpr, ty: ValueType) -> Option<(ValueExpr, ValueType)> {
+    let branches: Vec<&ValueExpr> = match e {
+        ValueExpr::Case { then, otherwise, .. } => std::iter::once(&**then).chain(otherwise.as_deref()).collect(),
+        ValueExpr::Coalesce { args, .. } => args.iter().collect(),
+        _ => vec![e],
+    };
+    (ty != ValueType::Float4 && !branches.iter().any(|b| may_raise(b))).then(|| (e.clone(), ty))
+}
+
+/// The attribute numbers of relation `relid`'s Vars in `e`.
+///
+/// # Safety
+/// `e` is an expression of the query.
+unsafe fn var_attnums(e: *mut pg_sys::Node, relid: pg_sys::Index, out: &mut Vec<i16>) {
+    // SAFETY: pull_var_clause walks the expression; the list holds its Vars.
+    unsafe {
+        let vars = pg_sys::pull_var_clause(e, 0);
+        for v in list_ptrs::<pg_sys::Var>(vars) {
+            if (*v).varno as pg_sys::Index == relid {
+                out.push((*v).varattno);
+            }
+        }
+    }
+}
+
 /// Whether evaluating it can raise an error (integer and float arithmetic): such an
 /// argument must not be computed for rows an aggregate's FILTER would skip.
 pub fn may_raise(e: &ValueExpr) -> bool {
     match e {
         ValueExpr::Arith { ty, a, b, .. } => !matches!(ty, ArithType::Numeric { .. }) || may_raise(a) || may_raise(b),
         ValueExpr::ToFloat8 { arg, .. } => may_raise(arg),
+        ValueExpr::Case { then, otherwise, .. } => may_raise(then) || otherwise.as_deref().is_some_and(may_raise),
+        ValueExpr::Coalesce { args, .. } => args.iter().any(may_raise),
         _ => false,
     }
 }

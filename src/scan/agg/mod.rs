@@ -139,6 +139,12 @@ pub enum ValueExpr {
     /// An integer (`int`) or float4 as float8.
     ToFloat8 { arg: Box<ValueExpr>, int: bool },
     Arith { op: ArithOp, ty: ArithType, a: Box<ValueExpr>, b: Box<ValueExpr> },
+    /// `CASE WHEN cond THEN then ELSE otherwise END`, the condition a predicate the scan
+    /// evaluates (its nodeToString text: it is built at execution, with parameters).
+    /// No ELSE (or ELSE NULL): NULL.
+    Case { cond: String, cond_attnums: Vec<i16>, then: Box<ValueExpr>, otherwise: Option<Box<ValueExpr>>, float: bool },
+    /// `coalesce(args...)`.
+    Coalesce { args: Vec<ValueExpr>, float: bool },
 }
 
 impl ValueExpr {
@@ -152,16 +158,30 @@ impl ValueExpr {
                 a.attnums(out);
                 b.attnums(out);
             }
+            ValueExpr::Case { cond_attnums, then, otherwise, .. } => {
+                out.extend(cond_attnums);
+                then.attnums(out);
+                if let Some(o) = otherwise {
+                    o.attnums(out);
+                }
+            }
+            ValueExpr::Coalesce { args, .. } => args.iter().for_each(|a| a.attnums(out)),
         }
     }
 
-    /// For EXPLAIN: the expression with columns named by `name`.
-    pub fn show(&self, name: &dyn Fn(i16) -> String) -> String {
+    /// For EXPLAIN: the expression with columns named by `name`, CASE conditions shown
+    /// by `cond`.
+    pub fn show(&self, name: &dyn Fn(i16) -> String, cond: &dyn Fn(&str) -> String) -> String {
         match self {
+            ValueExpr::Case { cond: c, then, otherwise, .. } => {
+                let otherwise = otherwise.as_ref().map_or_else(|| "NULL".to_string(), |o| o.show(name, cond));
+                format!("CASE WHEN {} THEN {} ELSE {otherwise} END", cond(c), then.show(name, cond))
+            }
+            ValueExpr::Coalesce { args, .. } => format!("COALESCE({})", args.iter().map(|a| a.show(name, cond)).collect::<Vec<_>>().join(", ")),
             ValueExpr::Column(a) | ValueExpr::Numeric { attnum: a, .. } => name(*a),
             ValueExpr::Int(v) => v.to_string(),
             ValueExpr::Float(v) => v.to_string(),
-            ValueExpr::ToFloat8 { arg, .. } => format!("({})::double precision", arg.show(name)),
+            ValueExpr::ToFloat8 { arg, .. } => format!("({})::double precision", arg.show(name, cond)),
             ValueExpr::Arith { op, ty, a, b } => {
                 let sym = match op {
                     ArithOp::Add => "+",
@@ -172,7 +192,7 @@ impl ValueExpr {
                 // A numeric constant is a scaled integer: show its decimal value.
                 let side = |e: &ValueExpr, scale: u16| match (e, ty) {
                     (ValueExpr::Int(v), ArithType::Numeric { .. }) => mergetree::numeric::format_scaled(*v as i128, scale),
-                    _ => e.show(name),
+                    _ => e.show(name, cond),
                 };
                 let (sa, sb) = match ty {
                     ArithType::Numeric { a, b } => (*a, *b),
