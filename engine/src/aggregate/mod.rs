@@ -200,6 +200,9 @@ pub struct Aggregator {
     /// A single fixed-width key: group id of each value (u128::MAX: NULL).
     int_groups: HashMap<u128, u32>,
     bytes: usize,
+    /// Per aggregate: the earlier percentile whose value counts it reads (the same input
+    /// and FILTER: p50, p90 and p99 of one column keep one count per value, not three).
+    shared: Vec<Option<usize>>,
 }
 
 /// The group id of a row another pass of a Keys share aggregates.
@@ -210,7 +213,18 @@ const GROUP_BYTES: usize = 64;
 
 impl Aggregator {
     pub fn new(spec: AggSpec) -> Aggregator {
-        let states = spec.aggs.iter().map(State::new).collect();
+        let shared: Vec<Option<usize>> = (0..spec.aggs.len())
+            .map(|i| {
+                let AggFunc::Percentile { col, kind, .. } = spec.aggs[i] else { return None };
+                let filter = spec.filters.get(i).cloned().flatten();
+                (0..i).find(|&j| {
+                    matches!(spec.aggs[j], AggFunc::Percentile { col: c, kind: k, .. } if c == col && k == kind)
+                        && spec.filters.get(j).cloned().flatten() == filter
+                })
+            })
+            .collect();
+        // A shared percentile's own state stays empty.
+        let states = spec.aggs.iter().zip(&shared).map(|(f, s)| if s.is_some() { State::Count(Vec::new()) } else { State::new(f) }).collect();
         Aggregator {
             share: Share::All,
             key_bytes: 0,
@@ -222,6 +236,7 @@ impl Aggregator {
             code_groups: HashMap::new(),
             int_groups: HashMap::new(),
             bytes: 0,
+            shared,
         }
     }
 
@@ -322,7 +337,7 @@ impl Aggregator {
         for (i, f) in self.spec.aggs.iter().enumerate() {
             let distinct = matches!(f, AggFunc::CountDistinct { .. });
             // Passes after the first add only distinct values.
-            if !distinct && distinct_share.is_some_and(|(_, pass)| pass > 0) {
+            if (!distinct && distinct_share.is_some_and(|(_, pass)| pass > 0)) || self.shared[i].is_some() {
                 continue;
             }
             let (rows, gids, filter) = match filtered.get(i) {
@@ -477,7 +492,10 @@ impl Aggregator {
         self.keys
             .iter()
             .enumerate()
-            .map(|(g, (_, orig))| Group { keys: orig.clone(), values: aggs.iter().zip(&self.states).map(|(f, s)| s.value(f, g)).collect() })
+            .map(|(g, (_, orig))| Group {
+                keys: orig.clone(),
+                values: aggs.iter().enumerate().map(|(i, f)| self.states[self.shared[i].unwrap_or(i)].value(f, g)).collect(),
+            })
             .collect()
     }
 }

@@ -324,3 +324,38 @@ fn filters_keep_their_rows_only() {
         assert_eq!(g.values[2], AggValue::Int(of_group.len() as i128));
     }
 }
+
+#[test]
+fn percentiles_of_one_input_share_their_counts() {
+    // p50, p90 (cont) and p90 (disc) of one column keep one count per value; a FILTERed
+    // one keeps its own; every value is what a lone percentile gives.
+    let rows: Vec<Row> = (0..3000).map(|i| (Some((i * 7919) % 1000 - 300), Some(format!("k{}", i % 3)), None)).collect();
+    let (a, s, f, _) = columns(&rows, false);
+    let cols: Vec<Option<Fetched>> = vec![Some(Fetched::Values(a)), Some(Fetched::Values(s)), Some(Fetched::Values(f))];
+    let p = |cont, fraction| AggFunc::Percentile { col: 0, kind: ValueKind::Int, p: Percentile { cont, fraction } };
+    let positive = Predicate::Cmp { col: 0, kind: SortKind::SignedInt, op: crate::predicate::CmpOp::Gt, value: 0i32.to_le_bytes().to_vec() };
+    let key = vec![KeySpec { col: 1, ty: ColumnType::Var, float: false }];
+    let all = AggSpec { keys: key.clone(), aggs: vec![p(true, 0.5), p(true, 0.9), p(false, 0.9), p(false, 0.5)], filters: vec![None, None, None, Some(positive.clone())] };
+    let rows_sel: Vec<u32> = (0..3000).collect();
+    let run = |spec: AggSpec| {
+        let mut agg = Aggregator::new(spec);
+        agg.update(&cols, &rows_sel[..1700], 0);
+        let mut other = Aggregator::new(agg.spec.clone());
+        other.update(&cols, &rows_sel[1700..], 0);
+        agg.merge(other);
+        let memory = agg.memory();
+        let mut groups = agg.finish();
+        groups.sort_by(|a, b| a.keys.cmp(&b.keys));
+        (groups, memory)
+    };
+    let (shared, shared_memory) = run(all.clone());
+    for (i, f) in all.aggs.iter().enumerate() {
+        let (alone, _) = run(AggSpec { keys: key.clone(), aggs: vec![f.clone()], filters: vec![all.filters[i].clone()] });
+        for (g, a) in shared.iter().zip(&alone) {
+            assert_eq!(g.values[i], a.values[0], "aggregate {i}");
+        }
+    }
+    let (one, one_memory) = run(AggSpec { keys: key.clone(), aggs: vec![p(true, 0.5), p(false, 0.5)], filters: vec![None, Some(positive)] });
+    assert_eq!(shared.len(), one.len());
+    assert_eq!(shared_memory, one_memory, "three unfiltered percentiles hold one set of counts");
+}
