@@ -12,6 +12,13 @@ use std::cmp::Ordering;
 /// Bytes an entry of a map holds (key, count, control byte and load), for the budget.
 const ENTRY_BYTES: usize = 24;
 
+/// A dense window of integer counts may span this many values regardless of how many of
+/// them occur (32 kB of counts)...
+const DENSE_MIN_SPAN: i64 = 4096;
+/// ...or this many times the values that occur (so at least an eighth of the slots are
+/// used, and a dense window never costs more than the map it replaces).
+const DENSE_FILL: i64 = 8;
+
 /// Which percentile and at what fraction.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Percentile {
@@ -21,10 +28,82 @@ pub struct Percentile {
     pub fraction: f64,
 }
 
+/// One group's values and how often each came in: integers in a narrow range (durations
+/// in ms, ages, small counts) as an array of counts indexed from `base`, without hashing;
+/// anything else (floats as bits, wide-ranging integers) in a map.
+#[derive(Clone, Debug, Default)]
+enum GroupCounts {
+    #[default]
+    Empty,
+    Dense { base: i64, counts: Vec<u64>, used: i64 },
+    Sparse(HashMap<u64, u64>),
+}
+
+impl GroupCounts {
+    fn held(&self) -> usize {
+        match self {
+            GroupCounts::Empty => 0,
+            GroupCounts::Dense { counts, .. } => counts.len() * 8,
+            GroupCounts::Sparse(m) => m.len() * ENTRY_BYTES,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, GroupCounts::Empty)
+    }
+
+    /// Adds `n` of value `x` (an integer when `int`, else float bits).
+    #[inline]
+    fn add(&mut self, x: u64, n: u64, int: bool) {
+        if let GroupCounts::Dense { base, counts, used } = self {
+            let v = x as i64;
+            if let Some(slot) = v.checked_sub(*base).and_then(|d| usize::try_from(d).ok()).and_then(|d| counts.get_mut(d)) {
+                *used += (*slot == 0) as i64;
+                *slot += n;
+                return;
+            }
+            // Widen the window if it stays dense enough, else fall back to a map.
+            let lo = (*base).min(v);
+            let hi = (*base + counts.len() as i64 - 1).max(v);
+            match hi.checked_sub(lo).and_then(|s| s.checked_add(1)) {
+                Some(span) if span <= DENSE_MIN_SPAN.max(DENSE_FILL * (*used + 1)) => {
+                    let mut wider = vec![0u64; span as usize];
+                    let at = (*base - lo) as usize;
+                    wider[at..at + counts.len()].copy_from_slice(counts);
+                    *counts = wider;
+                    *base = lo;
+                    counts[(v - lo) as usize] += n;
+                    *used += 1;
+                    return;
+                }
+                _ => {
+                    let map = counts.iter().enumerate().filter(|(_, &c)| c > 0).map(|(i, &c)| ((*base + i as i64) as u64, c)).collect();
+                    *self = GroupCounts::Sparse(map);
+                }
+            }
+        }
+        match self {
+            GroupCounts::Empty if int => *self = GroupCounts::Dense { base: x as i64, counts: vec![n], used: 1 },
+            GroupCounts::Empty => *self = GroupCounts::Sparse(HashMap::from([(x, n)])),
+            GroupCounts::Sparse(m) => *m.entry(x).or_insert(0) += n,
+            GroupCounts::Dense { .. } => unreachable!("handled above"),
+        }
+    }
+
+    /// (value, count) of every value that occurs, in no particular order.
+    fn entries(&self) -> Vec<(u64, u64)> {
+        match self {
+            GroupCounts::Empty => Vec::new(),
+            GroupCounts::Dense { base, counts, .. } => counts.iter().enumerate().filter(|(_, &c)| c > 0).map(|(i, &c)| ((*base + i as i64) as u64, c)).collect(),
+            GroupCounts::Sparse(m) => m.iter().map(|(&k, &c)| (k, c)).collect(),
+        }
+    }
+}
+
 /// Every group's values (i64, or f64 bits) and their counts.
 #[derive(Default)]
 pub struct Counts {
-    maps: Vec<HashMap<u64, u64>>,
+    groups: Vec<GroupCounts>,
     /// The input's width in bytes (the result of percentile_disc has the input's type).
     width: usize,
 }
@@ -41,24 +120,24 @@ fn float_order(a: f64, b: f64) -> Ordering {
 
 impl Counts {
     pub fn grow(&mut self, groups: usize) {
-        self.maps.resize_with(groups, HashMap::new);
+        self.groups.resize_with(groups, GroupCounts::default);
     }
 
-    /// Adds the valid values of a batch; returns the bytes of the new entries.
+    /// Adds the valid values of a batch; returns the bytes the groups grew by.
     pub fn update(&mut self, input: &Input, gids: &[u32]) -> usize {
-        let mut added = 0;
-        let mut add = |g: u32, bits: u64, maps: &mut Vec<HashMap<u64, u64>>| {
-            let m = &mut maps[g as usize];
-            let n = m.len();
-            *m.entry(bits).or_insert(0) += 1;
-            added += (m.len() - n) * ENTRY_BYTES;
+        let mut added = 0isize;
+        let mut add = |g: u32, bits: u64, int: bool, groups: &mut Vec<GroupCounts>| {
+            let c = &mut groups[g as usize];
+            let before = c.held();
+            c.add(bits, 1, int);
+            added += c.held() as isize - before as isize;
         };
         match input {
             Input::Ints { v, valid, width } => {
                 self.width = *width;
                 for (i, (&x, &g)) in v.iter().zip(gids).enumerate() {
                     if valid.as_ref().is_none_or(|valid| valid[i]) {
-                        add(g, x as u64, &mut self.maps);
+                        add(g, x as u64, true, &mut self.groups);
                     }
                 }
             }
@@ -66,36 +145,43 @@ impl Counts {
                 self.width = if *single { 4 } else { 8 };
                 for (i, (&x, &g)) in v.iter().zip(gids).enumerate() {
                     if valid.as_ref().is_none_or(|valid| valid[i]) {
-                        add(g, x.to_bits(), &mut self.maps);
+                        add(g, x.to_bits(), false, &mut self.groups);
                     }
                 }
             }
             Input::Bytes(_) => unreachable!("percentiles read ints and floats"),
         }
-        added
+        // A dense window turning into a map can shrink; the caller's total only grows.
+        added.max(0) as usize
     }
 
     pub fn merge_group(&mut self, other: &mut Counts, from: usize, to: usize) {
         self.width = self.width.max(other.width);
-        let theirs = std::mem::take(&mut other.maps[from]);
-        let mine = &mut self.maps[to];
-        for (k, c) in theirs {
-            *mine.entry(k).or_insert(0) += c;
+        let theirs = std::mem::take(&mut other.groups[from]);
+        let int = matches!(theirs, GroupCounts::Dense { .. }) || matches!(self.groups[to], GroupCounts::Dense { .. });
+        if self.groups[to].is_empty() {
+            self.groups[to] = theirs;
+            return;
+        }
+        for (k, c) in theirs.entries() {
+            self.groups[to].add(k, c, int);
         }
     }
 
     pub fn held(&self) -> usize {
-        self.maps.iter().map(|m| m.len() * ENTRY_BYTES).sum()
+        self.groups.iter().map(GroupCounts::held).sum()
     }
 
-    /// Group `g`'s percentile; NULL when no value came in.
+    /// Group `g`'s percentile; NULL when no value came in. `kind` is the input's: an
+    /// integer input of percentile_cont (a float8 cast of an integer column, exact) is
+    /// interpolated over the values as floats.
     pub fn value(&self, p: Percentile, kind: ValueKind, g: usize) -> AggValue {
-        let m = &self.maps[g];
-        if m.is_empty() {
+        let c = &self.groups[g];
+        if c.is_empty() {
             return AggValue::Null;
         }
         let float = kind == ValueKind::Float;
-        let mut values: Vec<(u64, u64)> = m.iter().map(|(&k, &c)| (k, c)).collect();
+        let mut values = c.entries();
         if float {
             values.sort_unstable_by(|a, b| float_order(f64::from_bits(a.0), f64::from_bits(b.0)));
         } else {
@@ -113,14 +199,15 @@ impl Counts {
             }
             values.last().map_or(0, |v| v.0)
         };
+        let as_float = |bits: u64| if float { f64::from_bits(bits) } else { bits as i64 as f64 };
         if p.cont {
             let pos = p.fraction * (rows - 1) as f64;
             let (first, second) = (pos.floor(), pos.ceil());
-            let lo = f64::from_bits(at(first as u64));
+            let lo = as_float(at(first as u64));
             if first == second {
                 return AggValue::Float(lo);
             }
-            let hi = f64::from_bits(at(second as u64));
+            let hi = as_float(at(second as u64));
             return AggValue::Float(lo + (pos - first) * (hi - lo));
         }
         let rownum = (p.fraction * rows as f64).ceil() as u64;
@@ -161,6 +248,59 @@ mod tests {
         // NaN sorts last.
         let n = counts_of(&[f64::NAN, 1.0]);
         assert_eq!(n.value(Percentile { cont: false, fraction: 1.0 }, ValueKind::Float, 0), AggValue::Bytes(f64::NAN.to_le_bytes().to_vec()));
-        assert_eq!(Counts { maps: vec![HashMap::new()], width: 8 }.value(Percentile { cont: true, fraction: 0.5 }, ValueKind::Float, 0), AggValue::Null);
+        assert_eq!(Counts { groups: vec![GroupCounts::Empty], width: 8 }.value(Percentile { cont: true, fraction: 0.5 }, ValueKind::Float, 0), AggValue::Null);
+    }
+}
+
+#[cfg(test)]
+mod dense_tests {
+    use super::*;
+
+    /// Integers through dense windows (narrow, widened, turned into a map) and merges give
+    /// the percentiles of the sorted values.
+    #[test]
+    fn dense_and_sparse_agree_with_sorting() {
+        let sets: Vec<Vec<i64>> = vec![
+            (0..5000).map(|i| (i * 7919) % 3001 + 5).collect(),
+            (0..3000).map(|i| if i % 10 == 0 { i64::MAX - i } else if i % 7 == 0 { i64::MIN + i } else { i % 100 }).collect(),
+            (0..2000).map(|i| (i * 104729) % 1_000_000_007 - 500_000_000).collect(),
+            vec![-3, -3, 7],
+        ];
+        for values in sets {
+            let mut whole = Counts::default();
+            whole.grow(1);
+            whole.update(&Input::Ints { v: values.clone(), valid: None, width: 8 }, &vec![0; values.len()]);
+            let mut halves = Counts::default();
+            halves.grow(2);
+            let gids: Vec<u32> = (0..values.len()).map(|i| (i % 2) as u32).collect();
+            halves.update(&Input::Ints { v: values.clone(), valid: None, width: 8 }, &gids);
+            let mut merged = Counts::default();
+            merged.grow(1);
+            merged.merge_group(&mut halves, 0, 0);
+            merged.merge_group(&mut halves, 1, 0);
+            let mut sorted = values.clone();
+            sorted.sort_unstable();
+            for fraction in [0.0, 0.1, 0.5, 0.9, 0.99, 1.0] {
+                let rownum = ((fraction * sorted.len() as f64).ceil() as usize).max(1);
+                let want = AggValue::Bytes(sorted[rownum - 1].to_le_bytes().to_vec());
+                let p = Percentile { cont: false, fraction };
+                assert_eq!(whole.value(p, ValueKind::Int, 0), want);
+                assert_eq!(merged.value(p, ValueKind::Int, 0), want);
+                let pos = fraction * (sorted.len() - 1) as f64;
+                let (lo, hi) = (sorted[pos.floor() as usize] as f64, sorted[pos.ceil() as usize] as f64);
+                let cont = if pos.floor() == pos.ceil() { lo } else { lo + (pos - pos.floor()) * (hi - lo) };
+                assert_eq!(whole.value(Percentile { cont: true, fraction }, ValueKind::Int, 0), AggValue::Float(cont));
+            }
+        }
+    }
+
+    #[test]
+    fn narrow_integers_stay_dense() {
+        let mut c = Counts::default();
+        c.grow(1);
+        let v: Vec<i64> = (0..100_000).map(|i| (i * 31) % 3001 + 5).collect();
+        c.update(&Input::Ints { v, valid: None, width: 4 }, &vec![0; 100_000]);
+        assert!(matches!(c.groups[0], GroupCounts::Dense { .. }));
+        assert_eq!(c.held(), 3001 * 8);
     }
 }

@@ -167,6 +167,14 @@ unsafe fn percentile_out(a: *mut pg_sys::Aggref, name: &str, relid: pg_sys::Inde
             }
             None => {
                 let (e, ty) = expr::value_expr(arg, relid, plan)?;
+                // percentile_cont of an integer column cast to float8: the integers are
+                // counted as they are stored (exact, and narrow ranges count without
+                // hashing), interpolated as floats.
+                if let (AggOp::PercentileCont, super::ValueExpr::ToFloat8 { arg: inner, int: true }) = (op, &e) {
+                    if let super::ValueExpr::Column(attnum) = **inner {
+                        return Some(AggOut { op, attnum, arg: None, kind: ValueKind::Int, result: ResultKind::Float8, filtered: false, fraction });
+                    }
+                }
                 let result = if op == AggOp::PercentileCont { ResultKind::Float8 } else { ResultKind::Computed(ty) };
                 AggOut { op, attnum: 0, arg: Some((e, ty)), kind: ty.kind(), result, filtered: false, fraction }
             }
