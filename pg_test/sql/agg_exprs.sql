@@ -103,10 +103,22 @@ SELECT check_agg('SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY id) FROM $T
 SELECT plan_lines('SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY id) FROM agg_m', 'Fallback');
 RESET work_mem;
 RESET hash_mem_multiplier;
--- not for the node: descending order, arrays of fractions, fractions out of range
+-- Arrays of fractions: an array per group (NULL fractions give NULL elements; an empty
+-- group gives NULL), sharing one set of counts per input.
+SELECT check_agg('SELECT flag, percentile_cont(ARRAY[0.5, 0.9, NULL, 0, 1]) WITHIN GROUP (ORDER BY i4), percentile_cont(ARRAY[0.25]) WITHIN GROUP (ORDER BY f8),
+                         percentile_disc(ARRAY[0.1, 0.5, 0.99]) WITHIN GROUP (ORDER BY ship), percentile_disc(ARRAY[0.5, NULL]) WITHIN GROUP (ORDER BY ts),
+                         percentile_disc(ARRAY[0.3, 0.6]) WITHIN GROUP (ORDER BY i2), percentile_cont(0.5) WITHIN GROUP (ORDER BY i4) FROM $T GROUP BY flag ORDER BY flag');
+SELECT check_agg('SELECT percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY f8) FILTER (WHERE i2 > 0), percentile_cont(ARRAY[0.5]) WITHIN GROUP (ORDER BY i4) FROM $T WHERE i2 IS NULL AND i4 IS NULL');
+SELECT check_agg('SELECT status, percentile_cont(ARRAY[0.1, 0.9]) WITHIN GROUP (ORDER BY f8 * 2) FROM $T GROUP BY status');
+SELECT plan_lines('SELECT flag, percentile_cont(ARRAY[0.5, NULL, 0.9]) WITHIN GROUP (ORDER BY i4) FROM agg_m GROUP BY flag', 'Aggregates');
+-- not for the node: descending order, fractions out of range, arrays of more than one
+-- dimension, of only NULLs, of numerics or computed values of percentile_disc
 SELECT check_agg('SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY i4 DESC) FROM $T');
-SELECT check_agg('SELECT percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY i4) FROM $T');
 SELECT check_err('SELECT percentile_cont(1.5) WITHIN GROUP (ORDER BY i4) FROM $T');
+SELECT check_err('SELECT percentile_cont(ARRAY[0.5, 1.5]) WITHIN GROUP (ORDER BY i4) FROM $T');
+SELECT check_agg('SELECT percentile_disc(ARRAY[[0.5, 0.1], [0.2, 0.3]]) WITHIN GROUP (ORDER BY i4) FROM $T');
+SELECT check_agg('SELECT percentile_disc(ARRAY[NULL::float8]) WITHIN GROUP (ORDER BY i4) FROM $T');
+SELECT check_agg('SELECT percentile_disc(ARRAY[0.5]) WITHIN GROUP (ORDER BY price), percentile_disc(ARRAY[0.5]) WITHIN GROUP (ORDER BY i4 * 2) FROM $T');
 
 -- Errors are Postgres' own (SQLSTATE and message), raised by the node.
 SELECT check_agg('SELECT sum(i4 * 2) FROM $T');

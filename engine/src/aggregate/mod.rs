@@ -123,6 +123,8 @@ pub enum AggValue {
     },
     /// Finite inputs whose sum is out of the type's range (Postgres raises an error).
     OutOfRange,
+    /// One value per element (percentiles of an array of fractions).
+    Array(Vec<AggValue>),
 }
 
 /// One output group: its key values (None: NULL) and aggregate values.

@@ -9,7 +9,7 @@
 use super::{AggOp, KeyExpr, NodePlan, ValueExpr};
 use mergetree::arith::Operand;
 use crate::scan::source::{Source, Stats};
-use mergetree::aggregate::{AggFunc, AggSpec, Aggregator, Group, KeySpec, Percentile, Share};
+use mergetree::aggregate::{AggFunc, AggSpec, AggValue, Aggregator, Group, KeySpec, Percentile, Share};
 use mergetree::predicate::Predicate;
 use mergetree::range_reader::{self, Fetched};
 use mergetree::scalar::ScalarExpr;
@@ -26,13 +26,48 @@ const UNITS_PER_WAVE: usize = 64;
 /// What the engine computes: the aggregation over the batch's columns, the table columns
 /// it reads (`needed`), and the expressions computed into further columns of each batch
 /// (`derived`, numbered after the table's columns).
+enum Slot {
+    One(usize),
+    Array(Vec<Option<usize>>),
+}
+
+impl From<Vec<Option<usize>>> for Slot {
+    fn from(v: Vec<Option<usize>>) -> Slot {
+        Slot::Array(v)
+    }
+}
+
 pub struct EngineSpec {
     spec: AggSpec,
     needed: Vec<usize>,
     derived: Vec<ScalarExpr>,
+    /// Per plan aggregate, the engine aggregate holding its value, or (for a percentile
+    /// of an array of fractions) one per fraction, None for a NULL fraction.
+    layout: Vec<Slot>,
 }
 
 impl EngineSpec {
+    /// The engine's values of a group as the plan's: a percentile array's values in one.
+    pub fn fold(&self, mut g: Group) -> Group {
+        if self.layout.iter().all(|l| matches!(l, Slot::One(_))) {
+            return g;
+        }
+        let values = std::mem::take(&mut g.values);
+        let of = |e: &Option<usize>| e.map_or(AggValue::Null, |e| values[e].clone());
+        g.values = self
+            .layout
+            .iter()
+            .map(|l| match l {
+                Slot::One(e) => values[*e].clone(),
+                // No value in the group (every fraction's percentile NULL): NULL, as
+                // Postgres returns for an empty group.
+                Slot::Array(es) if es.iter().flatten().any(|&e| values[e] == AggValue::Null) => AggValue::Null,
+                Slot::Array(es) => AggValue::Array(es.iter().map(of).collect()),
+            })
+            .collect();
+        g
+    }
+
     /// Adds the derived columns to a batch.
     fn derive(&self, columns: &mut Vec<Option<Fetched>>, selection: &[u32], rows: usize) -> mergetree::Result<()> {
         for e in &self.derived {
@@ -68,10 +103,11 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
             KeySpec { col: tp.columns.len() + derived.len() - 1, ty, float: false }
         })
         .collect();
-    let aggs: Vec<AggFunc> = plan
-        .aggs
-        .iter()
-        .map(|o| {
+    let mut layout = Vec::new();
+    let mut aggs: Vec<AggFunc> = Vec::new();
+    let mut engine_filters: Vec<Option<Predicate>> = Vec::new();
+    for o in &plan.aggs {
+        let f = {
             let col = match &o.arg {
                 _ if o.op == AggOp::CountStar => 0,
                 None => idx(o.attnum),
@@ -97,8 +133,32 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
                 AggOp::Uniq => AggFunc::Uniq { col, kind: o.kind },
                 AggOp::Quantile => AggFunc::Quantile { col, kind: o.kind, level: o.fraction },
             }
-        })
-        .collect();
+        };
+        let filter = filters.get(layout.len()).cloned().flatten();
+        let slot = match (&f, o.fractions.is_empty()) {
+            (_, true) => Slot::One(aggs.len()),
+            // A percentile per non-NULL fraction; they share one set of value counts.
+            (AggFunc::Percentile { col, kind, p }, false) => o
+                .fractions
+                .iter()
+                .map(|fr| {
+                    fr.map(|fraction| {
+                        aggs.push(AggFunc::Percentile { col: *col, kind: *kind, p: Percentile { fraction, ..*p } });
+                        engine_filters.push(filter.clone());
+                        aggs.len() - 1
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into(),
+            _ => unreachable!("only percentiles take arrays of fractions"),
+        };
+        if o.fractions.is_empty() {
+            aggs.push(f);
+            engine_filters.push(filter);
+        }
+        layout.push(slot);
+    }
+    let filters = if filters.is_empty() { filters } else { engine_filters };
     // Derived columns' inputs are already in `needed`.
     needed.extend(aggs.iter().filter_map(AggFunc::input).filter(|&c| c < tp.columns.len()));
     needed.sort_unstable();
@@ -108,7 +168,7 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
     }
     needed.sort_unstable();
     needed.dedup();
-    EngineSpec { spec: AggSpec { keys, aggs, filters }, needed, derived }
+    EngineSpec { spec: AggSpec { keys, aggs, filters }, needed, derived, layout }
 }
 
 /// The derived column (or constant) computing `e`: columns it reads go to `needed`,

@@ -173,7 +173,8 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
                 let table_plan = src.plan.clone();
                 let cond = |text: &str| case_condition(node, &table_plan, text);
                 let es = compute::engine_spec(&plan, &src.plan, filters(node, &src.plan), &cond);
-                let groups = compute::aggregate(&mut src, &es, (plan.est_bytes, plan.est_distinct_bytes), pg_sys::get_hash_memory_limit(), &mut run.progress);
+                let groups = compute::aggregate(&mut src, &es, (plan.est_bytes, plan.est_distinct_bytes), pg_sys::get_hash_memory_limit(), &mut run.progress)
+                    .map(|gs| gs.into_iter().map(|g| es.fold(g)).collect());
                 (groups, run.progress.rows_in)
             }
         };
@@ -314,8 +315,14 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancesto
                 let call = match o.op {
                     AggOp::CountStar => "count(*)".into(),
                     AggOp::CountDistinct => format!("count(DISTINCT {arg})"),
-                    AggOp::PercentileCont => format!("percentile_cont({}) WITHIN GROUP (ORDER BY {arg})", o.fraction),
-                    AggOp::PercentileDisc => format!("percentile_disc({}) WITHIN GROUP (ORDER BY {arg})", o.fraction),
+                    AggOp::PercentileCont | AggOp::PercentileDisc => {
+                        let f = match o.fractions.is_empty() {
+                            true => o.fraction.to_string(),
+                            false => format!("ARRAY[{}]", o.fractions.iter().map(|f| f.map_or("NULL".into(), |f| f.to_string())).collect::<Vec<_>>().join(", ")),
+                        };
+                        let name = if o.op == AggOp::PercentileCont { "percentile_cont" } else { "percentile_disc" };
+                        format!("{name}({f}) WITHIN GROUP (ORDER BY {arg})")
+                    }
                     AggOp::Uniq => format!("mergetree.uniq({arg})"),
                     AggOp::Quantile => format!("mergetree.quantile({}, {arg})", o.fraction),
                     op => format!("{}({arg})", format!("{op:?}").to_lowercase().replace("booland", "bool_and").replace("boolor", "bool_or")),

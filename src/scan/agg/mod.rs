@@ -217,6 +217,9 @@ pub struct AggOut {
     pub filtered: bool,
     /// A percentile's fraction, a quantile's level.
     pub fraction: f64,
+    /// percentile_cont / percentile_disc of an array of fractions (NULL elements as
+    /// None): the result is an array of one value per fraction. Empty for one fraction.
+    pub fractions: Vec<Option<f64>>,
 }
 
 /// The node's plan, kept in the CustomScan's custom_private (serialized).

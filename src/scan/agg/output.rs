@@ -116,6 +116,16 @@ pub fn datums(plan: &NodePlan, table_plan: &TablePlan, groups: &[Group], table: 
         columns.push(values_of(&c, &|g| g.keys[k].clone()));
     }
     for (a, out) in plan.aggs.iter().enumerate() {
+        if !out.fractions.is_empty() {
+            // Percentiles of an array of fractions: an array per group, of float8
+            // (percentile_cont) or of the input column's type (percentile_disc).
+            let elem = match out.result {
+                ResultKind::Float8 => ColumnPlan::of_type(pg_sys::FLOAT8OID),
+                _ => column(out.attnum).clone(),
+            };
+            columns.push(array_column(&elem, groups, a, table));
+            continue;
+        }
         if out.result == ResultKind::Input {
             columns.push(values_of(column(out.attnum), &|g| match &g.values[a] {
                 AggValue::Bytes(b) => Some(b.clone()),
@@ -156,4 +166,54 @@ pub fn datums(plan: &NodePlan, table_plan: &TablePlan, groups: &[Group], table: 
         columns.push(DatumColumn::plain(datums, nulls));
     }
     Output { columns, rows }
+}
+
+/// Aggregate `a`'s arrays (AggValue::Array of float or element bytes), one per group, as
+/// one-dimensional arrays of `elem`'s type.
+fn array_column(elem: &ColumnPlan, groups: &[Group], a: usize, table: &str) -> DatumColumn {
+    let (mut len, mut byval, mut align) = (0i16, false, 0 as std::ffi::c_char);
+    // SAFETY: a syscache lookup of the element type.
+    unsafe { pg_sys::get_typlenbyvalalign(elem.typid, &mut len, &mut byval, &mut align) };
+    let mut datums = Vec::with_capacity(groups.len());
+    let mut nulls = Vec::with_capacity(groups.len());
+    for g in groups {
+        let items = match &g.values[a] {
+            AggValue::Null => {
+                datums.push(pg_sys::Datum::from(0));
+                nulls.push(true);
+                continue;
+            }
+            AggValue::Array(items) => items,
+            v => raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("mergetree table \"{table}\": aggregate value {v:?} for an array result")),
+        };
+        let mut data = ColumnData::new(elem.ty);
+        for item in items {
+            match item {
+                AggValue::Float(f) => data.push(&f.to_le_bytes()),
+                AggValue::Bytes(b) => data.push(b),
+                _ => data.push_null(),
+            }
+        }
+        // The element Datums point into `elements` until construct_md_array copies them.
+        let elements = datum::to_datums(elem, data);
+        let mut dims = [items.len() as i32];
+        let mut lbs = [1i32];
+        // SAFETY: `elements` holds items.len() Datums and NULL flags of `elem`'s type.
+        let array = unsafe {
+            pg_sys::construct_md_array(
+                elements.datums.as_ptr() as *mut pg_sys::Datum,
+                elements.nulls.as_ptr() as *mut bool,
+                1,
+                dims.as_mut_ptr(),
+                lbs.as_mut_ptr(),
+                elem.typid,
+                len as i32,
+                byval,
+                align,
+            )
+        };
+        datums.push(pg_sys::Datum::from(array));
+        nulls.push(false);
+    }
+    DatumColumn::plain(datums, nulls)
 }

@@ -97,6 +97,7 @@ unsafe fn agg_out_unfiltered(a: *mut pg_sys::Aggref, relid: pg_sys::Index, plan:
                 result: ResultKind::Int8,
                 filtered: false,
                 fraction: 0.0,
+                fractions: Vec::new(),
             });
         }
         if args.len() != 1 || (!(*a).aggorder.is_null() && !distinct) {
@@ -111,7 +112,7 @@ unsafe fn agg_out_unfiltered(a: *mut pg_sys::Aggref, relid: pg_sys::Index, plan:
         let typ = pg_sys::getBaseType(plan.columns[ci].typid);
         let int = matches!(typ, pg_sys::INT2OID | pg_sys::INT4OID | pg_sys::INT8OID);
         let float = matches!(typ, pg_sys::FLOAT4OID | pg_sys::FLOAT8OID);
-        let out = |op, kind, result| Some(AggOut { op, attnum: (*v).varattno, arg: None, kind, result, filtered: false, fraction: 0.0 });
+        let out = |op, kind, result| Some(AggOut { op, attnum: (*v).varattno, arg: None, kind, result, filtered: false, fraction: 0.0, fractions: Vec::new() });
         match (name.as_str(), distinct) {
             ("count", false) => out(AggOp::Count, ValueKind::Int, ResultKind::Int8),
             ("count", true) => out(AggOp::CountDistinct, value_kind(plan, ci, (*a).inputcollid, (*v).vartypmod, false)?, ResultKind::Int8),
@@ -148,14 +149,25 @@ unsafe fn percentile_out(a: *mut pg_sys::Aggref, name: &str, relid: pg_sys::Inde
         let (args, order) = (list_ptrs::<pg_sys::TargetEntry>((*a).args), list_ptrs::<pg_sys::SortGroupClause>((*a).aggorder));
         let ([fraction], [arg], [order]) = (direct.as_slice(), args.as_slice(), order.as_slice()) else { return None };
         let c = *fraction as *mut pg_sys::Const;
-        if (**fraction).type_ != pg_sys::NodeTag::T_Const || (*c).constisnull || (*c).consttype != pg_sys::FLOAT8OID {
+        if (**fraction).type_ != pg_sys::NodeTag::T_Const || (*c).constisnull {
             return None;
         }
-        let fraction = f64::from_bits((*c).constvalue.value() as u64);
+        // One fraction, or an array of them (the result an array of the same shape).
+        let (fraction, fractions) = match (*c).consttype {
+            pg_sys::FLOAT8OID => (f64::from_bits((*c).constvalue.value() as u64), Vec::new()),
+            pg_sys::FLOAT8ARRAYOID => {
+                let fractions = fraction_array((*c).constvalue)?;
+                // NULL fractions give NULL elements; the group's emptiness (a NULL
+                // result) is told by the others, so at least one must be there.
+                (fractions.iter().flatten().next().copied()?, fractions)
+            }
+            _ => return None,
+        };
         let arg = (**arg).expr as *mut pg_sys::Node;
         let typ = pg_sys::exprType(arg);
         let ascending = (*pg_sys::lookup_type_cache(typ, pg_sys::TYPECACHE_LT_OPR as i32)).lt_opr == (**order).sortop;
-        if !(0.0..=1.0).contains(&fraction) || !ascending || (op == AggOp::PercentileCont && typ != pg_sys::FLOAT8OID) {
+        let in_range = |f: f64| (0.0..=1.0).contains(&f);
+        if !in_range(fraction) || !fractions.iter().flatten().all(|&f| in_range(f)) || !ascending || (op == AggOp::PercentileCont && typ != pg_sys::FLOAT8OID) {
             return None;
         }
         let out = match var_of(arg, relid).filter(|v| pg_sys::getBaseType((**v).vartype) != pg_sys::NUMERICOID) {
@@ -163,24 +175,51 @@ unsafe fn percentile_out(a: *mut pg_sys::Aggref, name: &str, relid: pg_sys::Inde
                 let ci = plan.index_of_attnum((*v).varattno)?;
                 let kind = value_kind(plan, ci, pg_sys::InvalidOid, (*v).vartypmod, true)?;
                 let result = if op == AggOp::PercentileCont { ResultKind::Float8 } else { ResultKind::Input };
-                AggOut { op, attnum: (*v).varattno, arg: None, kind, result, filtered: false, fraction }
+                AggOut { op, attnum: (*v).varattno, arg: None, kind, result, filtered: false, fraction, fractions: Vec::new() }
             }
             None => {
                 let (e, ty) = expr::value_expr(arg, relid, plan)?;
                 // percentile_cont of an integer column cast to float8: the integers are
                 // counted as they are stored (exact, and narrow ranges count without
                 // hashing), interpolated as floats.
-                if let (AggOp::PercentileCont, super::ValueExpr::ToFloat8 { arg: inner, int: true }) = (op, &e) {
-                    if let super::ValueExpr::Column(attnum) = **inner {
-                        return Some(AggOut { op, attnum, arg: None, kind: ValueKind::Int, result: ResultKind::Float8, filtered: false, fraction });
+                match (op, &e) {
+                    (AggOp::PercentileCont, super::ValueExpr::ToFloat8 { arg: inner, int: true }) if matches!(**inner, super::ValueExpr::Column(_)) => {
+                        let super::ValueExpr::Column(attnum) = **inner else { return None };
+                        AggOut { op, attnum, arg: None, kind: ValueKind::Int, result: ResultKind::Float8, filtered: false, fraction, fractions: Vec::new() }
+                    }
+                    _ => {
+                        let result = if op == AggOp::PercentileCont { ResultKind::Float8 } else { ResultKind::Computed(ty) };
+                        AggOut { op, attnum: 0, arg: Some((e, ty)), kind: ty.kind(), result, filtered: false, fraction, fractions: Vec::new() }
                     }
                 }
-                let result = if op == AggOp::PercentileCont { ResultKind::Float8 } else { ResultKind::Computed(ty) };
-                AggOut { op, attnum: 0, arg: Some((e, ty)), kind: ty.kind(), result, filtered: false, fraction }
             }
         };
-        // Values compared as bytes (bool, uuid, text) are not kept by the counts.
-        (out.kind != ValueKind::Bytes).then_some(out)
+        // Values compared as bytes (bool, uuid, text) are not kept by the counts; arrays of
+        // computed values or of by-reference types are left to Postgres.
+        let by_value = |o: &AggOut| o.attnum != 0 && plan.index_of_attnum(o.attnum).is_some_and(|ci| plan.columns[ci].typbyval);
+        if out.kind == ValueKind::Bytes || (!fractions.is_empty() && out.result != ResultKind::Float8 && !by_value(&out)) {
+            return None;
+        }
+        Some(AggOut { fractions, ..out })
+    }
+}
+
+/// The fractions of a one-dimensional float8[] constant (lower bound 1), NULLs as None.
+///
+/// # Safety
+/// `d` is a non-NULL float8[] Datum.
+unsafe fn fraction_array(d: pg_sys::Datum) -> Option<Vec<Option<f64>>> {
+    // SAFETY: per the caller; the array is detoasted before its header is read.
+    unsafe {
+        let arr = pg_sys::pg_detoast_datum(d.cast_mut_ptr()) as *mut pg_sys::ArrayType;
+        // ARR_LBOUND: the lower bounds follow the header and the ndim dimensions.
+        let lbound = *((arr as *const u8).add(std::mem::size_of::<pg_sys::ArrayType>()) as *const i32).add(1);
+        if (*arr).ndim != 1 || lbound != 1 {
+            return None;
+        }
+        let a = pgrx::Array::<f64>::from_polymorphic_datum(pg_sys::Datum::from(arr), false, pg_sys::FLOAT8ARRAYOID)?;
+        let v: Vec<Option<f64>> = a.iter().collect();
+        (!v.is_empty()).then_some(v)
     }
 }
 
@@ -206,7 +245,7 @@ unsafe fn approx_out(a: *mut pg_sys::Aggref, name: &str, relid: pg_sys::Index, p
                 }
                 // Collation aside: the SQL aggregate hashes text by its bytes too.
                 let kind = value_kind(plan, ci, pg_sys::C_COLLATION_OID, (*v).vartypmod, false)?;
-                Some(AggOut { op: AggOp::Uniq, attnum: (*v).varattno, arg: None, kind, result: ResultKind::Int8, filtered: false, fraction: 0.0 })
+                Some(AggOut { op: AggOp::Uniq, attnum: (*v).varattno, arg: None, kind, result: ResultKind::Int8, filtered: false, fraction: 0.0, fractions: Vec::new() })
             }
             ("quantile", &[level, arg]) => {
                 let c = level as *mut pg_sys::Const;
@@ -217,7 +256,7 @@ unsafe fn approx_out(a: *mut pg_sys::Aggref, name: &str, relid: pg_sys::Index, p
                 if !(0.0..=1.0).contains(&fraction) {
                     return None;
                 }
-                let out = |attnum, arg| Some(AggOut { op: AggOp::Quantile, attnum, arg, kind: ValueKind::Float, result: ResultKind::Float8, filtered: false, fraction });
+                let out = |attnum, arg| Some(AggOut { op: AggOp::Quantile, attnum, arg, kind: ValueKind::Float, result: ResultKind::Float8, filtered: false, fraction, fractions: Vec::new() });
                 match var_of(arg, relid) {
                     Some(v) if pg_sys::getBaseType((*v).vartype) == pg_sys::FLOAT8OID => {
                         plan.index_of_attnum((*v).varattno)?;
@@ -245,7 +284,7 @@ unsafe fn computed_agg(name: &str, distinct: bool, arg: *mut pg_sys::Node, relid
     if cols.is_empty() || ty == ValueType::Float4 {
         return None;
     }
-    let out = |op, result| Some(AggOut { op, attnum: 0, arg: Some((e.clone(), ty)), kind: ty.kind(), result, filtered: false, fraction: 0.0 });
+    let out = |op, result| Some(AggOut { op, attnum: 0, arg: Some((e.clone(), ty)), kind: ty.kind(), result, filtered: false, fraction: 0.0, fractions: Vec::new() });
     match (name, distinct, ty) {
         ("count", false, _) => out(AggOp::Count, ResultKind::Int8),
         ("count", true, _) => out(AggOp::CountDistinct, ResultKind::Int8),
