@@ -99,8 +99,11 @@ SET work_mem = '64kB';
 SET hash_mem_multiplier = 1;
 SELECT check_agg('SELECT status, percentile_disc(0.5) WITHIN GROUP (ORDER BY id), percentile_cont(0.5) WITHIN GROUP (ORDER BY f8) FROM $T GROUP BY status');
 SELECT plan_lines('SELECT status, percentile_disc(0.5) WITHIN GROUP (ORDER BY id) FROM agg_m GROUP BY status', 'Passes|Fallback');
+-- (ids 1..5000 count densely in 40 kB; i8's values are far apart and need a map)
 SELECT check_agg('SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY id) FROM $T');
-SELECT plan_lines('SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY id) FROM agg_m', 'Fallback');
+SELECT plan_lines('SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY id) FROM agg_m', 'Fallback|Passes');
+SELECT check_agg('SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY i8) FROM $T');
+SELECT plan_lines('SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY i8) FROM agg_m', 'Fallback');
 RESET work_mem;
 RESET hash_mem_multiplier;
 -- Arrays of fractions: an array per group (NULL fractions give NULL elements; an empty
