@@ -272,12 +272,27 @@ impl ScalarExpr {
             }
             ScalarExpr::Numeric { col, scale } => {
                 let c = input(col)?;
-                for &r in selection {
-                    let v = match c.get(r) {
-                        Some(v) => Some(crate::numeric::read_scaled(v, scale).ok_or_else(|| Error::Inexact(format!("NaN or a numeric value not of scale {scale}")))?),
-                        None => None,
-                    };
-                    out.set(r, v);
+                let inexact = || Error::Inexact(format!("NaN or a numeric value not of scale {scale}"));
+                match c {
+                    // A dictionary's values read once per code, not once per row.
+                    Fetched::Codes { codes, validity, dict } => {
+                        let values: Vec<Option<i64>> = (0..dict.len()).map(|i| crate::numeric::read_scaled(dict.value(i), scale)).collect();
+                        for &r in selection {
+                            if validity.as_ref().is_some_and(|v| !v.get(r as usize)) {
+                                continue;
+                            }
+                            out.set(r, Some(values[codes[r as usize] as usize].ok_or_else(inexact)?));
+                        }
+                    }
+                    Fetched::Values(_) => {
+                        for &r in selection {
+                            let v = match c.get(r) {
+                                Some(v) => Some(crate::numeric::read_scaled(v, scale).ok_or_else(inexact)?),
+                                None => None,
+                            };
+                            out.set(r, v);
+                        }
+                    }
                 }
             }
             ScalarExpr::ToFloat8 { col, int } => {
@@ -318,45 +333,68 @@ impl ScalarExpr {
                     }
                 };
                 let (ca, cb) = (operand(a)?, operand(b)?);
-                let int = |o: Operand, c: Option<&Fetched>, r: u32| match (o, c) {
-                    (_, Some(c)) => c.get(r).map(sign_extend),
-                    (Operand::Int(i), _) => Some(i),
-                    _ => None,
-                };
-                let float = |o: Operand, c: Option<&Fetched>, r: u32| match (o, c) {
-                    (_, Some(c)) => c.get(r).map(float_of),
-                    (Operand::Float(f), _) => Some(f),
-                    (Operand::Int(i), _) => Some(i as f64),
-                    _ => None,
-                };
-                for &r in selection {
+                // Each operand read once into a vector over the selection (a derived
+                // 8-byte column straight from its bytes), then a tight loop.
+                let float = matches!(ty, ArithType::Float8);
+                let (xa, xb) = (operand_values(a, ca, selection, float), operand_values(b, cb, selection, float));
+                for (i, &r) in selection.iter().enumerate() {
+                    let (Some(x), Some(y)) = (xa.get(i), xb.get(i)) else { continue };
                     match ty {
-                        ArithType::Int { width } => {
-                            let v = match (int(a, ca, r), int(b, cb, r)) {
-                                (Some(x), Some(y)) => Some(arith::int(op, width, x, y)?),
-                                _ => None,
-                            };
-                            out.set(r, v);
-                        }
-                        ArithType::Float8 => {
-                            let v = match (float(a, ca, r), float(b, cb, r)) {
-                                (Some(x), Some(y)) => Some(arith::float8(op, x, y)?),
-                                _ => None,
-                            };
-                            out.set_float(r, v);
-                        }
-                        ArithType::Numeric { a: sa, b: sb } => {
-                            let v = match (int(a, ca, r), int(b, cb, r)) {
-                                (Some(x), Some(y)) => Some(arith::numeric(op, sa, x, sb, y)?),
-                                _ => None,
-                            };
-                            out.set(r, v);
-                        }
+                        ArithType::Int { width } => out.set(r, Some(arith::int(op, width, x, y)?)),
+                        ArithType::Float8 => out.set_float(r, Some(arith::float8(op, f64::from_bits(x as u64), f64::from_bits(y as u64))?)),
+                        ArithType::Numeric { a: sa, b: sb } => out.set(r, Some(arith::numeric(op, sa, x, sb, y)?)),
                     }
                 }
             }
         }
         Ok(out.finish())
+    }
+}
+
+/// An operand's values at the selected rows: i64s, or f64 bits when `float`.
+enum OperandValues {
+    Const(i64),
+    Values { v: Vec<i64>, valid: Option<Vec<bool>> },
+}
+
+impl OperandValues {
+    #[inline]
+    fn get(&self, i: usize) -> Option<i64> {
+        match self {
+            OperandValues::Const(c) => Some(*c),
+            OperandValues::Values { v, valid } => valid.as_ref().is_none_or(|ok| ok[i]).then(|| v[i]),
+        }
+    }
+}
+
+fn operand_values(o: Operand, c: Option<&Fetched>, selection: &[u32], float: bool) -> OperandValues {
+    let c = match (o, c) {
+        (_, Some(c)) => c,
+        (Operand::Float(f), _) => return OperandValues::Const(f.to_bits() as i64),
+        (Operand::Int(i), _) if float => return OperandValues::Const((i as f64).to_bits() as i64),
+        (Operand::Int(i), _) => return OperandValues::Const(i),
+        (Operand::Col(_), None) => return OperandValues::Values { v: vec![0; selection.len()], valid: Some(vec![false; selection.len()]) },
+    };
+    let convert = |b: &[u8]| if float { float_of(b).to_bits() as i64 } else { sign_extend(b) };
+    match c {
+        // Derived columns and 8-byte columns: the values straight from the bytes.
+        Fetched::Values(ColumnData { values: Values::Fixed { width: 8, data }, validity }) => OperandValues::Values {
+            v: selection.iter().map(|&r| i64::from_le_bytes(data[r as usize * 8..r as usize * 8 + 8].try_into().unwrap_or([0; 8]))).collect(),
+            valid: validity.as_ref().map(|b| selection.iter().map(|&r| b.get(r as usize)).collect()),
+        },
+        _ => {
+            let mut valid = Vec::with_capacity(selection.len());
+            let v = selection
+                .iter()
+                .map(|&r| {
+                    let x = c.get(r);
+                    valid.push(x.is_some());
+                    x.map_or(0, convert)
+                })
+                .collect();
+            let all = valid.iter().all(|&b| b);
+            OperandValues::Values { v, valid: (!all).then_some(valid) }
+        }
     }
 }
 

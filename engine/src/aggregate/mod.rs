@@ -414,6 +414,11 @@ impl Aggregator {
                 return out;
             }
         }
+        if keys.len() > 1 {
+            if let Some(out) = self.composite_code_groups(columns, rows, part, &keys, &mine) {
+                return out;
+            }
+        }
         if let [k] = keys.as_slice() {
             if let (false, Fetched::Values(c @ ColumnData { values: crate::column::Values::Fixed { width: 1..=8, .. }, .. })) = (k.float, col(k)) {
                 // One fixed-width key: looked up by its value as an integer.
@@ -462,6 +467,44 @@ impl Aggregator {
                 self.group_of(&buf, || keys.iter().map(|k| col(k).get(r).map(<[u8]>::to_vec)).collect())
             })
             .collect()
+    }
+
+    /// Several keys, each dictionary-encoded in this batch with small dictionaries: the
+    /// group of each combination of codes (NULL a code of its own) looked up once per part
+    /// in a table indexed by the combined code, as a single dictionary key is.
+    fn composite_code_groups(&mut self, columns: &[Option<Fetched>], rows: &[u32], part: usize, keys: &[KeySpec], mine: &dyn Fn(&[u8]) -> bool) -> Option<Vec<u32>> {
+        const MAX_COMBINATIONS: usize = 1 << 16;
+        let mut dicts = Vec::with_capacity(keys.len());
+        let mut size = 1usize;
+        for k in keys {
+            let Some(Fetched::Codes { codes, validity, dict }) = columns[k.col].as_ref() else { return None };
+            size = size.checked_mul(dict.len() + 1).filter(|&n| n <= MAX_COMBINATIONS)?;
+            dicts.push((codes, validity, dict.len()));
+        }
+        let mut table = self.code_groups.remove(&part).filter(|t| t.len() == size).unwrap_or_else(|| vec![u32::MAX; size]);
+        let mut out = Vec::with_capacity(rows.len());
+        let mut buf = Vec::new();
+        for &r in rows {
+            let mut slot = 0usize;
+            for (codes, validity, n) in &dicts {
+                let null = validity.as_ref().is_some_and(|v| !v.get(r as usize));
+                slot = slot * (n + 1) + if null { *n } else { codes[r as usize] as usize };
+            }
+            if table[slot] == u32::MAX {
+                buf.clear();
+                for k in keys {
+                    encode_key(k, columns[k.col].as_ref().expect("key column fetched"), r, &mut buf);
+                }
+                table[slot] = if mine(&buf) {
+                    self.group_of(&buf, || keys.iter().map(|k| columns[k.col].as_ref().and_then(|c| c.get(r)).map(<[u8]>::to_vec)).collect())
+                } else {
+                    OTHER_PASS
+                };
+            }
+            out.push(table[slot]);
+        }
+        self.code_groups.insert(part, table);
+        Some(out)
     }
 
     /// Folds another thread's groups into these.

@@ -199,7 +199,8 @@ proptest! {
     #[test]
     fn groups_match_a_naive_computation(
         rows in proptest::collection::vec(row(), 0..300),
-        keys in prop_oneof![Just(vec![]), Just(vec![0]), Just(vec![1]), Just(vec![2]), Just(vec![1, 0]), Just(vec![0, 1, 2])],
+        // [1, 1]: two dictionary-encoded keys (combined codes) when `dict`.
+        keys in prop_oneof![Just(vec![]), Just(vec![0]), Just(vec![1]), Just(vec![2]), Just(vec![1, 0]), Just(vec![0, 1, 2]), Just(vec![1, 1])],
         dict in any::<bool>(),
         chunks in 1usize..5,
         sparse in any::<bool>(),
