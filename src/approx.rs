@@ -182,6 +182,13 @@ fn corrupt_state(name: &str) -> ! {
     crate::error::raise(PgSqlErrorCode::ERRCODE_DATA_CORRUPTED, format!("{name}: a serialized state is damaged"))
 }
 
+fn level_changed(from: f64, to: f64) -> ! {
+    crate::error::raise(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        format!("mergetree.quantile level changed from {from} to {to} within a group: it must be the same for every row"),
+    )
+}
+
 fn check_level(level: f64) {
     if !(0.0..=1.0).contains(&level) {
         crate::error::raise(PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, format!("mergetree.quantile level {level} is not between 0 and 1"));
@@ -200,10 +207,7 @@ fn quantile_trans(mut state: Internal, level: Option<f64>, value: Option<f64>, f
         if let Some(level) = level {
             check_level(level);
             match s.level {
-                Some(l) if l != level => crate::error::raise(
-                    PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                    format!("mergetree.quantile level changed from {l} to {level} within a group: it must be the same for every row"),
-                ),
+                Some(l) if l != level => level_changed(l, level),
                 _ => s.level = Some(level),
             }
         }
@@ -225,6 +229,12 @@ fn quantile_combine(a: Option<Internal>, b: Option<Internal>, fcinfo: pg_sys::Fu
         let other = QuantileState { sketch: other.sketch.clone(), level: other.level };
         match state_mut::<QuantileState>(&mut a) {
             Some(mine) => {
+                // A level that differs between workers is the error a serial plan raises.
+                if let (Some(l), Some(level)) = (mine.level, other.level) {
+                    if l != level {
+                        level_changed(l, level);
+                    }
+                }
                 mine.sketch.merge(&other.sketch);
                 mine.level = mine.level.or(other.level);
                 a
@@ -268,15 +278,17 @@ fn quantile_final(state: Option<Internal>) -> Option<f64> {
 
 extension_sql!(
     r#"
+-- SSPACE: a state's size (uniq: its dense registers at most; quantile: typical), so the
+-- planner sizes hash aggregation of many groups by it.
 CREATE AGGREGATE mergetree.uniq(anyelement) (
-    SFUNC = mergetree.uniq_trans, STYPE = internal, FINALFUNC = mergetree.uniq_final,
+    SFUNC = mergetree.uniq_trans, STYPE = internal, SSPACE = 12352, FINALFUNC = mergetree.uniq_final,
     COMBINEFUNC = mergetree.uniq_combine, SERIALFUNC = mergetree.uniq_serialize,
     DESERIALFUNC = mergetree.uniq_deserialize, PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE mergetree.uniq(anyelement) IS
     'Approximate count of distinct values (HyperLogLog++, 2^14 registers: standard error 0.81%)';
 CREATE AGGREGATE mergetree.quantile(float8, float8) (
-    SFUNC = mergetree.quantile_trans, STYPE = internal, FINALFUNC = mergetree.quantile_final,
+    SFUNC = mergetree.quantile_trans, STYPE = internal, SSPACE = 4096, FINALFUNC = mergetree.quantile_final,
     COMBINEFUNC = mergetree.quantile_combine, SERIALFUNC = mergetree.quantile_serialize,
     DESERIALFUNC = mergetree.quantile_deserialize, PARALLEL = SAFE
 );

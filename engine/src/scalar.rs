@@ -274,8 +274,9 @@ impl ScalarExpr {
                 let c = input(col)?;
                 let inexact = || Error::Inexact(format!("NaN or a numeric value not of scale {scale}"));
                 match c {
-                    // A dictionary's values read once per code, not once per row.
-                    Fetched::Codes { codes, validity, dict } => {
+                    // A dictionary's values read once per code, not once per row (when the
+                    // dictionary is smaller than the rows to read).
+                    Fetched::Codes { codes, validity, dict } if dict.len() <= selection.len() => {
                         let values: Vec<Option<i64>> = (0..dict.len()).map(|i| crate::numeric::read_scaled(dict.value(i), scale)).collect();
                         for &r in selection {
                             if validity.as_ref().is_some_and(|v| !v.get(r as usize)) {
@@ -284,7 +285,7 @@ impl ScalarExpr {
                             out.set(r, Some(values[codes[r as usize] as usize].ok_or_else(inexact)?));
                         }
                     }
-                    Fetched::Values(_) => {
+                    _ => {
                         for &r in selection {
                             let v = match c.get(r) {
                                 Some(v) => Some(crate::numeric::read_scaled(v, scale).ok_or_else(inexact)?),

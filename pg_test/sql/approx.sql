@@ -59,6 +59,10 @@ SELECT check_agg('SELECT mergetree.quantile(0.25, i4), mergetree.quantile(0.75, 
 SELECT check_agg('SELECT mergetree.quantile(0.5, n) FROM $T', 'ap_m', 'ap_h');
 SELECT check_agg('SELECT kc, mergetree.quantile(0.9, f8), mergetree.quantile(0.5, g) FILTER (WHERE b) FROM $T GROUP BY kc ORDER BY kc', 'ap_m', 'ap_h');
 SELECT check_agg('SELECT mergetree.quantile(0.5, nul), mergetree.uniq(nul) FROM $T WHERE g < 0', 'ap_m', 'ap_h');
+-- -0 and 0 are one value (the minimum does not depend on which came first); a constant
+-- argument is Postgres' to compute.
+SELECT check_agg('SELECT mergetree.quantile(0, f8 * 0), mergetree.quantile(1, f8 * 0) FROM $T WHERE f8 > -100 AND f8 < 100', 'ap_m', 'ap_h');
+SELECT check_agg('SELECT mergetree.quantile(0.5, 1.0), count(*) FROM $T', 'ap_m', 'ap_h');
 -- a level given by a parameter past the generic-plan switch: Postgres' plan
 PREPARE q(float8) AS SELECT mergetree.quantile($1, i4) FROM ap_m;
 EXECUTE q(0.5); EXECUTE q(0.5); EXECUTE q(0.5); EXECUTE q(0.5); EXECUTE q(0.5); EXECUTE q(0.5);

@@ -473,7 +473,8 @@ impl Aggregator {
     /// group of each combination of codes (NULL a code of its own) looked up once per part
     /// in a table indexed by the combined code, as a single dictionary key is.
     fn composite_code_groups(&mut self, columns: &[Option<Fetched>], rows: &[u32], part: usize, keys: &[KeySpec], mine: &dyn Fn(&[u8]) -> bool) -> Option<Vec<u32>> {
-        const MAX_COMBINATIONS: usize = 1 << 16;
+        // 16 kB of table per part at most (counted in the memory held).
+        const MAX_COMBINATIONS: usize = 1 << 12;
         let mut dicts = Vec::with_capacity(keys.len());
         let mut size = 1usize;
         for k in keys {
@@ -481,7 +482,13 @@ impl Aggregator {
             size = size.checked_mul(dict.len() + 1).filter(|&n| n <= MAX_COMBINATIONS)?;
             dicts.push((codes, validity, dict.len()));
         }
-        let mut table = self.code_groups.remove(&part).filter(|t| t.len() == size).unwrap_or_else(|| vec![u32::MAX; size]);
+        let mut table = match self.code_groups.remove(&part).filter(|t| t.len() == size) {
+            Some(t) => t,
+            None => {
+                self.bytes += size * 4;
+                vec![u32::MAX; size]
+            }
+        };
         let mut out = Vec::with_capacity(rows.len());
         let mut buf = Vec::new();
         for &r in rows {

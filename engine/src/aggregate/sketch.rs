@@ -145,8 +145,9 @@ impl Quantile {
 
     #[inline]
     pub fn add(&mut self, x: f64) {
+        // -0 as 0: the kept minimum and maximum must not depend on which came first.
         if x.is_finite() {
-            self.sketch.add(x);
+            self.sketch.add(if x == 0.0 { 0.0 } else { x });
         }
     }
 

@@ -467,8 +467,9 @@ fn uniq_update(u: &mut [Uniq], kind: ValueKind, col: &Fetched, rows: &[u32], gid
     };
     match col {
         Fetched::Codes { codes, validity, dict } => {
-            // One hash per code of the part's dictionary.
-            let mut hashes: Vec<Option<u64>> = vec![None; dict.len()];
+            // One hash per code of the part's dictionary (per row when the dictionary is
+            // larger than the batch).
+            let mut hashes: Vec<Option<u64>> = if dict.len() <= rows.len() { vec![None; dict.len()] } else { Vec::new() };
             let mut prev: Option<(u32, u32)> = None;
             for (&r, &g) in rows.iter().zip(gids) {
                 if validity.as_ref().is_some_and(|v| !v.get(r as usize)) {
@@ -476,7 +477,11 @@ fn uniq_update(u: &mut [Uniq], kind: ValueKind, col: &Fetched, rows: &[u32], gid
                 }
                 let code = codes[r as usize];
                 if prev != Some((g, code)) {
-                    add(g, *hashes[code as usize].get_or_insert_with(|| sketch::hash_value(kind, dict.value(code as usize))));
+                    let h = match hashes.get_mut(code as usize) {
+                        Some(h) => *h.get_or_insert_with(|| sketch::hash_value(kind, dict.value(code as usize))),
+                        None => sketch::hash_value(kind, dict.value(code as usize)),
+                    };
+                    add(g, h);
                     prev = Some((g, code));
                 }
             }

@@ -178,7 +178,7 @@ unsafe fn percentile_out(a: *mut pg_sys::Aggref, name: &str, relid: pg_sys::Inde
                 AggOut { op, attnum: (*v).varattno, arg: None, kind, result, filtered: false, fraction, fractions: Vec::new() }
             }
             None => {
-                let (e, ty) = expr::value_expr(arg, relid, plan)?;
+                let (e, ty) = expr::value_expr(arg, relid, plan).filter(|(e, _)| reads_column(e))?;
                 // percentile_cont of an integer column cast to float8: the integers are
                 // counted as they are stored (exact, and narrow ranges count without
                 // hashing), interpolated as floats.
@@ -204,6 +204,13 @@ unsafe fn percentile_out(a: *mut pg_sys::Aggref, name: &str, relid: pg_sys::Inde
     }
 }
 
+/// Whether a computed argument reads a column (the engine computes only those).
+fn reads_column(e: &super::ValueExpr) -> bool {
+    let mut cols = Vec::new();
+    e.attnums(&mut cols);
+    !cols.is_empty()
+}
+
 /// The fractions of a one-dimensional float8[] constant (lower bound 1), NULLs as None.
 ///
 /// # Safety
@@ -212,9 +219,12 @@ unsafe fn fraction_array(d: pg_sys::Datum) -> Option<Vec<Option<f64>>> {
     // SAFETY: per the caller; the array is detoasted before its header is read.
     unsafe {
         let arr = pg_sys::pg_detoast_datum(d.cast_mut_ptr()) as *mut pg_sys::ArrayType;
+        if (*arr).ndim != 1 {
+            return None;
+        }
         // ARR_LBOUND: the lower bounds follow the header and the ndim dimensions.
         let lbound = *((arr as *const u8).add(std::mem::size_of::<pg_sys::ArrayType>()) as *const i32).add(1);
-        if (*arr).ndim != 1 || lbound != 1 {
+        if lbound != 1 {
             return None;
         }
         let a = pgrx::Array::<f64>::from_polymorphic_datum(pg_sys::Datum::from(arr), false, pg_sys::FLOAT8ARRAYOID)?;
@@ -264,7 +274,8 @@ unsafe fn approx_out(a: *mut pg_sys::Aggref, name: &str, relid: pg_sys::Index, p
                     }
                     Some(_) => None,
                     None => match expr::value_expr(arg, relid, plan)? {
-                        (e, ValueType::Float8) => out(0, Some((e, ValueType::Float8))),
+                        // An expression of a column (a constant is Postgres' to compute).
+                        (e, ValueType::Float8) if reads_column(&e) => out(0, Some((e, ValueType::Float8))),
                         _ => None,
                     },
                 }
