@@ -254,6 +254,18 @@ EXECUTE before_ts_h('infinity');
 DEALLOCATE before_ts;
 DEALLOCATE before_ts_h;
 
+-- numeric(p, s) grouping keys (by their bytes: one display scale per column); an
+-- unconstrained numeric key is Postgres' (1.0 and 1.00 are one group there).
+SELECT check_agg('SELECT qty, count(*), sum(i4), count(DISTINCT disc) FROM $T GROUP BY qty ORDER BY qty');
+SELECT check_agg('SELECT disc, tax, count(*), avg(price) FROM $T WHERE qty > 10 GROUP BY disc, tax');
+SELECT check_agg('SELECT free, count(*) FROM $T GROUP BY free');
+CREATE TABLE num_keys_m (n numeric) USING mergetree;
+CREATE TABLE num_keys_h (n numeric);
+INSERT INTO num_keys_m VALUES (1.0), (1.00), (1), (NULL), ('NaN'), (2.5);
+INSERT INTO num_keys_h SELECT * FROM num_keys_m;
+SELECT check_agg('SELECT n, count(*) FROM $T GROUP BY n', 'num_keys_m', 'num_keys_h');
+DROP TABLE num_keys_m, num_keys_h;
+
 -- CASE WHEN <predicate the scan evaluates> THEN .. ELSE .. END and coalesce, where every
 -- branch is computed without error (Postgres computes only the branch it takes) and all
 -- branches have one type (numerics of one scale).

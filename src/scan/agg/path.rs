@@ -43,6 +43,10 @@ unsafe fn value_kind(plan: &TablePlan, ci: usize, collation: pg_sys::Oid, typmod
             // char(n): values are padded to n characters, so equal (trailing blanks
             // aside) exactly when the bytes are; unconstrained bpchar is not.
             SortKind::Opaque if !ordered && deterministic && typmod > 0 && pg_sys::getBaseType(c.typid) == pg_sys::BPCHAROID => Some(ValueKind::Bytes),
+            // numeric(p, s): every value is stored at display scale s, in Postgres'
+            // normalized digits, so equal exactly when the bytes are (1.0 and 1.00 cannot
+            // both occur); unconstrained numeric is not.
+            SortKind::Opaque if !ordered && typmod >= 0 && pg_sys::getBaseType(c.typid) == pg_sys::NUMERICOID => Some(ValueKind::Bytes),
             _ => None,
         }
     }
