@@ -28,11 +28,13 @@ enum Hashing {
     Extended(*mut pg_sys::FmgrInfo),
 }
 
+#[derive(Clone)]
 struct UniqState {
     sketch: Uniq,
     hashing: Option<Hashing>,
 }
 
+#[derive(Clone)]
 struct QuantileState {
     sketch: Quantile,
     level: Option<f64>,
@@ -120,6 +122,27 @@ unsafe fn state_mut<T>(state: &mut Internal) -> Option<&mut T> {
     unsafe { state.get_mut::<T>() }
 }
 
+/// A combine function's work (not strict: Postgres requires that of an internal state's
+/// combine function): a NULL `b` keeps `a`; a NULL `a` becomes a copy of `b` made in the
+/// aggregate's context (`b`, deserialized, may live in a shorter one); else `merge`.
+///
+/// # Safety
+/// `a` and `b` are NULL or states of type `T` made by this module.
+unsafe fn combine<T: Clone>(a: Option<Internal>, b: Option<Internal>, fcinfo: pg_sys::FunctionCallInfo, name: &str, merge: impl FnOnce(&mut T, &T)) -> Internal {
+    let (mut a, mut b) = (a.unwrap_or_default(), b.unwrap_or_default());
+    // SAFETY: per the caller.
+    unsafe {
+        let Some(other) = state_mut::<T>(&mut b) else { return a };
+        match state_mut::<T>(&mut a) {
+            Some(mine) => {
+                merge(mine, other);
+                a
+            }
+            None => new_state(agg_context(fcinfo, name), other.clone()),
+        }
+    }
+}
+
 #[pg_extern(immutable, parallel_safe)]
 fn uniq_trans(mut state: Internal, value: Option<AnyElement>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
     // SAFETY: the state is NULL or a UniqState this function made in the aggregate's
@@ -139,21 +162,12 @@ fn uniq_trans(mut state: Internal, value: Option<AnyElement>, fcinfo: pg_sys::Fu
 
 #[pg_extern(immutable, parallel_safe)]
 fn uniq_combine(a: Option<Internal>, b: Option<Internal>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    // Not strict (Postgres requires it of an internal state's combine function).
-    let (mut a, mut b) = (a.unwrap_or_default(), b.unwrap_or_default());
-    // SAFETY: both are NULL or UniqStates of this module; a new one is made in the
-    // aggregate's context (`b` may live in a shorter one).
+    // SAFETY: both are NULL or UniqStates of this module (the aggregate's declaration).
     unsafe {
-        let Some(other) = state_mut::<UniqState>(&mut b) else { return a };
-        let other = UniqState { sketch: other.sketch.clone(), hashing: other.hashing };
-        match state_mut::<UniqState>(&mut a) {
-            Some(mine) => {
-                mine.sketch.merge(&other.sketch);
-                mine.hashing = mine.hashing.or(other.hashing);
-                a
-            }
-            None => new_state(agg_context(fcinfo, "mergetree.uniq"), other),
-        }
+        combine(a, b, fcinfo, "mergetree.uniq", |mine: &mut UniqState, other: &UniqState| {
+            mine.sketch.merge(&other.sketch);
+            mine.hashing = mine.hashing.or(other.hashing);
+        })
     }
 }
 
@@ -220,27 +234,18 @@ fn quantile_trans(mut state: Internal, level: Option<f64>, value: Option<f64>, f
 
 #[pg_extern(immutable, parallel_safe)]
 fn quantile_combine(a: Option<Internal>, b: Option<Internal>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    // Not strict (Postgres requires it of an internal state's combine function).
-    let (mut a, mut b) = (a.unwrap_or_default(), b.unwrap_or_default());
-    // SAFETY: both are NULL or QuantileStates of this module; a new one is made in the
-    // aggregate's context.
+    // SAFETY: both are NULL or QuantileStates of this module (the aggregate's declaration).
     unsafe {
-        let Some(other) = state_mut::<QuantileState>(&mut b) else { return a };
-        let other = QuantileState { sketch: other.sketch.clone(), level: other.level };
-        match state_mut::<QuantileState>(&mut a) {
-            Some(mine) => {
-                // A level that differs between workers is the error a serial plan raises.
-                if let (Some(l), Some(level)) = (mine.level, other.level) {
-                    if l != level {
-                        level_changed(l, level);
-                    }
+        combine(a, b, fcinfo, "mergetree.quantile", |mine: &mut QuantileState, other: &QuantileState| {
+            // A level that differs between workers is the error a serial plan raises.
+            if let (Some(l), Some(level)) = (mine.level, other.level) {
+                if l != level {
+                    level_changed(l, level);
                 }
-                mine.sketch.merge(&other.sketch);
-                mine.level = mine.level.or(other.level);
-                a
             }
-            None => new_state(agg_context(fcinfo, "mergetree.quantile"), other),
-        }
+            mine.sketch.merge(&other.sketch);
+            mine.level = mine.level.or(other.level);
+        })
     }
 }
 

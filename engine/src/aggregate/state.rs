@@ -412,12 +412,41 @@ impl State {
     }
 }
 
-/// count(DISTINCT) over a batch: a row equal to the previous one of its group adds
-/// nothing and is skipped before hashing (sorted parts keep equal values together).
-/// Under a Distinct share only the values of this pass go in.
+/// Calls `f(group, code, value)` for each selected non-NULL row whose value differs from
+/// the previous row of its group (sorted parts keep equal values together, so repeats are
+/// skipped before any hashing); `code` is the value's dictionary code where it has one.
+fn each_new_value<'c>(col: &'c Fetched, rows: &[u32], gids: &[u32], mut f: impl FnMut(u32, Option<u32>, &'c [u8])) {
+    match col {
+        Fetched::Codes { codes, validity, dict } => {
+            let mut prev: Option<(u32, u32)> = None;
+            for (&r, &g) in rows.iter().zip(gids) {
+                if validity.as_ref().is_some_and(|v| !v.get(r as usize)) {
+                    continue;
+                }
+                let code = codes[r as usize];
+                if prev != Some((g, code)) {
+                    f(g, Some(code), dict.value(code as usize));
+                    prev = Some((g, code));
+                }
+            }
+        }
+        Fetched::Values(c) => {
+            let mut prev: Option<(u32, &[u8])> = None;
+            for (&r, &g) in rows.iter().zip(gids) {
+                let Some(v) = c.get(r as usize) else { continue };
+                if prev != Some((g, v)) {
+                    f(g, None, v);
+                    prev = Some((g, v));
+                }
+            }
+        }
+    }
+}
+
+/// count(DISTINCT) over a batch. Under a Distinct share only the values of this pass go in.
 fn distinct_update(sets: &mut [HashSet<u128>], kind: ValueKind, col: &Fetched, rows: &[u32], gids: &[u32], share: Option<(u32, u32)>) -> usize {
     let mut added = 0;
-    let mut insert = |g: u32, v: &[u8]| {
+    each_new_value(col, rows, gids, |g, _, v| {
         let key = distinct_key(kind, v);
         if share.is_some_and(|(passes, pass)| super::pass_of(key, passes) != pass) {
             return;
@@ -425,78 +454,29 @@ fn distinct_update(sets: &mut [HashSet<u128>], kind: ValueKind, col: &Fetched, r
         if sets[g as usize].insert(key) {
             added += 24;
         }
-    };
-    match col {
-        Fetched::Codes { codes, validity, dict } => {
-            let mut prev: Option<(u32, u32)> = None;
-            for (&r, &g) in rows.iter().zip(gids) {
-                if validity.as_ref().is_some_and(|v| !v.get(r as usize)) {
-                    continue;
-                }
-                let code = codes[r as usize];
-                if prev != Some((g, code)) {
-                    insert(g, dict.value(code as usize));
-                    prev = Some((g, code));
-                }
-            }
-        }
-        Fetched::Values(c) => {
-            let mut prev: Option<(u32, &[u8])> = None;
-            for (&r, &g) in rows.iter().zip(gids) {
-                let Some(v) = c.get(r as usize) else { continue };
-                if prev != Some((g, v)) {
-                    insert(g, v);
-                    prev = Some((g, v));
-                }
-            }
-        }
-    }
+    });
     added
 }
 
-/// mergetree.uniq over a batch: values hashed canonically (sketch.rs); a row equal to the
-/// previous one of its group is skipped before hashing, as for count(DISTINCT). Returns
-/// the bytes the sketches grew by.
+/// mergetree.uniq over a batch: values hashed canonically (sketch.rs), a dictionary's
+/// once per code (when the dictionary is smaller than the batch). Returns the bytes the
+/// sketches grew by.
 fn uniq_update(u: &mut [Uniq], kind: ValueKind, col: &Fetched, rows: &[u32], gids: &[u32]) -> usize {
     let mut added = 0;
-    let mut add = |g: u32, h: u64| {
+    let mut hashes: Vec<Option<u64>> = match col {
+        Fetched::Codes { dict, .. } if dict.len() <= rows.len() => vec![None; dict.len()],
+        _ => Vec::new(),
+    };
+    each_new_value(col, rows, gids, |g, code, v| {
+        let h = match code.and_then(|c| hashes.get_mut(c as usize)) {
+            Some(h) => *h.get_or_insert_with(|| sketch::hash_value(kind, v)),
+            None => sketch::hash_value(kind, v),
+        };
         let s = &mut u[g as usize];
         let before = s.held();
         s.add_hash(h);
         added += s.held() - before;
-    };
-    match col {
-        Fetched::Codes { codes, validity, dict } => {
-            // One hash per code of the part's dictionary (per row when the dictionary is
-            // larger than the batch).
-            let mut hashes: Vec<Option<u64>> = if dict.len() <= rows.len() { vec![None; dict.len()] } else { Vec::new() };
-            let mut prev: Option<(u32, u32)> = None;
-            for (&r, &g) in rows.iter().zip(gids) {
-                if validity.as_ref().is_some_and(|v| !v.get(r as usize)) {
-                    continue;
-                }
-                let code = codes[r as usize];
-                if prev != Some((g, code)) {
-                    let h = match hashes.get_mut(code as usize) {
-                        Some(h) => *h.get_or_insert_with(|| sketch::hash_value(kind, dict.value(code as usize))),
-                        None => sketch::hash_value(kind, dict.value(code as usize)),
-                    };
-                    add(g, h);
-                    prev = Some((g, code));
-                }
-            }
-        }
-        Fetched::Values(c) => {
-            let mut prev: Option<(u32, &[u8])> = None;
-            for (&r, &g) in rows.iter().zip(gids) {
-                let Some(v) = c.get(r as usize) else { continue };
-                if prev != Some((g, v)) {
-                    add(g, sketch::hash_value(kind, v));
-                    prev = Some((g, v));
-                }
-            }
-        }
-    }
+    });
     added
 }
 
