@@ -313,6 +313,19 @@ INSERT INTO md_h (ts, v, w) VALUES ('2026-01-05', 1, 3), ('2026-01-06', 2, NULL)
 SELECT check_md('SELECT count(*), min(w), max(w), count(w) FROM $T');
 SELECT check_md('SELECT min(w), max(w) FROM $T');
 SELECT plan_lines('SELECT min(w), max(w) FROM md_m', 'Metadata|Rows Aggregated');
+-- SELECT DISTINCT of the table's rows: the node's groups without aggregates (with WHERE,
+-- ORDER BY, LIMIT above; expressions of keys in the output). DISTINCT ON, DISTINCT over
+-- groups and keys the node does not compute stay Postgres'.
+SELECT check_agg('SELECT DISTINCT k FROM $T');
+SELECT check_agg('SELECT DISTINCT kc, b, i2 FROM $T WHERE i4 > 0 ORDER BY kc, b, i2');
+SELECT check_agg('SELECT DISTINCT date_trunc(''month'', ts), u FROM $T ORDER BY 1, 2 LIMIT 20');
+SELECT check_agg('SELECT DISTINCT g % 3, upper(k) FROM $T');
+SELECT check_agg('SELECT DISTINCT i2 + 1, d FROM $T WHERE d IS NOT NULL ORDER BY 1 DESC, 2 LIMIT 7');
+SELECT check_agg('SELECT DISTINCT ON (kc) kc, i4 FROM $T ORDER BY kc, i4');
+SELECT check_agg('SELECT DISTINCT count(*) FROM $T GROUP BY k');
+SELECT count(*) FROM (SELECT DISTINCT k, kc, f8 FROM agg_m) s;
+EXPLAIN (COSTS OFF) SELECT DISTINCT kc FROM agg_m WHERE i4 > 0;
+
 -- More groups (or distinct values) than the hash memory holds: the node reads the data
 -- again in passes that each hold a share of them; beyond 16 passes Postgres' plan runs.
 -- Same rows either way.

@@ -33,8 +33,15 @@ unsafe extern "C-unwind" fn create_upper_paths(
         if let Some(prev) = PREV_UPPER {
             prev(root, stage, input, output, extra);
         }
-        if stage == pg_sys::UpperRelationKind::UPPERREL_GROUP_AGG && crate::ffi::am_oid() != pg_sys::InvalidOid {
-            crate::scan::agg::path::add_paths(root, input, output, extra as *mut pg_sys::GroupPathExtraData);
+        if crate::ffi::am_oid() != pg_sys::InvalidOid {
+            match stage {
+                pg_sys::UpperRelationKind::UPPERREL_GROUP_AGG => {
+                    crate::scan::agg::path::add_paths(root, input, output, extra as *mut pg_sys::GroupPathExtraData, false)
+                }
+                // SELECT DISTINCT of one table's rows: groups without aggregates.
+                pg_sys::UpperRelationKind::UPPERREL_DISTINCT => crate::scan::agg::path::add_paths(root, input, output, std::ptr::null_mut(), true),
+                _ => {}
+            }
         }
     }
 }

@@ -333,7 +333,10 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancesto
                 }
             })
             .collect();
-        property(es, c"Aggregates", &aggs.join(", "));
+        // SELECT DISTINCT: keys only.
+        if !aggs.is_empty() {
+            property(es, c"Aggregates", &aggs.join(", "));
+        }
         let quals = private[PRIVATE_QUALS] as *mut pg_sys::List;
         if !quals.is_null() {
             property(es, c"Vectorized Filter", &deparse(pg_sys::make_ands_explicit(quals) as *mut pg_sys::Node));

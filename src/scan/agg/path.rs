@@ -404,27 +404,34 @@ unsafe extern "C-unwind" fn find_aggregates(node: *mut pg_sys::Node, context: *m
     }
 }
 
-/// What the node would compute for this grouping: the plan and the atoms of its output
-/// (grouping columns, then aggregates), or None when it cannot.
+/// What the node would compute for this grouping (or, for `distinct`, this SELECT
+/// DISTINCT: its keys and no aggregates): the plan and the atoms of its output (grouping
+/// columns, then aggregates), or None when it cannot.
 unsafe fn analyze(
     root: *mut pg_sys::PlannerInfo,
     input: *mut pg_sys::RelOptInfo,
     output: *mut pg_sys::RelOptInfo,
     extra: *mut pg_sys::GroupPathExtraData,
     plan: &TablePlan,
+    distinct: bool,
 ) -> Option<(NodePlan, Vec<*mut pg_sys::Node>)> {
-    // SAFETY: planner structures are valid in the grouping stage.
+    // SAFETY: planner structures are valid in the grouping and distinct stages.
     unsafe {
         let parse = (*root).parse;
         let relid = (*input).relid;
         if !(*parse).groupingSets.is_null() || (*parse).hasTargetSRFs {
             return None;
         }
+        // DISTINCT over the table's rows (not over groups, not DISTINCT ON).
+        if distinct && ((*parse).hasDistinctOn || (*parse).hasAggs || !(*parse).groupClause.is_null() || (*parse).hasWindowFuncs) {
+            return None;
+        }
         // Grouping keys: plain columns compared by bytes or value, or functions of them.
         let tlist = if extra.is_null() || (*extra).targetList.is_null() { (*parse).targetList } else { (*extra).targetList };
         let mut keys = Vec::new();
         let mut atoms: Vec<*mut pg_sys::Node> = Vec::new();
-        for sgc in list_ptrs::<pg_sys::SortGroupClause>((*parse).groupClause) {
+        let clauses = if distinct { (*parse).distinctClause } else { (*parse).groupClause };
+        for sgc in list_ptrs::<pg_sys::SortGroupClause>(clauses) {
             let e = pg_sys::get_sortgroupclause_expr(sgc, tlist);
             keys.push(key_expr(e, relid, plan)?);
             atoms.push(e);
@@ -432,7 +439,7 @@ unsafe fn analyze(
         // Aggregates of the output and of HAVING; anything else must be made of keys.
         let having = if extra.is_null() { std::ptr::null_mut() } else { (*extra).havingQual };
         let mut found = Found { keys: atoms.clone(), aggs: Vec::new(), ok: true };
-        for e in [(*(*output).reltarget).exprs as *mut pg_sys::Node, having] {
+        for e in [(*output_target(root, output, distinct)).exprs as *mut pg_sys::Node, having] {
             find_aggregates(e, &mut found as *mut Found as *mut std::ffi::c_void);
         }
         if !found.ok {
@@ -444,6 +451,22 @@ unsafe fn analyze(
             atoms.push(n);
         }
         Some((NodePlan { keys, aggs, est_bytes: 0, est_distinct_bytes: 0 }, atoms))
+    }
+}
+
+/// The output of the node: the grouped relation's target, or for SELECT DISTINCT the
+/// target the planner gives the distinct stage (its relation has none of its own).
+///
+/// # Safety
+/// Planner structures of the grouping or distinct stage.
+unsafe fn output_target(root: *mut pg_sys::PlannerInfo, output: *mut pg_sys::RelOptInfo, distinct: bool) -> *mut pg_sys::PathTarget {
+    // SAFETY: per the caller; grouping_planner sets upper_targets before the stages run.
+    unsafe {
+        if distinct {
+            (*root).upper_targets[pg_sys::UpperRelationKind::UPPERREL_DISTINCT as usize]
+        } else {
+            (*output).reltarget
+        }
     }
 }
 
@@ -497,15 +520,18 @@ unsafe fn estimated_bytes(root: *mut pg_sys::PlannerInfo, input: *mut pg_sys::Re
     }
 }
 
-/// Adds a MergeTreeAgg path to `output` (the grouped relation) over `input`.
+/// Adds a MergeTreeAgg path to `output` (the grouped relation, or for `distinct` the
+/// SELECT DISTINCT relation: groups without aggregates) over `input`.
 ///
 /// # Safety
-/// Called from create_upper_paths_hook for UPPERREL_GROUP_AGG with its arguments.
+/// Called from create_upper_paths_hook for UPPERREL_GROUP_AGG (with its `extra`) or
+/// UPPERREL_DISTINCT (`extra` NULL) with its arguments.
 pub unsafe fn add_paths(
     root: *mut pg_sys::PlannerInfo,
     input: *mut pg_sys::RelOptInfo,
     output: *mut pg_sys::RelOptInfo,
     extra: *mut pg_sys::GroupPathExtraData,
+    distinct: bool,
 ) {
     // SAFETY: per the caller.
     unsafe {
@@ -536,7 +562,7 @@ pub unsafe fn add_paths(
             }
             clauses = pg_sys::lappend(clauses, (*ri).clause.cast());
         }
-        let Some((mut node_plan, atoms)) = analyze(root, input, output, extra, &plan) else {
+        let Some((mut node_plan, atoms)) = analyze(root, input, output, extra, &plan, distinct) else {
             return;
         };
         // Postgres' own best plan for this grouping: the node's fallback.
@@ -573,7 +599,7 @@ pub unsafe fn add_paths(
         (*path).path.type_ = pg_sys::NodeTag::T_CustomPath;
         (*path).path.pathtype = pg_sys::NodeTag::T_CustomScan;
         (*path).path.parent = output;
-        (*path).path.pathtarget = (*output).reltarget;
+        (*path).path.pathtarget = output_target(root, output, distinct);
         (*path).path.rows = (*fallback).rows;
         // Aggregating inside the scan skips the executor's per-row work: a fraction of
         // what Postgres' plan costs, so the node wins whenever it applies.
