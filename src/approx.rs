@@ -1,5 +1,5 @@
 //! ClickHouse's approximate aggregates as SQL aggregates in schema `mergetree`, usable on
-//! any table: `mergetree.uniq(x)` (HyperLogLog++) and `mergetree.quantile(level, x)`
+//! any table: `mergetree.uniq(x)` (exact, then HyperLogLog) and `mergetree.quantile(level, x)`
 //! (DDSketch). Their states are the engine's (mergetree::aggregate::sketch), hashed the
 //! same canonical way, so MergeTreeAgg, which computes them inside the scan, answers
 //! exactly as these functions do; combine, serialize and deserialize functions let
@@ -189,7 +189,7 @@ fn uniq_deserialize(bytes: &[u8], _unused: Internal) -> Internal {
 fn uniq_final(state: Option<Internal>) -> i64 {
     let mut state = state.unwrap_or_default();
     // SAFETY: NULL (no row) or a UniqState of this module.
-    unsafe { state_mut::<UniqState>(&mut state).map_or(0, |s| s.sketch.clone().estimate()) }
+    unsafe { state_mut::<UniqState>(&mut state).map_or(0, |s| s.sketch.estimate()) }
 }
 
 fn corrupt_state(name: &str) -> ! {
@@ -286,12 +286,12 @@ extension_sql!(
 -- SSPACE: a state's size (uniq: its dense registers at most; quantile: typical), so the
 -- planner sizes hash aggregation of many groups by it.
 CREATE AGGREGATE mergetree.uniq(anyelement) (
-    SFUNC = mergetree.uniq_trans, STYPE = internal, SSPACE = 12352, FINALFUNC = mergetree.uniq_final,
+    SFUNC = mergetree.uniq_trans, STYPE = internal, SSPACE = 16416, FINALFUNC = mergetree.uniq_final,
     COMBINEFUNC = mergetree.uniq_combine, SERIALFUNC = mergetree.uniq_serialize,
     DESERIALFUNC = mergetree.uniq_deserialize, PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE mergetree.uniq(anyelement) IS
-    'Approximate count of distinct values (HyperLogLog++, 2^14 registers: standard error 0.81%)';
+    'Approximate count of distinct values (exact up to 2048, then HyperLogLog with 2^14 registers: standard error 0.81%)';
 CREATE AGGREGATE mergetree.quantile(float8, float8) (
     SFUNC = mergetree.quantile_trans, STYPE = internal, SSPACE = 4096, FINALFUNC = mergetree.quantile_final,
     COMBINEFUNC = mergetree.quantile_combine, SERIALFUNC = mergetree.quantile_serialize,

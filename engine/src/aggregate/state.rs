@@ -376,8 +376,7 @@ impl State {
                 AggFunc::Percentile { kind, p, .. } => c.value(*p, *kind, g),
                 _ => unreachable!("a percentile state is a percentile's"),
             },
-            // Estimating settles the sketch's pending values: on a copy, as value() reads.
-            State::Uniq(u) => AggValue::Int(u[g].clone().estimate() as i128),
+            State::Uniq(u) => AggValue::Int(u[g].estimate() as i128),
             State::Quantile(q) => match (f, &q[g]) {
                 (AggFunc::Quantile { level, .. }, Some(s)) => s.value(*level).map_or(AggValue::Null, AggValue::Float),
                 _ => AggValue::Null,
@@ -475,7 +474,7 @@ fn uniq_update(u: &mut [Uniq], kind: ValueKind, col: &Fetched, rows: &[u32], gid
         let s = &mut u[g as usize];
         let before = s.held();
         s.add_hash(h);
-        added += s.held() - before;
+        added += s.held().saturating_sub(before);
     });
     added
 }
@@ -494,7 +493,7 @@ fn quantile_update(q: &mut [Option<Box<Quantile>>], values: impl Iterator<Item =
         });
         let before = s.held();
         s.add(x);
-        added += s.held() - before;
+        added += s.held().saturating_sub(before);
     }
     added
 }

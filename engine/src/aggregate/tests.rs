@@ -58,6 +58,10 @@ fn spec(keys: &[usize]) -> AggSpec {
             AggFunc::Min { col: 2, kind: ValueKind::Float },
             AggFunc::CountDistinct { col: 0, kind: ValueKind::Int },
             AggFunc::Count { col: 0 },
+            // Below 2,048 distinct values uniq is exact: count(DISTINCT)'s values.
+            AggFunc::Uniq { col: 1, kind: ValueKind::Bytes },
+            AggFunc::Uniq { col: 2, kind: ValueKind::Float },
+            AggFunc::Uniq { col: 0, kind: ValueKind::Int },
         ],
         filters: Vec::new(),
     }
@@ -126,6 +130,9 @@ fn reference(rows: &[Row], keys: &[usize]) -> BTreeMap<Vec<Option<Vec<u8>>>, Vec
                 min_f.map_or(AggValue::Null, |m| AggValue::Bytes(m.to_le_bytes().to_vec())),
                 AggValue::Int(ints.iter().collect::<StdSet<_>>().len() as i128),
                 AggValue::Int(ints.len() as i128),
+                AggValue::Int(texts.iter().collect::<StdSet<_>>().len() as i128),
+                AggValue::Int(distinct_f.len() as i128),
+                AggValue::Int(ints.iter().collect::<StdSet<_>>().len() as i128),
             ];
             (k, v)
         })
