@@ -5,6 +5,7 @@
 
 use crate::arith::{self, float_of, ArithOp, ArithType, Operand};
 use crate::column::{sign_extend, Bitmap, ColumnData, ColumnType, Values};
+use crate::aggregate::input::{self, Input};
 use crate::error::{Error, Result};
 use crate::predicate::{FilterColumn, Predicate};
 use crate::range_reader::Fetched;
@@ -327,17 +328,10 @@ impl ScalarExpr {
                 }
             }
             ScalarExpr::Arith { op, ty, a, b } => {
-                let operand = |o: Operand| -> Result<Option<&Fetched>> {
-                    match o {
-                        Operand::Col(c) => Ok(Some(input(c)?)),
-                        _ => Ok(None),
-                    }
-                };
-                let (ca, cb) = (operand(a)?, operand(b)?);
-                // Each operand read once into a vector over the selection (a derived
-                // 8-byte column straight from its bytes), then a tight loop.
+                // Each operand decoded once over the selection (as aggregates' inputs
+                // are), then a tight loop.
                 let float = matches!(ty, ArithType::Float8);
-                let (xa, xb) = (operand_values(a, ca, selection, float), operand_values(b, cb, selection, float));
+                let (xa, xb) = (operand_values(a, &input, selection, float)?, operand_values(b, &input, selection, float)?);
                 for (i, &r) in selection.iter().enumerate() {
                     let (Some(x), Some(y)) = (xa.get(i), xb.get(i)) else { continue };
                     match ty {
@@ -353,50 +347,33 @@ impl ScalarExpr {
 }
 
 /// An operand's values at the selected rows: i64s, or f64 bits when `float`.
-enum OperandValues {
+enum OperandValues<'a> {
     Const(i64),
-    Values { v: Vec<i64>, valid: Option<Vec<bool>> },
+    Column(Input<'a>),
 }
 
-impl OperandValues {
+impl OperandValues<'_> {
     #[inline]
     fn get(&self, i: usize) -> Option<i64> {
+        let ok = |valid: &Option<Vec<bool>>| valid.as_ref().is_none_or(|ok| ok[i]);
         match self {
             OperandValues::Const(c) => Some(*c),
-            OperandValues::Values { v, valid } => valid.as_ref().is_none_or(|ok| ok[i]).then(|| v[i]),
+            OperandValues::Column(Input::Ints { v, valid, .. }) => ok(valid).then(|| v[i]),
+            OperandValues::Column(Input::Floats { v, valid, .. }) => ok(valid).then(|| v[i].to_bits() as i64),
+            OperandValues::Column(Input::Bytes(_)) => None,
         }
     }
 }
 
-fn operand_values(o: Operand, c: Option<&Fetched>, selection: &[u32], float: bool) -> OperandValues {
-    let c = match (o, c) {
-        (_, Some(c)) => c,
-        (Operand::Float(f), _) => return OperandValues::Const(f.to_bits() as i64),
-        (Operand::Int(i), _) if float => return OperandValues::Const((i as f64).to_bits() as i64),
-        (Operand::Int(i), _) => return OperandValues::Const(i),
-        (Operand::Col(_), None) => return OperandValues::Values { v: vec![0; selection.len()], valid: Some(vec![false; selection.len()]) },
-    };
-    let convert = |b: &[u8]| if float { float_of(b).to_bits() as i64 } else { sign_extend(b) };
-    match c {
-        // Derived columns and 8-byte columns: the values straight from the bytes.
-        Fetched::Values(ColumnData { values: Values::Fixed { width: 8, data }, validity }) => OperandValues::Values {
-            v: selection.iter().map(|&r| i64::from_le_bytes(data[r as usize * 8..r as usize * 8 + 8].try_into().unwrap_or([0; 8]))).collect(),
-            valid: validity.as_ref().map(|b| selection.iter().map(|&r| b.get(r as usize)).collect()),
-        },
-        _ => {
-            let mut valid = Vec::with_capacity(selection.len());
-            let v = selection
-                .iter()
-                .map(|&r| {
-                    let x = c.get(r);
-                    valid.push(x.is_some());
-                    x.map_or(0, convert)
-                })
-                .collect();
-            let all = valid.iter().all(|&b| b);
-            OperandValues::Values { v, valid: (!all).then_some(valid) }
-        }
-    }
+/// A column operand decoded as an aggregate's input is (aggregate::input), or a constant.
+fn operand_values<'c>(o: Operand, input: &dyn Fn(usize) -> Result<&'c Fetched<'c>>, selection: &[u32], float: bool) -> Result<OperandValues<'static>> {
+    Ok(match o {
+        Operand::Col(c) if float => OperandValues::Column(input::floats(input(c)?, selection)),
+        Operand::Col(c) => OperandValues::Column(input::ints(input(c)?, selection)),
+        Operand::Float(f) => OperandValues::Const(f.to_bits() as i64),
+        Operand::Int(i) if float => OperandValues::Const((i as f64).to_bits() as i64),
+        Operand::Int(i) => OperandValues::Const(i),
+    })
 }
 
 /// The batch columns among some operands.

@@ -5,7 +5,7 @@
 //! partial ones merge by key at the end. Memory is accounted, so the caller can give up
 //! (and let Postgres aggregate) before a table outgrows its budget.
 
-mod input;
+pub(crate) mod input;
 mod percentile;
 pub mod sketch;
 mod state;
@@ -218,11 +218,8 @@ impl Aggregator {
         let shared: Vec<Option<usize>> = (0..spec.aggs.len())
             .map(|i| {
                 let AggFunc::Percentile { col, kind, .. } = spec.aggs[i] else { return None };
-                let filter = spec.filters.get(i).cloned().flatten();
-                (0..i).find(|&j| {
-                    matches!(spec.aggs[j], AggFunc::Percentile { col: c, kind: k, .. } if c == col && k == kind)
-                        && spec.filters.get(j).cloned().flatten() == filter
-                })
+                let filter = |j: usize| spec.filters.get(j).and_then(Option::as_ref);
+                (0..i).find(|&j| matches!(spec.aggs[j], AggFunc::Percentile { col: c, kind: k, .. } if c == col && k == kind) && filter(j) == filter(i))
             })
             .collect();
         // A shared percentile's own state stays empty.

@@ -23,26 +23,21 @@ const GRANULES_PER_UNIT: usize = 4;
 /// Units read ahead at a time (their compressed bytes are held in memory).
 const UNITS_PER_WAVE: usize = 64;
 
-/// What the engine computes: the aggregation over the batch's columns, the table columns
-/// it reads (`needed`), and the expressions computed into further columns of each batch
-/// (`derived`, numbered after the table's columns).
+/// Where a plan aggregate's value is among the engine's aggregates: one, or (a percentile
+/// of an array of fractions) one per fraction, None for a NULL fraction.
 enum Slot {
     One(usize),
     Array(Vec<Option<usize>>),
 }
 
-impl From<Vec<Option<usize>>> for Slot {
-    fn from(v: Vec<Option<usize>>) -> Slot {
-        Slot::Array(v)
-    }
-}
-
+/// What the engine computes: the aggregation over the batch's columns, the table columns
+/// it reads (`needed`), and the expressions computed into further columns of each batch
+/// (`derived`, numbered after the table's columns).
 pub struct EngineSpec {
     spec: AggSpec,
     needed: Vec<usize>,
     derived: Vec<ScalarExpr>,
-    /// Per plan aggregate, the engine aggregate holding its value, or (for a percentile
-    /// of an array of fractions) one per fraction, None for a NULL fraction.
+    /// Per plan aggregate, where its value is.
     layout: Vec<Slot>,
 }
 
@@ -135,28 +130,18 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
             }
         };
         let filter = filters.get(layout.len()).cloned().flatten();
-        let slot = match (&f, o.fractions.is_empty()) {
-            (_, true) => Slot::One(aggs.len()),
-            // A percentile per non-NULL fraction; they share one set of value counts.
-            (AggFunc::Percentile { col, kind, p }, false) => o
-                .fractions
-                .iter()
-                .map(|fr| {
-                    fr.map(|fraction| {
-                        aggs.push(AggFunc::Percentile { col: *col, kind: *kind, p: Percentile { fraction, ..*p } });
-                        engine_filters.push(filter.clone());
-                        aggs.len() - 1
-                    })
-                })
-                .collect::<Vec<_>>()
-                .into(),
-            _ => unreachable!("only percentiles take arrays of fractions"),
-        };
-        if o.fractions.is_empty() {
+        let mut push = |f: AggFunc| {
             aggs.push(f);
-            engine_filters.push(filter);
-        }
-        layout.push(slot);
+            engine_filters.push(filter.clone());
+            aggs.len() - 1
+        };
+        layout.push(match f {
+            AggFunc::Percentile { col, kind, p } if !o.fractions.is_empty() => {
+                // A percentile per non-NULL fraction; they share one set of value counts.
+                Slot::Array(o.fractions.iter().map(|fr| fr.map(|fraction| push(AggFunc::Percentile { col, kind, p: Percentile { fraction, ..p } }))).collect())
+            }
+            f => Slot::One(push(f)),
+        });
     }
     let filters = if filters.is_empty() { filters } else { engine_filters };
     // Derived columns' inputs are already in `needed`.

@@ -170,8 +170,7 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
                 (Some(a.groups), a.rows)
             }
             None => {
-                let table_plan = src.plan.clone();
-                let cond = |text: &str| case_condition(node, &table_plan, text);
+                let cond = |text: &str| case_condition(node, &src.plan, text);
                 let es = compute::engine_spec(&plan, &src.plan, filters(node, &src.plan), &cond);
                 let groups = compute::aggregate(&mut src, &es, (plan.est_bytes, plan.est_distinct_bytes), pg_sys::get_hash_memory_limit(), &mut run.progress)
                     .map(|gs| gs.into_iter().map(|g| es.fold(g)).collect());

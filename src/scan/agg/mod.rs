@@ -222,6 +222,14 @@ pub struct AggOut {
     pub fractions: Vec<Option<f64>>,
 }
 
+impl AggOut {
+    /// An unfiltered aggregate of a column (`attnum`) or a computed argument (`arg`), with
+    /// no fraction.
+    pub fn new(op: AggOp, attnum: i16, arg: Option<(ValueExpr, ValueType)>, kind: ValueKind, result: ResultKind) -> AggOut {
+        AggOut { op, attnum, arg, kind, result, filtered: false, fraction: 0.0, fractions: Vec::new() }
+    }
+}
+
 /// The node's plan, kept in the CustomScan's custom_private (serialized).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NodePlan {

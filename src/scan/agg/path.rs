@@ -93,16 +93,7 @@ unsafe fn agg_out_unfiltered(a: *mut pg_sys::Aggref, relid: pg_sys::Index, plan:
         let args = list_ptrs::<pg_sys::TargetEntry>((*a).args);
         let distinct = !(*a).aggdistinct.is_null();
         if (*a).aggstar {
-            return (name == "count" && !distinct).then_some(AggOut {
-                op: AggOp::CountStar,
-                attnum: 0,
-                arg: None,
-                kind: ValueKind::Int,
-                result: ResultKind::Int8,
-                filtered: false,
-                fraction: 0.0,
-                fractions: Vec::new(),
-            });
+            return (name == "count" && !distinct).then(|| AggOut::new(AggOp::CountStar, 0, None, ValueKind::Int, ResultKind::Int8));
         }
         if args.len() != 1 || (!(*a).aggorder.is_null() && !distinct) {
             return None;
@@ -116,7 +107,7 @@ unsafe fn agg_out_unfiltered(a: *mut pg_sys::Aggref, relid: pg_sys::Index, plan:
         let typ = pg_sys::getBaseType(plan.columns[ci].typid);
         let int = matches!(typ, pg_sys::INT2OID | pg_sys::INT4OID | pg_sys::INT8OID);
         let float = matches!(typ, pg_sys::FLOAT4OID | pg_sys::FLOAT8OID);
-        let out = |op, kind, result| Some(AggOut { op, attnum: (*v).varattno, arg: None, kind, result, filtered: false, fraction: 0.0, fractions: Vec::new() });
+        let out = |op, kind, result| Some(AggOut::new(op, (*v).varattno, None, kind, result));
         match (name.as_str(), distinct) {
             ("count", false) => out(AggOp::Count, ValueKind::Int, ResultKind::Int8),
             ("count", true) => out(AggOp::CountDistinct, value_kind(plan, ci, (*a).inputcollid, (*v).vartypmod, false)?, ResultKind::Int8),
@@ -152,10 +143,7 @@ unsafe fn percentile_out(a: *mut pg_sys::Aggref, name: &str, relid: pg_sys::Inde
         let direct = list_ptrs::<pg_sys::Node>((*a).aggdirectargs);
         let (args, order) = (list_ptrs::<pg_sys::TargetEntry>((*a).args), list_ptrs::<pg_sys::SortGroupClause>((*a).aggorder));
         let ([fraction], [arg], [order]) = (direct.as_slice(), args.as_slice(), order.as_slice()) else { return None };
-        let c = *fraction as *mut pg_sys::Const;
-        if (**fraction).type_ != pg_sys::NodeTag::T_Const || (*c).constisnull {
-            return None;
-        }
+        let c = const_of(*fraction)?;
         // One fraction, or an array of them (the result an array of the same shape).
         let (fraction, fractions) = match (*c).consttype {
             pg_sys::FLOAT8OID => (f64::from_bits((*c).constvalue.value() as u64), Vec::new()),
@@ -179,23 +167,28 @@ unsafe fn percentile_out(a: *mut pg_sys::Aggref, name: &str, relid: pg_sys::Inde
                 let ci = plan.index_of_attnum((*v).varattno)?;
                 let kind = value_kind(plan, ci, pg_sys::InvalidOid, (*v).vartypmod, true)?;
                 let result = if op == AggOp::PercentileCont { ResultKind::Float8 } else { ResultKind::Input };
-                AggOut { op, attnum: (*v).varattno, arg: None, kind, result, filtered: false, fraction, fractions: Vec::new() }
+                AggOut { fraction, ..AggOut::new(op, (*v).varattno, None, kind, result) }
             }
             None => {
                 let (e, ty) = expr::value_expr(arg, relid, plan).filter(|(e, _)| reads_column(e))?;
                 // percentile_cont of an integer column cast to float8: the integers are
                 // counted as they are stored (exact, and narrow ranges count without
                 // hashing), interpolated as floats.
-                match (op, &e) {
-                    (AggOp::PercentileCont, super::ValueExpr::ToFloat8 { arg: inner, int: true }) if matches!(**inner, super::ValueExpr::Column(_)) => {
-                        let super::ValueExpr::Column(attnum) = **inner else { return None };
-                        AggOut { op, attnum, arg: None, kind: ValueKind::Int, result: ResultKind::Float8, filtered: false, fraction, fractions: Vec::new() }
-                    }
-                    _ => {
+                let int_column = match &e {
+                    super::ValueExpr::ToFloat8 { arg, int: true } if op == AggOp::PercentileCont => match **arg {
+                        super::ValueExpr::Column(attnum) => Some(attnum),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let out = match int_column {
+                    Some(attnum) => AggOut::new(op, attnum, None, ValueKind::Int, ResultKind::Float8),
+                    None => {
                         let result = if op == AggOp::PercentileCont { ResultKind::Float8 } else { ResultKind::Computed(ty) };
-                        AggOut { op, attnum: 0, arg: Some((e, ty)), kind: ty.kind(), result, filtered: false, fraction, fractions: Vec::new() }
+                        AggOut::new(op, 0, Some((e, ty)), ty.kind(), result)
                     }
-                }
+                };
+                AggOut { fraction, ..out }
             }
         };
         // Values compared as bytes (bool, uuid, text) are not kept by the counts; arrays of
@@ -206,6 +199,24 @@ unsafe fn percentile_out(a: *mut pg_sys::Aggref, name: &str, relid: pg_sys::Inde
         }
         Some(AggOut { fractions, ..out })
     }
+}
+
+/// `n` as a non-NULL constant.
+///
+/// # Safety
+/// `n` is an expression node.
+unsafe fn const_of(n: *mut pg_sys::Node) -> Option<*mut pg_sys::Const> {
+    // SAFETY: per the caller; the tag says it is a Const.
+    unsafe { ((*n).type_ == pg_sys::NodeTag::T_Const && !(*(n as *mut pg_sys::Const)).constisnull).then_some(n as *mut pg_sys::Const) }
+}
+
+/// A non-NULL text constant, lower-cased (date_trunc units, extract fields).
+///
+/// # Safety
+/// `n` is an expression node.
+unsafe fn const_lower_text(n: *mut pg_sys::Node) -> Option<String> {
+    // SAFETY: per the caller; a text Const's value is a text Datum.
+    unsafe { pgrx::FromDatum::from_datum((*const_of(n)?).constvalue, false).map(|t: String| t.to_lowercase()) }
 }
 
 /// Whether a computed argument reads a column (the engine computes only those).
@@ -259,18 +270,15 @@ unsafe fn approx_out(a: *mut pg_sys::Aggref, name: &str, relid: pg_sys::Index, p
                 }
                 // Collation aside: the SQL aggregate hashes text by its bytes too.
                 let kind = value_kind(plan, ci, pg_sys::C_COLLATION_OID, (*v).vartypmod, false)?;
-                Some(AggOut { op: AggOp::Uniq, attnum: (*v).varattno, arg: None, kind, result: ResultKind::Int8, filtered: false, fraction: 0.0, fractions: Vec::new() })
+                Some(AggOut::new(AggOp::Uniq, (*v).varattno, None, kind, ResultKind::Int8))
             }
             ("quantile", &[level, arg]) => {
-                let c = level as *mut pg_sys::Const;
-                if (*level).type_ != pg_sys::NodeTag::T_Const || (*c).constisnull || (*c).consttype != pg_sys::FLOAT8OID {
-                    return None;
-                }
+                let c = const_of(level).filter(|&c| (*c).consttype == pg_sys::FLOAT8OID)?;
                 let fraction = f64::from_bits((*c).constvalue.value() as u64);
                 if !(0.0..=1.0).contains(&fraction) {
                     return None;
                 }
-                let out = |attnum, arg| Some(AggOut { op: AggOp::Quantile, attnum, arg, kind: ValueKind::Float, result: ResultKind::Float8, filtered: false, fraction, fractions: Vec::new() });
+                let out = |attnum, arg| Some(AggOut { fraction, ..AggOut::new(AggOp::Quantile, attnum, arg, ValueKind::Float, ResultKind::Float8) });
                 match var_of(arg, relid) {
                     Some(v) if pg_sys::getBaseType((*v).vartype) == pg_sys::FLOAT8OID => {
                         plan.index_of_attnum((*v).varattno)?;
@@ -294,12 +302,10 @@ unsafe fn approx_out(a: *mut pg_sys::Aggref, name: &str, relid: pg_sys::Index, p
 unsafe fn computed_agg(name: &str, distinct: bool, arg: *mut pg_sys::Node, relid: pg_sys::Index, plan: &TablePlan) -> Option<AggOut> {
     // SAFETY: `arg` is the aggregate's argument expression.
     let (e, ty) = unsafe { expr::value_expr(arg, relid, plan)? };
-    let mut cols = Vec::new();
-    e.attnums(&mut cols);
-    if cols.is_empty() || ty == ValueType::Float4 {
+    if !reads_column(&e) || ty == ValueType::Float4 {
         return None;
     }
-    let out = |op, result| Some(AggOut { op, attnum: 0, arg: Some((e.clone(), ty)), kind: ty.kind(), result, filtered: false, fraction: 0.0, fractions: Vec::new() });
+    let out = |op, result| Some(AggOut::new(op, 0, Some((e.clone(), ty)), ty.kind(), result));
     match (name, distinct, ty) {
         ("count", false, _) => out(AggOp::Count, ResultKind::Int8),
         ("count", true, _) => out(AggOp::CountDistinct, ResultKind::Int8),
@@ -343,22 +349,8 @@ unsafe fn key_expr(e: *mut pg_sys::Node, relid: pg_sys::Index, plan: &TablePlan)
         };
         match ((*f).funcid.to_u32(), args.as_slice()) {
             (pg_sys::F_DATE_TIMESTAMP, [ts]) => Some(KeyExpr::DateOf(timestamp_col(*ts)?)),
-            (pg_sys::F_DATE_TRUNC_TEXT_TIMESTAMP, [unit, ts]) => {
-                let c = *unit as *mut pg_sys::Const;
-                if (**unit).type_ != pg_sys::NodeTag::T_Const || (*c).constisnull {
-                    return None;
-                }
-                let text = pgrx::FromDatum::from_datum((*c).constvalue, false).map(|t: String| t.to_lowercase())?;
-                Some(KeyExpr::Trunc(TruncUnit::parse(&text)?, timestamp_col(*ts)?))
-            }
-            (pg_sys::F_EXTRACT_TEXT_TIMESTAMP, [field, ts]) => {
-                let c = *field as *mut pg_sys::Const;
-                if (**field).type_ != pg_sys::NodeTag::T_Const || (*c).constisnull {
-                    return None;
-                }
-                let text = pgrx::FromDatum::from_datum((*c).constvalue, false).map(|t: String| t.to_lowercase())?;
-                Some(KeyExpr::Extract(ExtractField::parse(&text)?, timestamp_col(*ts)?))
-            }
+            (pg_sys::F_DATE_TRUNC_TEXT_TIMESTAMP, [unit, ts]) => Some(KeyExpr::Trunc(TruncUnit::parse(&const_lower_text(*unit)?)?, timestamp_col(*ts)?)),
+            (pg_sys::F_EXTRACT_TEXT_TIMESTAMP, [field, ts]) => Some(KeyExpr::Extract(ExtractField::parse(&const_lower_text(*field)?)?, timestamp_col(*ts)?)),
             _ => None,
         }
     }
