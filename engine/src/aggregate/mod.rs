@@ -6,6 +6,7 @@
 //! (and let Postgres aggregate) before a table outgrows its budget.
 
 pub(crate) mod input;
+pub mod join;
 mod percentile;
 pub mod sketch;
 mod state;

@@ -367,3 +367,70 @@ fn percentiles_of_one_input_share_their_counts() {
     assert_eq!(shared.len(), one.len());
     assert_eq!(shared_memory, one_memory, "three unfiltered percentiles hold one set of counts");
 }
+
+proptest! {
+    /// Aggregating through a join lookup equals aggregating the joined rows: rows without
+    /// a match dropped, rows with several matches counted once per match.
+    #[test]
+    fn join_lookup_equals_aggregating_the_join(
+        rows in proptest::collection::vec((proptest::option::of(-5i32..15), proptest::option::of(-3i32..4)), 0..200),
+        other in proptest::collection::vec((-5i64..15, 0u32..4), 0..30),
+    ) {
+        let mut a = ColumnData::new(ColumnType::Fixed { width: 4 });
+        let mut x = ColumnData::new(ColumnType::Fixed { width: 4 });
+        for (k, v) in &rows {
+            match k { Some(k) => a.push(&k.to_le_bytes()), None => a.push_null() }
+            match v { Some(v) => x.push(&v.to_le_bytes()), None => x.push_null() }
+        }
+        let mut lookup = join::JoinLookup::new();
+        for &(k, code) in &other {
+            lookup.insert(k, code);
+        }
+        // Keys: the match's code (column 2, appended), then the value; aggregates of both.
+        let spec = AggSpec {
+            keys: vec![KeySpec { col: 2, ty: ColumnType::Fixed { width: 4 }, float: false }, KeySpec { col: 1, ty: ColumnType::Fixed { width: 4 }, float: false }],
+            aggs: vec![AggFunc::CountStar, AggFunc::Sum { col: 1, kind: ValueKind::Int }, AggFunc::CountDistinct { col: 0, kind: ValueKind::Int }, AggFunc::Max { col: 0, kind: ValueKind::Int }],
+            filters: vec![],
+        };
+        let mut agg = Aggregator::new(spec);
+        let mut cols: Vec<Option<Fetched>> = vec![Some(Fetched::Values(a)), Some(Fetched::Values(x))];
+        let sel: Vec<u32> = (0..rows.len() as u32).filter(|r| r % 5 != 4).collect();
+        lookup.update(&mut agg, &mut cols, 0, &sel, rows.len(), 7);
+        let mut got: Vec<(u32, Option<i32>, Vec<AggValue>)> = agg
+            .finish()
+            .into_iter()
+            .map(|g| {
+                let code = u32::from_le_bytes(g.keys[0].clone().unwrap().try_into().unwrap());
+                let v = g.keys[1].clone().map(|b| i32::from_le_bytes(b.try_into().unwrap()));
+                (code, v, g.values)
+            })
+            .collect();
+        got.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        // The reference: the join, row by row, then GROUP BY.
+        let mut want: BTreeMap<(u32, Option<i32>), (i128, i128, StdSet<i32>, Option<i32>, bool)> = BTreeMap::new();
+        for &r in &sel {
+            let (k, v) = rows[r as usize];
+            let Some(k) = k else { continue };
+            for &(ok, code) in &other {
+                if ok == k as i64 {
+                    let e = want.entry((code, v)).or_insert((0, 0, StdSet::new(), None, false));
+                    e.0 += 1;
+                    if let Some(v) = v {
+                        e.1 += v as i128;
+                        e.4 = true;
+                    }
+                    e.2.insert(k);
+                    e.3 = e.3.max(Some(k));
+                }
+            }
+        }
+        let want: Vec<(u32, Option<i32>, Vec<AggValue>)> = want
+            .into_iter()
+            .map(|((code, v), (n, sum, distinct, max, any))| {
+                let sum = if any { AggValue::Int(sum) } else { AggValue::Null };
+                (code, v, vec![AggValue::Int(n), sum, AggValue::Int(distinct.len() as i128), max.map_or(AggValue::Null, |m| AggValue::Bytes(m.to_le_bytes().to_vec()))])
+            })
+            .collect();
+        prop_assert_eq!(got, want);
+    }
+}

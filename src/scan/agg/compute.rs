@@ -9,6 +9,7 @@
 use super::{AggOp, KeyExpr, NodePlan, ValueExpr};
 use mergetree::arith::Operand;
 use crate::scan::source::{Source, Stats};
+use mergetree::aggregate::join::JoinLookup;
 use mergetree::aggregate::{AggFunc, AggSpec, AggValue, Aggregator, Group, KeySpec, Percentile, Share};
 use mergetree::predicate::Predicate;
 use mergetree::range_reader::{self, Fetched};
@@ -39,6 +40,9 @@ pub struct EngineSpec {
     derived: Vec<ScalarExpr>,
     /// Per plan aggregate, where its value is.
     layout: Vec<Slot>,
+    /// A join folded into the grouping: the table's join key column and the other
+    /// relation's rows by key (the code column goes after the derived ones).
+    join: Option<(usize, JoinLookup)>,
 }
 
 impl EngineSpec {
@@ -63,6 +67,22 @@ impl EngineSpec {
         g
     }
 
+    /// Folds a batch's `rows` (of `n`) into `agg`: its derived columns first, then through
+    /// the join when there is one.
+    fn fold_batch(&self, agg: &mut Aggregator, columns: &mut Vec<Option<Fetched>>, rows: &[u32], n: usize, part: usize) -> mergetree::Result<()> {
+        self.derive(columns, rows, n)?;
+        self.update(agg, columns, rows, n, part);
+        Ok(())
+    }
+
+    /// Folds a batch whose derived columns are there into `agg`.
+    fn update(&self, agg: &mut Aggregator, columns: &mut Vec<Option<Fetched>>, rows: &[u32], n: usize, part: usize) {
+        match &self.join {
+            Some((key, lookup)) => lookup.update(agg, columns, *key, rows, n, part),
+            None => agg.update(columns, rows, part),
+        }
+    }
+
     /// Adds the derived columns to a batch.
     fn derive(&self, columns: &mut Vec<Option<Fetched>>, selection: &[u32], rows: usize) -> mergetree::Result<()> {
         for e in &self.derived {
@@ -75,15 +95,22 @@ impl EngineSpec {
 
 /// The engine's spec of the plan, over the table plan's columns.
 /// `cond` builds the predicate of a CASE condition (ValueExpr::Case).
-pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<Option<Predicate>>, cond: &dyn Fn(&str) -> Predicate) -> EngineSpec {
+/// `join`: the lookup of the plan's join.
+pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<Option<Predicate>>, cond: &dyn Fn(&str) -> Predicate, join: Option<JoinLookup>) -> EngineSpec {
     let idx = |attnum: i16| tp.index_of_attnum(attnum).expect("planned column");
     let mut derived = Vec::new();
     let mut needed: Vec<usize> = Vec::new();
-    let keys: Vec<KeySpec> = plan
+    // The joined relation's keys all group by the match's code, in the column the join
+    // appends after the derived ones (numbered once those are known).
+    const CODE_COLUMN: usize = usize::MAX;
+    let mut keys: Vec<KeySpec> = plan
         .keys
         .iter()
         .map(|k| {
-            let ci = idx(k.attnum());
+            let Some(attnum) = k.attnum() else {
+                return KeySpec { col: CODE_COLUMN, ty: mergetree::ColumnType::Fixed { width: 4 }, float: false };
+            };
+            let ci = idx(attnum);
             needed.push(ci);
             let c = &tp.columns[ci];
             let expr = match k {
@@ -92,6 +119,7 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
                 KeyExpr::Trunc(unit, _) => ScalarExpr::TruncTimestamp { unit: *unit, col: ci },
                 KeyExpr::Extract(field, _) => ScalarExpr::Extract { field: *field, col: ci },
                 KeyExpr::JsonField(_, key) => ScalarExpr::JsonField { col: ci, key: key.clone() },
+                KeyExpr::Joined(_) => unreachable!("a joined key reads no column of the table"),
             };
             let ty = expr.result_type();
             derived.push(expr);
@@ -151,9 +179,16 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
     for f in filters.iter().flatten() {
         f.columns(&mut needed);
     }
+    let join = plan.join.as_ref().zip(join).map(|(j, lookup)| (idx(j.key), lookup));
+    if let Some((key, _)) = join {
+        needed.push(key);
+    }
     needed.sort_unstable();
     needed.dedup();
-    EngineSpec { spec: AggSpec { keys, aggs, filters }, needed, derived, layout }
+    for k in keys.iter_mut().filter(|k| k.col == CODE_COLUMN) {
+        k.col = tp.columns.len() + derived.len();
+    }
+    EngineSpec { spec: AggSpec { keys, aggs, filters }, needed, derived, layout, join }
 }
 
 /// The derived column (or constant) computing `e`: columns it reads go to `needed`,
@@ -302,9 +337,8 @@ fn scan_pass(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
                     let (reader, gs) = &units[i];
                     for &g in gs {
                         if let Some(mut b) = range_reader::read_granule(reader, cols, read_cols, conjuncts, needed, g)? {
-                            es.derive(&mut b.columns, &b.selection, b.rows)?;
+                            es.fold_batch(&mut agg, &mut b.columns, &b.selection, b.rows, pi)?;
                             rows += b.selection.len() as u64;
-                            agg.update(&b.columns, &b.selection, pi);
                         }
                     }
                     held[ctx.index()].store(agg.memory(), Relaxed);
@@ -347,7 +381,7 @@ fn scan_pass(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
         }
         progress.rows_in += selection.len() as u64;
         for agg in &mut done {
-            agg.update(&pre, &selection, usize::MAX);
+            es.update(agg, &mut pre, &selection, rows, usize::MAX);
         }
     }
     let memory: usize = done.iter().map(Aggregator::memory).sum();

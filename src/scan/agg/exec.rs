@@ -4,6 +4,7 @@
 //! groups outgrow the memory budget, run Postgres' own plan (the child) instead.
 
 use super::compute::{self, Progress};
+use super::join;
 use super::output::{self, Output};
 use super::{PRIVATE_FILTERS, PRIVATE_PLAN, PRIVATE_QUALS, PRIVATE_RELID};
 use super::{AggOp, KeyExpr, NodePlan};
@@ -81,9 +82,11 @@ unsafe fn fallback_child(node: *mut pg_sys::CustomScanState) -> *mut pg_sys::Pla
 unsafe extern "C-unwind" fn begin(node: *mut pg_sys::CustomScanState, estate: *mut pg_sys::EState, eflags: i32) {
     // SAFETY: ExecInitCustomScan set up the node; the child plan is Postgres' own.
     unsafe {
-        let child = list_ptrs::<pg_sys::Plan>((*cscan_of(node)).custom_plans)[0];
-        let ps = pg_sys::ExecInitNode(child, estate, eflags);
-        (*node).custom_ps = pg_sys::lappend(std::ptr::null_mut(), ps.cast());
+        // The fallback, and the joined relation's scan when there is one.
+        for child in list_ptrs::<pg_sys::Plan>((*cscan_of(node)).custom_plans) {
+            let ps = pg_sys::ExecInitNode(child, estate, eflags);
+            (*node).custom_ps = pg_sys::lappend((*node).custom_ps, ps.cast());
+        }
     }
 }
 
@@ -163,6 +166,24 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
         src.stats = run.progress.scan;
         let predicate = predicate(node, &src.plan);
         src.restart(predicate);
+        // The joined relation as a lookup, its grouping values kept as long as the rows.
+        let limit = pg_sys::get_hash_memory_limit();
+        let mut others = join::OtherGroups::default();
+        let lookup = match &plan.join {
+            Some(j) => match join::read_other(list_ptrs::<pg_sys::PlanState>((*node).custom_ps)[1], j, (*(*node).ss.ps.state).es_query_cxt, limit) {
+                Some((lookup, groups)) => {
+                    others = groups;
+                    Some(lookup)
+                }
+                None => {
+                    run.progress.fallback = Some(format!("the joined relation needs more than {} kB of memory", limit / 1024));
+                    let mut ctx = pgrx::PgMemoryContexts::For((*(*node).ss.ps.state).es_query_cxt);
+                    s.run = ctx.leak_and_drop_on_delete(run);
+                    return;
+                }
+            },
+            None => None,
+        };
         // pg_stat's tuples read: the rows aggregated (heap counts every row its scan returns).
         let (groups, read) = match super::metadata::answer(&plan, &mut src) {
             Some(a) => {
@@ -171,7 +192,7 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
             }
             None => {
                 let cond = |text: &str| case_condition(node, &src.plan, text);
-                let es = compute::engine_spec(&plan, &src.plan, filters(node, &src.plan), &cond);
+                let es = compute::engine_spec(&plan, &src.plan, filters(node, &src.plan), &cond, lookup);
                 let groups = compute::aggregate(&mut src, &es, (plan.est_bytes, plan.est_distinct_bytes), pg_sys::get_hash_memory_limit(), &mut run.progress)
                     .map(|gs| gs.into_iter().map(|g| es.fold(g)).collect());
                 (groups, run.progress.rows_in)
@@ -182,7 +203,7 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
         if let Some(groups) = groups {
             // By-reference results live in the query's memory, as long as the rows do.
             let old = pg_sys::MemoryContextSwitchTo((*(*node).ss.ps.state).es_query_cxt);
-            run.output = Some(output::datums(&plan, &src.plan, &groups, &src.table));
+            run.output = Some(output::datums(&plan, &src.plan, &groups, &others, &src.table));
             pg_sys::MemoryContextSwitchTo(old);
         }
         let mut ctx = pgrx::PgMemoryContexts::For((*(*node).ss.ps.state).es_query_cxt);
@@ -254,8 +275,12 @@ unsafe extern "C-unwind" fn exec(node: *mut pg_sys::CustomScanState) -> *mut pg_
 
 #[pg_guard]
 unsafe extern "C-unwind" fn end(node: *mut pg_sys::CustomScanState) {
-    // SAFETY: the child was initialized by begin.
-    unsafe { pg_sys::ExecEndNode(fallback_child(node)) }
+    // SAFETY: the children were initialized by begin.
+    unsafe {
+        for child in list_ptrs::<pg_sys::PlanState>((*node).custom_ps) {
+            pg_sys::ExecEndNode(child);
+        }
+    }
 }
 
 #[pg_guard]
@@ -263,7 +288,9 @@ unsafe extern "C-unwind" fn rescan(node: *mut pg_sys::CustomScanState) {
     // SAFETY: parameters may have changed: aggregate again at the next fetch.
     unsafe {
         state(node).restart = true;
-        pg_sys::ExecReScan(fallback_child(node));
+        for child in list_ptrs::<pg_sys::PlanState>((*node).custom_ps) {
+            pg_sys::ExecReScan(child);
+        }
     }
 }
 
@@ -287,8 +314,13 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancesto
                 KeyExpr::Trunc(unit, a) => format!("date_trunc('{}', {})", format!("{unit:?}").to_lowercase(), name(a)),
                 KeyExpr::Extract(field, a) => format!("EXTRACT({} FROM {})", format!("{field:?}").to_lowercase(), name(a)),
                 KeyExpr::JsonField(a, ref key) => format!("({} ->> '{}')", name(a), String::from_utf8_lossy(key)),
+                KeyExpr::Joined(i) => plan.join.as_ref().map_or_else(String::new, |j| j.groups[i].name.clone()),
             };
             property(es, c"Group Keys", &plan.keys.iter().map(key).collect::<Vec<_>>().join(", "));
+        }
+        if let Some(j) = &plan.join {
+            // Aggregated by the join key below the join, grouped by the match.
+            property(es, c"Join", &format!("inner join on {}, rows aggregated before joining", j.condition));
         }
         let private = list_ptrs::<pg_sys::Node>((*cscan_of(node)).custom_private);
         let relid = (*(private[PRIVATE_RELID] as *mut pg_sys::Integer)).ival;

@@ -20,7 +20,7 @@ pub struct Answer {
 
 /// The answer, or None when some aggregate or part needs the data read.
 pub fn answer(plan: &NodePlan, src: &mut Source) -> Option<Answer> {
-    if !plan.keys.is_empty() || plan.aggs.iter().any(|a| a.filtered || a.arg.is_some()) {
+    if !plan.keys.is_empty() || plan.join.is_some() || plan.aggs.iter().any(|a| a.filtered || a.arg.is_some()) {
         return None;
     }
     // Per aggregate: None for count(*), or the column of a min (false) / max (true).

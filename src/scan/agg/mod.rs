@@ -20,6 +20,7 @@
 mod compute;
 pub mod exec;
 mod expr;
+mod join;
 mod metadata;
 mod output;
 pub mod path;
@@ -48,15 +49,45 @@ pub enum KeyExpr {
     Extract(ExtractField, i16),
     /// `text_column::jsonb ->> 'key'` or `::json ->> 'key'` (the key's bytes).
     JsonField(i16, Vec<u8>),
+    /// A column of the relation the table is joined to: the plan's `join.groups[i]`.
+    Joined(usize),
 }
 
 impl KeyExpr {
-    /// The column it reads.
-    pub fn attnum(&self) -> i16 {
+    /// The table's column it reads (none for the joined relation's).
+    pub fn attnum(&self) -> Option<i16> {
         match *self {
-            KeyExpr::Column(a) | KeyExpr::DateOf(a) | KeyExpr::Trunc(_, a) | KeyExpr::Extract(_, a) | KeyExpr::JsonField(a, _) => a,
+            KeyExpr::Column(a) | KeyExpr::DateOf(a) | KeyExpr::Trunc(_, a) | KeyExpr::Extract(_, a) | KeyExpr::JsonField(a, _) => Some(a),
+            KeyExpr::Joined(_) => None,
         }
     }
+}
+
+/// An inner equi-join on an integer key to one other relation, read whole by the node's
+/// second child and folded into the grouping (join.rs).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JoinPlan {
+    /// The table's join key column.
+    pub key: i16,
+    /// The position of the other relation's join key in its rows.
+    pub other_key: usize,
+    /// The other relation's grouping keys (KeyExpr::Joined).
+    pub groups: Vec<OtherKey>,
+    /// For EXPLAIN: the join condition.
+    pub condition: String,
+}
+
+/// A grouping key of the joined relation, grouped by its type's own hash and equality
+/// functions (a hashable grouping clause's), under its collation.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OtherKey {
+    /// The position of the column in the other relation's rows.
+    pub position: usize,
+    pub eq_func: u32,
+    pub hash_func: u32,
+    pub collation: u32,
+    /// For EXPLAIN.
+    pub name: String,
 }
 
 /// An aggregate the node computes.
@@ -242,6 +273,8 @@ pub struct NodePlan {
     pub est_bytes: u64,
     /// Of est_bytes, the distinct values'.
     pub est_distinct_bytes: u64,
+    /// Aggregating below a join to another relation.
+    pub join: Option<JoinPlan>,
 }
 
 impl NodePlan {

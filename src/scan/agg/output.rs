@@ -1,5 +1,6 @@
 //! Finished groups -> Datums of the types Postgres' own aggregates return.
 
+use super::join::OtherGroups;
 use super::{KeyExpr, NodePlan, ResultKind, ValueType};
 use crate::datum::{self, ColumnPlan, DatumColumn, TablePlan};
 use crate::error::raise;
@@ -71,6 +72,18 @@ fn extract_datums(groups: &[Group], k: usize, scale: u16) -> DatumColumn {
     DatumColumn::plain(datums, nulls)
 }
 
+/// A key of the joined relation: its `i`-th grouping value of the group code key `k` holds.
+fn joined_datums(groups: &[Group], k: usize, i: usize, others: &OtherGroups) -> DatumColumn {
+    let mut datums = Vec::with_capacity(groups.len());
+    let mut nulls = Vec::with_capacity(groups.len());
+    for g in groups {
+        let code = g.keys[k].as_ref().and_then(|b| b.get(..4)).map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap_or([0; 4]))) as usize;
+        datums.push(others.values[code][i]);
+        nulls.push(others.nulls[code][i]);
+    }
+    DatumColumn::plain(datums, nulls)
+}
+
 /// The plan of a computed by-value column of type `typid` (from column `c`).
 fn computed(c: &ColumnPlan, typid: pg_sys::Oid, width: u16) -> ColumnPlan {
     ColumnPlan {
@@ -86,7 +99,8 @@ fn computed(c: &ColumnPlan, typid: pg_sys::Oid, width: u16) -> ColumnPlan {
 }
 
 /// Converts the finished groups. `table` names the table in errors.
-pub fn datums(plan: &NodePlan, table_plan: &TablePlan, groups: &[Group], table: &str) -> Output {
+/// `others`: the joined relation's grouping values, by the code its keys hold.
+pub fn datums(plan: &NodePlan, table_plan: &TablePlan, groups: &[Group], others: &OtherGroups, table: &str) -> Output {
     let rows = groups.len();
     let mut columns = Vec::with_capacity(plan.keys.len() + plan.aggs.len());
     // Keys and min/max values: the column's bytes, converted like a scan's output.
@@ -106,12 +120,16 @@ pub fn datums(plan: &NodePlan, table_plan: &TablePlan, groups: &[Group], table: 
             columns.push(extract_datums(groups, k, field.scale()));
             continue;
         }
+        if let KeyExpr::Joined(i) = *key {
+            columns.push(joined_datums(groups, k, i, others));
+            continue;
+        }
         let c = match *key {
             // A JSON field of a text column is text of the column's collation.
             KeyExpr::Column(a) | KeyExpr::JsonField(a, _) => column(a).clone(),
             KeyExpr::DateOf(a) => computed(column(a), pg_sys::DATEOID, 4),
             KeyExpr::Trunc(_, a) => computed(column(a), pg_sys::TIMESTAMPOID, 8),
-            KeyExpr::Extract(..) => unreachable!("extract() keys are numerics, made above"),
+            KeyExpr::Extract(..) | KeyExpr::Joined(_) => unreachable!("made above"),
         };
         columns.push(values_of(&c, &|g| g.keys[k].clone()));
     }

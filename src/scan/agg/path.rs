@@ -2,7 +2,8 @@
 //! whose filters the scan can evaluate, and every grouping key and aggregate is one the
 //! node computes exactly as Postgres does, a CustomPath for the grouped relation.
 
-use super::{expr, AggOp, AggOut, KeyExpr, NodePlan, ResultKind, ValueType, PRIVATE_RELID};
+use super::join::{self, JoinInput};
+use super::{expr, AggOp, AggOut, JoinPlan, KeyExpr, NodePlan, ResultKind, ValueType, PRIVATE_RELID};
 use crate::datum::{self, TablePlan};
 use crate::ffi::list_ptrs;
 use crate::scan::quals::{self, var_of};
@@ -401,7 +402,8 @@ unsafe extern "C-unwind" fn find_aggregates(node: *mut pg_sys::Node, context: *m
 /// columns, then aggregates), or None when it cannot.
 unsafe fn analyze(
     root: *mut pg_sys::PlannerInfo,
-    input: *mut pg_sys::RelOptInfo,
+    relid: pg_sys::Index,
+    join: Option<&JoinInput>,
     output: *mut pg_sys::RelOptInfo,
     extra: *mut pg_sys::GroupPathExtraData,
     plan: &TablePlan,
@@ -410,7 +412,6 @@ unsafe fn analyze(
     // SAFETY: planner structures are valid in the grouping and distinct stages.
     unsafe {
         let parse = (*root).parse;
-        let relid = (*input).relid;
         if !(*parse).groupingSets.is_null() || (*parse).hasTargetSRFs {
             return None;
         }
@@ -423,9 +424,18 @@ unsafe fn analyze(
         let mut keys = Vec::new();
         let mut atoms: Vec<*mut pg_sys::Node> = Vec::new();
         let clauses = if distinct { (*parse).distinctClause } else { (*parse).groupClause };
+        let mut joined = Vec::new();
         for sgc in list_ptrs::<pg_sys::SortGroupClause>(clauses) {
             let e = pg_sys::get_sortgroupclause_expr(sgc, tlist);
-            keys.push(key_expr(e, relid, plan)?);
+            let key = match (key_expr(e, relid, plan), join) {
+                (Some(k), _) => k,
+                (None, Some(j)) => {
+                    joined.push(join::other_key(root, j, e, sgc)?);
+                    KeyExpr::Joined(joined.len() - 1)
+                }
+                (None, None) => return None,
+            };
+            keys.push(key);
             atoms.push(e);
         }
         // Aggregates of the output and of HAVING; anything else must be made of keys.
@@ -439,10 +449,20 @@ unsafe fn analyze(
         }
         let mut aggs = Vec::new();
         for n in found.aggs {
+            if join.is_some_and(|j| !join::reads_only_table(root, j, n)) {
+                return None;
+            }
             aggs.push(agg_out(n as *mut pg_sys::Aggref, relid, plan)?);
             atoms.push(n);
         }
-        Some((NodePlan { keys, aggs, est_bytes: 0, est_distinct_bytes: 0 }, atoms))
+        let join = match join {
+            Some(j) => {
+                plan.index_of_attnum(j.key)?;
+                Some(JoinPlan { key: j.key, other_key: j.other_key, groups: joined, condition: j.condition.clone() })
+            }
+            None => None,
+        };
+        Some((NodePlan { keys, aggs, est_bytes: 0, est_distinct_bytes: 0, join }, atoms))
     }
 }
 
@@ -527,16 +547,24 @@ pub unsafe fn add_paths(
 ) {
     // SAFETY: per the caller.
     unsafe {
-        if !crate::gucs::AGGREGATE_SCAN.get() || !crate::gucs::CUSTOM_SCAN.get() || (*input).relid == 0 {
+        if !crate::gucs::AGGREGATE_SCAN.get() || !crate::gucs::CUSTOM_SCAN.get() {
             return;
         }
-        if !matches!((*input).reloptkind, pg_sys::RelOptKind::RELOPT_BASEREL | pg_sys::RelOptKind::RELOPT_OTHER_MEMBER_REL) {
+        // One table, or (grouping only) a join of one table to a relation small enough to
+        // hold as a lookup.
+        let join = if distinct { None } else { join::join_input(root, input) };
+        if join.as_ref().is_some_and(|j| (*j.other).rows * 64.0 > pg_sys::get_hash_memory_limit() as f64) {
+            return;
+        }
+        let table = join.as_ref().map_or(input, |j| j.table);
+        let relid = (*table).relid;
+        if relid == 0 || !matches!((*table).reloptkind, pg_sys::RelOptKind::RELOPT_BASEREL | pg_sys::RelOptKind::RELOPT_OTHER_MEMBER_REL) {
             return;
         }
         if !extra.is_null() && (*extra).patype == pg_sys::PartitionwiseAggregateType::PARTITIONWISE_AGGREGATE_PARTIAL {
             return;
         }
-        let rte = *(*root).simple_rte_array.add((*input).relid as usize);
+        let rte = *(*root).simple_rte_array.add(relid as usize);
         // TABLESAMPLE aggregates a sample: Postgres' SampleScan draws it.
         if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION || (*rte).inh || !(*rte).tablesample.is_null() || !crate::ffi::is_mergetree((*rte).relid) {
             return;
@@ -545,16 +573,16 @@ pub unsafe fn add_paths(
         let plan = datum::table_plan(r);
         pg_sys::relation_close(r, pg_sys::NoLock as i32);
         // Every filter must be one the scan evaluates (security quals: leakproof only).
-        let infos = list_ptrs::<pg_sys::RestrictInfo>((*input).baserestrictinfo);
+        let infos = list_ptrs::<pg_sys::RestrictInfo>((*table).baserestrictinfo);
         let rls = infos.iter().any(|ri| (**ri).security_level > 0);
         let mut clauses: *mut pg_sys::List = std::ptr::null_mut();
         for ri in infos {
-            if (*ri).pseudoconstant || !quals::pushable((*ri).clause as *mut pg_sys::Node, (*input).relid, &plan, rls) {
+            if (*ri).pseudoconstant || !quals::pushable((*ri).clause as *mut pg_sys::Node, relid, &plan, rls) {
                 return;
             }
             clauses = pg_sys::lappend(clauses, (*ri).clause.cast());
         }
-        let Some((mut node_plan, atoms)) = analyze(root, input, output, extra, &plan, distinct) else {
+        let Some((mut node_plan, atoms)) = analyze(root, relid, join.as_ref(), output, extra, &plan, distinct) else {
             return;
         };
         // Postgres' own best plan for this grouping: the node's fallback.
@@ -576,7 +604,7 @@ pub unsafe fn add_paths(
         let mut private: *mut pg_sys::List = std::ptr::null_mut();
         private = pg_sys::lappend(private, pg_sys::makeString(pg_sys::pstrdup(text.as_ptr())).cast());
         private = pg_sys::lappend(private, clauses.cast());
-        private = pg_sys::lappend(private, pg_sys::makeInteger((*input).relid as i32).cast());
+        private = pg_sys::lappend(private, pg_sys::makeInteger(relid as i32).cast());
         // Each aggregate's FILTER, in the order of the plan's aggregates.
         let mut filters: *mut pg_sys::List = std::ptr::null_mut();
         for &a in &atoms[node_plan.keys.len()..] {
@@ -598,7 +626,11 @@ pub unsafe fn add_paths(
         (*path).path.startup_cost = (*fallback).startup_cost.min((*fallback).total_cost * 0.1);
         (*path).path.total_cost = (*fallback).total_cost * 0.1;
         (*path).flags = pg_sys::CUSTOMPATH_SUPPORT_PROJECTION;
+        // The fallback, then the joined relation's scan.
         (*path).custom_paths = pg_sys::lappend(std::ptr::null_mut(), fallback.cast());
+        if let Some(j) = &join {
+            (*path).custom_paths = pg_sys::lappend((*path).custom_paths, j.other_path.cast());
+        }
         (*path).custom_private = private;
         (*path).methods = &raw const PATH_METHODS;
         pg_sys::add_path(output, path as *mut pg_sys::Path);

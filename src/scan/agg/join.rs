@@ -1,0 +1,301 @@
+//! Aggregation below a join: a grouping over an inner equi-join of a mergetree table and
+//! one other relation on an integer key (events joined to users, grouped by event and
+//! plan) is computed by the node without pushing the table's rows through a hash join.
+//! The other relation, read whole by the node's second child, becomes a lookup from its
+//! join key to its grouping values (deduplicated with their type's hash and equality
+//! functions, so groups are Postgres' own); the engine joins each row to it during the
+//! scan and groups by the match (mergetree::aggregate::join). Only aggregates of the
+//! table's columns qualify, so every aggregate sees the joined rows exactly as the join
+//! would produce them, repeated rows included.
+
+use super::{JoinPlan, OtherKey};
+use crate::ffi::list_ptrs;
+use crate::scan::quals::var_of;
+use mergetree::aggregate::join::JoinLookup;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+/// The join the grouping's input is, as the node can fold it in.
+pub struct JoinInput {
+    /// The mergetree table.
+    pub table: *mut pg_sys::RelOptInfo,
+    /// The other relation and its path (read whole, unparameterized).
+    pub other: *mut pg_sys::RelOptInfo,
+    pub other_path: *mut pg_sys::Path,
+    /// The table's join key column and the other relation's join key's position in its
+    /// rows (its reltarget, which its path's plan emits exactly).
+    pub key: i16,
+    pub other_key: usize,
+    pub condition: String,
+}
+
+/// The relation with index `i` of the query, as the planner sees it.
+unsafe fn rel(root: *mut pg_sys::PlannerInfo, i: i32) -> *mut pg_sys::RelOptInfo {
+    // SAFETY: `i` is a member of a join relation's relids, so its base rel exists.
+    unsafe { *(*root).simple_rel_array.add(i as usize) }
+}
+
+/// `alias.column` of a Var, for EXPLAIN.
+unsafe fn var_name(root: *mut pg_sys::PlannerInfo, v: *mut pg_sys::Var) -> String {
+    // SAFETY: `v` is a Var of a plain relation of the query.
+    unsafe {
+        let rte = *(*root).simple_rte_array.add((*v).varno as usize);
+        let alias = crate::ffi::cstr((*(*rte).eref).aliasname).unwrap_or_default();
+        let col = crate::ffi::cstr(pg_sys::get_attname((*rte).relid, (*v).varattno, true)).unwrap_or_default();
+        format!("{alias}.{col}")
+    }
+}
+
+/// The position of `e` in a relation's output.
+unsafe fn position(rel: *mut pg_sys::RelOptInfo, e: *mut pg_sys::Node) -> Option<usize> {
+    // SAFETY: reltarget's expressions are the relation's output.
+    unsafe { list_ptrs::<pg_sys::Node>((*(*rel).reltarget).exprs).iter().position(|&x| pg_sys::equal(x.cast(), e.cast())) }
+}
+
+fn integer(typ: pg_sys::Oid) -> bool {
+    matches!(typ, pg_sys::INT2OID | pg_sys::INT4OID | pg_sys::INT8OID)
+}
+
+/// Whether a base relation is a mergetree table the node can scan.
+unsafe fn is_table(root: *mut pg_sys::PlannerInfo, i: i32) -> bool {
+    // SAFETY: `i` indexes the query's range table.
+    unsafe {
+        let rte = *(*root).simple_rte_array.add(i as usize);
+        (*rte).rtekind == pg_sys::RTEKind::RTE_RELATION && !(*rte).inh && (*rte).tablesample.is_null() && crate::ffi::is_mergetree((*rte).relid)
+    }
+}
+
+/// The join `input` is, when it is an inner join of a mergetree table and one other
+/// relation on one integer equality (their only join condition), with no outer joins or
+/// lateral references anywhere in the query.
+///
+/// # Safety
+/// Planner structures of the grouping stage; `input` its input relation.
+pub unsafe fn join_input(root: *mut pg_sys::PlannerInfo, input: *mut pg_sys::RelOptInfo) -> Option<JoinInput> {
+    // SAFETY: per the caller.
+    unsafe {
+        if (*input).reloptkind != pg_sys::RelOptKind::RELOPT_JOINREL || pg_sys::bms_num_members((*input).relids) != 2 {
+            return None;
+        }
+        if !(*root).join_info_list.is_null() || (*root).hasLateralRTEs {
+            return None;
+        }
+        let a = pg_sys::bms_next_member((*input).relids, -1);
+        let b = pg_sys::bms_next_member((*input).relids, a);
+        // Of two mergetree tables, the larger is scanned by the node.
+        let (t, o) = match (is_table(root, a), is_table(root, b)) {
+            (true, true) if (*rel(root, b)).rows > (*rel(root, a)).rows => (b, a),
+            (true, _) => (a, b),
+            (false, true) => (b, a),
+            _ => return None,
+        };
+        let (table, other) = (rel(root, t), rel(root, o));
+        if (*table).reloptkind != pg_sys::RelOptKind::RELOPT_BASEREL || (*other).reloptkind != pg_sys::RelOptKind::RELOPT_BASEREL {
+            return None;
+        }
+        // Join conditions other than equivalences (inequalities, ORs) stay Postgres'.
+        if !(*table).joininfo.is_null() || !(*other).joininfo.is_null() {
+            return None;
+        }
+        let other_path = (*other).cheapest_total_path;
+        if other_path.is_null() || !(*other_path).param_info.is_null() {
+            return None;
+        }
+        // Exactly one equivalence joins them: table.key = other.key, integers.
+        let mut found = None;
+        for ec in list_ptrs::<pg_sys::EquivalenceClass>((*root).eq_classes) {
+            if (*ec).ec_has_const || !(*ec).ec_merged.is_null() {
+                continue;
+            }
+            if !pg_sys::bms_is_member(t, (*ec).ec_relids) || !pg_sys::bms_is_member(o, (*ec).ec_relids) {
+                continue;
+            }
+            if found.is_some() || (*ec).ec_broken || (*ec).ec_has_volatile || !pg_sys::list_member_oid((*ec).ec_opfamilies, pg_sys::INTEGER_BTREE_FAM_OID) {
+                return None;
+            }
+            let members: Vec<*mut pg_sys::Node> = list_ptrs::<pg_sys::EquivalenceMember>((*ec).ec_members)
+                .into_iter()
+                .filter(|&m| !(*m).em_is_child)
+                .map(|m| (*m).em_expr as *mut pg_sys::Node)
+                .collect();
+            let [x, y] = members.as_slice() else { return None };
+            let (tv, ov) = match (var_of(*x, t as pg_sys::Index), var_of(*y, o as pg_sys::Index)) {
+                (Some(tv), Some(ov)) => (tv, ov),
+                _ => (var_of(*y, t as pg_sys::Index)?, var_of(*x, o as pg_sys::Index)?),
+            };
+            if !integer(pg_sys::getBaseType((*tv).vartype)) || !integer(pg_sys::getBaseType((*ov).vartype)) {
+                return None;
+            }
+            found = Some((tv, ov));
+        }
+        let (tv, ov) = found?;
+        Some(JoinInput {
+            table,
+            other,
+            other_path,
+            key: (*tv).varattno,
+            other_key: position(other, ov.cast())?,
+            condition: format!("{} = {}", var_name(root, tv), var_name(root, ov)),
+        })
+    }
+}
+
+/// A grouping key of the other relation: one of its output columns, hashable.
+///
+/// # Safety
+/// Planner structures of the grouping stage; `e` the grouping expression of `sgc`.
+pub unsafe fn other_key(root: *mut pg_sys::PlannerInfo, join: &JoinInput, e: *mut pg_sys::Node, sgc: *mut pg_sys::SortGroupClause) -> Option<OtherKey> {
+    // SAFETY: per the caller; catalog lookups.
+    unsafe {
+        let v = var_of(e, (*join.other).relid)?;
+        if !(*sgc).hashable {
+            return None;
+        }
+        let (mut lhs, mut rhs) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
+        if !pg_sys::get_op_hash_functions((*sgc).eqop, &mut lhs, &mut rhs) || lhs != rhs {
+            return None;
+        }
+        Some(OtherKey {
+            position: position(join.other, v.cast())?,
+            eq_func: pg_sys::get_opcode((*sgc).eqop).to_u32(),
+            hash_func: lhs.to_u32(),
+            collation: pg_sys::exprCollation(e).to_u32(),
+            name: var_name(root, v),
+        })
+    }
+}
+
+/// Whether an aggregate reads only the table's columns (an aggregate of the other
+/// relation's would need its rows repeated per table row).
+///
+/// # Safety
+/// Planner structures; `aggref` an Aggref of the query.
+pub unsafe fn reads_only_table(root: *mut pg_sys::PlannerInfo, join: &JoinInput, aggref: *mut pg_sys::Node) -> bool {
+    // SAFETY: per the caller.
+    unsafe {
+        let varnos = pg_sys::pull_varnos(root, aggref);
+        pg_sys::bms_is_subset(varnos, (*join.table).relids)
+    }
+}
+
+/// The other relation's distinct grouping values: per group code, a Datum and NULL flag
+/// per key (copied into the memory context current when read, which must outlive them).
+#[derive(Default)]
+pub struct OtherGroups {
+    pub values: Vec<Vec<pg_sys::Datum>>,
+    pub nulls: Vec<Vec<bool>>,
+}
+
+/// A copy of a Datum of a type of `typlen` (not by value) in the current memory context.
+unsafe fn copy_datum(d: pg_sys::Datum, typlen: i16) -> pg_sys::Datum {
+    // SAFETY: `d` points to a value of the type (varlena, cstring or fixed length).
+    unsafe {
+        match typlen {
+            -1 => pg_sys::Datum::from(pg_sys::pg_detoast_datum_copy(d.cast_mut_ptr())),
+            -2 => pg_sys::Datum::from(pg_sys::pstrdup(d.cast_mut_ptr())),
+            n => {
+                let p = pg_sys::palloc(n as usize);
+                std::ptr::copy_nonoverlapping(d.cast_mut_ptr::<u8>(), p as *mut u8, n as usize);
+                pg_sys::Datum::from(p)
+            }
+        }
+    }
+}
+
+/// Reads the other relation (the node's second child) into the join lookup and its
+/// distinct grouping values, or None when they would hold more than `limit` bytes (the
+/// node then runs Postgres' plan). Group values are copied into `keep`.
+///
+/// # Safety
+/// `child` is the initialized state of the plan of the other relation's path, whose
+/// output is that relation's reltarget at planning.
+pub unsafe fn read_other(child: *mut pg_sys::PlanState, plan: &JoinPlan, keep: pg_sys::MemoryContext, limit: usize) -> Option<(JoinLookup, OtherGroups)> {
+    // SAFETY: per the caller; the functions are the grouping clauses' own.
+    unsafe {
+        let tlist = list_ptrs::<pg_sys::TargetEntry>((*(*child).plan).targetlist);
+        let typ = |i: usize| pg_sys::exprType((*tlist[i]).expr as *mut pg_sys::Node);
+        let key_type = typ(plan.other_key);
+        let mut funcs: Vec<(Box<pg_sys::FmgrInfo>, Box<pg_sys::FmgrInfo>, pg_sys::Oid, i16, bool)> = Vec::new();
+        for k in &plan.groups {
+            let (mut eq, mut hash) = (Box::new(pg_sys::FmgrInfo::default()), Box::new(pg_sys::FmgrInfo::default()));
+            pg_sys::fmgr_info(pg_sys::Oid::from(k.eq_func), &mut *eq);
+            pg_sys::fmgr_info(pg_sys::Oid::from(k.hash_func), &mut *hash);
+            let (mut typlen, mut byval) = (0i16, false);
+            pg_sys::get_typlenbyval(typ(k.position), &mut typlen, &mut byval);
+            funcs.push((eq, hash, pg_sys::Oid::from(k.collation), typlen, byval));
+        }
+        let mut lookup = JoinLookup::new();
+        let mut groups = OtherGroups::default();
+        let mut by_hash: std::collections::HashMap<u64, Vec<u32>> = std::collections::HashMap::new();
+        let mut held = 0usize;
+        loop {
+            let slot = pg_sys::ExecProcNode(child);
+            if slot.is_null() || (*slot).tts_flags & pg_sys::TTS_FLAG_EMPTY as u16 != 0 {
+                break;
+            }
+            check_for_interrupts!();
+            pg_sys::slot_getsomeattrs(slot, tlist.len() as i32);
+            let natts = tlist.len();
+            let values = std::slice::from_raw_parts((*slot).tts_values, natts);
+            let nulls = std::slice::from_raw_parts((*slot).tts_isnull, natts);
+            // A NULL key joins nothing.
+            if nulls[plan.other_key] {
+                continue;
+            }
+            let raw = values[plan.other_key].value() as u64;
+            let key = match key_type {
+                pg_sys::INT2OID => raw as i16 as i64,
+                pg_sys::INT4OID => raw as i32 as i64,
+                _ => raw as i64,
+            };
+            let mut h = 0u64;
+            for (k, (_, hash, coll, ..)) in plan.groups.iter().zip(&mut funcs) {
+                let part = if nulls[k.position] { 0x9e37_79b9 } else { pg_sys::FunctionCall1Coll(&mut **hash, *coll, values[k.position]).value() as u32 as u64 };
+                h = (h.rotate_left(29) ^ part).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            }
+            let candidates = by_hash.entry(h).or_default();
+            let mut code = None;
+            for &g in candidates.iter() {
+                let same = plan.groups.iter().zip(&mut funcs).enumerate().all(|(i, (k, (eq, _, coll, ..)))| {
+                    match (nulls[k.position], groups.nulls[g as usize][i]) {
+                        (true, true) => true,
+                        (false, false) => pg_sys::FunctionCall2Coll(&mut **eq, *coll, values[k.position], groups.values[g as usize][i]).value() != 0,
+                        _ => false,
+                    }
+                });
+                if same {
+                    code = Some(g);
+                    break;
+                }
+            }
+            let code = match code {
+                Some(g) => g,
+                None => {
+                    let g = groups.values.len() as u32;
+                    let old = pg_sys::MemoryContextSwitchTo(keep);
+                    let mut vs = Vec::with_capacity(plan.groups.len());
+                    let mut ns = Vec::with_capacity(plan.groups.len());
+                    for (k, (.., typlen, byval)) in plan.groups.iter().zip(&funcs) {
+                        let (v, null) = (values[k.position], nulls[k.position]);
+                        vs.push(if null || *byval { v } else { copy_datum(v, *typlen) });
+                        ns.push(null);
+                        if !null && !*byval {
+                            held += if *typlen > 0 { *typlen as usize } else { 32 };
+                        }
+                    }
+                    pg_sys::MemoryContextSwitchTo(old);
+                    groups.values.push(vs);
+                    groups.nulls.push(ns);
+                    candidates.push(g);
+                    held += 64;
+                    g
+                }
+            };
+            lookup.insert(key, code);
+            if lookup.memory() + held > limit {
+                return None;
+            }
+        }
+        Some((lookup, groups))
+    }
+}
