@@ -1,65 +1,222 @@
 //! An inner equi-join to a small relation folded into the grouping (eager aggregation
-//! below the join). The other relation's rows are looked up by the join key's integer
-//! value; each match carries a group code (which of the other side's distinct grouping
-//! values the matching row has), and that code becomes a grouping key column of the
-//! batch. A row without a match is dropped, as the join drops it; a row with several
-//! matches counts once per match, as the join repeats it: the `level`-th match of every
-//! row is aggregated in a round of its own, so sums and counts see each joined row.
+//! below the join). The other relation's rows are looked up by the join key (an integer,
+//! or bytes: text under a deterministic collation); each match carries a group code
+//! (which of the other side's distinct grouping values the matching row has), and that
+//! code becomes a grouping key column of the batch. A row without a match is dropped, as
+//! the join drops it; a row with several matches counts once per match, as the join
+//! repeats it: the `level`-th match of every row is aggregated in a round of its own, so
+//! sums and counts see each joined row. A relation whose lookup outgrows the memory
+//! budget is taken a partition of its keys at a time (`JoinKey::partition_of`): a row
+//! finds its match only while its key's partition is loaded.
 
 use super::input::{self, Input};
 use super::Aggregator;
 use crate::column::{ColumnData, Values};
 use crate::range_reader::Fetched;
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashTable};
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+
+/// No match (in a dense table).
+const NONE: u32 = u32::MAX;
+
+/// The join key: what a row of the other relation is found by.
+#[derive(Clone, Copy, Debug)]
+pub enum JoinKey<'a> {
+    Int(i64),
+    Bytes(&'a [u8]),
+}
+
+impl JoinKey<'_> {
+    /// Which of `parts` partitions the key belongs to (a hash of its own, independent of
+    /// the lookup's tables).
+    pub fn partition_of(self, parts: u32) -> u32 {
+        let h = match self {
+            JoinKey::Int(k) => ((k as u64) ^ 0x5851_F42D_4C95_7F2D).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17,
+            JoinKey::Bytes(b) => xxh3_64_with_seed(b, 0x5eed),
+        };
+        (h % parts.max(1) as u64) as u32
+    }
+}
+
+/// Integer keys' first matches: a table indexed by key while the keys are dense (serial
+/// ids: 4 bytes a key, no hashing), else a hash table.
+#[derive(Debug)]
+enum IntKeys {
+    Dense { base: i64, codes: Vec<u32>, keys: usize },
+    Sparse(HashMap<i64, u32>),
+}
+
+impl IntKeys {
+    /// Makes `code` the first match of `key`, unless it has one already (false).
+    fn insert(&mut self, key: i64, code: u32) -> bool {
+        if let IntKeys::Dense { base, codes, keys } = self {
+            if codes.is_empty() {
+                *base = key;
+            }
+            // In i128: keys may be anywhere in i64's range.
+            let end = *base as i128 + codes.len() as i128;
+            let (lo, hi) = ((*base as i128).min(key as i128), end.max(key as i128 + 1));
+            let span = hi - lo;
+            // Dense while at least one slot in four holds a key (past a small start).
+            if span <= 4 * (*keys as i128 + 1) + 4096 {
+                if lo < *base as i128 || hi > end {
+                    // Grown by half again beyond what is needed, either way, so keys
+                    // arriving in order grow it in amortized constant time.
+                    let slack = (span / 2).max(16);
+                    let new_lo = if lo < *base as i128 { (lo - slack).max(i64::MIN as i128) } else { lo };
+                    let new_hi = if hi > end { (hi + slack).min(i64::MAX as i128 + 1) } else { hi };
+                    let mut grown = vec![NONE; (new_hi - new_lo) as usize];
+                    let at = (*base as i128 - new_lo) as usize;
+                    grown[at..at + codes.len()].copy_from_slice(codes);
+                    *codes = grown;
+                    *base = new_lo as i64;
+                }
+                let slot = &mut codes[(key as i128 - *base as i128) as usize];
+                if *slot != NONE {
+                    return false;
+                }
+                *slot = code;
+                *keys += 1;
+                return true;
+            }
+            // Too sparse: a hash table from here on.
+            let map: HashMap<i64, u32> = codes.iter().enumerate().filter(|(_, &c)| c != NONE).map(|(i, &c)| (*base + i as i64, c)).collect();
+            *self = IntKeys::Sparse(map);
+        }
+        let IntKeys::Sparse(map) = self else { unreachable!("made sparse above") };
+        match map.entry(key) {
+            hashbrown::hash_map::Entry::Vacant(e) => {
+                e.insert(code);
+                true
+            }
+            hashbrown::hash_map::Entry::Occupied(_) => false,
+        }
+    }
+
+    #[inline]
+    fn first(&self, key: i64) -> Option<u32> {
+        match self {
+            IntKeys::Dense { base, codes, .. } => {
+                // Keys below the base wrap to huge indexes: one comparison covers both ends.
+                let i = usize::try_from(key.wrapping_sub(*base)).ok()?;
+                codes.get(i).copied().filter(|&c| c != NONE)
+            }
+            IntKeys::Sparse(map) => map.get(&key).copied(),
+        }
+    }
+
+    fn memory(&self) -> usize {
+        match self {
+            IntKeys::Dense { codes, .. } => codes.capacity() * 4,
+            IntKeys::Sparse(map) => map.capacity() * 17,
+        }
+    }
+}
+
+/// Byte-string keys (text): each distinct key numbered, its bytes in one arena, found
+/// through a table of numbers (about 14 bytes a key besides its bytes).
+#[derive(Debug, Default)]
+struct ByteKeys {
+    table: HashTable<u32>,
+    arena: Vec<u8>,
+    /// Where each key's bytes end in the arena (it starts where the previous one ends).
+    ends: Vec<u32>,
+    /// Each key's first match.
+    codes: Vec<u32>,
+}
+
+impl ByteKeys {
+    fn bytes<'a>(arena: &'a [u8], ends: &[u32], id: u32) -> &'a [u8] {
+        let start = if id == 0 { 0 } else { ends[id as usize - 1] as usize };
+        &arena[start..ends[id as usize] as usize]
+    }
+
+    #[inline]
+    fn find(&self, key: &[u8]) -> Option<u32> {
+        self.table.find(xxh3_64(key), |&id| Self::bytes(&self.arena, &self.ends, id) == key).copied()
+    }
+
+    /// The key's number, and whether it is new (`code` then its first match).
+    fn insert(&mut self, key: &[u8], code: u32) -> (u32, bool) {
+        if let Some(id) = self.find(key) {
+            return (id, false);
+        }
+        let id = self.codes.len() as u32;
+        self.arena.extend_from_slice(key);
+        self.ends.push(self.arena.len() as u32);
+        self.codes.push(code);
+        let (arena, ends) = (&self.arena, &self.ends);
+        self.table.insert_unique(xxh3_64(key), id, |&i| xxh3_64(Self::bytes(arena, ends, i)));
+        (id, true)
+    }
+
+    fn memory(&self) -> usize {
+        self.table.capacity() * 5 + self.arena.capacity() + (self.ends.capacity() + self.codes.capacity()) * 4
+    }
+}
+
+#[derive(Debug)]
+enum Keys {
+    Ints(IntKeys),
+    Bytes(ByteKeys),
+}
 
 /// The other relation's rows by join key: the group code of each.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct JoinLookup {
-    /// Each key's first match.
-    first: HashMap<i64, u32>,
-    /// Each key's further matches, in the order they came.
+    keys: Keys,
+    /// Each key's further matches, in the order they came, by the integer key or the byte
+    /// key's number.
     more: HashMap<i64, Vec<u32>>,
     /// The most matches any key has.
     rounds: usize,
 }
 
 impl JoinLookup {
-    pub fn new() -> JoinLookup {
-        JoinLookup::default()
-    }
-
-    /// Adds a row of the other relation: its join key and group code.
-    pub fn insert(&mut self, key: i64, code: u32) {
-        let n = match self.first.entry(key) {
-            hashbrown::hash_map::Entry::Vacant(e) => {
-                e.insert(code);
-                1
-            }
-            hashbrown::hash_map::Entry::Occupied(_) => {
-                let more = self.more.entry(key).or_default();
-                more.push(code);
-                more.len() + 1
-            }
+    /// A lookup by integer keys, or (`bytes`) by byte strings.
+    pub fn new(bytes: bool) -> JoinLookup {
+        let keys = match bytes {
+            true => Keys::Bytes(ByteKeys::default()),
+            false => Keys::Ints(IntKeys::Dense { base: 0, codes: Vec::new(), keys: 0 }),
         };
-        self.rounds = self.rounds.max(n);
+        JoinLookup { keys, more: HashMap::new(), rounds: 0 }
     }
 
-    /// Rows of the other relation with a key.
-    pub fn rows(&self) -> usize {
-        self.first.len() + self.more.values().map(Vec::len).sum::<usize>()
+    /// Adds a row of the other relation: its join key and group code. A key of the other
+    /// kind than the lookup's matches nothing and is not kept.
+    pub fn insert(&mut self, key: JoinKey, code: u32) {
+        let (new, more_key) = match (&mut self.keys, key) {
+            (Keys::Ints(ints), JoinKey::Int(k)) => (ints.insert(k, code), k),
+            (Keys::Bytes(bytes), JoinKey::Bytes(b)) => {
+                let (id, new) = bytes.insert(b, code);
+                (new, id as i64)
+            }
+            _ => return,
+        };
+        if !new {
+            let more = self.more.entry(more_key).or_default();
+            more.push(code);
+            self.rounds = self.rounds.max(more.len() + 1);
+        }
+        self.rounds = self.rounds.max(1);
     }
 
     /// Bytes held, approximately.
     pub fn memory(&self) -> usize {
-        self.first.capacity() * 16 + self.more.capacity() * 40 + self.more.values().map(|v| v.capacity() * 4).sum::<usize>()
+        let keys = match &self.keys {
+            Keys::Ints(k) => k.memory(),
+            Keys::Bytes(k) => k.memory(),
+        };
+        keys + self.more.capacity() * 40 + self.more.values().map(|v| v.capacity() * 4).sum::<usize>()
     }
 
-    /// The code of `key`'s match number `level`.
+    /// The code of match number `level` of the key whose first match is `first` (and whose
+    /// further matches are under `more_key`).
     #[inline]
-    fn code(&self, key: i64, level: usize) -> Option<u32> {
+    fn code(&self, first: Option<u32>, more_key: impl FnOnce() -> Option<i64>, level: usize) -> Option<u32> {
         match level {
-            0 => self.first.get(&key).copied(),
-            _ => self.more.get(&key).and_then(|m| m.get(level - 1)).copied(),
+            0 => first,
+            _ => self.more.get(&more_key()?).and_then(|m| m.get(level - 1)).copied(),
         }
     }
 
@@ -68,15 +225,28 @@ impl JoinLookup {
     pub fn round(&self, key: &Fetched, rows: &[u32], n: usize, level: usize) -> (Vec<u32>, ColumnData) {
         let mut data = vec![0u8; n * 4];
         let mut kept = Vec::with_capacity(rows.len());
-        if let Input::Ints { v, valid, .. } = input::ints(key, rows) {
-            for (i, (&r, &k)) in rows.iter().zip(&v).enumerate() {
-                // A NULL key matches nothing.
-                if valid.as_ref().is_some_and(|valid| !valid[i]) {
-                    continue;
+        let mut keep = |r: u32, code: Option<u32>| {
+            if let Some(code) = code {
+                data[r as usize * 4..r as usize * 4 + 4].copy_from_slice(&code.to_le_bytes());
+                kept.push(r);
+            }
+        };
+        match &self.keys {
+            Keys::Ints(ints) => {
+                if let Input::Ints { v, valid, .. } = input::ints(key, rows) {
+                    for (i, (&r, &k)) in rows.iter().zip(&v).enumerate() {
+                        // A NULL key matches nothing.
+                        if valid.as_ref().is_none_or(|valid| valid[i]) {
+                            keep(r, self.code(ints.first(k), || Some(k), level));
+                        }
+                    }
                 }
-                if let Some(code) = self.code(k, level) {
-                    data[r as usize * 4..r as usize * 4 + 4].copy_from_slice(&code.to_le_bytes());
-                    kept.push(r);
+            }
+            Keys::Bytes(bytes) => {
+                for &r in rows {
+                    if let Some(id) = key.get(r).and_then(|b| bytes.find(b)) {
+                        keep(r, self.code(Some(bytes.codes[id as usize]), || Some(id as i64), level));
+                    }
                 }
             }
         }

@@ -382,9 +382,9 @@ proptest! {
             match k { Some(k) => a.push(&k.to_le_bytes()), None => a.push_null() }
             match v { Some(v) => x.push(&v.to_le_bytes()), None => x.push_null() }
         }
-        let mut lookup = join::JoinLookup::new();
+        let mut lookup = join::JoinLookup::new(false);
         for &(k, code) in &other {
-            lookup.insert(k, code);
+            lookup.insert(join::JoinKey::Int(k), code);
         }
         // Keys: the match's code (column 2, appended), then the value; aggregates of both.
         let spec = AggSpec {
@@ -432,5 +432,47 @@ proptest! {
             })
             .collect();
         prop_assert_eq!(got, want);
+    }
+}
+
+proptest! {
+    /// The lookup finds every key's matches in order, dense or sparse, at the ends of
+    /// i64's range too.
+    #[test]
+    fn join_lookup_finds_every_match(
+        keys in proptest::collection::vec(prop_oneof![-50i64..50, any::<i64>(), Just(i64::MAX), Just(i64::MIN), 1_000i64..1_200], 0..300),
+        probes in proptest::collection::vec(prop_oneof![-60i64..60, any::<i64>(), Just(i64::MAX), Just(i64::MIN)], 0..50),
+    ) {
+        // By integers, and by their decimal text as bytes.
+        for bytes in [false, true] {
+            let mut lookup = join::JoinLookup::new(bytes);
+            let mut want: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+            for (i, &k) in keys.iter().enumerate() {
+                let text = k.to_string();
+                lookup.insert(if bytes { join::JoinKey::Bytes(text.as_bytes()) } else { join::JoinKey::Int(k) }, i as u32);
+                want.entry(k).or_default().push(i as u32);
+            }
+            let rounds = want.values().map(Vec::len).max().unwrap_or(0);
+            let mut col = ColumnData::new(if bytes { ColumnType::Var } else { ColumnType::Fixed { width: 8 } });
+            let all: Vec<i64> = keys.iter().chain(&probes).copied().collect();
+            for k in &all {
+                if bytes {
+                    col.push(k.to_string().as_bytes());
+                } else {
+                    col.push(&k.to_le_bytes());
+                }
+            }
+            let fetched = Fetched::Values(col);
+            let rows: Vec<u32> = (0..all.len() as u32).collect();
+            for level in 0..rounds + 1 {
+                let (kept, codes) = lookup.round(&fetched, &rows, all.len(), level);
+                let expect: Vec<u32> = rows.iter().copied().filter(|&r| want.get(&all[r as usize]).is_some_and(|m| m.len() > level)).collect();
+                prop_assert_eq!(&kept, &expect);
+                for &r in &kept {
+                    let code = u32::from_le_bytes(codes.value(r as usize).try_into().unwrap());
+                    prop_assert_eq!(code, want[&all[r as usize]][level]);
+                }
+            }
+        }
     }
 }

@@ -40,9 +40,16 @@ pub struct EngineSpec {
     derived: Vec<ScalarExpr>,
     /// Per plan aggregate, where its value is.
     layout: Vec<Slot>,
-    /// A join folded into the grouping: the table's join key column and the other
-    /// relation's rows by key (the code column goes after the derived ones).
-    join: Option<(usize, JoinLookup)>,
+    /// A join folded into the grouping (the code column goes after the derived ones).
+    join: Option<JoinSpec>,
+}
+
+/// The join of an EngineSpec: the table's join key column, the lookup of the joined
+/// relation's keys (of the partition being read, when it is read in `parts`).
+pub struct JoinSpec {
+    key: usize,
+    lookup: JoinLookup,
+    parts: u32,
 }
 
 impl EngineSpec {
@@ -78,7 +85,7 @@ impl EngineSpec {
     /// Folds a batch whose derived columns are there into `agg`.
     fn update(&self, agg: &mut Aggregator, columns: &mut Vec<Option<Fetched>>, rows: &[u32], n: usize, part: usize) {
         match &self.join {
-            Some((key, lookup)) => lookup.update(agg, columns, *key, rows, n, part),
+            Some(j) => j.lookup.update(agg, columns, j.key, rows, n, part),
             None => agg.update(columns, rows, part),
         }
     }
@@ -95,8 +102,9 @@ impl EngineSpec {
 
 /// The engine's spec of the plan, over the table plan's columns.
 /// `cond` builds the predicate of a CASE condition (ValueExpr::Case).
-/// `join`: the lookup of the plan's join.
-pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<Option<Predicate>>, cond: &dyn Fn(&str) -> Predicate, join: Option<JoinLookup>) -> EngineSpec {
+/// `join`: the plan's join's lookup and the partitions it is read in (its lookup then the
+/// first partition's, or empty).
+pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<Option<Predicate>>, cond: &dyn Fn(&str) -> Predicate, join: Option<(JoinLookup, u32)>) -> EngineSpec {
     let idx = |attnum: i16| tp.index_of_attnum(attnum).expect("planned column");
     let mut derived = Vec::new();
     let mut needed: Vec<usize> = Vec::new();
@@ -179,9 +187,9 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
     for f in filters.iter().flatten() {
         f.columns(&mut needed);
     }
-    let join = plan.join.as_ref().zip(join).map(|(j, lookup)| (idx(j.key), lookup));
-    if let Some((key, _)) = join {
-        needed.push(key);
+    let join = plan.join.as_ref().zip(join).map(|(j, (lookup, parts))| JoinSpec { key: idx(j.key), lookup, parts });
+    if let Some(j) = &join {
+        needed.push(j.key);
     }
     needed.sort_unstable();
     needed.dedup();
@@ -248,6 +256,8 @@ pub struct Progress {
     pub threads: usize,
     /// Passes over the data (more than one when the groups did not fit at once).
     pub passes: u32,
+    /// Partitions of the joined relation's keys each pass reads the data for.
+    pub join_parts: u32,
     /// Why Postgres' plan ran instead.
     pub fallback: Option<String>,
 }
@@ -263,17 +273,79 @@ enum Pass {
     Inexact(String),
 }
 
+/// Loads the joined relation's lookup of a partition of its keys (`part` of `parts`):
+/// None when it outgrows the memory budget.
+pub type Reload<'a> = dyn FnMut(u32, u32) -> Option<JoinLookup> + 'a;
+
 /// One pass over everything the scan sees (parts, then the transaction's buffered rows).
 /// With one share, the threads divide the units among them and their states merge at
 /// the end. With a share per thread, every thread reads every unit and aggregates its
 /// own share: the states are disjoint, nothing is held twice and nothing is merged, at
-/// the cost of decoding each unit once per thread.
-fn scan_pass(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Progress, shares: &[Share]) -> Pass {
-    let (spec, needed) = (&es.spec, &es.needed[..]);
+/// the cost of decoding each unit once per thread. A join taken in partitions reads
+/// everything once per partition of the joined relation's keys, into the same states.
+fn scan_pass(src: &mut Source, es: &mut EngineSpec, limit: usize, progress: &mut Progress, shares: &[Share], reload: &mut Reload) -> Pass {
+    let threads = progress.threads;
+    let partitioned = shares.len() > 1;
+    let states: Vec<Mutex<Aggregator>> = (0..threads).map(|t| Mutex::new(Aggregator::with_share(es.spec.clone(), shares[t.min(shares.len() - 1)]))).collect();
+    let predicate = src.predicate.clone();
+    let join_parts = es.join.as_ref().map_or(1, |j| j.parts);
+    for join_part in 0..join_parts {
+        if join_parts > 1 {
+            let Some(lookup) = reload(join_part, join_parts) else {
+                return Pass::Inexact(format!("a partition of the joined relation needs more than {} kB of memory", limit / 1024));
+            };
+            if let Some(j) = es.join.as_mut() {
+                j.lookup = lookup;
+            }
+            if join_part > 0 {
+                src.restart(predicate.clone());
+            }
+        }
+        if let Some(over) = scan_data(src, es, limit, progress, shares, &states) {
+            return over;
+        }
+        // The transaction's buffered rows: into the one state that is kept, or into
+        // each share's.
+        if let Some((cols, ids)) = src.buffered.clone() {
+            let rows = ids.len();
+            let mut pre: Vec<Option<Fetched>> = cols.into_iter().map(|c| Some(Fetched::Values(c))).collect();
+            let selection = src.filter_buffered(&mut pre, rows);
+            match es.derive(&mut pre, &selection, rows) {
+                Ok(()) => {}
+                Err(mergetree::Error::Inexact(what)) => return Pass::Inexact(what),
+                Err(e) => src.report(e),
+            }
+            progress.rows_in += selection.len() as u64;
+            for state in &states[..if partitioned { shares.len() } else { 1 }] {
+                es.update(&mut state.lock().unwrap_or_else(|e| e.into_inner()), &mut pre, &selection, rows, usize::MAX);
+            }
+        }
+    }
+    let mut done: Vec<Aggregator> = states.into_iter().map(|s| s.into_inner().unwrap_or_else(|e| e.into_inner())).collect();
+    if partitioned {
+        done.truncate(shares.len());
+    } else {
+        // The threads' states, merged.
+        let mut total = Aggregator::with_share(es.spec.clone(), shares[0]);
+        for agg in done {
+            total.merge(agg);
+        }
+        done = vec![total];
+    }
+    let memory: usize = done.iter().map(Aggregator::memory).sum();
+    if memory > limit {
+        return Pass::Over { memory, distinct: done.iter().map(Aggregator::distinct_memory).sum() };
+    }
+    Pass::Done(done)
+}
+
+/// Reads every part the scan sees into the threads' `states`; Some when it stops: over
+/// the budget, or at a value the engine cannot compute exactly.
+fn scan_data(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Progress, shares: &[Share], states: &[Mutex<Aggregator>]) -> Option<Pass> {
+    let needed = &es.needed[..];
     let threads = progress.threads;
     let pool = crate::storage::threads::pool(threads);
     let partitioned = shares.len() > 1;
-    let states: Vec<Mutex<Aggregator>> = (0..threads).map(|t| Mutex::new(Aggregator::with_share(spec.clone(), shares[t.min(shares.len() - 1)]))).collect();
     // Each thread's memory, so a thread can tell when all of them together are over.
     let held: Vec<AtomicUsize> = (0..threads).map(|_| AtomicUsize::new(0)).collect();
     // Columns any granule of a part needs: the filter's and the aggregation's.
@@ -350,45 +422,16 @@ fn scan_pass(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
             for r in results {
                 match r {
                     Ok(n) => progress.rows_in += n,
-                    Err(mergetree::Error::Inexact(what)) => return Pass::Inexact(what),
+                    Err(mergetree::Error::Inexact(what)) => return Some(Pass::Inexact(what)),
                     Err(e) => src.report(e),
                 }
             }
             if over.load(Relaxed) {
-                return over_budget(&states);
+                return Some(over_budget(states));
             }
         }
     }
-    let mut done: Vec<Aggregator> = states.into_iter().map(|s| s.into_inner().unwrap_or_else(|e| e.into_inner())).collect();
-    if partitioned {
-        done.truncate(shares.len());
-    } else {
-        // The threads' states, merged.
-        let mut total = Aggregator::with_share(spec.clone(), shares[0]);
-        for agg in done {
-            total.merge(agg);
-        }
-        done = vec![total];
-    }
-    if let Some((cols, ids)) = src.buffered.clone() {
-        let rows = ids.len();
-        let mut pre: Vec<Option<Fetched>> = cols.into_iter().map(|c| Some(Fetched::Values(c))).collect();
-        let selection = src.filter_buffered(&mut pre, rows);
-        match es.derive(&mut pre, &selection, rows) {
-            Ok(()) => {}
-            Err(mergetree::Error::Inexact(what)) => return Pass::Inexact(what),
-            Err(e) => src.report(e),
-        }
-        progress.rows_in += selection.len() as u64;
-        for agg in &mut done {
-            es.update(agg, &mut pre, &selection, rows, usize::MAX);
-        }
-    }
-    let memory: usize = done.iter().map(Aggregator::memory).sum();
-    if memory > limit {
-        return Pass::Over { memory, distinct: done.iter().map(Aggregator::distinct_memory).sum() };
-    }
-    Pass::Done(done)
+    None
 }
 
 /// Leaves the query to Postgres' plan: the data has a value the engine does not compute.
@@ -405,7 +448,7 @@ fn inexact(progress: &mut Progress, what: String) -> Option<Vec<Group>> {
 /// doubled whenever a pass outgrows the budget; None (and
 /// progress.fallback set) when that would be more than MAX_PASSES passes. Shares are
 /// taken a thread's worth at a time (a pass gives each thread its own share).
-pub fn aggregate(src: &mut Source, es: &EngineSpec, est: (u64, u64), limit: usize, progress: &mut Progress) -> Option<Vec<Group>> {
+pub fn aggregate(src: &mut Source, es: &mut EngineSpec, est: (u64, u64), limit: usize, progress: &mut Progress, reload: &mut Reload) -> Option<Vec<Group>> {
     progress.threads = crate::gucs::max_threads();
     let threads = progress.threads as u32;
     let predicate = src.predicate.clone();
@@ -436,7 +479,7 @@ pub fn aggregate(src: &mut Source, es: &EngineSpec, est: (u64, u64), limit: usiz
         first = false;
         progress.passes = passes;
         if shares == 1 {
-            match scan_pass(src, es, limit, progress, &[Share::All]) {
+            match scan_pass(src, es, limit, progress, &[Share::All], reload) {
                 Pass::Done(mut aggs) => return Some(aggs.remove(0).finish()),
                 Pass::Over { memory, distinct } => by_distinct = !percentiles && (es.spec.keys.is_empty() || distinct * 2 > memory),
                 Pass::Inexact(what) => return inexact(progress, what),
@@ -451,7 +494,7 @@ pub fn aggregate(src: &mut Source, es: &EngineSpec, est: (u64, u64), limit: usiz
                     total.next_distinct_pass(pass * threads);
                 }
                 let mine: Vec<Share> = (0..threads).map(|t| Share::Distinct { passes: shares, pass: pass * threads + t }).collect();
-                match scan_pass(src, es, limit, progress, &mine) {
+                match scan_pass(src, es, limit, progress, &mine, reload) {
                     Pass::Done(aggs) => aggs.into_iter().for_each(|a| total.merge(a)),
                     Pass::Over { .. } => done = false,
                     Pass::Inexact(what) => return inexact(progress, what),
@@ -473,7 +516,7 @@ pub fn aggregate(src: &mut Source, es: &EngineSpec, est: (u64, u64), limit: usiz
                     src.restart(predicate.clone());
                 }
                 let mine: Vec<Share> = (0..threads).map(|t| Share::Keys { passes: shares, pass: pass * threads + t }).collect();
-                match scan_pass(src, es, limit, progress, &mine) {
+                match scan_pass(src, es, limit, progress, &mine, reload) {
                     Pass::Done(aggs) => aggs.into_iter().for_each(|a| groups.extend(a.finish())),
                     Pass::Inexact(what) => return inexact(progress, what),
                     Pass::Over { .. } => {

@@ -32,6 +32,11 @@ pub static mut EXEC_METHODS: pg_sys::CustomExecMethods = pg_sys::CustomExecMetho
 };
 
 
+/// Partitions of the joined relation's keys the node reads it in at most before leaving
+/// the query to Postgres' plan: each is a pass over the table, and past a few the hash
+/// join of Postgres' plan, which reads the table once, is as fast.
+pub const MAX_JOIN_PARTS: u32 = 4;
+
 /// The result rows, and what happened for EXPLAIN ANALYZE.
 #[derive(Default)]
 struct Run {
@@ -166,23 +171,27 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
         src.stats = run.progress.scan;
         let predicate = predicate(node, &src.plan);
         src.restart(predicate);
-        // The joined relation as a lookup, its grouping values kept as long as the rows.
+        // The joined relation as a lookup (its grouping values kept as long as the rows),
+        // in partitions of its keys when it needs more than the budget. The node stands
+        // for the Hash node and the aggregation of Postgres' plan, which have a budget
+        // each: so do the lookup and the groups.
         let limit = pg_sys::get_hash_memory_limit();
-        let mut others = join::OtherGroups::default();
-        let lookup = match &plan.join {
-            Some(j) => match join::read_other(list_ptrs::<pg_sys::PlanState>((*node).custom_ps)[1], j, (*(*node).ss.ps.state).es_query_cxt, limit) {
-                Some((lookup, groups)) => {
-                    others = groups;
-                    Some(lookup)
-                }
-                None => {
-                    run.progress.fallback = Some(format!("the joined relation needs more than {} kB of memory", limit / 1024));
-                    let mut ctx = pgrx::PgMemoryContexts::For((*(*node).ss.ps.state).es_query_cxt);
+        let keep = (*(*node).ss.ps.state).es_query_cxt;
+        let mut reader = plan.join.as_ref().map(|j| join::OtherReader::new(list_ptrs::<pg_sys::PlanState>((*node).custom_ps)[1], j, keep));
+        let lookup = match reader.as_mut().map(|r| r.read(0, 1, limit)) {
+            None => None,
+            Some(Ok(lookup)) => Some((lookup, 1)),
+            Some(Err(join::Over(bytes))) => {
+                let parts = (bytes as f64 * 1.25 / limit as f64).ceil() as u32;
+                if parts > MAX_JOIN_PARTS {
+                    run.progress.fallback = Some(format!("the joined relation needs more than {} kB of memory", MAX_JOIN_PARTS as usize * limit / 1024));
+                    let mut ctx = pgrx::PgMemoryContexts::For(keep);
                     s.run = ctx.leak_and_drop_on_delete(run);
                     return;
                 }
-            },
-            None => None,
+                run.progress.join_parts = parts.max(2);
+                Some((mergetree::aggregate::join::JoinLookup::new(false), parts.max(2)))
+            }
         };
         // pg_stat's tuples read: the rows aggregated (heap counts every row its scan returns).
         let (groups, read) = match super::metadata::answer(&plan, &mut src) {
@@ -192,12 +201,14 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
             }
             None => {
                 let cond = |text: &str| case_condition(node, &src.plan, text);
-                let es = compute::engine_spec(&plan, &src.plan, filters(node, &src.plan), &cond, lookup);
-                let groups = compute::aggregate(&mut src, &es, (plan.est_bytes, plan.est_distinct_bytes), pg_sys::get_hash_memory_limit(), &mut run.progress)
+                let mut es = compute::engine_spec(&plan, &src.plan, filters(node, &src.plan), &cond, lookup);
+                let mut reload = |part: u32, parts: u32| reader.as_mut().and_then(|r| r.read(part, parts, limit).ok());
+                let groups = compute::aggregate(&mut src, &mut es, (plan.est_bytes, plan.est_distinct_bytes), limit, &mut run.progress, &mut reload)
                     .map(|gs| gs.into_iter().map(|g| es.fold(g)).collect());
                 (groups, run.progress.rows_in)
             }
         };
+        let others = reader.map(|r| r.groups).unwrap_or_default();
         run.progress.scan = src.stats;
         crate::ffi::count_rows_read(rel, read as i64);
         if let Some(groups) = groups {
@@ -383,6 +394,9 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancesto
             property(es, c"Granules Read", &format!("{} of {}", p.scan.granules_read, p.scan.granules_total));
             if run.from_metadata > 0 {
                 property(es, c"Parts Answered From Metadata", &run.from_metadata.to_string());
+            }
+            if p.join_parts > 1 {
+                property(es, c"Join Partitions", &p.join_parts.to_string());
             }
             if p.passes > 1 {
                 property(es, c"Passes", &p.passes.to_string());

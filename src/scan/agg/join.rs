@@ -11,7 +11,7 @@
 use super::{JoinPlan, OtherKey};
 use crate::ffi::list_ptrs;
 use crate::scan::quals::var_of;
-use mergetree::aggregate::join::JoinLookup;
+use mergetree::aggregate::join::{JoinKey, JoinLookup};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -26,6 +26,8 @@ pub struct JoinInput {
     /// rows (its reltarget, which its path's plan emits exactly).
     pub key: i16,
     pub other_key: usize,
+    /// Keys are text (compared as bytes), else integers.
+    pub bytes: bool,
     pub condition: String,
 }
 
@@ -52,8 +54,14 @@ unsafe fn position(rel: *mut pg_sys::RelOptInfo, e: *mut pg_sys::Node) -> Option
     unsafe { list_ptrs::<pg_sys::Node>((*(*rel).reltarget).exprs).iter().position(|&x| pg_sys::equal(x.cast(), e.cast())) }
 }
 
-fn integer(typ: pg_sys::Oid) -> bool {
-    matches!(typ, pg_sys::INT2OID | pg_sys::INT4OID | pg_sys::INT8OID)
+/// Whether a join key of type `typ` is looked up as bytes (text, varchar) or as an
+/// integer (None: neither).
+fn key_kind(typ: pg_sys::Oid) -> Option<bool> {
+    match typ {
+        pg_sys::INT2OID | pg_sys::INT4OID | pg_sys::INT8OID => Some(false),
+        pg_sys::TEXTOID | pg_sys::VARCHAROID => Some(true),
+        _ => None,
+    }
 }
 
 /// Whether a base relation is a mergetree table the node can scan.
@@ -66,8 +74,9 @@ unsafe fn is_table(root: *mut pg_sys::PlannerInfo, i: i32) -> bool {
 }
 
 /// The join `input` is, when it is an inner join of a mergetree table and one other
-/// relation on one integer equality (their only join condition), with no outer joins or
-/// lateral references anywhere in the query.
+/// relation on one equality of integers, or of text under a deterministic collation
+/// (equal exactly when the bytes are), that is their only join condition, with no outer
+/// joins or lateral references anywhere in the query.
 ///
 /// # Safety
 /// Planner structures of the grouping stage; `input` its input relation.
@@ -110,7 +119,7 @@ pub unsafe fn join_input(root: *mut pg_sys::PlannerInfo, input: *mut pg_sys::Rel
             if !pg_sys::bms_is_member(t, (*ec).ec_relids) || !pg_sys::bms_is_member(o, (*ec).ec_relids) {
                 continue;
             }
-            if found.is_some() || (*ec).ec_broken || (*ec).ec_has_volatile || !pg_sys::list_member_oid((*ec).ec_opfamilies, pg_sys::INTEGER_BTREE_FAM_OID) {
+            if found.is_some() || (*ec).ec_broken || (*ec).ec_has_volatile {
                 return None;
             }
             let members: Vec<*mut pg_sys::Node> = list_ptrs::<pg_sys::EquivalenceMember>((*ec).ec_members)
@@ -123,20 +132,54 @@ pub unsafe fn join_input(root: *mut pg_sys::PlannerInfo, input: *mut pg_sys::Rel
                 (Some(tv), Some(ov)) => (tv, ov),
                 _ => (var_of(*y, t as pg_sys::Index)?, var_of(*x, o as pg_sys::Index)?),
             };
-            if !integer(pg_sys::getBaseType((*tv).vartype)) || !integer(pg_sys::getBaseType((*ov).vartype)) {
+            let bytes = key_kind(pg_sys::getBaseType((*tv).vartype))?;
+            if key_kind(pg_sys::getBaseType((*ov).vartype))? != bytes {
                 return None;
             }
-            found = Some((tv, ov));
+            let family = if bytes { pg_sys::TEXT_BTREE_FAM_OID } else { pg_sys::INTEGER_BTREE_FAM_OID };
+            if !pg_sys::list_member_oid((*ec).ec_opfamilies, family) || (bytes && !pg_sys::get_collation_isdeterministic((*ec).ec_collation)) {
+                return None;
+            }
+            found = Some((tv, ov, bytes));
         }
-        let (tv, ov) = found?;
+        let (tv, ov, bytes) = found?;
         Some(JoinInput {
             table,
             other,
             other_path,
             key: (*tv).varattno,
             other_key: position(other, ov.cast())?,
+            bytes,
             condition: format!("{} = {}", var_name(root, tv), var_name(root, ov)),
         })
+    }
+}
+
+/// The bytes the other relation's lookup needs, by the planner's estimates: integer keys
+/// up to 17 bytes a row (a hash table; 4 where they are dense), text keys about 20 and
+/// their width.
+///
+/// # Safety
+/// Planner structures of the grouping stage.
+pub unsafe fn lookup_bytes(join: &JoinInput) -> f64 {
+    // SAFETY: per the caller; a statistics lookup.
+    unsafe {
+        let per_row = if join.bytes {
+            // The column's average width from its statistics (set_rel_width keeps it).
+            let other = join.other;
+            let width = list_ptrs::<pg_sys::Node>((*(*other).reltarget).exprs).get(join.other_key).map_or(32, |&e| {
+                let stats = var_of(e, (*other).relid).map_or(0, |v| *(*other).attr_widths.add(((*v).varattno - (*other).min_attr) as usize));
+                if stats > 0 {
+                    stats
+                } else {
+                    pg_sys::get_typavgwidth(pg_sys::exprType(e), pg_sys::exprTypmod(e))
+                }
+            });
+            20.0 + width as f64
+        } else {
+            17.0
+        };
+        (*join.other).rows * per_row
     }
 }
 
@@ -202,100 +245,176 @@ unsafe fn copy_datum(d: pg_sys::Datum, typlen: i16) -> pg_sys::Datum {
     }
 }
 
-/// Reads the other relation (the node's second child) into the join lookup and its
-/// distinct grouping values, or None when they would hold more than `limit` bytes (the
-/// node then runs Postgres' plan). Group values are copied into `keep`.
-///
-/// # Safety
-/// `child` is the initialized state of the plan of the other relation's path, whose
-/// output is that relation's reltarget at planning.
-pub unsafe fn read_other(child: *mut pg_sys::PlanState, plan: &JoinPlan, keep: pg_sys::MemoryContext, limit: usize) -> Option<(JoinLookup, OtherGroups)> {
-    // SAFETY: per the caller; the functions are the grouping clauses' own.
-    unsafe {
-        let tlist = list_ptrs::<pg_sys::TargetEntry>((*(*child).plan).targetlist);
-        let typ = |i: usize| pg_sys::exprType((*tlist[i]).expr as *mut pg_sys::Node);
-        let key_type = typ(plan.other_key);
-        let mut funcs: Vec<(Box<pg_sys::FmgrInfo>, Box<pg_sys::FmgrInfo>, pg_sys::Oid, i16, bool)> = Vec::new();
-        for k in &plan.groups {
-            let (mut eq, mut hash) = (Box::new(pg_sys::FmgrInfo::default()), Box::new(pg_sys::FmgrInfo::default()));
-            pg_sys::fmgr_info(pg_sys::Oid::from(k.eq_func), &mut *eq);
-            pg_sys::fmgr_info(pg_sys::Oid::from(k.hash_func), &mut *hash);
-            let (mut typlen, mut byval) = (0i16, false);
-            pg_sys::get_typlenbyval(typ(k.position), &mut typlen, &mut byval);
-            funcs.push((eq, hash, pg_sys::Oid::from(k.collation), typlen, byval));
+/// The grouping functions of one key of the other relation.
+struct KeyFuncs {
+    eq: Box<pg_sys::FmgrInfo>,
+    hash: Box<pg_sys::FmgrInfo>,
+    collation: pg_sys::Oid,
+    typlen: i16,
+    byval: bool,
+}
+
+/// Reads the other relation (the node's second child) into join lookups, a partition of
+/// its keys at a time when one lookup of all would outgrow the budget. Its grouping values
+/// are numbered once for all reads (the same value keeps its code), and copied into a
+/// memory context that outlives the result rows.
+pub struct OtherReader {
+    child: *mut pg_sys::PlanState,
+    plan: JoinPlan,
+    key_type: pg_sys::Oid,
+    funcs: Vec<KeyFuncs>,
+    pub groups: OtherGroups,
+    by_hash: std::collections::HashMap<u64, Vec<u32>>,
+    /// Bytes the copied grouping values hold.
+    held: usize,
+    keep: pg_sys::MemoryContext,
+    /// Whether the child has been read (a later read rescans it).
+    read: bool,
+}
+
+/// A read that outgrew its budget: the bytes a lookup of every key would need, estimated.
+pub struct Over(pub usize);
+
+impl OtherReader {
+    /// # Safety
+    /// `child` is the initialized state of the plan of the other relation's path, whose
+    /// output is that relation's reltarget at planning; `keep` outlives the result rows.
+    pub unsafe fn new(child: *mut pg_sys::PlanState, plan: &JoinPlan, keep: pg_sys::MemoryContext) -> OtherReader {
+        // SAFETY: per the caller; the functions are the grouping clauses' own.
+        unsafe {
+            let tlist = list_ptrs::<pg_sys::TargetEntry>((*(*child).plan).targetlist);
+            let typ = |i: usize| pg_sys::exprType((*tlist[i]).expr as *mut pg_sys::Node);
+            let funcs = plan
+                .groups
+                .iter()
+                .map(|k| {
+                    let (mut eq, mut hash) = (Box::new(pg_sys::FmgrInfo::default()), Box::new(pg_sys::FmgrInfo::default()));
+                    pg_sys::fmgr_info(pg_sys::Oid::from(k.eq_func), &mut *eq);
+                    pg_sys::fmgr_info(pg_sys::Oid::from(k.hash_func), &mut *hash);
+                    let (mut typlen, mut byval) = (0i16, false);
+                    pg_sys::get_typlenbyval(typ(k.position), &mut typlen, &mut byval);
+                    KeyFuncs { eq, hash, collation: pg_sys::Oid::from(k.collation), typlen, byval }
+                })
+                .collect();
+            OtherReader {
+                child,
+                plan: plan.clone(),
+                key_type: pg_sys::getBaseType(typ(plan.other_key)),
+                funcs,
+                groups: OtherGroups::default(),
+                by_hash: Default::default(),
+                held: 0,
+                keep,
+                read: false,
+            }
         }
-        let mut lookup = JoinLookup::new();
-        let mut groups = OtherGroups::default();
-        let mut by_hash: std::collections::HashMap<u64, Vec<u32>> = std::collections::HashMap::new();
-        let mut held = 0usize;
-        loop {
-            let slot = pg_sys::ExecProcNode(child);
-            if slot.is_null() || (*slot).tts_flags & pg_sys::TTS_FLAG_EMPTY as u16 != 0 {
-                break;
-            }
-            check_for_interrupts!();
-            pg_sys::slot_getsomeattrs(slot, tlist.len() as i32);
-            let natts = tlist.len();
-            let values = std::slice::from_raw_parts((*slot).tts_values, natts);
-            let nulls = std::slice::from_raw_parts((*slot).tts_isnull, natts);
-            // A NULL key joins nothing.
-            if nulls[plan.other_key] {
-                continue;
-            }
-            let raw = values[plan.other_key].value() as u64;
-            let key = match key_type {
-                pg_sys::INT2OID => raw as i16 as i64,
-                pg_sys::INT4OID => raw as i32 as i64,
-                _ => raw as i64,
-            };
+    }
+
+    /// The group code of a row's grouping values (numbered if new).
+    unsafe fn code(&mut self, values: &[pg_sys::Datum], nulls: &[bool]) -> u32 {
+        // SAFETY: the values are the row's, of the keys' types; the functions theirs.
+        unsafe {
             let mut h = 0u64;
-            for (k, (_, hash, coll, ..)) in plan.groups.iter().zip(&mut funcs) {
-                let part = if nulls[k.position] { 0x9e37_79b9 } else { pg_sys::FunctionCall1Coll(&mut **hash, *coll, values[k.position]).value() as u32 as u64 };
+            for (k, f) in self.plan.groups.iter().zip(&mut self.funcs) {
+                let part = if nulls[k.position] { 0x9e37_79b9 } else { pg_sys::FunctionCall1Coll(&mut *f.hash, f.collation, values[k.position]).value() as u32 as u64 };
                 h = (h.rotate_left(29) ^ part).wrapping_mul(0x9E37_79B9_7F4A_7C15);
             }
-            let candidates = by_hash.entry(h).or_default();
-            let mut code = None;
+            let candidates = self.by_hash.entry(h).or_default();
             for &g in candidates.iter() {
-                let same = plan.groups.iter().zip(&mut funcs).enumerate().all(|(i, (k, (eq, _, coll, ..)))| {
-                    match (nulls[k.position], groups.nulls[g as usize][i]) {
-                        (true, true) => true,
-                        (false, false) => pg_sys::FunctionCall2Coll(&mut **eq, *coll, values[k.position], groups.values[g as usize][i]).value() != 0,
-                        _ => false,
-                    }
+                let same = self.plan.groups.iter().zip(&mut self.funcs).enumerate().all(|(i, (k, f))| match (nulls[k.position], self.groups.nulls[g as usize][i]) {
+                    (true, true) => true,
+                    (false, false) => pg_sys::FunctionCall2Coll(&mut *f.eq, f.collation, values[k.position], self.groups.values[g as usize][i]).value() != 0,
+                    _ => false,
                 });
                 if same {
-                    code = Some(g);
+                    return g;
+                }
+            }
+            let g = self.groups.values.len() as u32;
+            let old = pg_sys::MemoryContextSwitchTo(self.keep);
+            let mut vs = Vec::with_capacity(self.funcs.len());
+            let mut ns = Vec::with_capacity(self.funcs.len());
+            for (k, f) in self.plan.groups.iter().zip(&self.funcs) {
+                let (v, null) = (values[k.position], nulls[k.position]);
+                let copied = if null || f.byval { v } else { copy_datum(v, f.typlen) };
+                if !null && !f.byval {
+                    self.held += match f.typlen {
+                        -1 => pgrx::varlena::varsize_any(copied.cast_mut_ptr()),
+                        -2 => 64,
+                        n => n as usize,
+                    };
+                }
+                vs.push(copied);
+                ns.push(null);
+            }
+            pg_sys::MemoryContextSwitchTo(old);
+            self.groups.values.push(vs);
+            self.groups.nulls.push(ns);
+            candidates.push(g);
+            self.held += 64;
+            g
+        }
+    }
+
+    /// A lookup of the keys in partition `part` of `parts`, or Over when it (with the
+    /// grouping values) would hold more than `limit` bytes.
+    ///
+    /// # Safety
+    /// In the executor, with the child's plan state valid.
+    pub unsafe fn read(&mut self, part: u32, parts: u32, limit: usize) -> Result<JoinLookup, Over> {
+        // SAFETY: per the caller.
+        unsafe {
+            if self.read {
+                pg_sys::ExecReScan(self.child);
+            }
+            self.read = true;
+            let natts = list_ptrs::<pg_sys::TargetEntry>((*(*self.child).plan).targetlist).len();
+            let mut lookup = JoinLookup::new(self.plan.bytes);
+            // Past the budget, rows are only counted, to size the partitions.
+            let (mut over_at, mut rows) = (None, 0usize);
+            loop {
+                let slot = pg_sys::ExecProcNode(self.child);
+                if slot.is_null() || (*slot).tts_flags & pg_sys::TTS_FLAG_EMPTY as u16 != 0 {
                     break;
                 }
-            }
-            let code = match code {
-                Some(g) => g,
-                None => {
-                    let g = groups.values.len() as u32;
-                    let old = pg_sys::MemoryContextSwitchTo(keep);
-                    let mut vs = Vec::with_capacity(plan.groups.len());
-                    let mut ns = Vec::with_capacity(plan.groups.len());
-                    for (k, (.., typlen, byval)) in plan.groups.iter().zip(&funcs) {
-                        let (v, null) = (values[k.position], nulls[k.position]);
-                        vs.push(if null || *byval { v } else { copy_datum(v, *typlen) });
-                        ns.push(null);
-                        if !null && !*byval {
-                            held += if *typlen > 0 { *typlen as usize } else { 32 };
-                        }
-                    }
-                    pg_sys::MemoryContextSwitchTo(old);
-                    groups.values.push(vs);
-                    groups.nulls.push(ns);
-                    candidates.push(g);
-                    held += 64;
-                    g
+                check_for_interrupts!();
+                pg_sys::slot_getsomeattrs(slot, natts as i32);
+                let values = std::slice::from_raw_parts((*slot).tts_values, natts);
+                let nulls = std::slice::from_raw_parts((*slot).tts_isnull, natts);
+                // A NULL key joins nothing.
+                if nulls[self.plan.other_key] {
+                    continue;
                 }
-            };
-            lookup.insert(key, code);
-            if lookup.memory() + held > limit {
-                return None;
+                rows += 1;
+                if over_at.is_some() {
+                    continue;
+                }
+                let d = values[self.plan.other_key];
+                let text;
+                let key = if self.plan.bytes {
+                    text = pgrx::varlena::varlena_to_byte_slice(pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr()));
+                    JoinKey::Bytes(text)
+                } else {
+                    JoinKey::Int(match self.key_type {
+                        pg_sys::INT2OID => d.value() as i16 as i64,
+                        pg_sys::INT4OID => d.value() as i32 as i64,
+                        _ => d.value() as i64,
+                    })
+                };
+                // Every row's values are numbered, so codes agree across partitions.
+                let code = self.code(values, nulls);
+                if parts == 1 || key.partition_of(parts) == part {
+                    lookup.insert(key, code);
+                }
+                if lookup.memory() + self.held > limit {
+                    over_at = Some((rows, lookup.memory()));
+                }
+            }
+            match over_at {
+                // The whole relation's lookup, by what the rows so far took.
+                Some((at, memory)) => Err(Over((memory as f64 * rows as f64 * parts as f64 / at.max(1) as f64) as usize + self.held)),
+                None => Ok(lookup),
             }
         }
-        Some((lookup, groups))
     }
 }

@@ -71,6 +71,8 @@ pub struct JoinPlan {
     pub key: i16,
     /// The position of the other relation's join key in its rows.
     pub other_key: usize,
+    /// The keys are text (compared as bytes), else integers.
+    pub bytes: bool,
     /// The other relation's grouping keys (KeyExpr::Joined).
     pub groups: Vec<OtherKey>,
     /// For EXPLAIN: the join condition.

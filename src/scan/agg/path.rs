@@ -458,7 +458,7 @@ unsafe fn analyze(
         let join = match join {
             Some(j) => {
                 plan.index_of_attnum(j.key)?;
-                Some(JoinPlan { key: j.key, other_key: j.other_key, groups: joined, condition: j.condition.clone() })
+                Some(JoinPlan { key: j.key, other_key: j.other_key, bytes: j.bytes, groups: joined, condition: j.condition.clone() })
             }
             None => None,
         };
@@ -550,10 +550,11 @@ pub unsafe fn add_paths(
         if !crate::gucs::AGGREGATE_SCAN.get() || !crate::gucs::CUSTOM_SCAN.get() {
             return;
         }
-        // One table, or (grouping only) a join of one table to a relation small enough to
-        // hold as a lookup.
+        // One table, or (grouping only) a join of one table to a relation whose lookup
+        // fits the budget in at most MAX_JOIN_PARTS partitions.
         let join = if distinct { None } else { join::join_input(root, input) };
-        if join.as_ref().is_some_and(|j| (*j.other).rows * 64.0 > pg_sys::get_hash_memory_limit() as f64) {
+        let lookup_budget = (super::exec::MAX_JOIN_PARTS as usize * pg_sys::get_hash_memory_limit()) as f64 / 1.25;
+        if join.as_ref().is_some_and(|j| join::lookup_bytes(j) > lookup_budget) {
             return;
         }
         let table = join.as_ref().map_or(input, |j| j.table);
