@@ -79,10 +79,17 @@ fn part_columns(
         for p in catalog::visible_parts(rel, pg_sys::GetActiveSnapshot()) {
             let store = PageStore { rel, start_block: p.start_block as u32, nblocks: p.nblocks as u32, len: p.part_bytes as u64 };
             let reader = PartReader::open(store).unwrap_or_else(|e| crate::error::report(&table, e));
-            for (i, c) in reader.meta().columns.iter().enumerate() {
-                let Some(col) = plan.columns.iter().find(|pc| pc.attnum as u32 == c.spec.id) else { continue };
+            let meta = reader.meta();
+            for (i, c) in meta.columns.iter().enumerate() {
+                // A JSON subcolumn is named by the field it holds.
+                let (source, key) = match meta.subcolumns.iter().find(|s| s.column == i) {
+                    Some(s) => (s.source, Some(String::from_utf8_lossy(&s.key).replace('\'', "''"))),
+                    None => (c.spec.id, None),
+                };
+                let Some(col) = plan.columns.iter().find(|pc| pc.attnum as u32 == source) else { continue };
+                let name = key.map_or_else(|| col.name.clone(), |k| format!("{} ->> '{k}'", col.name));
                 let framed = reader.framed_granules(i).unwrap_or_else(|e| crate::error::report(&table, e));
-                rows.push((p.part_name.clone(), col.name.clone(), c.codec_description(), c.compressed_bytes as i64, c.uncompressed_bytes as i64, framed as i64));
+                rows.push((p.part_name.clone(), name, c.codec_description(), c.compressed_bytes as i64, c.uncompressed_bytes as i64, framed as i64));
             }
         }
         pg_sys::relation_close(rel, pg_sys::AccessShareLock as i32);

@@ -229,6 +229,16 @@ impl ColumnData {
         }
     }
 
+    /// Appends the rows of `other` (of the same type).
+    pub fn append(&mut self, other: &ColumnData) {
+        for i in 0..other.len() {
+            match other.get(i) {
+                Some(v) => self.push(v),
+                None => self.push_null(),
+            }
+        }
+    }
+
     pub fn push_null(&mut self) {
         self.mark_valid(false);
         match &mut self.values {

@@ -17,12 +17,38 @@ pub enum Field<'a> {
 const MAX_DEPTH: usize = 64;
 /// Longest number it reproduces (longer ones go through PostgreSQL's numeric).
 const MAX_NUMBER: usize = 30;
+/// Longest number it takes as valid at all (numeric holds far more digits).
+const MAX_VALID_NUMBER: usize = 1000;
 
 /// The values of `keys` in the top-level object `doc`, or `None` when the answer must come
 /// from PostgreSQL. Duplicate keys keep the last value, as jsonb does.
 pub fn object_fields<'a>(doc: &'a [u8], keys: &[impl AsRef<[u8]>]) -> Option<Vec<Field<'a>>> {
     // Per key: its last value so far; `None` for a nested one (only PostgreSQL prints it).
     let mut out: Vec<Option<Field<'a>>> = vec![Some(Field::Null); keys.len()];
+    members(doc, |key, value| {
+        // Later duplicates overwrite earlier ones, as in jsonb.
+        for (k, _) in keys.iter().enumerate().filter(|(_, k)| k.as_ref() == key) {
+            out[k] = match value {
+                Value::Text(t) => Some(Field::Text(t)),
+                Value::Null => Some(Field::Null),
+                Value::Composite => None,
+            };
+        }
+    })?;
+    out.into_iter().collect()
+}
+
+/// The keys of the top-level object `doc`, in order (duplicates repeated), or `None`
+/// where object_fields would not answer for the document.
+pub fn object_keys(doc: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut keys = Vec::new();
+    members(doc, |key, _| keys.push(key))?;
+    Some(keys)
+}
+
+/// Calls `visit` with each member of the top-level object `doc`; `None` for a document
+/// that is not one object the scanner reads exactly.
+fn members<'a>(doc: &'a [u8], mut visit: impl FnMut(&'a [u8], Value<'a>)) -> Option<()> {
     let mut s = Scanner { doc, at: 0 };
     s.ws();
     if s.peek()? != b'{' {
@@ -39,14 +65,7 @@ pub fn object_fields<'a>(doc: &'a [u8], keys: &[impl AsRef<[u8]>]) -> Option<Vec
             s.expect(b':')?;
             s.ws();
             let value = s.value(1)?;
-            // Later duplicates overwrite earlier ones, as in jsonb.
-            for (k, _) in keys.iter().enumerate().filter(|(_, k)| k.as_ref() == key) {
-                out[k] = match value {
-                    Value::Text(t) => Some(Field::Text(t)),
-                    Value::Null => Some(Field::Null),
-                    Value::Composite => None,
-                };
-            }
+            visit(key, value);
             s.ws();
             match s.next()? {
                 b',' => s.ws(),
@@ -56,15 +75,13 @@ pub fn object_fields<'a>(doc: &'a [u8], keys: &[impl AsRef<[u8]>]) -> Option<Vec
         }
     }
     s.ws();
-    if s.at != doc.len() {
-        return None;
-    }
-    out.into_iter().collect()
+    (s.at == doc.len()).then_some(())
 }
 
 enum Value<'a> {
     Text(&'a [u8]),
     Null,
+    /// Valid, but only PostgreSQL prints it: nested values, negative zero, long numbers.
     Composite,
 }
 
@@ -123,7 +140,10 @@ impl<'a> Scanner<'a> {
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?`, printed back unchanged by numeric's output. Leaves
     /// exponents, negative zeros (numeric has none) and long numbers to PostgreSQL.
-    fn number(&mut self) -> Option<&'a [u8]> {
+    /// A number: its text where jsonb prints it as written; a negative zero or a long
+    /// number is valid but printed by PostgreSQL's numeric only (Composite); exponents
+    /// (which can overflow numeric, an error) are left to PostgreSQL (None).
+    fn number(&mut self) -> Option<Value<'a>> {
         let start = self.at;
         let digits = |s: &mut Self| {
             let n = s.doc[s.at..].iter().take_while(|b| b.is_ascii_digit()).count();
@@ -149,9 +169,9 @@ impl<'a> Scanner<'a> {
         self.delimited()?;
         let text = &self.doc[start..self.at];
         if text.len() > MAX_NUMBER || (text.starts_with(b"-0") && text.iter().all(|b| matches!(b, b'-' | b'0' | b'.'))) {
-            return None;
+            return (text.len() <= MAX_VALID_NUMBER).then_some(Value::Composite);
         }
-        Some(text)
+        Some(Value::Text(text))
     }
 
     fn value(&mut self, depth: usize) -> Option<Value<'a>> {
@@ -164,7 +184,7 @@ impl<'a> Scanner<'a> {
                 self.composite(depth + 1)?;
                 Some(Value::Composite)
             }
-            _ => self.number().map(Value::Text),
+            _ => self.number(),
         }
     }
 
@@ -257,8 +277,13 @@ mod tests {
         ] {
             assert_eq!(get(doc, "a"), None, "{doc}");
         }
-        // A number it does not reproduce defers the document even when not asked for.
-        assert_eq!(get(r#"{"a":"x","b":12345678901234567890123456789012345}"#, "a"), None);
+        // A valid number it does not reproduce defers only its own key.
+        assert_eq!(get(r#"{"a":"x","b":12345678901234567890123456789012345}"#, "a"), Some(Some("x".into())));
+        assert_eq!(get(r#"{"a":"x","b":12345678901234567890123456789012345}"#, "b"), None);
+        assert_eq!(get(r#"{"a":"x","b":-0.00}"#, "a"), Some(Some("x".into())));
+        assert_eq!(get(r#"{"a":"x","b":-0.00}"#, "b"), None);
+        // An exponent may overflow numeric (an error): the document is PostgreSQL's.
+        assert_eq!(get(r#"{"a":"x","b":1e3}"#, "a"), None);
         let deep = format!("{{\"a\":1,\"b\":{}{}}}", "[".repeat(100), "]".repeat(100));
         assert_eq!(get(&deep, "a"), None);
         let ok = format!("{{\"a\":1,\"b\":{}{}}}", "[".repeat(10), "]".repeat(10));

@@ -20,9 +20,13 @@ use std::sync::{Arc, OnceLock};
 
 pub const MAGIC: &[u8; 4] = b"MTP1";
 pub const HEADER_LEN: usize = 12;
-/// 3: columns may have a trained ZSTD dictionary for their frames. Version 2 parts (the
-/// same without it) are still read.
-pub const FORMAT_VERSION: u16 = 3;
+/// 3: columns may have a trained ZSTD dictionary for their frames (version 2: without).
+/// 4: parts may have JSON subcolumns (`PartMeta::subcolumns`). Versions 2 and 3 are
+/// still read.
+pub const FORMAT_VERSION: u16 = 4;
+
+/// Column ids of JSON subcolumns start here (above any attribute number).
+pub const SUBCOLUMN_ID: u32 = 0xF000_0000;
 
 /// How a part is cut and compressed.
 #[derive(Clone, Debug)]
@@ -116,6 +120,17 @@ pub struct PartMeta {
     pub primary_key: Vec<usize>,
     /// Sparse primary index: the key of each granule's first row (`None` = NULL).
     pub primary_index: Vec<Vec<Option<Vec<u8>>>>,
+    /// JSON subcolumns (part/json_subcolumns.rs), stored in `columns` after the others.
+    pub subcolumns: Vec<Subcolumn>,
+}
+
+/// A JSON subcolumn: `source ->> key` of every row, in `columns[column]`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subcolumn {
+    /// The id of the text column it comes from.
+    pub source: u32,
+    pub key: Vec<u8>,
+    pub column: usize,
 }
 
 impl PartMeta {
@@ -127,6 +142,10 @@ impl PartMeta {
     }
     pub fn granules(&self) -> usize {
         self.granule_rows.len()
+    }
+    /// The column holding `source ->> key`, if the part has it.
+    pub fn subcolumn(&self, source: u32, key: &[u8]) -> Option<usize> {
+        self.subcolumns.iter().find(|s| s.source == source && s.key == key).map(|s| s.column)
     }
     /// First row number of each granule.
     pub fn granule_starts(&self) -> Vec<u64> {
@@ -161,6 +180,11 @@ impl PartMeta {
                 if m.offset.saturating_add(m.compressed_len as u64) > data_len {
                     return bad(format!("column {i} mark points past the end of the part"));
                 }
+            }
+        }
+        for s in &self.subcolumns {
+            if self.columns.get(s.column).is_none_or(|c| c.spec.ty != ColumnType::Var || c.spec.id < SUBCOLUMN_ID) {
+                return bad(format!("JSON subcolumn {} is not a subcolumn", s.column));
             }
         }
         Ok(())
@@ -199,12 +223,25 @@ impl PartWriter {
             acc += n as usize;
         }
 
+        // JSON subcolumns of the text columns, written after the table's columns.
+        let found: Vec<Vec<(Vec<u8>, ColumnData)>> = columns.par_iter().map(json_subcolumns::subcolumns).collect();
+        let mut subcolumns = Vec::new();
+        let mut sub_specs = Vec::new();
+        let mut sub_data = Vec::new();
+        for (ci, subs) in found.into_iter().enumerate() {
+            for (key, data) in subs {
+                let id = SUBCOLUMN_ID + subcolumns.len() as u32;
+                subcolumns.push(Subcolumn { source: specs[ci].id, key, column: specs.len() + subcolumns.len() });
+                sub_specs.push(ColumnSpec { id, ty: ColumnType::Var, sort: SortKind::Opaque });
+                sub_data.push(data);
+            }
+        }
+        let all: Vec<(&ColumnSpec, &ColumnData)> = specs.iter().zip(columns).chain(sub_specs.iter().zip(&sub_data)).collect();
         // Each column: an optional dictionary block, then one block per granule.
-        let encoded: Vec<(Vec<Vec<u8>>, Vec<(u32, u32)>, ColumnMeta)> = specs
+        let encoded: Vec<(Vec<Vec<u8>>, Vec<(u32, u32)>, ColumnMeta)> = all
             .par_iter()
-            .zip(columns.par_iter())
             .enumerate()
-            .map(|(ci, (spec, col))| {
+            .map(|(ci, &(spec, col))| {
                 let setting = s.columns.get(ci).cloned().unwrap_or_default();
                 let dict_enc = dict::encode(col, setting.dict);
                 let target = dict_enc.as_ref().map_or(col, |e| &e.codes);
@@ -316,6 +353,7 @@ impl PartWriter {
             columns: metas,
             primary_key: primary_key.to_vec(),
             primary_index,
+            subcolumns,
         };
         let meta_bytes = bincode::serialize(&meta).map_err(|e| Error::Invalid(format!("serialize part metadata: {e}")))?;
         let mut out = Vec::with_capacity(HEADER_LEN + meta_bytes.len() + offset as usize);
@@ -416,6 +454,8 @@ impl<S: BlockStore> PartReader<S> {
         let version = meta_bytes.get(..2).map_or(0, |v| u16::from_le_bytes([v[0], v[1]]));
         let meta: PartMeta = if version == 2 {
             options.deserialize::<v2::PartMeta>(&meta_bytes).map(Into::into)
+        } else if version == 3 {
+            options.deserialize::<v3::PartMeta>(&meta_bytes).map(Into::into)
         } else {
             options.deserialize(&meta_bytes)
         }
@@ -615,6 +655,8 @@ impl<S: BlockStore> PartReader<S> {
 
 use bincode::Options as _;
 
+mod json_subcolumns;
+
 /// Version 2 metadata: as version 3 without frame dictionaries.
 mod v2 {
     use super::{ColumnSpec, DictBlock, Mark};
@@ -664,7 +706,46 @@ mod v2 {
                     frame_dictionary: None,
                 })
                 .collect();
-            super::PartMeta { version: m.version, rows: m.rows, granule_rows: m.granule_rows, columns, primary_key: m.primary_key, primary_index: m.primary_index }
+            super::PartMeta {
+                version: m.version,
+                rows: m.rows,
+                granule_rows: m.granule_rows,
+                columns,
+                primary_key: m.primary_key,
+                primary_index: m.primary_index,
+                subcolumns: Vec::new(),
+            }
+        }
+    }
+}
+
+/// Version 3 metadata: as version 4 without JSON subcolumns.
+mod v3 {
+    use super::ColumnMeta;
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    #[cfg_attr(test, derive(serde::Serialize))]
+    pub struct PartMeta {
+        pub(super) version: u16,
+        pub(super) rows: u64,
+        pub(super) granule_rows: Vec<u32>,
+        pub(super) columns: Vec<ColumnMeta>,
+        pub(super) primary_key: Vec<usize>,
+        pub(super) primary_index: Vec<Vec<Option<Vec<u8>>>>,
+    }
+
+    impl From<PartMeta> for super::PartMeta {
+        fn from(m: PartMeta) -> Self {
+            super::PartMeta {
+                version: m.version,
+                rows: m.rows,
+                granule_rows: m.granule_rows,
+                columns: m.columns,
+                primary_key: m.primary_key,
+                primary_index: m.primary_index,
+                subcolumns: Vec::new(),
+            }
         }
     }
 }

@@ -111,9 +111,15 @@ pub fn fetch<'a, S: BlockStore>(
     wanted: Option<&[u32]>,
 ) -> Result<Fetched<'a>> {
     let rows = reader.meta().granule_rows[g] as usize;
-    let Some(col) = pc.map[ci] else {
-        return Ok(Fetched::Values(ColumnData::filled(cols[ci].ty, cols[ci].missing.as_deref(), rows)));
-    };
+    match pc.map[ci] {
+        Some(col) => fetch_part_column(reader, col, g, wanted),
+        None => Ok(Fetched::Values(ColumnData::filled(cols[ci].ty, cols[ci].missing.as_deref(), rows))),
+    }
+}
+
+/// The part's column `col` (by its index in the part: a JSON subcolumn, say) of granule
+/// `g`, as `fetch` gives it.
+pub fn fetch_part_column<'a, S: BlockStore>(reader: &'a PartReader<S>, col: usize, g: usize, wanted: Option<&[u32]>) -> Result<Fetched<'a>> {
     if let Some((codes, validity)) = reader.read_granule_codes(col, g, wanted)? {
         let dict = reader.dictionary(col)?.ok_or_else(|| crate::Error::corrupt("part", "codes of a column without a dictionary"))?;
         return Ok(Fetched::Codes { codes, validity, dict });

@@ -218,3 +218,74 @@ fn granules_decode_from_prefetched_bytes() {
 fn r_bytes(r: &PartReader<VecStore>) -> Vec<u8> {
     r.store_bytes().to_vec()
 }
+
+/// Parts written before JSON subcolumns (format version 3) are still read.
+#[test]
+fn version_3_parts_are_read() {
+    let rows: Vec<(Option<i64>, Option<Vec<u8>>)> = (0..3000).map(|i| (Some(i), Some(format!("value {i}").into_bytes()))).collect();
+    let settings = WriterSettings { index_granularity: 1000, ..Default::default() };
+    let (bytes, meta) = PartWriter::new(settings).write(&specs(), &build(&rows), &[0]).unwrap();
+    assert!(meta.subcolumns.is_empty());
+    let old = v3::PartMeta {
+        version: 3,
+        rows: meta.rows,
+        granule_rows: meta.granule_rows.clone(),
+        columns: meta.columns.clone(),
+        primary_key: meta.primary_key.clone(),
+        primary_index: meta.primary_index.clone(),
+    };
+    let old_meta = bincode::serialize(&old).unwrap();
+    let meta_len = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
+    let mut part = MAGIC.to_vec();
+    part.extend_from_slice(&(old_meta.len() as u32).to_le_bytes());
+    part.extend_from_slice(&crc32fast::hash(&old_meta).to_le_bytes());
+    part.extend_from_slice(&old_meta);
+    part.extend_from_slice(&bytes[HEADER_LEN + meta_len..]);
+    let r = PartReader::open(VecStore(part)).unwrap();
+    assert_eq!(r.meta().version, 3);
+    assert_eq!(read_all(&r), rows);
+}
+
+/// A text column of JSON objects gets a subcolumn per frequent key holding what `->>`
+/// gives for every row; keys some document's value cannot be given exactly (a nested
+/// value here), rare keys and non-JSON columns get none.
+#[test]
+fn json_columns_get_subcolumns() {
+    let doc = |i: i64| -> Option<Vec<u8>> {
+        match i % 10 {
+            0 => None,
+            1 => Some(format!(r#"{{"browser": "b{}", "n": {i}, "nested": {{"x": 1}}}}"#, i % 3).into_bytes()),
+            2 => Some(br#"{"browser": null, "os": "linux"}"#.to_vec()),
+            _ => Some(format!(r#"{{"os":"os{}","browser":"b{}","nested":"flat","rare{i}":1,"n":{i}.5}}"#, i % 2, i % 3).into_bytes()),
+        }
+    };
+    let rows: Vec<(Option<i64>, Option<Vec<u8>>)> = (0..20000).map(|i| (Some(i), doc(i))).collect();
+    let settings = WriterSettings { index_granularity: 1000, ..Default::default() };
+    let (bytes, meta) = PartWriter::new(settings).write(&specs(), &build(&rows), &[0]).unwrap();
+    let mut keys: Vec<&[u8]> = meta.subcolumns.iter().map(|s| &s.key[..]).collect();
+    keys.sort();
+    assert_eq!(keys, vec![&b"browser"[..], b"n", b"os"]);
+    let r = PartReader::open(VecStore(bytes)).unwrap();
+    for s in &meta.subcolumns {
+        assert_eq!(s.source, specs()[1].id);
+        let mut at = 0;
+        for g in 0..meta.granules() {
+            let c = r.read_granule(s.column, g).unwrap();
+            for i in 0..c.len() {
+                let want = rows[at].1.as_ref().and_then(|d| match crate::json::object_fields(d, &[&s.key]).unwrap()[0] {
+                    crate::json::Field::Text(t) => Some(t.to_vec()),
+                    crate::json::Field::Null => None,
+                });
+                assert_eq!(c.get(i).map(<[u8]>::to_vec), want, "row {at} key {:?}", String::from_utf8_lossy(&s.key));
+                at += 1;
+            }
+        }
+        assert_eq!(at, rows.len());
+    }
+    // The table's columns read as before.
+    assert_eq!(read_all(&r), rows);
+    // Not JSON: no subcolumns.
+    let plain: Vec<(Option<i64>, Option<Vec<u8>>)> = (0..3000).map(|i| (Some(i), Some(format!("value {i}").into_bytes()))).collect();
+    let (_, meta) = PartWriter::new(WriterSettings::default()).write(&specs(), &build(&plain), &[0]).unwrap();
+    assert!(meta.subcolumns.is_empty());
+}

@@ -42,6 +42,8 @@ pub struct EngineSpec {
     layout: Vec<Slot>,
     /// A join folded into the grouping (the code column goes after the derived ones).
     join: Option<JoinSpec>,
+    /// Table columns read only by JSON field keys.
+    json_only: Vec<usize>,
 }
 
 /// The join of an EngineSpec: the table's join key column, the lookup of the joined
@@ -76,8 +78,9 @@ impl EngineSpec {
 
     /// Folds a batch's `rows` (of `n`) into `agg`: its derived columns first, then through
     /// the join when there is one.
-    fn fold_batch(&self, agg: &mut Aggregator, columns: &mut Vec<Option<Fetched>>, rows: &[u32], n: usize, part: usize) -> mergetree::Result<()> {
-        self.derive(columns, rows, n)?;
+    /// `subcolumns`: per derived column, the part's JSON subcolumn that holds it.
+    fn fold_batch<'a>(&self, agg: &mut Aggregator, columns: &mut Vec<Option<Fetched<'a>>>, rows: &[u32], n: usize, part: usize, subcolumns: Vec<Option<Fetched<'a>>>) -> mergetree::Result<()> {
+        self.derive(columns, rows, n, subcolumns)?;
         self.update(agg, columns, rows, n, part);
         Ok(())
     }
@@ -91,12 +94,35 @@ impl EngineSpec {
     }
 
     /// Adds the derived columns to a batch.
-    fn derive(&self, columns: &mut Vec<Option<Fetched>>, selection: &[u32], rows: usize) -> mergetree::Result<()> {
-        for e in &self.derived {
-            let c = e.eval(columns, selection, rows)?;
-            columns.push(Some(Fetched::Values(c)));
+    /// Adds the derived columns to a batch: those in `subcolumns` as read, the others
+    /// computed.
+    fn derive<'a>(&self, columns: &mut Vec<Option<Fetched<'a>>>, selection: &[u32], rows: usize, mut subcolumns: Vec<Option<Fetched<'a>>>) -> mergetree::Result<()> {
+        for (i, e) in self.derived.iter().enumerate() {
+            match subcolumns.get_mut(i).and_then(Option::take) {
+                Some(f) => columns.push(Some(f)),
+                None => {
+                    let c = e.eval(columns, selection, rows)?;
+                    columns.push(Some(Fetched::Values(c)));
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Per derived column, the column of part `meta` that holds it (a JSON subcolumn);
+    /// and the table columns the part then need not read.
+    fn subcolumns(&self, meta: &mergetree::PartMeta, cols: &[mergetree::range_reader::ReadColumn], filtered: &[usize]) -> (Vec<Option<usize>>, Vec<usize>) {
+        let subs: Vec<Option<usize>> = self
+            .derived
+            .iter()
+            .map(|e| match e {
+                ScalarExpr::JsonField { col, key } => meta.subcolumn(cols[*col].id, key),
+                _ => None,
+            })
+            .collect();
+        let served = |c: usize| self.derived.iter().zip(&subs).all(|(e, s)| s.is_some() || !matches!(e, ScalarExpr::JsonField { col, .. } if *col == c));
+        let skip = self.json_only.iter().copied().filter(|&c| !filtered.contains(&c) && served(c)).collect();
+        (subs, skip)
     }
 }
 
@@ -111,6 +137,8 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
     // The joined relation's keys all group by the match's code, in the column the join
     // appends after the derived ones (numbered once those are known).
     const CODE_COLUMN: usize = usize::MAX;
+    // Text columns JSON field keys read (which parts may have as subcolumns).
+    let mut json_sources = Vec::new();
     let mut keys: Vec<KeySpec> = plan
         .keys
         .iter()
@@ -119,7 +147,10 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
                 return KeySpec { col: CODE_COLUMN, ty: mergetree::ColumnType::Fixed { width: 4 }, float: false };
             };
             let ci = idx(attnum);
-            needed.push(ci);
+            match k {
+                KeyExpr::JsonField(..) => json_sources.push(ci),
+                _ => needed.push(ci),
+            }
             let c = &tp.columns[ci];
             let expr = match k {
                 KeyExpr::Column(_) => return KeySpec { col: ci, ty: c.ty, float: c.sort == mergetree::SortKind::Float },
@@ -191,12 +222,15 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
     if let Some(j) = &join {
         needed.push(j.key);
     }
+    // Columns only JSON fields read: a part with the fields as subcolumns skips them.
+    let json_only: Vec<usize> = json_sources.iter().copied().filter(|c| !needed.contains(c)).collect();
+    needed.extend(json_sources);
     needed.sort_unstable();
     needed.dedup();
     for k in keys.iter_mut().filter(|k| k.col == CODE_COLUMN) {
         k.col = tp.columns.len() + derived.len();
     }
-    EngineSpec { spec: AggSpec { keys, aggs, filters }, needed, derived, layout, join }
+    EngineSpec { spec: AggSpec { keys, aggs, filters }, needed, derived, layout, join, json_only }
 }
 
 /// The derived column (or constant) computing `e`: columns it reads go to `needed`,
@@ -258,6 +292,8 @@ pub struct Progress {
     pub passes: u32,
     /// Partitions of the joined relation's keys each pass reads the data for.
     pub join_parts: u32,
+    /// Parts whose JSON field keys were read from JSON subcolumns.
+    pub json_subcolumn_parts: u64,
     /// Why Postgres' plan ran instead.
     pub fallback: Option<String>,
 }
@@ -310,7 +346,7 @@ fn scan_pass(src: &mut Source, es: &mut EngineSpec, limit: usize, progress: &mut
             let rows = ids.len();
             let mut pre: Vec<Option<Fetched>> = cols.into_iter().map(|c| Some(Fetched::Values(c))).collect();
             let selection = src.filter_buffered(&mut pre, rows);
-            match es.derive(&mut pre, &selection, rows) {
+            match es.derive(&mut pre, &selection, rows, Vec::new()) {
                 Ok(()) => {}
                 Err(mergetree::Error::Inexact(what)) => return Pass::Inexact(what),
                 Err(e) => src.report(e),
@@ -359,11 +395,20 @@ fn scan_data(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
         let held: Vec<(usize, usize)> = states.iter().map(|s| s.lock().map_or((0, 0), |a| (a.memory(), a.distinct_memory()))).collect();
         Pass::Over { memory: held.iter().map(|h| h.0).sum(), distinct: held.iter().map(|h| h.1).sum() }
     };
+    let filtered: Vec<usize> = src.conjuncts.iter().flat_map(|(_, c)| c.iter().copied()).collect();
     while src.next_part() {
         let pi = src.current.expect("a current part");
         let granules = src.granules.clone();
         let op = src.part(pi);
-        let part_cols: Vec<usize> = read.iter().filter_map(|&ci| op.columns.map[ci]).collect();
+        // JSON fields the part has as subcolumns are read, not extracted from documents.
+        let (subs, skip) = es.subcolumns(op.reader.meta(), &src.read_cols, &filtered);
+        if subs.iter().any(Option::is_some) {
+            progress.json_subcolumn_parts += 1;
+        }
+        let part_needed: Vec<usize> = needed.iter().copied().filter(|c| !skip.contains(c)).collect();
+        let part_needed = &part_needed[..];
+        let mut part_cols: Vec<usize> = read.iter().filter(|c| !skip.contains(c)).filter_map(|&ci| op.columns.map[ci]).collect();
+        part_cols.extend(subs.iter().flatten());
         // Dictionaries are read once per part, here: the worker threads share them.
         for &c in &part_cols {
             op.reader.dictionary(c).unwrap_or_else(|e| src.report(e));
@@ -408,8 +453,9 @@ fn scan_data(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
                     }
                     let (reader, gs) = &units[i];
                     for &g in gs {
-                        if let Some(mut b) = range_reader::read_granule(reader, cols, read_cols, conjuncts, needed, g)? {
-                            es.fold_batch(&mut agg, &mut b.columns, &b.selection, b.rows, pi)?;
+                        if let Some(mut b) = range_reader::read_granule(reader, cols, read_cols, conjuncts, part_needed, g)? {
+                            let fetched = subs.iter().map(|s| s.map(|c| range_reader::fetch_part_column(reader, c, g, Some(&b.selection))).transpose()).collect::<mergetree::Result<Vec<_>>>()?;
+                            es.fold_batch(&mut agg, &mut b.columns, &b.selection, b.rows, pi, fetched)?;
                             rows += b.selection.len() as u64;
                         }
                     }

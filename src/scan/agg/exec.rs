@@ -395,6 +395,9 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancesto
             if run.from_metadata > 0 {
                 property(es, c"Parts Answered From Metadata", &run.from_metadata.to_string());
             }
+            if p.json_subcolumn_parts > 0 {
+                property(es, c"Parts With JSON Subcolumns", &p.json_subcolumn_parts.to_string());
+            }
             if p.join_parts > 1 {
                 property(es, c"Join Partitions", &p.join_parts.to_string());
             }
