@@ -17,21 +17,25 @@ const SAMPLE: usize = 1000;
 pub const MAX_KEYS: usize = 8;
 /// A column is JSON when at least this share of its sampled values are objects.
 const JSON_SHARE: f64 = 0.9;
-/// A key is stored when at least this share of the sampled objects have it.
+/// A key is stored when at least this share of the sampled objects have it...
 const KEY_SHARE: f64 = 0.5;
+/// ...and it has at most this many distinct values per sampled object: low-cardinality
+/// keys (browser, country) are what queries group by and what compresses to little;
+/// ids (a session per event) would cost a column's worth of space for no grouping.
+const DISTINCT_SHARE: f64 = 0.1;
 /// Rows each thread extracts at a time.
 const CHUNK: usize = 65536;
 
-/// The frequent top-level keys of a column's JSON objects, most frequent first.
+/// The frequent, low-cardinality top-level keys of a column's JSON objects, most
+/// frequent first.
 fn frequent_keys(col: &ColumnData) -> Vec<Vec<u8>> {
     let n = col.len();
     // An odd step, so rows in a regular pattern do not all fall on one kind.
     let step = (n / SAMPLE).max(1) | 1;
-    let (mut docs, mut objects) = (0usize, 0usize);
+    let sample: Vec<&[u8]> = (0..n).step_by(step).take(SAMPLE).filter_map(|i| col.get(i)).collect();
+    let (docs, mut objects) = (sample.len(), 0usize);
     let mut counts: HashMap<&[u8], usize> = HashMap::new();
-    for i in (0..n).step_by(step).take(SAMPLE) {
-        let Some(v) = col.get(i) else { continue };
-        docs += 1;
+    for &v in &sample {
         if let Some(mut keys) = json::object_keys(v) {
             objects += 1;
             keys.sort_unstable();
@@ -46,7 +50,20 @@ fn frequent_keys(col: &ColumnData) -> Vec<Vec<u8>> {
     }
     let mut keys: Vec<(&[u8], usize)> = counts.into_iter().filter(|&(_, c)| c as f64 >= KEY_SHARE * objects as f64).collect();
     keys.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    keys.into_iter().take(MAX_KEYS).map(|(k, _)| k.to_vec()).collect()
+    let keys: Vec<&[u8]> = keys.into_iter().map(|(k, _)| k).collect();
+    // Each key's distinct values in the sample, counted up to the limit.
+    let limit = ((objects as f64 * DISTINCT_SHARE) as usize).max(1);
+    let mut distinct: Vec<hashbrown::HashSet<&[u8]>> = keys.iter().map(|_| Default::default()).collect();
+    for &v in &sample {
+        if let Some(fields) = json::object_fields(v, &keys) {
+            for (set, f) in distinct.iter_mut().zip(fields) {
+                if let (Field::Text(t), true) = (f, set.len() <= limit) {
+                    set.insert(t);
+                }
+            }
+        }
+    }
+    keys.into_iter().zip(distinct).filter(|(_, d)| d.len() <= limit).take(MAX_KEYS).map(|(k, _)| k.to_vec()).collect()
 }
 
 /// The values of `keys` for rows `start..end`, and per key whether every one is exact.
