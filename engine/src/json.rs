@@ -138,11 +138,10 @@ impl<'a> Scanner<'a> {
         self.delimited()
     }
 
-    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?`, printed back unchanged by numeric's output. Leaves
-    /// exponents, negative zeros (numeric has none) and long numbers to PostgreSQL.
-    /// A number: its text where jsonb prints it as written; a negative zero or a long
-    /// number is valid but printed by PostgreSQL's numeric only (Composite); exponents
-    /// (which can overflow numeric, an error) are left to PostgreSQL (None).
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?`: its text, which numeric's output prints back
+    /// unchanged; a negative zero (numeric has none) or a long number is valid but printed
+    /// by PostgreSQL only (Composite); exponents (which can overflow numeric, an error)
+    /// are left to PostgreSQL (None).
     fn number(&mut self) -> Option<Value<'a>> {
         let start = self.at;
         let digits = |s: &mut Self| {

@@ -47,6 +47,8 @@ pub struct WriterSettings {
 pub struct ColumnCodec {
     pub chain: Option<CodecChain>,
     pub dict: DictMode,
+    /// Text that may hold JSON objects: the writer looks for JSON subcolumns.
+    pub json: bool,
 }
 
 impl Default for WriterSettings {
@@ -183,7 +185,7 @@ impl PartMeta {
             }
         }
         for s in &self.subcolumns {
-            if self.columns.get(s.column).is_none_or(|c| c.spec.ty != ColumnType::Var || c.spec.id < SUBCOLUMN_ID) {
+            if s.source >= SUBCOLUMN_ID || self.columns.get(s.column).is_none_or(|c| c.spec.ty != ColumnType::Var || c.spec.id < SUBCOLUMN_ID) {
                 return bad(format!("JSON subcolumn {} is not a subcolumn", s.column));
             }
         }
@@ -224,7 +226,11 @@ impl PartWriter {
         }
 
         // JSON subcolumns of the text columns, written after the table's columns.
-        let found: Vec<Vec<(Vec<u8>, ColumnData)>> = columns.par_iter().map(json_subcolumns::subcolumns).collect();
+        let found: Vec<Vec<(Vec<u8>, ColumnData)>> = columns
+            .par_iter()
+            .enumerate()
+            .map(|(ci, c)| if s.columns.get(ci).is_some_and(|cc| cc.json) { json_subcolumns::subcolumns(c) } else { Vec::new() })
+            .collect();
         let mut subcolumns = Vec::new();
         let mut sub_specs = Vec::new();
         let mut sub_data = Vec::new();
@@ -347,7 +353,8 @@ impl PartWriter {
             starts.iter().map(|&r| primary_key.iter().map(|&k| columns[k].get(r).map(|v| v.to_vec())).collect()).collect()
         };
         let meta = PartMeta {
-            version: FORMAT_VERSION,
+            // Version 3 where nothing needs 4: such parts stay readable by older builds.
+            version: if subcolumns.is_empty() { 3 } else { FORMAT_VERSION },
             rows: rows as u64,
             granule_rows,
             columns: metas,
@@ -355,7 +362,8 @@ impl PartWriter {
             primary_index,
             subcolumns,
         };
-        let meta_bytes = bincode::serialize(&meta).map_err(|e| Error::Invalid(format!("serialize part metadata: {e}")))?;
+        let serialized = if meta.version == 3 { bincode::serialize(&v3::PartMeta::of(&meta)) } else { bincode::serialize(&meta) };
+        let meta_bytes = serialized.map_err(|e| Error::Invalid(format!("serialize part metadata: {e}")))?;
         let mut out = Vec::with_capacity(HEADER_LEN + meta_bytes.len() + offset as usize);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(meta_bytes.len() as u32).to_le_bytes());
@@ -719,13 +727,13 @@ mod v2 {
     }
 }
 
-/// Version 3 metadata: as version 4 without JSON subcolumns.
+/// Version 3 metadata: as version 4 without JSON subcolumns (still written for parts
+/// without them).
 mod v3 {
     use super::ColumnMeta;
-    use serde::Deserialize;
+    use serde::{Deserialize, Serialize};
 
-    #[derive(Deserialize)]
-    #[cfg_attr(test, derive(serde::Serialize))]
+    #[derive(Serialize, Deserialize)]
     pub struct PartMeta {
         pub(super) version: u16,
         pub(super) rows: u64,
@@ -733,6 +741,19 @@ mod v3 {
         pub(super) columns: Vec<ColumnMeta>,
         pub(super) primary_key: Vec<usize>,
         pub(super) primary_index: Vec<Vec<Option<Vec<u8>>>>,
+    }
+
+    impl PartMeta {
+        pub(super) fn of(m: &super::PartMeta) -> PartMeta {
+            PartMeta {
+                version: m.version,
+                rows: m.rows,
+                granule_rows: m.granule_rows.clone(),
+                columns: m.columns.clone(),
+                primary_key: m.primary_key.clone(),
+                primary_index: m.primary_index.clone(),
+            }
+        }
     }
 
     impl From<PartMeta> for super::PartMeta {

@@ -114,7 +114,13 @@ unsafe fn write_part(
         columns: plan
             .columns
             .iter()
-            .map(|c| ColumnCodec { chain: o.codec_for(&c.name).cloned(), dict: o.dictionary_for(&c.name) })
+            .map(|c| ColumnCodec {
+                chain: o.codec_for(&c.name).cloned(),
+                dict: o.dictionary_for(&c.name),
+                // Text and varchar: what `column::jsonb ->> 'key'` reads.
+                // SAFETY: a syscache lookup of the column's own type, in a transaction.
+                json: c.ty == mergetree::ColumnType::Var && matches!(unsafe { pg_sys::getBaseType(c.typid) }, pg_sys::TEXTOID | pg_sys::VARCHAROID),
+            })
             .collect(),
     };
     crate::storage::threads::ensure();

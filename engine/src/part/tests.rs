@@ -54,8 +54,8 @@ proptest! {
         let rows: Vec<_> = perm.iter().map(|&i| rows[i as usize].clone()).collect();
         let compression = if zstd { Compression::Zstd(3) } else { Compression::Lz4 };
         let columns = vec![
-            ColumnCodec { chain: chain.map(|c| CodecChain::parse(c, compression).unwrap()), dict: Default::default() },
-            ColumnCodec { chain: None, dict },
+            ColumnCodec { chain: chain.map(|c| CodecChain::parse(c, compression).unwrap()), dict: Default::default(), json: false },
+            ColumnCodec { chain: None, dict, json: false },
         ];
         let w = PartWriter::new(WriterSettings { index_granularity: granularity, compression, columns, ..Default::default() });
         let (bytes, meta) = w.write(&specs(), &cols, &[0]).unwrap();
@@ -260,8 +260,10 @@ fn json_columns_get_subcolumns() {
         }
     };
     let rows: Vec<(Option<i64>, Option<Vec<u8>>)> = (0..20000).map(|i| (Some(i), doc(i))).collect();
-    let settings = WriterSettings { index_granularity: 1000, ..Default::default() };
+    let json = ColumnCodec { json: true, ..Default::default() };
+    let settings = WriterSettings { index_granularity: 1000, columns: vec![ColumnCodec::default(), json.clone()], ..Default::default() };
     let (bytes, meta) = PartWriter::new(settings).write(&specs(), &build(&rows), &[0]).unwrap();
+    assert_eq!(meta.version, 4);
     let mut keys: Vec<&[u8]> = meta.subcolumns.iter().map(|s| &s.key[..]).collect();
     keys.sort();
     // "n" is unique per row (an id: no subcolumn), "nested" not exact, "rare…" rare.
@@ -285,8 +287,14 @@ fn json_columns_get_subcolumns() {
     }
     // The table's columns read as before.
     assert_eq!(read_all(&r), rows);
-    // Not JSON: no subcolumns.
+    // Not JSON: no subcolumns, and a version 3 part (older builds read it).
     let plain: Vec<(Option<i64>, Option<Vec<u8>>)> = (0..3000).map(|i| (Some(i), Some(format!("value {i}").into_bytes()))).collect();
-    let (_, meta) = PartWriter::new(WriterSettings::default()).write(&specs(), &build(&plain), &[0]).unwrap();
+    let settings = WriterSettings { columns: vec![ColumnCodec::default(), json], ..Default::default() };
+    let (bytes, meta) = PartWriter::new(settings).write(&specs(), &build(&plain), &[0]).unwrap();
+    assert!(meta.subcolumns.is_empty());
+    assert_eq!(meta.version, 3);
+    assert_eq!(read_all(&PartReader::open(VecStore(bytes)).unwrap()), plain);
+    // A column not marked as text: none either.
+    let (_, meta) = PartWriter::new(WriterSettings::default()).write(&specs(), &build(&rows), &[0]).unwrap();
     assert!(meta.subcolumns.is_empty());
 }

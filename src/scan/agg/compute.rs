@@ -218,7 +218,10 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
     for f in filters.iter().flatten() {
         f.columns(&mut needed);
     }
-    let join = plan.join.as_ref().zip(join).map(|(j, (lookup, parts))| JoinSpec { key: idx(j.key), lookup, parts });
+    let join = plan.join.as_ref().map(|j| {
+        let (lookup, parts) = join.expect("a join's lookup");
+        JoinSpec { key: idx(j.key), lookup, parts }
+    });
     if let Some(j) = &join {
         needed.push(j.key);
     }

@@ -52,6 +52,9 @@ struct AggState {
     run: *mut Run,
     /// Set by ReScan: the next fetch aggregates again (parameters may have changed).
     restart: bool,
+    /// The joined relation's grouping values of the current run (a child of the query's
+    /// context, deleted when the next run starts).
+    joined: pg_sys::MemoryContext,
 }
 
 unsafe fn state<'a>(node: *mut pg_sys::CustomScanState) -> &'a mut AggState {
@@ -177,7 +180,16 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
         // each: so do the lookup and the groups.
         let limit = pg_sys::get_hash_memory_limit();
         let keep = (*(*node).ss.ps.state).es_query_cxt;
-        let mut reader = plan.join.as_ref().map(|j| join::OtherReader::new(list_ptrs::<pg_sys::PlanState>((*node).custom_ps)[1], j, keep));
+        // A rescan's run no longer needs the last run's values.
+        if !s.joined.is_null() {
+            pg_sys::MemoryContextDelete(s.joined);
+            s.joined = std::ptr::null_mut();
+        }
+        if plan.join.is_some() {
+            s.joined = pg_sys::AllocSetContextCreateInternal(keep, c"MergeTreeAgg joined values".as_ptr(), 0, 8192, 8 << 20);
+        }
+        let joined = s.joined;
+        let mut reader = plan.join.as_ref().map(|j| join::OtherReader::new(list_ptrs::<pg_sys::PlanState>((*node).custom_ps)[1], j, joined));
         let lookup = match reader.as_mut().map(|r| r.read(0, 1, limit)) {
             None => None,
             Some(Ok(lookup)) => Some((lookup, 1)),
@@ -190,7 +202,9 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
                     return;
                 }
                 run.progress.join_parts = parts.max(2);
-                Some((mergetree::aggregate::join::JoinLookup::new(false), parts.max(2)))
+                // Loaded partition by partition as the passes go.
+                let bytes = plan.join.as_ref().is_some_and(|j| j.bytes);
+                Some((mergetree::aggregate::join::JoinLookup::new(bytes), parts.max(2)))
             }
         };
         // pg_stat's tuples read: the rows aggregated (heap counts every row its scan returns).

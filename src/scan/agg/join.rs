@@ -106,6 +106,17 @@ pub unsafe fn join_input(root: *mut pg_sys::PlannerInfo, input: *mut pg_sys::Rel
         if !(*table).joininfo.is_null() || !(*other).joininfo.is_null() {
             return None;
         }
+        // A plain relation (read once per partition of its keys: the same rows each time),
+        // without volatile filters.
+        let other_rte = *(*root).simple_rte_array.add(o as usize);
+        if (*other_rte).rtekind != pg_sys::RTEKind::RTE_RELATION {
+            return None;
+        }
+        for ri in list_ptrs::<pg_sys::RestrictInfo>((*other).baserestrictinfo) {
+            if pg_sys::contain_volatile_functions((*ri).clause as *mut pg_sys::Node) {
+                return None;
+            }
+        }
         let other_path = (*other).cheapest_total_path;
         if other_path.is_null() || !(*other_path).param_info.is_null() {
             return None;
@@ -183,7 +194,30 @@ pub unsafe fn lookup_bytes(join: &JoinInput) -> f64 {
     }
 }
 
-/// A grouping key of the other relation: one of its output columns, hashable.
+/// Whether values of `typ` that are equal under `collation` are also identical (btree's
+/// equalimage support function says so): only then may a group print the value of any
+/// of its rows, such as one that joined nothing (numeric 1.0 and 1.00 are equal, not
+/// identical).
+///
+/// # Safety
+/// Catalog lookups.
+unsafe fn equal_image(typ: pg_sys::Oid, collation: pg_sys::Oid) -> bool {
+    // SAFETY: per the caller; the support function takes the type's oid.
+    unsafe {
+        let opclass = pg_sys::GetDefaultOpClass(typ, pg_sys::BTREE_AM_OID);
+        if opclass == pg_sys::InvalidOid {
+            return false;
+        }
+        let (family, input) = (pg_sys::get_opclass_family(opclass), pg_sys::get_opclass_input_type(opclass));
+        // BTEQUALIMAGE_PROC (nbtree.h): btree's "equal means identical" support function.
+        const BTEQUALIMAGE_PROC: i16 = 4;
+        let proc = pg_sys::get_opfamily_proc(family, input, input, BTEQUALIMAGE_PROC);
+        proc != pg_sys::InvalidOid && pg_sys::OidFunctionCall1Coll(proc, collation, pg_sys::Datum::from(input)).value() != 0
+    }
+}
+
+/// A grouping key of the other relation: one of its output columns, hashable, whose
+/// equal values are identical.
 ///
 /// # Safety
 /// Planner structures of the grouping stage; `e` the grouping expression of `sgc`.
@@ -191,7 +225,7 @@ pub unsafe fn other_key(root: *mut pg_sys::PlannerInfo, join: &JoinInput, e: *mu
     // SAFETY: per the caller; catalog lookups.
     unsafe {
         let v = var_of(e, (*join.other).relid)?;
-        if !(*sgc).hashable {
+        if !(*sgc).hashable || !equal_image(pg_sys::exprType(e), pg_sys::exprCollation(e)) {
             return None;
         }
         let (mut lhs, mut rhs) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
@@ -268,6 +302,9 @@ pub struct OtherReader {
     /// Bytes the copied grouping values hold.
     held: usize,
     keep: pg_sys::MemoryContext,
+    /// Reset for each row read: what detoasting and the hash and equality functions
+    /// allocate.
+    per_row: pg_sys::MemoryContext,
     /// Whether the child has been read (a later read rescans it).
     read: bool,
 }
@@ -296,8 +333,10 @@ impl OtherReader {
                     KeyFuncs { eq, hash, collation: pg_sys::Oid::from(k.collation), typlen, byval }
                 })
                 .collect();
+            let per_row = pg_sys::AllocSetContextCreateInternal(keep, c"MergeTreeAgg joined row".as_ptr(), 0, 8192, 8 << 20);
             OtherReader {
                 child,
+                per_row,
                 plan: plan.clone(),
                 key_type: pg_sys::getBaseType(typ(plan.other_key)),
                 funcs,
@@ -389,6 +428,8 @@ impl OtherReader {
                 if over_at.is_some() {
                     continue;
                 }
+                pg_sys::MemoryContextReset(self.per_row);
+                let old = pg_sys::MemoryContextSwitchTo(self.per_row);
                 let d = values[self.plan.other_key];
                 let text;
                 let key = if self.plan.bytes {
@@ -406,6 +447,7 @@ impl OtherReader {
                 if parts == 1 || key.partition_of(parts) == part {
                     lookup.insert(key, code);
                 }
+                pg_sys::MemoryContextSwitchTo(old);
                 if lookup.memory() + self.held > limit {
                     over_at = Some((rows, lookup.memory()));
                 }

@@ -63,8 +63,8 @@ impl KeyExpr {
     }
 }
 
-/// An inner equi-join on an integer key to one other relation, read whole by the node's
-/// second child and folded into the grouping (join.rs).
+/// An inner equi-join on an integer or text key to one other relation, read whole by the
+/// node's second child and folded into the grouping (join.rs).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct JoinPlan {
     /// The table's join key column.
