@@ -16,7 +16,7 @@ const ENTRY_BYTES: usize = 24;
 /// them occur (32 kB of counts)...
 const DENSE_MIN_SPAN: i64 = 4096;
 /// ...or this many times the values that occur (so at least an eighth of the slots are
-/// used: 64 bytes per value at worst, against a map's 24, for no hashing).
+/// used: 32 bytes per value at worst, against a map's 24, for no hashing).
 const DENSE_FILL: i64 = 8;
 
 /// Which percentile and at what fraction.
@@ -29,13 +29,14 @@ pub struct Percentile {
 }
 
 /// One group's values and how often each came in: integers in a narrow range (durations
-/// in ms, ages, small counts) as an array of counts indexed from `base`, without hashing;
+/// in ms, ages, small counts) as an array of counts indexed from `base`, without hashing
+/// (u32 counts: half the memory; a count beyond u32 turns the window into a map);
 /// anything else (floats as bits, wide-ranging integers) in a map.
 #[derive(Clone, Debug, Default)]
 enum GroupCounts {
     #[default]
     Empty,
-    Dense { base: i64, counts: Vec<u64>, used: i64 },
+    Dense { base: i64, counts: Vec<u32>, used: i64 },
     Sparse(HashMap<u64, u64>),
 }
 
@@ -43,7 +44,7 @@ impl GroupCounts {
     fn held(&self) -> usize {
         match self {
             GroupCounts::Empty => 0,
-            GroupCounts::Dense { counts, .. } => counts.len() * 8,
+            GroupCounts::Dense { counts, .. } => counts.len() * 4,
             GroupCounts::Sparse(m) => m.len() * ENTRY_BYTES,
         }
     }
@@ -55,37 +56,48 @@ impl GroupCounts {
     /// Adds `n` of value `x` (an integer when `int`, else float bits).
     #[inline]
     fn add(&mut self, x: u64, n: u64, int: bool) {
+        let mut widen = true;
         if let GroupCounts::Dense { base, counts, used } = self {
             let v = x as i64;
             if let Some(slot) = v.checked_sub(*base).and_then(|d| usize::try_from(d).ok()).and_then(|d| counts.get_mut(d)) {
-                *used += (*slot == 0) as i64;
-                *slot += n;
-                return;
+                if let Some(sum) = u32::try_from(n).ok().and_then(|n| slot.checked_add(n)) {
+                    *used += (*slot == 0) as i64;
+                    *slot = sum;
+                    return;
+                }
+                // A count beyond u32: a map from here on.
+                widen = false;
             }
+        }
+        if !widen {
+            *self = GroupCounts::Sparse(self.entries().into_iter().collect());
+        }
+        if let GroupCounts::Dense { base, counts, used } = self {
+            let v = x as i64;
             // Widen the window (at least doubling it, toward the new value, so sorted input
             // costs amortized constant time) if it stays dense enough, else use a map.
             let (v, old_base, len) = (v as i128, *base as i128, counts.len() as i128);
             let (lo, hi) = (old_base.min(v), (old_base + len - 1).max(v));
             let limit = DENSE_MIN_SPAN.max(DENSE_FILL.saturating_mul(*used + 1)) as i128;
-            if hi - lo < limit {
+            if hi - lo < limit && n <= u32::MAX as u64 {
                 let new_len = (hi - lo + 1).max(2 * len).min(limit);
                 let new_base = if v < old_base { (hi - new_len + 1).max(i64::MIN as i128) } else { lo };
                 // The window's last value stays within i64.
                 let new_base = new_base.min(i64::MAX as i128 - new_len + 1);
-                let mut wider = vec![0u64; new_len as usize];
+                let mut wider = vec![0u32; new_len as usize];
                 let at = (old_base - new_base) as usize;
                 wider[at..at + counts.len()].copy_from_slice(counts);
-                wider[(v - new_base) as usize] += n;
+                wider[(v - new_base) as usize] = n as u32;
                 *counts = wider;
                 *base = new_base as i64;
                 *used += 1;
                 return;
             }
-            let map = counts.iter().enumerate().filter(|(_, &c)| c > 0).map(|(i, &c)| ((*base as i128 + i as i128) as u64, c)).collect();
+            let map = counts.iter().enumerate().filter(|(_, &c)| c > 0).map(|(i, &c)| ((*base as i128 + i as i128) as u64, c as u64)).collect();
             *self = GroupCounts::Sparse(map);
         }
         match self {
-            GroupCounts::Empty if int => *self = GroupCounts::Dense { base: x as i64, counts: vec![n], used: 1 },
+            GroupCounts::Empty if int && n <= u32::MAX as u64 => *self = GroupCounts::Dense { base: x as i64, counts: vec![n as u32], used: 1 },
             GroupCounts::Empty => *self = GroupCounts::Sparse(HashMap::from([(x, n)])),
             GroupCounts::Sparse(m) => *m.entry(x).or_insert(0) += n,
             GroupCounts::Dense { .. } => unreachable!("handled above"),
@@ -96,7 +108,7 @@ impl GroupCounts {
     fn entries(&self) -> Vec<(u64, u64)> {
         match self {
             GroupCounts::Empty => Vec::new(),
-            GroupCounts::Dense { base, counts, .. } => counts.iter().enumerate().filter(|(_, &c)| c > 0).map(|(i, &c)| ((*base as i128 + i as i128) as u64, c)).collect(),
+            GroupCounts::Dense { base, counts, .. } => counts.iter().enumerate().filter(|(_, &c)| c > 0).map(|(i, &c)| ((*base as i128 + i as i128) as u64, c as u64)).collect(),
             GroupCounts::Sparse(m) => m.iter().map(|(&k, &c)| (k, c)).collect(),
         }
     }
@@ -138,9 +150,20 @@ impl Counts {
             Input::Ints { v, valid, width } => {
                 self.width = *width;
                 for (i, (&x, &g)) in v.iter().zip(gids).enumerate() {
-                    if valid.as_ref().is_none_or(|valid| valid[i]) {
-                        add(g, x as u64, true, &mut self.groups);
+                    if valid.as_ref().is_some_and(|valid| !valid[i]) {
+                        continue;
                     }
+                    // The common case inline: a value inside its group's dense window.
+                    if let GroupCounts::Dense { base, counts, used } = &mut self.groups[g as usize] {
+                        if let Some(slot) = usize::try_from(x.wrapping_sub(*base)).ok().and_then(|d| counts.get_mut(d)) {
+                            if *slot < u32::MAX && x.checked_sub(*base).is_some() {
+                                *used += (*slot == 0) as i64;
+                                *slot += 1;
+                                continue;
+                            }
+                        }
+                    }
+                    add(g, x as u64, true, &mut self.groups);
                 }
             }
             Input::Floats { v, valid, single } => {
@@ -171,14 +194,21 @@ impl Counts {
             let lo = (*b1).min(*b2) as i128;
             let hi = (*b1 as i128 + c1.len() as i128 - 1).max(*b2 as i128 + c2.len() as i128 - 1);
             if hi - lo < DENSE_MIN_SPAN.max(DENSE_FILL.saturating_mul(u1 + u2)) as i128 {
-                let mut union = vec![0u64; (hi - lo + 1) as usize];
+                let mut union = vec![0u32; (hi - lo + 1) as usize];
+                let mut fits = true;
                 for (b, c) in [(*b1, c1), (*b2, c2)] {
                     let at = (b as i128 - lo) as usize;
-                    union[at..at + c.len()].iter_mut().zip(c.iter()).for_each(|(u, x)| *u += x);
+                    union[at..at + c.len()].iter_mut().zip(c.iter()).for_each(|(u, x)| {
+                        let (sum, over) = u.overflowing_add(*x);
+                        *u = sum;
+                        fits &= !over;
+                    });
                 }
-                let used = union.iter().filter(|&&c| c > 0).count() as i64;
-                *mine = GroupCounts::Dense { base: lo as i64, counts: union, used };
-                return;
+                if fits {
+                    let used = union.iter().filter(|&&c| c > 0).count() as i64;
+                    *mine = GroupCounts::Dense { base: lo as i64, counts: union, used };
+                    return;
+                }
             }
         }
         let int = matches!(theirs, GroupCounts::Dense { .. }) || matches!(mine, GroupCounts::Dense { .. });
@@ -339,6 +369,21 @@ mod dense_tests {
         c.update(&Input::Ints { v, valid: None, width: 4 }, &vec![0; 100_000]);
         assert!(matches!(c.groups[0], GroupCounts::Dense { .. }));
         // Doubling may leave the window up to twice the span.
-        assert!(c.held() >= 3001 * 8 && c.held() <= 2 * 4096 * 8, "{}", c.held());
+        assert!(c.held() >= 3001 * 4 && c.held() <= 2 * 4096 * 4, "{}", c.held());
+    }
+
+    /// A count beyond u32 turns the window into a map, the counts kept.
+    #[test]
+    fn huge_counts_leave_the_window() {
+        let mut g = GroupCounts::default();
+        g.add(7, 3, true);
+        g.add(9, u32::MAX as u64 - 1, true);
+        assert!(matches!(g, GroupCounts::Dense { .. }));
+        g.add(9, 5, true);
+        assert!(matches!(g, GroupCounts::Sparse(_)));
+        g.add(8, u64::from(u32::MAX) + 10, true);
+        let mut e = g.entries();
+        e.sort();
+        assert_eq!(e, vec![(7, 3), (8, u64::from(u32::MAX) + 10), (9, u64::from(u32::MAX) + 4)]);
     }
 }

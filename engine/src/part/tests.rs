@@ -135,6 +135,17 @@ fn json_column_frames_with_a_trained_dictionary() {
     assert_eq!(some.get(10), rows[2 * 8192 + 10].1.as_deref());
 }
 
+/// A part's bytes with its metadata replaced by `meta` (of an older layout).
+fn with_meta(bytes: &[u8], meta: &[u8]) -> Vec<u8> {
+    let meta_len = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
+    let mut part = MAGIC.to_vec();
+    part.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+    part.extend_from_slice(&crc32fast::hash(meta).to_le_bytes());
+    part.extend_from_slice(meta);
+    part.extend_from_slice(&bytes[HEADER_LEN + meta_len..]);
+    part
+}
+
 /// Parts written before frame dictionaries (format version 2) are still read.
 #[test]
 fn version_2_parts_are_read() {
@@ -164,14 +175,7 @@ fn version_2_parts_are_read() {
         primary_key: meta.primary_key.clone(),
         primary_index: meta.primary_index.clone(),
     };
-    let old_meta = bincode::serialize(&old).unwrap();
-    let meta_len = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
-    let mut part = MAGIC.to_vec();
-    part.extend_from_slice(&(old_meta.len() as u32).to_le_bytes());
-    part.extend_from_slice(&crc32fast::hash(&old_meta).to_le_bytes());
-    part.extend_from_slice(&old_meta);
-    part.extend_from_slice(&bytes[HEADER_LEN + meta_len..]);
-    let r = PartReader::open(VecStore(part)).unwrap();
+    let r = PartReader::open(VecStore(with_meta(&bytes, &bincode::serialize(&old).unwrap()))).unwrap();
     assert_eq!(r.meta().version, 2);
     assert_eq!(read_all(&r), rows);
 }
@@ -234,14 +238,7 @@ fn version_3_parts_are_read() {
         primary_key: meta.primary_key.clone(),
         primary_index: meta.primary_index.clone(),
     };
-    let old_meta = bincode::serialize(&old).unwrap();
-    let meta_len = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
-    let mut part = MAGIC.to_vec();
-    part.extend_from_slice(&(old_meta.len() as u32).to_le_bytes());
-    part.extend_from_slice(&crc32fast::hash(&old_meta).to_le_bytes());
-    part.extend_from_slice(&old_meta);
-    part.extend_from_slice(&bytes[HEADER_LEN + meta_len..]);
-    let r = PartReader::open(VecStore(part)).unwrap();
+    let r = PartReader::open(VecStore(with_meta(&bytes, &bincode::serialize(&old).unwrap()))).unwrap();
     assert_eq!(r.meta().version, 3);
     assert_eq!(read_all(&r), rows);
 }

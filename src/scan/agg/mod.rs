@@ -17,6 +17,7 @@
 //! own partial state, merged at the end; only the final groups become Datums
 //! (`output.rs`).
 
+mod aggref;
 mod compute;
 pub mod exec;
 mod expr;
