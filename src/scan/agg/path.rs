@@ -297,6 +297,22 @@ pub unsafe fn add_paths(
         let Some((mut node_plan, atoms)) = analyze(root, relid, join.as_ref(), output, extra, &plan, distinct) else {
             return;
         };
+        // The joined relation's distinct grouping values are held whole (partitions divide
+        // only its keys): some 96 bytes each must fit the budget.
+        if let Some(j) = &join {
+            let mut exprs: *mut pg_sys::List = std::ptr::null_mut();
+            for (k, &a) in node_plan.keys.iter().zip(&atoms) {
+                if matches!(k, KeyExpr::Joined(_)) {
+                    exprs = pg_sys::lappend(exprs, a.cast());
+                }
+            }
+            if !exprs.is_null() {
+                let groups = pg_sys::estimate_num_groups(root, exprs, (*j.other).rows.max(1.0), std::ptr::null_mut(), std::ptr::null_mut());
+                if groups * 96.0 > pg_sys::get_hash_memory_limit() as f64 {
+                    return;
+                }
+            }
+        }
         // Postgres' own best plan for this grouping: the node's fallback.
         let Some(cheapest) = list_ptrs::<pg_sys::Path>((*output).pathlist).into_iter().min_by(|a, b| (**a).total_cost.total_cmp(&(**b).total_cost)) else {
             return;
