@@ -262,3 +262,32 @@ pub unsafe fn new_custom_state<T>(methods: *const pg_sys::CustomExecMethods) -> 
         s as *mut pg_sys::Node
     }
 }
+
+/// A copy of a by-reference Datum of a type of length `typlen` (varlena, cstring or
+/// fixed) in the current memory context: Postgres' datumCopy, which pgrx does not bind.
+///
+/// # Safety
+/// `d` points to a value of that type.
+pub unsafe fn copy_datum(d: pg_sys::Datum, typlen: i16) -> pg_sys::Datum {
+    // SAFETY: per the caller; the copy is allocated in the current context.
+    unsafe {
+        match typlen {
+            -1 => pg_sys::Datum::from(pg_sys::pg_detoast_datum_copy(d.cast_mut_ptr())),
+            -2 => pg_sys::Datum::from(pg_sys::pstrdup(d.cast_mut_ptr())),
+            n => {
+                let p = pg_sys::palloc(n as usize);
+                std::ptr::copy_nonoverlapping(d.cast_mut_ptr::<u8>(), p as *mut u8, n as usize);
+                pg_sys::Datum::from(p)
+            }
+        }
+    }
+}
+
+/// A new memory context under `parent`, with AllocSet's default sizes.
+///
+/// # Safety
+/// `parent` is a live memory context.
+pub unsafe fn memory_context(parent: pg_sys::MemoryContext, name: &'static std::ffi::CStr) -> pg_sys::MemoryContext {
+    // SAFETY: per the caller; `name` is static, as Postgres keeps the pointer.
+    unsafe { pg_sys::AllocSetContextCreateInternal(parent, name.as_ptr(), 0, 8192, 8 << 20) }
+}

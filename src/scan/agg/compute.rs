@@ -93,7 +93,6 @@ impl EngineSpec {
         }
     }
 
-    /// Adds the derived columns to a batch.
     /// Adds the derived columns to a batch: those in `subcolumns` as read, the others
     /// computed.
     fn derive<'a>(&self, columns: &mut Vec<Option<Fetched<'a>>>, selection: &[u32], rows: usize, mut subcolumns: Vec<Option<Fetched<'a>>>) -> mergetree::Result<()> {
@@ -457,7 +456,10 @@ fn scan_data(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
                     let (reader, gs) = &units[i];
                     for &g in gs {
                         if let Some(mut b) = range_reader::read_granule(reader, cols, read_cols, conjuncts, part_needed, g)? {
-                            let fetched = subs.iter().map(|s| s.map(|c| range_reader::fetch_part_column(reader, c, g, Some(&b.selection))).transpose()).collect::<mergetree::Result<Vec<_>>>()?;
+                            let fetched = match subs.iter().any(Option::is_some) {
+                                true => subs.iter().map(|s| s.map(|c| range_reader::fetch_part_column(reader, c, g, Some(&b.selection))).transpose()).collect::<mergetree::Result<Vec<_>>>()?,
+                                false => Vec::new(),
+                            };
                             es.fold_batch(&mut agg, &mut b.columns, &b.selection, b.rows, pi, fetched)?;
                             rows += b.selection.len() as u64;
                         }

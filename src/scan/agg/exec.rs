@@ -32,11 +32,6 @@ pub static mut EXEC_METHODS: pg_sys::CustomExecMethods = pg_sys::CustomExecMetho
 };
 
 
-/// Partitions of the joined relation's keys the node reads it in at most before leaving
-/// the query to Postgres' plan: each is a pass over the table, and past a few the hash
-/// join of Postgres' plan, which reads the table once, is as fast.
-pub const MAX_JOIN_PARTS: u32 = 4;
-
 /// The result rows, and what happened for EXPLAIN ANALYZE.
 #[derive(Default)]
 struct Run {
@@ -179,41 +174,29 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
         // for the Hash node and the aggregation of Postgres' plan, which have a budget
         // each: so do the lookup and the groups.
         let limit = pg_sys::get_hash_memory_limit();
-        let keep = (*(*node).ss.ps.state).es_query_cxt;
+        let query_cxt = (*(*node).ss.ps.state).es_query_cxt;
         // A rescan's run no longer needs the last run's values.
         if !s.joined.is_null() {
             pg_sys::MemoryContextDelete(s.joined);
             s.joined = std::ptr::null_mut();
         }
-        if plan.join.is_some() {
-            s.joined = pg_sys::AllocSetContextCreateInternal(keep, c"MergeTreeAgg joined values".as_ptr(), 0, 8192, 8 << 20);
-        }
-        let joined = s.joined;
-        let mut reader = plan.join.as_ref().map(|j| join::OtherReader::new(list_ptrs::<pg_sys::PlanState>((*node).custom_ps)[1], j, joined));
-        let lookup = match reader.as_mut().map(|r| r.read(0, 1, limit)) {
-            None => None,
-            Some(Ok(lookup)) => Some((lookup, 1)),
-            Some(Err(join::Over(bytes))) => {
-                let parts = (bytes as f64 * 1.25 / limit as f64).ceil() as u32;
-                if parts > MAX_JOIN_PARTS {
-                    run.progress.fallback = Some(format!("the joined relation needs more than {} kB of memory", MAX_JOIN_PARTS as usize * limit / 1024));
-                    let mut ctx = pgrx::PgMemoryContexts::For(keep);
-                    s.run = ctx.leak_and_drop_on_delete(run);
-                    return;
-                }
-                run.progress.join_parts = parts.max(2);
-                // Loaded partition by partition as the passes go.
-                let bytes = plan.join.as_ref().is_some_and(|j| j.bytes);
-                Some((mergetree::aggregate::join::JoinLookup::new(bytes), parts.max(2)))
-            }
-        };
+        let mut reader = plan.join.as_ref().map(|j| {
+            s.joined = crate::ffi::memory_context(query_cxt, c"MergeTreeAgg joined values");
+            join::OtherReader::new(list_ptrs::<pg_sys::PlanState>((*node).custom_ps)[1], j, s.joined)
+        });
+        let lookup = reader.as_mut().map(|r| r.first_lookup(limit)).transpose();
         // pg_stat's tuples read: the rows aggregated (heap counts every row its scan returns).
-        let (groups, read) = match super::metadata::answer(&plan, &mut src) {
-            Some(a) => {
+        let (groups, read) = match (lookup, super::metadata::answer(&plan, &mut src)) {
+            (Err(why), _) => {
+                run.progress.fallback = Some(why);
+                (None, 0)
+            }
+            (Ok(_), Some(a)) => {
                 run.from_metadata = a.parts;
                 (Some(a.groups), a.rows)
             }
-            None => {
+            (Ok(lookup), None) => {
+                run.progress.join_parts = lookup.as_ref().map_or(0, |l| l.1);
                 let cond = |text: &str| case_condition(node, &src.plan, text);
                 let mut es = compute::engine_spec(&plan, &src.plan, filters(node, &src.plan), &cond, lookup);
                 let mut reload = |part: u32, parts: u32| reader.as_mut().and_then(|r| r.read(part, parts, limit).ok());
@@ -227,11 +210,11 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
         crate::ffi::count_rows_read(rel, read as i64);
         if let Some(groups) = groups {
             // By-reference results live in the query's memory, as long as the rows do.
-            let old = pg_sys::MemoryContextSwitchTo((*(*node).ss.ps.state).es_query_cxt);
+            let old = pg_sys::MemoryContextSwitchTo(query_cxt);
             run.output = Some(output::datums(&plan, &src.plan, &groups, &others, &src.table));
             pg_sys::MemoryContextSwitchTo(old);
         }
-        let mut ctx = pgrx::PgMemoryContexts::For((*(*node).ss.ps.state).es_query_cxt);
+        let mut ctx = pgrx::PgMemoryContexts::For(query_cxt);
         s.run = ctx.leak_and_drop_on_delete(run);
     }
 }

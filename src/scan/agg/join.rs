@@ -255,29 +255,14 @@ pub unsafe fn reads_only_table(root: *mut pg_sys::PlannerInfo, join: &JoinInput,
     }
 }
 
-/// The other relation's distinct grouping values: per group code, a Datum and NULL flag
-/// per key (copied into the memory context current when read, which must outlive them).
-#[derive(Default)]
-pub struct OtherGroups {
-    pub values: Vec<Vec<pg_sys::Datum>>,
-    pub nulls: Vec<Vec<bool>>,
-}
+/// The other relation's distinct grouping values: per group code, a Datum per key (None:
+/// NULL), copied into the reader's memory context, which outlives the result rows.
+pub type OtherGroups = Vec<Vec<Option<pg_sys::Datum>>>;
 
-/// A copy of a Datum of a type of `typlen` (not by value) in the current memory context.
-unsafe fn copy_datum(d: pg_sys::Datum, typlen: i16) -> pg_sys::Datum {
-    // SAFETY: `d` points to a value of the type (varlena, cstring or fixed length).
-    unsafe {
-        match typlen {
-            -1 => pg_sys::Datum::from(pg_sys::pg_detoast_datum_copy(d.cast_mut_ptr())),
-            -2 => pg_sys::Datum::from(pg_sys::pstrdup(d.cast_mut_ptr())),
-            n => {
-                let p = pg_sys::palloc(n as usize);
-                std::ptr::copy_nonoverlapping(d.cast_mut_ptr::<u8>(), p as *mut u8, n as usize);
-                pg_sys::Datum::from(p)
-            }
-        }
-    }
-}
+/// Partitions of the joined relation's keys the node reads it in at most before leaving
+/// the query to Postgres' plan: each is a pass over the table, and past a few the hash
+/// join of Postgres' plan, which reads the table once, is as fast.
+pub const MAX_JOIN_PARTS: u32 = 4;
 
 /// The grouping functions of one key of the other relation.
 struct KeyFuncs {
@@ -333,14 +318,14 @@ impl OtherReader {
                     KeyFuncs { eq, hash, collation: pg_sys::Oid::from(k.collation), typlen, byval }
                 })
                 .collect();
-            let per_row = pg_sys::AllocSetContextCreateInternal(keep, c"MergeTreeAgg joined row".as_ptr(), 0, 8192, 8 << 20);
+            let per_row = crate::ffi::memory_context(keep, c"MergeTreeAgg joined row");
             OtherReader {
                 child,
                 per_row,
                 plan: plan.clone(),
                 key_type: pg_sys::getBaseType(typ(plan.other_key)),
                 funcs,
-                groups: OtherGroups::default(),
+                groups: OtherGroups::new(),
                 by_hash: Default::default(),
                 held: 0,
                 keep,
@@ -360,38 +345,60 @@ impl OtherReader {
             }
             let candidates = self.by_hash.entry(h).or_default();
             for &g in candidates.iter() {
-                let same = self.plan.groups.iter().zip(&mut self.funcs).enumerate().all(|(i, (k, f))| match (nulls[k.position], self.groups.nulls[g as usize][i]) {
-                    (true, true) => true,
-                    (false, false) => pg_sys::FunctionCall2Coll(&mut *f.eq, f.collation, values[k.position], self.groups.values[g as usize][i]).value() != 0,
+                let same = self.plan.groups.iter().zip(&mut self.funcs).zip(&self.groups[g as usize]).all(|((k, f), &known)| match (nulls[k.position], known) {
+                    (true, None) => true,
+                    (false, Some(d)) => pg_sys::FunctionCall2Coll(&mut *f.eq, f.collation, values[k.position], d).value() != 0,
                     _ => false,
                 });
                 if same {
                     return g;
                 }
             }
-            let g = self.groups.values.len() as u32;
+            let g = self.groups.len() as u32;
             let old = pg_sys::MemoryContextSwitchTo(self.keep);
-            let mut vs = Vec::with_capacity(self.funcs.len());
-            let mut ns = Vec::with_capacity(self.funcs.len());
+            let mut known = Vec::with_capacity(self.funcs.len());
             for (k, f) in self.plan.groups.iter().zip(&self.funcs) {
-                let (v, null) = (values[k.position], nulls[k.position]);
-                let copied = if null || f.byval { v } else { copy_datum(v, f.typlen) };
-                if !null && !f.byval {
-                    self.held += match f.typlen {
-                        -1 => pgrx::varlena::varsize_any(copied.cast_mut_ptr()),
-                        -2 => 64,
-                        n => n as usize,
-                    };
-                }
-                vs.push(copied);
-                ns.push(null);
+                let v = values[k.position];
+                known.push(match (nulls[k.position], f.byval) {
+                    (true, _) => None,
+                    (false, true) => Some(v),
+                    (false, false) => {
+                        let copied = crate::ffi::copy_datum(v, f.typlen);
+                        self.held += match f.typlen {
+                            -1 => pgrx::varlena::varsize_any(copied.cast_mut_ptr()),
+                            -2 => 64,
+                            n => n as usize,
+                        };
+                        Some(copied)
+                    }
+                });
             }
             pg_sys::MemoryContextSwitchTo(old);
-            self.groups.values.push(vs);
-            self.groups.nulls.push(ns);
+            self.groups.push(known);
             candidates.push(g);
             self.held += 64;
             g
+        }
+    }
+
+    /// The lookup the aggregation starts with, and the partitions of the relation's keys
+    /// it is read in: the whole relation's (one), or an empty one loaded partition by
+    /// partition as the passes go; Err (why) when that would take more than
+    /// MAX_JOIN_PARTS partitions.
+    ///
+    /// # Safety
+    /// As for `read`.
+    pub unsafe fn first_lookup(&mut self, limit: usize) -> Result<(JoinLookup, u32), String> {
+        // SAFETY: per the caller.
+        match unsafe { self.read(0, 1, limit) } {
+            Ok(lookup) => Ok((lookup, 1)),
+            Err(Over(bytes)) => {
+                let parts = ((bytes as f64 * 1.25 / limit as f64).ceil() as u32).max(2);
+                if parts > MAX_JOIN_PARTS {
+                    return Err(format!("the joined relation needs more than {} kB of memory", MAX_JOIN_PARTS as usize * limit / 1024));
+                }
+                Ok((JoinLookup::new(self.plan.bytes), parts))
+            }
         }
     }
 
@@ -431,6 +438,8 @@ impl OtherReader {
                 pg_sys::MemoryContextReset(self.per_row);
                 let old = pg_sys::MemoryContextSwitchTo(self.per_row);
                 let d = values[self.plan.other_key];
+                // (Rows of other partitions are skipped: values are numbered by what they
+                // are, so a value keeps its code whichever partition meets it first.)
                 let text;
                 let key = if self.plan.bytes {
                     text = pgrx::varlena::varlena_to_byte_slice(pg_sys::pg_detoast_datum_packed(d.cast_mut_ptr()));
@@ -442,9 +451,8 @@ impl OtherReader {
                         _ => d.value() as i64,
                     })
                 };
-                // Every row's values are numbered, so codes agree across partitions.
-                let code = self.code(values, nulls);
                 if parts == 1 || key.partition_of(parts) == part {
+                    let code = self.code(values, nulls);
                     lookup.insert(key, code);
                 }
                 pg_sys::MemoryContextSwitchTo(old);

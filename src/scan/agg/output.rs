@@ -78,8 +78,9 @@ fn joined_datums(groups: &[Group], k: usize, i: usize, others: &OtherGroups) -> 
     let mut nulls = Vec::with_capacity(groups.len());
     for g in groups {
         let code = g.keys[k].as_ref().and_then(|b| b.get(..4)).map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap_or([0; 4]))) as usize;
-        datums.push(others.values[code][i]);
-        nulls.push(others.nulls[code][i]);
+        let d = others[code][i];
+        datums.push(d.unwrap_or(pg_sys::Datum::from(0)));
+        nulls.push(d.is_none());
     }
     DatumColumn::plain(datums, nulls)
 }

@@ -264,7 +264,7 @@ pub unsafe fn add_paths(
         // One table, or (grouping only) a join of one table to a relation whose lookup
         // fits the budget in at most MAX_JOIN_PARTS partitions.
         let join = if distinct { None } else { join::join_input(root, input) };
-        let lookup_budget = (super::exec::MAX_JOIN_PARTS as usize * pg_sys::get_hash_memory_limit()) as f64 / 1.25;
+        let lookup_budget = (join::MAX_JOIN_PARTS as usize * pg_sys::get_hash_memory_limit()) as f64 / 1.25;
         if join.as_ref().is_some_and(|j| join::lookup_bytes(j) > lookup_budget) {
             return;
         }
