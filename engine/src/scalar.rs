@@ -329,17 +329,11 @@ impl ScalarExpr {
             }
             ScalarExpr::Arith { op, ty, a, b } => {
                 // Each operand decoded once over the selection (as aggregates' inputs
-                // are), then a tight loop.
+                // are), then one typed loop (arith::column).
                 let float = matches!(ty, ArithType::Float8);
                 let (xa, xb) = (operand_values(a, &input, selection, float)?, operand_values(b, &input, selection, float)?);
-                for (i, &r) in selection.iter().enumerate() {
-                    let (Some(x), Some(y)) = (xa.get(i), xb.get(i)) else { continue };
-                    match ty {
-                        ArithType::Int { width } => out.set(r, Some(arith::int(op, width, x, y)?)),
-                        ArithType::Float8 => out.set_float(r, Some(arith::float8(op, f64::from_bits(x as u64), f64::from_bits(y as u64))?)),
-                        ArithType::Numeric { a: sa, b: sb } => out.set(r, Some(arith::numeric(op, sa, x, sb, y)?)),
-                    }
-                }
+                let (values, valid) = arith::column(op, ty, xa.side(), xb.side(), selection.len())?;
+                out.scatter(selection, &values, valid.as_deref());
             }
         }
         Ok(out.finish())
@@ -347,29 +341,28 @@ impl ScalarExpr {
 }
 
 /// An operand's values at the selected rows: i64s, or f64 bits when `float`.
-enum OperandValues<'a> {
+enum OperandValues {
     Const(i64),
-    Column(Input<'a>),
+    Column { v: Vec<i64>, valid: Option<Vec<bool>> },
 }
 
-impl OperandValues<'_> {
-    #[inline]
-    fn get(&self, i: usize) -> Option<i64> {
-        let ok = |valid: &Option<Vec<bool>>| valid.as_ref().is_none_or(|ok| ok[i]);
+impl OperandValues {
+    fn side(&self) -> arith::Side<'_> {
         match self {
-            OperandValues::Const(c) => Some(*c),
-            OperandValues::Column(Input::Ints { v, valid, .. }) => ok(valid).then(|| v[i]),
-            OperandValues::Column(Input::Floats { v, valid, .. }) => ok(valid).then(|| v[i].to_bits() as i64),
-            OperandValues::Column(Input::Bytes(_)) => None,
+            OperandValues::Const(c) => arith::Side::Const(*c),
+            OperandValues::Column { v, valid } => arith::Side::Values(v, valid.as_deref()),
         }
     }
 }
 
 /// A column operand decoded as an aggregate's input is (aggregate::input), or a constant.
-fn operand_values<'c>(o: Operand, input: &dyn Fn(usize) -> Result<&'c Fetched<'c>>, selection: &[u32], float: bool) -> Result<OperandValues<'static>> {
+fn operand_values<'c>(o: Operand, input: &dyn Fn(usize) -> Result<&'c Fetched<'c>>, selection: &[u32], float: bool) -> Result<OperandValues> {
     Ok(match o {
-        Operand::Col(c) if float => OperandValues::Column(input::floats(input(c)?, selection)),
-        Operand::Col(c) => OperandValues::Column(input::ints(input(c)?, selection)),
+        Operand::Col(c) => match if float { input::floats(input(c)?, selection) } else { input::ints(input(c)?, selection) } {
+            Input::Ints { v, valid, .. } => OperandValues::Column { v, valid },
+            Input::Floats { v, valid, .. } => OperandValues::Column { v: v.into_iter().map(|f| f.to_bits() as i64).collect(), valid },
+            Input::Bytes(_) => unreachable!("ints and floats decode to vectors"),
+        },
         Operand::Float(f) => OperandValues::Const(f.to_bits() as i64),
         Operand::Int(i) if float => OperandValues::Const((i as f64).to_bits() as i64),
         Operand::Int(i) => OperandValues::Const(i),
@@ -407,6 +400,18 @@ impl FixedOut {
             let at = r as usize * self.width;
             self.data[at..at + self.width].copy_from_slice(&v.to_le_bytes()[..self.width]);
             self.valid.set(r as usize);
+        }
+    }
+
+    /// Writes the values of the selected rows (`values[i]` is row `selection[i]`'s),
+    /// those `valid` says are not NULL.
+    fn scatter(&mut self, selection: &[u32], values: &[i64], valid: Option<&[bool]>) {
+        for (i, (&r, &v)) in selection.iter().zip(values).enumerate() {
+            if valid.is_none_or(|ok| ok[i]) {
+                let at = r as usize * self.width;
+                self.data[at..at + self.width].copy_from_slice(&v.to_le_bytes()[..self.width]);
+                self.valid.set(r as usize);
+            }
         }
     }
 

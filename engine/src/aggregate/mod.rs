@@ -7,6 +7,7 @@
 
 pub(crate) mod input;
 pub mod join;
+mod distinct;
 mod percentile;
 pub mod sketch;
 mod state;
@@ -345,7 +346,7 @@ impl Aggregator {
                 _ => (rows, &gids[..], None),
             };
             let Some(c) = f.input() else {
-                self.bytes += self.states[i].update(f, None, rows, gids, None);
+                self.bytes = self.bytes.saturating_add_signed(self.states[i].update(f, None, rows, gids, None));
                 continue;
             };
             let col = columns[c].as_ref().expect("aggregate input fetched");
@@ -370,9 +371,9 @@ impl Aggregator {
                 }
             };
             let added = self.states[i].update(f, Some(&inputs[at].3), rows, gids, distinct_share);
-            self.bytes += added;
+            self.bytes = self.bytes.saturating_add_signed(added);
             if distinct {
-                self.distinct_bytes += added;
+                self.distinct_bytes = self.distinct_bytes.saturating_add_signed(added);
             }
         }
     }

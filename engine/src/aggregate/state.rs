@@ -2,13 +2,13 @@
 //! by group), updated a batch at a time from typed inputs (input.rs), merged across
 //! threads, finished into values.
 
+use super::distinct::DistinctSet;
 use super::input::Input;
 use super::percentile::Counts;
 use super::sketch::{self, Quantile, Uniq};
 use super::{AggFunc, AggValue, ValueKind};
-use crate::column::{compare_values, float_of, SortKind};
+use crate::column::{compare_values, float_of, sign_extend, SortKind};
 use crate::range_reader::Fetched;
-use hashbrown::HashSet;
 use std::cmp::Ordering;
 
 /// One aggregate's state for every group.
@@ -53,9 +53,10 @@ pub enum State {
         acc: Vec<Option<bool>>,
         and: bool,
     },
-    /// Distinct values: exact for values of up to 16 bytes, a 128-bit hash of longer ones;
-    /// and the count of those of earlier passes (Share::Distinct), already freed.
-    Distinct { sets: Vec<HashSet<u128>>, counted: Vec<i64> },
+    /// Distinct values (distinct.rs): integers exact, other values exact up to 16 bytes,
+    /// a 128-bit hash of longer ones; and the count of those of earlier passes
+    /// (Share::Distinct), already freed.
+    Distinct { sets: Vec<DistinctSet>, counted: Vec<i64> },
     /// Each group's values and how often each came in (percentile.rs).
     Percentile(Counts),
     Uniq(Vec<Uniq>),
@@ -159,7 +160,7 @@ impl State {
             State::MinMax { best, .. } => best.resize(groups, None),
             State::Bool { acc, .. } => acc.resize(groups, None),
             State::Distinct { sets, counted } => {
-                sets.resize_with(groups, HashSet::new);
+                sets.resize_with(groups, DistinctSet::default);
                 counted.resize(groups, 0);
             }
             State::Percentile(c) => c.grow(groups),
@@ -169,9 +170,10 @@ impl State {
     }
 
     /// Adds the selected `rows` of a batch (group of each in `gids`) from `input` (None:
-    /// count(*)). Returns the bytes of memory added (distinct values, new extremes).
+    /// count(*)). Returns the change in bytes of memory held (distinct values, new
+    /// extremes), negative when a distinct set measured itself smaller than counted.
     /// `share`: (passes, pass) of a Distinct share, whose pass adds only its values.
-    pub fn update(&mut self, f: &AggFunc, input: Option<&Input>, rows: &[u32], gids: &[u32], share: Option<(u32, u32)>) -> usize {
+    pub fn update(&mut self, f: &AggFunc, input: Option<&Input>, rows: &[u32], gids: &[u32], share: Option<(u32, u32)>) -> isize {
         match (self, input) {
             (State::Count(c), None) => gids.iter().for_each(|&g| c[g as usize] += 1),
             (State::Count(c), Some(input)) if !input.has_nulls() => gids.iter().for_each(|&g| c[g as usize] += 1),
@@ -243,7 +245,7 @@ impl State {
                         *slot = Some(x.into());
                     }
                 }
-                return added;
+                return added as isize;
             }
             (State::Bool { acc, and }, Some(Input::Bytes(col))) => {
                 for (&r, &g) in rows.iter().zip(gids) {
@@ -259,10 +261,10 @@ impl State {
                 }
             }
             (State::Distinct { sets, .. }, Some(Input::Bytes(col))) => return distinct_update(sets, f.kind(), col, rows, gids, share),
-            (State::Percentile(c), Some(input)) => return c.update(input, gids),
-            (State::Uniq(u), Some(Input::Bytes(col))) => return uniq_update(u, f.kind(), col, rows, gids),
-            (State::Quantile(q), Some(Input::Ints { v, valid, .. })) => return quantile_update(q, v.iter().map(|&x| x as f64), valid.as_deref(), gids),
-            (State::Quantile(q), Some(Input::Floats { v, valid, .. })) => return quantile_update(q, v.iter().copied(), valid.as_deref(), gids),
+            (State::Percentile(c), Some(input)) => return c.update(input, gids) as isize,
+            (State::Uniq(u), Some(Input::Bytes(col))) => return uniq_update(u, f.kind(), col, rows, gids) as isize,
+            (State::Quantile(q), Some(Input::Ints { v, valid, .. })) => return quantile_update(q, v.iter().map(|&x| x as f64), valid.as_deref(), gids) as isize,
+            (State::Quantile(q), Some(Input::Floats { v, valid, .. })) => return quantile_update(q, v.iter().copied(), valid.as_deref(), gids) as isize,
             _ => unreachable!("an aggregate's input has the shape its state reads"),
         }
         0
@@ -323,13 +325,7 @@ impl State {
             }
             (State::Distinct { sets: a, counted }, State::Distinct { sets: b, counted: c2 }) => {
                 counted[to] += c2[from];
-                let other = std::mem::take(&mut b[from]);
-                if a[to].len() < other.len() {
-                    let mine = std::mem::replace(&mut a[to], other);
-                    a[to].extend(mine);
-                } else {
-                    a[to].extend(other);
-                }
+                a[to].merge(std::mem::take(&mut b[from]));
             }
             (State::Percentile(a), State::Percentile(b)) => a.merge_group(b, from, to),
             (State::Uniq(a), State::Uniq(b)) => a[to].merge(&b[from]),
@@ -391,7 +387,7 @@ impl State {
     /// Bytes of values held beyond the fixed per-group state (as update counts them).
     pub fn held(&self) -> usize {
         match self {
-            State::Distinct { sets, .. } => sets.iter().map(|s| s.len() * 24).sum(),
+            State::Distinct { sets, .. } => sets.iter().map(DistinctSet::held).sum(),
             State::MinMax { best, .. } => best.iter().map(|b| b.as_ref().map_or(0, |b| b.len())).sum(),
             State::Percentile(c) => c.held(),
             State::Uniq(u) => u.iter().map(Uniq::held).sum(),
@@ -405,7 +401,7 @@ impl State {
         if let State::Distinct { sets, counted } = self {
             for (s, c) in sets.iter_mut().zip(counted.iter_mut()) {
                 *c += s.len() as i64;
-                *s = HashSet::new();
+                *s = DistinctSet::default();
             }
         }
     }
@@ -443,16 +439,17 @@ fn each_new_value<'c>(col: &'c Fetched, rows: &[u32], gids: &[u32], mut f: impl 
 }
 
 /// count(DISTINCT) over a batch. Under a Distinct share only the values of this pass go in.
-fn distinct_update(sets: &mut [HashSet<u128>], kind: ValueKind, col: &Fetched, rows: &[u32], gids: &[u32], share: Option<(u32, u32)>) -> usize {
+fn distinct_update(sets: &mut [DistinctSet], kind: ValueKind, col: &Fetched, rows: &[u32], gids: &[u32], share: Option<(u32, u32)>) -> isize {
     let mut added = 0;
     each_new_value(col, rows, gids, |g, _, v| {
-        let key = distinct_key(kind, v);
-        if share.is_some_and(|(passes, pass)| super::pass_of(key, passes) != pass) {
+        if share.is_some_and(|(passes, pass)| super::pass_of(distinct_key(kind, v), passes) != pass) {
             return;
         }
-        if sets[g as usize].insert(key) {
-            added += 24;
-        }
+        let set = &mut sets[g as usize];
+        added += match kind {
+            ValueKind::Int if matches!(v.len(), 1 | 2 | 4 | 8) => set.insert_int(sign_extend(v), || distinct_key(kind, v)),
+            _ => set.insert_key(distinct_key(kind, v)),
+        };
     });
     added
 }
