@@ -341,7 +341,7 @@ pub fn to_datums_of(col: &ColumnPlan, data: ColumnData, rows: &[u32]) -> DatumCo
 
 /// The plan's columns as the engine's readers want them (by attribute number).
 pub fn read_columns(plan: &TablePlan) -> Vec<mergetree::range_reader::ReadColumn> {
-    plan.columns.iter().map(|c| mergetree::range_reader::ReadColumn { id: c.attnum as u32, ty: c.ty, missing: c.missing.clone() }).collect()
+    plan.columns.iter().map(|c| mergetree::range_reader::ReadColumn { id: c.attnum as u32, ty: c.ty, missing: c.missing.clone(), scaled: None }).collect()
 }
 
 /// A column absent from a part (or a buffered row) as engine values: its ADD COLUMN

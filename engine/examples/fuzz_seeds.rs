@@ -24,9 +24,9 @@ fn main() {
             c.push(&(r as f64 / 3.0).to_le_bytes());
         }
         let columns = vec![
-            ColumnCodec { chain: chain.map(|c| CodecChain::parse(c, compression).unwrap()), dict: Default::default(), json: false },
+            ColumnCodec { chain: chain.map(|c| CodecChain::parse(c, compression).unwrap()), dict: Default::default(), json: false, numeric: false },
             ColumnCodec::default(),
-            ColumnCodec { chain: Some(CodecChain::parse("Gorilla", compression).unwrap()), dict: Default::default(), json: false },
+            ColumnCodec { chain: Some(CodecChain::parse("Gorilla", compression).unwrap()), dict: Default::default(), json: false, numeric: false },
         ];
         let settings = WriterSettings { index_granularity: 16, compression, auto_compression: false, columns, ..Default::default() };
         let (bytes, _) = PartWriter::new(settings).write(&specs, &[a, b, c], &[0]).expect("part");

@@ -28,6 +28,10 @@ pub enum SortKind {
     /// Postgres numeric's stored bytes compared as numeric_cmp (numeric.rs). Only
     /// predicates use it: numeric columns store as Opaque (no min/max, no index order).
     Numeric,
+    /// A part's numeric column stored as 8-byte integers scaled by 10^scale
+    /// (part/scaled.rs), ordered as integers. Only part metadata says it: readers get the
+    /// numeric's bytes back, or the integers when they ask for this scale.
+    Scaled(u16),
 }
 
 /// Validity bitmap: bit set = value present.
@@ -332,7 +336,7 @@ impl ColumnData {
 /// Compares two non-NULL values of a column whose order the engine knows.
 pub fn compare_values(kind: SortKind, a: &[u8], b: &[u8]) -> Ordering {
     match kind {
-        SortKind::SignedInt => sign_extend(a).cmp(&sign_extend(b)),
+        SortKind::SignedInt | SortKind::Scaled(_) => sign_extend(a).cmp(&sign_extend(b)),
         SortKind::Float => {
             let (x, y) = (float_of(a), float_of(b));
             match (x.is_nan(), y.is_nan()) {

@@ -193,6 +193,52 @@ pub fn read_scaled(bytes: &[u8], scale: u16) -> Option<i64> {
     Some(if negative { -v } else { v })
 }
 
+/// The stored form of the numeric `v / 10^scale` with display scale `scale`, as
+/// Postgres' make_result writes it: base-10000 digits without leading or trailing zero
+/// digits (zero has none, weight 0, positive), the short header when scale and weight
+/// allow it. read_scaled(encode_scaled(v, s), s) == Some(v).
+pub fn encode_scaled(v: i64, scale: u16) -> Vec<u8> {
+    // Pad the fraction to whole base-10000 digits: the last digit is then worth
+    // 10000^-frac_digits.
+    let pad = (4 - scale % 4) % 4;
+    let mut m = v.unsigned_abs() as u128 * 10u128.pow(pad as u32);
+    let mut weight = -(((scale + pad) / 4) as i32);
+    let mut digits: Vec<u16> = Vec::new();
+    // Least significant first; trailing zero digits only move the weight.
+    while m > 0 {
+        let d = (m % 10_000) as u16;
+        m /= 10_000;
+        if digits.is_empty() && d == 0 {
+            weight += 1;
+            continue;
+        }
+        digits.push(d);
+    }
+    digits.reverse();
+    let negative = v < 0;
+    // `weight` was the last digit's: the first digit's is len - 1 above it.
+    let weight = if digits.is_empty() { 0 } else { weight + digits.len() as i32 - 1 };
+    let mut out = Vec::with_capacity(4 + 2 * digits.len());
+    if scale <= SHORT_DSCALE_MASK >> SHORT_DSCALE_SHIFT && (-64..=63).contains(&weight) {
+        let mut h = SHORT | (scale << SHORT_DSCALE_SHIFT) | (weight as u16 & SHORT_WEIGHT_MASK);
+        if negative {
+            h |= SHORT_SIGN_MASK;
+        }
+        if weight < 0 {
+            h |= SHORT_WEIGHT_SIGN_MASK;
+        }
+        out.extend_from_slice(&h.to_le_bytes());
+    } else {
+        let sign = if negative { NEG } else { 0 };
+        out.extend_from_slice(&(sign | (scale & DSCALE_MASK)).to_le_bytes());
+        out.extend_from_slice(&(weight as i16).to_le_bytes());
+    }
+    for d in digits {
+        out.extend_from_slice(&d.to_le_bytes());
+    }
+    out
+}
+
 pub fn pow10(e: u32) -> Option<i128> {
     10i128.checked_pow(e)
 }
@@ -232,6 +278,31 @@ mod tests {
         let mut b = h.to_le_bytes().to_vec();
         digits.iter().for_each(|d| b.extend(d.to_le_bytes()));
         b
+    }
+
+    #[test]
+    fn encodes_as_postgres_does() {
+        assert_eq!(encode_scaled(12345, 2), short(false, 2, 0, &[123, 4500]));
+        assert_eq!(encode_scaled(-5, 2), short(true, 2, -1, &[500]));
+        assert_eq!(encode_scaled(100_000_000, 2), short(false, 2, 1, &[100]));
+        assert_eq!(encode_scaled(0, 3), short(false, 3, 0, &[]));
+        assert_eq!(encode_scaled(-10_000, 0), short(true, 0, 1, &[1]));
+        // 0.0001 at scale 8: one digit of weight -1.
+        assert_eq!(encode_scaled(10_000, 8), short(false, 8, -1, &[1]));
+        // A display scale beyond the short header's 63: the long form.
+        let mut long = (NEG | 70).to_le_bytes().to_vec();
+        long.extend((-18i16).to_le_bytes());
+        long.extend(500u16.to_le_bytes());
+        assert_eq!(encode_scaled(-5, 70)[..], long[..]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn encoding_round_trips(v in proptest::prelude::any::<i64>(), scale in 0u16..20) {
+            let b = encode_scaled(v, scale);
+            proptest::prop_assert_eq!(read_scaled(&b, scale), Some(v));
+            proptest::prop_assert_eq!(read(&b).and_then(|n| n.scaled(scale)), Some(v));
+        }
     }
 
     #[test]

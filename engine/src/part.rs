@@ -21,9 +21,10 @@ use std::sync::{Arc, OnceLock};
 pub const MAGIC: &[u8; 4] = b"MTP1";
 pub const HEADER_LEN: usize = 12;
 /// 3: columns may have a trained ZSTD dictionary for their frames (version 2: without).
-/// 4: parts may have JSON subcolumns (`PartMeta::subcolumns`). Versions 2 and 3 are
-/// still read.
-pub const FORMAT_VERSION: u16 = 4;
+/// 4: parts may have JSON subcolumns (`PartMeta::subcolumns`).
+/// 5: numeric columns may be stored as scaled integers (`SortKind::Scaled`); the
+/// metadata's layout is version 4's. Versions 2 and 3 are still read.
+pub const FORMAT_VERSION: u16 = 5;
 
 /// Column ids of JSON subcolumns start here (above any attribute number).
 pub const SUBCOLUMN_ID: u32 = 0xF000_0000;
@@ -49,6 +50,9 @@ pub struct ColumnCodec {
     pub dict: DictMode,
     /// Text that may hold JSON objects: the writer looks for JSON subcolumns.
     pub json: bool,
+    /// A numeric column: the writer stores it as scaled integers where it can
+    /// (part/scaled.rs).
+    pub numeric: bool,
 }
 
 impl Default for WriterSettings {
@@ -99,11 +103,13 @@ pub struct DictBlock {
 }
 
 impl ColumnMeta {
-    /// The chain as users see it, e.g. `Dictionary(200), LZ4` or `DoubleDelta, LZ4`.
+    /// The chain as users see it, e.g. `Dictionary(200), LZ4`, `DoubleDelta, LZ4` or
+    /// `Scaled(2), T64, LZ4` (numeric as integers scaled by 10^2).
     pub fn codec_description(&self) -> String {
-        let chain = match &self.dictionary {
-            Some(d) => format!("Dictionary({}), {}", d.values, self.codec),
-            None => self.codec.to_string(),
+        let chain = match (&self.dictionary, self.spec.sort) {
+            (Some(d), _) => format!("Dictionary({}), {}", d.values, self.codec),
+            (None, SortKind::Scaled(scale)) => format!("Scaled({scale}), {}", self.codec),
+            (None, _) => self.codec.to_string(),
         };
         match &self.frame_dictionary {
             Some(m) => format!("{chain} with a {} KB trained dictionary", m.compressed_len.div_ceil(1024)),
@@ -184,6 +190,11 @@ impl PartMeta {
                 }
             }
         }
+        for (i, c) in self.columns.iter().enumerate() {
+            if matches!(c.spec.sort, SortKind::Scaled(_)) && (self.version < 5 || c.spec.ty != (ColumnType::Fixed { width: 8 }) || c.dictionary.is_some()) {
+                return bad(format!("column {i} is not a valid scaled numeric column"));
+            }
+        }
         for s in &self.subcolumns {
             if s.source >= SUBCOLUMN_ID || self.columns.get(s.column).is_none_or(|c| c.spec.ty != ColumnType::Var || c.spec.id < SUBCOLUMN_ID) {
                 return bad(format!("JSON subcolumn {} is not a subcolumn", s.column));
@@ -250,7 +261,22 @@ impl PartWriter {
             .map(|(ci, &(spec, col))| {
                 let setting = s.columns.get(ci).cloned().unwrap_or_default();
                 let dict_enc = dict::encode(col, setting.dict);
-                let target = dict_enc.as_ref().map_or(col, |e| &e.codes);
+                // Numerics as scaled integers, where the codec is the writer's to choose
+                // and the column is neither dictionary-encoded nor in the primary index
+                // (whose entries are the values' bytes).
+                let scaled = match setting.numeric && setting.chain.is_none() && dict_enc.is_none() && !primary_key.contains(&ci) {
+                    true => scaled::scale(col),
+                    false => None,
+                };
+                let stored_spec = match &scaled {
+                    Some((_, scale)) => ColumnSpec { id: spec.id, ty: ColumnType::Fixed { width: 8 }, sort: SortKind::Scaled(*scale) },
+                    None => spec.clone(),
+                };
+                let target = match (&dict_enc, &scaled) {
+                    (Some(e), _) => &e.codes,
+                    (None, Some((ints, _))) => ints,
+                    (None, None) => col,
+                };
                 let frame_rows = granule::frames::frame_rows(target);
                 let chain = match (&setting.chain, target.column_type()) {
                     (Some(c), _) => c.clone(),
@@ -261,7 +287,7 @@ impl PartWriter {
                             crate::column::Values::Fixed { data, .. } => &data[..n * w],
                             _ => &[][..],
                         };
-                        choose::choose(sample, w, spec.sort, s.compression, frame_rows)
+                        choose::choose(sample, w, stored_spec.sort, s.compression, frame_rows)
                     }
                     _ => CodecChain::plain(s.compression),
                 };
@@ -313,10 +339,12 @@ impl PartWriter {
                     info.push((raw_len, crc));
                     blocks.push(block);
                 }
-                let (min, max) = min_max(col, spec.sort);
+                // Scaled integers order as numerics do, but readers compare the numerics'
+                // bytes: no extremes for them.
+                let (min, max) = if scaled.is_some() { (None, None) } else { min_max(col, spec.sort) };
                 let null_count = col.validity.as_ref().map_or(0, |v| (v.len() - v.count_set()) as u64);
                 let meta = ColumnMeta {
-                    spec: spec.clone(),
+                    spec: stored_spec,
                     codec: chain,
                     dictionary,
                     marks: Vec::new(),
@@ -353,8 +381,13 @@ impl PartWriter {
             starts.iter().map(|&r| primary_key.iter().map(|&k| columns[k].get(r).map(|v| v.to_vec())).collect()).collect()
         };
         let meta = PartMeta {
-            // Version 3 where nothing needs 4: such parts stay readable by older builds.
-            version: if subcolumns.is_empty() { 3 } else { FORMAT_VERSION },
+            // The oldest version that has what the part needs: such parts stay readable
+            // by older builds.
+            version: match (metas.iter().any(|c| matches!(c.spec.sort, SortKind::Scaled(_))), subcolumns.is_empty()) {
+                (true, _) => 5,
+                (false, false) => 4,
+                (false, true) => 3,
+            },
             rows: rows as u64,
             granule_rows,
             columns: metas,
@@ -563,10 +596,21 @@ impl<S: BlockStore> PartReader<S> {
     /// `None` = all). Frames holding none of them are skipped; their rows read as NULL.
     pub fn read_granule_rows(&self, col: usize, g: usize, wanted: Option<&[u32]>) -> Result<ColumnData> {
         let (c, block) = self.granule_block(col, g, wanted)?;
-        match &c.dictionary {
-            None => Ok(block),
-            Some(_) => dict::decode(self.dictionary(col)?.expect("dictionary column"), &block),
+        match (&c.dictionary, c.spec.sort) {
+            (Some(_), _) => dict::decode(self.dictionary(col)?.expect("dictionary column"), &block),
+            (None, SortKind::Scaled(scale)) => Ok(scaled::unscale(&block, scale)),
+            (None, _) => Ok(block),
         }
+    }
+
+    /// Like [`read_granule_rows`](Self::read_granule_rows) for a numeric column stored
+    /// as integers scaled by 10^`scale` in this part: the integers (8 bytes each).
+    /// None when the part stores the column otherwise.
+    pub fn read_granule_scaled(&self, col: usize, g: usize, scale: u16, wanted: Option<&[u32]>) -> Result<Option<ColumnData>> {
+        if self.meta().columns.get(col).is_none_or(|c| c.spec.sort != SortKind::Scaled(scale)) {
+            return Ok(None);
+        }
+        Ok(Some(self.granule_block(col, g, wanted)?.1))
     }
 
     /// Column `col`'s block of granule `g`, decoded (at least the `wanted` rows): its
@@ -664,6 +708,7 @@ impl<S: BlockStore> PartReader<S> {
 use bincode::Options as _;
 
 mod json_subcolumns;
+mod scaled;
 
 mod legacy;
 use legacy::{v2, v3};

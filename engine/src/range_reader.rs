@@ -12,12 +12,14 @@ use crate::predicate::{FilterColumn, Predicate};
 use crate::{BlockStore, PartReader, Result};
 
 /// A column a reader wants, by the id parts store it under, with its value for rows of
-/// parts written before it existed (None: NULL).
+/// parts written before it existed (None: NULL). `scaled`: a numeric column the reader
+/// takes as integers scaled by 10^s (8 bytes each) from parts that store it so.
 #[derive(Clone, Debug)]
 pub struct ReadColumn {
     pub id: u32,
     pub ty: ColumnType,
     pub missing: Option<Vec<u8>>,
+    pub scaled: Option<u16>,
 }
 
 /// A column of a granule as read: values, or (for a part that dictionary-encodes it) its
@@ -112,7 +114,14 @@ pub fn fetch<'a, S: BlockStore>(
 ) -> Result<Fetched<'a>> {
     let rows = reader.meta().granule_rows[g] as usize;
     match pc.map[ci] {
-        Some(col) => fetch_part_column(reader, col, g, wanted),
+        Some(col) => {
+            if let Some(scale) = cols[ci].scaled {
+                if let Some(ints) = reader.read_granule_scaled(col, g, scale, wanted)? {
+                    return Ok(Fetched::Values(ints));
+                }
+            }
+            fetch_part_column(reader, col, g, wanted)
+        }
         None => Ok(Fetched::Values(ColumnData::filled(cols[ci].ty, cols[ci].missing.as_deref(), rows))),
     }
 }

@@ -275,6 +275,14 @@ impl ScalarExpr {
                 let c = input(col)?;
                 let inexact = || Error::Inexact(format!("NaN or a numeric value not of scale {scale}"));
                 match c {
+                    // Integers already: a part stores the column scaled by 10^scale and
+                    // the reader asked for them (ReadColumn::scaled); numerics are never
+                    // fixed-width.
+                    Fetched::Values(ints) if ints.column_type() == (ColumnType::Fixed { width: 8 }) => {
+                        for &r in selection {
+                            out.set(r, ints.get(r as usize).map(|b| i64::from_le_bytes(b.try_into().unwrap_or([0; 8]))));
+                        }
+                    }
                     // A dictionary's values read once per code, not once per row (when the
                     // dictionary is smaller than the rows to read).
                     Fetched::Codes { codes, validity, dict } if dict.len() <= selection.len() => {

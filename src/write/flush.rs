@@ -120,6 +120,8 @@ unsafe fn write_part(
                 // Text and varchar: what `column::jsonb ->> 'key'` reads.
                 // SAFETY: a syscache lookup of the column's own type, in a transaction.
                 json: c.ty == mergetree::ColumnType::Var && matches!(unsafe { pg_sys::getBaseType(c.typid) }, pg_sys::TEXTOID | pg_sys::VARCHAROID),
+                // SAFETY: a syscache lookup of the column's own type, in the flush's transaction.
+                numeric: unsafe { pg_sys::getBaseType(c.typid) } == pg_sys::NUMERICOID,
             })
             .collect(),
     };

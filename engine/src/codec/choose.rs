@@ -14,7 +14,7 @@ pub const SAMPLE_VALUES: usize = 16384;
 fn candidates(width: usize, sort: SortKind) -> Vec<Vec<Transform>> {
     use Transform::*;
     match (sort, width) {
-        (SortKind::SignedInt, 1 | 2 | 4 | 8) => {
+        (SortKind::SignedInt | SortKind::Scaled(_), 1 | 2 | 4 | 8) => {
             vec![vec![Delta], vec![DoubleDelta], vec![T64], vec![Delta, T64], vec![Gcd, T64], vec![Gcd, Delta, T64]]
         }
         (SortKind::Float, 4 | 8) => vec![vec![Gorilla]],

@@ -54,8 +54,8 @@ proptest! {
         let rows: Vec<_> = perm.iter().map(|&i| rows[i as usize].clone()).collect();
         let compression = if zstd { Compression::Zstd(3) } else { Compression::Lz4 };
         let columns = vec![
-            ColumnCodec { chain: chain.map(|c| CodecChain::parse(c, compression).unwrap()), dict: Default::default(), json: false },
-            ColumnCodec { chain: None, dict, json: false },
+            ColumnCodec { chain: chain.map(|c| CodecChain::parse(c, compression).unwrap()), dict: Default::default(), json: false, numeric: false },
+            ColumnCodec { chain: None, dict, json: false, numeric: false },
         ];
         let w = PartWriter::new(WriterSettings { index_granularity: granularity, compression, columns, ..Default::default() });
         let (bytes, meta) = w.write(&specs(), &cols, &[0]).unwrap();
@@ -294,4 +294,40 @@ fn json_columns_get_subcolumns() {
     // A column not marked as text: none either.
     let (_, meta) = PartWriter::new(WriterSettings::default()).write(&specs(), &build(&rows), &[0]).unwrap();
     assert!(meta.subcolumns.is_empty());
+}
+
+#[test]
+fn numeric_columns_are_stored_scaled() {
+    use crate::numeric::encode_scaled;
+    // Prices at scale 2, every 7th NULL, many distinct values (no dictionary).
+    let price = |i: i64| (i % 7 != 0).then(|| encode_scaled(i * 1_237 % 10_000_000 - 3_000_000, 2));
+    let rows: Vec<(Option<i64>, Option<Vec<u8>>)> = (0..20000).map(|i| (Some(i), price(i))).collect();
+    let numeric = ColumnCodec { numeric: true, ..Default::default() };
+    let settings = || WriterSettings { index_granularity: 1000, columns: vec![ColumnCodec::default(), numeric.clone()], ..Default::default() };
+    let (bytes, meta) = PartWriter::new(settings()).write(&specs(), &build(&rows), &[0]).unwrap();
+    assert_eq!(meta.version, 5);
+    assert_eq!(meta.columns[1].spec.sort, SortKind::Scaled(2));
+    assert!(meta.columns[1].codec_description().starts_with("Scaled(2), "), "{}", meta.columns[1].codec_description());
+    let r = PartReader::open(VecStore(bytes)).unwrap();
+    // Readers get the numerics' bytes back.
+    assert_eq!(read_all(&r), rows);
+    // Or the integers, at the stored scale only.
+    let ints = r.read_granule_scaled(1, 3, 2, None).unwrap().unwrap();
+    assert_eq!(ints.len(), 1000);
+    for i in 0..ints.len() {
+        let row = 3000 + i as i64;
+        let want = (row % 7 != 0).then(|| row * 1_237 % 10_000_000 - 3_000_000);
+        assert_eq!(ints.get(i).map(|b| i64::from_le_bytes(b.try_into().unwrap())), want);
+    }
+    assert!(r.read_granule_scaled(1, 3, 3, None).unwrap().is_none());
+    assert!(r.read_granule_scaled(0, 3, 2, None).unwrap().is_none());
+    // A value of another display scale keeps the part's numerics as they are (version 3).
+    let mut mixed = rows.clone();
+    mixed[5].1 = Some(encode_scaled(1, 3));
+    let (bytes, meta) = PartWriter::new(settings()).write(&specs(), &build(&mixed), &[0]).unwrap();
+    assert_eq!((meta.version, meta.columns[1].spec.sort), (3, specs()[1].sort));
+    assert_eq!(read_all(&PartReader::open(VecStore(bytes)).unwrap()), mixed);
+    // Nor in the primary index.
+    let (_, meta) = PartWriter::new(settings()).write(&specs(), &build(&rows), &[0, 1]).unwrap();
+    assert_eq!(meta.columns[1].spec.sort, specs()[1].sort);
 }

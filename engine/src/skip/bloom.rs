@@ -18,7 +18,7 @@ const CANONICAL_NAN: u64 = 0x7ff8_0000_0000_0000;
 /// bytes (and opaque values, which only byte equality can judge) as they are.
 pub fn hash_value(kind: SortKind, v: &[u8]) -> u64 {
     match kind {
-        SortKind::SignedInt => hash_bytes(&sign_extend(v).to_le_bytes()),
+        SortKind::SignedInt | SortKind::Scaled(_) => hash_bytes(&sign_extend(v).to_le_bytes()),
         SortKind::Float => {
             let f = float_of(v);
             let bits = if f.is_nan() {

@@ -44,6 +44,10 @@ pub struct EngineSpec {
     join: Option<JoinSpec>,
     /// Table columns read only by JSON field keys.
     json_only: Vec<usize>,
+    /// Numeric table columns read only as integers scaled by 10^s (ScalarExpr::Numeric),
+    /// with s: parts that store them so hand the integers over (mergetree's
+    /// part/scaled.rs).
+    scaled: Vec<(usize, u16)>,
 }
 
 /// The join of an EngineSpec: the table's join key column, the lookup of the joined
@@ -224,6 +228,7 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
     if let Some(j) = &join {
         needed.push(j.key);
     }
+    let scaled = scaled_columns(&derived, &aggs, &keys, &filters, &json_sources, join.as_ref().map(|j| j.key));
     // Columns only JSON fields read: a part with the fields as subcolumns skips them.
     let json_only: Vec<usize> = json_sources.iter().copied().filter(|c| !needed.contains(c)).collect();
     needed.extend(json_sources);
@@ -232,7 +237,31 @@ pub fn engine_spec(plan: &NodePlan, tp: &crate::datum::TablePlan, filters: Vec<O
     for k in keys.iter_mut().filter(|k| k.col == CODE_COLUMN) {
         k.col = tp.columns.len() + derived.len();
     }
-    EngineSpec { spec: AggSpec { keys, aggs, filters }, needed, derived, layout, join, json_only }
+    EngineSpec { spec: AggSpec { keys, aggs, filters }, needed, derived, layout, join, json_only, scaled }
+}
+
+/// The numeric columns read only by ScalarExpr::Numeric (at one scale), with the scale:
+/// nothing else (a key, an aggregate's input, a filter, another expression, the join)
+/// needs their numerics' bytes.
+fn scaled_columns(derived: &[ScalarExpr], aggs: &[AggFunc], keys: &[KeySpec], filters: &[Option<Predicate>], json: &[usize], join_key: Option<usize>) -> Vec<(usize, u16)> {
+    let mut other: Vec<usize> = derived.iter().filter(|d| !matches!(d, ScalarExpr::Numeric { .. })).flat_map(ScalarExpr::inputs).collect();
+    other.extend(aggs.iter().filter_map(AggFunc::input));
+    other.extend(keys.iter().map(|k| k.col));
+    for f in filters.iter().flatten() {
+        f.columns(&mut other);
+    }
+    other.extend(json);
+    other.extend(join_key);
+    let numeric: Vec<(usize, u16)> = derived
+        .iter()
+        .filter_map(|d| match *d {
+            ScalarExpr::Numeric { col, scale } => Some((col, scale)),
+            _ => None,
+        })
+        .collect();
+    let mut scaled: Vec<(usize, u16)> = numeric.iter().copied().filter(|&(c, s)| !other.contains(&c) && numeric.iter().all(|&(c2, s2)| c2 != c || s2 == s)).collect();
+    scaled.dedup();
+    scaled
 }
 
 /// The derived column (or constant) computing `e`: columns it reads go to `needed`,
@@ -398,6 +427,14 @@ fn scan_data(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
         Pass::Over { memory: held.iter().map(|h| h.0).sum(), distinct: held.iter().map(|h| h.1).sum() }
     };
     let filtered: Vec<usize> = src.conjuncts.iter().flat_map(|(_, c)| c.iter().copied()).collect();
+    // The scan's filter reads its columns' values as they are: scaled integers only for
+    // columns it does not read.
+    let mut scaled_read_cols = src.read_cols.clone();
+    for &(c, scale) in &es.scaled {
+        if !filtered.contains(&c) {
+            scaled_read_cols[c].scaled = Some(scale);
+        }
+    }
     while src.next_part() {
         let pi = src.current.expect("a current part");
         let granules = src.granules.clone();
@@ -428,7 +465,7 @@ fn scan_data(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
                 units.push((op.reader.with_store(store), chunk.to_vec()));
             }
             check_for_interrupts!();
-            let (cols, read_cols, conjuncts) = (&op.columns, &src.read_cols, &src.conjuncts);
+            let (cols, read_cols, conjuncts) = (&op.columns, &scaled_read_cols, &src.conjuncts);
             // Each engine thread takes units from a shared counter into its own state.
             // Threads stop taking work once the groups outgrow the budget, so memory
             // stays near the limit however many groups the data has.
