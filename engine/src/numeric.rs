@@ -198,27 +198,35 @@ pub fn read_scaled(bytes: &[u8], scale: u16) -> Option<i64> {
 /// digits (zero has none, weight 0, positive), the short header when scale and weight
 /// allow it. read_scaled(encode_scaled(v, s), s) == Some(v).
 pub fn encode_scaled(v: i64, scale: u16) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16);
+    encode_scaled_into(v, scale, &mut out);
+    out
+}
+
+/// [`encode_scaled`] appending to `out` (a column's bytes: no allocation per value).
+pub fn encode_scaled_into(v: i64, scale: u16, out: &mut Vec<u8>) {
     // Pad the fraction to whole base-10000 digits: the last digit is then worth
     // 10000^-frac_digits.
     let pad = (4 - scale % 4) % 4;
     let mut m = v.unsigned_abs() as u128 * 10u128.pow(pad as u32);
     let mut weight = -(((scale + pad) / 4) as i32);
-    let mut digits: Vec<u16> = Vec::new();
-    // Least significant first; trailing zero digits only move the weight.
+    // At most 23 decimal digits (an i64 times 10^3): 6 base-10000 digits, least
+    // significant first; trailing zero digits only move the weight.
+    let mut digits = [0u16; 8];
+    let mut n = 0;
     while m > 0 {
         let d = (m % 10_000) as u16;
         m /= 10_000;
-        if digits.is_empty() && d == 0 {
+        if n == 0 && d == 0 {
             weight += 1;
             continue;
         }
-        digits.push(d);
+        digits[n] = d;
+        n += 1;
     }
-    digits.reverse();
     let negative = v < 0;
-    // `weight` was the last digit's: the first digit's is len - 1 above it.
-    let weight = if digits.is_empty() { 0 } else { weight + digits.len() as i32 - 1 };
-    let mut out = Vec::with_capacity(4 + 2 * digits.len());
+    // `weight` was the last digit's: the first digit's is n - 1 above it.
+    let weight = if n == 0 { 0 } else { weight + n as i32 - 1 };
     if scale <= SHORT_DSCALE_MASK >> SHORT_DSCALE_SHIFT && (-64..=63).contains(&weight) {
         let mut h = SHORT | (scale << SHORT_DSCALE_SHIFT) | (weight as u16 & SHORT_WEIGHT_MASK);
         if negative {
@@ -233,10 +241,9 @@ pub fn encode_scaled(v: i64, scale: u16) -> Vec<u8> {
         out.extend_from_slice(&(sign | (scale & DSCALE_MASK)).to_le_bytes());
         out.extend_from_slice(&(weight as i16).to_le_bytes());
     }
-    for d in digits {
+    for d in digits[..n].iter().rev() {
         out.extend_from_slice(&d.to_le_bytes());
     }
-    out
 }
 
 pub fn pow10(e: u32) -> Option<i128> {

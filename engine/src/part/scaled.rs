@@ -6,8 +6,8 @@
 //! numeric per row (numeric.rs). Readers get the numeric's bytes back exactly: a part
 //! is written so only if every value's bytes are what encoding its integer gives.
 
-use crate::column::{ColumnData, ColumnType, Values};
-use crate::numeric::{encode_scaled, read_scaled};
+use crate::column::{ColumnData, Values};
+use crate::numeric::{encode_scaled, encode_scaled_into, read_scaled};
 
 /// The column as integers scaled by its one display scale, or None when some value is
 /// not exactly one (NaN, infinities, another display scale, beyond an i64, or bytes
@@ -41,19 +41,23 @@ fn display_scale(b: &[u8]) -> Option<u16> {
 
 /// The numeric bytes of integers scaled by 10^`scale` (what `scale` took in).
 pub fn unscale(ints: &ColumnData, scale: u16) -> ColumnData {
-    let mut out = ColumnData::new(ColumnType::Var);
+    let mut offsets = Vec::with_capacity(ints.len() + 1);
+    let mut data = Vec::with_capacity(ints.len() * 8);
+    offsets.push(0u32);
     for i in 0..ints.len() {
-        match ints.get(i) {
-            Some(b) => out.push(&encode_scaled(i64::from_le_bytes(b.try_into().unwrap_or([0; 8])), scale)),
-            None => out.push_null(),
+        // NULL rows have no bytes.
+        if let Some(b) = ints.get(i) {
+            encode_scaled_into(i64::from_le_bytes(b.try_into().unwrap_or([0; 8])), scale, &mut data);
         }
+        offsets.push(data.len() as u32);
     }
-    out
+    ColumnData { values: Values::Var { offsets, data }, validity: ints.validity.clone() }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::column::ColumnType;
 
     fn numerics(values: &[Option<i64>], scale: u16) -> ColumnData {
         let mut c = ColumnData::new(ColumnType::Var);
