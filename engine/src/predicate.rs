@@ -138,6 +138,24 @@ impl FilterColumn<'_> {
     }
 }
 
+/// `column op x` over the rows of a plain integer column (dates and times are integers):
+/// the hot filter of range scans (TPC-H's ship dates), read at the column's width with
+/// the constant decoded once. None for a column of another layout.
+fn compare_ints(c: &ColumnData, rows: &[u32], op: CmpOp, x: i64) -> Option<Vec<u8>> {
+    let crate::column::Values::Fixed { width, data } = &c.values else { return None };
+    Some(match *width {
+        8 => compare_each(c, rows, op, x, |r| i64::from_le_bytes(data[r * 8..r * 8 + 8].try_into().unwrap_or([0; 8]))),
+        4 => compare_each(c, rows, op, x, |r| i32::from_le_bytes(data[r * 4..r * 4 + 4].try_into().unwrap_or([0; 4])) as i64),
+        2 => compare_each(c, rows, op, x, |r| i16::from_le_bytes([data[r * 2], data[r * 2 + 1]]) as i64),
+        _ => return None,
+    })
+}
+
+#[inline(always)]
+fn compare_each(c: &ColumnData, rows: &[u32], op: CmpOp, x: i64, get: impl Fn(usize) -> i64) -> Vec<u8> {
+    rows.iter().map(|&r| if c.is_null(r as usize) { N } else { op.holds(get(r as usize).cmp(&x)) as u8 }).collect()
+}
+
 /// What is known of one column's values over some rows.
 #[derive(Clone, Debug, Default)]
 pub struct ValueRange {
@@ -251,7 +269,12 @@ impl Predicate {
         let col = |i: usize| cols[i].expect("filter column decoded");
         match self {
             Predicate::Const(c) => vec![match c { Some(true) => T, Some(false) => F, None => N }; rows.len()],
-            Predicate::Cmp { col: ci, kind, op, value } => col(*ci).map_values(rows, |v| op.holds(compare_values(*kind, v, value)) as u8),
+            Predicate::Cmp { col: ci, kind, op, value } => match (kind, col(*ci)) {
+                (SortKind::SignedInt, FilterColumn::Values(c)) if matches!(value.len(), 1 | 2 | 4 | 8) => {
+                    compare_ints(c, rows, *op, crate::column::sign_extend(value)).unwrap_or_else(|| col(*ci).map_values(rows, |v| op.holds(compare_values(*kind, v, value)) as u8))
+                }
+                (_, c) => c.map_values(rows, |v| op.holds(compare_values(*kind, v, value)) as u8),
+            },
             Predicate::In { col: ci, kind, values, has_null } => col(*ci).map_values(rows, |v| {
                 if values.iter().any(|x| compare_values(*kind, v, x) == Ordering::Equal) {
                     T
@@ -414,6 +437,30 @@ mod tests {
     use super::*;
     use crate::column::ColumnType;
     use proptest::prelude::*;
+
+    proptest! {
+        /// The integer fast path answers as comparing values one by one does, at every
+        /// width, with constants of another width, and NULLs.
+        #[test]
+        fn integer_comparisons_match_compare_values(vals in proptest::collection::vec(proptest::option::of(-300i64..300), 1..80),
+                                                    x in -300i64..300, width in prop_oneof![Just(2usize), Just(4), Just(8)],
+                                                    cwidth in prop_oneof![Just(2usize), Just(4), Just(8)], op in 0usize..6) {
+            let op = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge][op];
+            let mut c = ColumnData::new(ColumnType::Fixed { width: width as u16 });
+            for v in &vals {
+                match v {
+                    Some(v) => c.push(&v.to_le_bytes()[..width]),
+                    None => c.push_null(),
+                }
+            }
+            let value = x.to_le_bytes()[..cwidth].to_vec();
+            let rows: Vec<u32> = (0..vals.len() as u32).filter(|r| r % 3 != 1).collect();
+            let p = Predicate::Cmp { col: 0, kind: SortKind::SignedInt, op, value: value.clone() };
+            let got = p.evaluate_rows(&[Some(FilterColumn::Values(&c))], &rows);
+            let want: Vec<u32> = rows.iter().copied().filter(|&r| c.get(r as usize).is_some_and(|v| op.holds(compare_values(SortKind::SignedInt, v, &value)))).collect();
+            prop_assert_eq!(got, want);
+        }
+    }
 
     fn int_col(vals: &[Option<i64>]) -> ColumnData {
         let mut c = ColumnData::new(ColumnType::Fixed { width: 8 });

@@ -405,9 +405,19 @@ impl FixedOut {
     #[inline]
     fn set(&mut self, r: u32, v: Option<i64>) {
         if let Some(v) = v {
-            let at = r as usize * self.width;
-            self.data[at..at + self.width].copy_from_slice(&v.to_le_bytes()[..self.width]);
+            self.put(r as usize, v);
             self.valid.set(r as usize);
+        }
+    }
+
+    /// Row `r`'s bytes. Widths spelled out: a copy of a length known when compiling is
+    /// a store, of a variable one a call to memmove (a tenth of TPC-H Q1's time).
+    #[inline(always)]
+    fn put(&mut self, r: usize, v: i64) {
+        match self.width {
+            8 => self.data[r * 8..r * 8 + 8].copy_from_slice(&v.to_le_bytes()),
+            4 => self.data[r * 4..r * 4 + 4].copy_from_slice(&(v as i32).to_le_bytes()),
+            w => self.data[r * w..r * w + w].copy_from_slice(&v.to_le_bytes()[..w]),
         }
     }
 
@@ -416,8 +426,7 @@ impl FixedOut {
     fn scatter(&mut self, selection: &[u32], values: &[i64], valid: Option<&[bool]>) {
         for (i, (&r, &v)) in selection.iter().zip(values).enumerate() {
             if valid.is_none_or(|ok| ok[i]) {
-                let at = r as usize * self.width;
-                self.data[at..at + self.width].copy_from_slice(&v.to_le_bytes()[..self.width]);
+                self.put(r as usize, v);
                 self.valid.set(r as usize);
             }
         }
