@@ -69,13 +69,25 @@ pub enum State {
 fn distinct_key(kind: ValueKind, v: &[u8]) -> u128 {
     match kind {
         ValueKind::Float => super::float_key(float_of(v)).to_bits() as u128,
-        _ if v.len() <= 16 => {
-            let mut b = [0u8; 16];
-            b[..v.len()].copy_from_slice(v);
-            // The length is part of the key: "a" and "a\0" differ.
-            u128::from_le_bytes(b) ^ ((v.len() as u128) << 120)
-        }
+        // The length is part of the key: "a" and "a\0" differ.
+        _ if v.len() <= 16 => le_bytes(v) ^ ((v.len() as u128) << 120),
         _ => xxhash_rust::xxh3::xxh3_128(v) | (1u128 << 127),
+    }
+}
+
+/// Up to 16 bytes as a little-endian integer (the bytes past them zero), by whole-word
+/// loads: a copy of a variable length is a call to memmove, the most of a key's cost.
+#[inline]
+fn le_bytes(v: &[u8]) -> u128 {
+    let n = v.len();
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+    if n >= 8 {
+        let lo = word(&v[..8]);
+        // The last 8 bytes, of which the top n - 8 are those past the first word.
+        let hi = if n == 8 { 0 } else { word(&v[n - 8..]) >> (8 * (16 - n)) };
+        lo as u128 | (hi as u128) << 64
+    } else {
+        v.iter().rev().fold(0u128, |acc, &b| acc << 8 | b as u128)
     }
 }
 
@@ -441,14 +453,20 @@ fn each_new_value<'c>(col: &'c Fetched, rows: &[u32], gids: &[u32], mut f: impl 
 /// count(DISTINCT) over a batch. Under a Distinct share only the values of this pass go in.
 fn distinct_update(sets: &mut [DistinctSet], kind: ValueKind, col: &Fetched, rows: &[u32], gids: &[u32], share: Option<(u32, u32)>) -> isize {
     let mut added = 0;
+    let int = kind == ValueKind::Int;
     each_new_value(col, rows, gids, |g, _, v| {
-        if share.is_some_and(|(passes, pass)| super::pass_of(distinct_key(kind, v), passes) != pass) {
-            return;
+        // The key once: a share's pass needs it, and so do values outside the bitmaps.
+        let key = (share.is_some() || !int).then(|| distinct_key(kind, v));
+        if let (Some((passes, pass)), Some(k)) = (share, key) {
+            if super::pass_of(k, passes) != pass {
+                return;
+            }
         }
         let set = &mut sets[g as usize];
-        added += match kind {
-            ValueKind::Int if matches!(v.len(), 1 | 2 | 4 | 8) => set.insert_int(sign_extend(v), || distinct_key(kind, v)),
-            _ => set.insert_key(distinct_key(kind, v)),
+        added += match (key, int && matches!(v.len(), 1 | 2 | 4 | 8)) {
+            (_, true) => set.insert_int(sign_extend(v), || key.unwrap_or_else(|| distinct_key(kind, v))),
+            (Some(k), false) => set.insert_key(k),
+            (None, false) => set.insert_key(distinct_key(kind, v)),
         };
     });
     added
@@ -493,4 +511,19 @@ fn quantile_update(q: &mut [Option<Box<Quantile>>], values: impl Iterator<Item =
         added += s.held().saturating_sub(before);
     }
     added
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Word loads give the bytes' little-endian value, as a zero-padded copy does.
+        #[test]
+        fn le_bytes_is_the_padded_value(v in proptest::collection::vec(any::<u8>(), 0..=16)) {
+            let mut b = [0u8; 16];
+            b[..v.len()].copy_from_slice(&v);
+            prop_assert_eq!(super::le_bytes(&v), u128::from_le_bytes(b));
+        }
+    }
 }

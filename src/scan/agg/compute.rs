@@ -353,6 +353,7 @@ pub type Reload<'a> = dyn FnMut(u32, u32) -> Option<JoinLookup> + 'a;
 fn scan_pass(src: &mut Source, es: &mut EngineSpec, limit: usize, progress: &mut Progress, shares: &[Share], reload: &mut Reload) -> Pass {
     let threads = progress.threads;
     let partitioned = shares.len() > 1;
+    let spread = partitioned && shares.iter().all(|s| matches!(s, Share::Distinct { .. }));
     let states: Vec<Mutex<Aggregator>> = (0..threads).map(|t| Mutex::new(Aggregator::with_share(es.spec.clone(), shares[t.min(shares.len() - 1)]))).collect();
     let predicate = src.predicate.clone();
     let join_parts = es.join.as_ref().map_or(1, |j| j.parts);
@@ -413,6 +414,7 @@ fn scan_data(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
     let threads = progress.threads;
     let pool = crate::storage::threads::pool(threads);
     let partitioned = shares.len() > 1;
+    let spread = partitioned && shares.iter().all(|s| matches!(s, Share::Distinct { .. }));
     // Each thread's memory, so a thread can tell when all of them together are over.
     let held: Vec<AtomicUsize> = (0..threads).map(|_| AtomicUsize::new(0)).collect();
     // Columns any granule of a part needs: the filter's and the aggregation's.
@@ -476,19 +478,23 @@ fn scan_data(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
                 if partitioned && t >= shares.len() {
                     return Ok(0);
                 }
-                let mut agg = states[t].lock().unwrap_or_else(|e| e.into_inner());
+                // Shares of the distinct values: the threads divide the units, and each
+                // batch, decoded once, goes into every share's state (decoding is most of
+                // such a pass: a thread per share reading every unit decoded it once per
+                // share). Shares of the groups keep a thread each.
+                let mut own = (!spread).then(|| states[t].lock().unwrap_or_else(|e| e.into_inner()));
                 let mut rows = 0u64;
                 let mut mine = 0;
                 loop {
-                    let i = if partitioned {
+                    let i = if partitioned && !spread {
                         mine += 1;
                         mine - 1
                     } else {
                         next.fetch_add(1, Relaxed)
                     };
                     if i >= units.len() || over.load(Relaxed) {
-                        // Every thread of a partitioned pass reads all rows: count once.
-                        return Ok(if partitioned && t > 0 { 0 } else { rows });
+                        // Every thread of a pass by groups reads all rows: count once.
+                        return Ok(if partitioned && !spread && t > 0 { 0 } else { rows });
                     }
                     let (reader, gs) = &units[i];
                     for &g in gs {
@@ -497,11 +503,26 @@ fn scan_data(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
                                 true => subs.iter().map(|s| s.map(|c| range_reader::fetch_part_column(reader, c, g, Some(&b.selection))).transpose()).collect::<mergetree::Result<Vec<_>>>()?,
                                 false => Vec::new(),
                             };
-                            es.fold_batch(&mut agg, &mut b.columns, &b.selection, b.rows, pi, fetched)?;
+                            match own.as_mut() {
+                                Some(agg) => es.fold_batch(agg, &mut b.columns, &b.selection, b.rows, pi, fetched)?,
+                                None => {
+                                    es.derive(&mut b.columns, &b.selection, b.rows, fetched)?;
+                                    // Starting at its own share, so the threads rarely wait
+                                    // for the same one.
+                                    for k in 0..shares.len() {
+                                        let s = (t + k) % shares.len();
+                                        let mut agg = states[s].lock().unwrap_or_else(|e| e.into_inner());
+                                        es.update(&mut agg, &mut b.columns, &b.selection, b.rows, pi);
+                                        held[s].store(agg.memory(), Relaxed);
+                                    }
+                                }
+                            }
                             rows += b.selection.len() as u64;
                         }
                     }
-                    held[ctx.index()].store(agg.memory(), Relaxed);
+                    if let Some(agg) = &own {
+                        held[t].store(agg.memory(), Relaxed);
+                    }
                     if held.iter().map(|h| h.load(Relaxed)).sum::<usize>() > limit {
                         over.store(true, Relaxed);
                     }
