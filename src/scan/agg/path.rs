@@ -218,7 +218,8 @@ unsafe fn copy_path(p: *mut pg_sys::Path) -> Option<*mut pg_sys::Path> {
 }
 
 /// The memory the groups (`groups` of them) and the distinct values need, by Postgres'
-/// estimates: a distinct aggregate holds one entry per (group, value) pair.
+/// estimates: a distinct aggregate holds one entry per (group, value) pair (the engine's
+/// aggregate/distinct.rs).
 unsafe fn estimated_bytes(root: *mut pg_sys::PlannerInfo, input: *mut pg_sys::RelOptInfo, plan: &NodePlan, atoms: &[*mut pg_sys::Node], groups: f64) -> (u64, u64) {
     // SAFETY: planner structures of the grouping stage; atoms are the node's keys, then
     // its Aggrefs.
@@ -236,7 +237,13 @@ unsafe fn estimated_bytes(root: *mut pg_sys::PlannerInfo, input: *mut pg_sys::Re
             }
             exprs = pg_sys::lappend(exprs, arg.cast());
             let pairs = pg_sys::estimate_num_groups(root, exprs, (*input).rows.max(1.0), std::ptr::null_mut(), std::ptr::null_mut());
-            distinct += pairs * 24.0;
+            // Values that always fit 32 bits go into bitmaps (at most a few bytes each,
+            // with the containers), others into a hash set of 24-byte entries.
+            let per_value = match pg_sys::exprType(arg) {
+                pg_sys::INT2OID | pg_sys::INT4OID | pg_sys::DATEOID => 8.0,
+                _ => 24.0,
+            };
+            distinct += pairs * per_value;
         }
         let all = groups.max(1.0) * 100.0 + distinct;
         (all.min(u64::MAX as f64) as u64, distinct.min(u64::MAX as f64) as u64)
