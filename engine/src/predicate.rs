@@ -269,12 +269,14 @@ impl Predicate {
         let col = |i: usize| cols[i].expect("filter column decoded");
         match self {
             Predicate::Const(c) => vec![match c { Some(true) => T, Some(false) => F, None => N }; rows.len()],
-            Predicate::Cmp { col: ci, kind, op, value } => match (kind, col(*ci)) {
-                (SortKind::SignedInt, FilterColumn::Values(c)) if matches!(value.len(), 1 | 2 | 4 | 8) => {
-                    compare_ints(c, rows, *op, crate::column::sign_extend(value)).unwrap_or_else(|| col(*ci).map_values(rows, |v| op.holds(compare_values(*kind, v, value)) as u8))
-                }
-                (_, c) => c.map_values(rows, |v| op.holds(compare_values(*kind, v, value)) as u8),
-            },
+            Predicate::Cmp { col: ci, kind, op, value } => {
+                let c = col(*ci);
+                let ints = match (kind, c) {
+                    (SortKind::SignedInt, FilterColumn::Values(v)) if matches!(value.len(), 1 | 2 | 4 | 8) => compare_ints(v, rows, *op, crate::column::sign_extend(value)),
+                    _ => None,
+                };
+                ints.unwrap_or_else(|| c.map_values(rows, |v| op.holds(compare_values(*kind, v, value)) as u8))
+            }
             Predicate::In { col: ci, kind, values, has_null } => col(*ci).map_values(rows, |v| {
                 if values.iter().any(|x| compare_values(*kind, v, x) == Ordering::Equal) {
                     T

@@ -114,14 +114,16 @@ unsafe fn write_part(
         columns: plan
             .columns
             .iter()
-            .map(|c| ColumnCodec {
-                chain: o.codec_for(&c.name).cloned(),
-                dict: o.dictionary_for(&c.name),
-                // Text and varchar: what `column::jsonb ->> 'key'` reads.
-                // SAFETY: a syscache lookup of the column's own type, in a transaction.
-                json: c.ty == mergetree::ColumnType::Var && matches!(unsafe { pg_sys::getBaseType(c.typid) }, pg_sys::TEXTOID | pg_sys::VARCHAROID),
+            .map(|c| {
                 // SAFETY: a syscache lookup of the column's own type, in the flush's transaction.
-                numeric: unsafe { pg_sys::getBaseType(c.typid) } == pg_sys::NUMERICOID,
+                let base = unsafe { pg_sys::getBaseType(c.typid) };
+                ColumnCodec {
+                    chain: o.codec_for(&c.name).cloned(),
+                    dict: o.dictionary_for(&c.name),
+                    // Text and varchar: what `column::jsonb ->> 'key'` reads.
+                    json: c.ty == mergetree::ColumnType::Var && matches!(base, pg_sys::TEXTOID | pg_sys::VARCHAROID),
+                    numeric: base == pg_sys::NUMERICOID,
+                }
             })
             .collect(),
     };

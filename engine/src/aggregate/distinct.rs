@@ -37,9 +37,12 @@ impl Ints {
     /// 1024), so measuring costs O(1) a value and the estimate stays within about twice
     /// the truth.
     fn measure_if_due(&mut self) {
-        if self.len - self.measured_len < self.measured_containers.max(1024) {
-            return;
+        if self.len - self.measured_len >= self.measured_containers.max(1024) {
+            self.measure();
         }
+    }
+
+    fn measure(&mut self) {
         let s = self.bitmap.statistics();
         // The statistics count an array container's capacity at 4 bytes a u16 (twice
         // its size: room for its growth) and a bitset container's in bits.
@@ -101,12 +104,7 @@ impl DistinctSet {
                 mine.bitmap |= theirs.bitmap;
                 mine.len = mine.bitmap.len();
                 // Measured now: the union may be far smaller than the two.
-                mine.measured_len = 0;
-                mine.measured_containers = 0;
-                mine.measure_if_due();
-                if mine.measured_len != mine.len {
-                    mine.bytes = mine.len as usize * UNMEASURED_BYTES;
-                }
+                mine.measure();
             }
         }
     }

@@ -56,7 +56,7 @@ impl GroupCounts {
     /// Adds `n` of value `x` (an integer when `int`, else float bits).
     #[inline]
     fn add(&mut self, x: u64, n: u64, int: bool) {
-        let mut widen = true;
+        let mut overflow = false;
         if let GroupCounts::Dense { base, counts, used } = self {
             let v = x as i64;
             if let Some(slot) = v.checked_sub(*base).and_then(|d| usize::try_from(d).ok()).and_then(|d| counts.get_mut(d)) {
@@ -66,10 +66,10 @@ impl GroupCounts {
                     return;
                 }
                 // A count beyond u32: a map from here on.
-                widen = false;
+                overflow = true;
             }
         }
-        if !widen {
+        if overflow {
             *self = GroupCounts::Sparse(self.entries().into_iter().collect());
         }
         if let GroupCounts::Dense { base, counts, used } = self {
@@ -155,8 +155,8 @@ impl Counts {
                     }
                     // The common case inline: a value inside its group's dense window.
                     if let GroupCounts::Dense { base, counts, used } = &mut self.groups[g as usize] {
-                        if let Some(slot) = usize::try_from(x.wrapping_sub(*base)).ok().and_then(|d| counts.get_mut(d)) {
-                            if *slot < u32::MAX && x.checked_sub(*base).is_some() {
+                        if let Some(slot) = x.checked_sub(*base).and_then(|d| usize::try_from(d).ok()).and_then(|d| counts.get_mut(d)) {
+                            if *slot < u32::MAX {
                                 *used += (*slot == 0) as i64;
                                 *slot += 1;
                                 continue;

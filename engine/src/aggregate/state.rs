@@ -463,11 +463,8 @@ fn distinct_update(sets: &mut [DistinctSet], kind: ValueKind, col: &Fetched, row
             }
         }
         let set = &mut sets[g as usize];
-        added += match (key, int && matches!(v.len(), 1 | 2 | 4 | 8)) {
-            (_, true) => set.insert_int(sign_extend(v), || key.unwrap_or_else(|| distinct_key(kind, v))),
-            (Some(k), false) => set.insert_key(k),
-            (None, false) => set.insert_key(distinct_key(kind, v)),
-        };
+        let key = || key.unwrap_or_else(|| distinct_key(kind, v));
+        added += if int && matches!(v.len(), 1 | 2 | 4 | 8) { set.insert_int(sign_extend(v), key) } else { set.insert_key(key()) };
     });
     added
 }

@@ -22,16 +22,8 @@ pub(super) mod v2 {
         pub(in crate::part) max: Option<Vec<u8>>,
     }
 
-    #[derive(Deserialize)]
-    #[cfg_attr(test, derive(serde::Serialize))]
-    pub struct PartMeta {
-        pub(in crate::part) version: u16,
-        pub(in crate::part) rows: u64,
-        pub(in crate::part) granule_rows: Vec<u32>,
-        pub(in crate::part) columns: Vec<ColumnMeta>,
-        pub(in crate::part) primary_key: Vec<usize>,
-        pub(in crate::part) primary_index: Vec<Vec<Option<Vec<u8>>>>,
-    }
+    /// Laid out as version 3's, with these columns.
+    pub type PartMeta = super::v3::PartMeta<ColumnMeta>;
 
     impl From<PartMeta> for crate::part::PartMeta {
         fn from(m: PartMeta) -> Self {
@@ -63,12 +55,13 @@ pub(super) mod v3 {
     use crate::part::ColumnMeta;
     use serde::{Deserialize, Serialize};
 
+    /// Generic over its columns' metadata: version 2 differs only there.
     #[derive(Serialize, Deserialize)]
-    pub struct PartMeta {
+    pub struct PartMeta<C = ColumnMeta> {
         pub(in crate::part) version: u16,
         pub(in crate::part) rows: u64,
         pub(in crate::part) granule_rows: Vec<u32>,
-        pub(in crate::part) columns: Vec<ColumnMeta>,
+        pub(in crate::part) columns: Vec<C>,
         pub(in crate::part) primary_key: Vec<usize>,
         pub(in crate::part) primary_index: Vec<Vec<Option<Vec<u8>>>>,
     }

@@ -7,7 +7,7 @@
 //! is written so only if every value's bytes are what encoding its integer gives.
 
 use crate::column::{ColumnData, Values};
-use crate::numeric::{encode_scaled, encode_scaled_into, read_scaled};
+use crate::numeric::{encode_scaled_into, read_scaled};
 
 /// The column as integers scaled by its one display scale, or None when some value is
 /// not exactly one (NaN, infinities, another display scale, beyond an i64, or bytes
@@ -15,12 +15,15 @@ use crate::numeric::{encode_scaled, encode_scaled_into, read_scaled};
 pub fn scale(col: &ColumnData) -> Option<(ColumnData, u16)> {
     let scale = (0..col.len()).find_map(|i| col.get(i)).map_or(Some(0), display_scale)?;
     let mut data = Vec::with_capacity(col.len() * 8);
+    let mut again = Vec::new();
     for i in 0..col.len() {
         let v = match col.get(i) {
             None => 0,
             Some(b) => {
                 let v = read_scaled(b, scale)?;
-                if encode_scaled(v, scale) != b {
+                again.clear();
+                encode_scaled_into(v, scale, &mut again);
+                if again != b {
                     return None;
                 }
                 v
@@ -58,6 +61,7 @@ pub fn unscale(ints: &ColumnData, scale: u16) -> ColumnData {
 mod tests {
     use super::*;
     use crate::column::ColumnType;
+    use crate::numeric::encode_scaled;
 
     fn numerics(values: &[Option<i64>], scale: u16) -> ColumnData {
         let mut c = ColumnData::new(ColumnType::Var);
