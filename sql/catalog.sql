@@ -27,9 +27,19 @@ CREATE TABLE mergetree.part_catalog (
     part_bytes bigint NOT NULL,
     uncompressed_bytes bigint NOT NULL,
     created timestamptz NOT NULL,
-    partition_value bytea
+    partition_value bytea,
+    -- What merges need (ClickHouse's part info): the partition's id as part names spell
+    -- it, the range of insert block numbers the part's rows came from (an insert's part
+    -- has one block number, a merged part the union of its inputs'), and the mutation
+    -- version its rows reflect.
+    partition_id text NOT NULL,
+    min_block bigint NOT NULL,
+    max_block bigint NOT NULL,
+    mutation bigint NOT NULL
 );
 REVOKE ALL ON mergetree.part_catalog FROM PUBLIC;
+-- A table's parts are found through its storage, never by reading every table's parts.
+CREATE INDEX part_catalog_storage_idx ON mergetree.part_catalog (relfilenode, part_id);
 
 -- The views show the parts of tables the user may SELECT from, and, as pg_stats does,
 -- none of a table whose row-level security applies to the user (row counts and
@@ -39,6 +49,9 @@ CREATE VIEW mergetree.parts WITH (security_barrier) AS
 SELECT r.oid::regclass AS table_name,
        c.partition,
        c.part_name,
+       c.partition_id,
+       c.min_block,
+       c.max_block,
        c.level,
        c.rows,
        c.nblocks * current_setting('block_size')::bigint AS bytes_on_disk,
@@ -64,6 +77,7 @@ CREATE TABLE mergetree.skip_index_catalog (
     data bytea NOT NULL
 );
 REVOKE ALL ON mergetree.skip_index_catalog FROM PUBLIC;
+CREATE INDEX skip_index_catalog_index_idx ON mergetree.skip_index_catalog (index_oid, relfilenode, part_id);
 
 CREATE FUNCTION mergetree.mergetree_skip_handler(internal) RETURNS index_am_handler
     AS 'MODULE_PATHNAME', 'mergetree_skip_handler' LANGUAGE C STRICT;
@@ -131,6 +145,11 @@ CREATE EVENT TRIGGER mergetree_on_sql_drop ON sql_drop EXECUTE FUNCTION mergetre
 -- Checks every visible part of a table; no rows means healthy. Needs SELECT on the table.
 CREATE FUNCTION mergetree.verify(tbl regclass) RETURNS TABLE (part_name text, problem text)
 LANGUAGE sql STRICT AS $$ SELECT * FROM mergetree.verify_oid(tbl::oid) $$;
+
+-- Merges now, in this transaction: without final, one merge per partition that the merge
+-- selector finds worth it; with final, each partition's parts into one part. Owner only.
+CREATE FUNCTION mergetree.optimize(tbl regclass, partition text DEFAULT NULL, final boolean DEFAULT false)
+RETURNS void LANGUAGE sql AS $$ SELECT FROM mergetree.optimize_oid(tbl::oid, partition, coalesce(final, false)) WHERE tbl IS NOT NULL $$;
 
 -- One row per table, visible part and column: the codec chain each part chose and its sizes.
 CREATE VIEW mergetree.columns WITH (security_barrier) AS

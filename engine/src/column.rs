@@ -235,10 +235,43 @@ impl ColumnData {
 
     /// Appends the rows of `other` (of the same type).
     pub fn append(&mut self, other: &ColumnData) {
-        for i in 0..other.len() {
-            match other.get(i) {
-                Some(v) => self.push(v),
-                None => self.push_null(),
+        self.extend_range(other, 0, other.len());
+    }
+
+    /// Appends rows `[start, end)` of `other` (of the same type): values copied as one
+    /// run, validity only when either side has NULLs.
+    pub fn extend_range(&mut self, other: &ColumnData, start: usize, end: usize) {
+        if start >= end {
+            return;
+        }
+        let before = self.len();
+        match (&mut self.values, &other.values) {
+            (Values::Fixed { width, data }, Values::Fixed { data: od, .. }) => {
+                let w = *width;
+                if w == 0 {
+                    // Zero-width values live only in the validity bitmap's length.
+                    for i in start..end {
+                        self.mark_valid(!other.is_null(i));
+                    }
+                    return;
+                }
+                data.extend_from_slice(&od[start * w..end * w]);
+            }
+            (Values::Var { offsets, data }, Values::Var { offsets: oo, data: od }) => {
+                let (from, to) = (oo[start] as usize, oo[end] as usize);
+                let shift = data.len() as i64 - from as i64;
+                data.extend_from_slice(&od[from..to]);
+                offsets.extend(oo[start + 1..=end].iter().map(|&o| (o as i64 + shift) as u32));
+            }
+            _ => panic!("extend_range of columns of different types"),
+        }
+        match (&mut self.validity, &other.validity) {
+            (None, None) => {}
+            (mine, theirs) => {
+                let b = mine.get_or_insert_with(|| Bitmap::new_set(before));
+                for i in start..end {
+                    b.push(theirs.as_ref().is_none_or(|t| t.get(i)));
+                }
             }
         }
     }

@@ -13,6 +13,7 @@ pub mod column;
 pub mod error;
 pub mod granule;
 pub mod json;
+pub mod merge;
 pub mod numeric;
 pub mod part;
 pub mod predicate;

@@ -16,7 +16,8 @@ pub mod skip;
 /// Column numbers of `mergetree.part_catalog` (sql/catalog.sql).
 mod att {
     pub const RELFILENODE: i16 = 2;
-    pub const NATTS: usize = 14;
+    pub const PARTITION_VALUE: usize = 13;
+    pub const NATTS: usize = 18;
 }
 
 #[derive(Clone, Debug)]
@@ -34,9 +35,39 @@ pub struct PartRow {
     pub part_bytes: i64,
     pub uncompressed_bytes: i64,
     pub partition_value: Option<Vec<u8>>,
+    /// The partition as part names spell it.
+    pub partition_id: String,
+    /// Insert block numbers of the part's rows.
+    pub min_block: i64,
+    pub max_block: i64,
+    pub mutation: i64,
+    /// When the part was written (a TimestampTz; set when read from the catalog).
+    pub created: i64,
+    /// Where the catalog row is (set when read from the catalog).
+    pub tid: pg_sys::ItemPointerData,
+    /// Written by this transaction (set when read from the catalog).
+    pub mine: bool,
+}
+
+impl PartRow {
+    /// ClickHouse's part name: partition id, block range, level (and mutation, if any).
+    pub fn name(partition_id: &str, min_block: i64, max_block: i64, level: i32, mutation: i64) -> String {
+        match mutation {
+            0 => format!("{partition_id}_{min_block}_{max_block}_{level}"),
+            m => format!("{partition_id}_{min_block}_{max_block}_{level}_{m}"),
+        }
+    }
+
+    /// The id a partition's display value gets in part names.
+    pub fn partition_id_of(display: &str) -> String {
+        let id: String = display.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+        if id.is_empty() { "all".into() } else { id }
+    }
 }
 
 const PARTS: &CStr = c"part_catalog";
+/// The index on (relfilenode, part_id).
+const PARTS_BY_STORAGE: &CStr = c"part_catalog_storage_idx";
 
 fn catalog_oid(name: &CStr) -> pg_sys::Oid {
     // SAFETY: plain catalog lookups by name.
@@ -69,7 +100,42 @@ impl Catalog {
         unsafe {
             let tup = pg_sys::heap_form_tuple((*self.0).rd_att, values.as_mut_ptr(), nulls.as_mut_ptr());
             pg_sys::heap_insert(self.0, tup, cid, 0, std::ptr::null_mut());
+            self.index(tup);
             pg_sys::heap_freetuple(tup);
+        }
+    }
+
+    /// Adds the entries of the just-inserted `tup` to every index of the catalog (plain
+    /// column indexes: heap_insert, unlike CatalogTupleInsert, maintains none).
+    ///
+    /// # Safety
+    /// `tup` was just inserted into this catalog (its t_self is set).
+    unsafe fn index(&self, tup: pg_sys::HeapTuple) {
+        // SAFETY: per the caller; each index is opened and closed here, its IndexInfo
+        // names heap attributes of this catalog.
+        unsafe {
+            let desc = (*self.0).rd_att;
+            let natts = (*desc).natts as usize;
+            let mut all = vec![pg_sys::Datum::from(0); natts];
+            let mut all_nulls = vec![false; natts];
+            pg_sys::heap_deform_tuple(tup, desc, all.as_mut_ptr(), all_nulls.as_mut_ptr());
+            let list = pg_sys::RelationGetIndexList(self.0);
+            let n = if list.is_null() { 0 } else { (*list).length as usize };
+            for i in 0..n {
+                let oid = (*(*list).elements.add(i)).oid_value;
+                let idx = pg_sys::index_open(oid, pg_sys::RowExclusiveLock as i32);
+                let info = pg_sys::BuildIndexInfo(idx);
+                let mut values = [pg_sys::Datum::from(0); pg_sys::INDEX_MAX_KEYS as usize];
+                let mut nulls = [false; pg_sys::INDEX_MAX_KEYS as usize];
+                for k in 0..(*info).ii_NumIndexAttrs as usize {
+                    let attno = (*info).ii_IndexAttrNumbers[k] as usize;
+                    values[k] = all[attno - 1];
+                    nulls[k] = all_nulls[attno - 1];
+                }
+                pg_sys::index_insert(idx, values.as_mut_ptr(), nulls.as_mut_ptr(), &mut (*tup).t_self, self.0, pg_sys::IndexUniqueCheck::UNIQUE_CHECK_NO, false, info);
+                pg_sys::index_close(idx, pg_sys::RowExclusiveLock as i32);
+            }
+            pg_sys::list_free(list);
         }
     }
 }
@@ -117,9 +183,13 @@ pub fn insert(row: &PartRow, cid: pg_sys::CommandId) {
         // SAFETY: reads the clock.
         pg_sys::Datum::from(unsafe { pg_sys::GetCurrentTimestamp() }),
         row.partition_value.as_deref().into_datum().unwrap_or(pg_sys::Datum::from(0)),
+        row.partition_id.as_str().into_datum().unwrap(),
+        row.min_block.into_datum().unwrap(),
+        row.max_block.into_datum().unwrap(),
+        row.mutation.into_datum().unwrap(),
     ];
     let mut nulls = [false; att::NATTS];
-    nulls[13] = row.partition_value.is_none();
+    nulls[att::PARTITION_VALUE] = row.partition_value.is_none();
     cat.insert(&mut values, &mut nulls, cid);
     invalidate();
 }
@@ -144,6 +214,27 @@ unsafe fn scan(name: &CStr, attno: i16, oid: pg_sys::Oid, snapshot: pg_sys::Snap
     }
 }
 
+/// Scans the rows of catalog `name` whose leading index column (an oid) is `oid`, through
+/// index `index`, under `snapshot`, calling `f` with each tuple.
+unsafe fn index_scan(name: &CStr, index: &CStr, attno: i16, oid: pg_sys::Oid, snapshot: pg_sys::Snapshot, lock: u32, mut f: impl FnMut(&Catalog, pg_sys::HeapTuple)) {
+    let cat = Catalog::open(name, lock);
+    // SAFETY: a scan key on the index's leading oid column (given as the heap's attribute
+    // number, which systable_beginscan maps); the scan is ended before return.
+    unsafe {
+        let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
+        pg_sys::ScanKeyInit(&mut key, attno, pg_sys::BTEqualStrategyNumber as u16, pg_sys::Oid::from(pg_sys::F_OIDEQ), oid.into_datum().unwrap());
+        let scan = pg_sys::systable_beginscan(cat.0, catalog_oid(index), true, snapshot, 1, &mut key);
+        loop {
+            let tup = pg_sys::systable_getnext(scan);
+            if tup.is_null() {
+                break;
+            }
+            f(&cat, tup);
+        }
+        pg_sys::systable_endscan(scan);
+    }
+}
+
 unsafe fn decode(cat: &Catalog, tup: pg_sys::HeapTuple) -> PartRow {
     let mut values = [pg_sys::Datum::from(0); att::NATTS];
     let mut nulls = [false; att::NATTS];
@@ -164,7 +255,14 @@ unsafe fn decode(cat: &Catalog, tup: pg_sys::HeapTuple) -> PartRow {
             nblocks: i64_at(9),
             part_bytes: i64_at(10),
             uncompressed_bytes: i64_at(11),
-            partition_value: Vec::<u8>::from_datum(values[13], nulls[13]),
+            partition_value: Vec::<u8>::from_datum(values[att::PARTITION_VALUE], nulls[att::PARTITION_VALUE]),
+            partition_id: String::from_datum(values[14], nulls[14]).unwrap_or_default(),
+            min_block: i64_at(15),
+            max_block: i64_at(16),
+            mutation: i64_at(17),
+            created: i64_at(12),
+            tid: (*tup).t_self,
+            mine: pg_sys::TransactionIdIsCurrentTransactionId(pg_sys::HeapTupleHeaderGetXmin((*tup).t_data)),
         }
     }
 }
@@ -178,7 +276,7 @@ pub unsafe fn visible_parts(rel: pg_sys::Relation, snapshot: pg_sys::Snapshot) -
     // SAFETY: per the caller.
     unsafe {
         let node = (*rel).rd_node.relNode;
-        scan(PARTS, att::RELFILENODE, node, snapshot, pg_sys::AccessShareLock, |cat, tup| out.push(decode(cat, tup)));
+        index_scan(PARTS, PARTS_BY_STORAGE, att::RELFILENODE, node, snapshot, pg_sys::AccessShareLock, |cat, tup| out.push(decode(cat, tup)));
     }
     out.sort_by_key(|r| r.part_id);
     out
@@ -226,6 +324,7 @@ fn rekey(name: &CStr, attno: i16, old: pg_sys::Oid, new: pg_sys::Oid) {
         for tup in rows {
             let copy = pg_sys::heap_modify_tuple(tup, (*cat.0).rd_att, values.as_mut_ptr(), nulls.as_mut_ptr(), repl.as_mut_ptr());
             pg_sys::simple_heap_insert(cat.0, copy);
+            cat.index(copy);
             pg_sys::simple_heap_delete(cat.0, &mut (*tup).t_self);
             pg_sys::heap_freetuple(copy);
             pg_sys::heap_freetuple(tup);
@@ -241,26 +340,82 @@ pub fn move_storage(old: pg_sys::Oid, new: pg_sys::Oid) {
     skip::move_storage(old, new);
 }
 
-/// Calls `f` with every part row of `rel`'s storage inserted by a transaction that
-/// committed, is running, or is this one: rows of aborted or crashed inserts are skipped.
+/// Calls `f` with every part row of `rel`'s storage that some transaction may still
+/// see: rows of aborted or crashed inserts are skipped, and so are rows of parts replaced
+/// (merged, dropped) by a transaction that committed before every running snapshot.
 ///
 /// # Safety
 /// `rel` is open.
 unsafe fn for_each_live(rel: pg_sys::Relation, mut f: impl FnMut(PartRow)) {
-    // SAFETY: SnapshotAny returns every tuple; we judge liveness from xmin ourselves.
+    let cat = Catalog::open(PARTS, pg_sys::AccessShareLock);
+    // SAFETY: SnapshotAny returns every tuple and we judge each one as VACUUM would, with
+    // the buffer holding it share-locked (the check may set hint bits); the scan is ended
+    // before return.
     unsafe {
+        let horizon = pg_sys::GetOldestNonRemovableTransactionId(cat.0);
+        let mut key: pg_sys::ScanKeyData = std::mem::zeroed();
         let node = (*rel).rd_node.relNode;
-        scan(PARTS, att::RELFILENODE, node, &raw mut pg_sys::SnapshotAnyData, pg_sys::AccessShareLock, |cat, tup| {
-            let xmin = pg_sys::HeapTupleHeaderGetXmin((*tup).t_data);
-            let live = !pg_sys::TransactionIdIsNormal(xmin)
-                || pg_sys::TransactionIdIsCurrentTransactionId(xmin)
-                || pg_sys::TransactionIdIsInProgress(xmin)
-                || pg_sys::TransactionIdDidCommit(xmin);
-            if live {
-                f(decode(cat, tup));
+        pg_sys::ScanKeyInit(&mut key, att::RELFILENODE, pg_sys::BTEqualStrategyNumber as u16, pg_sys::Oid::from(pg_sys::F_OIDEQ), node.into_datum().unwrap());
+        let scan = pg_sys::table_beginscan_strat(cat.0, &raw mut pg_sys::SnapshotAnyData, 1, &mut key, true, false);
+        loop {
+            let tup = pg_sys::heap_getnext(scan, pg_sys::ScanDirection::ForwardScanDirection);
+            if tup.is_null() {
+                break;
             }
-        });
+            let buf = (*(scan as pg_sys::HeapScanDesc)).rs_cbuf;
+            pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_SHARE as i32);
+            let state = pg_sys::HeapTupleSatisfiesVacuum(tup, horizon, buf);
+            pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_UNLOCK as i32);
+            if state != pg_sys::HTSV_Result::HEAPTUPLE_DEAD {
+                f(decode(&cat, tup));
+            }
+        }
+        pg_sys::table_endscan(scan);
     }
+}
+
+/// Locks the catalog rows of `parts` for this transaction (as SELECT FOR UPDATE would), so
+/// that no other merge or drop can replace or remove them until it ends. False when one of
+/// them is gone or taken: replaced or dropped by a transaction that committed, or locked
+/// by one still running (then, with `wait`, after waiting for it to end).
+pub fn claim(parts: &[PartRow], wait: bool) -> bool {
+    let cat = Catalog::open(PARTS, pg_sys::RowShareLock);
+    let policy = if wait { pg_sys::LockWaitPolicy::LockWaitBlock } else { pg_sys::LockWaitPolicy::LockWaitSkip };
+    for p in parts {
+        // SAFETY: `p.tid` is a row of the catalog read in this transaction; the tuple
+        // header is filled in by heap_lock_tuple and the buffer it pins released here.
+        let result = unsafe {
+            let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
+            tuple.t_self = p.tid;
+            let mut buffer: pg_sys::Buffer = pg_sys::InvalidBuffer as pg_sys::Buffer;
+            let mut tmfd: pg_sys::TM_FailureData = std::mem::zeroed();
+            let r = pg_sys::heap_lock_tuple(cat.0, &mut tuple, pg_sys::GetCurrentCommandId(false), pg_sys::LockTupleMode::LockTupleExclusive, policy, false, &mut buffer, &mut tmfd);
+            if buffer != pg_sys::InvalidBuffer as pg_sys::Buffer {
+                pg_sys::ReleaseBuffer(buffer);
+            }
+            r
+        };
+        if result != pg_sys::TM_Result::TM_Ok {
+            return false;
+        }
+    }
+    true
+}
+
+/// Deletes the catalog rows of `parts` (claimed by this transaction) and their skip
+/// index summaries: the parts disappear for every snapshot taken after the commit.
+pub fn remove(parts: &[PartRow]) {
+    let cat = Catalog::open(PARTS, pg_sys::RowExclusiveLock);
+    for p in parts {
+        let mut tid = p.tid;
+        // SAFETY: the row was claimed (locked) by this transaction, so the delete cannot
+        // meet a concurrent update.
+        unsafe { pg_sys::simple_heap_delete(cat.0, &mut tid) };
+    }
+    if let Some(first) = parts.first() {
+        skip::delete_parts(first.relfilenode, &parts.iter().map(|p| p.part_id).collect::<Vec<_>>());
+    }
+    invalidate();
 }
 
 /// Extents of `rel` that some transaction may still see: parts inserted by committed or

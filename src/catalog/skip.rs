@@ -1,12 +1,14 @@
 //! `mergetree.skip_index_catalog`: one row per skip index and part, holding the part's
 //! serialized skip index. Rows are read under the scan's snapshot, like part rows.
 
-use super::{delete_rows, rekey, scan, Catalog};
+use super::{delete_rows, index_scan, rekey, scan, Catalog};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::CStr;
 
 const SKIP: &CStr = c"skip_index_catalog";
+/// The index on (index_oid, relfilenode, part_id).
+const SKIP_BY_INDEX: &CStr = c"skip_index_catalog_index_idx";
 const NATTS: usize = 4;
 
 /// Adds the summary of part `part_id` (of the table's `relfilenode`) for index `index_oid`,
@@ -31,6 +33,28 @@ pub fn delete_storage(relfilenode: pg_sys::Oid) {
     delete_rows(SKIP, RELFILENODE, relfilenode);
 }
 
+/// Deletes the summaries of parts `part_ids` of the table storage `relfilenode` (parts
+/// merged or dropped by this transaction).
+pub fn delete_parts(relfilenode: pg_sys::Oid, part_ids: &[i64]) {
+    // SAFETY: the parts' rows are claimed by this transaction, so no one else changes
+    // their summaries; SnapshotSelf also finds summaries this transaction wrote.
+    unsafe {
+        let mut tids = Vec::new();
+        scan(SKIP, RELFILENODE, relfilenode, &raw mut pg_sys::SnapshotSelfData, pg_sys::RowExclusiveLock, |cat, tup| {
+            let mut values = [pg_sys::Datum::from(0); NATTS];
+            let mut nulls = [false; NATTS];
+            pg_sys::heap_deform_tuple(tup, (*cat.0).rd_att, values.as_mut_ptr(), nulls.as_mut_ptr());
+            if i64::from_datum(values[2], nulls[2]).is_some_and(|id| part_ids.contains(&id)) {
+                tids.push((*tup).t_self);
+            }
+        });
+        let cat = Catalog::open(SKIP, pg_sys::RowExclusiveLock);
+        for mut tid in tids {
+            pg_sys::simple_heap_delete(cat.0, &mut tid);
+        }
+    }
+}
+
 /// Summaries over storage `old` now describe the same parts in storage `new`.
 pub fn move_storage(old: pg_sys::Oid, new: pg_sys::Oid) {
     rekey(SKIP, RELFILENODE, old, new);
@@ -50,7 +74,7 @@ pub fn delete_index(index_oid: pg_sys::Oid) {
 pub unsafe fn for_each(index_oid: pg_sys::Oid, relfilenode: pg_sys::Oid, snapshot: pg_sys::Snapshot, mut f: impl FnMut(i64, &dyn Fn() -> Vec<u8>)) {
     // SAFETY: per the caller; datums are used while the tuple is pinned by the scan.
     unsafe {
-        scan(SKIP, 1, index_oid, snapshot, pg_sys::AccessShareLock, |cat, tup| {
+        index_scan(SKIP, SKIP_BY_INDEX, 1, index_oid, snapshot, pg_sys::AccessShareLock, |cat, tup| {
             let mut values = [pg_sys::Datum::from(0); NATTS];
             let mut nulls = [false; NATTS];
             pg_sys::heap_deform_tuple(tup, (*cat.0).rd_att, values.as_mut_ptr(), nulls.as_mut_ptr());

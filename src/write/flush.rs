@@ -5,6 +5,7 @@
 use super::buffer::RelBuffer;
 use crate::catalog::{self, PartRow};
 use crate::datum::{self, TablePlan};
+use crate::options::TableOptions;
 use crate::storage::buffer::PageLock;
 use crate::storage::{blob, metapage};
 use mergetree::sort::{sort_permutation, sort_permutation_parallel, SortColumn};
@@ -90,11 +91,8 @@ unsafe fn write_part(
     partition: String,
     partition_value: Option<Vec<u8>>,
 ) -> (u64, Vec<u32>) {
-    // SAFETY: rel is open.
-    let table = unsafe { crate::ffi::relname(rel) };
     let plan = &buf.plan;
-    let key: Vec<usize> = buf.options.order_by.iter().filter_map(|n| plan.index_of_name(n)).collect();
-    let pk: Vec<usize> = key[..buf.options.primary_key.len().min(key.len())].to_vec();
+    let key = sort_key(plan, &buf.options);
     let (sorted, perm) = if key.is_empty() {
         (cols, (0..rows as u32).collect())
     } else {
@@ -105,7 +103,44 @@ unsafe fn write_part(
         let sorted = cols.iter_mut().map(|c| std::mem::replace(c, ColumnData::new(c.column_type())).take(&perm)).collect();
         (sorted, perm)
     };
-    let o = &buf.options;
+    let target = Target { plan, options: &buf.options, partition, partition_value };
+    // SAFETY: per the caller.
+    let row = unsafe { store_part(rel, &target, &sorted, rows, cid, Origin::Insert) };
+    (row.first_row as u64, perm)
+}
+
+/// Plan columns of the table's sort key (order_by), in order.
+pub fn sort_key(plan: &TablePlan, options: &TableOptions) -> Vec<usize> {
+    options.order_by.iter().filter_map(|n| plan.index_of_name(n)).collect()
+}
+
+/// What a new part is written for: the table's columns and options, and its partition.
+pub struct Target<'a> {
+    pub plan: &'a TablePlan,
+    pub options: &'a TableOptions,
+    pub partition: String,
+    pub partition_value: Option<Vec<u8>>,
+}
+
+/// Where a part's rows come from.
+pub enum Origin {
+    /// An insert: the part gets the next block number, level 0.
+    Insert,
+    /// A merge of parts: the union of their block ranges, one level above theirs.
+    Merge { min_block: i64, max_block: i64, level: i32 },
+}
+
+/// Writes already-sorted rows as a part of `rel`: encodes it, allocates its blocks,
+/// inserts its catalog row as command `cid`, writes its pages and skip index summaries.
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn store_part(rel: pg_sys::Relation, target: &Target, sorted: &[ColumnData], rows: usize, cid: pg_sys::CommandId, origin: Origin) -> PartRow {
+    // SAFETY: rel is open.
+    let table = unsafe { crate::ffi::relname(rel) };
+    let (plan, o) = (target.plan, target.options);
+    let key = sort_key(plan, o);
+    let pk: Vec<usize> = key[..o.primary_key.len().min(key.len())].to_vec();
     let settings = WriterSettings {
         index_granularity: o.index_granularity,
         index_granularity_bytes: o.index_granularity_bytes,
@@ -129,53 +164,62 @@ unsafe fn write_part(
     };
     crate::storage::threads::ensure();
     let (bytes, meta) = PartWriter::new(settings)
-        .write_rows(&plan.specs(), &sorted, rows, &pk)
+        .write_rows(&plan.specs(), sorted, rows, &pk)
         .unwrap_or_else(|e| crate::error::report(&table, e));
     let nblocks = blob::blocks_for(bytes.len());
     // SAFETY: rel is open; the metapage lock serialises allocation with VACUUM.
     unsafe {
-        let (start, part_id, first_row) = {
+        let row = {
             let _lock = PageLock::exclusive(rel, metapage::META_BLOCK);
             let mut m = metapage::read(rel, &table).unwrap_or_else(metapage::Meta::fresh);
             let (start, grow) = m.allocate(nblocks);
             let first_row = m.next_row_id;
             m.next_row_id += rows as u64;
-            let part_id = m.next_part_id;
+            let part_id = m.next_part_id as i64;
             m.next_part_id += 1;
             metapage::write(rel, &m);
             if grow {
                 blob::extend_to(rel, start + nblocks);
             }
-            let pid: String = partition.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-            catalog::insert(
-                &PartRow {
-                    relid: (*rel).rd_id,
-                    relfilenode: (*rel).rd_node.relNode,
-                    part_id: part_id as i64,
-                    part_name: format!("{}_{part_id}_{part_id}_0", if pid.is_empty() { "all" } else { &pid }),
-                    partition,
-                    level: 0,
-                    rows: rows as i64,
-                    first_row: first_row as i64,
-                    start_block: start as i64,
-                    nblocks: nblocks as i64,
-                    part_bytes: bytes.len() as i64,
-                    uncompressed_bytes: meta.uncompressed_bytes() as i64,
-                    partition_value,
-                },
-                cid,
-            );
-            (start, part_id, first_row)
+            let (min_block, max_block, level) = match origin {
+                Origin::Insert => (part_id, part_id, 0),
+                Origin::Merge { min_block, max_block, level } => (min_block, max_block, level),
+            };
+            let partition_id = PartRow::partition_id_of(&target.partition);
+            let row = PartRow {
+                relid: (*rel).rd_id,
+                relfilenode: (*rel).rd_node.relNode,
+                part_id,
+                part_name: PartRow::name(&partition_id, min_block, max_block, level, 0),
+                partition: target.partition.clone(),
+                level,
+                rows: rows as i64,
+                first_row: first_row as i64,
+                start_block: start as i64,
+                nblocks: nblocks as i64,
+                part_bytes: bytes.len() as i64,
+                uncompressed_bytes: meta.uncompressed_bytes() as i64,
+                partition_value: target.partition_value.clone(),
+                partition_id,
+                min_block,
+                max_block,
+                mutation: 0,
+                created: 0,
+                tid: pg_sys::ItemPointerData::default(),
+                mine: true,
+            };
+            catalog::insert(&row, cid);
+            row
         };
-        blob::write_part(rel, start, &bytes);
-        crate::skip::on_new_part(rel, plan, &sorted, &meta, part_id as i64, cid);
-        (first_row, perm)
+        blob::write_part(rel, row.start_block as u32, &bytes);
+        crate::skip::on_new_part(rel, plan, sorted, &meta, row.part_id, cid);
+        row
     }
 }
 
 /// The order of `cols` by the key columns; types the engine cannot compare itself are
 /// compared with their btree comparison function (and collation).
-fn sort_rows(plan: &TablePlan, cols: &[ColumnData], key: &[usize]) -> Vec<u32> {
+pub fn sort_rows(plan: &TablePlan, cols: &[ColumnData], key: &[usize]) -> Vec<u32> {
     let sort_cols: Vec<SortColumn> = key.iter().map(|&k| SortColumn { column: k, kind: plan.columns[k].sort }).collect();
     let rows = cols.first().map_or(0, |c| c.len());
     if sort_cols.iter().all(|k| k.kind != SortKind::Opaque) {

@@ -1,8 +1,9 @@
 //! The write path: rows a transaction inserts are buffered per table (columnar, in
 //! memory), then sorted, split by partition and written as immutable parts at commit
-//! or whenever the buffer fills.
+//! or whenever the buffer fills; merges rewrite a partition's parts as one.
 
 pub mod buffer;
 pub mod flush;
+pub mod merge;
 pub mod partition;
 pub mod xact;

@@ -136,6 +136,22 @@ impl Partitioner {
         }
     }
 
+    /// A partition value given as text (`mergetree.optimize(..., partition => '...')`),
+    /// read with the expression type's input function and encoded as parts store it.
+    pub fn parse(&self, text: &str) -> Vec<u8> {
+        let c = std::ffi::CString::new(text).unwrap_or_default();
+        // SAFETY: the type's input function raises a Postgres error for bad input; the
+        // datum it returns is a valid value of `typid`, encoded before this returns.
+        unsafe {
+            let (mut input, mut ioparam) = (pg_sys::InvalidOid, pg_sys::InvalidOid);
+            pg_sys::getTypeInputInfo(self.typid, &mut input, &mut ioparam);
+            let d = pg_sys::OidInputFunctionCall(input, c.as_ptr() as *mut _, ioparam, -1);
+            let mut out = mergetree::ColumnData::new(self.plan.ty);
+            crate::datum::push_datum(&self.plan, d, &mut out);
+            out.value(0).to_vec()
+        }
+    }
+
     /// Text form of an encoded partition value (for `mergetree.parts`).
     pub fn display(&self, value: &Option<Vec<u8>>) -> String {
         let Some(v) = value else { return "NULL".into() };

@@ -346,14 +346,14 @@ pub type Reload<'a> = dyn FnMut(u32, u32) -> Option<JoinLookup> + 'a;
 
 /// One pass over everything the scan sees (parts, then the transaction's buffered rows).
 /// With one share, the threads divide the units among them and their states merge at
-/// the end. With a share per thread, every thread reads every unit and aggregates its
-/// own share: the states are disjoint, nothing is held twice and nothing is merged, at
-/// the cost of decoding each unit once per thread. A join taken in partitions reads
+/// the end. With a share per thread, the states are disjoint, nothing is held twice and
+/// nothing is merged: for count(DISTINCT) shares the threads divide the units and fold
+/// each batch into every share's state; otherwise every thread reads every unit and
+/// aggregates its own share. A join taken in partitions reads
 /// everything once per partition of the joined relation's keys, into the same states.
 fn scan_pass(src: &mut Source, es: &mut EngineSpec, limit: usize, progress: &mut Progress, shares: &[Share], reload: &mut Reload) -> Pass {
     let threads = progress.threads;
     let partitioned = shares.len() > 1;
-    let spread = partitioned && shares.iter().all(|s| matches!(s, Share::Distinct { .. }));
     let states: Vec<Mutex<Aggregator>> = (0..threads).map(|t| Mutex::new(Aggregator::with_share(es.spec.clone(), shares[t.min(shares.len() - 1)]))).collect();
     let predicate = src.predicate.clone();
     let join_parts = es.join.as_ref().map_or(1, |j| j.parts);

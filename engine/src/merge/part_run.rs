@@ -1,0 +1,34 @@
+//! A part as a merge input: its granules in order, every column the merged part has
+//! (a column the part predates reads as its missing value).
+
+use super::RunSource;
+use crate::column::ColumnData;
+use crate::error::Result;
+use crate::range_reader::{fetch, PartColumns, ReadColumn};
+use crate::{BlockStore, PartReader};
+
+pub struct PartRun<S: BlockStore> {
+    reader: PartReader<S>,
+    map: PartColumns,
+    columns: Vec<ReadColumn>,
+    next: usize,
+}
+
+impl<S: BlockStore> PartRun<S> {
+    pub fn new(reader: PartReader<S>, columns: Vec<ReadColumn>) -> Self {
+        let map = PartColumns::new(reader.meta(), &columns);
+        PartRun { reader, map, columns, next: 0 }
+    }
+}
+
+impl<S: BlockStore> RunSource for PartRun<S> {
+    fn next_batch(&mut self) -> Result<Option<Vec<ColumnData>>> {
+        let g = self.next;
+        if g >= self.reader.meta().granules() {
+            return Ok(None);
+        }
+        self.next += 1;
+        let batch = (0..self.columns.len()).map(|ci| Ok(fetch(&self.reader, &self.map, &self.columns, ci, g, None)?.into_values())).collect::<Result<_>>()?;
+        Ok(Some(batch))
+    }
+}

@@ -1,0 +1,134 @@
+//! Which parts of a partition to merge next: ClickHouse's simple merge selector, size
+//! tiered. Candidates are runs of adjacent parts (by block number); a run is allowed when
+//! its parts are of similar size (its total is at least `base` times its largest part,
+//! so a big part is not rewritten for a few small ones), and among allowed runs the one
+//! whose bytes per part merged away is lowest wins: many small parts first.
+
+/// A part as the selector sees it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Candidate {
+    pub bytes: u64,
+    /// Seconds since the part was written.
+    pub age_secs: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct SelectorSettings {
+    /// Merged parts stay below this many bytes.
+    pub max_bytes_to_merge: u64,
+    pub max_parts_to_merge_at_once: usize,
+    /// How many times its largest part a run must weigh (ClickHouse's `base`, 5).
+    pub base: f64,
+    /// Each part counts this many bytes more, so tiny parts are not free to leave alone.
+    pub fixed_cost_per_part: u64,
+    /// Parts older than this lower `base` towards 1 (merge old leftovers anyway).
+    pub min_age_to_lower_base: u64,
+    pub max_age_to_lower_base: u64,
+    /// A partition with this many parts merges anything adjacent (base 1): the part
+    /// count matters more than write amplification (`parts_to_delay_insert`).
+    pub parts_to_lower_base: usize,
+}
+
+impl Default for SelectorSettings {
+    fn default() -> Self {
+        SelectorSettings {
+            max_bytes_to_merge: 150 << 30,
+            max_parts_to_merge_at_once: 100,
+            base: 5.0,
+            fixed_cost_per_part: 5 << 20,
+            min_age_to_lower_base: 10,
+            max_age_to_lower_base: 3600,
+            parts_to_lower_base: 150,
+        }
+    }
+}
+
+/// Linear interpolation of `v` from [lo, hi] onto [1, 0], clamped.
+fn lowering(v: f64, lo: f64, hi: f64) -> f64 {
+    if v <= lo {
+        0.0
+    } else if v >= hi {
+        1.0
+    } else {
+        (v - lo) / (hi - lo)
+    }
+}
+
+/// The run `[start, end)` of `parts` (one partition's, in block order) to merge next, or
+/// None when no run of at least two parts is worth merging.
+pub fn select(parts: &[Candidate], s: &SelectorSettings) -> Option<(usize, usize)> {
+    let n = parts.len();
+    // Many parts lower the bar for every run (base 1 at parts_to_lower_base).
+    let by_count = lowering(n as f64, 1.0, s.parts_to_lower_base.max(2) as f64);
+    let mut best: Option<(f64, usize, usize)> = None;
+    for start in 0..n {
+        let (mut sum, mut max, mut min_age) = (0u64, 0u64, u64::MAX);
+        for end in start + 1..=n.min(start + s.max_parts_to_merge_at_once) {
+            let p = parts[end - 1];
+            sum += p.bytes;
+            max = max.max(p.bytes);
+            min_age = min_age.min(p.age_secs);
+            if sum > s.max_bytes_to_merge {
+                break;
+            }
+            let count = end - start;
+            if count < 2 {
+                continue;
+            }
+            let by_age = lowering(min_age as f64, s.min_age_to_lower_base as f64, s.max_age_to_lower_base as f64);
+            let base = 1.0 + (s.base - 1.0) * (1.0 - by_age.max(by_count));
+            let fixed = s.fixed_cost_per_part as f64;
+            let ratio = (sum as f64 + count as f64 * fixed) / (max as f64 + fixed);
+            if ratio < base {
+                continue;
+            }
+            let score = (sum as f64 + count as f64 * fixed) / (count as f64 - 1.9);
+            if best.is_none_or(|(b, _, _)| score < b) {
+                best = Some((score, start, end));
+            }
+        }
+    }
+    best.map(|(_, start, end)| (start, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(sizes: &[u64], age: u64) -> Vec<Candidate> {
+        sizes.iter().map(|&bytes| Candidate { bytes, age_secs: age }).collect()
+    }
+
+    #[test]
+    fn fresh_small_parts_wait_for_enough_of_them() {
+        let s = SelectorSettings::default();
+        // Two fresh tiny parts: the run weighs twice its largest part, under base 5.
+        assert_eq!(select(&parts(&[1000, 1000], 0), &s), None);
+        // Five or more: merged, all of them (the lowest bytes per part merged away).
+        assert_eq!(select(&parts(&[1000; 6], 0), &s), Some((0, 6)));
+    }
+
+    #[test]
+    fn a_big_part_is_not_rewritten_for_small_ones() {
+        let s = SelectorSettings::default();
+        let p = parts(&[10 << 30, 1 << 20, 1 << 20, 1 << 20, 1 << 20, 1 << 20], 0);
+        assert_eq!(select(&p, &s), Some((1, 6)));
+    }
+
+    #[test]
+    fn old_parts_and_many_parts_lower_the_bar() {
+        let s = SelectorSettings::default();
+        assert_eq!(select(&parts(&[1000, 1000], 7200), &s), Some((0, 2)));
+        assert!(select(&parts(&[1 << 30, 1 << 20], 0), &s).is_none());
+        let many = parts(&vec![1 << 20; 150], 0);
+        assert!(select(&many, &s).is_some_and(|(a, b)| b - a >= 2 && b - a <= 100));
+    }
+
+    #[test]
+    fn respects_the_size_limit_and_single_parts() {
+        let s = SelectorSettings { max_bytes_to_merge: 3000, ..Default::default() };
+        assert_eq!(select(&parts(&[1000], 7200), &s), None);
+        assert_eq!(select(&parts(&[2000, 2000, 2000], 7200), &s), None);
+        assert_eq!(select(&parts(&[1000, 1000, 5000], 7200), &s), Some((0, 2)));
+    }
+}
