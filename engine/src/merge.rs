@@ -5,6 +5,7 @@
 //! would have left them.
 
 pub mod part_run;
+pub mod plan;
 pub mod selector;
 
 use crate::column::{compare_values, ColumnData, SortKind};

@@ -278,29 +278,7 @@ impl PartWriter {
                     (None, None) => col,
                 };
                 let frame_rows = granule::frames::frame_rows(target);
-                let chain = match (&setting.chain, target.column_type()) {
-                    (Some(c), _) => c.clone(),
-                    (None, ColumnType::Fixed { width }) if dict_enc.is_none() => {
-                        let w = width as usize;
-                        let n = target.len().min(choose::SAMPLE_VALUES);
-                        let sample = match &target.values {
-                            crate::column::Values::Fixed { data, .. } => &data[..n * w],
-                            _ => &[][..],
-                        };
-                        choose::choose(sample, w, stored_spec.sort, s.compression, frame_rows)
-                    }
-                    _ => CodecChain::plain(s.compression),
-                };
-                let chain = if s.auto_compression && setting.chain.is_none() {
-                    let n = target.len().min(choose::SAMPLE_VALUES);
-                    let frames: Vec<Vec<u8>> = (0..n)
-                        .step_by(frame_rows)
-                        .map(|r| granule::encode_block(&target.slice(r, (r + frame_rows).min(n)), &chain))
-                        .collect();
-                    CodecChain { compression: choose::block_codec(&frames, s.compression), ..chain }
-                } else {
-                    chain
-                };
+                let chain = choose_chain(s, &setting, target, stored_spec.sort, dict_enc.is_some(), frame_rows);
                 // Frames must not cost much space: judged on granules spread over the part,
                 // since its first rows (one key value's run) are often unlike the rest.
                 let samples: Vec<ColumnData> = granule::frames::sample_granules(granule_rows.len())
@@ -381,13 +359,7 @@ impl PartWriter {
             starts.iter().map(|&r| primary_key.iter().map(|&k| columns[k].get(r).map(|v| v.to_vec())).collect()).collect()
         };
         let meta = PartMeta {
-            // The oldest version that has what the part needs: such parts stay readable
-            // by older builds.
-            version: match (metas.iter().any(|c| matches!(c.spec.sort, SortKind::Scaled(_))), subcolumns.is_empty()) {
-                (true, _) => 5,
-                (false, false) => 4,
-                (false, true) => 3,
-            },
+            version: oldest_version(&metas, &subcolumns),
             rows: rows as u64,
             granule_rows,
             columns: metas,
@@ -395,13 +367,7 @@ impl PartWriter {
             primary_index,
             subcolumns,
         };
-        let serialized = if meta.version == 3 { bincode::serialize(&v3::PartMeta::of(&meta)) } else { bincode::serialize(&meta) };
-        let meta_bytes = serialized.map_err(|e| Error::Invalid(format!("serialize part metadata: {e}")))?;
-        let mut out = Vec::with_capacity(HEADER_LEN + meta_bytes.len() + offset as usize);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&(meta_bytes.len() as u32).to_le_bytes());
-        out.extend_from_slice(&crc32fast::hash(&meta_bytes).to_le_bytes());
-        out.extend_from_slice(&meta_bytes);
+        let mut out = header(&meta, offset as usize)?;
         for (blocks, _, _) in &encoded {
             for b in blocks {
                 out.extend_from_slice(b);
@@ -411,7 +377,55 @@ impl PartWriter {
     }
 }
 
-fn min_max(col: &ColumnData, kind: SortKind) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+/// The oldest format version that has what a part needs: such parts stay readable by
+/// older builds.
+pub(crate) fn oldest_version(columns: &[ColumnMeta], subcolumns: &[Subcolumn]) -> u16 {
+    match (columns.iter().any(|c| matches!(c.spec.sort, SortKind::Scaled(_))), subcolumns.is_empty()) {
+        (true, _) => 5,
+        (false, false) => 4,
+        (false, true) => 3,
+    }
+}
+
+/// The part's first bytes: magic, metadata length and checksum, metadata; with room
+/// for `data_len` bytes of blocks after it.
+pub(crate) fn header(meta: &PartMeta, data_len: usize) -> Result<Vec<u8>> {
+    let serialized = if meta.version == 3 { bincode::serialize(&v3::PartMeta::of(meta)) } else { bincode::serialize(meta) };
+    let meta_bytes = serialized.map_err(|e| Error::Invalid(format!("serialize part metadata: {e}")))?;
+    let mut out = Vec::with_capacity(HEADER_LEN + meta_bytes.len() + data_len);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(meta_bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&meta_bytes).to_le_bytes());
+    out.extend_from_slice(&meta_bytes);
+    Ok(out)
+}
+
+/// A column's codec chain: the one forced by the settings, else for fixed-width values
+/// (not dictionary codes) the transform `choose` picks on a sample of `target`, and the
+/// block codec `block_codec` picks where the user left it to us.
+pub(crate) fn choose_chain(s: &WriterSettings, setting: &ColumnCodec, target: &ColumnData, sort: SortKind, codes: bool, frame_rows: usize) -> CodecChain {
+    let chain = match (&setting.chain, target.column_type()) {
+        (Some(c), _) => return c.clone(),
+        (None, ColumnType::Fixed { width }) if !codes => {
+            let w = width as usize;
+            let n = target.len().min(choose::SAMPLE_VALUES);
+            let sample = match &target.values {
+                crate::column::Values::Fixed { data, .. } => &data[..n * w],
+                _ => &[][..],
+            };
+            choose::choose(sample, w, sort, s.compression, frame_rows)
+        }
+        _ => CodecChain::plain(s.compression),
+    };
+    if !s.auto_compression {
+        return chain;
+    }
+    let n = target.len().min(choose::SAMPLE_VALUES);
+    let frames: Vec<Vec<u8>> = (0..n).step_by(frame_rows).map(|r| granule::encode_block(&target.slice(r, (r + frame_rows).min(n)), &chain)).collect();
+    CodecChain { compression: choose::block_codec(&frames, s.compression), ..chain }
+}
+
+pub(crate) fn min_max(col: &ColumnData, kind: SortKind) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
     if kind == SortKind::Opaque {
         return (None, None);
     }
@@ -709,6 +723,7 @@ use bincode::Options as _;
 
 mod json_subcolumns;
 mod scaled;
+pub mod stream;
 
 mod legacy;
 use legacy::{v2, v3};

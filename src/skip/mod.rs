@@ -6,7 +6,7 @@
 
 pub mod am;
 
-use crate::catalog::{self, skip as skip_catalog};
+use crate::catalog::{self, skip as skip_catalog, PartRow};
 use crate::datum::TablePlan;
 use crate::error;
 use crate::storage::budget_cache::BudgetCache;
@@ -113,6 +113,38 @@ pub unsafe fn on_new_part(rel: pg_sys::Relation, plan: &TablePlan, cols: &[Colum
     }
 }
 
+/// Summarizes stored part `p` for index `def` (over a column of sort `kind`), reading the
+/// column back granule by granule. False for a part written before the column was added
+/// (it holds only its default: no summary).
+///
+/// # Safety
+/// `rel` is open.
+unsafe fn summarize_stored(rel: pg_sys::Relation, table: &str, kind: mergetree::SortKind, def: &SkipDef, p: &PartRow, cid: pg_sys::CommandId) -> bool {
+    let reader = part_cache::open(rel, p).unwrap_or_else(|e| error::report(table, e));
+    let Some(pc) = reader.meta().columns.iter().position(|m| m.spec.id == def.attnum as u32) else { return false };
+    let granules = (0..reader.meta().granules()).map(|g| reader.read_granule(pc, g).unwrap_or_else(|e| error::report(table, e)));
+    let bytes = summarize(def, kind, granules);
+    // SAFETY: per the caller.
+    skip_catalog::insert(def.index_oid, unsafe { (*rel).rd_node.relNode }, p.part_id, &bytes, cid);
+    true
+}
+
+/// Writes the summaries of every skip index of `rel` for part `p`, just written without
+/// its rows in memory (a merge), as command `cid` like the part's own catalog row.
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn on_stored_part(rel: pg_sys::Relation, plan: &TablePlan, p: &PartRow, cid: pg_sys::CommandId) {
+    // SAFETY: per the caller.
+    unsafe {
+        let table = crate::ffi::relname(rel);
+        for def in defs_of(rel) {
+            let Some(ci) = plan.index_of_attnum(def.attnum) else { continue };
+            summarize_stored(rel, &table, plan.columns[ci].sort, &def, p, cid);
+        }
+    }
+}
+
 /// Builds `def` for every part of `rel` visible now (CREATE INDEX, REINDEX, TRUNCATE).
 /// Returns (rows, parts) summarized.
 ///
@@ -131,14 +163,10 @@ pub unsafe fn build_all(rel: pg_sys::Relation, plan: &TablePlan, def: &SkipDef) 
         let (mut rows, mut n) = (0.0, 0.0);
         for p in &parts {
             pgrx::check_for_interrupts!();
-            let reader = part_cache::open(rel, p).unwrap_or_else(|e| error::report(&table, e));
-            // A part written before the column was added holds only its default: no summary.
-            let Some(pc) = reader.meta().columns.iter().position(|m| m.spec.id == def.attnum as u32) else { continue };
-            let granules = (0..reader.meta().granules()).map(|g| reader.read_granule(pc, g).unwrap_or_else(|e| error::report(&table, e)));
-            let bytes = summarize(def, plan.columns[ci].sort, granules);
-            skip_catalog::insert(def.index_oid, (*rel).rd_node.relNode, p.part_id, &bytes, cid);
-            rows += p.rows as f64;
-            n += 1.0;
+            if summarize_stored(rel, &table, plan.columns[ci].sort, def, p, cid) {
+                rows += p.rows as f64;
+                n += 1.0;
+            }
         }
         pg_sys::UnregisterSnapshot(snapshot);
         (rows, n)

@@ -50,12 +50,56 @@ pub unsafe fn extend_to(rel: pg_sys::Relation, end: u32) {
 /// # Safety
 /// `rel` is open and the blocks exist and belong to this (not yet visible) part.
 pub unsafe fn write_part(rel: pg_sys::Relation, start: u32, bytes: &[u8]) {
-    for (i, chunk) in bytes.chunks(PAYLOAD).enumerate() {
+    // SAFETY: per the caller.
+    unsafe {
+        let mut w = PageWriter::new(rel, start);
+        w.write(bytes);
+        w.finish();
+    }
+}
+
+/// Writes a part's bytes page by page as they come, on blocks from `start` on.
+pub struct PageWriter {
+    rel: pg_sys::Relation,
+    next: u32,
+    page: Vec<u8>,
+}
+
+impl PageWriter {
+    /// # Safety
+    /// `rel` is open and the blocks the bytes will fill exist and belong to one (not yet
+    /// visible) part.
+    pub unsafe fn new(rel: pg_sys::Relation, start: u32) -> Self {
+        PageWriter { rel, next: start, page: Vec::with_capacity(PAYLOAD) }
+    }
+
+    pub fn write(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let take = (PAYLOAD - self.page.len()).min(bytes.len());
+            self.page.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.page.len() == PAYLOAD {
+                self.flush();
+            }
+        }
+    }
+
+    fn flush(&mut self) {
         pgrx::check_for_interrupts!();
-        // SAFETY: the block exists; zero-and-lock gives us an exclusive, blank buffer.
+        // SAFETY: per `new`, the block exists; zero-and-lock gives us an exclusive, blank
+        // buffer.
         unsafe {
-            let buf = PinnedBuffer::read(rel, start + i as u32, pg_sys::ReadBufferMode::RBM_ZERO_AND_LOCK, None);
-            write_page(rel, &buf, chunk);
+            let buf = PinnedBuffer::read(self.rel, self.next, pg_sys::ReadBufferMode::RBM_ZERO_AND_LOCK, None);
+            write_page(self.rel, &buf, &self.page);
+        }
+        self.next += 1;
+        self.page.clear();
+    }
+
+    /// Writes the last, partly filled page.
+    pub fn finish(mut self) {
+        if !self.page.is_empty() {
+            self.flush();
         }
     }
 }

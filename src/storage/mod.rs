@@ -14,6 +14,7 @@ pub mod budget_cache;
 pub mod buffer;
 pub mod metapage;
 pub mod part_cache;
+pub mod spill;
 pub mod threads;
 
 /// Bytes of part data a page holds: everything after the standard page header.

@@ -10,7 +10,7 @@ use crate::storage::buffer::PageLock;
 use crate::storage::{blob, metapage};
 use mergetree::sort::{sort_permutation, sort_permutation_parallel, SortColumn};
 use mergetree::part::ColumnCodec;
-use mergetree::{ColumnData, PartWriter, SortKind, WriterSettings};
+use mergetree::{ColumnData, PartMeta, PartWriter, SortKind, WriterSettings};
 use pgrx::pg_sys;
 
 use std::collections::BTreeMap;
@@ -130,8 +130,8 @@ pub enum Origin {
     Merge { min_block: i64, max_block: i64, level: i32 },
 }
 
-/// Writes already-sorted rows as a part of `rel`: encodes it, allocates its blocks,
-/// inserts its catalog row as command `cid`, writes its pages and skip index summaries.
+/// Writes already-sorted rows as a part of `rel`: encodes it, registers it as command
+/// `cid`, writes its pages and skip index summaries.
 ///
 /// # Safety
 /// `rel` is open.
@@ -139,9 +139,28 @@ pub unsafe fn store_part(rel: pg_sys::Relation, target: &Target, sorted: &[Colum
     // SAFETY: rel is open.
     let table = unsafe { crate::ffi::relname(rel) };
     let (plan, o) = (target.plan, target.options);
-    let key = sort_key(plan, o);
-    let pk: Vec<usize> = key[..o.primary_key.len().min(key.len())].to_vec();
-    let settings = WriterSettings {
+    crate::storage::threads::ensure();
+    let (bytes, meta) = PartWriter::new(writer_settings(plan, o))
+        .write_rows(&plan.specs(), sorted, rows, &primary_key(plan, o))
+        .unwrap_or_else(|e| crate::error::report(&table, e));
+    // SAFETY: per the caller.
+    unsafe {
+        let row = register_part(rel, target, &meta, bytes.len(), cid, origin);
+        blob::write_part(rel, row.start_block as u32, &bytes);
+        crate::skip::on_new_part(rel, plan, sorted, &meta, row.part_id, cid);
+        row
+    }
+}
+
+/// Plan columns of the table's primary index: a prefix of its sort key.
+pub fn primary_key(plan: &TablePlan, options: &TableOptions) -> Vec<usize> {
+    let key = sort_key(plan, options);
+    key[..options.primary_key.len().min(key.len())].to_vec()
+}
+
+/// How the table's options and column types say its parts are written.
+pub fn writer_settings(plan: &TablePlan, o: &TableOptions) -> WriterSettings {
+    WriterSettings {
         index_granularity: o.index_granularity,
         index_granularity_bytes: o.index_granularity_bytes,
         compression: o.compression,
@@ -150,7 +169,7 @@ pub unsafe fn store_part(rel: pg_sys::Relation, target: &Target, sorted: &[Colum
             .columns
             .iter()
             .map(|c| {
-                // SAFETY: a syscache lookup of the column's own type, in the flush's transaction.
+                // SAFETY: a syscache lookup of the column's own type, in the writer's transaction.
                 let base = unsafe { pg_sys::getBaseType(c.typid) };
                 ColumnCodec {
                     chain: o.codec_for(&c.name).cloned(),
@@ -161,58 +180,61 @@ pub unsafe fn store_part(rel: pg_sys::Relation, target: &Target, sorted: &[Colum
                 }
             })
             .collect(),
-    };
-    crate::storage::threads::ensure();
-    let (bytes, meta) = PartWriter::new(settings)
-        .write_rows(&plan.specs(), sorted, rows, &pk)
-        .unwrap_or_else(|e| crate::error::report(&table, e));
-    let nblocks = blob::blocks_for(bytes.len());
-    // SAFETY: rel is open; the metapage lock serialises allocation with VACUUM.
+    }
+}
+
+/// Allocates the blocks of a part of `len` bytes and inserts its catalog row as command
+/// `cid`; the caller then writes the part's pages.
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn register_part(rel: pg_sys::Relation, target: &Target, meta: &PartMeta, len: usize, cid: pg_sys::CommandId, origin: Origin) -> PartRow {
+    // SAFETY: rel is open.
+    let table = unsafe { crate::ffi::relname(rel) };
+    let nblocks = blob::blocks_for(len);
+    let rows = meta.rows;
+    // SAFETY: rel is open; the metapage lock serialises allocation with VACUUM, and the
+    // part's row is in the catalog (so VACUUM keeps its extent) before the lock goes.
     unsafe {
-        let row = {
-            let _lock = PageLock::exclusive(rel, metapage::META_BLOCK);
-            let mut m = metapage::read(rel, &table).unwrap_or_else(metapage::Meta::fresh);
-            let (start, grow) = m.allocate(nblocks);
-            let first_row = m.next_row_id;
-            m.next_row_id += rows as u64;
-            let part_id = m.next_part_id as i64;
-            m.next_part_id += 1;
-            metapage::write(rel, &m);
-            if grow {
-                blob::extend_to(rel, start + nblocks);
-            }
-            let (min_block, max_block, level) = match origin {
-                Origin::Insert => (part_id, part_id, 0),
-                Origin::Merge { min_block, max_block, level } => (min_block, max_block, level),
-            };
-            let partition_id = PartRow::partition_id_of(&target.partition);
-            let row = PartRow {
-                relid: (*rel).rd_id,
-                relfilenode: (*rel).rd_node.relNode,
-                part_id,
-                part_name: PartRow::name(&partition_id, min_block, max_block, level, 0),
-                partition: target.partition.clone(),
-                level,
-                rows: rows as i64,
-                first_row: first_row as i64,
-                start_block: start as i64,
-                nblocks: nblocks as i64,
-                part_bytes: bytes.len() as i64,
-                uncompressed_bytes: meta.uncompressed_bytes() as i64,
-                partition_value: target.partition_value.clone(),
-                partition_id,
-                min_block,
-                max_block,
-                mutation: 0,
-                created: 0,
-                tid: pg_sys::ItemPointerData::default(),
-                mine: true,
-            };
-            catalog::insert(&row, cid);
-            row
+        let _lock = PageLock::exclusive(rel, metapage::META_BLOCK);
+        let mut m = metapage::read(rel, &table).unwrap_or_else(metapage::Meta::fresh);
+        let (start, grow) = m.allocate(nblocks);
+        let first_row = m.next_row_id;
+        m.next_row_id += rows;
+        let part_id = m.next_part_id as i64;
+        m.next_part_id += 1;
+        metapage::write(rel, &m);
+        if grow {
+            blob::extend_to(rel, start + nblocks);
+        }
+        let (min_block, max_block, level) = match origin {
+            Origin::Insert => (part_id, part_id, 0),
+            Origin::Merge { min_block, max_block, level } => (min_block, max_block, level),
         };
-        blob::write_part(rel, row.start_block as u32, &bytes);
-        crate::skip::on_new_part(rel, plan, sorted, &meta, row.part_id, cid);
+        let partition_id = PartRow::partition_id_of(&target.partition);
+        let row = PartRow {
+            relid: (*rel).rd_id,
+            relfilenode: (*rel).rd_node.relNode,
+            part_id,
+            part_name: PartRow::name(&partition_id, min_block, max_block, level, 0),
+            partition: target.partition.clone(),
+            level,
+            rows: rows as i64,
+            first_row: first_row as i64,
+            start_block: start as i64,
+            nblocks: nblocks as i64,
+            part_bytes: len as i64,
+            uncompressed_bytes: meta.uncompressed_bytes() as i64,
+            partition_value: target.partition_value.clone(),
+            partition_id,
+            min_block,
+            max_block,
+            mutation: 0,
+            created: 0,
+            tid: pg_sys::ItemPointerData::default(),
+            mine: true,
+        };
+        catalog::insert(&row, cid);
         row
     }
 }

@@ -3,14 +3,18 @@
 //! old parts or the new one, never both). `mergetree.optimize` runs merges in the
 //! foreground.
 
-use super::flush::{sort_key, store_part, Origin, Target};
+use super::flush::{primary_key, register_part, sort_key, writer_settings, Origin, Target};
 use crate::catalog::{self, PartRow};
 use crate::datum::{self, DatumColumn, TablePlan};
 use crate::options::TableOptions;
+use crate::storage::blob::PageWriter;
 use crate::storage::part_cache;
+use crate::storage::spill::SpillFile;
 use mergetree::merge::part_run::PartRun;
+use mergetree::merge::plan::stream_columns;
 use mergetree::merge::selector::{self, Candidate, SelectorSettings};
 use mergetree::merge::{MergeKey, Merger, OpaqueOrder};
+use mergetree::part::stream::StreamWriter;
 use mergetree::{ColumnData, SortKind};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -62,6 +66,8 @@ impl OpaqueOrder for OpaqueKeys<'_> {
 
 /// Merges `parts` (one partition's, visible, claimed by this transaction, in block order)
 /// into one part and replaces their catalog rows with its row. Returns the new part.
+/// Memory holds a granule batch per input and a stripe of the output; the output's
+/// blocks wait in a temporary file until its size (so its extent) is known.
 ///
 /// # Safety
 /// `rel` is open and locked against DDL.
@@ -69,18 +75,25 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
     // SAFETY: per the caller.
     let table = unsafe { crate::ffi::relname(rel) };
     let cols = datum::read_columns(plan);
-    let sources: Vec<_> = parts.iter().map(|p| PartRun::new(part_cache::open(rel, p).unwrap_or_else(|e| crate::error::report(&table, e)), cols.clone())).collect();
+    let readers: Vec<_> = parts.iter().map(|p| part_cache::open(rel, p).unwrap_or_else(|e| crate::error::report(&table, e))).collect();
+    let settings = writer_settings(plan, options);
+    let pk = primary_key(plan, options);
+    let missing: Vec<Option<Vec<u8>>> = plan.columns.iter().map(|c| c.missing.clone()).collect();
+    let (columns, subcolumns) = stream_columns(&readers, &plan.specs(), &settings, &missing, &pk).unwrap_or_else(|e| crate::error::report(&table, e));
+    let rows: u64 = parts.iter().map(|p| p.rows as u64).sum();
+    crate::storage::threads::ensure();
+    let mut writer = StreamWriter::new(settings, plan.specs(), columns, subcolumns, pk, rows as usize, SpillFile::new()).unwrap_or_else(|e| crate::error::report(&table, e));
+    let sources: Vec<_> = readers.into_iter().map(|r| PartRun::new(r, cols.clone())).collect();
     let keys: Vec<MergeKey> = sort_key(plan, options).into_iter().map(|k| MergeKey { column: k, kind: plan.columns[k].sort }).collect();
     let opaque = OpaqueKeys::new(plan, &keys, parts.len());
     let mut merger = Merger::new(sources, keys, plan.columns.len(), opaque).unwrap_or_else(|e| crate::error::report(&table, e));
-    let mut merged = plan.new_columns();
-    let mut rows = 0usize;
     while let Some(batch) = merger.next_batch(MERGE_BATCH_ROWS).unwrap_or_else(|e| crate::error::report(&table, e)) {
         pgrx::check_for_interrupts!();
-        rows += batch.first().map_or(0, |c| c.len());
-        for (m, c) in merged.iter_mut().zip(&batch) {
-            m.append(c);
-        }
+        writer.push(&batch).unwrap_or_else(|e| crate::error::report(&table, e));
+    }
+    let (header, meta, mut spill) = writer.finish().unwrap_or_else(|e| crate::error::report(&table, e));
+    if meta.rows != rows {
+        crate::error::report(&table, mergetree::Error::corrupt("merge", format!("merged {} rows out of parts holding {rows}", meta.rows)));
     }
     let target = Target { plan, options, partition: parts[0].partition.clone(), partition_value: parts[0].partition_value.clone() };
     let origin = Origin::Merge {
@@ -88,10 +101,16 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
         max_block: parts.iter().map(|p| p.max_block).max().unwrap_or(0),
         level: parts.iter().map(|p| p.level).max().unwrap_or(0) + 1,
     };
-    // SAFETY: per the caller; the command id is this transaction's.
+    // SAFETY: per the caller; the command id is this transaction's, and the new part's
+    // blocks are its own until it commits.
     unsafe {
         let cid = pg_sys::GetCurrentCommandId(true);
-        let part = store_part(rel, &target, &merged, rows, cid, origin);
+        let part = register_part(rel, &target, &meta, header.len() + spill.len() as usize, cid, origin);
+        let mut pages = PageWriter::new(rel, part.start_block as u32);
+        pages.write(&header);
+        spill.replay(|bytes| pages.write(bytes));
+        pages.finish();
+        crate::skip::on_stored_part(rel, plan, &part, cid);
         catalog::remove(parts);
         part
     }

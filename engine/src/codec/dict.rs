@@ -27,7 +27,7 @@ pub struct Encoded {
     pub codes: ColumnData,
 }
 
-fn code_width(n: usize) -> u16 {
+pub(crate) fn code_width(n: usize) -> u16 {
     if n <= 1 << 8 {
         1
     } else if n <= 1 << 16 {

@@ -122,3 +122,12 @@ pub fn subcolumns(col: &ColumnData) -> Vec<(Vec<u8>, ColumnData)> {
     keys.into_iter().zip(values).zip(exact).filter(|(_, e)| *e).map(|(kv, _)| kv).collect()
 }
 
+/// `key`'s values for every row of `col`, which a merge knows to be exact (every input
+/// part stored the key): an error, never a wrong value, when one is not.
+pub fn extract_exact(col: &ColumnData, key: &[u8]) -> crate::Result<ColumnData> {
+    let (mut values, exact) = extract(col, &[key.to_vec()], 0, col.len());
+    if !exact[0] {
+        return Err(crate::Error::Invalid("a JSON subcolumn value needs PostgreSQL to be read".into()));
+    }
+    Ok(values.remove(0))
+}
