@@ -84,7 +84,11 @@ init_cluster() {
     echo "listen_addresses = '127.0.0.1'"
     echo "port = $port"
     echo "unix_socket_directories = '$sock'"
-    if use_ext; then echo "shared_preload_libraries = 'pg_mergetree'"; fi
+    if use_ext; then
+      echo "shared_preload_libraries = 'pg_mergetree'"
+      # Tests that count parts turn background merges off (MT_BACKGROUND_MERGES=off).
+      echo "mergetree.background_merges = ${MT_BACKGROUND_MERGES:-on}"
+    fi
     echo "wal_level = replica"
     echo "max_wal_senders = 4"
     echo "# <<< pg_mergetree"

@@ -151,6 +151,11 @@ LANGUAGE sql STRICT AS $$ SELECT * FROM mergetree.verify_oid(tbl::oid) $$;
 CREATE FUNCTION mergetree.optimize(tbl regclass, partition text DEFAULT NULL, final boolean DEFAULT false)
 RETURNS void LANGUAGE sql AS $$ SELECT FROM mergetree.optimize_oid(tbl::oid, partition, coalesce(final, false)) WHERE tbl IS NOT NULL $$;
 
+-- Removes a partition's parts (the value as the partition expression gives it, in its
+-- type's input syntax) in this transaction; returns the rows dropped. Needs TRUNCATE.
+CREATE FUNCTION mergetree.drop_partition(tbl regclass, value text) RETURNS bigint
+LANGUAGE sql STRICT AS $$ SELECT mergetree.drop_partition_oid(tbl::oid, value) $$;
+
 -- One row per table, visible part and column: the codec chain each part chose and its sizes.
 CREATE VIEW mergetree.columns WITH (security_barrier) AS
 SELECT c.oid::regclass AS table_name, pc.part_name, pc.column_name, pc.codec,

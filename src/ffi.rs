@@ -36,6 +36,10 @@ unsafe extern "C-unwind" {
         access: pg_sys::ExecScanAccessMtd,
         recheck: pg_sys::ExecScanRecheckMtd,
     ) -> *mut pg_sys::TupleTableSlot;
+    /// tcop/tcopprot.h: Postgres' SIGTERM handler for backends: sets ProcDiePending, so
+    /// the next interrupt check ends the process. pgrx binds it as a Rust function,
+    /// which a signal handler slot cannot take.
+    fn die(signal: std::ffi::c_int);
 }
 
 /// Iterates a List of pointers.
@@ -290,4 +294,11 @@ pub unsafe fn copy_datum(d: pg_sys::Datum, typlen: i16) -> pg_sys::Datum {
 pub unsafe fn memory_context(parent: pg_sys::MemoryContext, name: &'static std::ffi::CStr) -> pg_sys::MemoryContext {
     // SAFETY: per the caller; `name` is static, as Postgres keeps the pointer.
     unsafe { pg_sys::AllocSetContextCreateInternal(parent, name.as_ptr(), 0, 8192, 8 << 20) }
+}
+
+/// Makes SIGTERM end this background worker at its next interrupt check, its
+/// transaction rolled back, as it ends a backend.
+pub fn terminate_on_sigterm() {
+    // SAFETY: installs Postgres' own handler; called before signals are unblocked.
+    unsafe { pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(die)) };
 }

@@ -16,7 +16,29 @@ pub static AGGREGATE_SCAN: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// Engine threads a query may use (0: as many as the machine has cores).
 pub static MAX_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 
+/// Background merges: whether the workers run, and how many merge at once.
+pub static BACKGROUND_MERGES: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static MAX_MERGE_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(2);
+
 pub fn init() {
+    GucRegistry::define_bool_guc(
+        c"mergetree.background_merges",
+        c"Merge the parts of mergetree tables in background workers.",
+        c"Off: parts are merged only by mergetree.optimize. Per table: the background_merges option.",
+        &BACKGROUND_MERGES,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"mergetree.max_merge_workers",
+        c"Background workers merging parts at once, over all databases.",
+        c"Each takes a background worker slot (max_worker_processes).",
+        &MAX_MERGE_WORKERS,
+        0,
+        64,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
     GucRegistry::define_bool_guc(
         c"mergetree.enable_custom_scan",
         c"Scan mergetree tables with the MergeTreeScan node (column projection, pruning, vectorized filters).",

@@ -9,6 +9,7 @@ use pgrx::prelude::*;
 mod am;
 mod api;
 mod approx;
+mod background;
 mod catalog;
 mod datum;
 mod error;
@@ -55,6 +56,7 @@ pub extern "C-unwind" fn _PG_init() {
         pgrx::pg_sys::RegisterCustomScanMethods(&raw const scan::agg::path::SCAN_METHODS);
     }
     write::xact::init();
+    background::register();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

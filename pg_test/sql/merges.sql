@@ -143,6 +143,44 @@ INSERT INTO vr SELECT g, repeat('z', g % 50) FROM generate_series(1, 20000) g;
 SELECT pg_relation_size('vr') = :size_before AS reused;
 SELECT count(*) FROM vr;
 
+-- drop_partition: a partition's parts go in this transaction (rolled back, they are back).
+SELECT mergetree.drop_partition('pt', '2024-01-02');
+DELETE FROM ph WHERE day = '2024-01-02';
+SELECT same_rows('SELECT * FROM pt', 'SELECT * FROM ph') AS same_after_drop;
+BEGIN;
+SELECT mergetree.drop_partition('pt', '2024-01-01');
+SELECT count(*) FROM pt;
+ROLLBACK;
+SELECT count(*) FROM pt;
+-- Rows this transaction buffered in the partition go too; a partition without parts
+-- drops nothing.
+BEGIN;
+INSERT INTO pt VALUES (1000, '2024-01-03', 1), (1001, '2024-01-09', 1);
+SELECT mergetree.drop_partition('pt', '2024-01-03');
+SELECT day, count(*) FROM pt GROUP BY 1 ORDER BY 1;
+SAVEPOINT s;
+INSERT INTO pt VALUES (1002, '2024-01-09', 1);
+SELECT mergetree.drop_partition('pt', '2024-01-09');
+ROLLBACK TO s;
+SELECT mergetree.drop_partition('pt', '2024-05-05');
+COMMIT;
+SELECT day, count(*) FROM pt GROUP BY 1 ORDER BY 1;
+SELECT mergetree.drop_partition('mt', 'x');
+SELECT mergetree.drop_partition('pt', NULL);
+
+-- Backpressure: past parts_to_delay_insert active parts in a partition inserts wait,
+-- at parts_to_throw_insert they fail.
+CREATE TABLE bp (id int) USING mergetree WITH (order_by = 'id', parts_to_delay_insert = 3, parts_to_throw_insert = 5, background_merges = off);
+SELECT format('INSERT INTO bp VALUES (%s)', i) FROM generate_series(1, 5) i \gexec
+INSERT INTO bp VALUES (6);
+SELECT count(*) FROM bp;
+SELECT mergetree.optimize('bp', final => true);
+INSERT INTO bp VALUES (6);
+SELECT count(*) FROM bp;
+ALTER TABLE bp SET (parts_to_throw_insert = 100);
+CREATE TABLE bad (id int) USING mergetree WITH (order_by = 'id', background_merges = maybe);
+CREATE TABLE bad (id int) USING mergetree WITH (order_by = 'id', max_bytes_to_merge = 10);
+
 -- Only the owner merges (as for VACUUM and CLUSTER); other relations are refused.
 CREATE ROLE merges_other;
 GRANT USAGE ON SCHEMA merges TO merges_other;
@@ -154,7 +192,33 @@ SELECT mergetree.optimize('mh');
 SELECT mergetree.optimize('mt', partition => 'x');
 SELECT mergetree.optimize('pt', partition => 'not a date');
 SELECT mergetree.optimize(NULL);
+SET ROLE merges_other;
+SELECT mergetree.drop_partition('pt', '2024-01-01');
+RESET ROLE;
 SELECT orphan_parts();
+
+-- Background merges: many small inserts settle into few parts without anyone asking;
+-- a table whose background_merges option is off keeps its parts.
+CREATE TABLE bg (id int, v text) USING mergetree WITH (order_by = 'id');
+CREATE TABLE bg_off (id int) USING mergetree WITH (order_by = 'id', background_merges = off);
+SELECT format('INSERT INTO bg VALUES (%s, ''v%s''); INSERT INTO bg_off VALUES (%s)', i, i, i) FROM generate_series(1, 30) i \gexec
+ALTER SYSTEM SET mergetree.background_merges = on;
+SELECT pg_reload_conf();
+CREATE FUNCTION settled(t regclass, n int) RETURNS bool LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1..600 LOOP
+    IF (SELECT count(*) FROM mergetree.parts WHERE table_name = t) <= n THEN RETURN true; END IF;
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+  RETURN false;
+END $$;
+SELECT settled('bg', 3) AS settled;
+-- Long enough for the workers to have merged bg_off too, were it allowed.
+SELECT pg_sleep(1);
+SELECT count(*), sum(id), count(DISTINCT v) FROM bg;
+SELECT count(*) AS parts_kept FROM mergetree.parts WHERE table_name = 'bg_off'::regclass;
+ALTER SYSTEM RESET mergetree.background_merges;
+SELECT pg_reload_conf();
 
 DROP SCHEMA merges CASCADE;
 DROP ROLE merges_other;

@@ -85,6 +85,16 @@ fn catalog_oid(name: &CStr) -> pg_sys::Oid {
     }
 }
 
+/// Whether this database has the extension's catalog as this build knows it (a merge
+/// worker leaves alone a database whose extension predates it).
+pub fn is_current() -> bool {
+    // SAFETY: catalog lookups by name.
+    unsafe {
+        let ns = pg_sys::get_namespace_oid(c"mergetree".as_ptr(), true);
+        ns != pg_sys::InvalidOid && pg_sys::get_relname_relid(PARTS_BY_STORAGE.as_ptr(), ns) != pg_sys::InvalidOid
+    }
+}
+
 /// A catalog relation, opened with `lock`, closed on drop.
 struct Catalog(pg_sys::Relation, i32);
 

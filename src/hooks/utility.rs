@@ -78,6 +78,9 @@ unsafe extern "C-unwind" fn before(args: *mut Args) -> *mut Handled {
     unsafe {
         let a = &mut *args;
         let tag = (*(*a.0).utilityStmt).type_;
+        if let Some(db) = database_wanted_alone((*a.0).utilityStmt) {
+            crate::background::stop_workers_in(db);
+        }
         let interesting = matches!(
             tag,
             pg_sys::NodeTag::T_CreateStmt
@@ -119,6 +122,33 @@ unsafe extern "C-unwind" fn before(args: *mut Args) -> *mut Handled {
             Some(h) => pgrx::PgMemoryContexts::CurrentMemoryContext.leak_and_drop_on_delete(h),
             None => std::ptr::null_mut(),
         }
+    }
+}
+
+/// The database a statement needs no one else connected to (DROP DATABASE, ALTER
+/// DATABASE, renaming it, copying it as a template): merge workers there must go first.
+///
+/// # Safety
+/// `stmt` is a utility statement.
+unsafe fn database_wanted_alone(stmt: *mut pg_sys::Node) -> Option<pg_sys::Oid> {
+    // SAFETY: per the caller; each node is read as the type its tag says.
+    unsafe {
+        let name = match (*stmt).type_ {
+            pg_sys::NodeTag::T_DropdbStmt => (*(stmt as *mut pg_sys::DropdbStmt)).dbname,
+            pg_sys::NodeTag::T_AlterDatabaseStmt => (*(stmt as *mut pg_sys::AlterDatabaseStmt)).dbname,
+            pg_sys::NodeTag::T_RenameStmt if (*(stmt as *mut pg_sys::RenameStmt)).renameType == pg_sys::ObjectType::OBJECT_DATABASE => {
+                (*(stmt as *mut pg_sys::RenameStmt)).subname
+            }
+            pg_sys::NodeTag::T_CreatedbStmt => list_ptrs::<pg_sys::DefElem>((*(stmt as *mut pg_sys::CreatedbStmt)).options)
+                .into_iter()
+                .find(|&d| cstr((*d).defname).as_deref() == Some("template"))
+                .map_or(std::ptr::null_mut(), |d| pg_sys::defGetString(d)),
+            _ => std::ptr::null_mut(),
+        };
+        if name.is_null() {
+            return None;
+        }
+        Some(pg_sys::get_database_oid(name, true)).filter(|&o| o != pg_sys::InvalidOid)
     }
 }
 

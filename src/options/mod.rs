@@ -18,10 +18,33 @@ use pgrx::prelude::*;
 use std::ffi::{CStr, CString};
 
 
-pub const OPTION_NAMES: [&str; 8] =
-    ["order_by", "primary_key", "partition_by", "index_granularity", "index_granularity_bytes", "compression", "codecs", "dictionary"];
-/// Options that only affect parts written from now on, so ALTER TABLE SET may change them.
-pub const ALTERABLE: [&str; 5] = ["index_granularity", "index_granularity_bytes", "compression", "codecs", "dictionary"];
+pub const OPTION_NAMES: [&str; 12] = [
+    "order_by",
+    "primary_key",
+    "partition_by",
+    "index_granularity",
+    "index_granularity_bytes",
+    "compression",
+    "codecs",
+    "dictionary",
+    "background_merges",
+    "max_bytes_to_merge",
+    "parts_to_delay_insert",
+    "parts_to_throw_insert",
+];
+/// Options that only affect parts written from now on (or merges and inserts to come), so
+/// ALTER TABLE SET may change them.
+pub const ALTERABLE: [&str; 9] = [
+    "index_granularity",
+    "index_granularity_bytes",
+    "compression",
+    "codecs",
+    "dictionary",
+    "background_merges",
+    "max_bytes_to_merge",
+    "parts_to_delay_insert",
+    "parts_to_throw_insert",
+];
 
 #[derive(Clone, Debug, Default)]
 pub struct TableOptions {
@@ -39,6 +62,15 @@ pub struct TableOptions {
     /// Dictionary mode for all variable-length columns, and per-column overrides.
     pub dictionary: DictMode,
     pub dictionary_columns: Vec<(String, DictMode)>,
+    /// Whether the merge workers merge this table's parts (off: only mergetree.optimize).
+    pub background_merges: bool,
+    /// Merged parts stay below this many bytes (ClickHouse's
+    /// max_bytes_to_merge_at_max_space_in_pool).
+    pub max_bytes_to_merge: u64,
+    /// A partition with more active parts delays inserts into it...
+    pub parts_to_delay_insert: usize,
+    /// ...and with more than this many refuses them.
+    pub parts_to_throw_insert: usize,
 }
 
 impl TableOptions {
@@ -146,7 +178,15 @@ fn column_list(table: &str, name: &str, v: &str) -> Vec<String> {
 /// Parses option values given as (name, value) pairs; unknown names, options given twice
 /// and empty or repeating column lists are errors.
 pub fn parse(table: &str, defs: &[(String, String)]) -> TableOptions {
-    let mut o = TableOptions { index_granularity: 8192, index_granularity_bytes: 10 << 20, ..Default::default() };
+    let mut o = TableOptions {
+        index_granularity: 8192,
+        index_granularity_bytes: 10 << 20,
+        background_merges: true,
+        max_bytes_to_merge: 150 << 30,
+        parts_to_delay_insert: 150,
+        parts_to_throw_insert: 300,
+        ..Default::default()
+    };
     let mut codecs_raw = None;
     for (i, (name, v)) in defs.iter().enumerate() {
         if defs[..i].iter().any(|(n, _)| n == name) {
@@ -172,6 +212,16 @@ pub fn parse(table: &str, defs: &[(String, String)]) -> TableOptions {
                 o.compression_set = true;
             }
             "codecs" => codecs_raw = Some(v.clone()),
+            "background_merges" => {
+                o.background_merges = match v.trim().to_ascii_lowercase().as_str() {
+                    "on" | "true" | "1" => true,
+                    "off" | "false" | "0" => false,
+                    _ => raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("invalid value for option \"{name}\" of mergetree table \"{table}\": \"{v}\" (expected on or off)")),
+                }
+            }
+            "max_bytes_to_merge" => o.max_bytes_to_merge = parse_number(table, name, v, 1 << 20, i64::MAX) as u64,
+            "parts_to_delay_insert" => o.parts_to_delay_insert = parse_number(table, name, v, 1, 1 << 20),
+            "parts_to_throw_insert" => o.parts_to_throw_insert = parse_number(table, name, v, 1, 1 << 20),
             "dictionary" => {
                 for (col, m) in per_column(table, name, v) {
                     let mode = parse_dict_mode(table, name, v, m);

@@ -105,7 +105,10 @@ unsafe fn write_part(
     };
     let target = Target { plan, options: &buf.options, partition, partition_value };
     // SAFETY: per the caller.
-    let row = unsafe { store_part(rel, &target, &sorted, rows, cid, Origin::Insert) };
+    let row = unsafe {
+        super::backpressure::before_new_part(rel, &buf.options, &target.partition_value, &target.partition);
+        store_part(rel, &target, &sorted, rows, cid, Origin::Insert)
+    };
     (row.first_row as u64, perm)
 }
 

@@ -1,7 +1,7 @@
 //! Merging parts: the engine's k-way merge over a partition's parts, written back as one
 //! part that replaces them in the catalog within the merging transaction (readers see the
-//! old parts or the new one, never both). `mergetree.optimize` runs merges in the
-//! foreground.
+//! old parts or the new one, never both). `optimize.rs` runs merges in the foreground,
+//! the background workers (src/background) in their own transactions.
 
 use super::flush::{primary_key, register_part, sort_key, writer_settings, Origin, Target};
 use crate::catalog::{self, PartRow};
@@ -19,6 +19,30 @@ use mergetree::{ColumnData, SortKind};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::cmp::Ordering;
+
+/// The lock merges hold on their table: inserts, reads and other merges go on (parts are
+/// claimed one by one), DDL, TRUNCATE and CREATE INDEX wait.
+pub const MERGE_LOCK: u32 = pg_sys::RowExclusiveLock;
+
+/// Whether some backend waits for a lock on table `relid` that conflicts with
+/// MERGE_LOCK (TRUNCATE, DROP, ALTER TABLE, CREATE INDEX). LockHasWaitersRelation cannot
+/// tell: it needs the lock in the shared lock table, and a RowExclusiveLock is usually
+/// held in the backend's fast-path slots instead. The lock manager's status is a copy
+/// of every lock, read once per merged batch.
+fn ddl_waits(relid: pg_sys::Oid) -> bool {
+    // SAFETY: GetLockStatusData returns a palloc'd snapshot of the lock table, read here
+    // and freed with the memory context.
+    unsafe {
+        let data = pg_sys::GetLockStatusData();
+        let locks = std::slice::from_raw_parts((*data).locks, (*data).nelements.max(0) as usize);
+        locks.iter().any(|l| {
+            l.locktag.locktag_type == pg_sys::LockTagType::LOCKTAG_RELATION as u8
+                && l.locktag.locktag_field1 == pg_sys::MyDatabaseId.to_u32()
+                && l.locktag.locktag_field2 == relid.to_u32()
+                && l.waitLockMode >= pg_sys::ShareLock as i32
+        })
+    }
+}
 
 /// Rows the merge hands over at a time.
 const MERGE_BATCH_ROWS: usize = 65536;
@@ -69,9 +93,13 @@ impl OpaqueOrder for OpaqueKeys<'_> {
 /// Memory holds a granule batch per input and a stripe of the output; the output's
 /// blocks wait in a temporary file until its size (so its extent) is known.
 ///
+/// With `yield_to_ddl` (background merges), gives up (None) as soon as another
+/// transaction waits for a lock on the table that the merge's lock conflicts with
+/// (TRUNCATE, DROP, ALTER TABLE): the caller aborts the merge's transaction.
+///
 /// # Safety
-/// `rel` is open and locked against DDL.
-pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &TableOptions, parts: &[PartRow]) -> PartRow {
+/// `rel` is open and locked (RowExclusiveLock) against DDL.
+pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &TableOptions, parts: &[PartRow], yield_to_ddl: bool) -> Option<PartRow> {
     // SAFETY: per the caller.
     let table = unsafe { crate::ffi::relname(rel) };
     let cols = datum::read_columns(plan);
@@ -89,6 +117,10 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
     let mut merger = Merger::new(sources, keys, plan.columns.len(), opaque).unwrap_or_else(|e| crate::error::report(&table, e));
     while let Some(batch) = merger.next_batch(MERGE_BATCH_ROWS).unwrap_or_else(|e| crate::error::report(&table, e)) {
         pgrx::check_for_interrupts!();
+        // SAFETY: `rel` is open.
+        if yield_to_ddl && ddl_waits(unsafe { (*rel).rd_id }) {
+            return None;
+        }
         writer.push(&batch).unwrap_or_else(|e| crate::error::report(&table, e));
     }
     let (header, meta, mut spill) = writer.finish().unwrap_or_else(|e| crate::error::report(&table, e));
@@ -112,14 +144,14 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
         pages.finish();
         crate::skip::on_stored_part(rel, plan, &part, cid);
         catalog::remove(parts);
-        part
+        Some(part)
     }
 }
 
 /// A table's visible parts grouped by partition, each group in block order. Parts this
 /// transaction wrote are left out: rows it inserted keep the row ids its triggers and
 /// constraint checks may still fetch them by.
-fn partitions(parts: Vec<PartRow>) -> Vec<Vec<PartRow>> {
+pub fn partitions(parts: Vec<PartRow>) -> Vec<Vec<PartRow>> {
     let mut groups: Vec<Vec<PartRow>> = Vec::new();
     for p in parts.into_iter().filter(|p| !p.mine) {
         match groups.iter_mut().find(|g| g[0].partition_value == p.partition_value) {
@@ -135,7 +167,7 @@ fn partitions(parts: Vec<PartRow>) -> Vec<Vec<PartRow>> {
 
 /// The runs of parts to merge in one partition: all of them with `final`, else the merge
 /// selector's choice.
-fn select(parts: &[PartRow], full: bool, now: i64) -> Option<(usize, usize)> {
+pub fn select(parts: &[PartRow], full: bool, now: i64, options: &TableOptions) -> Option<(usize, usize)> {
     if full {
         return (parts.len() >= 2).then_some((0, parts.len()));
     }
@@ -143,70 +175,6 @@ fn select(parts: &[PartRow], full: bool, now: i64) -> Option<(usize, usize)> {
         .iter()
         .map(|p| Candidate { bytes: p.part_bytes as u64, age_secs: ((now - p.created) / 1_000_000).max(0) as u64 })
         .collect();
-    selector::select(&candidates, &SelectorSettings::default())
-}
-
-/// The stored partition value a user names as text (as the partition expression
-/// produces it, in the type's input syntax).
-///
-/// # Safety
-/// `rel` is open.
-unsafe fn partition_value(rel: pg_sys::Relation, table: &str, options: &TableOptions, text: &str) -> Option<Vec<u8>> {
-    let Some(expr) = &options.partition_by else {
-        crate::error::raise_with_hint(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("mergetree table \"{table}\" has no partitions"),
-            "Leave the partition out: the table's parts form one partition.".into(),
-        );
-    };
-    // SAFETY: per the caller.
-    Some(unsafe { super::partition::Partitioner::new(rel, table, expr) }.parse(text))
-}
-
-/// `mergetree.optimize(tbl, partition, final)`: merges now, in this transaction. Without
-/// `final`, one merge per partition that the merge selector finds worth it; with it, each
-/// partition's parts into one. Only the table's owner may (as for VACUUM and CLUSTER).
-#[pg_extern]
-fn optimize_oid(tbl: pg_sys::Oid, partition: Option<&str>, full: bool) -> i64 {
-    if !crate::ffi::is_mergetree(tbl) {
-        crate::error::raise(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, format!("\"{}\" is not a mergetree table", crate::ffi::relid_name(tbl)));
-    }
-    // SAFETY: the relation is opened and closed here; its lock keeps DDL, TRUNCATE and
-    // other merges of the table out until the transaction ends, while inserts and reads
-    // go on. The snapshot is the statement's: a merge never includes rows the
-    // transaction could not see.
-    unsafe {
-        let lock = pg_sys::ShareUpdateExclusiveLock as i32;
-        let rel = pg_sys::relation_open(tbl, lock);
-        if !pg_sys::pg_class_ownercheck(tbl, pg_sys::GetUserId()) {
-            let name = std::ffi::CString::new(crate::ffi::relid_name(tbl)).unwrap_or_default();
-            pg_sys::aclcheck_error(pg_sys::AclResult::ACLCHECK_NOT_OWNER, pg_sys::ObjectType::OBJECT_TABLE, name.as_ptr());
-        }
-        let table = crate::ffi::relname(rel);
-        let plan = datum::table_plan(rel);
-        let options = crate::options::for_relation(rel);
-        let now = pg_sys::GetCurrentTimestamp();
-        let wanted = partition.map(|p| partition_value(rel, &table, &options, p));
-        let mut merged = 0i64;
-        if !plan.columns.is_empty() {
-            for group in partitions(catalog::visible_parts(rel, pg_sys::GetActiveSnapshot())) {
-                if wanted.as_ref().is_some_and(|w| *w != group[0].partition_value) {
-                    continue;
-                }
-                let Some((start, end)) = select(&group, full, now) else { continue };
-                let run = &group[start..end];
-                if !catalog::claim(run, true) {
-                    crate::error::raise_with_hint(
-                        PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
-                        format!("could not merge parts of mergetree table \"{table}\": another transaction merged or dropped some of them"),
-                        "Run mergetree.optimize again.".into(),
-                    );
-                }
-                merge_parts(rel, &plan, &options, run);
-                merged += run.len() as i64;
-            }
-        }
-        pg_sys::relation_close(rel, lock);
-        merged
-    }
+    let settings = SelectorSettings { max_bytes_to_merge: options.max_bytes_to_merge, parts_to_lower_base: options.parts_to_delay_insert, ..Default::default() };
+    selector::select(&candidates, &settings)
 }

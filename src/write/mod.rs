@@ -2,8 +2,11 @@
 //! memory), then sorted, split by partition and written as immutable parts at commit
 //! or whenever the buffer fills; merges rewrite a partition's parts as one.
 
+pub mod backpressure;
 pub mod buffer;
+pub mod drop_partition;
 pub mod flush;
 pub mod merge;
+pub mod optimize;
 pub mod partition;
 pub mod xact;

@@ -169,3 +169,20 @@ impl Partitioner {
     }
 }
 
+/// The stored partition value a user names as text (`mergetree.optimize`,
+/// `mergetree.drop_partition`): as the table's partition expression produces it, in the
+/// type's input syntax.
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn value_of_text(rel: pg_sys::Relation, table: &str, options: &crate::options::TableOptions, text: &str) -> Option<Vec<u8>> {
+    let Some(expr) = &options.partition_by else {
+        crate::error::raise_with_hint(
+            pgrx::PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("mergetree table \"{table}\" has no partitions"),
+            "Its parts form one partition: leave the partition out of mergetree.optimize; TRUNCATE removes every row.".into(),
+        );
+    };
+    // SAFETY: per the caller.
+    Some(unsafe { Partitioner::new(rel, table, expr) }.parse(text))
+}

@@ -7,6 +7,8 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 
 T_NAME=$(basename "$0" .sh)
+# Clusters start without background merges (tests count parts); t_merges turns them on.
+export MT_BACKGROUND_MERGES=${MT_BACKGROUND_MERGES:-off}
 T_PID=$BASHPID
 T_DIR=
 T_CLUSTERS=()

@@ -1,0 +1,141 @@
+//! A merge worker: connected to one database, it merges, one merge per transaction, what
+//! the merge selector finds worth merging in any mergetree table, until nothing is left.
+//! Parts another merge claimed are skipped, tables whose lock is taken are skipped, and a
+//! merge gives way (rolls back) when DDL wants the table. Merges run as the table's owner
+//! in a security-restricted operation, as autovacuum does: the only user code they call
+//! is the key types' comparison functions.
+
+use crate::catalog::{self, PartRow};
+use crate::write::merge::{merge_parts, partitions, select, MERGE_LOCK};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+/// The mergetree tables of the current database (not other sessions' temporary ones).
+///
+/// # Safety
+/// Called in a transaction.
+unsafe fn mergetree_tables() -> Vec<pg_sys::Oid> {
+    let am = crate::ffi::am_oid();
+    let mut out = Vec::new();
+    if am == pg_sys::InvalidOid {
+        return out;
+    }
+    // SAFETY: a heap scan of pg_class, ended before return; each tuple's fixed part is read
+    // through GETSTRUCT while the scan holds it.
+    unsafe {
+        let rel = pg_sys::table_open(pg_sys::RelationRelationId, pg_sys::AccessShareLock as i32);
+        let scan = pg_sys::table_beginscan_catalog(rel, 0, std::ptr::null_mut());
+        loop {
+            let tup = pg_sys::heap_getnext(scan, pg_sys::ScanDirection::ForwardScanDirection);
+            if tup.is_null() {
+                break;
+            }
+            let c = pg_sys::GETSTRUCT(tup) as *const pg_sys::FormData_pg_class;
+            if (*c).relam == am && (*c).relkind == pg_sys::RELKIND_RELATION as i8 && (*c).relpersistence != pg_sys::RELPERSISTENCE_TEMP as i8 {
+                out.push((*c).oid);
+            }
+        }
+        pg_sys::table_endscan(scan);
+        pg_sys::table_close(rel, pg_sys::AccessShareLock as i32);
+    }
+    out
+}
+
+/// The next run of parts worth merging in `group` that no other merge holds, claimed by
+/// this transaction. A run another merge claimed splits the group: the selector looks at
+/// the parts before and after it.
+fn claim_next(group: &[PartRow], now: i64, options: &crate::options::TableOptions) -> Option<Vec<PartRow>> {
+    let mut segments: Vec<&[PartRow]> = vec![group];
+    while let Some(seg) = segments.pop() {
+        let Some((start, end)) = select(seg, false, now, options) else { continue };
+        if catalog::claim(&seg[start..end], false) {
+            return Some(seg[start..end].to_vec());
+        }
+        segments.push(&seg[..start]);
+        segments.push(&seg[end..]);
+    }
+    None
+}
+
+enum Step {
+    Merged,
+    Yielded,
+    Idle,
+}
+
+/// One merge, in its own transaction.
+///
+/// # Safety
+/// Called in a merge worker connected to a database, outside a transaction.
+unsafe fn merge_one() -> Step {
+    // SAFETY: per the caller; the transaction is started and ended here, the snapshot
+    // pushed for its duration. Each table is locked before it is opened; the lock stays
+    // until the transaction ends.
+    unsafe {
+        pg_sys::SetCurrentStatementStartTimestamp();
+        pg_sys::StartTransactionCommand();
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+        let installed = pg_sys::get_extension_oid(c"pg_mergetree".as_ptr(), true) != pg_sys::InvalidOid && catalog::is_current();
+        let mut step = Step::Idle;
+        for relid in if installed { mergetree_tables() } else { Vec::new() } {
+            if !pg_sys::ConditionalLockRelationOid(relid, MERGE_LOCK as i32) {
+                continue;
+            }
+            let rel = pg_sys::try_relation_open(relid, pg_sys::NoLock as i32);
+            if rel.is_null() {
+                continue;
+            }
+            let options = crate::options::for_relation(rel);
+            let plan = crate::datum::table_plan(rel);
+            if !options.background_merges || plan.columns.is_empty() {
+                pg_sys::relation_close(rel, MERGE_LOCK as i32);
+                continue;
+            }
+            let now = pg_sys::GetCurrentTimestamp();
+            let run = partitions(catalog::visible_parts(rel, pg_sys::GetActiveSnapshot())).iter().find_map(|g| claim_next(g, now, &options));
+            let Some(run) = run else {
+                // Nothing here: the table's lock goes now, not with the transaction.
+                pg_sys::relation_close(rel, MERGE_LOCK as i32);
+                continue;
+            };
+            let activity = std::ffi::CString::new(format!("merging {} parts of {}", run.len(), crate::ffi::relname(rel))).unwrap_or_default();
+            pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, activity.as_ptr());
+            let (mut saved_user, mut saved_context) = (pg_sys::InvalidOid, 0);
+            pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
+            pg_sys::SetUserIdAndSecContext((*(*rel).rd_rel).relowner, saved_context | pg_sys::SECURITY_RESTRICTED_OPERATION as i32);
+            let merged = merge_parts(rel, &plan, &options, &run, true);
+            pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
+            pg_sys::relation_close(rel, pg_sys::NoLock as i32);
+            step = if merged.is_some() { Step::Merged } else { Step::Yielded };
+            break;
+        }
+        pg_sys::PopActiveSnapshot();
+        match step {
+            Step::Yielded => pg_sys::AbortCurrentTransaction(),
+            _ => pg_sys::CommitTransactionCommand(),
+        }
+        pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null());
+        step
+    }
+}
+
+#[pg_guard]
+#[no_mangle]
+pub extern "C-unwind" fn mergetree_merge_worker_main(arg: pg_sys::Datum) {
+    // SAFETY: standard signal handling of a backend: SIGTERM (shutdown, DROP DATABASE)
+    // ends the process at the next interrupt check, rolling back a merge in progress.
+    unsafe {
+        crate::ffi::terminate_on_sigterm();
+        pg_sys::BackgroundWorkerUnblockSignals();
+        pg_sys::BackgroundWorkerInitializeConnectionByOid(pg_sys::Oid::from(arg.value() as u32), pg_sys::InvalidOid, 0);
+    }
+    loop {
+        pgrx::check_for_interrupts!();
+        // SAFETY: connected, outside a transaction.
+        match unsafe { merge_one() } {
+            Step::Merged => continue,
+            // DDL wants a table: let it through, the launcher comes back later.
+            Step::Yielded | Step::Idle => break,
+        }
+    }
+}

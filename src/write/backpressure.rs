@@ -1,0 +1,75 @@
+//! Backpressure on inserts (ClickHouse's parts_to_delay_insert / parts_to_throw_insert):
+//! when merges fall behind, a partition's active parts pile up and every read pays for
+//! them. Past `parts_to_delay_insert` active parts, an insert into the partition waits,
+//! longer the further past (up to a second); past `parts_to_throw_insert` it fails.
+
+use crate::catalog;
+use crate::options::TableOptions;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+/// The longest wait, in milliseconds (ClickHouse's max_delay_to_insert).
+const MAX_DELAY_MS: f64 = 1000.0;
+
+/// ClickHouse's delay: grows geometrically from 1 ms just past the threshold to the
+/// maximum at `parts_to_throw_insert`.
+pub fn delay_ms(parts: usize, delay_at: usize, throw_at: usize) -> u64 {
+    if parts <= delay_at {
+        return 0;
+    }
+    let over = (parts - delay_at) as f64;
+    let allowed = throw_at.saturating_sub(delay_at).max(1) as f64;
+    MAX_DELAY_MS.powf(over.min(allowed) / allowed).min(MAX_DELAY_MS) as u64
+}
+
+/// Waits or fails before a part is added to partition `value` (shown as `display`) of
+/// `rel`, by how many active parts it has.
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn before_new_part(rel: pg_sys::Relation, options: &TableOptions, value: &Option<Vec<u8>>, display: &str) {
+    // SAFETY: per the caller; the snapshot is registered while the catalog is read.
+    let parts = unsafe {
+        let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
+        let n = catalog::visible_parts(rel, snapshot).iter().filter(|p| p.partition_value == *value).count();
+        pg_sys::UnregisterSnapshot(snapshot);
+        n
+    };
+    if parts < options.parts_to_delay_insert && parts < options.parts_to_throw_insert {
+        return;
+    }
+    // SAFETY: per the caller.
+    let table = unsafe { crate::ffi::relname(rel) };
+    if parts >= options.parts_to_throw_insert {
+        crate::error::raise_with_hint(
+            PgSqlErrorCode::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+            format!("too many parts ({parts}) in partition {display} of mergetree table \"{table}\": merges are not keeping up with inserts"),
+            format!(
+                "Insert fewer, larger batches, or wait for merges (mergetree.optimize merges now); the limit is the table's parts_to_throw_insert option ({}).",
+                options.parts_to_throw_insert
+            ),
+        );
+    }
+    let mut left = delay_ms(parts, options.parts_to_delay_insert, options.parts_to_throw_insert);
+    while left > 0 {
+        let step = left.min(10);
+        // SAFETY: sleeps this backend; interrupts are checked between steps.
+        unsafe { pg_sys::pg_usleep(step as std::ffi::c_long * 1000) };
+        pgrx::check_for_interrupts!();
+        left -= step;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::delay_ms;
+
+    #[test]
+    fn delay_grows_to_a_second_at_the_limit() {
+        assert_eq!(delay_ms(150, 150, 300), 0);
+        assert_eq!(delay_ms(151, 150, 300), 1);
+        assert!(delay_ms(225, 150, 300) > 20 && delay_ms(225, 150, 300) < 40);
+        assert_eq!(delay_ms(300, 150, 300), 1000);
+        assert_eq!(delay_ms(400, 150, 300), 1000);
+    }
+}

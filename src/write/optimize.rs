@@ -1,0 +1,87 @@
+//! `mergetree.optimize(table, partition, final)`: merges in the foreground, in the
+//! caller's transaction.
+
+use super::merge::{merge_parts, partitions, select, MERGE_LOCK};
+use crate::catalog;
+use crate::datum;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+/// Rounds of selection: a part claimed by a concurrent merge makes its partition wait for
+/// that merge, then look again (READ COMMITTED).
+const MAX_ROUNDS: usize = 5;
+
+/// Merges now, in this transaction: without `full` (SQL `final`), one merge per
+/// partition that the merge selector finds worth it; with it, each partition's parts
+/// into one. Only the table's owner may (as for VACUUM and CLUSTER). Returns how many
+/// parts were merged away.
+#[pg_extern]
+fn optimize_oid(tbl: pg_sys::Oid, partition: Option<&str>, full: bool) -> i64 {
+    if !crate::ffi::is_mergetree(tbl) {
+        crate::error::raise(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, format!("\"{}\" is not a mergetree table", crate::ffi::relid_name(tbl)));
+    }
+    // SAFETY: the relation is opened and closed here, locked as merges lock it. The
+    // first round reads the statement's snapshot; later rounds (READ COMMITTED only) the
+    // latest one, registered while used.
+    unsafe {
+        let rel = pg_sys::relation_open(tbl, MERGE_LOCK as i32);
+        if !pg_sys::pg_class_ownercheck(tbl, pg_sys::GetUserId()) {
+            let name = std::ffi::CString::new(crate::ffi::relid_name(tbl)).unwrap_or_default();
+            pg_sys::aclcheck_error(pg_sys::AclResult::ACLCHECK_NOT_OWNER, pg_sys::ObjectType::OBJECT_TABLE, name.as_ptr());
+        }
+        let table = crate::ffi::relname(rel);
+        let plan = datum::table_plan(rel);
+        let options = crate::options::for_relation(rel);
+        let wanted = partition.map(|p| super::partition::value_of_text(rel, &table, &options, p));
+        let mut merged = 0i64;
+        // Partitions done (by value); the others are looked at again next round.
+        let mut done: Vec<Option<Vec<u8>>> = Vec::new();
+        for round in 0..MAX_ROUNDS {
+            if plan.columns.is_empty() {
+                break;
+            }
+            let snapshot = if round == 0 {
+                pg_sys::GetActiveSnapshot()
+            } else {
+                pg_sys::CommandCounterIncrement();
+                pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot())
+            };
+            let groups = partitions(catalog::visible_parts(rel, snapshot));
+            if round > 0 {
+                pg_sys::UnregisterSnapshot(snapshot);
+            }
+            let now = pg_sys::GetCurrentTimestamp();
+            let mut lost = false;
+            for group in groups {
+                let value = &group[0].partition_value;
+                if wanted.as_ref().is_some_and(|w| w != value) || done.contains(value) {
+                    continue;
+                }
+                let Some((start, end)) = select(&group, full, now, &options) else {
+                    done.push(value.clone());
+                    continue;
+                };
+                let run = &group[start..end];
+                if !catalog::claim(run, true) {
+                    lost = true;
+                    continue;
+                }
+                merge_parts(rel, &plan, &options, run, false);
+                merged += run.len() as i64;
+                done.push(value.clone());
+            }
+            if !lost {
+                break;
+            }
+            if pg_sys::XactIsoLevel >= pg_sys::XACT_REPEATABLE_READ as i32 || round + 1 == MAX_ROUNDS {
+                crate::error::raise_with_hint(
+                    PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+                    format!("could not merge parts of mergetree table \"{table}\": another transaction merged or dropped some of them"),
+                    "Run mergetree.optimize again.".into(),
+                );
+            }
+        }
+        pg_sys::relation_close(rel, MERGE_LOCK as i32);
+        merged
+    }
+}
