@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Background merges under fire: small inserts settle into few parts; readers in the middle
+# of merges always see exactly the committed rows (checked against a heap table written in
+# the same transactions); kill -9 of the server during merges loses and duplicates nothing
+# and merges resume; TRUNCATE and drop_partition racing merges end cleanly; DROP DATABASE
+# gets past a worker merging in it.
+set -Eeuo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+[[ $MT_AM == heap ]] && { echo "ok - $(basename "$0" .sh) # skip: merges are mergetree's"; exit 0; }
+T_ALLOW_SIGKILL=1
+export MT_BACKGROUND_MERGES=on
+PORT=${T_MERGES_PORT:-$(free_port 25430)}
+CRASHES=${T_MERGES_CRASHES:-3}
+t_setup
+t_cluster db "$PORT"
+DATA=$T_DIR/db
+
+q() { sql_at "$PORT" postgres "$1"; }
+qd() { sql_at "$PORT" "$1" "$2"; }
+parts() { q "SELECT count(*) FROM mergetree.parts WHERE table_name = '$1'::regclass"; }
+summary() { q "SELECT count(*) || ' ' || coalesce(sum(id), 0) || ' ' || md5(coalesce(string_agg(v, ',' ORDER BY id, v), '')) FROM $1"; }
+# settle TABLE N: bounded wait until the table has at most N parts.
+settle() {
+  local i
+  for ((i = 0; i < 600; i++)); do
+    (($(parts "$1") <= $2)) && return 0
+    sleep 0.2
+  done
+  fail "$1 still has $(parts "$1") parts after 120s of background merges"
+}
+postmaster_pid() { head -n 1 "$DATA/postmaster.pid"; }
+kill_all() {
+  local pm kids i
+  pm=$(postmaster_pid)
+  kids=$(pgrep -P "$pm" | tr '\n' ' ')
+  # shellcheck disable=SC2086
+  kill -9 "$pm" $kids
+  for ((i = 0; i < 300; i++)); do
+    # shellcheck disable=SC2086
+    kill -0 "$pm" $kids 2>/dev/null || return 0
+    sleep 0.2
+  done
+  fail "server processes still alive after kill -9"
+}
+# wait_merging TABLE: bounded wait until a merge worker is merging the table.
+wait_merging() {
+  local i
+  for ((i = 0; i < 600; i++)); do
+    [[ -n $(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_mergetree merge worker' AND query LIKE 'merging % of $1'") ]] && return 0
+    sleep 0.05
+  done
+  fail "no merge of $1 started within 30s"
+}
+clean() { expect_eq "mergetree.verify($1)" "$(q "SELECT count(*) FROM mergetree.verify('$1')")" 0; }
+
+q "CREATE EXTENSION pg_mergetree"
+
+# 1. Many single-row transactions settle without anyone asking.
+q "CREATE TABLE s (id int, v text) USING mergetree WITH (order_by = 'id')"
+q "CREATE TABLE sh (id int, v text)"
+psql_at "$PORT" -d postgres -q -c "SELECT format('INSERT INTO s VALUES (%s, ''v%s''); INSERT INTO sh VALUES (%s, ''v%s'');', i, i, i, i) FROM generate_series(1, 400) i" \
+  -At | psql_at "$PORT" -d postgres -q >/dev/null
+settle s 8
+expect_eq "single-row inserts after merges" "$(summary s)" "$(summary sh)"
+clean s
+
+# 2. Readers during merges: the mergetree table and its heap shadow, written in the same
+# transactions, read in one snapshot, always agree (count, sum and contents).
+q "CREATE TABLE r (id int, v text) USING mergetree WITH (order_by = 'id, v')"
+q "CREATE TABLE rh (id int, v text)"
+(
+  for ((b = 0; b < 150; b++)); do
+    echo "BEGIN; INSERT INTO r SELECT g, 'b$b' FROM generate_series(1, 40) g; INSERT INTO rh SELECT g, 'b$b' FROM generate_series(1, 40) g; COMMIT;"
+  done | psql_at "$PORT" -d postgres -q >/dev/null
+) &
+writer=$!
+checks=0
+while kill -0 "$writer" 2>/dev/null; do
+  got=$(q "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT (SELECT count(*) || ' ' || coalesce(sum(id), 0) || ' ' || md5(coalesce(string_agg(v, ',' ORDER BY id, v), '')) FROM r) = (SELECT count(*) || ' ' || coalesce(sum(id), 0) || ' ' || md5(coalesce(string_agg(v, ',' ORDER BY id, v), '')) FROM rh); COMMIT;")
+  [[ $got == t ]] || fail "a reader saw the mergetree table differ from its heap shadow during merges"
+  checks=$((checks + 1))
+done
+wait "$writer"
+settle r 8
+expect_eq "rows after concurrent inserts, merges and $checks consistent reads" "$(summary r)" "$(summary rh)"
+clean r
+
+# 3. kill -9 of every server process in the middle of merges, again and again.
+q "CREATE TABLE c (id bigint, v text) USING mergetree WITH (order_by = 'id', background_merges = off)"
+for ((k = 0; k < 12; k++)); do
+  q "INSERT INTO c SELECT g * 12 + $k, md5(g::text) FROM generate_series(1, 40000) g"
+done
+want=$(summary c)
+for ((n = 1; n <= CRASHES; n++)); do
+  q "ALTER TABLE c SET (background_merges = on)"
+  wait_merging c
+  sleep "0.$((RANDOM % 5))"
+  kill_all
+  start_cluster "$DATA" "$PORT" >/dev/null
+  wait_ready "$PORT" 60 || fail "server not ready after crash $n"
+  expect_eq "rows after kill -9 during merges ($n)" "$(summary c)" "$want"
+  clean c
+  q "ALTER TABLE c SET (background_merges = off)"
+  # New parts for the next round, so there is something to merge again.
+  for ((k = 0; k < 10; k++)); do
+    q "INSERT INTO c SELECT -g * 10 - $k - $n * 1000000, 'x' FROM generate_series(1, 20000) g"
+  done
+  want=$(summary c)
+done
+q "ALTER TABLE c SET (background_merges = on)"
+settle c 3
+expect_eq "rows once merges resumed after the crashes" "$(summary c)" "$want"
+clean c
+# VACUUM gives the pages of merged-away parts back; the table stays whole.
+q "VACUUM c"
+expect_eq "rows after VACUUM" "$(summary c)" "$want"
+
+# 4. TRUNCATE racing a merge: the merge gives way, the table ends empty and healthy.
+q "ALTER TABLE c SET (background_merges = off)"
+for ((k = 0; k < 8; k++)); do q "INSERT INTO c SELECT g, md5(g::text) FROM generate_series(1, 40000) g"; done
+q "ALTER TABLE c SET (background_merges = on)"
+wait_merging c
+q "TRUNCATE c"
+expect_eq "rows after TRUNCATE during a merge" "$(q "SELECT count(*) FROM c")" 0
+q "INSERT INTO c VALUES (1, 'one')"
+expect_eq "rows inserted after" "$(summary c)" "$(q "SELECT '1 1 ' || md5('one')")"
+clean c
+
+# 5. drop_partition racing a merge of that partition: it waits for the merge, then
+# drops what the merge made.
+q "CREATE TABLE p (id bigint, day int, v text) USING mergetree WITH (order_by = 'id', partition_by = 'day', background_merges = off)"
+for ((k = 0; k < 8; k++)); do q "INSERT INTO p SELECT g, g % 2, md5(g::text) FROM generate_series(1, 60000) g"; done
+q "ALTER TABLE p SET (background_merges = on)"
+wait_merging p
+expect_eq "rows dropped" "$(q "SELECT mergetree.drop_partition('p', '0')")" 240000
+expect_eq "rows left, all of the other partition" "$(q "SELECT count(*) || ' ' || count(*) FILTER (WHERE day = 1) FROM p")" "240000 240000"
+clean p
+
+# 6. DROP DATABASE while a worker merges there.
+q "CREATE DATABASE other"
+qd other "CREATE EXTENSION pg_mergetree"
+qd other "CREATE TABLE o (id bigint, v text) USING mergetree WITH (order_by = 'id', background_merges = off)"
+for ((k = 0; k < 8; k++)); do qd other "INSERT INTO o SELECT g, md5(g::text) FROM generate_series(1, 60000) g"; done
+qd other "ALTER TABLE o SET (background_merges = on)"
+for ((i = 0; i < 600; i++)); do
+  [[ -n $(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_mergetree merge worker' AND datname = 'other' AND query LIKE 'merging %'") ]] && break
+  sleep 0.05
+done
+q "DROP DATABASE other"
+expect_eq "databases named other" "$(q "SELECT count(*) FROM pg_database WHERE datname = 'other'")" 0
+t_pass
