@@ -112,6 +112,38 @@ WHERE has_table_privilege(r.oid, 'SELECT')
   AND (NOT r.relrowsecurity OR NOT row_security_active(r.oid));
 GRANT SELECT ON mergetree.skip_indexes TO PUBLIC;
 
+-- History of merges and dropped partitions (ClickHouse's system.part_log), written in the
+-- transaction that merged or dropped: a rolled-back merge leaves no row. Inserts are not
+-- logged (each part's row in part_catalog says when it was written).
+CREATE TABLE mergetree.part_log_data (
+    event_time timestamptz NOT NULL,
+    event_type text NOT NULL,
+    relid oid NOT NULL,
+    partition text NOT NULL,
+    part_name text,
+    source_parts text[] NOT NULL,
+    rows bigint NOT NULL,
+    bytes bigint NOT NULL,
+    duration_ms double precision NOT NULL,
+    background boolean NOT NULL
+);
+REVOKE ALL ON mergetree.part_log_data FROM PUBLIC;
+CREATE VIEW mergetree.part_log WITH (security_barrier) AS
+SELECT l.event_time, l.event_type, r.oid::regclass AS table_name, l.partition, l.part_name,
+       l.source_parts, l.rows, l.bytes, l.duration_ms, l.background
+FROM mergetree.part_log_data l
+JOIN pg_class r ON r.oid = l.relid
+WHERE has_table_privilege(r.oid, 'SELECT')
+  AND (NOT r.relrowsecurity OR NOT row_security_active(r.oid));
+GRANT SELECT ON mergetree.part_log TO PUBLIC;
+
+-- Merges running now in this database, foreground and background (system.merges).
+CREATE VIEW mergetree.merges AS
+SELECT m.table_name::regclass AS table_name, m.partition, m.parts, m.rows_done, m.rows_total,
+       m.elapsed_seconds, m.memory_bytes, m.pid, m.background
+FROM mergetree.merges_list() m;
+GRANT SELECT ON mergetree.merges TO PUBLIC;
+
 -- Dropped tables take their part rows with them; dropped skip indexes their summaries.
 -- Rows are kept by storage, so what goes is every row whose storage no mergetree table
 -- owns any more: the dropped tables' and, after a rewrite (ALTER TABLE, CLUSTER, VACUUM
@@ -125,6 +157,8 @@ SECURITY DEFINER SET search_path = pg_catalog AS $$
     DELETE FROM mergetree.part_catalog c
     WHERE NOT EXISTS (SELECT 1 FROM pg_class r JOIN pg_am a ON a.oid = r.relam
                       WHERE r.relfilenode = c.relfilenode AND a.amname = 'mergetree');
+    DELETE FROM mergetree.part_log_data l
+    WHERE NOT EXISTS (SELECT 1 FROM pg_class r WHERE r.oid = l.relid);
     DELETE FROM mergetree.skip_index_catalog s
     WHERE NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indexrelid = s.index_oid)
        OR NOT EXISTS (SELECT 1 FROM pg_class r JOIN pg_am a ON a.oid = r.relam

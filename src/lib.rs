@@ -56,6 +56,7 @@ pub extern "C-unwind" fn _PG_init() {
         pgrx::pg_sys::RegisterCustomScanMethods(&raw const scan::agg::path::SCAN_METHODS);
     }
     write::xact::init();
+    write::progress::init();
     background::register();
 }
 

@@ -75,6 +75,11 @@ impl<S: RunSource, O: OpaqueOrder> Merger<S, O> {
         Ok(m)
     }
 
+    /// Value bytes of the batches the runs hold.
+    pub fn buffered_bytes(&self) -> usize {
+        self.runs.iter().map(|r| r.batch.iter().map(ColumnData::data_bytes).sum::<usize>()).sum()
+    }
+
     /// Loads run `r`'s next non-empty batch; false when the run is exhausted.
     fn refill(&mut self, r: usize) -> Result<bool> {
         loop {

@@ -58,6 +58,9 @@ SELECT check_agg('SELECT k, count(*), sum(i8), min(ts), max(n), avg(f8) FROM $T 
 SELECT check_agg('SELECT doc::jsonb ->> ''country'' AS c, count(*) FROM $T GROUP BY 1 ORDER BY 1', 'mt', 'mh');
 SELECT same_rows('SELECT id, n FROM mt WHERE k = ''key 5'' AND id > 100', 'SELECT id, n FROM mh WHERE k = ''key 5'' AND id > 100') AS same_filtered;
 SELECT count(*) FROM mt;
+-- The part log records the merge: the parts it merged, the part it made.
+SELECT event_type, table_name, partition, part_name, source_parts, rows, background FROM mergetree.part_log WHERE table_name = 'mt'::regclass;
+SELECT count(*) AS running FROM mergetree.merges;
 -- Another final merge of a single part does nothing.
 SELECT mergetree.optimize('mt', final => true);
 SELECT * FROM parts('mt');
@@ -165,6 +168,7 @@ ROLLBACK TO s;
 SELECT mergetree.drop_partition('pt', '2024-05-05');
 COMMIT;
 SELECT day, count(*) FROM pt GROUP BY 1 ORDER BY 1;
+SELECT event_type, partition, part_name, source_parts, rows FROM mergetree.part_log WHERE table_name = 'pt'::regclass AND event_type = 'drop_partition' ORDER BY event_time;
 SELECT mergetree.drop_partition('mt', 'x');
 SELECT mergetree.drop_partition('pt', NULL);
 

@@ -204,6 +204,45 @@ pub fn insert(row: &PartRow, cid: pg_sys::CommandId) {
     invalidate();
 }
 
+const PART_LOG: &CStr = c"part_log_data";
+
+/// A row of `mergetree.part_log`: parts merged or dropped.
+pub struct PartEvent<'a> {
+    pub kind: &'a str,
+    pub relid: pg_sys::Oid,
+    pub partition: &'a str,
+    /// The part made (merges).
+    pub part_name: Option<&'a str>,
+    /// The parts merged or dropped.
+    pub sources: Vec<String>,
+    pub rows: i64,
+    pub bytes: i64,
+    pub duration: std::time::Duration,
+    pub background: bool,
+}
+
+/// Records `e` in the part log, in this transaction (a merge rolled back leaves no row).
+pub fn log_event(e: &PartEvent) {
+    let cat = Catalog::open(PART_LOG, pg_sys::RowExclusiveLock);
+    let mut values = [
+        // SAFETY: reads the clock.
+        pg_sys::Datum::from(unsafe { pg_sys::GetCurrentTimestamp() }),
+        e.kind.into_datum().unwrap(),
+        e.relid.into_datum().unwrap(),
+        e.partition.into_datum().unwrap(),
+        e.part_name.into_datum().unwrap_or(pg_sys::Datum::from(0)),
+        e.sources.clone().into_datum().unwrap(),
+        e.rows.into_datum().unwrap(),
+        e.bytes.into_datum().unwrap(),
+        (e.duration.as_secs_f64() * 1000.0).into_datum().unwrap(),
+        e.background.into_datum().unwrap(),
+    ];
+    let mut nulls = [false; 10];
+    nulls[4] = e.part_name.is_none();
+    // SAFETY: reads the transaction's command id.
+    cat.insert(&mut values, &mut nulls, unsafe { pg_sys::GetCurrentCommandId(true) });
+}
+
 /// Scans the rows of catalog `name` whose oid column `attno` is `oid`, under `snapshot`,
 /// calling `f` with each tuple.
 unsafe fn scan(name: &CStr, attno: i16, oid: pg_sys::Oid, snapshot: pg_sys::Snapshot, lock: u32, mut f: impl FnMut(&Catalog, pg_sys::HeapTuple)) {

@@ -45,6 +45,19 @@ fn drop_partition_oid(tbl: pg_sys::Oid, value: &str) -> i64 {
             if catalog::claim(&parts, true) {
                 catalog::remove(&parts);
                 dropped += parts.iter().map(|p| p.rows).sum::<i64>();
+                if let Some(first) = parts.first() {
+                    catalog::log_event(&catalog::PartEvent {
+                        kind: "drop_partition",
+                        relid: tbl,
+                        partition: &first.partition,
+                        part_name: None,
+                        sources: parts.iter().map(|p| p.part_name.clone()).collect(),
+                        rows: parts.iter().map(|p| p.rows).sum(),
+                        bytes: parts.iter().map(|p| p.part_bytes).sum(),
+                        duration: std::time::Duration::ZERO,
+                        background: false,
+                    });
+                }
                 break;
             }
             if pg_sys::XactIsoLevel >= pg_sys::XACT_REPEATABLE_READ as i32 || round + 1 == MAX_ROUNDS {

@@ -10,6 +10,7 @@ use crate::options::TableOptions;
 use crate::storage::blob::PageWriter;
 use crate::storage::part_cache;
 use crate::storage::spill::SpillFile;
+use super::progress::Progress;
 use mergetree::merge::part_run::PartRun;
 use mergetree::merge::plan::stream_columns;
 use mergetree::merge::selector::{self, Candidate, SelectorSettings};
@@ -115,8 +116,14 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
     let keys: Vec<MergeKey> = sort_key(plan, options).into_iter().map(|k| MergeKey { column: k, kind: plan.columns[k].sort }).collect();
     let opaque = OpaqueKeys::new(plan, &keys, parts.len());
     let mut merger = Merger::new(sources, keys, plan.columns.len(), opaque).unwrap_or_else(|e| crate::error::report(&table, e));
+    let started = std::time::Instant::now();
+    // SAFETY: `rel` is open.
+    let progress = Progress::start(unsafe { (*rel).rd_id }, &parts[0].partition, parts.len(), rows, yield_to_ddl);
+    let mut done = 0u64;
     while let Some(batch) = merger.next_batch(MERGE_BATCH_ROWS).unwrap_or_else(|e| crate::error::report(&table, e)) {
         pgrx::check_for_interrupts!();
+        done += batch.first().map_or(0, |c| c.len() as u64);
+        progress.update(done, (writer.buffered_bytes() + merger.buffered_bytes()) as u64);
         // SAFETY: `rel` is open.
         if yield_to_ddl && ddl_waits(unsafe { (*rel).rd_id }) {
             return None;
@@ -144,6 +151,17 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
         pages.finish();
         crate::skip::on_stored_part(rel, plan, &part, cid);
         catalog::remove(parts);
+        catalog::log_event(&catalog::PartEvent {
+            kind: "merge",
+            relid: (*rel).rd_id,
+            partition: &part.partition,
+            part_name: Some(&part.part_name),
+            sources: parts.iter().map(|p| p.part_name.clone()).collect(),
+            rows: part.rows,
+            bytes: part.part_bytes,
+            duration: started.elapsed(),
+            background: yield_to_ddl,
+        });
         Some(part)
     }
 }

@@ -9,4 +9,5 @@ pub mod flush;
 pub mod merge;
 pub mod optimize;
 pub mod partition;
+pub mod progress;
 pub mod xact;

@@ -47,7 +47,7 @@ kill_all() {
 wait_merging() {
   local i
   for ((i = 0; i < 600; i++)); do
-    [[ -n $(q "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_mergetree merge worker' AND query LIKE 'merging % of $1'") ]] && return 0
+    [[ -n $(q "SELECT pid FROM mergetree.merges WHERE table_name = '$1'::regclass AND background AND rows_total > 0") ]] && return 0
     sleep 0.05
   done
   fail "no merge of $1 started within 30s"
@@ -115,6 +115,10 @@ clean c
 # VACUUM gives the pages of merged-away parts back; the table stays whole.
 q "VACUUM c"
 expect_eq "rows after VACUUM" "$(summary c)" "$want"
+
+# The part log has the merges that committed, each from parts to one.
+expect_eq "merges of c in the part log, each of several parts" \
+  "$(q "SELECT count(*) > 0 AND bool_and(cardinality(source_parts) >= 2 AND background) FROM mergetree.part_log WHERE table_name = 'c'::regclass AND event_type = 'merge'")" t
 
 # 4. TRUNCATE racing a merge: the merge gives way, the table ends empty and healthy.
 q "ALTER TABLE c SET (background_merges = off)"

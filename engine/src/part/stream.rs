@@ -150,6 +150,11 @@ impl<K: PartSink> StreamWriter<K> {
         self
     }
 
+    /// Value bytes waiting for the next stripe.
+    pub fn buffered_bytes(&self) -> usize {
+        self.pending.iter().map(ColumnData::data_bytes).sum()
+    }
+
     /// Adds sorted rows (after every row pushed before).
     pub fn push(&mut self, batch: &[ColumnData]) -> Result<()> {
         if batch.len() != self.pending.len() {
