@@ -12,6 +12,8 @@ RUNS ?= 5
 WORKLOADS ?= events,tpch
 BENCH_DATA ?= /var/tmp/pg_mergetree/bench-data
 BENCH_ARGS ?=
+# make bench: single-row INSERT transactions from 8 clients (pgbench), seconds per system
+SMALL_INSERT_SECONDS ?= 60
 BENCH_PYTHON ?= /var/tmp/pg_mergetree/bench-venv/bin/python
 
 .PHONY: setup install demo bench stop test test-unit test-pg test-regress test-system test-pg-suite clean
@@ -35,6 +37,8 @@ bench: install
 	bash scripts/cluster.sh start
 	$(BENCH_PYTHON) benches/run.py --port $${MT_PORT:-5499} --events-rows $(EVENTS_ROWS) \
 	  --tpch-sf $(TPCH_SF) --runs $(RUNS) --workloads $(WORKLOADS) --bench-data $(BENCH_DATA) $(BENCH_ARGS)
+	$(BENCH_PYTHON) benches/small_inserts.py --port $${MT_PORT:-5499} --seconds $(SMALL_INSERT_SECONDS) \
+	  --results $(BENCH_DATA)/results
 
 stop:
 	bash scripts/cluster.sh stop

@@ -57,6 +57,16 @@ def settings_md(env, runs, warmup) -> str:
     return "\n".join(lines)
 
 
+def settle_cell(facts: dict, tables) -> str:
+    """Seconds background merges took after the load, and the parts before and after."""
+    if not all("settle_seconds" in facts.get(t, {}) for t in tables):
+        return "-"
+    secs = sum(facts[t]["settle_seconds"] for t in tables)
+    before = sum(facts[t].get("parts_at_load") or 0 for t in tables)
+    after = sum(facts[t].get("parts") or 0 for t in tables)
+    return f"{secs:.1f}, {before} -> {after}"
+
+
 def workload_md(w: dict) -> str:
     systems = w["systems"]
     base, others = systems[0], systems[1:]
@@ -79,6 +89,9 @@ def workload_md(w: dict) -> str:
             return sum(facts[t][key] for t in tables) if all(t in facts for t in tables) else None
 
         row("load total (s)" if many else "load (s)", {s: total(s, "load_seconds") for s in systems}, fmt_s)
+        if any("settle_seconds" in f for facts in load.values() for f in facts.values()):
+            lines.append("| merges after the load: settle (s), parts at load -> after | " + " | ".join(
+                settle_cell(load.get(s, {}), tables) for s in systems) + " |" + " |" * len(others))
         for t in tables if many else []:
             row(f"size {t}", {s: load.get(s, {}).get(t, {}).get("total_bytes") for s in systems}, fmt_bytes)
         row("size total" if many else "size", {s: total(s, "total_bytes") for s in systems}, fmt_bytes)

@@ -11,6 +11,8 @@ it an entry in `Table.options` (keyed by the system's name).
 """
 from __future__ import annotations
 
+import time
+
 
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
@@ -41,6 +43,11 @@ class System:
     def maintenance(self, qualified: str, table) -> list[str]:
         """Statements run after the timed load, not counted (statistics, hint bits)."""
         return [f"ANALYZE {qualified}"]
+
+    def settle(self, conn, qualified: str):
+        """Waits for background work the load started (merges); returns the seconds it
+        took, or None for a system without any."""
+        return None
 
     def table_info(self, conn, qualified: str) -> dict:
         """Extra facts about a loaded table for the JSON output."""
@@ -84,6 +91,29 @@ class MergeTree(System):
 
     def setup(self, conn):
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_mergetree")
+
+    def settle(self, conn, qualified, timeout=900.0):
+        """Until no merge of the table runs and its part count has not changed for three
+        seconds (the selector finds nothing more; a lone insert part is re-encoded once it
+        is 30 s old), bounded by `timeout`."""
+        t0 = time.perf_counter()
+        last, stable_since = None, time.perf_counter()
+        while time.perf_counter() - t0 < timeout:
+            running = conn.execute("SELECT count(*) FROM mergetree.merges WHERE table_name = %s::regclass",
+                                   (qualified,)).fetchone()[0]
+            parts = conn.execute("SELECT count(*), count(*) FILTER (WHERE level = 0) FROM mergetree.parts"
+                                 " WHERE table_name = %s::regclass", (qualified,)).fetchone()
+            now = time.perf_counter()
+            if running or parts != last:
+                last, stable_since = parts, now
+            elif now - stable_since >= 3.0 and parts[1] == 0:
+                break
+            time.sleep(0.5)
+        return round(time.perf_counter() - t0, 3)
+
+    def maintenance(self, qualified, table):
+        # VACUUM gives the pages of merged-away parts back (for later parts) and analyzes.
+        return [f"VACUUM (ANALYZE) {qualified}"]
 
     def create_table(self, qualified, table):
         opts = table.options.get(self.name, {})

@@ -41,6 +41,9 @@ pub struct WriterSettings {
     pub auto_compression: bool,
     /// Per column (by position): a forced chain and the dictionary mode.
     pub columns: Vec<ColumnCodec>,
+    /// Encode fast (an insert's part, merged later): where the automatic choice takes
+    /// ZSTD it takes a fast level, and frames get no trained dictionary.
+    pub fast: bool,
 }
 
 /// A column's codec settings; `chain: None` lets the writer choose per part.
@@ -63,6 +66,7 @@ impl Default for WriterSettings {
             compression: Compression::Lz4,
             auto_compression: true,
             columns: Vec::new(),
+            fast: false,
         }
     }
 }
@@ -286,7 +290,7 @@ impl PartWriter {
                     .filter(|&g| granule_rows[g] as usize > frame_rows)
                     .map(|g| target.slice(starts[g], starts[g] + granule_rows[g] as usize))
                     .collect();
-                let framing = granule::frames::plan(&samples, &chain, frame_rows, rows);
+                let framing = granule::frames::plan(&samples, &chain, frame_rows, rows, !s.fast);
                 // Blocks in order: value dictionary, ZSTD dictionary, granules.
                 let mut blocks = Vec::with_capacity(granule_rows.len() + 2);
                 let mut info = Vec::with_capacity(granule_rows.len() + 2);
@@ -422,7 +426,8 @@ pub(crate) fn choose_chain(s: &WriterSettings, setting: &ColumnCodec, target: &C
     }
     let n = target.len().min(choose::SAMPLE_VALUES);
     let frames: Vec<Vec<u8>> = (0..n).step_by(frame_rows).map(|r| granule::encode_block(&target.slice(r, (r + frame_rows).min(n)), &chain)).collect();
-    CodecChain { compression: choose::block_codec(&frames, s.compression), ..chain }
+    let level = if s.fast { choose::FAST_ZSTD_LEVEL } else { choose::AUTO_ZSTD_LEVEL };
+    CodecChain { compression: choose::block_codec(&frames, s.compression, level), ..chain }
 }
 
 pub(crate) fn min_max(col: &ColumnData, kind: SortKind) -> (Option<Vec<u8>>, Option<Vec<u8>>) {

@@ -1,5 +1,6 @@
 //! A merge worker: connected to one database, it merges, one merge per transaction, what
-//! the merge selector finds worth merging in any mergetree table, until nothing is left.
+//! the merge selector finds worth merging in any mergetree table; with nothing left it
+//! looks again every POLL_MS and leaves after LINGER idle.
 //! Parts another merge claimed are skipped, tables whose lock is taken are skipped, and a
 //! merge gives way (rolls back) when DDL wants the table. Merges run as the table's owner
 //! in a security-restricted operation, as autovacuum does: the only user code they call
@@ -129,13 +130,32 @@ pub extern "C-unwind" fn mergetree_merge_worker_main(arg: pg_sys::Datum) {
         pg_sys::BackgroundWorkerUnblockSignals();
         pg_sys::BackgroundWorkerInitializeConnectionByOid(pg_sys::Oid::from(arg.value() as u32), pg_sys::InvalidOid, 0);
     }
+    let mut idle_since: Option<std::time::Instant> = None;
     loop {
         pgrx::check_for_interrupts!();
         // SAFETY: connected, outside a transaction.
         match unsafe { merge_one() } {
-            Step::Merged => continue,
+            Step::Merged => idle_since = None,
             // DDL wants a table: let it through, the launcher comes back later.
-            Step::Yielded | Step::Idle => break,
+            Step::Yielded => break,
+            // Nothing worth merging now: small inserts keep coming, so look again soon
+            // rather than wait for the launcher's next turn; leave after a while idle.
+            Step::Idle => {
+                let since = *idle_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() >= LINGER {
+                    break;
+                }
+                // SAFETY: waits on this process' latch; SIGTERM still ends the process at
+                // the interrupt check above.
+                unsafe {
+                    pg_sys::WaitLatch(pg_sys::MyLatch, (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32, POLL_MS, pg_sys::PG_WAIT_EXTENSION);
+                    pg_sys::ResetLatch(pg_sys::MyLatch);
+                }
+            }
         }
     }
 }
+
+/// How often an idle worker looks for merges again, and how long it stays idle.
+const POLL_MS: std::ffi::c_long = 100;
+const LINGER: std::time::Duration = std::time::Duration::from_secs(10);

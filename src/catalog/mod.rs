@@ -331,6 +331,31 @@ pub unsafe fn visible_parts(rel: pg_sys::Relation, snapshot: pg_sys::Snapshot) -
     out
 }
 
+/// How many parts of `rel` in partition `value` `snapshot` sees: what inserts check
+/// before adding a part, so only the partition value of each row is read.
+///
+/// # Safety
+/// `rel` is open and `snapshot` is a valid registered or active snapshot.
+pub unsafe fn count_parts(rel: pg_sys::Relation, snapshot: pg_sys::Snapshot, value: &Option<Vec<u8>>) -> usize {
+    let mut n = 0usize;
+    // SAFETY: per the caller; the partition value is read while the scan holds the tuple.
+    unsafe {
+        let node = (*rel).rd_node.relNode;
+        index_scan(PARTS, PARTS_BY_STORAGE, att::RELFILENODE, node, snapshot, pg_sys::AccessShareLock, |cat, tup| {
+            let mut values = [pg_sys::Datum::from(0); att::NATTS];
+            let mut nulls = [false; att::NATTS];
+            pg_sys::heap_deform_tuple(tup, (*cat.0).rd_att, values.as_mut_ptr(), nulls.as_mut_ptr());
+            let i = att::PARTITION_VALUE;
+            let same = match value {
+                None => nulls[i],
+                Some(v) => !nulls[i] && <&[u8]>::from_datum(values[i], false).is_some_and(|b| b == v.as_slice()),
+            };
+            n += usize::from(same);
+        });
+    }
+    n
+}
+
 /// Deletes every part row of the storage `relfilenode` (TRUNCATE, new storage for a table,
 /// storage moved to another tablespace).
 pub fn delete_storage(relfilenode: pg_sys::Oid) {

@@ -31,7 +31,7 @@ pub unsafe fn before_new_part(rel: pg_sys::Relation, options: &TableOptions, val
     // SAFETY: per the caller; the snapshot is registered while the catalog is read.
     let parts = unsafe {
         let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
-        let n = catalog::visible_parts(rel, snapshot).iter().filter(|p| p.partition_value == *value).count();
+        let n = catalog::count_parts(rel, snapshot, value);
         pg_sys::UnregisterSnapshot(snapshot);
         n
     };

@@ -143,7 +143,7 @@ pub unsafe fn store_part(rel: pg_sys::Relation, target: &Target, sorted: &[Colum
     let table = unsafe { crate::ffi::relname(rel) };
     let (plan, o) = (target.plan, target.options);
     crate::storage::threads::ensure();
-    let (bytes, meta) = PartWriter::new(writer_settings(plan, o))
+    let (bytes, meta) = PartWriter::new(writer_settings(plan, o, true))
         .write_rows(&plan.specs(), sorted, rows, &primary_key(plan, o))
         .unwrap_or_else(|e| crate::error::report(&table, e));
     // SAFETY: per the caller.
@@ -161,9 +161,11 @@ pub fn primary_key(plan: &TablePlan, options: &TableOptions) -> Vec<usize> {
     key[..options.primary_key.len().min(key.len())].to_vec()
 }
 
-/// How the table's options and column types say its parts are written.
-pub fn writer_settings(plan: &TablePlan, o: &TableOptions) -> WriterSettings {
+/// How the table's options and column types say its parts are written; `fast` for an
+/// insert's parts (cheap encoding, merges do the heavy one).
+pub fn writer_settings(plan: &TablePlan, o: &TableOptions, fast: bool) -> WriterSettings {
     WriterSettings {
+        fast,
         index_granularity: o.index_granularity,
         index_granularity_bytes: o.index_granularity_bytes,
         compression: o.compression,

@@ -105,7 +105,7 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
     let table = unsafe { crate::ffi::relname(rel) };
     let cols = datum::read_columns(plan);
     let readers: Vec<_> = parts.iter().map(|p| part_cache::open(rel, p).unwrap_or_else(|e| crate::error::report(&table, e))).collect();
-    let settings = writer_settings(plan, options);
+    let settings = writer_settings(plan, options, false);
     let pk = primary_key(plan, options);
     let missing: Vec<Option<Vec<u8>>> = plan.columns.iter().map(|c| c.missing.clone()).collect();
     let (columns, subcolumns) = stream_columns(&readers, &plan.specs(), &settings, &missing, &pk).unwrap_or_else(|e| crate::error::report(&table, e));
@@ -187,11 +187,12 @@ pub fn partitions(parts: Vec<PartRow>) -> Vec<Vec<PartRow>> {
 /// selector's choice.
 pub fn select(parts: &[PartRow], full: bool, now: i64, options: &TableOptions) -> Option<(usize, usize)> {
     if full {
-        return (parts.len() >= 2).then_some((0, parts.len()));
+        // One part per partition, fully encoded: a lone insert part is re-encoded too.
+        return (parts.len() >= 2 || parts.first().is_some_and(|p| p.level == 0)).then_some((0, parts.len()));
     }
     let candidates: Vec<Candidate> = parts
         .iter()
-        .map(|p| Candidate { bytes: p.part_bytes as u64, age_secs: ((now - p.created) / 1_000_000).max(0) as u64 })
+        .map(|p| Candidate { bytes: p.part_bytes as u64, age_secs: ((now - p.created) / 1_000_000).max(0) as u64, level: p.level.max(0) as u32 })
         .collect();
     let settings = SelectorSettings { max_bytes_to_merge: options.max_bytes_to_merge, parts_to_lower_base: options.parts_to_delay_insert, ..Default::default() };
     selector::select(&candidates, &settings)

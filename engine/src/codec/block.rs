@@ -65,7 +65,7 @@ pub fn compress(c: Compression, raw: &[u8]) -> Vec<u8> {
             out.extend_from_slice(&lz4_flex::block::compress(raw));
             out
         }
-        Compression::Zstd(level) => match zstd::bulk::compress(raw, level) {
+        Compression::Zstd(level) => match zstd_compress(raw, level) {
             Ok(z) => {
                 let mut out = Vec::with_capacity(z.len() + 1);
                 out.push(TAG_ZSTD);
@@ -75,6 +75,25 @@ pub fn compress(c: Compression, raw: &[u8]) -> Vec<u8> {
             Err(_) => compress(Compression::None, raw),
         },
     }
+}
+
+thread_local! {
+    /// A compression context per thread, kept: creating one per block (a few hundred kB
+    /// of tables at high levels) costs more than compressing a small block.
+    static ZSTD_ENCODER: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { std::cell::RefCell::new(None) };
+}
+
+fn zstd_compress(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
+    ZSTD_ENCODER.with(|e| {
+        let mut e = e.borrow_mut();
+        if e.as_ref().is_none_or(|(l, _)| *l != level) {
+            *e = Some((level, zstd::bulk::Compressor::new(level)?));
+        }
+        match e.as_mut() {
+            Some((_, c)) => c.compress(raw),
+            None => zstd::bulk::compress(raw, level),
+        }
+    })
 }
 
 /// [`compress`], with the column's trained dictionary where the codec is ZSTD.

@@ -87,7 +87,8 @@ pub struct FramePlan {
 /// no larger, dictionary included at the samples' share of the part: the dictionary buys
 /// smaller frames but never costs space. The benchmark's JSON events get 256-row frames
 /// that way, as small as plain 1,024-row ones; sorted short ids stay in plain frames.
-pub fn plan(samples: &[ColumnData], chain: &CodecChain, frame_rows: usize, part_rows: usize) -> FramePlan {
+/// `train`: whether a dictionary may be trained (not for an insert's fast part).
+pub fn plan(samples: &[ColumnData], chain: &CodecChain, frame_rows: usize, part_rows: usize, train: bool) -> FramePlan {
     let whole_blocks = FramePlan { rows: usize::MAX, dictionary: None };
     if samples.is_empty() {
         return whole_blocks;
@@ -98,7 +99,7 @@ pub fn plan(samples: &[ColumnData], chain: &CodecChain, frame_rows: usize, part_
         return whole_blocks;
     }
     let sample_rows: usize = samples.iter().map(ColumnData::len).sum();
-    if matches!(chain.compression, Compression::Zstd(_)) && samples[0].column_type() == ColumnType::Var {
+    if train && matches!(chain.compression, Compression::Zstd(_)) && samples[0].column_type() == ColumnType::Var {
         // Trained on encoded runs of 64 rows, what frames hold (lengths, then bytes): 2%
         // better on JSON than training on single values. Every other run: training time
         // grows with its input, and half of three granules is plenty.
@@ -433,7 +434,7 @@ mod tests {
         };
         let samples = [json(0), json(100_000), json(200_000)];
         let chain = CodecChain::plain(Compression::Zstd(9));
-        let plan = plan(&samples, &chain, frame_rows(&samples[0]), 1 << 20);
+        let plan = plan(&samples, &chain, frame_rows(&samples[0]), 1 << 20, true);
         assert!(plan.rows < 1024, "{plan:?}");
         let dict = plan.dictionary.expect("a trained dictionary");
         let col = json(7);
@@ -460,7 +461,7 @@ mod tests {
             col.push(format!("{{\"page\":\"/p/{}\",\"browser\":\"chrome\",\"session\":\"{h:x}\"}}", i % 300).as_bytes());
         }
         let chain = CodecChain::plain(Compression::Zstd(9));
-        assert!(plan(std::slice::from_ref(&col), &chain, frame_rows(&col), col.len()).rows < usize::MAX);
+        assert!(plan(std::slice::from_ref(&col), &chain, frame_rows(&col), col.len(), true).rows < usize::MAX);
     }
 
     #[test]
@@ -485,8 +486,8 @@ mod tests {
         }
         let chain = CodecChain::plain(Compression::Zstd(9));
         let rows = frame_rows(&ids(0));
-        assert_eq!(plan(std::slice::from_ref(&run), &chain, rows, 1 << 20).rows, usize::MAX);
-        assert!(plan(&[run, ids(100_000), ids(900_000)], &chain, rows, 1 << 20).rows < usize::MAX);
+        assert_eq!(plan(std::slice::from_ref(&run), &chain, rows, 1 << 20, true).rows, usize::MAX);
+        assert!(plan(&[run, ids(100_000), ids(900_000)], &chain, rows, 1 << 20, true).rows < usize::MAX);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! tiered. Candidates are runs of adjacent parts (by block number); a run is allowed when
 //! its parts are of similar size (its total is at least `base` times its largest part,
 //! so a big part is not rewritten for a few small ones), and among allowed runs the one
-//! whose bytes per part merged away is lowest wins: many small parts first.
+//! whose bytes per part merged away is lowest wins: many small parts first. A partition's
+//! lone insert part is merged alone once it is old enough: inserts encode fast, merges
+//! with the full codec choice.
 
 /// A part as the selector sees it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -10,6 +12,8 @@ pub struct Candidate {
     pub bytes: u64,
     /// Seconds since the part was written.
     pub age_secs: u64,
+    /// 0 for an insert's part (encoded fast), more for merged ones.
+    pub level: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -27,6 +31,9 @@ pub struct SelectorSettings {
     /// A partition with this many parts merges anything adjacent (base 1): the part
     /// count matters more than write amplification (`parts_to_delay_insert`).
     pub parts_to_lower_base: usize,
+    /// A partition's only part, written by an insert (fast encoding) at least this long
+    /// ago, is merged alone: re-encoded with the full codec choice.
+    pub min_age_to_reencode: u64,
 }
 
 impl Default for SelectorSettings {
@@ -39,6 +46,7 @@ impl Default for SelectorSettings {
             min_age_to_lower_base: 10,
             max_age_to_lower_base: 3600,
             parts_to_lower_base: 150,
+            min_age_to_reencode: 30,
         }
     }
 }
@@ -88,7 +96,11 @@ pub fn select(parts: &[Candidate], s: &SelectorSettings) -> Option<(usize, usize
             }
         }
     }
-    best.map(|(_, start, end)| (start, end))
+    match (best, parts) {
+        (Some((_, start, end)), _) => Some((start, end)),
+        (None, [only]) if only.level == 0 && only.age_secs >= s.min_age_to_reencode && only.bytes <= s.max_bytes_to_merge => Some((0, 1)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -96,7 +108,7 @@ mod tests {
     use super::*;
 
     fn parts(sizes: &[u64], age: u64) -> Vec<Candidate> {
-        sizes.iter().map(|&bytes| Candidate { bytes, age_secs: age }).collect()
+        sizes.iter().map(|&bytes| Candidate { bytes, age_secs: age, level: 1 }).collect()
     }
 
     #[test]
@@ -122,6 +134,17 @@ mod tests {
         assert!(select(&parts(&[1 << 30, 1 << 20], 0), &s).is_none());
         let many = parts(&vec![1 << 20; 150], 0);
         assert!(select(&many, &s).is_some_and(|(a, b)| b - a >= 2 && b - a <= 100));
+    }
+
+    #[test]
+    fn a_lone_insert_part_is_reencoded_once_old_enough() {
+        let s = SelectorSettings::default();
+        let fresh = [Candidate { bytes: 1 << 20, age_secs: 5, level: 0 }];
+        assert_eq!(select(&fresh, &s), None);
+        let old = [Candidate { bytes: 1 << 20, age_secs: 60, level: 0 }];
+        assert_eq!(select(&old, &s), Some((0, 1)));
+        let merged = [Candidate { bytes: 1 << 20, age_secs: 60, level: 1 }];
+        assert_eq!(select(&merged, &s), None);
     }
 
     #[test]

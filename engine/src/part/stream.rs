@@ -284,7 +284,7 @@ impl<K: PartSink> StreamWriter<K> {
                     .filter(|&g| cuts[g] as usize > frame_rows)
                     .map(|g| target.slice(starts[g], starts[g] + cuts[g] as usize))
                     .collect();
-                let framing = frames::plan(&samples, &e.meta.codec, frame_rows, expected);
+                let framing = frames::plan(&samples, &e.meta.codec, frame_rows, expected, !s.fast);
                 (e.frame_rows, e.zstd) = (framing.rows, framing.dictionary);
                 let dict_block = plan.dictionary.as_ref().map(|d| granule::write_block(d, &CodecChain::plain(e.meta.codec.compression)));
                 let lead = dict_block.map(|(block, raw_len, crc)| {
