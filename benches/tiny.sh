@@ -45,7 +45,7 @@ fi
 # Generated files are cached in $home/files across runs (keyed by parameters); results too.
 out=$(mktemp)
 "$PY" "$repo/benches/run.py" --port "$PORT" --events-rows "${BENCH_TINY_ROWS:-20000}" \
-  --tpch-sf "${BENCH_TINY_SF:-0.01}" --runs 1 --bench-data "$home/files" 2>&1 | tee "$out"
+  --tpch-sf "${BENCH_TINY_SF:-0.01}" --runs 1 --merge-wait 0 --bench-data "$home/files" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
 line=$(tail -1 "$out")
 rm -f "$out"

@@ -302,3 +302,26 @@ pub fn terminate_on_sigterm() {
     // SAFETY: installs Postgres' own handler; called before signals are unblocked.
     unsafe { pg_sys::pqsignal(pg_sys::SIGTERM as i32, Some(die)) };
 }
+
+/// Calls `f` with the fixed part (`Form_*` struct `T`) of every row of system catalog
+/// `relid`, read with a catalog snapshot.
+///
+/// # Safety
+/// Called in a transaction; `T` is the catalog's row struct.
+pub unsafe fn for_each_catalog_row<T>(relid: pg_sys::Oid, mut f: impl FnMut(&T)) {
+    // SAFETY: per the caller; the scan is ended and the catalog closed before return, and
+    // each row is read while the scan holds it.
+    unsafe {
+        let rel = pg_sys::table_open(relid, pg_sys::AccessShareLock as i32);
+        let scan = pg_sys::table_beginscan_catalog(rel, 0, std::ptr::null_mut());
+        loop {
+            let tup = pg_sys::heap_getnext(scan, pg_sys::ScanDirection::ForwardScanDirection);
+            if tup.is_null() {
+                break;
+            }
+            f(&*(pg_sys::GETSTRUCT(tup) as *const T));
+        }
+        pg_sys::table_endscan(scan);
+        pg_sys::table_close(rel, pg_sys::AccessShareLock as i32);
+    }
+}

@@ -55,6 +55,8 @@ def parser():
     g.add_argument("--tpch-sf", type=float, default=1.0, help="TPC-H scale factor (default 1)")
     g.add_argument("--runs", type=int, default=5, help="timed runs per query and system (default 5)")
     g.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
+    g.add_argument("--merge-wait", type=float, default=900,
+                   help="seconds to wait at most for background merges after each load, before sizes and queries (default 900; 0: none)")
     g = p.add_argument_group("environment")
     g.add_argument("--bench-data", default=os.environ.get("BENCH_DATA", "/var/tmp/pg_mergetree/bench-data"),
                    help="generated data (cached by parameters) and results/, read and written by "

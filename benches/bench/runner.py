@@ -22,7 +22,7 @@ def drop_schemas(conn, workload, systems):
         conn.execute(f"DROP SCHEMA IF EXISTS {s} CASCADE")
 
 
-def load_table(conn, system, schema, table) -> dict:
+def load_table(conn, system, schema, table, merge_wait=900.0) -> dict:
     q = f"{schema}.{table.name}"
     conn.execute(system.create_table(q, table))
     t0 = time.perf_counter()
@@ -36,7 +36,7 @@ def load_table(conn, system, schema, table) -> dict:
     at_load = system.table_info(conn, q)
     # Merges the load started run in the background: waited for, not in the load time,
     # and the sizes below are measured after them.
-    settle = system.settle(conn, q)
+    settle = system.settle(conn, q, merge_wait) if merge_wait > 0 else None
     for stmt in system.maintenance(q, table):
         conn.execute(stmt)
     conn.execute("CHECKPOINT")  # the next system's load does not pay for this one's dirty pages
@@ -142,7 +142,7 @@ def run_workload(ctx, workload, systems, args, res: dict) -> None:
             conn.execute(f"CREATE SCHEMA {schema}")
             res["load"][s.name] = {}
             for t in tables:
-                facts = load_table(conn, s, schema, t)
+                facts = load_table(conn, s, schema, t, args.merge_wait)
                 res["load"][s.name][t.name] = facts
                 print(f"   load {s.name}.{t.name}: {facts['rows']:,} rows in {facts['load_seconds']:.1f} s, "
                       f"{facts['total_bytes'] / 1e6:,.1f} MB")

@@ -44,9 +44,9 @@ class System:
         """Statements run after the timed load, not counted (statistics, hint bits)."""
         return [f"ANALYZE {qualified}"]
 
-    def settle(self, conn, qualified: str):
-        """Waits for background work the load started (merges); returns the seconds it
-        took, or None for a system without any."""
+    def settle(self, conn, qualified: str, timeout: float):
+        """Waits (at most `timeout` seconds) for background work the load started (merges);
+        returns the seconds it took, or None for a system without any."""
         return None
 
     def table_info(self, conn, qualified: str) -> dict:
@@ -92,10 +92,13 @@ class MergeTree(System):
     def setup(self, conn):
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_mergetree")
 
-    def settle(self, conn, qualified, timeout=900.0):
+    def settle(self, conn, qualified, timeout):
         """Until no merge of the table runs and its part count has not changed for three
-        seconds (the selector finds nothing more; a lone insert part is re-encoded once it
-        is 30 s old), bounded by `timeout`."""
+        seconds with no insert part left (a lone one is re-encoded once 30 s old; 40 s of
+        no change at all also ends the wait), bounded by `timeout`. None when background
+        merges are off."""
+        if conn.execute("SELECT current_setting('mergetree.background_merges')").fetchone()[0] != "on":
+            return None
         t0 = time.perf_counter()
         last, stable_since = None, time.perf_counter()
         while time.perf_counter() - t0 < timeout:
@@ -106,7 +109,7 @@ class MergeTree(System):
             now = time.perf_counter()
             if running or parts != last:
                 last, stable_since = parts, now
-            elif now - stable_since >= 3.0 and parts[1] == 0:
+            elif now - stable_since >= 40.0 or (now - stable_since >= 3.0 and parts[1] == 0):
                 break
             time.sleep(0.5)
         return round(time.perf_counter() - t0, 3)

@@ -20,6 +20,10 @@ SELECT g AS id,
 FROM generate_series(1, 60000) g;
 CREATE TABLE fm (LIKE fh) USING mergetree WITH (order_by = 'org, uid, ts');
 INSERT INTO fm SELECT * FROM fh;
+-- The insert's part encodes fast: no frames dictionary. A merge re-encodes it with the
+-- full choice, what this file looks at.
+SELECT column_name, codec FROM mergetree.columns WHERE table_name = 'fm'::regclass AND column_name = 'props';
+SELECT mergetree.optimize('fm', final => true);
 -- One part, eight granules of 8,192 rows or fewer: the JSON column is framed.
 SELECT count(*) AS parts, sum(rows) AS rows FROM mergetree.parts WHERE table_name = 'fm'::regclass;
 -- Which columns the writer framed: the JSON (in frames of 256 or 512 rows, with a dictionary

@@ -22,23 +22,13 @@ const RECHECK: Duration = Duration::from_secs(2);
 /// Called in a transaction of a backend that may read shared catalogs.
 unsafe fn databases() -> Vec<pg_sys::Oid> {
     let mut out = Vec::new();
-    // SAFETY: a heap scan of pg_database (a shared catalog), ended before return; each
-    // tuple's fixed part is read through GETSTRUCT while the scan holds it.
+    // SAFETY: per the caller.
     unsafe {
-        let rel = pg_sys::table_open(pg_sys::DatabaseRelationId, pg_sys::AccessShareLock as i32);
-        let scan = pg_sys::table_beginscan_catalog(rel, 0, std::ptr::null_mut());
-        loop {
-            let tup = pg_sys::heap_getnext(scan, pg_sys::ScanDirection::ForwardScanDirection);
-            if tup.is_null() {
-                break;
+        crate::ffi::for_each_catalog_row(pg_sys::DatabaseRelationId, |db: &pg_sys::FormData_pg_database| {
+            if db.datallowconn && !db.datistemplate {
+                out.push(db.oid);
             }
-            let db = pg_sys::GETSTRUCT(tup) as *const pg_sys::FormData_pg_database;
-            if (*db).datallowconn && !(*db).datistemplate {
-                out.push((*db).oid);
-            }
-        }
-        pg_sys::table_endscan(scan);
-        pg_sys::table_close(rel, pg_sys::AccessShareLock as i32);
+        });
     }
     out
 }

@@ -21,23 +21,13 @@ unsafe fn mergetree_tables() -> Vec<pg_sys::Oid> {
     if am == pg_sys::InvalidOid {
         return out;
     }
-    // SAFETY: a heap scan of pg_class, ended before return; each tuple's fixed part is read
-    // through GETSTRUCT while the scan holds it.
+    // SAFETY: per the caller.
     unsafe {
-        let rel = pg_sys::table_open(pg_sys::RelationRelationId, pg_sys::AccessShareLock as i32);
-        let scan = pg_sys::table_beginscan_catalog(rel, 0, std::ptr::null_mut());
-        loop {
-            let tup = pg_sys::heap_getnext(scan, pg_sys::ScanDirection::ForwardScanDirection);
-            if tup.is_null() {
-                break;
+        crate::ffi::for_each_catalog_row(pg_sys::RelationRelationId, |c: &pg_sys::FormData_pg_class| {
+            if c.relam == am && c.relkind == pg_sys::RELKIND_RELATION as i8 && c.relpersistence != pg_sys::RELPERSISTENCE_TEMP as i8 {
+                out.push(c.oid);
             }
-            let c = pg_sys::GETSTRUCT(tup) as *const pg_sys::FormData_pg_class;
-            if (*c).relam == am && (*c).relkind == pg_sys::RELKIND_RELATION as i8 && (*c).relpersistence != pg_sys::RELPERSISTENCE_TEMP as i8 {
-                out.push((*c).oid);
-            }
-        }
-        pg_sys::table_endscan(scan);
-        pg_sys::table_close(rel, pg_sys::AccessShareLock as i32);
+        });
     }
     out
 }

@@ -3,14 +3,10 @@
 //! reclaims their pages once no snapshot sees them). The fast way to delete by partition,
 //! as TRUNCATE is for the whole table.
 
-use super::merge::MERGE_LOCK;
+use super::merge::{give_up_if_final, parts_for_round, MAX_ROUNDS, MERGE_LOCK};
 use crate::catalog;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-
-/// Rounds of claiming: a part a concurrent merge holds is waited for, then the partition
-/// is looked at again (READ COMMITTED).
-const MAX_ROUNDS: usize = 5;
 
 /// Drops partition `value` of `tbl`; returns the rows dropped. Needs the TRUNCATE
 /// privilege (it removes rows without looking at them, as TRUNCATE does).
@@ -32,16 +28,7 @@ fn drop_partition_oid(tbl: pg_sys::Oid, value: &str) -> i64 {
         let wanted = super::partition::value_of_text(rel, &table, &options, value);
         let mut dropped = drop_buffered(rel, &table, &wanted);
         for round in 0..MAX_ROUNDS {
-            let snapshot = if round == 0 {
-                pg_sys::GetActiveSnapshot()
-            } else {
-                pg_sys::CommandCounterIncrement();
-                pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot())
-            };
-            let parts: Vec<_> = catalog::visible_parts(rel, snapshot).into_iter().filter(|p| p.partition_value == wanted).collect();
-            if round > 0 {
-                pg_sys::UnregisterSnapshot(snapshot);
-            }
+            let parts: Vec<_> = parts_for_round(rel, round).into_iter().filter(|p| p.partition_value == wanted).collect();
             if catalog::claim(&parts, true) {
                 catalog::remove(&parts);
                 dropped += parts.iter().map(|p| p.rows).sum::<i64>();
@@ -60,13 +47,7 @@ fn drop_partition_oid(tbl: pg_sys::Oid, value: &str) -> i64 {
                 }
                 break;
             }
-            if pg_sys::XactIsoLevel >= pg_sys::XACT_REPEATABLE_READ as i32 || round + 1 == MAX_ROUNDS {
-                crate::error::raise_with_hint(
-                    PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
-                    format!("could not drop partition {value} of mergetree table \"{table}\": another transaction merged or dropped some of its parts"),
-                    "Run mergetree.drop_partition again.".into(),
-                );
-            }
+            give_up_if_final(round, &format!("drop partition {value} of mergetree table \"{table}\""));
         }
         pg_sys::relation_close(rel, MERGE_LOCK as i32);
         dropped

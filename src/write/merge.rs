@@ -12,7 +12,7 @@ use crate::storage::part_cache;
 use crate::storage::spill::SpillFile;
 use super::progress::Progress;
 use mergetree::merge::part_run::PartRun;
-use mergetree::merge::plan::stream_columns;
+use mergetree::merge::plan::stream_layout;
 use mergetree::merge::selector::{self, Candidate, SelectorSettings};
 use mergetree::merge::{MergeKey, Merger, OpaqueOrder};
 use mergetree::part::stream::StreamWriter;
@@ -108,10 +108,10 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
     let settings = writer_settings(plan, options, false);
     let pk = primary_key(plan, options);
     let missing: Vec<Option<Vec<u8>>> = plan.columns.iter().map(|c| c.missing.clone()).collect();
-    let (columns, subcolumns) = stream_columns(&readers, &plan.specs(), &settings, &missing, &pk).unwrap_or_else(|e| crate::error::report(&table, e));
+    let layout = stream_layout(&readers, &plan.specs(), &settings, &missing, &pk).unwrap_or_else(|e| crate::error::report(&table, e));
     let rows: u64 = parts.iter().map(|p| p.rows as u64).sum();
     crate::storage::threads::ensure();
-    let mut writer = StreamWriter::new(settings, plan.specs(), columns, subcolumns, pk, rows as usize, SpillFile::new()).unwrap_or_else(|e| crate::error::report(&table, e));
+    let mut writer = StreamWriter::new(settings, layout, SpillFile::new()).unwrap_or_else(|e| crate::error::report(&table, e));
     let sources: Vec<_> = readers.into_iter().map(|r| PartRun::new(r, cols.clone())).collect();
     let keys: Vec<MergeKey> = sort_key(plan, options).into_iter().map(|k| MergeKey { column: k, kind: plan.columns[k].sort }).collect();
     let opaque = OpaqueKeys::new(plan, &keys, parts.len());
@@ -163,6 +163,44 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
             background: yield_to_ddl,
         });
         Some(part)
+    }
+}
+
+/// Rounds of claiming parts in the foreground (optimize, drop_partition): a part a
+/// concurrent merge holds is waited for, then the parts are looked at again.
+pub const MAX_ROUNDS: usize = 5;
+
+/// The parts of `rel` round `round` of claiming sees: under the statement's snapshot
+/// first; after a concurrent merge took some (READ COMMITTED only, see `give_up`), under
+/// the latest one.
+///
+/// # Safety
+/// `rel` is open, inside a statement (an active snapshot exists).
+pub unsafe fn parts_for_round(rel: pg_sys::Relation, round: usize) -> Vec<PartRow> {
+    // SAFETY: per the caller; a later round's snapshot is registered while used.
+    unsafe {
+        if round == 0 {
+            return catalog::visible_parts(rel, pg_sys::GetActiveSnapshot());
+        }
+        pg_sys::CommandCounterIncrement();
+        let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
+        let parts = catalog::visible_parts(rel, snapshot);
+        pg_sys::UnregisterSnapshot(snapshot);
+        parts
+    }
+}
+
+/// After round `round` lost parts to another transaction: raises a serialization failure
+/// where looking again is not allowed (REPEATABLE READ and SERIALIZABLE see one snapshot)
+/// or the rounds are used up, as heap does for rows updated concurrently.
+pub fn give_up_if_final(round: usize, what: &str) {
+    // SAFETY: reads the transaction's isolation level.
+    if unsafe { pg_sys::XactIsoLevel } >= pg_sys::XACT_REPEATABLE_READ as i32 || round + 1 == MAX_ROUNDS {
+        crate::error::raise_with_hint(
+            PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+            format!("could not {what}: another transaction merged or dropped some of its parts"),
+            "Run the command again.".into(),
+        );
     }
 }
 

@@ -1,15 +1,11 @@
 //! `mergetree.optimize(table, partition, final)`: merges in the foreground, in the
 //! caller's transaction.
 
-use super::merge::{merge_parts, partitions, select, MERGE_LOCK};
+use super::merge::{give_up_if_final, merge_parts, partitions, parts_for_round, select, MAX_ROUNDS, MERGE_LOCK};
 use crate::catalog;
 use crate::datum;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-
-/// Rounds of selection: a part claimed by a concurrent merge makes its partition wait for
-/// that merge, then look again (READ COMMITTED).
-const MAX_ROUNDS: usize = 5;
 
 /// Merges now, in this transaction: without `full` (SQL `final`), one merge per
 /// partition that the merge selector finds worth it; with it, each partition's parts
@@ -40,16 +36,7 @@ fn optimize_oid(tbl: pg_sys::Oid, partition: Option<&str>, full: bool) -> i64 {
             if plan.columns.is_empty() {
                 break;
             }
-            let snapshot = if round == 0 {
-                pg_sys::GetActiveSnapshot()
-            } else {
-                pg_sys::CommandCounterIncrement();
-                pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot())
-            };
-            let groups = partitions(catalog::visible_parts(rel, snapshot));
-            if round > 0 {
-                pg_sys::UnregisterSnapshot(snapshot);
-            }
+            let groups = partitions(parts_for_round(rel, round));
             let now = pg_sys::GetCurrentTimestamp();
             let mut lost = false;
             for group in groups {
@@ -73,13 +60,7 @@ fn optimize_oid(tbl: pg_sys::Oid, partition: Option<&str>, full: bool) -> i64 {
             if !lost {
                 break;
             }
-            if pg_sys::XactIsoLevel >= pg_sys::XACT_REPEATABLE_READ as i32 || round + 1 == MAX_ROUNDS {
-                crate::error::raise_with_hint(
-                    PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
-                    format!("could not merge parts of mergetree table \"{table}\": another transaction merged or dropped some of them"),
-                    "Run mergetree.optimize again.".into(),
-                );
-            }
+            give_up_if_final(round, &format!("merge parts of mergetree table \"{table}\""));
         }
         pg_sys::relation_close(rel, MERGE_LOCK as i32);
         merged

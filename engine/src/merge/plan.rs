@@ -6,20 +6,20 @@
 use crate::codec::dict::{DictMode, MAX_DICT};
 use crate::column::{ColumnData, ColumnType, SortKind};
 use crate::error::Result;
-use crate::part::stream::{StreamColumn, StreamSubcolumn};
+use crate::part::stream::{StreamColumn, StreamLayout, StreamSubcolumn};
 use crate::part::{ColumnSpec, WriterSettings};
 use crate::{BlockStore, PartReader};
 use std::collections::BTreeSet;
 
-/// The merged part's columns (one per spec) and subcolumns. `missing`: per spec, the value
-/// rows of inputs that predate the column hold.
-pub fn stream_columns<S: BlockStore>(
+/// The merged part's layout: its columns (one per spec) and subcolumns. `missing`: per
+/// spec, the value rows of inputs that predate the column hold.
+pub fn stream_layout<S: BlockStore>(
     inputs: &[PartReader<S>],
     specs: &[ColumnSpec],
     settings: &WriterSettings,
     missing: &[Option<Vec<u8>>],
     primary_key: &[usize],
-) -> Result<(Vec<StreamColumn>, Vec<StreamSubcolumn>)> {
+) -> Result<StreamLayout> {
     let mut columns = Vec::with_capacity(specs.len());
     let mut subcolumns = Vec::new();
     for (ci, spec) in specs.iter().enumerate() {
@@ -60,7 +60,8 @@ pub fn stream_columns<S: BlockStore>(
             subcolumns.push(StreamSubcolumn { source: ci, key: sub.key.clone(), column: StreamColumn { dictionary, scale: None } });
         }
     }
-    Ok((columns, subcolumns))
+    let expected_rows = inputs.iter().map(|r| r.meta().rows as usize).sum();
+    Ok(StreamLayout { specs: specs.to_vec(), columns, subcolumns, primary_key: primary_key.to_vec(), expected_rows })
 }
 
 /// The sorted union of the inputs' dictionaries of a column (at `at` in each), with

@@ -96,26 +96,33 @@ impl Encoder {
         }
         let (lo, hi) = min_max(values, self.sort);
         let kind = self.sort;
-        if let Some(lo) = lo {
-            if self.meta.min.as_ref().is_none_or(|m| compare_values(kind, &lo, m).is_lt()) {
-                self.meta.min = Some(lo);
+        let keep = |acc: &mut Option<Vec<u8>>, v: Option<Vec<u8>>, wanted: std::cmp::Ordering| {
+            if let Some(v) = v {
+                if acc.as_ref().is_none_or(|m| compare_values(kind, &v, m) == wanted) {
+                    *acc = Some(v);
+                }
             }
-        }
-        if let Some(hi) = hi {
-            if self.meta.max.as_ref().is_none_or(|m| compare_values(kind, &hi, m).is_gt()) {
-                self.meta.max = Some(hi);
-            }
-        }
+        };
+        keep(&mut self.meta.min, lo, std::cmp::Ordering::Less);
+        keep(&mut self.meta.max, hi, std::cmp::Ordering::Greater);
     }
+}
+
+/// What a streamed part holds, decided before its first row.
+#[derive(Clone, Debug)]
+pub struct StreamLayout {
+    pub specs: Vec<ColumnSpec>,
+    /// One per spec.
+    pub columns: Vec<StreamColumn>,
+    pub subcolumns: Vec<StreamSubcolumn>,
+    pub primary_key: Vec<usize>,
+    /// About how many rows will come (sizes the trained dictionaries of frames).
+    pub expected_rows: usize,
 }
 
 pub struct StreamWriter<K: PartSink> {
     settings: WriterSettings,
-    specs: Vec<ColumnSpec>,
-    columns: Vec<StreamColumn>,
-    subcolumns: Vec<StreamSubcolumn>,
-    primary_key: Vec<usize>,
-    expected_rows: usize,
+    layout: StreamLayout,
     pending: Vec<ColumnData>,
     encoders: Vec<Encoder>,
     granule_rows: Vec<u32>,
@@ -126,22 +133,13 @@ pub struct StreamWriter<K: PartSink> {
 }
 
 impl<K: PartSink> StreamWriter<K> {
-    /// `columns`: one per spec; `expected_rows`: about how many rows will come (sizes the
-    /// trained dictionaries of frames).
-    pub fn new(
-        settings: WriterSettings,
-        specs: Vec<ColumnSpec>,
-        columns: Vec<StreamColumn>,
-        subcolumns: Vec<StreamSubcolumn>,
-        primary_key: Vec<usize>,
-        expected_rows: usize,
-        sink: K,
-    ) -> Result<Self> {
-        if columns.len() != specs.len() || subcolumns.iter().any(|s| s.source >= specs.len()) {
+    pub fn new(settings: WriterSettings, layout: StreamLayout, sink: K) -> Result<Self> {
+        let n = layout.specs.len();
+        if layout.columns.len() != n || layout.subcolumns.iter().any(|s| s.source >= n) || layout.primary_key.iter().any(|&k| k >= n) {
             return Err(Error::Invalid("stream writer: columns do not match the specs".into()));
         }
-        let pending = specs.iter().map(|s| ColumnData::new(s.ty)).collect();
-        Ok(StreamWriter { settings, specs, columns, subcolumns, primary_key, expected_rows, pending, encoders: Vec::new(), granule_rows: Vec::new(), primary_index: Vec::new(), offset: 0, stripe_bytes: STRIPE_BYTES, sink })
+        let pending = layout.specs.iter().map(|s| ColumnData::new(s.ty)).collect();
+        Ok(StreamWriter { settings, layout, pending, encoders: Vec::new(), granule_rows: Vec::new(), primary_index: Vec::new(), offset: 0, stripe_bytes: STRIPE_BYTES, sink })
     }
 
     /// Writes stripes of about `bytes` value bytes (tests use small ones).
@@ -192,7 +190,7 @@ impl<K: PartSink> StreamWriter<K> {
         let stripe: Vec<ColumnData> = self.pending.iter().map(|c| c.slice(0, take)).collect();
         self.pending = self.pending.iter().map(|c| c.slice(take, rows)).collect();
         let mut all = stripe;
-        let subs: Vec<ColumnData> = self.subcolumns.par_iter().map(|sub| super::json_subcolumns::extract_exact(&all[sub.source], &sub.key)).collect::<Result<_>>()?;
+        let subs: Vec<ColumnData> = self.layout.subcolumns.par_iter().map(|sub| super::json_subcolumns::extract_exact(&all[sub.source], &sub.key)).collect::<Result<_>>()?;
         all.extend(subs);
         let mut starts = Vec::with_capacity(cuts.len());
         let mut at = 0usize;
@@ -204,8 +202,8 @@ impl<K: PartSink> StreamWriter<K> {
             self.decide(&all, &cuts, &starts)?;
         }
         for &r in &starts {
-            if !self.primary_key.is_empty() {
-                self.primary_index.push(self.primary_key.iter().map(|&k| all[k].get(r).map(<[u8]>::to_vec)).collect());
+            if !self.layout.primary_key.is_empty() {
+                self.primary_index.push(self.layout.primary_key.iter().map(|&k| all[k].get(r).map(<[u8]>::to_vec)).collect());
             }
         }
         // Every granule of every column on the threads: one wide column (JSON text under
@@ -235,15 +233,16 @@ impl<K: PartSink> StreamWriter<K> {
     /// Each column's encoding, chosen on the first stripe; writes the dictionaries'
     /// blocks.
     fn decide(&mut self, all: &[ColumnData], cuts: &[u32], starts: &[usize]) -> Result<()> {
-        let plans: Vec<(ColumnSpec, StreamColumn)> = self
+        let l = &self.layout;
+        let plans: Vec<(ColumnSpec, StreamColumn)> = l
             .specs
             .iter()
             .cloned()
-            .zip(self.columns.iter().cloned())
-            .chain(self.subcolumns.iter().enumerate().map(|(i, sub)| (ColumnSpec { id: SUBCOLUMN_ID + i as u32, ty: ColumnType::Var, sort: SortKind::Opaque }, sub.column.clone())))
+            .zip(l.columns.iter().cloned())
+            .chain(l.subcolumns.iter().enumerate().map(|(i, sub)| (ColumnSpec { id: SUBCOLUMN_ID + i as u32, ty: ColumnType::Var, sort: SortKind::Opaque }, sub.column.clone())))
             .collect();
         let s = self.settings.clone();
-        let expected = self.expected_rows;
+        let expected = l.expected_rows;
         let chosen: Vec<(Encoder, Option<Vec<u8>>)> = plans
             .into_par_iter()
             .zip(all)
@@ -317,14 +316,14 @@ impl<K: PartSink> StreamWriter<K> {
     pub fn finish(mut self) -> Result<(Vec<u8>, PartMeta, K)> {
         self.write_stripe(true)?;
         let columns: Vec<ColumnMeta> = self.encoders.into_iter().map(|e| e.meta).collect();
-        let subcolumns: Vec<Subcolumn> =
-            self.subcolumns.iter().enumerate().map(|(i, sub)| Subcolumn { source: self.specs[sub.source].id, key: sub.key.clone(), column: self.specs.len() + i }).collect();
+        let l = &self.layout;
+        let subcolumns: Vec<Subcolumn> = l.subcolumns.iter().enumerate().map(|(i, sub)| Subcolumn { source: l.specs[sub.source].id, key: sub.key.clone(), column: l.specs.len() + i }).collect();
         let meta = PartMeta {
             version: oldest_version(&columns, &subcolumns),
             rows: self.granule_rows.iter().map(|&n| n as u64).sum(),
             granule_rows: self.granule_rows,
             columns,
-            primary_key: self.primary_key,
+            primary_key: self.layout.primary_key,
             primary_index: self.primary_index,
             subcolumns,
         };

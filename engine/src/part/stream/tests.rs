@@ -67,7 +67,8 @@ proptest! {
             .iter()
             .map(|s| StreamSubcolumn { source: 3, key: s.key.clone(), column: StreamColumn { dictionary: r.dictionary(s.column).unwrap().cloned(), scale: None } })
             .collect();
-        let mut w = StreamWriter::new(settings(granularity), specs(), columns, subcolumns, vec![0], n, Vec::new()).unwrap().with_stripe_bytes(stripe);
+        let layout = StreamLayout { specs: specs(), columns, subcolumns, primary_key: vec![0], expected_rows: n };
+        let mut w = StreamWriter::new(settings(granularity), layout, Vec::new()).unwrap().with_stripe_bytes(stripe);
         let mut at = 0;
         while at < n {
             let end = (at + batch).min(n);
@@ -107,7 +108,8 @@ fn a_value_outside_the_dictionary_is_an_error() {
     let mut dict = ColumnData::new(ColumnType::Var);
     dict.push(b"tag1");
     let columns = vec![StreamColumn::default(), StreamColumn { dictionary: Some(dict), scale: None }, StreamColumn::default(), StreamColumn::default()];
-    let mut w = StreamWriter::new(settings(16), specs(), columns, Vec::new(), vec![0], 100, Vec::new()).unwrap();
+    let layout = StreamLayout { specs: specs(), columns, subcolumns: Vec::new(), primary_key: vec![0], expected_rows: 100 };
+    let mut w = StreamWriter::new(settings(16), layout, Vec::new()).unwrap();
     w.push(&cols).unwrap();
     assert!(w.finish().is_err());
 }
