@@ -1,6 +1,6 @@
 //! A merge worker: connected to one database, it merges, one merge per transaction, what
 //! the merge selector finds worth merging in any mergetree table; with nothing left it
-//! looks again every POLL_MS and leaves after LINGER idle.
+//! looks again every POLL_MS and leaves after LINGER idle (at once if it merged nothing).
 //! Parts another merge claimed are skipped, tables whose lock is taken are skipped, and a
 //! merge gives way (rolls back) when DDL wants the table. Merges run as the table's owner
 //! in a security-restricted operation, as autovacuum does: the only user code they call
@@ -121,15 +121,23 @@ pub extern "C-unwind" fn mergetree_merge_worker_main(arg: pg_sys::Datum) {
         pg_sys::BackgroundWorkerInitializeConnectionByOid(pg_sys::Oid::from(arg.value() as u32), pg_sys::InvalidOid, 0);
     }
     let mut idle_since: Option<std::time::Instant> = None;
+    let mut merged_any = false;
     loop {
         pgrx::check_for_interrupts!();
         // SAFETY: connected, outside a transaction.
         match unsafe { merge_one() } {
-            Step::Merged => idle_since = None,
+            Step::Merged => {
+                idle_since = None;
+                merged_any = true;
+            }
             // DDL wants a table: let it through, the launcher comes back later.
             Step::Yielded => break,
-            // Nothing worth merging now: small inserts keep coming, so look again soon
-            // rather than wait for the launcher's next turn; leave after a while idle.
+            // Nothing to merge in a database that had nothing: leave at once, the worker
+            // slot is another database's turn.
+            Step::Idle if !merged_any => break,
+            // Nothing worth merging now where merges just ran: small inserts keep coming,
+            // so look again soon rather than wait for the launcher's next turn; leave
+            // after a while idle.
             Step::Idle => {
                 let since = *idle_since.get_or_insert_with(std::time::Instant::now);
                 if since.elapsed() >= LINGER {

@@ -25,7 +25,7 @@ fn drop_partition_oid(tbl: pg_sys::Oid, value: &str) -> i64 {
         }
         let table = crate::ffi::relname(rel);
         let options = crate::options::for_relation(rel);
-        let wanted = super::partition::value_of_text(rel, &table, &options, value);
+        let wanted = super::partition::value_of_text(rel, &table, options.partition_by.as_deref(), value);
         let mut dropped = drop_buffered(rel, &table, &wanted);
         for round in 0..MAX_ROUNDS {
             let parts: Vec<_> = parts_for_round(rel, round).into_iter().filter(|p| p.partition_value == wanted).collect();

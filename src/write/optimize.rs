@@ -28,7 +28,7 @@ fn optimize_oid(tbl: pg_sys::Oid, partition: Option<&str>, full: bool) -> i64 {
         let table = crate::ffi::relname(rel);
         let plan = datum::table_plan(rel);
         let options = crate::options::for_relation(rel);
-        let wanted = partition.map(|p| super::partition::value_of_text(rel, &table, &options, p));
+        let wanted = partition.map(|p| super::partition::value_of_text(rel, &table, options.partition_by.as_deref(), p));
         let mut merged = 0i64;
         // Partitions done (by value); the others are looked at again next round.
         let mut done: Vec<Option<Vec<u8>>> = Vec::new();

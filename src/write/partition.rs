@@ -175,8 +175,8 @@ impl Partitioner {
 ///
 /// # Safety
 /// `rel` is open.
-pub unsafe fn value_of_text(rel: pg_sys::Relation, table: &str, options: &crate::options::TableOptions, text: &str) -> Option<Vec<u8>> {
-    let Some(expr) = &options.partition_by else {
+pub unsafe fn value_of_text(rel: pg_sys::Relation, table: &str, partition_by: Option<&str>, text: &str) -> Option<Vec<u8>> {
+    let Some(expr) = partition_by else {
         crate::error::raise_with_hint(
             pgrx::PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             format!("mergetree table \"{table}\" has no partitions"),

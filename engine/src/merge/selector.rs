@@ -51,6 +51,9 @@ impl Default for SelectorSettings {
     }
 }
 
+/// How many times the average of a run's other parts its largest part may weigh.
+const MAX_SKEW: f64 = 16.0;
+
 /// Linear interpolation of `v` from [lo, hi] onto [1, 0], clamped.
 fn lowering(v: f64, lo: f64, hi: f64) -> f64 {
     if v <= lo {
@@ -88,6 +91,13 @@ pub fn select(parts: &[Candidate], s: &SelectorSettings) -> Option<(usize, usize
             let fixed = s.fixed_cost_per_part as f64;
             let ratio = (sum as f64 + count as f64 * fixed) / (max as f64 + fixed);
             if ratio < base {
+                continue;
+            }
+            // Tiers: while parts are young, a part far larger than the others of the run
+            // (a merged part among fresh inserts) is not rewritten for them: with many
+            // small inserts a second it would be rewritten by every merge.
+            let others = (sum - max) as f64 / (count - 1) as f64;
+            if by_age < 1.0 && max as f64 > MAX_SKEW * others.max(1.0) {
                 continue;
             }
             let score = (sum as f64 + count as f64 * fixed) / (count as f64 - 1.9);
@@ -145,6 +155,18 @@ mod tests {
         assert_eq!(select(&old, &s), Some((0, 1)));
         let merged = [Candidate { bytes: 1 << 20, age_secs: 60, level: 1 }];
         assert_eq!(select(&merged, &s), None);
+    }
+
+    #[test]
+    fn small_inserts_merge_in_tiers() {
+        let s = SelectorSettings::default();
+        // A merged part among 200 fresh one-row parts: the fresh ones merge without it.
+        let mut p = parts(&[3 << 20], 0);
+        p.extend(parts(&[1000; 200], 0));
+        let (a, b) = select(&p, &s).unwrap();
+        assert!(a >= 1 && b - a >= 2);
+        // Once old, anything adjacent goes.
+        assert_eq!(select(&parts(&[3 << 20, 1000], 7200), &s), Some((0, 2)));
     }
 
     #[test]
