@@ -325,7 +325,14 @@ pub unsafe fn visible_parts(rel: pg_sys::Relation, snapshot: pg_sys::Snapshot) -
     // SAFETY: per the caller.
     unsafe {
         let node = (*rel).rd_node.relNode;
-        index_scan(PARTS, PARTS_BY_STORAGE, att::RELFILENODE, node, snapshot, pg_sys::AccessShareLock, |cat, tup| out.push(decode(cat, tup)));
+        // A SERIALIZABLE reader predicate-locks what it reads of the catalog: through the
+        // index that is a lock per index page and catalog row, through a scan of the
+        // catalog one lock on it, as before the index existed (and as pg_locks lists it).
+        if pg_sys::XactIsoLevel == pg_sys::XACT_SERIALIZABLE as i32 {
+            scan(PARTS, att::RELFILENODE, node, snapshot, pg_sys::AccessShareLock, |cat, tup| out.push(decode(cat, tup)));
+        } else {
+            index_scan(PARTS, PARTS_BY_STORAGE, att::RELFILENODE, node, snapshot, pg_sys::AccessShareLock, |cat, tup| out.push(decode(cat, tup)));
+        }
     }
     out.sort_by_key(|r| r.part_id);
     out
