@@ -171,7 +171,7 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
 pub const MAX_ROUNDS: usize = 5;
 
 /// The parts of `rel` round `round` of claiming sees: under the statement's snapshot
-/// first; after a concurrent merge took some (READ COMMITTED only, see `give_up`), under
+/// first; after a concurrent merge took some (READ COMMITTED only, see `give_up_if_final`), under
 /// the latest one.
 ///
 /// # Safety

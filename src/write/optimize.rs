@@ -32,10 +32,8 @@ fn optimize_oid(tbl: pg_sys::Oid, partition: Option<&str>, full: bool) -> i64 {
         let mut merged = 0i64;
         // Partitions done (by value); the others are looked at again next round.
         let mut done: Vec<Option<Vec<u8>>> = Vec::new();
-        for round in 0..MAX_ROUNDS {
-            if plan.columns.is_empty() {
-                break;
-            }
+        // A table without columns has nothing to merge.
+        for round in (0..MAX_ROUNDS).filter(|_| !plan.columns.is_empty()) {
             let groups = partitions(parts_for_round(rel, round));
             let now = pg_sys::GetCurrentTimestamp();
             let mut lost = false;

@@ -14,6 +14,12 @@ use crate::numeric::{encode_scaled_into, read_scaled};
 /// Postgres would not write for its value). NULL rows hold 0.
 pub fn scale(col: &ColumnData) -> Option<(ColumnData, u16)> {
     let scale = (0..col.len()).find_map(|i| col.get(i)).map_or(Some(0), display_scale)?;
+    Some((scale_to(col, scale)?, scale))
+}
+
+/// The column as integers scaled by 10^`scale` (the scale a merge's inputs agree on), or
+/// None when some value is not exactly one of that scale. NULL rows hold 0.
+pub fn scale_to(col: &ColumnData, scale: u16) -> Option<ColumnData> {
     let mut data = Vec::with_capacity(col.len() * 8);
     let mut again = Vec::new();
     for i in 0..col.len() {
@@ -31,7 +37,7 @@ pub fn scale(col: &ColumnData) -> Option<(ColumnData, u16)> {
         };
         data.extend_from_slice(&v.to_le_bytes());
     }
-    Some((ColumnData { values: Values::Fixed { width: 8, data }, validity: col.validity.clone() }, scale))
+    Some(ColumnData { values: Values::Fixed { width: 8, data }, validity: col.validity.clone() })
 }
 
 /// The display scale of a finite stored numeric.

@@ -77,13 +77,7 @@ impl Encoder {
             return Ok(out);
         }
         if let Some(s) = self.scale {
-            if values.validity.as_ref().is_some_and(|v| v.count_set() == 0) {
-                return Ok(ColumnData { values: crate::column::Values::Fixed { width: 8, data: vec![0; values.len() * 8] }, validity: values.validity.clone() });
-            }
-            return match scaled::scale(values) {
-                Some((ints, got)) if got == s => Ok(ints),
-                _ => Err(Error::Invalid(format!("a merged numeric is not exactly one of scale {s}"))),
-            };
+            return scaled::scale_to(values, s).ok_or_else(|| Error::Invalid(format!("a merged numeric is not exactly one of scale {s}")));
         }
         Ok(values.clone())
     }
