@@ -140,6 +140,17 @@ CREATE TABLE vr (id int, v text) USING mergetree WITH (order_by = 'id');
 INSERT INTO vr SELECT g, repeat('x', g % 50) FROM generate_series(1, 20000) g;
 INSERT INTO vr SELECT g, repeat('y', g % 50) FROM generate_series(1, 20000) g;
 SELECT mergetree.optimize('vr', final => true);
+-- VACUUM frees a replaced part only once no snapshot can see it: wait until no other
+-- backend of this database (autoanalyze, say) holds a snapshot from before the merge.
+DO $$
+BEGIN
+  FOR i IN 1..1200 LOOP
+    PERFORM pg_stat_clear_snapshot();
+    EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
+                          AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL);
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+END $$;
 VACUUM vr;
 SELECT pg_relation_size('vr') AS size_before \gset
 INSERT INTO vr SELECT g, repeat('z', g % 50) FROM generate_series(1, 20000) g;
