@@ -341,6 +341,9 @@ impl ColumnData {
             }
             (Values::Var { offsets, data }, Values::Var { offsets: oo, data: od }) => {
                 oo.reserve(indices.len());
+                if indices.len() == self.len() {
+                    od.reserve(data.len());
+                }
                 for &i in indices {
                     let i = i as usize;
                     od.extend_from_slice(&data[offsets[i] as usize..offsets[i + 1] as usize]);
@@ -364,6 +367,13 @@ impl ColumnData {
         let idx: Vec<u32> = (start as u32..end as u32).collect();
         self.take(&idx)
     }
+}
+
+/// Every column of `cols` reordered by `indices`, on the worker threads; each input
+/// column is freed as soon as its reordered copy is made.
+pub fn take_each(cols: &mut [ColumnData], indices: &[u32]) -> Vec<ColumnData> {
+    use rayon::prelude::*;
+    cols.par_iter_mut().map(|c| std::mem::replace(c, ColumnData::new(c.column_type())).take(indices)).collect()
 }
 
 /// Compares two non-NULL values of a column whose order the engine knows.

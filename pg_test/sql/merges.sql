@@ -10,6 +10,7 @@ RESET client_min_messages;
 SET search_path = merges, public;
 \ir include/same_rows.sql
 \ir include/check_agg.sql
+\ir include/random_ops.sql
 
 CREATE FUNCTION parts(t regclass) RETURNS TABLE (part_name text, level int, rows bigint)
 LANGUAGE sql AS $$ SELECT part_name, level, rows FROM mergetree.parts WHERE table_name = t ORDER BY min_block $$;
@@ -212,6 +213,16 @@ SELECT mergetree.drop_partition('pt', '2024-01-01');
 RESET ROLE;
 SELECT orphan_parts();
 
+-- Random interleavings of inserts, rollbacks, failed subtransactions, optimize,
+-- drop_partition and TRUNCATE: after every step the mergetree table holds exactly the
+-- heap table's rows (random_ops_same), here with background merges off.
+CREATE TABLE ro (id bigint, p int, t text, f float8, n numeric, ts timestamp, b bool, i2 int2, by bytea)
+  USING mergetree WITH (order_by = 't, f, id', partition_by = 'p', index_granularity = 16);
+CREATE TABLE ro_heap (LIKE ro);
+CALL random_ops('ro', 'ro_heap', 80, 0.31);
+SELECT op, count(*) AS steps, count(*) FILTER (WHERE same) AS same FROM random_ops_log GROUP BY op ORDER BY op;
+SELECT count(*) AS rows_now FROM ro_heap;
+
 -- Background merges: many small inserts settle into few parts without anyone asking;
 -- a table whose background_merges option is off keeps its parts.
 CREATE TABLE bg (id int, v text) USING mergetree WITH (order_by = 'id');
@@ -232,6 +243,10 @@ SELECT settled('bg', 3) AS settled;
 SELECT pg_sleep(1);
 SELECT count(*), sum(id), count(DISTINCT v) FROM bg;
 SELECT count(*) AS parts_kept FROM mergetree.parts WHERE table_name = 'bg_off'::regclass;
+-- The random interleavings again, now racing the merge workers.
+TRUNCATE ro, ro_heap, random_ops_log;
+CALL random_ops('ro', 'ro_heap', 60, 0.67);
+SELECT count(*) AS steps, count(*) FILTER (WHERE same) AS same FROM random_ops_log;
 ALTER SYSTEM RESET mergetree.background_merges;
 SELECT pg_reload_conf();
 

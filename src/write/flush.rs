@@ -99,8 +99,9 @@ unsafe fn write_part(
         crate::storage::threads::ensure();
         let perm = sort_rows(plan, &cols, &key);
         let mut cols = cols;
-        // Column by column, so only one unsorted column is alive next to the sorted ones.
-        let sorted = cols.iter_mut().map(|c| std::mem::replace(c, ColumnData::new(c.column_type())).take(&perm)).collect();
+        // Column by column on the worker threads, so only one unsorted column per thread
+        // is alive next to the sorted ones.
+        let sorted = mergetree::column::take_each(&mut cols, &perm);
         (sorted, perm)
     };
     let target = Target { plan, options: &buf.options, partition, partition_value };

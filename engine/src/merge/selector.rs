@@ -28,6 +28,11 @@ pub struct SelectorSettings {
     /// Parts older than this lower `base` towards 1 (merge old leftovers anyway).
     pub min_age_to_lower_base: u64,
     pub max_age_to_lower_base: u64,
+    /// Runs of at most `small_run_bytes` lower `base` faster, towards 2 (ClickHouse's
+    /// floor) at this age: a load's few similar parts of a partition merge within a
+    /// minute instead of an hour, while a big part is still not rewritten for a tiny one.
+    pub max_age_to_lower_base_small: u64,
+    pub small_run_bytes: u64,
     /// A partition with this many parts merges anything adjacent (base 1): the part
     /// count matters more than write amplification (`parts_to_delay_insert`).
     pub parts_to_lower_base: usize,
@@ -45,6 +50,8 @@ impl Default for SelectorSettings {
             fixed_cost_per_part: 5 << 20,
             min_age_to_lower_base: 10,
             max_age_to_lower_base: 3600,
+            max_age_to_lower_base_small: 60,
+            small_run_bytes: 1 << 30,
             parts_to_lower_base: 150,
             min_age_to_reencode: 30,
         }
@@ -87,7 +94,11 @@ pub fn select(parts: &[Candidate], s: &SelectorSettings) -> Option<(usize, usize
                 continue;
             }
             let by_age = lowering(min_age as f64, s.min_age_to_lower_base as f64, s.max_age_to_lower_base as f64);
-            let base = 1.0 + (s.base - 1.0) * (1.0 - by_age.max(by_count));
+            let mut base = 1.0 + (s.base - 1.0) * (1.0 - by_age.max(by_count));
+            if sum <= s.small_run_bytes {
+                let soon = lowering(min_age as f64, s.min_age_to_lower_base as f64, s.max_age_to_lower_base_small as f64);
+                base = base.min(s.base + (2.0 - s.base) * soon);
+            }
             let fixed = s.fixed_cost_per_part as f64;
             let ratio = (sum as f64 + count as f64 * fixed) / (max as f64 + fixed);
             if ratio < base {
@@ -167,6 +178,19 @@ mod tests {
         assert!(a >= 1 && b - a >= 2);
         // Once old, anything adjacent goes.
         assert_eq!(select(&parts(&[3 << 20, 1000], 7200), &s), Some((0, 2)));
+    }
+
+    #[test]
+    fn a_loads_few_similar_parts_merge_within_a_minute() {
+        let s = SelectorSettings::default();
+        // Four similar parts of a load: below base 5 while fresh, merged once a minute old.
+        let four = parts(&[23 << 20, 23 << 20, 23 << 20, 5 << 20], 5);
+        assert_eq!(select(&four, &s), None);
+        assert_eq!(select(&parts(&[23 << 20, 23 << 20, 23 << 20, 5 << 20], 60), &s), Some((0, 4)));
+        // A big part and a tiny one a minute old: still not worth rewriting the big one.
+        assert_eq!(select(&parts(&[92 << 20, 1000], 60), &s), None);
+        // Runs over small_run_bytes keep the hour-long window.
+        assert_eq!(select(&parts(&[1 << 30, 1 << 30, 1 << 30], 60), &s), None);
     }
 
     #[test]
