@@ -5,6 +5,9 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 /// Rows a transaction buffers per table before writing a part, bounded in bytes (kB).
 pub static INSERT_BUFFER_KB: GucSetting<i32> = GucSetting::<i32>::new(128 * 1024);
 
+/// Buffered rows encoded ahead on the engine threads per chunk of this size (kB; 0: off).
+pub static INSERT_CHUNK_KB: GucSetting<i32> = GucSetting::<i32>::new(32 * 1024);
+
 /// Diagnosis switches: the MergeTreeScan node and each of its pruning kinds.
 pub static CUSTOM_SCAN: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static VECTORIZED_FILTERS: GucSetting<bool> = GucSetting::<bool>::new(true);
@@ -107,6 +110,16 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::UNIT_KB,
     );
+    GucRegistry::define_int_guc(
+        c"mergetree.insert_chunk_size",
+        c"Buffered rows sorted and encoded on engine threads per chunk, while a statement goes on inserting.",
+        c"Each chunk becomes a part (merges combine them). Used when insert_buffer_size holds two chunks; 0 turns it off.",
+        &INSERT_CHUNK_KB,
+        0,
+        1024 * 1024,
+        GucContext::Userset,
+        GucFlags::UNIT_KB,
+    );
 }
 
 /// Threads for one query's engine work.
@@ -119,4 +132,8 @@ pub fn max_threads() -> usize {
 
 pub fn insert_buffer_bytes() -> usize {
     INSERT_BUFFER_KB.get() as usize * 1024
+}
+
+pub fn insert_chunk_bytes() -> usize {
+    INSERT_CHUNK_KB.get() as usize * 1024
 }

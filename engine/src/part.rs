@@ -728,6 +728,7 @@ use bincode::Options as _;
 
 mod json_subcolumns;
 mod scaled;
+pub mod chunk;
 pub mod stream;
 
 mod legacy;

@@ -1,7 +1,7 @@
 //! tuple_insert, multi_insert: rows go to the transaction's buffer; a full buffer is
 //! written out as parts. Also the row copy of VACUUM FULL and CLUSTER.
 
-use crate::write::{buffer, flush};
+use crate::write::{buffer, encode_ahead, flush};
 use pgrx::pg_sys;
 
 /// # Safety
@@ -16,6 +16,8 @@ unsafe fn insert_one(rel: pg_sys::Relation, slot: *mut pg_sys::TupleTableSlot, c
             if b.bytes >= b.floor + limit {
                 flush::flush(rel, b, false);
                 b.floor = b.bytes;
+            } else {
+                encode_ahead::after_push(rel, b);
             }
         });
     }
@@ -57,8 +59,12 @@ pub unsafe extern "C-unwind" fn multi_insert(
 }
 
 #[pgrx::pg_guard]
-pub unsafe extern "C-unwind" fn finish_bulk_insert(_rel: pg_sys::Relation, _options: i32) {
-    // Buffered rows stay buffered until commit so a transaction writes few parts.
+pub unsafe extern "C-unwind" fn finish_bulk_insert(rel: pg_sys::Relation, _options: i32) {
+    // Buffered rows stay buffered until commit so a transaction writes few parts; a chunk
+    // encoded ahead during the statement becomes parts now, in the statement's
+    // subtransaction.
+    // SAFETY: Postgres passes the open relation it inserted into.
+    unsafe { buffer::with_existing(rel, |b| encode_ahead::drain(rel, b)) };
 }
 
 /// Inserts every row of `old` that `snapshot` sees (and every row this transaction

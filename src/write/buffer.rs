@@ -62,6 +62,9 @@ pub struct RelBuffer {
     pub moved: Vec<(u64, u64)>,
     /// Whether the table has AFTER ROW INSERT triggers (so `moved` must be kept).
     pub track_moves: bool,
+    /// The first rows, being encoded on the engine threads (encode_ahead.rs); any change
+    /// to the buffered rows other than appending drops it.
+    pub pending: Option<super::encode_ahead::Pending>,
 }
 
 thread_local! {
@@ -121,7 +124,8 @@ impl RelBuffer {
                 return;
             }
             // Everything that can raise an error comes first, so a failure leaves the
-            // buffer as it was.
+            // buffer as it was (but for a chunk in flight: it has the old columns).
+            self.pending = None;
             let plan = datum::table_plan(rel);
             let options = crate::options::for_relation(rel);
             let partitioner = Self::partitioner(rel, &options);
@@ -230,6 +234,7 @@ impl RelBuffer {
         if idx.len() == self.rows() {
             return;
         }
+        self.pending = None;
         self.columns = self.columns.iter().map(|c| c.take(&idx)).collect();
         let pick = |v: &Vec<u32>| idx.iter().map(|&i| v[i as usize]).collect::<Vec<_>>();
         self.partition_of = pick(&self.partition_of);
@@ -260,6 +265,7 @@ impl RelBuffer {
 
     /// Drops the bookkeeping of rows whose columns were handed to a part (see flush).
     pub fn forget_rows(&mut self) {
+        self.pending = None;
         self.partition_of.clear();
         self.cids.clear();
         self.subxids.clear();
@@ -385,6 +391,7 @@ impl RelBuffer {
             floor: 0,
             moved: Vec::new(),
             track_moves,
+            pending: None,
         }
     }
 

@@ -23,6 +23,8 @@ use std::collections::BTreeMap;
 /// # Safety
 /// `rel` is the open relation the buffer belongs to.
 pub unsafe fn flush(rel: pg_sys::Relation, buf: &mut RelBuffer, at_commit: bool) {
+    // SAFETY: per the caller.
+    unsafe { super::encode_ahead::drain(rel, buf) };
     if buf.rows() == 0 {
         return;
     }
@@ -148,10 +150,20 @@ pub unsafe fn store_part(rel: pg_sys::Relation, target: &Target, sorted: &[Colum
         .write_rows(&plan.specs(), sorted, rows, &primary_key(plan, o))
         .unwrap_or_else(|e| crate::error::report(&table, e));
     // SAFETY: per the caller.
+    unsafe { install_part(rel, target, sorted, &bytes, &meta, cid, origin) }
+}
+
+/// Registers an encoded part (`bytes`, its rows `sorted`) as command `cid`, writes its
+/// pages and its skip index summaries.
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn install_part(rel: pg_sys::Relation, target: &Target, sorted: &[ColumnData], bytes: &[u8], meta: &PartMeta, cid: pg_sys::CommandId, origin: Origin) -> PartRow {
+    // SAFETY: per the caller.
     unsafe {
-        let row = register_part(rel, target, &meta, bytes.len(), cid, origin);
-        blob::write_part(rel, row.start_block as u32, &bytes);
-        crate::skip::on_new_part(rel, plan, sorted, &meta, row.part_id, cid);
+        let row = register_part(rel, target, meta, bytes.len(), cid, origin);
+        blob::write_part(rel, row.start_block as u32, bytes);
+        crate::skip::on_new_part(rel, target.plan, sorted, meta, row.part_id, cid);
         row
     }
 }

@@ -5,6 +5,7 @@
 pub mod backpressure;
 pub mod buffer;
 pub mod drop_partition;
+pub mod encode_ahead;
 pub mod flush;
 pub mod merge;
 pub mod optimize;

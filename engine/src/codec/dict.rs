@@ -7,7 +7,7 @@ use super::{corrupt, read_uint};
 use crate::column::{ColumnData, ColumnType, Values};
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 /// Dictionaries larger than this are not worth their lookups.
 pub const MAX_DICT: usize = 1 << 16;
@@ -45,29 +45,39 @@ pub fn encode(col: &ColumnData, mode: DictMode) -> Option<Encoded> {
     }
     let rows = col.len();
     let limit = if mode == DictMode::Always { usize::MAX } else { MAX_DICT.min(rows / 2) };
+    // First-seen ids in one pass (a row's id kept), then ids mapped to ranks in byte order.
     let mut seen: HashMap<&[u8], u32> = HashMap::new();
+    let mut distinct: Vec<&[u8]> = Vec::new();
+    let mut ids: Vec<u32> = Vec::with_capacity(rows);
     for i in 0..rows {
-        if let Some(v) = col.get(i) {
-            let next = seen.len() as u32;
-            seen.entry(v).or_insert(next);
-            if seen.len() > limit {
-                return None;
-            }
+        ids.push(match col.get(i) {
+            Some(v) => *seen.entry(v).or_insert_with(|| {
+                distinct.push(v);
+                distinct.len() as u32 - 1
+            }),
+            None => u32::MAX,
+        });
+        if distinct.len() > limit {
+            return None;
         }
     }
-    let mut distinct: Vec<&[u8]> = seen.keys().copied().collect();
-    distinct.sort_unstable();
-    let rank: HashMap<&[u8], u32> = distinct.iter().enumerate().map(|(i, v)| (*v, i as u32)).collect();
+    let mut order: Vec<u32> = (0..distinct.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| distinct[a as usize].cmp(distinct[b as usize]));
+    let mut rank = vec![0u32; distinct.len()];
+    for (r, &id) in order.iter().enumerate() {
+        rank[id as usize] = r as u32;
+    }
     let width = code_width(distinct.len());
     let mut dict = ColumnData::new(ColumnType::Var);
-    for v in &distinct {
-        dict.push(v);
+    for &id in &order {
+        dict.push(distinct[id as usize]);
     }
     let mut codes = ColumnData::new(ColumnType::Fixed { width });
-    for i in 0..rows {
-        match col.get(i) {
-            Some(v) => codes.push(&rank[v].to_le_bytes()[..width as usize]),
-            None => codes.push_null(),
+    for &id in &ids {
+        if id == u32::MAX {
+            codes.push_null();
+        } else {
+            codes.push(&rank[id as usize].to_le_bytes()[..width as usize]);
         }
     }
     Some(Encoded { dict, codes })

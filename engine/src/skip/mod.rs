@@ -29,7 +29,7 @@ use bincode::Options as _;
 use bloom::{hash_bytes, BloomFilter};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
-use std::collections::HashSet;
+use hashbrown::HashSet;
 use text::{exact_literal, literal_runs, ngrams, tokens, whole_tokens};
 
 pub const MAGIC: &[u8; 4] = b"MTSI";
