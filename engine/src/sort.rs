@@ -121,7 +121,8 @@ impl KeyCodes {
         if has_null && span == u64::MAX {
             return None;
         }
-        let null = span + 1;
+        // NULL takes the code after the largest value (below u64::MAX when there is one).
+        let null = span.saturating_add(1);
         for (r, code) in codes.iter_mut().enumerate() {
             *code = if c.is_null(r) { null } else { *code - min };
         }

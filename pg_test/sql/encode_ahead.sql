@@ -79,6 +79,16 @@ INSERT INTO eh SELECT *, 9 FROM rows(100, 900001);
 COMMIT;
 SELECT same(), count(*) FILTER (WHERE id BETWEEN 800001 AND 899999) AS failed_rows FROM ea;
 
+-- Rows of many statements in one transaction: written together at commit.
+DO $$
+BEGIN
+  FOR i IN 0..199 LOOP
+    INSERT INTO ea SELECT *, 10 FROM rows(100, 1000001 + i * 100);
+    INSERT INTO eh SELECT *, 10 FROM rows(100, 1000001 + i * 100);
+  END LOOP;
+END $$;
+SELECT same();
+
 -- Tables whose rows cannot go ahead (a key Postgres compares, AFTER ROW triggers) insert
 -- as before.
 CREATE TABLE ec (id int, n numeric) USING mergetree WITH (order_by = 'n, id');

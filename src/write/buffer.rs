@@ -65,6 +65,9 @@ pub struct RelBuffer {
     /// The first rows, being encoded on the engine threads (encode_ahead.rs); any change
     /// to the buffered rows other than appending drops it.
     pub pending: Option<super::encode_ahead::Pending>,
+    /// Bytes buffered when the rows last could not go ahead (mixed commands or
+    /// subtransactions): the next try waits for a chunk more.
+    pub ahead_from: usize,
 }
 
 thread_local! {
@@ -235,6 +238,7 @@ impl RelBuffer {
             return;
         }
         self.pending = None;
+        self.ahead_from = 0;
         self.columns = self.columns.iter().map(|c| c.take(&idx)).collect();
         let pick = |v: &Vec<u32>| idx.iter().map(|&i| v[i as usize]).collect::<Vec<_>>();
         self.partition_of = pick(&self.partition_of);
@@ -266,6 +270,7 @@ impl RelBuffer {
     /// Drops the bookkeeping of rows whose columns were handed to a part (see flush).
     pub fn forget_rows(&mut self) {
         self.pending = None;
+        self.ahead_from = 0;
         self.partition_of.clear();
         self.cids.clear();
         self.subxids.clear();
@@ -392,6 +397,7 @@ impl RelBuffer {
             moved: Vec::new(),
             track_moves,
             pending: None,
+            ahead_from: 0,
         }
     }
 

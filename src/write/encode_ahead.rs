@@ -40,7 +40,7 @@ fn chunk_bytes() -> usize {
 /// `rel` is the open relation `b` belongs to.
 pub unsafe fn after_push(rel: pg_sys::Relation, b: &mut RelBuffer) {
     let chunk = chunk_bytes();
-    if chunk == 0 || b.bytes < b.pending.as_ref().map_or(0, |p| p.bytes) + chunk {
+    if chunk == 0 || b.bytes < b.pending.as_ref().map_or(b.ahead_from, |p| p.bytes) + chunk {
         return;
     }
     // SAFETY: per the caller.
@@ -62,6 +62,8 @@ fn start(b: &mut RelBuffer) {
         || b.subxids.iter().any(|&s| s != current)
         || b.cids.iter().any(|&c| c != b.cids[0])
     {
+        // Look again a chunk later, not at every row.
+        b.ahead_from = b.bytes;
         return;
     }
     let mut group_of = vec![usize::MAX; b.partition_values.len()];
