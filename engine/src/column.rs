@@ -372,8 +372,7 @@ impl ColumnData {
 /// Every column of `cols` reordered by `indices`, on the worker threads; each input
 /// column is freed as soon as its reordered copy is made.
 pub fn take_each(cols: &mut [ColumnData], indices: &[u32]) -> Vec<ColumnData> {
-    use rayon::prelude::*;
-    cols.par_iter_mut().map(|c| std::mem::replace(c, ColumnData::new(c.column_type())).take(indices)).collect()
+    crate::parallel::map_mut(cols, indices.len(), |c| std::mem::replace(c, ColumnData::new(c.column_type())).take(indices))
 }
 
 /// Compares two non-NULL values of a column whose order the engine knows.

@@ -15,6 +15,7 @@ pub mod granule;
 pub mod json;
 pub mod merge;
 pub mod numeric;
+pub mod parallel;
 pub mod part;
 pub mod predicate;
 pub mod range_reader;

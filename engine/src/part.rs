@@ -14,7 +14,6 @@ use crate::column::{compare_values, ColumnData, ColumnType, SortKind};
 use crate::error::{Error, Result};
 use crate::granule::{self, Mark};
 use crate::store::BlockStore;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, OnceLock};
 
@@ -241,11 +240,9 @@ impl PartWriter {
         }
 
         // JSON subcolumns of the text columns, written after the table's columns.
-        let found: Vec<Vec<(Vec<u8>, ColumnData)>> = columns
-            .par_iter()
-            .enumerate()
-            .map(|(ci, c)| if s.columns.get(ci).is_some_and(|cc| cc.json) { json_subcolumns::subcolumns(c) } else { Vec::new() })
-            .collect();
+        let found: Vec<Vec<(Vec<u8>, ColumnData)>> = crate::parallel::map(columns, rows, |ci, c| {
+            if s.columns.get(ci).is_some_and(|cc| cc.json) { json_subcolumns::subcolumns(c) } else { Vec::new() }
+        });
         let mut subcolumns = Vec::new();
         let mut sub_specs = Vec::new();
         let mut sub_data = Vec::new();
@@ -259,10 +256,7 @@ impl PartWriter {
         }
         let all: Vec<(&ColumnSpec, &ColumnData)> = specs.iter().zip(columns).chain(sub_specs.iter().zip(&sub_data)).collect();
         // Each column: an optional dictionary block, then one block per granule.
-        let encoded: Vec<(Vec<Vec<u8>>, Vec<(u32, u32)>, ColumnMeta)> = all
-            .par_iter()
-            .enumerate()
-            .map(|(ci, &(spec, col))| {
+        let encoded: Vec<(Vec<Vec<u8>>, Vec<(u32, u32)>, ColumnMeta)> = crate::parallel::map(&all, rows, |ci, &(spec, col)| {
                 let setting = s.columns.get(ci).cloned().unwrap_or_default();
                 let dict_enc = dict::encode(col, setting.dict);
                 // Numerics as scaled integers, where the codec is the writer's to choose
@@ -312,11 +306,9 @@ impl PartWriter {
                 });
                 // Granules compress in parallel too: one wide column (JSON text under ZSTD)
                 // would otherwise keep a single core busy while the others wait.
-                let granule_blocks: Vec<(Vec<u8>, u32, u32)> = granule_rows
-                    .par_iter()
-                    .enumerate()
-                    .map(|(g, &n)| granule::write_granule(&target.slice(starts[g], starts[g] + n as usize), &chain, framing.rows, framing.dictionary.as_ref()))
-                    .collect();
+                let granule_blocks: Vec<(Vec<u8>, u32, u32)> = crate::parallel::map(&granule_rows, rows, |g, &n| {
+                    granule::write_granule(&target.slice(starts[g], starts[g] + n as usize), &chain, framing.rows, framing.dictionary.as_ref())
+                });
                 for (block, raw_len, crc) in granule_blocks {
                     info.push((raw_len, crc));
                     blocks.push(block);
@@ -338,8 +330,7 @@ impl PartWriter {
                     frame_dictionary,
                 };
                 (blocks, info, meta)
-            })
-            .collect();
+            });
 
         let mut offset = 0u64;
         let mut metas = Vec::with_capacity(encoded.len());
@@ -404,12 +395,18 @@ pub(crate) fn header(meta: &PartMeta, data_len: usize) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Rows below which an insert's part takes the plain block codec without trying others.
+const TINY_PART_ROWS: usize = 256;
+
 /// A column's codec chain: the one forced by the settings, else for fixed-width values
 /// (not dictionary codes) the transform `choose` picks on a sample of `target`, and the
 /// block codec `block_codec` picks where the user left it to us.
 pub(crate) fn choose_chain(s: &WriterSettings, setting: &ColumnCodec, target: &ColumnData, sort: SortKind, codes: bool, frame_rows: usize) -> CodecChain {
     let chain = match (&setting.chain, target.column_type()) {
         (Some(c), _) => return c.clone(),
+        // A tiny insert's part (single-row inserts): trying chains would cost more than
+        // the part, and its merge chooses again.
+        (None, _) if s.fast && target.len() < TINY_PART_ROWS => return CodecChain::plain(s.compression),
         (None, ColumnType::Fixed { width }) if !codes => {
             let w = width as usize;
             let n = target.len().min(choose::SAMPLE_VALUES);

@@ -53,17 +53,23 @@ pub fn sort_permutation(
 }
 
 /// Like [`sort_permutation`] for keys the engine compares by itself (no `Opaque`
-/// column), sorted on all worker threads. Each key column first becomes order-preserving
+/// column), sorted on all worker threads (on the caller's below
+/// [`crate::parallel::MIN_PARALLEL_ROWS`] rows). Each key column first becomes order-preserving
 /// unsigned codes (integers offset by their minimum, floats by their bits, strings and
 /// numerics by their rank among the column's distinct values), so the sort compares
 /// integers, not values: when the codes and the row number fit in 128 bits (the usual
 /// case), rows sort as single integers.
 pub fn sort_permutation_parallel(columns: &[ColumnData], rows: usize, keys: &[SortColumn]) -> Vec<u32> {
-    use rayon::prelude::*;
     debug_assert!(keys.iter().all(|k| k.kind != SortKind::Opaque));
-    if keys.is_empty() {
-        return (0..rows as u32).collect();
+    if keys.is_empty() || rows < crate::parallel::MIN_PARALLEL_ROWS {
+        return sort_permutation(columns, rows, keys, &mut |_, _, _| Ordering::Equal);
     }
+    sort_by_codes(columns, rows, keys)
+}
+
+/// The body of [`sort_permutation_parallel`] for many rows.
+fn sort_by_codes(columns: &[ColumnData], rows: usize, keys: &[SortColumn]) -> Vec<u32> {
+    use rayon::prelude::*;
     let codes: Option<Vec<KeyCodes>> = keys.par_iter().map(|k| KeyCodes::of(&columns[k.column], k.kind)).collect();
     let Some(codes) = codes else {
         let mut perm: Vec<u32> = (0..rows as u32).collect();
@@ -248,7 +254,7 @@ mod tests {
             let kinds = [SortKind::SignedInt, SortKind::Float, SortKind::Bytes, SortKind::SignedInt];
             let keys: Vec<SortColumn> = key_order[..take.min(4)].iter().map(|&c| SortColumn { column: c, kind: kinds[c] }).collect();
             let expected = sort_permutation(&cols, rows.len(), &keys, &mut |_, _, _| Ordering::Equal);
-            prop_assert_eq!(sort_permutation_parallel(&cols, rows.len(), &keys), expected);
+            prop_assert_eq!(sort_by_codes(&cols, rows.len(), &keys), expected);
         }
     }
 }

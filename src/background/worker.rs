@@ -120,6 +120,14 @@ pub extern "C-unwind" fn mergetree_merge_worker_main(arg: pg_sys::Datum) {
         pg_sys::BackgroundWorkerUnblockSignals();
         pg_sys::BackgroundWorkerInitializeConnectionByOid(pg_sys::Oid::from(arg.value() as u32), pg_sys::InvalidOid, 0);
     }
+    // A merge need not wait for its commit to reach disk: one lost in a crash leaves its
+    // input parts in place (its own part was never visible), and the WAL that frees the
+    // inputs' pages later comes after its commit record. Under many small inserts the
+    // fsync per merge was most of a merge's time.
+    // SAFETY: sets a setting of this process, as SET would; no transaction is needed.
+    unsafe {
+        pg_sys::SetConfigOption(c"synchronous_commit".as_ptr(), c"off".as_ptr(), pg_sys::GucContext::PGC_SUSET, pg_sys::GucSource::PGC_S_OVERRIDE);
+    }
     let mut idle_since: Option<std::time::Instant> = None;
     let mut merged_any = false;
     loop {

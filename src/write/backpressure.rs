@@ -7,6 +7,9 @@ use crate::catalog;
 use crate::options::TableOptions;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 /// The longest wait, in milliseconds (ClickHouse's max_delay_to_insert).
 const MAX_DELAY_MS: f64 = 1000.0;
@@ -22,19 +25,59 @@ pub fn delay_ms(parts: usize, delay_at: usize, throw_at: usize) -> u64 {
     MAX_DELAY_MS.powf(over.min(allowed) / allowed).min(MAX_DELAY_MS) as u64
 }
 
+/// How long a partition's part count stays good enough, far below the limits.
+const FRESH: Duration = Duration::from_millis(100);
+
+thread_local! {
+    /// Part counts this backend took lately, per storage and partition value, with when.
+    static COUNTS: RefCell<HashMap<(pg_sys::Oid, Option<Vec<u8>>), (usize, Instant)>> = RefCell::new(HashMap::new());
+}
+
+/// The active parts of partition `value` of `rel`. Counting reads the partition's catalog
+/// rows (and the dead rows merges left), which a single-row insert would pay every time:
+/// a count under half of `parts_to_delay_insert` is reused for `FRESH`, plus the parts
+/// this backend added since; nearer the limits every insert counts.
+///
+/// # Safety
+/// `rel` is open.
+unsafe fn active_parts(rel: pg_sys::Relation, options: &TableOptions, value: &Option<Vec<u8>>) -> usize {
+    // SAFETY: per the caller.
+    let key = (unsafe { (*rel).rd_node.relNode }, value.clone());
+    let now = Instant::now();
+    let cached = COUNTS.with(|c| {
+        let mut c = c.borrow_mut();
+        let hit = c.get_mut(&key).filter(|(n, at)| now.duration_since(*at) < FRESH && *n < options.parts_to_delay_insert / 2)?;
+        hit.0 += 1;
+        Some(hit.0 - 1)
+    });
+    if let Some(n) = cached {
+        return n;
+    }
+    // SAFETY: per the caller; the snapshot is registered while the catalog is read.
+    let n = unsafe {
+        let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
+        let n = catalog::count_parts(rel, snapshot, value);
+        pg_sys::UnregisterSnapshot(snapshot);
+        n
+    };
+    COUNTS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() > 1024 {
+            c.retain(|_, (_, at)| now.duration_since(*at) < FRESH);
+        }
+        c.insert(key, (n + 1, now));
+    });
+    n
+}
+
 /// Waits or fails before a part is added to partition `value` (shown as `display`) of
 /// `rel`, by how many active parts it has.
 ///
 /// # Safety
 /// `rel` is open.
 pub unsafe fn before_new_part(rel: pg_sys::Relation, options: &TableOptions, value: &Option<Vec<u8>>, display: &str) {
-    // SAFETY: per the caller; the snapshot is registered while the catalog is read.
-    let parts = unsafe {
-        let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
-        let n = catalog::count_parts(rel, snapshot, value);
-        pg_sys::UnregisterSnapshot(snapshot);
-        n
-    };
+    // SAFETY: per the caller.
+    let parts = unsafe { active_parts(rel, options, value) };
     if parts < options.parts_to_delay_insert && parts < options.parts_to_throw_insert {
         return;
     }

@@ -9,7 +9,6 @@
 use crate::column::{ColumnData, ColumnType};
 use crate::json::{self, Field};
 use hashbrown::HashMap;
-use rayon::prelude::*;
 
 /// Documents sampled to find the frequent keys.
 const SAMPLE: usize = 1000;
@@ -108,7 +107,8 @@ pub fn subcolumns(col: &ColumnData) -> Vec<(Vec<u8>, ColumnData)> {
         return Vec::new();
     }
     let n = col.len();
-    let chunks: Vec<(Vec<ColumnData>, Vec<bool>)> = (0..n.div_ceil(CHUNK)).into_par_iter().map(|c| extract(col, &keys, c * CHUNK, ((c + 1) * CHUNK).min(n))).collect();
+    let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
+    let chunks: Vec<(Vec<ColumnData>, Vec<bool>)> = crate::parallel::map(&starts, n, |_, &at| extract(col, &keys, at, (at + CHUNK).min(n)));
     let mut exact = vec![true; keys.len()];
     let mut values: Vec<ColumnData> = keys.iter().map(|_| ColumnData::new(ColumnType::Var)).collect();
     for (cols, ex) in chunks {
