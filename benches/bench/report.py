@@ -95,6 +95,15 @@ def workload_md(w: dict) -> str:
         for t in tables if many else []:
             row(f"size {t}", {s: load.get(s, {}).get(t, {}).get("total_bytes") for s in systems}, fmt_bytes)
         row("size total" if many else "size", {s: total(s, "total_bytes") for s in systems}, fmt_bytes)
+        if any(f.get("settle_seconds") is not None for facts in load.values() for f in facts.values()):
+            row("size at load, before merges" if not many else "size total at load, before merges",
+                {s: total(s, "total_bytes_at_load") if all("total_bytes_at_load" in load.get(s, {}).get(t, {}) for t in tables) else None
+                 for s in systems}, fmt_bytes)
+            probes = sorted({p for facts in load.values() for f in facts.values() for p in f.get("probes_at_load_ms", {})})
+            for p in probes:
+                row(f"{p} at load, before merges (ms)",
+                    {s: next((f["probes_at_load_ms"][p] for f in load.get(s, {}).values() if p in f.get("probes_at_load_ms", {})), None)
+                     for s in systems}, fmt_ms)
     for name, q in w.get("queries", {}).items():
         mark = "" if q["check"] == "match" else f" **{q['check']}**"
         row(f"{name} (ms){mark}", {s: q[s].get("median_ms") for s in systems}, fmt_ms)

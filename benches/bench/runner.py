@@ -22,7 +22,7 @@ def drop_schemas(conn, workload, systems):
         conn.execute(f"DROP SCHEMA IF EXISTS {s} CASCADE")
 
 
-def load_table(conn, system, schema, table, merge_wait=900.0) -> dict:
+def load_table(conn, system, schema, table, merge_wait=900.0, probe=None) -> dict:
     q = f"{schema}.{table.name}"
     conn.execute(system.create_table(q, table))
     t0 = time.perf_counter()
@@ -34,6 +34,8 @@ def load_table(conn, system, schema, table, merge_wait=900.0) -> dict:
         conn.execute(stmt)
     t_load = time.perf_counter() - t0
     at_load = system.table_info(conn, q)
+    bytes_at_load = conn.execute("SELECT pg_total_relation_size(%s::regclass)", (q,)).fetchone()[0]
+    probes_at_load = probe(conn) if probe else {}
     # Merges the load started run in the background: waited for, not in the load time,
     # and the sizes below are measured after them.
     settle = system.settle(conn, q, merge_wait) if merge_wait > 0 else None
@@ -47,10 +49,32 @@ def load_table(conn, system, schema, table, merge_wait=900.0) -> dict:
     facts = {"rows": rows, "copy_seconds": round(t_copy, 3), "load_seconds": round(t_load, 3),
              "total_bytes": sizes[0], "table_bytes": sizes[1], "index_bytes": sizes[2],
              **system.table_info(conn, q)}
+    facts.update({"total_bytes_at_load": bytes_at_load, "probes_at_load_ms": probes_at_load})
     if settle is not None:
         facts.update({"settle_seconds": settle, "parts_at_load": at_load.get("parts"),
                       "compressed_bytes_at_load": at_load.get("compressed_bytes")})
     return facts
+
+
+def probe_queries(workload, search_path, runs=3):
+    """A function timing the workload's probe queries (median of `runs`, after one
+    warm-up) on a connection, with `search_path` set for them."""
+    queries = [q for q in workload.queries() if q.name in workload.probes]
+
+    def probe(conn):
+        if not queries:
+            return {}
+        old = conn.execute("SHOW search_path").fetchone()[0]
+        conn.execute(f"SET search_path = {search_path}")
+        try:
+            out = {}
+            for q in queries:
+                times = [timed(conn, q.sql)[0] for _ in range(runs + 1)][1:]
+                out[q.name] = round(statistics.median(times), 3)
+            return out
+        finally:
+            conn.execute(f"SET search_path = {old}")
+    return probe
 
 
 def timed(conn, sql):
@@ -141,8 +165,9 @@ def run_workload(ctx, workload, systems, args, res: dict) -> None:
             schema = schema_of(workload, s.name)
             conn.execute(f"CREATE SCHEMA {schema}")
             res["load"][s.name] = {}
+            probe = probe_queries(workload, f"{schema}, {shared}")
             for t in tables:
-                facts = load_table(conn, s, schema, t, args.merge_wait)
+                facts = load_table(conn, s, schema, t, args.merge_wait, probe if t is tables[-1] else None)
                 res["load"][s.name][t.name] = facts
                 print(f"   load {s.name}.{t.name}: {facts['rows']:,} rows in {facts['load_seconds']:.1f} s, "
                       f"{facts['total_bytes'] / 1e6:,.1f} MB")

@@ -55,6 +55,9 @@ class Workload:
         """Create and fill the heap tables every system shares (in `schema`)."""
         return {}
 
+    # Queries also timed right after the load, before background merges (by name).
+    probes: list[str] = []
+
     def queries(self) -> list[Query]:
         d = QUERIES_DIR / self.name
         out = []

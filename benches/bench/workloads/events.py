@@ -55,6 +55,8 @@ def n_users(rows: int) -> int:
 
 class Events(Workload):
     name = "events"
+    # The one-user timeline pays a lookup per part: timed before merges too.
+    probes = ["q03_user_timeline"]
 
     def __init__(self, args, ctx):
         super().__init__(args, ctx)
