@@ -21,6 +21,11 @@ pub struct SelectorSettings {
     /// Merged parts stay below this many bytes.
     pub max_bytes_to_merge: u64,
     pub max_parts_to_merge_at_once: usize,
+    /// Runs of tiny parts (single-row inserts) may hold up to this many parts while their
+    /// total stays under `tiny_run_bytes`: each merge then catches up with a second of
+    /// inserts instead of a fraction of one.
+    pub max_tiny_parts_to_merge_at_once: usize,
+    pub tiny_run_bytes: u64,
     /// How many times its largest part a run must weigh (ClickHouse's `base`, 5).
     pub base: f64,
     /// Each part counts this many bytes more, so tiny parts are not free to leave alone.
@@ -46,6 +51,8 @@ impl Default for SelectorSettings {
         SelectorSettings {
             max_bytes_to_merge: 150 << 30,
             max_parts_to_merge_at_once: 100,
+            max_tiny_parts_to_merge_at_once: 1000,
+            tiny_run_bytes: 16 << 20,
             base: 5.0,
             fixed_cost_per_part: 5 << 20,
             min_age_to_lower_base: 10,
@@ -81,15 +88,15 @@ pub fn select(parts: &[Candidate], s: &SelectorSettings) -> Option<(usize, usize
     let mut best: Option<(f64, usize, usize)> = None;
     for start in 0..n {
         let (mut sum, mut max, mut min_age) = (0u64, 0u64, u64::MAX);
-        for end in start + 1..=n.min(start + s.max_parts_to_merge_at_once) {
+        for end in start + 1..=n.min(start + s.max_parts_to_merge_at_once.max(s.max_tiny_parts_to_merge_at_once)) {
             let p = parts[end - 1];
             sum += p.bytes;
             max = max.max(p.bytes);
             min_age = min_age.min(p.age_secs);
-            if sum > s.max_bytes_to_merge {
+            let count = end - start;
+            if sum > s.max_bytes_to_merge || (count > s.max_parts_to_merge_at_once && sum > s.tiny_run_bytes) {
                 break;
             }
-            let count = end - start;
             if count < 2 {
                 continue;
             }
@@ -191,6 +198,16 @@ mod tests {
         assert_eq!(select(&parts(&[92 << 20, 1000], 60), &s), None);
         // Runs over small_run_bytes keep the hour-long window.
         assert_eq!(select(&parts(&[1 << 30, 1 << 30, 1 << 30], 60), &s), None);
+    }
+
+    #[test]
+    fn tiny_parts_merge_by_the_hundreds() {
+        let s = SelectorSettings::default();
+        let (a, b) = select(&parts(&[300; 600], 0), &s).unwrap();
+        assert!(b - a > 100, "{a}..{b}");
+        // Bigger parts keep the limit of 100 a merge.
+        let (a, b) = select(&parts(&[1 << 20; 300], 0), &s).unwrap();
+        assert!(b - a <= 100, "{a}..{b}");
     }
 
     #[test]
