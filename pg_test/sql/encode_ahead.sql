@@ -79,7 +79,22 @@ INSERT INTO eh SELECT *, 9 FROM rows(100, 900001);
 COMMIT;
 SELECT same(), count(*) FILTER (WHERE id BETWEEN 800001 AND 899999) AS failed_rows FROM ea;
 
--- Rows of many statements in one transaction: written together at commit.
+-- COPYs one after another in a transaction: each one's leftover rows go ahead with the
+-- next one's.
+BEGIN;
+COPY ea (id, p, v, f) FROM '/tmp/pg_mergetree_encode_ahead.csv' (FORMAT csv);
+COPY ea (id, p, v, f) FROM '/tmp/pg_mergetree_encode_ahead.csv' (FORMAT csv);
+COPY ea (id, p, v, f) FROM '/tmp/pg_mergetree_encode_ahead.csv' (FORMAT csv);
+SELECT count(*) FROM ea WHERE id BETWEEN 100001 AND 115000;
+COMMIT;
+COPY eh (id, p, v, f) FROM '/tmp/pg_mergetree_encode_ahead.csv' (FORMAT csv);
+COPY eh (id, p, v, f) FROM '/tmp/pg_mergetree_encode_ahead.csv' (FORMAT csv);
+COPY eh (id, p, v, f) FROM '/tmp/pg_mergetree_encode_ahead.csv' (FORMAT csv);
+SELECT same();
+
+-- Rows of many statements in one transaction: written together at commit, a part per
+-- partition.
+SELECT parts() AS parts_before \gset
 DO $$
 BEGIN
   FOR i IN 0..199 LOOP
@@ -87,7 +102,7 @@ BEGIN
     INSERT INTO eh SELECT *, 10 FROM rows(100, 1000001 + i * 100);
   END LOOP;
 END $$;
-SELECT same();
+SELECT same(), parts() - :parts_before AS new_parts;
 
 -- Tables whose rows cannot go ahead (a key Postgres compares, AFTER ROW triggers) insert
 -- as before.

@@ -21,11 +21,14 @@ pub struct Pending {
     /// The chunk is the buffer's first `rows` rows, `bytes` of them.
     rows: usize,
     bytes: usize,
-    cid: pg_sys::CommandId,
-    /// Per group of the chunk: its partition (index into the buffer's partition values).
-    partitions: Vec<u32>,
+    /// Per group of the chunk: its rows' command and partition (index into the buffer's
+    /// partition values).
+    groups: Vec<(pg_sys::CommandId, u32)>,
     outcome: Receiver<Outcome>,
 }
+
+/// Statements whose rows one chunk may hold (each gets its own parts).
+const MAX_COMMANDS: usize = 2;
 
 /// Bytes of rows worth encoding ahead; 0 when the buffer is too small for two chunks.
 fn chunk_bytes() -> usize {
@@ -48,9 +51,11 @@ pub unsafe fn after_push(rel: pg_sys::Relation, b: &mut RelBuffer) {
     start(b);
 }
 
-/// Sends every buffered row off to be encoded, when they can become parts as they are:
-/// one command of the current subtransaction, a key the engine sorts by itself, and no
-/// AFTER ROW trigger that fetches rows by their buffered TID.
+/// Sends every buffered row off to be encoded, a part per command and partition, when
+/// they can become parts as they are: rows of the current subtransaction, a key the
+/// engine sorts by itself, and no AFTER ROW trigger that fetches rows by their buffered
+/// TID. Rows of two statements are fine (a transaction's COPYs one after another: the
+/// rows one left behind go with the next one's), of more wait for the commit.
 fn start(b: &mut RelBuffer) {
     let rows = b.rows();
     let key = flush::sort_key(&b.plan, &b.options);
@@ -60,21 +65,35 @@ fn start(b: &mut RelBuffer) {
         || b.track_moves
         || key.iter().any(|&k| b.plan.columns[k].sort == SortKind::Opaque)
         || b.subxids.iter().any(|&s| s != current)
-        || b.cids.iter().any(|&c| c != b.cids[0])
     {
         // Look again a chunk later, not at every row.
         b.ahead_from = b.bytes;
         return;
     }
-    let mut group_of = vec![usize::MAX; b.partition_values.len()];
-    let (mut groups, mut partitions): (Vec<Vec<u32>>, Vec<u32>) = (Vec::new(), Vec::new());
-    for (i, &p) in b.partition_of.iter().enumerate() {
-        if group_of[p as usize] == usize::MAX {
-            group_of[p as usize] = groups.len();
-            groups.push(Vec::new());
-            partitions.push(p);
-        }
-        groups[group_of[p as usize]].push(i as u32);
+    let mut group_of: std::collections::HashMap<(pg_sys::CommandId, u32), usize> = std::collections::HashMap::new();
+    let (mut groups, mut keys): (Vec<Vec<u32>>, Vec<(pg_sys::CommandId, u32)>) = (Vec::new(), Vec::new());
+    let mut last: Option<((pg_sys::CommandId, u32), usize)> = None;
+    for (i, (&cid, &p)) in b.cids.iter().zip(&b.partition_of).enumerate() {
+        // Rows come in runs of one command and partition: look up only when it changes.
+        let g = match last {
+            Some((k, g)) if k == (cid, p) => g,
+            _ => *group_of.entry((cid, p)).or_insert_with(|| {
+                groups.push(Vec::new());
+                keys.push((cid, p));
+                groups.len() - 1
+            }),
+        };
+        last = Some(((cid, p), g));
+        groups[g].push(i as u32);
+    }
+    // Rows of many statements (a transaction of small INSERTs) would make a tiny part per
+    // statement here: those wait for the commit, which writes them together.
+    let mut cids: Vec<pg_sys::CommandId> = keys.iter().map(|k| k.0).collect();
+    cids.sort_unstable();
+    cids.dedup();
+    if cids.len() > MAX_COMMANDS {
+        b.ahead_from = b.bytes;
+        return;
     }
     let layout = ChunkLayout {
         specs: b.plan.specs(),
@@ -90,7 +109,7 @@ fn start(b: &mut RelBuffer) {
         // The backend may have stopped waiting (its transaction aborted): nothing to do.
         let _ = tx.send(r);
     });
-    b.pending = Some(Pending { rows, bytes: b.bytes, cid: b.cids[0], partitions, outcome });
+    b.pending = Some(Pending { rows, bytes: b.bytes, groups: keys, outcome });
 }
 
 /// Waits for the chunk in flight, if any, and writes its parts, removing its rows from
@@ -103,7 +122,7 @@ pub unsafe fn drain(rel: pg_sys::Relation, b: &mut RelBuffer) {
     let outcome = wait(&p.outcome);
     // SAFETY: reads transaction state.
     let current = unsafe { pg_sys::GetCurrentSubTransactionId() };
-    let intact = b.rows() >= p.rows && b.subxids[..p.rows].iter().all(|&s| s == current) && b.cids[..p.rows].iter().all(|&c| c == p.cid);
+    let intact = b.rows() >= p.rows && b.subxids[..p.rows].iter().all(|&s| s == current);
     if !intact {
         return;
     }
@@ -118,13 +137,14 @@ pub unsafe fn drain(rel: pg_sys::Relation, b: &mut RelBuffer) {
         ),
     };
     for part in parts {
-        let value = b.partition_values[p.partitions[part.group] as usize].clone();
+        let (cid, partition) = p.groups[part.group];
+        let value = b.partition_values[partition as usize].clone();
         let partition = b.partitioner.as_ref().map_or_else(|| "all".to_string(), |pt| pt.display(&value));
         let target = Target { plan: &b.plan, options: &b.options, partition, partition_value: value };
-        // SAFETY: per the caller; the part's rows are the chunk's, of command `p.cid`.
+        // SAFETY: per the caller; the part's rows are the chunk's rows of command `cid`.
         unsafe {
             super::backpressure::before_new_part(rel, &b.options, &target.partition_value, &target.partition);
-            flush::install_part(rel, &target, &part.sorted, &part.bytes, &part.meta, p.cid, Origin::Insert);
+            flush::install_part(rel, &target, &part.sorted, &part.bytes, &part.meta, cid, Origin::Insert);
         }
     }
     let n = p.rows;
