@@ -1,7 +1,7 @@
 //! tuple_insert, multi_insert: rows go to the transaction's buffer; a full buffer is
 //! written out as parts. Also the row copy of VACUUM FULL and CLUSTER.
 
-use crate::write::{buffer, encode_ahead, flush};
+use crate::write::{buffer, encode_ahead};
 use pgrx::pg_sys;
 
 /// # Safety
@@ -14,7 +14,7 @@ unsafe fn insert_one(rel: pg_sys::Relation, slot: *mut pg_sys::TupleTableSlot, c
             b.push(slot, cid);
             (*slot).tts_tableOid = (*rel).rd_id;
             if b.bytes >= b.floor + limit {
-                flush::flush(rel, b, false);
+                encode_ahead::flush(rel, b, false);
                 b.floor = b.bytes;
             } else {
                 encode_ahead::after_push(rel, b);
@@ -85,7 +85,7 @@ pub unsafe fn copy_rows(old: pg_sys::Relation, new: pg_sys::Relation, snapshot: 
             n += 1;
         }
         pg_sys::ExecDropSingleTupleTableSlot(slot);
-        buffer::with_existing(new, |b| flush::flush(new, b, false));
+        buffer::with_existing(new, |b| encode_ahead::flush(new, b, false));
         n
     }
 }

@@ -64,10 +64,22 @@ pub struct RelBuffer {
     pub track_moves: bool,
     /// The first rows, being encoded on the engine threads (encode_ahead.rs); any change
     /// to the buffered rows other than appending drops it.
-    pub pending: Option<super::encode_ahead::Pending>,
+    pub pending: Option<Pending>,
     /// Bytes buffered when the rows last could not go ahead (mixed commands or
     /// subtransactions): the next try waits for a chunk more.
     pub ahead_from: usize,
+}
+
+/// A chunk of the buffer's first rows in the hands of the engine threads
+/// (encode_ahead.rs makes and takes it).
+pub struct Pending {
+    /// The chunk is the buffer's first `rows` rows, `bytes` of them.
+    pub rows: usize,
+    pub bytes: usize,
+    /// Per group of the chunk: its rows' command and partition (index into the buffer's
+    /// partition values).
+    pub groups: Vec<(pg_sys::CommandId, u32)>,
+    pub outcome: std::sync::mpsc::Receiver<std::thread::Result<mergetree::Result<Vec<mergetree::part::chunk::EncodedPart>>>>,
 }
 
 thread_local! {

@@ -5,7 +5,7 @@
 //! the transaction read them there as before; a chunk whose rows changed meanwhile (a
 //! savepoint rolled back, columns altered) is thrown away and its rows flushed as usual.
 
-use super::buffer::RelBuffer;
+use super::buffer::{Pending, RelBuffer};
 use super::flush::{self, Origin, Target};
 use mergetree::part::chunk::{encode_groups, ChunkLayout, EncodedPart};
 use mergetree::sort::SortColumn;
@@ -15,17 +15,6 @@ use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 type Outcome = std::thread::Result<mergetree::Result<Vec<EncodedPart>>>;
-
-/// A chunk in the hands of the engine threads.
-pub struct Pending {
-    /// The chunk is the buffer's first `rows` rows, `bytes` of them.
-    rows: usize,
-    bytes: usize,
-    /// Per group of the chunk: its rows' command and partition (index into the buffer's
-    /// partition values).
-    groups: Vec<(pg_sys::CommandId, u32)>,
-    outcome: Receiver<Outcome>,
-}
 
 /// Statements whose rows one chunk may hold (each gets its own parts).
 const MAX_COMMANDS: usize = 2;
@@ -149,6 +138,18 @@ pub unsafe fn drain(rel: pg_sys::Relation, b: &mut RelBuffer) {
     }
     let n = p.rows;
     b.retain(|i| i >= n);
+}
+
+/// Writes every buffered row as parts ([`flush::flush`]), the chunk in flight first.
+///
+/// # Safety
+/// `rel` is the open relation `b` belongs to.
+pub unsafe fn flush(rel: pg_sys::Relation, b: &mut RelBuffer, at_commit: bool) {
+    // SAFETY: per the caller.
+    unsafe {
+        drain(rel, b);
+        flush::flush(rel, b, at_commit);
+    }
 }
 
 /// The chunk's outcome, answering cancel requests while waiting.

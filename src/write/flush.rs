@@ -18,13 +18,12 @@ use std::collections::BTreeMap;
 /// Writes every buffered row as parts and empties the buffer. At commit all rows go
 /// into as few parts as possible; mid-transaction (buffer full) rows of different
 /// commands go to different parts, so each part's catalog row can carry its rows'
-/// command id and stay invisible to the statement that inserted them.
+/// command id and stay invisible to the statement that inserted them. Callers go through
+/// `encode_ahead::flush`, which first writes the chunk in flight.
 ///
 /// # Safety
 /// `rel` is the open relation the buffer belongs to.
 pub unsafe fn flush(rel: pg_sys::Relation, buf: &mut RelBuffer, at_commit: bool) {
-    // SAFETY: per the caller.
-    unsafe { super::encode_ahead::drain(rel, buf) };
     if buf.rows() == 0 {
         return;
     }

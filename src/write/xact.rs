@@ -25,7 +25,7 @@ unsafe extern "C-unwind" fn xact_callback(event: pg_sys::XactEvent::Type, _arg: 
                 unsafe {
                     let Some(rel) = open_owner(key, buf.relid) else { continue };
                     buf.sync(rel);
-                    super::flush::flush(rel, &mut buf, true);
+                    super::encode_ahead::flush(rel, &mut buf, true);
                     pg_sys::relation_close(rel, pg_sys::RowExclusiveLock as i32);
                 }
             }
@@ -108,7 +108,7 @@ pub fn flush_all_now() {
         unsafe {
             let Some(rel) = open_owner(key, buf.relid) else { continue };
             buf.sync(rel);
-            super::flush::flush(rel, &mut buf, true);
+            super::encode_ahead::flush(rel, &mut buf, true);
             pg_sys::relation_close(rel, pg_sys::RowExclusiveLock as i32);
         }
     }
