@@ -1,6 +1,7 @@
 //! What a merged part stores, decided from its inputs before the first row is merged
 //! (the streaming writer cannot look at all rows first): a column keeps a dictionary when
-//! every input has one (the merged dictionary is their union), its scale when every input
+//! every input has one or is small (the merged dictionary is their union, with the small
+//! inputs' values), its scale when every input
 //! stores it scaled alike, and the JSON subcolumns every input stores.
 
 use crate::codec::dict::{DictMode, MAX_DICT};
@@ -64,15 +65,43 @@ pub fn stream_layout<S: BlockStore>(
     Ok(StreamLayout { specs: specs.to_vec(), columns, subcolumns, primary_key: primary_key.to_vec(), expected_rows })
 }
 
+/// Inputs without a dictionary for a column up to this many rows have their values read
+/// into the union: a few rows an insert wrote plain (a tiny part, a chunk's partition
+/// boundary) must not cost the merged part its dictionary.
+const SMALL_INPUT_ROWS: u64 = 65536;
+
 /// The sorted union of the inputs' dictionaries of a column (at `at` in each), with
-/// `extra`; None when an input has no dictionary for it or the union is too large.
+/// `extra`; None when a large input has no dictionary for it or the union is too large.
 fn union<S: BlockStore>(inputs: &[PartReader<S>], at: &[Option<usize>], extra: Option<Vec<u8>>, mode: DictMode) -> Result<Option<ColumnData>> {
-    let limit = if mode == DictMode::Always { usize::MAX } else { MAX_DICT };
+    // As a part's writer decides (dict::encode): a dictionary pays with at most one
+    // distinct value per two rows, and only an input with one says the column is such.
+    let rows: u64 = inputs.iter().map(|r| r.meta().rows).sum();
+    let limit = if mode == DictMode::Always { usize::MAX } else { MAX_DICT.min((rows / 2) as usize) };
+    let mut any = mode == DictMode::Always;
+    for (r, c) in inputs.iter().zip(at) {
+        if let Some(c) = c {
+            any |= r.dictionary(*c)?.is_some();
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
     let mut values: BTreeSet<Vec<u8>> = extra.into_iter().collect();
     for (r, c) in inputs.iter().zip(at) {
         let Some(c) = c else { continue };
-        let Some(d) = r.dictionary(*c)? else { return Ok(None) };
-        values.extend((0..d.len()).map(|i| d.value(i).to_vec()));
+        match r.dictionary(*c)? {
+            Some(d) => values.extend((0..d.len()).map(|i| d.value(i).to_vec())),
+            None if r.meta().rows <= SMALL_INPUT_ROWS => {
+                for g in 0..r.meta().granules() {
+                    let col = r.read_granule(*c, g)?;
+                    values.extend((0..col.len()).filter_map(|i| col.get(i)).map(<[u8]>::to_vec));
+                    if values.len() > limit {
+                        return Ok(None);
+                    }
+                }
+            }
+            None => return Ok(None),
+        }
         if values.len() > limit {
             return Ok(None);
         }

@@ -128,3 +128,27 @@ fn extend_range_keeps_validity_and_offsets() {
     assert_eq!((a.get(0), a.get(1), a.get(2)), (Some(&b"x"[..]), None, Some(&b"zzz"[..])));
     assert_eq!(a.len(), 3);
 }
+
+#[test]
+fn a_small_input_without_dictionary_keeps_the_merged_dictionary() {
+    use crate::part::{ColumnSpec, PartReader, PartWriter, WriterSettings};
+    use crate::store::VecStore;
+    let specs = vec![ColumnSpec { id: 1, ty: ColumnType::Fixed { width: 4 }, sort: SortKind::SignedInt }, ColumnSpec { id: 2, ty: ColumnType::Var, sort: SortKind::Bytes }];
+    let part = |rows: std::ops::Range<i32>| {
+        let mut k = ColumnData::new(ColumnType::Fixed { width: 4 });
+        let mut e = ColumnData::new(ColumnType::Var);
+        for i in rows {
+            k.push(&i.to_le_bytes());
+            e.push(format!("event_{}", i % 7).as_bytes());
+        }
+        let s = WriterSettings { fast: true, ..Default::default() };
+        let (bytes, _) = PartWriter::new(s).write(&specs, &[k, e], &[0]).unwrap();
+        PartReader::open(VecStore(bytes)).unwrap()
+    };
+    let (big, tiny) = (part(0..5000), part(9000..9001));
+    assert!(big.dictionary(1).unwrap().is_some());
+    assert!(tiny.dictionary(1).unwrap().is_none(), "a one-row insert part is written plain");
+    let layout = plan::stream_layout(&[big, tiny], &specs, &WriterSettings::default(), &[None, None], &[0]).unwrap();
+    let dict = layout.columns[1].dictionary.as_ref().expect("the merged column keeps a dictionary");
+    assert_eq!(dict.len(), 7);
+}
