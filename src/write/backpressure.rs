@@ -25,8 +25,10 @@ pub fn delay_ms(parts: usize, delay_at: usize, throw_at: usize) -> u64 {
     MAX_DELAY_MS.powf(over.min(allowed) / allowed).min(MAX_DELAY_MS) as u64
 }
 
-/// How long a partition's part count stays good enough, far below the limits.
-const FRESH: Duration = Duration::from_millis(100);
+/// How long a partition's part count stays good enough, far below the limits: other
+/// backends add parts meanwhile (thousands a second under single-row inserts), so the
+/// window is short and the margin wide.
+const FRESH: Duration = Duration::from_millis(20);
 
 thread_local! {
     /// Part counts this backend took lately, per storage and partition value, with when.
@@ -35,8 +37,8 @@ thread_local! {
 
 /// The active parts of partition `value` of `rel`. Counting reads the partition's catalog
 /// rows (and the dead rows merges left), which a single-row insert would pay every time:
-/// a count under half of `parts_to_delay_insert` is reused for `FRESH`, plus the parts
-/// this backend added since; nearer the limits every insert counts.
+/// a count under a quarter of `parts_to_delay_insert` is reused for `FRESH`, plus the
+/// parts this backend added since; nearer the limits every insert counts.
 ///
 /// # Safety
 /// `rel` is open.
@@ -46,7 +48,7 @@ unsafe fn active_parts(rel: pg_sys::Relation, options: &TableOptions, value: &Op
     let now = Instant::now();
     let cached = COUNTS.with(|c| {
         let mut c = c.borrow_mut();
-        let hit = c.get_mut(&key).filter(|(n, at)| now.duration_since(*at) < FRESH && *n < options.parts_to_delay_insert / 2)?;
+        let hit = c.get_mut(&key).filter(|(n, at)| now.duration_since(*at) < FRESH && *n < options.parts_to_delay_insert / 4)?;
         hit.0 += 1;
         Some(hit.0 - 1)
     });
