@@ -23,20 +23,33 @@ pub fn free_extents(mut used: Vec<(u32, u32)>, end: u32) -> Vec<(u32, u32)> {
     free
 }
 
+/// Rebuilds the free list from the extents some transaction may still read: pages of
+/// parts no snapshot can see any more go to new parts. VACUUM does it, and merge workers
+/// between merges (tiny parts of single-row inserts then reuse the pages of parts merged
+/// a moment ago instead of growing the file until the next VACUUM).
+///
+/// # Safety
+/// `rel` is open, in a transaction.
+pub unsafe fn reclaim(rel: pg_sys::Relation) {
+    // SAFETY: per the caller; the metapage lock keeps writers from allocating while the
+    // free list is rebuilt.
+    unsafe {
+        let table = crate::ffi::relname(rel);
+        let _lock = PageLock::exclusive(rel, metapage::META_BLOCK);
+        if let Some(mut meta) = metapage::read(rel, &table) {
+            let used = catalog::referenced_extents(rel);
+            meta.set_free(free_extents(used, meta.next_block));
+            metapage::write(rel, &meta);
+        }
+    }
+}
+
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn relation_vacuum(rel: pg_sys::Relation, _params: *mut pg_sys::VacuumParams, _bstrategy: pg_sys::BufferAccessStrategy) {
     // SAFETY: VACUUM holds the relation open; the metapage lock keeps writers from
     // allocating while the free list is rebuilt.
     unsafe {
-        let table = crate::ffi::relname(rel);
-        {
-            let _lock = PageLock::exclusive(rel, metapage::META_BLOCK);
-            if let Some(mut meta) = metapage::read(rel, &table) {
-                let used = catalog::referenced_extents(rel);
-                meta.set_free(free_extents(used, meta.next_block));
-                metapage::write(rel, &meta);
-            }
-        }
+        reclaim(rel);
         // As heap's VACUUM does: the planner's size and row estimates in pg_class, and
         // the statistics collector's counters (which drive autovacuum and autoanalyze).
         let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());

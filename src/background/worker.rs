@@ -94,6 +94,9 @@ unsafe fn merge_one() -> Step {
             let (mut saved_user, mut saved_context) = (pg_sys::InvalidOid, 0);
             pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
             pg_sys::SetUserIdAndSecContext((*(*rel).rd_rel).relowner, saved_context | pg_sys::SECURITY_RESTRICTED_OPERATION as i32);
+            if reclaim_due(relid) {
+                crate::am::vacuum::reclaim(rel);
+            }
             let merged = merge_parts(rel, &plan, &options, &run, true);
             pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
             pg_sys::relation_close(rel, pg_sys::NoLock as i32);
@@ -164,4 +167,23 @@ pub extern "C-unwind" fn mergetree_merge_worker_main(arg: pg_sys::Datum) {
 
 /// How often an idle worker looks for merges again, and how long it stays idle.
 const POLL_MS: std::ffi::c_long = 100;
+/// How often a worker rebuilds a table's free list before merging it.
+const RECLAIM_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+thread_local! {
+    static LAST_RECLAIM: std::cell::RefCell<std::collections::HashMap<pg_sys::Oid, std::time::Instant>> = Default::default();
+}
+
+/// Whether table `relid`'s free list is due for a rebuild (at most once a `RECLAIM_EVERY`).
+fn reclaim_due(relid: pg_sys::Oid) -> bool {
+    LAST_RECLAIM.with(|m| {
+        let mut m = m.borrow_mut();
+        let now = std::time::Instant::now();
+        if m.get(&relid).is_some_and(|t| now.duration_since(*t) < RECLAIM_EVERY) {
+            return false;
+        }
+        m.insert(relid, now);
+        true
+    })
+}
 const LINGER: std::time::Duration = std::time::Duration::from_secs(10);
