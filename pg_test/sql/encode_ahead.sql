@@ -13,7 +13,7 @@ SET search_path = encode_ahead, public;
 SET mergetree.insert_chunk_size = '64kB';
 
 CREATE TABLE ea (id int, p int, v text, f float8) USING mergetree
-  WITH (order_by = 'v, id', partition_by = 'p', index_granularity = 64);
+  WITH (order_by = 'v, id', partition_by = 'p', index_granularity = 64, background_merges = off);
 CREATE TABLE eh (LIKE ea);
 CREATE FUNCTION rows(n int, first int) RETURNS TABLE (id int, p int, v text, f float8) LANGUAGE sql AS $$
   SELECT g, g % 3, CASE WHEN g % 17 = 0 THEN NULL ELSE md5(g::text) END, CASE WHEN g % 11 = 0 THEN 'NaN' ELSE g / 7.0 END
