@@ -69,6 +69,13 @@ check_status "$status" "cargo test -p mergetree"
 step "#[pg_test]: tests inside PostgreSQL"
 pgdata=$MT_ROOT/pgrx-test-data
 mkdir -p "$pgdata"; chown "$MT_USER" "$pgdata"
+# cargo pgrx test installs the library by writing over the installed file in place, which
+# crashes a running server that mapped it (the demo cluster: its merge launcher died of
+# SIGSEGV). A copy renamed over the path first gives the servers' mapping its own inode.
+libdir=$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)
+if [[ -f $libdir/pg_mergetree.so ]]; then
+  cp "$libdir/pg_mergetree.so" "$libdir/.pg_mergetree.so.new" && mv -f "$libdir/.pg_mergetree.so.new" "$libdir/pg_mergetree.so"
+fi
 cargo pgrx test pg15 --runas "$MT_USER" --pgdata "$pgdata" 2>&1 | tee "$log/pg_test.log" | grep -E '^test |test result|panicked|^error' || true
 status=${PIPESTATUS[0]}
 count_cargo "$log/pg_test.log"

@@ -15,7 +15,7 @@ use crate::options::TableOptions;
 use mergetree::ColumnData;
 use pgrx::pg_sys;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The storage a buffer belongs to: (pg_class.reltablespace, relfilenode).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -241,6 +241,18 @@ impl RelBuffer {
             (*slot).tts_tableOid = pg_sys::InvalidOid;
             tid
         }
+    }
+
+    /// The buffered rows (their indices) grouped by command and partition, in that order:
+    /// a part each. `cid_of(i)` is the command row `i` is written as, None to leave it out.
+    pub fn groups(&self, cid_of: impl Fn(usize) -> Option<pg_sys::CommandId>) -> BTreeMap<(pg_sys::CommandId, u32), Vec<u32>> {
+        let mut groups: BTreeMap<(pg_sys::CommandId, u32), Vec<u32>> = BTreeMap::new();
+        for i in 0..self.rows() {
+            if let Some(cid) = cid_of(i) {
+                groups.entry((cid, self.partition_of[i])).or_default().push(i as u32);
+            }
+        }
+        groups
     }
 
     /// Keeps only the rows for which `keep` is true.

@@ -59,28 +59,12 @@ fn start(b: &mut RelBuffer) {
         b.ahead_from = b.bytes;
         return;
     }
-    let mut group_of: std::collections::HashMap<(pg_sys::CommandId, u32), usize> = std::collections::HashMap::new();
-    let (mut groups, mut keys): (Vec<Vec<u32>>, Vec<(pg_sys::CommandId, u32)>) = (Vec::new(), Vec::new());
-    let mut last: Option<((pg_sys::CommandId, u32), usize)> = None;
-    for (i, (&cid, &p)) in b.cids.iter().zip(&b.partition_of).enumerate() {
-        // Rows come in runs of one command and partition: look up only when it changes.
-        let g = match last {
-            Some((k, g)) if k == (cid, p) => g,
-            _ => *group_of.entry((cid, p)).or_insert_with(|| {
-                groups.push(Vec::new());
-                keys.push((cid, p));
-                groups.len() - 1
-            }),
-        };
-        last = Some(((cid, p), g));
-        groups[g].push(i as u32);
-    }
+    let (keys, groups): (Vec<(pg_sys::CommandId, u32)>, Vec<Vec<u32>>) = b.groups(|i| Some(b.cids[i])).into_iter().unzip();
     // Rows of many statements (a transaction of small INSERTs) would make a tiny part per
-    // statement here: those wait for the commit, which writes them together.
-    let mut cids: Vec<pg_sys::CommandId> = keys.iter().map(|k| k.0).collect();
-    cids.sort_unstable();
-    cids.dedup();
-    if cids.len() > MAX_COMMANDS {
+    // statement here: those wait for the commit, which writes them together. (Groups come
+    // ordered by command, so its distinct commands are its changes of command.)
+    let commands = keys.iter().enumerate().filter(|(i, k)| *i == 0 || keys[i - 1].0 != k.0).count();
+    if commands > MAX_COMMANDS {
         b.ahead_from = b.bytes;
         return;
     }

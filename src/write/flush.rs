@@ -13,7 +13,6 @@ use mergetree::part::ColumnCodec;
 use mergetree::{ColumnData, PartMeta, PartWriter, SortKind, WriterSettings};
 use pgrx::pg_sys;
 
-use std::collections::BTreeMap;
 
 /// Writes every buffered row as parts and empties the buffer. At commit all rows go
 /// into as few parts as possible; mid-transaction (buffer full) rows of different
@@ -32,14 +31,10 @@ pub unsafe fn flush(rel: pg_sys::Relation, buf: &mut RelBuffer, at_commit: bool)
     // a ROLLBACK TO SAVEPOINT that should have kept them.
     // SAFETY: reads transaction state.
     let current = unsafe { pg_sys::GetCurrentSubTransactionId() };
-    let mut groups: BTreeMap<(pg_sys::CommandId, u32), Vec<u32>> = BTreeMap::new();
-    for i in 0..buf.rows() {
-        if !at_commit && buf.subxids[i] != current {
-            continue;
-        }
-        let cid = if at_commit { 0 } else { buf.cids[i] };
-        groups.entry((cid, buf.partition_of[i])).or_default().push(i as u32);
-    }
+    let groups = buf.groups(|i| match at_commit {
+        true => Some(0),
+        false => (buf.subxids[i] == current).then_some(buf.cids[i]),
+    });
     let whole = groups.len() == 1 && groups.values().next().is_some_and(|r| r.len() == buf.rows());
     let mut moved = Vec::new();
     for ((cid, part), rows) in groups {

@@ -77,19 +77,14 @@ fn union<S: BlockStore>(inputs: &[PartReader<S>], at: &[Option<usize>], extra: O
     // distinct value per two rows, and only an input with one says the column is such.
     let rows: u64 = inputs.iter().map(|r| r.meta().rows).sum();
     let limit = if mode == DictMode::Always { usize::MAX } else { MAX_DICT.min((rows / 2) as usize) };
-    let mut any = mode == DictMode::Always;
-    for (r, c) in inputs.iter().zip(at) {
-        if let Some(c) = c {
-            any |= r.dictionary(*c)?.is_some();
-        }
-    }
-    if !any {
+    let dicts: Vec<Option<&ColumnData>> = inputs.iter().zip(at).map(|(r, c)| c.map_or(Ok(None), |c| r.dictionary(c))).collect::<Result<_>>()?;
+    if mode != DictMode::Always && dicts.iter().all(Option::is_none) {
         return Ok(None);
     }
     let mut values: BTreeSet<Vec<u8>> = extra.into_iter().collect();
-    for (r, c) in inputs.iter().zip(at) {
+    for ((r, c), dict) in inputs.iter().zip(at).zip(dicts) {
         let Some(c) = c else { continue };
-        match r.dictionary(*c)? {
+        match dict {
             Some(d) => values.extend((0..d.len()).map(|i| d.value(i).to_vec())),
             None if r.meta().rows <= SMALL_INPUT_ROWS => {
                 for g in 0..r.meta().granules() {
