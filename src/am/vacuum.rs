@@ -26,21 +26,53 @@ pub fn free_extents(mut used: Vec<(u32, u32)>, end: u32) -> Vec<(u32, u32)> {
 /// Rebuilds the free list from the extents some transaction may still read: pages of
 /// parts no snapshot can see any more go to new parts. VACUUM does it, and merge workers
 /// between merges (tiny parts of single-row inserts then reuse the pages of parts merged
-/// a moment ago instead of growing the file until the next VACUUM).
+/// a moment ago instead of growing the file until the next VACUUM). Free blocks at the
+/// end of the file are given back to the filesystem, as heap's VACUUM does. Returns the
+/// extents still in use.
 ///
 /// # Safety
 /// `rel` is open, in a transaction.
-pub unsafe fn reclaim(rel: pg_sys::Relation) {
-    // SAFETY: per the caller; the metapage lock keeps writers from allocating while the
-    // free list is rebuilt.
+pub unsafe fn reclaim(rel: pg_sys::Relation) -> Vec<(u32, u32)> {
+    // SAFETY: per the caller; the metapage lock keeps writers from allocating (or
+    // extending the file) while the free list is rebuilt and the file truncated.
     unsafe {
         let table = crate::ffi::relname(rel);
         let _lock = PageLock::exclusive(rel, metapage::META_BLOCK);
+        let used = catalog::referenced_extents(rel);
         if let Some(mut meta) = metapage::read(rel, &table) {
-            let used = catalog::referenced_extents(rel);
-            meta.set_free(free_extents(used, meta.next_block));
-            metapage::write(rel, &meta);
+            let before = (meta.next_block, meta.free.clone());
+            meta.set_free(free_extents(used.clone(), meta.next_block));
+            let end = meta.take_free_tail();
+            // Unchanged (an idle table): no page write, no WAL.
+            if before != (meta.next_block, meta.free.clone()) {
+                metapage::write(rel, &meta);
+            }
+            if let Some(end) = end {
+                truncate(rel, end);
+            }
         }
+        used
+    }
+}
+
+/// Cuts the file at block `end`.
+///
+/// # Safety
+/// `rel` is open, the metapage lock is held, and no part any snapshot may read has a
+/// block at or past `end`.
+unsafe fn truncate(rel: pg_sys::Relation, end: u32) {
+    // SAFETY: per the caller. The truncation reaches the file at once, not through the
+    // buffer manager, so the WAL that made these blocks free (the commit of the merge or
+    // move that replaced their part, possibly asynchronous) is flushed first: a crash
+    // can then not bring back a catalog row pointing at blocks that are gone. No backend
+    // pins these blocks (no part that is read lives there), which dropping their buffers
+    // requires.
+    unsafe {
+        if (*rel).rd_rel.is_null() || pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM) <= end {
+            return;
+        }
+        pg_sys::XLogFlush(pg_sys::GetXLogInsertRecPtr());
+        pg_sys::RelationTruncate(rel, end);
     }
 }
 

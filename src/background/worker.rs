@@ -8,6 +8,7 @@
 
 use crate::catalog::{self, PartRow};
 use crate::write::merge::{merge_parts, partitions, select, MERGE_LOCK};
+use crate::write::relocate::{self, Moved};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -83,24 +84,48 @@ unsafe fn merge_one() -> Step {
                 continue;
             }
             let now = pg_sys::GetCurrentTimestamp();
-            let run = partitions(catalog::visible_parts(rel, pg_sys::GetActiveSnapshot())).iter().find_map(|g| claim_next(g, now, &options));
-            let Some(run) = run else {
-                // Nothing here: the table's lock goes now, not with the transaction.
+            let visible = catalog::visible_parts(rel, pg_sys::GetActiveSnapshot());
+            let run = partitions(visible.clone()).iter().find_map(|g| claim_next(g, now, &options));
+            // Nothing to merge: the file may be worth compacting (at most once a
+            // RECLAIM_EVERY, after the free list is rebuilt).
+            if run.is_none() && !reclaim_due(relid) {
+                // The table's lock goes now, not with the transaction.
                 pg_sys::relation_close(rel, MERGE_LOCK as i32);
                 continue;
-            };
-            let activity = std::ffi::CString::new(format!("merging {} parts of {}", run.len(), crate::ffi::relname(rel))).unwrap_or_default();
-            pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, activity.as_ptr());
+            }
             let (mut saved_user, mut saved_context) = (pg_sys::InvalidOid, 0);
             pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
             pg_sys::SetUserIdAndSecContext((*(*rel).rd_rel).relowner, saved_context | pg_sys::SECURITY_RESTRICTED_OPERATION as i32);
-            if reclaim_due(relid) {
-                crate::am::vacuum::reclaim(rel);
-            }
-            let merged = merge_parts(rel, &plan, &options, &run, true);
+            let worked = match run {
+                Some(run) => {
+                    let activity = std::ffi::CString::new(format!("merging {} parts of {}", run.len(), crate::ffi::relname(rel))).unwrap_or_default();
+                    pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, activity.as_ptr());
+                    if reclaim_due(relid) {
+                        crate::am::vacuum::reclaim(rel);
+                    }
+                    Some(merge_parts(rel, &plan, &options, &run, true).is_some())
+                }
+                None => {
+                    let used = crate::am::vacuum::reclaim(rel);
+                    match relocate::move_last_part(rel, &visible, &used) {
+                        Moved::Nothing => None,
+                        Moved::Yielded => Some(false),
+                        // Its old blocks are free once this commits: the next round
+                        // rebuilds the free list and cuts the file's tail.
+                        Moved::Part => {
+                            reclaim_now(relid);
+                            Some(true)
+                        }
+                    }
+                }
+            };
             pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
+            let Some(done) = worked else {
+                pg_sys::relation_close(rel, MERGE_LOCK as i32);
+                continue;
+            };
             pg_sys::relation_close(rel, pg_sys::NoLock as i32);
-            step = if merged.is_some() { Step::Merged } else { Step::Yielded };
+            step = if done { Step::Merged } else { Step::Yielded };
             break;
         }
         pg_sys::PopActiveSnapshot();
@@ -172,6 +197,11 @@ const RECLAIM_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 thread_local! {
     static LAST_RECLAIM: std::cell::RefCell<std::collections::HashMap<pg_sys::Oid, std::time::Instant>> = Default::default();
+}
+
+/// Makes table `relid`'s free list due for a rebuild at once.
+fn reclaim_now(relid: pg_sys::Oid) {
+    LAST_RECLAIM.with(|m| m.borrow_mut().remove(&relid));
 }
 
 /// Whether table `relid`'s free list is due for a rebuild (at most once a `RECLAIM_EVERY`).

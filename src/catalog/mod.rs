@@ -173,11 +173,9 @@ pub fn generation() -> u64 {
     GENERATION.with(|g| g.get())
 }
 
-/// Adds the row for a new part, inserted as command `cid` of this transaction so that
-/// it becomes visible exactly to the commands after the rows' own command.
-pub fn insert(row: &PartRow, cid: pg_sys::CommandId) {
-    let cat = Catalog::open(PARTS, pg_sys::RowExclusiveLock);
-    let mut values: [pg_sys::Datum; att::NATTS] = [
+/// The catalog columns of `row`, written at `created` (a TimestampTz).
+fn datums(row: &PartRow, created: i64) -> ([pg_sys::Datum; att::NATTS], [bool; att::NATTS]) {
+    let values: [pg_sys::Datum; att::NATTS] = [
         row.relid.into_datum().unwrap(),
         row.relfilenode.into_datum().unwrap(),
         row.part_id.into_datum().unwrap(),
@@ -190,8 +188,7 @@ pub fn insert(row: &PartRow, cid: pg_sys::CommandId) {
         row.nblocks.into_datum().unwrap(),
         row.part_bytes.into_datum().unwrap(),
         row.uncompressed_bytes.into_datum().unwrap(),
-        // SAFETY: reads the clock.
-        pg_sys::Datum::from(unsafe { pg_sys::GetCurrentTimestamp() }),
+        pg_sys::Datum::from(created),
         row.partition_value.as_deref().into_datum().unwrap_or(pg_sys::Datum::from(0)),
         row.partition_id.as_str().into_datum().unwrap(),
         row.min_block.into_datum().unwrap(),
@@ -200,8 +197,44 @@ pub fn insert(row: &PartRow, cid: pg_sys::CommandId) {
     ];
     let mut nulls = [false; att::NATTS];
     nulls[att::PARTITION_VALUE] = row.partition_value.is_none();
+    (values, nulls)
+}
+
+/// Adds the row for a new part, inserted as command `cid` of this transaction so that
+/// it becomes visible exactly to the commands after the rows' own command.
+pub fn insert(row: &PartRow, cid: pg_sys::CommandId) {
+    let cat = Catalog::open(PARTS, pg_sys::RowExclusiveLock);
+    // SAFETY: reads the clock.
+    let (mut values, mut nulls) = datums(row, unsafe { pg_sys::GetCurrentTimestamp() });
     cat.insert(&mut values, &mut nulls, cid);
     invalidate();
+}
+
+/// Points the row of part `p` (claimed by this transaction) at its copy on the blocks
+/// from `start_block`: a new version of the row, so snapshots that saw the old one keep
+/// reading the old blocks until no snapshot can, when VACUUM frees them. The part keeps
+/// its id, name, row ids (so TIDs) and skip index summaries.
+pub fn move_part(p: &PartRow, start_block: i64) -> PartRow {
+    let cat = Catalog::open(PARTS, pg_sys::RowExclusiveLock);
+    let mut row = p.clone();
+    row.start_block = start_block;
+    let (mut values, mut nulls) = datums(&row, p.created);
+    // SAFETY: the values match the catalog's descriptor; `p.tid` is the row this
+    // transaction claimed (locked), so the update meets no concurrent change. A
+    // heap-only (HOT) version needs no new index entries; any other does.
+    unsafe {
+        let tup = pg_sys::heap_form_tuple((*cat.0).rd_att, values.as_mut_ptr(), nulls.as_mut_ptr());
+        let mut otid = p.tid;
+        pg_sys::simple_heap_update(cat.0, &mut otid, tup);
+        if (*(*tup).t_data).t_infomask2 & pg_sys::HEAP_ONLY_TUPLE as u16 == 0 {
+            cat.index(tup);
+        }
+        row.tid = (*tup).t_self;
+        pg_sys::heap_freetuple(tup);
+    }
+    row.mine = true;
+    invalidate();
+    row
 }
 
 const PART_LOG: &CStr = c"part_log_data";

@@ -30,7 +30,7 @@ pub const MERGE_LOCK: u32 = pg_sys::RowExclusiveLock;
 /// tell: it needs the lock in the shared lock table, and a RowExclusiveLock is usually
 /// held in the backend's fast-path slots instead. The lock manager's status is a copy
 /// of every lock, read once per merged batch.
-fn ddl_waits(relid: pg_sys::Oid) -> bool {
+pub(crate) fn ddl_waits(relid: pg_sys::Oid) -> bool {
     // SAFETY: GetLockStatusData returns a palloc'd snapshot of the lock table, read here
     // and freed with the memory context.
     unsafe {

@@ -11,4 +11,5 @@ pub mod merge;
 pub mod optimize;
 pub mod partition;
 pub mod progress;
+pub mod relocate;
 pub mod xact;

@@ -2,8 +2,8 @@
 # Background merges under fire: small inserts settle into few parts; readers in the middle
 # of merges always see exactly the committed rows (checked against a heap table written in
 # the same transactions); kill -9 of the server during merges loses and duplicates nothing
-# and merges resume; TRUNCATE and drop_partition racing merges end cleanly; DROP DATABASE
-# gets past a worker merging in it.
+# and merges resume; TRUNCATE and drop_partition racing merges end cleanly; the file is
+# compacted once merges settle; DROP DATABASE gets past a worker merging in it.
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -141,7 +141,45 @@ expect_eq "rows dropped" "$(q "SELECT mergetree.drop_partition('p', '0')")" 2400
 expect_eq "rows left, all of the other partition" "$(q "SELECT count(*) || ' ' || count(*) FILTER (WHERE day = 1) FROM p")" "240000 240000"
 clean p
 
-# 6. DROP DATABASE while a worker merges there.
+# 6. Compaction: once merges settle, merge workers move the last part into the free
+# space its inputs left and the file's tail is cut off. A reader holding an older
+# snapshot keeps reading the part where it was; rows keep their TIDs; a crash after the
+# truncation loses nothing.
+q "CREATE TABLE k (id bigint, v text) USING mergetree WITH (order_by = 'id', background_merges = off)"
+for ((k = 0; k < 4; k++)); do q "INSERT INTO k SELECT g * 4 + $k, md5((g / 20)::text) FROM generate_series(1, 1000000) g"; done
+q "SELECT mergetree.optimize('k', final => true)" >/dev/null
+want=$(summary k)
+tid=$(q "SELECT ctid FROM k WHERE id = 400")
+blocks() { q "SELECT pg_relation_size('k') / 8192"; }
+live=$(q "SELECT sum(nblocks) FROM mergetree.part_catalog WHERE relid = 'k'::regclass")
+before=$(blocks)
+(( before > 2 * live )) || fail "expected the merged part behind its inputs' free space: $before blocks for $live live"
+reader=$T_DIR/k_reader.out
+psql_at "$PORT" -d postgres -qAt -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT count(*) || ' ' || coalesce(sum(id), 0) || ' ' || md5(coalesce(string_agg(v, ',' ORDER BY id, v), '')) FROM k" \
+  -c "SELECT pg_sleep(4)" -c "SELECT count(*) || ' ' || coalesce(sum(id), 0) || ' ' || md5(coalesce(string_agg(v, ',' ORDER BY id, v), '')) FROM k" -c "COMMIT" >"$reader" &
+rpid=$!
+sleep 1
+q "ALTER TABLE k SET (background_merges = on)"
+wait "$rpid"
+expect_eq "a snapshot held across the move reads the same rows twice" "$(grep -v '^$' "$reader" | sort -u)" "$want"
+for ((i = 0; i < 300; i++)); do
+  (($(blocks) <= live + 1)) && break
+  sleep 0.2
+done
+expect_eq "file blocks once compacted (the live part and the metapage)" "$(blocks)" "$((live + 1))"
+expect_eq "rows after compaction" "$(summary k)" "$want"
+expect_eq "a row's TID after compaction" "$(q "SELECT ctid FROM k WHERE id = 400")" "$tid"
+expect_eq "moves in the part log" "$(q "SELECT count(*) > 0 FROM mergetree.part_log WHERE table_name = 'k'::regclass AND event_type = 'move'")" t
+clean k
+kill_all
+start_cluster "$DATA" "$PORT" >/dev/null
+wait_ready "$PORT" 60 || fail "server not ready after the crash following compaction"
+expect_eq "rows after kill -9 following compaction" "$(summary k)" "$want"
+clean k
+q "INSERT INTO k VALUES (-1, 'after')"
+expect_eq "rows after an insert into the compacted file" "$(q "SELECT count(*) FROM k")" 4000001
+
+# 7. DROP DATABASE while a worker merges there.
 q "CREATE DATABASE other"
 qd other "CREATE EXTENSION pg_mergetree"
 qd other "CREATE TABLE o (id bigint, v text) USING mergetree WITH (order_by = 'id', background_merges = off)"
