@@ -133,7 +133,8 @@ SELECT reltuples FROM pg_class WHERE relname = 'made';
 SELECT attname, n_distinct FROM pg_stats WHERE tablename = 'made' ORDER BY attname;
 EXPLAIN (COSTS OFF) SELECT * FROM made m JOIN parent p ON p.id = m.g;
 SELECT pg_relation_size('made') > 0 AS has_pages, pg_total_relation_size('made') = pg_relation_size('made') AS no_toast_or_index;
--- VACUUM reclaims pages of rolled-back parts: the next insert reuses them.
+-- VACUUM reclaims pages of rolled-back parts (cutting them off the end of the file):
+-- the next insert needs no more pages than the rolled-back rows had.
 SET mergetree.insert_buffer_size = '1MB';
 BEGIN;
 INSERT INTO made SELECT g, 0 FROM generate_series(1, 300000) g;
@@ -141,8 +142,9 @@ ROLLBACK;
 RESET mergetree.insert_buffer_size;
 SELECT pg_relation_size('made') AS size_before \gset
 VACUUM made;
+SELECT pg_relation_size('made') < :size_before AS tail_truncated;
 INSERT INTO made SELECT g, 1 FROM generate_series(1, 100000) g;
-SELECT pg_relation_size('made') = :size_before AS pages_reused;
+SELECT pg_relation_size('made') <= :size_before AS pages_reused;
 SELECT count(*) FROM made;
 SELECT * FROM mergetree.verify('made');
 SELECT * FROM mergetree.verify('parent');

@@ -83,7 +83,9 @@ pub struct Pending {
 }
 
 thread_local! {
-    static BUFFERS: RefCell<HashMap<StorageKey, RelBuffer>> = RefCell::new(HashMap::new());
+    // Boxed: with_buffer takes a buffer out of the map and puts it back around every
+    // row inserted, which moved the whole struct twice a row.
+    static BUFFERS: RefCell<HashMap<StorageKey, Box<RelBuffer>>> = RefCell::new(HashMap::new());
 }
 
 /// # Safety
@@ -263,7 +265,12 @@ impl RelBuffer {
         }
         self.pending = None;
         self.ahead_from = 0;
-        self.columns = self.columns.iter().map(|c| c.take(&idx)).collect();
+        let n = self.rows();
+        // The rows after a chunk written ahead: one range, copied as a whole.
+        self.columns = match idx.first() {
+            Some(&first) if idx.len() == n - first as usize => self.columns.iter().map(|c| c.slice(first as usize, n)).collect(),
+            _ => self.columns.iter().map(|c| c.take(&idx)).collect(),
+        };
         let pick = |v: &Vec<u32>| idx.iter().map(|&i| v[i as usize]).collect::<Vec<_>>();
         self.partition_of = pick(&self.partition_of);
         self.cids = pick(&self.cids);
@@ -320,7 +327,7 @@ pub unsafe fn with_buffer<R>(rel: pg_sys::Relation, f: impl FnOnce(&mut RelBuffe
     let existing = BUFFERS.with(|b| b.borrow_mut().remove(&key));
     // Put the buffer back even if `f` (or the column sync) raises an error: a failed
     // statement inside a savepoint must not lose the rows of earlier statements.
-    struct Restore(StorageKey, Option<RelBuffer>);
+    struct Restore(StorageKey, Option<Box<RelBuffer>>);
     impl Drop for Restore {
         fn drop(&mut self) {
             if let Some(mut b) = self.1.take() {
@@ -337,7 +344,7 @@ pub unsafe fn with_buffer<R>(rel: pg_sys::Relation, f: impl FnOnce(&mut RelBuffe
             b
         }
         // SAFETY: per the caller.
-        None => guard.1.insert(unsafe { RelBuffer::new(rel) }),
+        None => guard.1.insert(Box::new(unsafe { RelBuffer::new(rel) })),
     };
     f(b)
 }
@@ -358,7 +365,7 @@ pub unsafe fn with_existing<R>(rel: pg_sys::Relation, f: impl FnOnce(&mut RelBuf
 
 /// Removes and returns every storage's buffer (commit, abort).
 pub fn take_all() -> Vec<(StorageKey, RelBuffer)> {
-    BUFFERS.with(|b| b.borrow_mut().drain().collect())
+    BUFFERS.with(|b| b.borrow_mut().drain().map(|(k, v)| (k, *v)).collect())
 }
 
 /// Drops the buffer of a storage (TRUNCATE of a table created in this transaction).
@@ -367,7 +374,7 @@ pub fn discard(key: StorageKey) {
 }
 
 pub fn for_each(mut f: impl FnMut(&mut RelBuffer)) {
-    BUFFERS.with(|b| b.borrow_mut().values_mut().for_each(&mut f));
+    BUFFERS.with(|b| b.borrow_mut().values_mut().for_each(|v| f(v)));
 }
 
 /// Copies every buffered row of storage `from` into a new buffer for storage `to` (same
@@ -382,7 +389,7 @@ pub fn copy_rows(from: StorageKey, to: StorageKey) {
         let cid = unsafe { pg_sys::GetCurrentCommandId(true) };
         let mut dst = src.empty_like();
         dst.append_from(src, cid);
-        b.insert(to, dst);
+        b.insert(to, Box::new(dst));
     });
 }
 
@@ -465,7 +472,7 @@ impl RelBuffer {
 pub unsafe fn peek<R>(rel: pg_sys::Relation, f: impl FnOnce(&RelBuffer) -> R) -> Option<R> {
     // SAFETY: per the caller.
     let key = unsafe { storage_key(rel) };
-    BUFFERS.with(|b| b.borrow().get(&key).map(f))
+    BUFFERS.with(|b| b.borrow().get(&key).map(|v| f(v)))
 }
 
 /// Rows of `rel` this transaction buffered, visible to a command `curcid` (None: all),

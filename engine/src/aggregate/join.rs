@@ -121,6 +121,8 @@ struct ByteKeys {
     arena: Vec<u8>,
     /// Where each key's bytes end in the arena (it starts where the previous one ends).
     ends: Vec<u32>,
+    /// Each key's hash: growing the table rehashes from here, not from the key bytes.
+    hashes: Vec<u64>,
     /// Each key's first match.
     codes: Vec<u32>,
 }
@@ -133,25 +135,32 @@ impl ByteKeys {
 
     #[inline]
     fn find(&self, key: &[u8]) -> Option<u32> {
-        self.table.find(xxh3_64(key), |&id| Self::bytes(&self.arena, &self.ends, id) == key).copied()
+        self.find_hashed(key, xxh3_64(key))
+    }
+
+    #[inline]
+    fn find_hashed(&self, key: &[u8], hash: u64) -> Option<u32> {
+        self.table.find(hash, |&id| Self::bytes(&self.arena, &self.ends, id) == key).copied()
     }
 
     /// The key's number, and whether it is new (`code` then its first match).
     fn insert(&mut self, key: &[u8], code: u32) -> (u32, bool) {
-        if let Some(id) = self.find(key) {
+        let hash = xxh3_64(key);
+        if let Some(id) = self.find_hashed(key, hash) {
             return (id, false);
         }
         let id = self.codes.len() as u32;
         self.arena.extend_from_slice(key);
         self.ends.push(self.arena.len() as u32);
+        self.hashes.push(hash);
         self.codes.push(code);
-        let (arena, ends) = (&self.arena, &self.ends);
-        self.table.insert_unique(xxh3_64(key), id, |&i| xxh3_64(Self::bytes(arena, ends, i)));
+        let hashes = &self.hashes;
+        self.table.insert_unique(hash, id, |&i| hashes[i as usize]);
         (id, true)
     }
 
     fn memory(&self) -> usize {
-        self.table.capacity() * 5 + self.arena.capacity() + (self.ends.capacity() + self.codes.capacity()) * 4
+        self.table.capacity() * 5 + self.arena.capacity() + (self.ends.capacity() + self.codes.capacity()) * 4 + self.hashes.capacity() * 8
     }
 }
 
@@ -243,8 +252,20 @@ impl JoinLookup {
                 }
             }
             Keys::Bytes(bytes) => {
+                // Tables sorted by the join key (events by user) repeat a key row after
+                // row: the last key's match is reused without hashing it again.
+                let mut last: Option<(&[u8], Option<u32>)> = None;
                 for &r in rows {
-                    if let Some(id) = key.get(r).and_then(|b| bytes.find(b)) {
+                    let Some(b) = key.get(r) else { continue };
+                    let id = match last {
+                        Some((lb, id)) if lb == b => id,
+                        _ => {
+                            let id = bytes.find(b);
+                            last = Some((b, id));
+                            id
+                        }
+                    };
+                    if let Some(id) = id {
                         keep(r, self.code(Some(bytes.codes[id as usize]), || Some(id as i64), level));
                     }
                 }

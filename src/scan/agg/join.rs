@@ -186,7 +186,7 @@ pub unsafe fn lookup_bytes(join: &JoinInput) -> f64 {
                     pg_sys::get_typavgwidth(pg_sys::exprType(e), pg_sys::exprTypmod(e))
                 }
             });
-            20.0 + width as f64
+            28.0 + width as f64
         } else {
             17.0
         };
@@ -261,7 +261,8 @@ pub type OtherGroups = Vec<Vec<Option<pg_sys::Datum>>>;
 
 /// Partitions of the joined relation's keys the node reads it in at most before leaving
 /// the query to Postgres' plan: each is a pass over the table, and past a few the hash
-/// join of Postgres' plan, which reads the table once, is as fast.
+/// join of Postgres' plan, which reads the table once, is as fast (a pass also reads the
+/// whole relation again, and count(DISTINCT) passes multiply with these).
 pub const MAX_JOIN_PARTS: u32 = 4;
 
 /// The grouping functions of one key of the other relation.
