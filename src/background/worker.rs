@@ -33,6 +33,30 @@ unsafe fn mergetree_tables() -> Vec<pg_sys::Oid> {
     out
 }
 
+/// How long a worker reuses its list of the database's mergetree tables: a round comes
+/// every few milliseconds while small inserts stream in, and a table created meanwhile
+/// waits at most this long for its first merge.
+const TABLES_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+thread_local! {
+    static TABLES: std::cell::RefCell<Option<(std::time::Instant, Vec<pg_sys::Oid>)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// `mergetree_tables()`, read again once TABLES_TTL old (a dropped table is skipped
+/// where it fails to open).
+///
+/// # Safety
+/// Called in a transaction.
+unsafe fn cached_tables() -> Vec<pg_sys::Oid> {
+    if let Some(t) = TABLES.with(|t| t.borrow().as_ref().filter(|(at, _)| at.elapsed() < TABLES_TTL).map(|(_, v)| v.clone())) {
+        return t;
+    }
+    // SAFETY: per the caller.
+    let tables = unsafe { mergetree_tables() };
+    TABLES.with(|t| *t.borrow_mut() = Some((std::time::Instant::now(), tables.clone())));
+    tables
+}
+
 /// The next run of parts worth merging in `group` that no other merge holds, claimed by
 /// this transaction. A run another merge claimed splits the group: the selector looks at
 /// the parts before and after it.
@@ -69,12 +93,17 @@ unsafe fn merge_one() -> Step {
         pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
         let installed = pg_sys::get_extension_oid(c"pg_mergetree".as_ptr(), true) != pg_sys::InvalidOid && catalog::is_current();
         let mut step = Step::Idle;
-        for relid in if installed { mergetree_tables() } else { Vec::new() } {
+        for relid in if installed { cached_tables() } else { Vec::new() } {
             if !pg_sys::ConditionalLockRelationOid(relid, MERGE_LOCK as i32) {
                 continue;
             }
             let rel = pg_sys::try_relation_open(relid, pg_sys::NoLock as i32);
             if rel.is_null() {
+                continue;
+            }
+            // From a cached list: the OID may name another relation by now.
+            if (*(*rel).rd_rel).relam != crate::ffi::am_oid() || (*(*rel).rd_rel).relkind != pg_sys::RELKIND_RELATION as i8 {
+                pg_sys::relation_close(rel, MERGE_LOCK as i32);
                 continue;
             }
             let options = crate::options::for_relation(rel);
@@ -158,6 +187,7 @@ pub extern "C-unwind" fn mergetree_merge_worker_main(arg: pg_sys::Datum) {
     }
     let mut idle_since: Option<std::time::Instant> = None;
     let mut merged_any = false;
+    let mut poll_ms = MIN_POLL_MS;
     loop {
         pgrx::check_for_interrupts!();
         // SAFETY: connected, outside a transaction.
@@ -165,6 +195,7 @@ pub extern "C-unwind" fn mergetree_merge_worker_main(arg: pg_sys::Datum) {
             Step::Merged => {
                 idle_since = None;
                 merged_any = true;
+                poll_ms = MIN_POLL_MS;
             }
             // DDL wants a table: let it through, the launcher comes back later.
             Step::Yielded => break,
@@ -182,16 +213,21 @@ pub extern "C-unwind" fn mergetree_merge_worker_main(arg: pg_sys::Datum) {
                 // SAFETY: waits on this process' latch; SIGTERM still ends the process at
                 // the interrupt check above.
                 unsafe {
-                    pg_sys::WaitLatch(pg_sys::MyLatch, (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32, POLL_MS, pg_sys::PG_WAIT_EXTENSION);
+                    pg_sys::WaitLatch(pg_sys::MyLatch, (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32, poll_ms, pg_sys::PG_WAIT_EXTENSION);
                     pg_sys::ResetLatch(pg_sys::MyLatch);
                 }
+                poll_ms = (poll_ms * 2).min(POLL_MS);
             }
         }
     }
 }
 
-/// How often an idle worker looks for merges again, and how long it stays idle.
+/// How often an idle worker looks for merges again, and how long it stays idle. Right
+/// after a merge it looks again within MIN_POLL_MS, doubling the wait each time it finds
+/// nothing: single-row inserts from many connections make hundreds of parts in 100 ms,
+/// past `parts_to_delay_insert`, while merging them as they come keeps a few dozen.
 const POLL_MS: std::ffi::c_long = 100;
+const MIN_POLL_MS: std::ffi::c_long = 10;
 /// How often a worker rebuilds a table's free list before merging it.
 const RECLAIM_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 

@@ -45,6 +45,9 @@ pub(crate) fn ddl_waits(relid: pg_sys::Oid) -> bool {
     }
 }
 
+/// Input bytes under which a background merge encodes fast.
+const SMALL_MERGE_BYTES: i64 = 1 << 20;
+
 /// Rows the merge hands over at a time.
 const MERGE_BATCH_ROWS: usize = 65536;
 
@@ -105,7 +108,12 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
     let table = unsafe { crate::ffi::relname(rel) };
     let cols = datum::read_columns(plan);
     let readers: Vec<_> = parts.iter().map(|p| part_cache::open(rel, p).unwrap_or_else(|e| crate::error::report(&table, e))).collect();
-    let settings = writer_settings(plan, options, false);
+    // Background merges of small parts (the tiny parts of single-row inserts, merged
+    // every few moments and merged again as they grow) encode fast, as inserts do: the
+    // full codec choice at ZSTD(9) was most of their CPU, which the inserts need.
+    // Merges past SMALL_MERGE_BYTES and optimize() take the full choice.
+    let small = yield_to_ddl && parts.iter().map(|p| p.part_bytes).sum::<i64>() < SMALL_MERGE_BYTES;
+    let settings = writer_settings(plan, options, small);
     let pk = primary_key(plan, options);
     let missing: Vec<Option<Vec<u8>>> = plan.columns.iter().map(|c| c.missing.clone()).collect();
     let layout = stream_layout(&readers, &plan.specs(), &settings, &missing, &pk).unwrap_or_else(|e| crate::error::report(&table, e));
