@@ -453,24 +453,31 @@ proptest! {
                 want.entry(k).or_default().push(i as u32);
             }
             let rounds = want.values().map(Vec::len).max().unwrap_or(0);
-            let mut col = ColumnData::new(if bytes { ColumnType::Var } else { ColumnType::Fixed { width: 8 } });
-            let all: Vec<i64> = keys.iter().chain(&probes).copied().collect();
-            for k in &all {
-                if bytes {
-                    col.push(k.to_string().as_bytes());
-                } else {
-                    col.push(&k.to_le_bytes());
+            // In the order they came, and sorted: a sorted table repeats each key row
+            // after row, where the lookup reuses the last key's match.
+            for sorted in [false, true] {
+                let mut col = ColumnData::new(if bytes { ColumnType::Var } else { ColumnType::Fixed { width: 8 } });
+                let mut all: Vec<i64> = keys.iter().chain(&probes).copied().collect();
+                if sorted {
+                    all.sort_unstable();
                 }
-            }
-            let fetched = Fetched::Values(col);
-            let rows: Vec<u32> = (0..all.len() as u32).collect();
-            for level in 0..rounds + 1 {
-                let (kept, codes) = lookup.round(&fetched, &rows, all.len(), level);
-                let expect: Vec<u32> = rows.iter().copied().filter(|&r| want.get(&all[r as usize]).is_some_and(|m| m.len() > level)).collect();
-                prop_assert_eq!(&kept, &expect);
-                for &r in &kept {
-                    let code = u32::from_le_bytes(codes.value(r as usize).try_into().unwrap());
-                    prop_assert_eq!(code, want[&all[r as usize]][level]);
+                for k in &all {
+                    if bytes {
+                        col.push(k.to_string().as_bytes());
+                    } else {
+                        col.push(&k.to_le_bytes());
+                    }
+                }
+                let fetched = Fetched::Values(col);
+                let rows: Vec<u32> = (0..all.len() as u32).collect();
+                for level in 0..rounds + 1 {
+                    let (kept, codes) = lookup.round(&fetched, &rows, all.len(), level);
+                    let expect: Vec<u32> = rows.iter().copied().filter(|&r| want.get(&all[r as usize]).is_some_and(|m| m.len() > level)).collect();
+                    prop_assert_eq!(&kept, &expect);
+                    for &r in &kept {
+                        let code = u32::from_le_bytes(codes.value(r as usize).try_into().unwrap());
+                        prop_assert_eq!(code, want[&all[r as usize]][level]);
+                    }
                 }
             }
         }
