@@ -115,9 +115,10 @@ unsafe fn merge_one() -> Step {
             let now = pg_sys::GetCurrentTimestamp();
             let visible = catalog::visible_parts(rel, pg_sys::GetActiveSnapshot());
             let run = partitions(visible.clone()).iter().find_map(|g| claim_next(g, now, &options));
-            // Nothing to merge: the file may be worth compacting (at most once a
-            // RECLAIM_EVERY, after the free list is rebuilt).
-            if run.is_none() && !reclaim_due(relid) {
+            // Nothing to merge: the file may be worth compacting (when it holds more
+            // than its parts, at most once a RECLAIM_EVERY, after the free list is
+            // rebuilt).
+            if run.is_none() && (!relocate::worth_a_look(rel, &visible) || !reclaim_due(relid)) {
                 // The table's lock goes now, not with the transaction.
                 pg_sys::relation_close(rel, MERGE_LOCK as i32);
                 continue;

@@ -12,7 +12,7 @@ const VERSION: u32 = 1;
 const MAX_FREE_EXTENTS: usize = 800;
 /// Free blocks (1 MiB) below which the file is not compacted: moving parts costs their
 /// pages' writes and WAL.
-const MIN_COMPACT_BLOCKS: u64 = 128;
+pub const MIN_COMPACT_BLOCKS: u64 = 128;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Meta {

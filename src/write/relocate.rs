@@ -26,6 +26,19 @@ pub enum Moved {
     Yielded,
 }
 
+/// Whether `rel`'s file holds enough besides the `visible` parts (pages of merged-away
+/// or moved parts, free gaps) that reclaiming and compacting may give space back: idle
+/// rounds of a merge worker skip the catalog scan of `reclaim` otherwise.
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn worth_a_look(rel: pg_sys::Relation, visible: &[PartRow]) -> bool {
+    // SAFETY: per the caller.
+    let file = unsafe { pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM) } as u64;
+    let live = 1 + visible.iter().map(|p| p.nblocks as u64).sum::<u64>();
+    file.saturating_sub(live) >= metapage::MIN_COMPACT_BLOCKS
+}
+
 /// Moves the part at the end of `rel`'s file into a free extent before it, when that is
 /// worth it (`Meta::part_to_move_down`). `visible` are the parts the transaction's
 /// snapshot sees, `used` every extent some transaction may still read (from `reclaim`).
