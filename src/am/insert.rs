@@ -4,23 +4,35 @@
 use crate::write::{buffer, encode_ahead};
 use pgrx::pg_sys;
 
+/// Buffers the rows of `slots`, writing parts whenever the buffer fills. One visit to the
+/// buffer for a batch: COPY hands over up to a thousand rows at a time.
+///
 /// # Safety
-/// `rel` is open and `slot` holds one of its rows.
-unsafe fn insert_one(rel: pg_sys::Relation, slot: *mut pg_sys::TupleTableSlot, cid: pg_sys::CommandId) {
+/// `rel` is open and every slot holds one of its rows.
+unsafe fn insert_rows(rel: pg_sys::Relation, slots: &[*mut pg_sys::TupleTableSlot], cid: pg_sys::CommandId) {
     // SAFETY: per the caller.
     unsafe {
         let limit = crate::gucs::insert_buffer_bytes();
         buffer::with_buffer(rel, |b| {
-            b.push(slot, cid);
-            (*slot).tts_tableOid = (*rel).rd_id;
-            if b.bytes >= b.floor + limit {
-                encode_ahead::flush(rel, b, false);
-                b.floor = b.bytes;
-            } else {
-                encode_ahead::after_push(rel, b);
+            for &slot in slots {
+                b.push(slot, cid);
+                (*slot).tts_tableOid = (*rel).rd_id;
+                if b.bytes >= b.floor + limit {
+                    encode_ahead::flush(rel, b, false);
+                    b.floor = b.bytes;
+                } else {
+                    encode_ahead::after_push(rel, b);
+                }
             }
         });
     }
+}
+
+/// # Safety
+/// `rel` is open and `slot` holds one of its rows.
+unsafe fn insert_one(rel: pg_sys::Relation, slot: *mut pg_sys::TupleTableSlot, cid: pg_sys::CommandId) {
+    // SAFETY: per the caller.
+    unsafe { insert_rows(rel, &[slot], cid) }
 }
 
 #[pgrx::pg_guard]
@@ -51,9 +63,7 @@ pub unsafe extern "C-unwind" fn multi_insert(
     // SAFETY: `slots` has `nslots` valid slots of rel's row type.
     unsafe {
         crate::ffi::predicate_check_write(rel);
-        for i in 0..nslots as usize {
-            insert_one(rel, *slots.add(i), cid);
-        }
+        insert_rows(rel, std::slice::from_raw_parts(slots, nslots.max(0) as usize), cid);
         pg_sys::pgstat_count_heap_insert(rel, nslots as i64);
     }
 }
