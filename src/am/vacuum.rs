@@ -7,11 +7,11 @@ use crate::storage::metapage;
 use pgrx::pg_sys;
 
 /// Gaps between referenced extents within [1, end).
-pub fn free_extents(mut used: Vec<(u32, u32)>, end: u32) -> Vec<(u32, u32)> {
-    used.sort();
+pub fn free_extents(used: &mut [(u32, u32)], end: u32) -> Vec<(u32, u32)> {
+    used.sort_unstable();
     let mut free = Vec::new();
     let mut at = 1u32;
-    for (start, len) in used {
+    for &(start, len) in used.iter() {
         if start > at {
             free.push((at, start - at));
         }
@@ -38,10 +38,10 @@ pub unsafe fn reclaim(rel: pg_sys::Relation) -> Vec<(u32, u32)> {
     unsafe {
         let table = crate::ffi::relname(rel);
         let _lock = PageLock::exclusive(rel, metapage::META_BLOCK);
-        let used = catalog::referenced_extents(rel);
+        let mut used = catalog::referenced_extents(rel);
         if let Some(mut meta) = metapage::read(rel, &table) {
             let before = (meta.next_block, meta.free.clone());
-            meta.set_free(free_extents(used.clone(), meta.next_block));
+            meta.set_free(free_extents(&mut used, meta.next_block));
             let end = meta.take_free_tail();
             // Unchanged (an idle table): no page write, no WAL.
             if before != (meta.next_block, meta.free.clone()) {
@@ -68,7 +68,7 @@ unsafe fn truncate(rel: pg_sys::Relation, end: u32) {
     // pins these blocks (no part that is read lives there), which dropping their buffers
     // requires.
     unsafe {
-        if (*rel).rd_rel.is_null() || pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM) <= end {
+        if pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM) <= end {
             return;
         }
         pg_sys::XLogFlush(pg_sys::GetXLogInsertRecPtr());
@@ -109,7 +109,7 @@ pub unsafe extern "C-unwind" fn relation_vacuum(rel: pg_sys::Relation, _params: 
 mod tests {
     #[test]
     fn gaps() {
-        assert_eq!(super::free_extents(vec![(5, 2), (1, 2)], 10), vec![(3, 2), (7, 3)]);
-        assert_eq!(super::free_extents(vec![], 4), vec![(1, 3)]);
+        assert_eq!(super::free_extents(&mut [(5, 2), (1, 2)], 10), vec![(3, 2), (7, 3)]);
+        assert_eq!(super::free_extents(&mut [], 4), vec![(1, 3)]);
     }
 }

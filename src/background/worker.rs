@@ -114,11 +114,11 @@ unsafe fn merge_one() -> Step {
             }
             let now = pg_sys::GetCurrentTimestamp();
             let visible = catalog::visible_parts(rel, pg_sys::GetActiveSnapshot());
-            let run = partitions(visible.clone()).iter().find_map(|g| claim_next(g, now, &options));
+            let run = partitions(&visible).iter().find_map(|g| claim_next(g, now, &options));
             // Nothing to merge: the file may be worth compacting (when it holds more
             // than its parts, at most once a RECLAIM_EVERY, after the free list is
             // rebuilt).
-            if run.is_none() && (!relocate::worth_a_look(rel, &visible) || !reclaim_due(relid)) {
+            if run.is_none() && (!reclaim_due(relid) || !relocate::worth_a_look(rel, &visible)) {
                 // The table's lock goes now, not with the transaction.
                 pg_sys::relation_close(rel, MERGE_LOCK as i32);
                 continue;
@@ -229,7 +229,8 @@ pub extern "C-unwind" fn mergetree_merge_worker_main(arg: pg_sys::Datum) {
 /// past `parts_to_delay_insert`, while merging them as they come keeps a few dozen.
 const POLL_MS: std::ffi::c_long = 100;
 const MIN_POLL_MS: std::ffi::c_long = 10;
-/// How often a worker rebuilds a table's free list before merging it.
+/// How often a worker rebuilds a table's free list: before merging it, or to compact its
+/// file when nothing is left to merge.
 const RECLAIM_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 thread_local! {

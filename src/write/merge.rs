@@ -215,9 +215,9 @@ pub fn give_up_if_final(round: usize, what: &str) {
 /// A table's visible parts grouped by partition, each group in block order. Parts this
 /// transaction wrote are left out: rows it inserted keep the row ids its triggers and
 /// constraint checks may still fetch them by.
-pub fn partitions(parts: Vec<PartRow>) -> Vec<Vec<PartRow>> {
+pub fn partitions(parts: &[PartRow]) -> Vec<Vec<PartRow>> {
     let mut groups: Vec<Vec<PartRow>> = Vec::new();
-    for p in parts.into_iter().filter(|p| !p.mine) {
+    for p in parts.iter().filter(|p| !p.mine).cloned() {
         match groups.iter_mut().find(|g| g[0].partition_value == p.partition_value) {
             Some(g) => g.push(p),
             None => groups.push(vec![p]),

@@ -34,7 +34,7 @@ fn optimize_oid(tbl: pg_sys::Oid, partition: Option<&str>, full: bool) -> i64 {
         let mut done: Vec<Option<Vec<u8>>> = Vec::new();
         // A table without columns has nothing to merge.
         for round in (0..MAX_ROUNDS).filter(|_| !plan.columns.is_empty()) {
-            let groups = partitions(parts_for_round(rel, round));
+            let groups = partitions(&parts_for_round(rel, round));
             let now = pg_sys::GetCurrentTimestamp();
             let mut lost = false;
             for group in groups {
