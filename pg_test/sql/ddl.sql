@@ -56,6 +56,41 @@ INSERT INTO bykey SELECT g, 'v' || g FROM generate_series(1, 30) g;
 INSERT INTO bykey VALUES (NULL, 'null key');
 SELECT partition, rows FROM mergetree.parts WHERE table_name = 'bykey'::regclass ORDER BY partition;
 SELECT count(*), count(a) FROM bykey;
+-- date_trunc and ::date of a timestamp are computed without the executor: every row's
+-- partition is Postgres' own value, at calendar edges, infinities and NULL, under any
+-- unit spelling; a unit computed only by Postgres, and Postgres' range error, too.
+CREATE TABLE edge_ts (ts timestamp);
+INSERT INTO edge_ts VALUES ('infinity'), ('-infinity'), (NULL), ('2024-02-29 23:59:59.999999'),
+  ('2024-03-01'), ('2000-01-01'), ('1999-12-31 23:59:59'), ('0044-03-15 12:00 BC'),
+  ('294276-12-31 23:59:59'), ('2026-11-30 08:00'), ('2027-01-03 23:00'), ('2027-01-04 00:00'), ('1969-12-31 23:59:59.5');
+INSERT INTO edge_ts SELECT '2023-12-25'::timestamp + g * interval '7 hours 13 minutes 11.5 seconds' FROM generate_series(1, 400) g;
+DO $$
+DECLARE
+  u text;
+  e text;
+BEGIN
+  FOREACH u IN ARRAY ARRAY['month', 'MONTH', 'week', 'quarter', 'year', 'day', 'hour', 'ms', 'decade', '::date']
+  LOOP
+    e := CASE WHEN u = '::date' THEN 'ts::date' ELSE format('date_trunc(%L, ts)', u) END;
+    DROP TABLE IF EXISTS by_ts;
+    EXECUTE format('CREATE TABLE by_ts (ts timestamp) USING mergetree WITH (partition_by = %L)', e);
+    INSERT INTO by_ts SELECT * FROM edge_ts;
+    COMMIT; -- the rows become parts
+    IF (SELECT array_agg(x ORDER BY x) FROM (SELECT partition || ':' || sum(rows) AS x FROM mergetree.parts
+          WHERE table_name = 'by_ts'::regclass GROUP BY partition) p)
+       IS DISTINCT FROM (SELECT array_agg(x ORDER BY x) FROM (SELECT coalesce(v, 'NULL') || ':' || count(*) AS x
+          FROM edge_ts, LATERAL (SELECT CASE WHEN u = '::date' THEN ts::date::text ELSE date_trunc(u, ts)::text END AS v) t
+          GROUP BY v) h) THEN
+      RAISE EXCEPTION 'partitions of % differ from Postgres''', e;
+    END IF;
+  END LOOP;
+END $$;
+SELECT count(*) FROM by_ts;
+DROP TABLE by_ts;
+CREATE TABLE by_year (ts timestamp) USING mergetree WITH (partition_by = 'date_trunc(''year'', ts)');
+INSERT INTO by_year VALUES ('4714-11-30 BC');
+SELECT date_trunc('year', '4714-11-30 BC'::timestamp);
+DROP TABLE by_year, edge_ts;
 
 -- CREATE TABLE AS, SELECT INTO and default_table_access_method.
 CREATE TABLE made USING mergetree WITH (order_by = 'g DESC') AS SELECT 1 AS g;

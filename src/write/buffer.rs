@@ -31,6 +31,9 @@ pub unsafe fn storage_key(rel: pg_sys::Relation) -> StorageKey {
     unsafe { StorageKey { spc: (*(*rel).rd_rel).reltablespace, node: (*rel).rd_node.relNode } }
 }
 
+/// Partitions a buffer finds by comparing values rather than by its hash map.
+const FEW_PARTITIONS: usize = 32;
+
 pub struct RelBuffer {
     /// The table the rows were inserted into (a rewrite's new storage is written through
     /// a transient table whose OID disappears at the end of the statement).
@@ -215,16 +218,24 @@ impl RelBuffer {
                     let value = p.eval_into(slot, &mut self.scratch).then(|| self.scratch.value(0));
                     // Rows usually arrive grouped by partition: check the previous row's first.
                     let last = self.partition_of.last().copied();
-                    match last.filter(|&l| self.partition_values[l as usize].as_deref() == value) {
+                    let values = &self.partition_values;
+                    let found = last.filter(|&l| values[l as usize].as_deref() == value).or_else(|| {
+                        // A load's few partitions (its months): comparing beats hashing
+                        // an owned copy of the value for every row.
+                        if values.len() <= FEW_PARTITIONS {
+                            values.iter().position(|v| v.as_deref() == value).map(|i| i as u32)
+                        } else {
+                            self.partition_index.get(&value.map(<[u8]>::to_vec)).copied()
+                        }
+                    });
+                    match found {
                         Some(l) => l,
                         None => {
                             let key = value.map(<[u8]>::to_vec);
                             let next = self.partition_values.len() as u32;
-                            let idx = *self.partition_index.entry(key.clone()).or_insert(next);
-                            if idx == next {
-                                self.partition_values.push(key);
-                            }
-                            idx
+                            self.partition_index.insert(key.clone(), next);
+                            self.partition_values.push(key);
+                            next
                         }
                     }
                 }
@@ -266,11 +277,18 @@ impl RelBuffer {
         self.pending = None;
         self.ahead_from = 0;
         let n = self.rows();
-        // The rows after a chunk written ahead: one range, copied as a whole.
-        self.columns = match idx.first() {
-            Some(&first) if idx.len() == n - first as usize => self.columns.iter().map(|c| c.slice(first as usize, n)).collect(),
-            _ => self.columns.iter().map(|c| c.take(&idx)).collect(),
-        };
+        // The rows after a chunk written ahead: moved to the front of the same memory.
+        if let Some(&first) = idx.first().filter(|&&f| idx.len() == n - f as usize) {
+            let first = first as usize;
+            self.columns.iter_mut().for_each(|c| c.remove_front(first));
+            self.partition_of.drain(..first);
+            self.cids.drain(..first);
+            self.subxids.drain(..first);
+            self.seqs.drain(..first);
+            self.bytes = self.columns.iter().map(|c| c.data_bytes()).sum();
+            return;
+        }
+        self.columns = self.columns.iter().map(|c| c.take(&idx)).collect();
         let pick = |v: &Vec<u32>| idx.iter().map(|&i| v[i as usize]).collect::<Vec<_>>();
         self.partition_of = pick(&self.partition_of);
         self.cids = pick(&self.cids);

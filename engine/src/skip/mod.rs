@@ -88,6 +88,18 @@ impl SkipIndex {
         self.granules
     }
 
+    /// Appends the summary of the data granules that follow this one's, built
+    /// separately (in parallel) over the same index. This one must end on a whole index
+    /// granule, so the two pieces' entries line up with one build over all granules.
+    pub fn append(&mut self, next: SkipIndex) -> Result<()> {
+        if next.ty != self.ty || next.kind != self.kind || next.granularity != self.granularity || self.granules % self.granularity != 0 {
+            return Err(Error::Invalid("skip index pieces do not line up".into()));
+        }
+        self.granules += next.granules;
+        self.entries.extend(next.entries);
+        Ok(())
+    }
+
     /// False only when no row of data granule `g` can make `pred` TRUE, judging by this
     /// index over the predicate's column `col` (in the predicate's own numbering; atoms
     /// on other columns may match). Granules past the covered ones may match.

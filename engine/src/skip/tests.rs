@@ -523,3 +523,39 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Summaries built in pieces cut at index granule boundaries (a parallel build) and
+    /// appended are the summary of one build over every granule.
+    #[test]
+    fn pieces_append_to_one_build(
+        ty in prop_oneof![
+            value_type(),
+            Just(SkipIndexType::TokenBf { size_bytes: 64, hashes: 2 }),
+            Just(SkipIndexType::NgramBf { n: 3, size_bytes: 64, hashes: 2 }),
+        ],
+        data in proptest::collection::vec(proptest::collection::vec(proptest::option::of("[a-c ]{0,6}"), 1..5), 1..12),
+        granularity in 1usize..4,
+        cut_every in 1usize..4,
+    ) {
+        let cols: Vec<ColumnData> = data.iter().map(|g| column(ColumnType::Var, &g.iter().map(|v| v.as_ref().map(|s| s.as_bytes().to_vec())).collect::<Vec<_>>())).collect();
+        let whole = build(ty, SortKind::Bytes, granularity, &cols);
+        let mut joined: Option<SkipIndex> = None;
+        for piece in cols.chunks(granularity * cut_every) {
+            let p = build(ty, SortKind::Bytes, granularity, piece);
+            match joined.as_mut() {
+                None => joined = Some(p),
+                Some(j) => j.append(p).expect("pieces line up"),
+            }
+        }
+        prop_assert_eq!(joined.expect("one piece at least"), whole);
+    }
+}
+
+#[test]
+fn misaligned_pieces_are_refused() {
+    let g = text_column(&["a b"]);
+    let mut first = build(SkipIndexType::MinMax, SortKind::Bytes, 2, std::slice::from_ref(&g));
+    let next = build(SkipIndexType::MinMax, SortKind::Bytes, 2, std::slice::from_ref(&g));
+    assert!(first.append(next).is_err());
+}
