@@ -2,13 +2,18 @@
 //! fit 32 bits go into a roaring bitmap: ids and days are dense or clustered, where a
 //! bitmap holds a value in 2 bytes or less (a hash set takes 24), so a million distinct
 //! users fit the default work_mem in one pass, and sorted parts append rather than hash.
-//! Every other value is a 128-bit key (state.rs's distinct_key) in a hash set.
+//! Every other value is a 128-bit key (state.rs's distinct_key): in a hash set while
+//! the group has few, then as delta-encoded sorted runs (key_runs.rs), a few bytes a key.
 
+use super::key_runs::KeyRuns;
 use hashbrown::HashSet;
 use roaring::RoaringBitmap;
 
 /// Bytes a value costs in the hash set (key and table slack).
 const KEY_BYTES: usize = 24;
+
+/// Keys past which a group's hash set becomes sorted runs.
+const RUNS_FROM: usize = 4096;
 
 /// Bytes a bitmap value is counted at until the bitmap is measured again: a value that
 /// opens a container costs the container (at most 40 bytes) and its first entry.
@@ -18,6 +23,8 @@ const UNMEASURED_BYTES: usize = 44;
 pub struct DistinctSet {
     ints: Option<Box<Ints>>,
     keys: HashSet<u128>,
+    /// Once there are many keys: all of them (`keys` is then empty).
+    runs: Option<Box<KeyRuns>>,
 }
 
 #[derive(Default)]
@@ -72,31 +79,54 @@ impl DistinctSet {
         ints.bytes as isize - before as isize
     }
 
-    /// Adds any other value by its key; returns the bytes added.
+    /// Adds any other value by its key; returns the change in bytes held.
     #[inline]
     pub fn insert_key(&mut self, key: u128) -> isize {
-        if self.keys.insert(key) {
-            KEY_BYTES as isize
-        } else {
-            0
+        if let Some(runs) = &mut self.runs {
+            return runs.insert(key);
+        }
+        if !self.keys.insert(key) {
+            return 0;
+        }
+        if self.keys.len() <= RUNS_FROM {
+            return KEY_BYTES as isize;
+        }
+        let before = self.held() - KEY_BYTES;
+        self.to_runs();
+        self.held() as isize - before as isize
+    }
+
+    /// Moves the hash set's keys into sorted runs.
+    fn to_runs(&mut self) {
+        let runs = self.runs.get_or_insert_with(Default::default);
+        for k in std::mem::take(&mut self.keys) {
+            runs.insert(k);
         }
     }
 
     pub fn len(&self) -> u64 {
-        self.keys.len() as u64 + self.ints.as_ref().map_or(0, |i| i.len)
+        self.keys.len() as u64 + self.runs.as_ref().map_or(0, |r| r.len()) + self.ints.as_ref().map_or(0, |i| i.len)
     }
 
     /// Bytes held, approximately.
     pub fn held(&self) -> usize {
-        self.keys.len() * KEY_BYTES + self.ints.as_ref().map_or(0, |i| i.bytes)
+        self.keys.len() * KEY_BYTES + self.runs.as_ref().map_or(0, |r| r.held()) + self.ints.as_ref().map_or(0, |i| i.bytes)
     }
 
     /// Takes in another set's values (of the same aggregate).
     pub fn merge(&mut self, mut other: DistinctSet) {
-        if self.keys.len() < other.keys.len() {
-            std::mem::swap(&mut self.keys, &mut other.keys);
+        if self.runs.is_some() || other.runs.is_some() || self.keys.len() + other.keys.len() > RUNS_FROM {
+            self.to_runs();
+            other.to_runs();
+            if let (Some(mine), Some(theirs)) = (self.runs.as_mut(), other.runs.take()) {
+                mine.merge(*theirs);
+            }
+        } else {
+            if self.keys.len() < other.keys.len() {
+                std::mem::swap(&mut self.keys, &mut other.keys);
+            }
+            self.keys.extend(other.keys.drain());
         }
-        self.keys.extend(other.keys);
         match (&mut self.ints, other.ints) {
             (_, None) => {}
             (None, theirs) => self.ints = theirs,
@@ -153,6 +183,29 @@ mod tests {
         let s2 = s.ints.as_ref().unwrap().bitmap.statistics();
         let truth = s2.n_bytes_array_containers / 2 + s2.n_bitset_containers as u64 * 8192 + s2.n_containers as u64 * 32;
         assert!(s.held() as u64 >= truth, "held {} truth {}", s.held(), truth);
+    }
+
+    #[test]
+    fn many_keys_become_runs_and_stay_exact() {
+        let (mut a, mut b) = (DistinctSet::default(), DistinctSet::default());
+        let (mut ta, mut tb) = (0isize, 0isize);
+        for v in 0..20_000u128 {
+            ta += a.insert_key(v * 3 | 1 << 120);
+            tb += b.insert_key(v * 5 | 1 << 120);
+            ta += a.insert_key(v * 3 | 1 << 120);
+        }
+        assert_eq!((ta, tb), (a.held() as isize, b.held() as isize));
+        assert!(a.runs.is_some() && a.keys.is_empty());
+        assert_eq!(a.len(), 20_000);
+        // Multiples of 3 and of 5 below 60,000 and 100,000: 20,000 + 20,000 - 4,000.
+        a.merge(b);
+        assert_eq!(a.len(), 36_000);
+        // The runs hold far less than a hash set of the same keys.
+        assert!(a.held() < 36_000 * 4, "held {}", a.held());
+        let mut small = DistinctSet::default();
+        small.insert_key(7);
+        small.merge(a);
+        assert_eq!(small.len(), 36_001);
     }
 
     #[test]

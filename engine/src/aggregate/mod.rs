@@ -8,6 +8,7 @@
 pub(crate) mod input;
 pub mod join;
 mod distinct;
+mod key_runs;
 mod percentile;
 pub mod sketch;
 mod state;
