@@ -61,6 +61,27 @@ impl Bitmap {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+    /// The rows of `rows` (ascending) whose bit is `bit`: a word at a time when `rows`
+    /// is every row (an IS [NOT] NULL filter over a whole granule).
+    pub fn rows_with(&self, rows: &[u32], bit: bool) -> Vec<u32> {
+        let every = rows.len() == self.len && rows.first().is_none_or(|&f| f == 0) && rows.last().is_none_or(|&l| l as usize + 1 == self.len);
+        if !every {
+            return rows.iter().copied().filter(|&r| self.get(r as usize) == bit).collect();
+        }
+        let mut out = Vec::new();
+        for (wi, &w) in self.words.iter().enumerate() {
+            let mut w = if bit { w } else { !w };
+            let valid = self.len - wi * 64;
+            if valid < 64 {
+                w &= (1u64 << valid) - 1;
+            }
+            while w != 0 {
+                out.push((wi * 64) as u32 + w.trailing_zeros());
+                w &= w - 1;
+            }
+        }
+        out
+    }
     #[inline]
     pub fn get(&self, i: usize) -> bool {
         self.words[i / 64] >> (i % 64) & 1 == 1
@@ -491,6 +512,20 @@ mod tests {
                 r.push(&[9, 9, 9, 9]);
                 proptest::prop_assert_eq!(r.get(r.len() - 2), None);
                 proptest::prop_assert_eq!(r.get(r.len() - 1), Some(&[9u8, 9, 9, 9][..]));
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// rows_with keeps exactly the rows whose bit is asked for, by words or by rows.
+        #[test]
+        fn rows_with_is_the_bits(bits in proptest::collection::vec(proptest::prelude::any::<bool>(), 0..200), every in proptest::prelude::any::<bool>()) {
+            let mut b = Bitmap::default();
+            bits.iter().for_each(|&x| b.push(x));
+            let rows: Vec<u32> = (0..bits.len() as u32).filter(|r| every || r % 3 != 1).collect();
+            for bit in [true, false] {
+                let want: Vec<u32> = rows.iter().copied().filter(|&r| bits[r as usize] == bit).collect();
+                proptest::prop_assert_eq!(b.rows_with(&rows, bit), want);
             }
         }
     }

@@ -262,6 +262,18 @@ impl Predicate {
     /// The rows of `rows` (row numbers into `cols`) for which the predicate is TRUE. Only
     /// those rows are looked at, so the others need not be decoded.
     pub fn evaluate_rows(&self, cols: &[Option<FilterColumn>], rows: &[u32]) -> Vec<u32> {
+        // IS [NOT] NULL alone (a filter on a sparse column): straight from the bitmap.
+        if let Predicate::IsNull { col, negated } = self {
+            let validity = match cols[*col].expect("filter column decoded") {
+                FilterColumn::Values(c) => c.validity.as_ref(),
+                FilterColumn::Dict { validity, .. } => validity,
+            };
+            return match validity {
+                Some(v) => v.rows_with(rows, *negated),
+                None if *negated => rows.to_vec(),
+                None => Vec::new(),
+            };
+        }
         rows.iter().zip(self.eval3(cols, rows)).filter(|(_, v)| *v == T).map(|(&r, _)| r).collect()
     }
 
@@ -441,6 +453,23 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// IS [NOT] NULL from the bitmap keeps the rows the three-valued evaluation keeps.
+        #[test]
+        fn is_null_from_the_bitmap(vals in proptest::collection::vec(proptest::option::of(0u8..3), 0..150), every in any::<bool>(), negated in any::<bool>()) {
+            let mut c = ColumnData::new(ColumnType::Var);
+            for v in &vals {
+                match v {
+                    Some(v) => c.push(&[*v]),
+                    None => c.push_null(),
+                }
+            }
+            let rows: Vec<u32> = (0..vals.len() as u32).filter(|r| every || r % 3 != 1).collect();
+            let p = Predicate::IsNull { col: 0, negated };
+            let cols = [Some(FilterColumn::Values(&c))];
+            let want: Vec<u32> = rows.iter().zip(p.eval3(&cols, &rows)).filter(|(_, v)| *v == T).map(|(&r, _)| r).collect();
+            prop_assert_eq!(p.evaluate_rows(&cols, &rows), want);
+        }
+
         /// The integer fast path answers as comparing values one by one does, at every
         /// width, with constants of another width, and NULLs.
         #[test]
