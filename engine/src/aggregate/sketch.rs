@@ -128,19 +128,27 @@ impl Uniq {
         Uniq::Exact(HashSet::with_hasher(Prehashed))
     }
 
+    /// Adds a hash; returns the bytes the state grew by (as `held` counts them).
     #[inline]
-    pub fn add_hash(&mut self, h: u64) {
+    pub fn add_hash(&mut self, h: u64) -> usize {
         match self {
             Uniq::Exact(set) => {
-                if set.insert(h) && set.len() > EXACT_MAX {
-                    self.to_registers();
+                let before = set.capacity();
+                if !set.insert(h) {
+                    return 0;
                 }
+                if set.len() <= EXACT_MAX {
+                    return (set.capacity() - before) * 9;
+                }
+                self.to_registers();
+                self.held().saturating_sub(before * 9 + 32)
             }
             Uniq::Registers(r) => {
                 let (i, v) = register_of(h);
                 if r[i] < v {
                     r[i] = v;
                 }
+                0
             }
         }
     }
@@ -158,7 +166,9 @@ impl Uniq {
 
     pub fn merge(&mut self, other: &Uniq) {
         match other {
-            Uniq::Exact(theirs) => theirs.iter().for_each(|&h| self.add_hash(h)),
+            Uniq::Exact(theirs) => theirs.iter().for_each(|&h| {
+                self.add_hash(h);
+            }),
             Uniq::Registers(theirs) => {
                 self.to_registers();
                 if let Uniq::Registers(r) = self {
@@ -302,6 +312,21 @@ impl Quantile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn add_hash_reports_the_growth() {
+        let mut u = Uniq::new();
+        let mut held = u.held();
+        for i in 0..(EXACT_MAX as i64 * 3) {
+            held += u.add_hash(hash_int(i % (EXACT_MAX as i64 * 2)));
+            // Exact: the growth; registers (smaller than the set they replace): never less.
+            match u {
+                Uniq::Exact(_) => assert_eq!(held, u.held(), "after {i}"),
+                Uniq::Registers(_) => assert!(held >= u.held(), "after {i}"),
+            }
+        }
+        assert!(matches!(u, Uniq::Registers(_)));
+    }
 
     #[test]
     fn uniq_is_close_and_order_independent() {

@@ -497,15 +497,22 @@ fn uniq_update(u: &mut [Uniq], kind: ValueKind, col: &Fetched, rows: &[u32], gid
         Fetched::Codes { dict, .. } if dict.len() <= rows.len() => vec![None; dict.len()],
         _ => Vec::new(),
     };
+    // The last value's hash: sorted parts repeat a value over rows of different groups
+    // (a user's events), which each_new_value passes on.
+    let mut last: Option<(&[u8], u64)> = None;
     each_new_value(col, rows, gids, |g, code, v| {
         let h = match code.and_then(|c| hashes.get_mut(c as usize)) {
             Some(h) => *h.get_or_insert_with(|| sketch::hash_value(kind, v)),
-            None => sketch::hash_value(kind, v),
+            None => match last {
+                Some((lv, lh)) if same_bytes(lv, v) => lh,
+                _ => {
+                    let h = sketch::hash_value(kind, v);
+                    last = Some((v, h));
+                    h
+                }
+            },
         };
-        let s = &mut u[g as usize];
-        let before = s.held();
-        s.add_hash(h);
-        added += s.held().saturating_sub(before);
+        added += u[g as usize].add_hash(h);
     });
     added
 }

@@ -347,9 +347,8 @@ pub type Reload<'a> = dyn FnMut(u32, u32) -> Option<JoinLookup> + 'a;
 /// One pass over everything the scan sees (parts, then the transaction's buffered rows).
 /// With one share, the threads divide the units among them and their states merge at
 /// the end. With a share per thread, the states are disjoint, nothing is held twice and
-/// nothing is merged: for count(DISTINCT) shares the threads divide the units and fold
-/// each batch into every share's state; otherwise every thread reads every unit and
-/// aggregates its own share. A join taken in partitions reads
+/// nothing is merged: the threads divide the units and fold each batch into every
+/// share's state (of the distinct values or of the groups). A join taken in partitions reads
 /// everything once per partition of the joined relation's keys, into the same states.
 fn scan_pass(src: &mut Source, es: &mut EngineSpec, limit: usize, progress: &mut Progress, shares: &[Share], reload: &mut Reload) -> Pass {
     let threads = progress.threads;
@@ -414,7 +413,6 @@ fn scan_data(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
     let threads = progress.threads;
     let pool = crate::storage::threads::pool(threads);
     let partitioned = shares.len() > 1;
-    let spread = partitioned && shares.iter().all(|s| matches!(s, Share::Distinct { .. }));
     // Each thread's memory, so a thread can tell when all of them together are over.
     let held: Vec<AtomicUsize> = (0..threads).map(|_| AtomicUsize::new(0)).collect();
     // Columns any granule of a part needs: the filter's and the aggregation's.
@@ -478,23 +476,16 @@ fn scan_data(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
                 if partitioned && t >= shares.len() {
                     return Ok(0);
                 }
-                // Shares of the distinct values: the threads divide the units, and each
-                // batch, decoded once, goes into every share's state (decoding is most of
-                // such a pass: a thread per share reading every unit decoded it once per
-                // share). Shares of the groups keep a thread each.
-                let mut own = (!spread).then(|| states[t].lock().unwrap_or_else(|e| e.into_inner()));
+                // Shares: the threads divide the units, and each batch, decoded once, goes
+                // into every share's state, each of which takes its own values or groups
+                // (decoding is most of such a pass: a thread per share reading every unit
+                // decoded it once per share, and every thread keyed every row anyway).
+                let mut own = (!partitioned).then(|| states[t].lock().unwrap_or_else(|e| e.into_inner()));
                 let mut rows = 0u64;
-                let mut mine = 0;
                 loop {
-                    let i = if partitioned && !spread {
-                        mine += 1;
-                        mine - 1
-                    } else {
-                        next.fetch_add(1, Relaxed)
-                    };
+                    let i = next.fetch_add(1, Relaxed);
                     if i >= units.len() || over.load(Relaxed) {
-                        // Every thread of a pass by groups reads all rows: count once.
-                        return Ok(if partitioned && !spread && t > 0 { 0 } else { rows });
+                        return Ok(rows);
                     }
                     let (reader, gs) = &units[i];
                     for &g in gs {
