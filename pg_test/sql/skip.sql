@@ -73,6 +73,26 @@ INSERT INTO sm SELECT * FROM sh WHERE id <= 2000;
 SELECT index_name, count(*) AS parts FROM mergetree.skip_indexes WHERE table_name = 'sm'::regclass GROUP BY 1 ORDER BY 1;
 SELECT count(*) FROM sm WHERE session = md5('1999');
 
+-- CREATE INDEX over parts of many granules summarizes them in tasks on engine threads,
+-- read a wave at a time: the summaries match a build at insert time (same rows, same
+-- granules skipped), with an index granularity that does not divide a task.
+CREATE TABLE wide_h AS SELECT g AS id, 'row ' || g || ' tag' || (g % 97) AS msg FROM generate_series(1, 12000) g;
+CREATE TABLE wide_a (id int, msg text) USING mergetree WITH (order_by = 'id', index_granularity = 8);
+CREATE TABLE wide_b (id int, msg text) USING mergetree WITH (order_by = 'id', index_granularity = 8);
+CREATE INDEX ON wide_b USING mergetree_skip (msg) WITH (type = 'tokenbf(512, 2)', granularity = 3);
+CREATE INDEX ON wide_b USING mergetree_skip (id) WITH (type = 'minmax', granularity = 3);
+INSERT INTO wide_a SELECT * FROM wide_h;
+INSERT INTO wide_b SELECT * FROM wide_h;
+CREATE INDEX ON wide_a USING mergetree_skip (msg) WITH (type = 'tokenbf(512, 2)', granularity = 3);
+CREATE INDEX ON wide_a USING mergetree_skip (id) WITH (type = 'minmax', granularity = 3);
+SELECT (SELECT array_agg(data ORDER BY index_oid::regclass::text) FROM mergetree.skip_index_catalog s
+        JOIN pg_index i ON i.indexrelid = s.index_oid WHERE i.indrelid = 'wide_a'::regclass)
+     = (SELECT array_agg(data ORDER BY replace(index_oid::regclass::text, 'wide_b', 'wide_a')) FROM mergetree.skip_index_catalog s
+        JOIN pg_index i ON i.indexrelid = s.index_oid WHERE i.indrelid = 'wide_b'::regclass) AS same_summaries;
+SELECT * FROM skip_counts($$SELECT * FROM wide_a WHERE msg LIKE '% tag13'$$);
+SELECT count(*) FROM wide_a WHERE msg LIKE '% tag13';
+DROP TABLE wide_h, wide_a, wide_b;
+
 -- Bad definitions.
 CREATE INDEX ON sm (id);
 CREATE INDEX ON sm USING mergetree_skip (session) WITH (type = 'bloom(0.1)');

@@ -119,22 +119,30 @@ pub unsafe fn on_new_part(rel: pg_sys::Relation, plan: &TablePlan, cols: &[Colum
 /// Data granules an engine thread summarizes at a time (rounded up to whole index
 /// granules, so the pieces append into one summary).
 const GRANULES_PER_TASK: usize = 16;
-/// Tasks read ahead at a time: their compressed bytes are held in memory.
-const TASKS_PER_WAVE: usize = 32;
+/// Data granules read ahead at a time: their compressed bytes are held in memory.
+const GRANULES_PER_WAVE: usize = 128;
 
 /// Summarizes column `pc` of a stored part for `def`: the pages are read here, a wave of
 /// tasks at a time, and decoded and summarized on engine threads (tokenizing documents
-/// for a text index is most of CREATE INDEX's time).
+/// for a text index is most of CREATE INDEX's time). An index granularity past a wave's
+/// worth of data granules is summarized a data granule at a time, here.
 fn summarize_column(reader: &PartReader<PageStore>, pc: usize, def: &SkipDef, kind: mergetree::SortKind) -> mergetree::Result<SkipIndex> {
     let granules = reader.meta().granules();
     let step = GRANULES_PER_TASK.next_multiple_of(def.granularity.max(1));
+    if step > GRANULES_PER_WAVE {
+        let mut b = SkipIndexBuilder::new(def.ty.clone(), kind, def.granularity);
+        for g in 0..granules {
+            b.add_granule(&reader.read_granule(pc, g)?);
+        }
+        return Ok(b.finish());
+    }
     // Read once per part, here: the engine threads share them through the part handle.
     reader.dictionary(pc)?;
     reader.frame_dictionary(pc)?;
     let pool = crate::storage::threads::pool(crate::gucs::max_threads());
     let starts: Vec<usize> = (0..granules).step_by(step).collect();
     let mut out: Option<SkipIndex> = None;
-    for wave in starts.chunks(TASKS_PER_WAVE) {
+    for wave in starts.chunks(GRANULES_PER_WAVE / step) {
         let mut tasks = Vec::with_capacity(wave.len());
         for &start in wave {
             let gs: Vec<usize> = (start..(start + step).min(granules)).collect();

@@ -113,9 +113,9 @@ impl Native {
                     if (*unit).type_ != pg_sys::NodeTag::T_Const || (*c).constisnull {
                         return None;
                     }
-                    // date_trunc lower-cases its unit too.
+                    // date_trunc lower-cases its unit too (ASCII letters only).
                     let unit: String = pgrx::FromDatum::from_datum((*c).constvalue, false)?;
-                    Some(Native::Trunc(TruncUnit::parse(&unit.to_lowercase())?, timestamp_attr(ts)?))
+                    Some(Native::Trunc(TruncUnit::parse(&unit.to_ascii_lowercase())?, timestamp_attr(ts)?))
                 }
                 _ => None,
             }

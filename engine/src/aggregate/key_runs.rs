@@ -18,9 +18,12 @@ const MAX_FRESH_KEYS: usize = 65_536;
 
 #[derive(Default)]
 pub struct KeyRuns {
+    /// Kept allocated across flushes (and counted so).
     fresh: Vec<u128>,
     /// Sorted by size, largest first; each at least twice the next (after a flush).
     runs: Vec<Run>,
+    /// The runs' bytes.
+    run_bytes: usize,
 }
 
 #[derive(Default)]
@@ -131,14 +134,13 @@ impl KeyRuns {
     /// Adds a key; returns the change in bytes held.
     #[inline]
     pub fn insert(&mut self, key: u128) -> isize {
+        let before = self.held();
         self.fresh.push(key);
         let largest = self.runs.first().map_or(0, |r| r.len);
-        if self.fresh.len() < (largest / 4).clamp(FRESH_KEYS, MAX_FRESH_KEYS) {
-            return 16;
+        if self.fresh.len() >= (largest / 4).clamp(FRESH_KEYS, MAX_FRESH_KEYS) {
+            self.flush();
         }
-        let before = self.held();
-        self.flush();
-        self.held() as isize - before as isize + 16
+        self.held() as isize - before as isize
     }
 
     /// Sorts the buffered keys into a run and merges runs of similar size.
@@ -155,6 +157,7 @@ impl KeyRuns {
             let a = self.runs.pop().unwrap_or_default();
             self.runs.push(merge_two(&a, &b));
         }
+        self.run_bytes = self.runs.iter().map(|r| r.bytes.capacity()).sum();
     }
 
     /// Distinct keys held.
@@ -167,9 +170,9 @@ impl KeyRuns {
         union(streams).count() as u64
     }
 
-    /// Bytes held.
+    /// Bytes held: the buffer's allocation and the runs.
     pub fn held(&self) -> usize {
-        self.fresh.len() * 16 + self.runs.iter().map(|r| r.bytes.len()).sum::<usize>()
+        self.fresh.capacity() * 16 + self.run_bytes
     }
 
     /// Takes in another set's keys.
@@ -181,6 +184,7 @@ impl KeyRuns {
         let streams: Vec<Box<dyn Iterator<Item = u128> + '_>> = self.runs.iter().map(|r| Box::new(r.iter()) as Box<dyn Iterator<Item = u128>>).collect();
         let bytes = self.runs.iter().map(|r| r.bytes.len()).sum();
         let one = Run::encode(union(streams), bytes);
+        self.run_bytes = one.bytes.capacity();
         self.runs = vec![one];
     }
 }
@@ -231,5 +235,7 @@ mod tests {
         }
         assert_eq!(r.len(), 1 << 20);
         assert!(r.held() < 3 << 20, "held {}", r.held());
+        // The buffer's allocation outlives its flushes: it is counted.
+        assert!(r.held() >= r.fresh.capacity() * 16 && r.fresh.capacity() >= FRESH_KEYS);
     }
 }

@@ -25,13 +25,14 @@ const PATH_HAVING: usize = 4;
 const PATH_ATOMS: usize = 5;
 
 
-/// A non-NULL text constant, lower-cased (date_trunc units, extract fields).
+/// A non-NULL text constant, lower-cased as date_trunc and extract lower-case their units
+/// and fields (ASCII letters only: the Kelvin sign is no "k").
 ///
 /// # Safety
 /// `n` is an expression node.
 unsafe fn const_lower_text(n: *mut pg_sys::Node) -> Option<String> {
     // SAFETY: per the caller; a text Const's value is a text Datum.
-    unsafe { pgrx::FromDatum::from_datum((*const_of(n)?).constvalue, false).map(|t: String| t.to_lowercase()) }
+    unsafe { pgrx::FromDatum::from_datum((*const_of(n)?).constvalue, false).map(|t: String| t.to_ascii_lowercase()) }
 }
 
 /// A grouping key the node computes: a column, `ts::date`, `date_trunc(unit, ts)` or
