@@ -329,16 +329,16 @@ EXPLAIN (COSTS OFF) SELECT DISTINCT kc FROM agg_m WHERE i4 > 0;
 -- Groups with more than 4,096 distinct values keep them as sorted runs of keys: text
 -- (short, long, with and without a shared prefix), integers beyond 32 bits, floats and
 -- uuids, exactly heap's counts, in one pass and (small work_mem, below) in passes.
-CREATE TABLE wide_m (g int, s text, l text, big int8, f float8, u uuid) USING mergetree WITH (order_by = 's', index_granularity = 512);
-CREATE TABLE wide_h (LIKE wide_m);
-INSERT INTO wide_h SELECT g % 3, 'u' || (g % 20011), repeat('x', 20) || md5((g % 15013)::text), (g % 17011)::int8 * 10000000019,
+CREATE TABLE dist_m (g int, s text, l text, big int8, f float8, u uuid) USING mergetree WITH (order_by = 's', index_granularity = 512);
+CREATE TABLE dist_h (LIKE dist_m);
+INSERT INTO dist_h SELECT g % 3, 'u' || (g % 20011), repeat('x', 20) || md5((g % 15013)::text), (g % 17011)::int8 * 10000000019,
        (g % 16001) / 8.0, md5((g % 14009)::text)::uuid FROM generate_series(1, 60000) g;
-INSERT INTO wide_h VALUES (0, NULL, NULL, NULL, NULL, NULL), (1, '', '', -9223372036854775808, 'NaN', NULL);
-INSERT INTO wide_m SELECT * FROM wide_h WHERE g = 0;
-INSERT INTO wide_m SELECT * FROM wide_h WHERE g <> 0;
-SELECT check_agg('SELECT count(DISTINCT s), count(DISTINCT l), count(DISTINCT big), count(DISTINCT f), count(DISTINCT u) FROM $T', 'wide_m', 'wide_h');
-SELECT check_agg('SELECT g, count(DISTINCT s), count(DISTINCT l), count(DISTINCT big), count(*) FROM $T GROUP BY g', 'wide_m', 'wide_h');
-SELECT count(DISTINCT s), count(DISTINCT l), count(DISTINCT big) FROM wide_m;
+INSERT INTO dist_h VALUES (0, NULL, NULL, NULL, NULL, NULL), (1, '', '', -9223372036854775808, 'NaN', NULL);
+INSERT INTO dist_m SELECT * FROM dist_h WHERE g = 0;
+INSERT INTO dist_m SELECT * FROM dist_h WHERE g <> 0;
+SELECT check_agg('SELECT count(DISTINCT s), count(DISTINCT l), count(DISTINCT big), count(DISTINCT f), count(DISTINCT u) FROM $T', 'dist_m', 'dist_h');
+SELECT check_agg('SELECT g, count(DISTINCT s), count(DISTINCT l), count(DISTINCT big), count(*) FROM $T GROUP BY g', 'dist_m', 'dist_h');
+SELECT count(DISTINCT s), count(DISTINCT l), count(DISTINCT big) FROM dist_m;
 
 -- More groups (or distinct values) than the hash memory holds: the node reads the data
 -- again in passes that each hold a share of them; beyond 16 passes Postgres' plan runs.
@@ -358,14 +358,15 @@ SELECT check_agg('SELECT kc, count(DISTINCT g), count(DISTINCT i8) FROM $T GROUP
 SELECT check_agg('SELECT g, k, count(*), count(DISTINCT i2) FROM $T GROUP BY g, k');
 SELECT plan_lines('SELECT g, count(*) FROM many_m GROUP BY g', 'MergeTreeAgg|Fallback|Passes');
 SET work_mem = '1MB';
-SELECT plan_lines('SELECT count(DISTINCT s), count(DISTINCT l), count(DISTINCT big) FROM wide_m', 'MergeTreeAgg|Fallback|Passes');
-SELECT check_agg('SELECT count(DISTINCT s), count(DISTINCT l), count(DISTINCT big) FROM $T', 'wide_m', 'wide_h');
-SELECT plan_lines('SELECT g, count(DISTINCT s), count(DISTINCT l) FROM wide_m GROUP BY g', 'MergeTreeAgg|Fallback|Passes');
-SELECT check_agg('SELECT g, count(DISTINCT s), count(DISTINCT l), count(DISTINCT big), count(DISTINCT u) FROM $T GROUP BY g', 'wide_m', 'wide_h');
+SELECT plan_lines('SELECT count(DISTINCT s), count(DISTINCT l), count(DISTINCT big) FROM dist_m', 'MergeTreeAgg|Fallback|Passes');
+SELECT check_agg('SELECT count(DISTINCT s), count(DISTINCT l), count(DISTINCT big) FROM $T', 'dist_m', 'dist_h');
+SELECT plan_lines('SELECT g, count(DISTINCT s), count(DISTINCT l) FROM dist_m GROUP BY g', 'MergeTreeAgg|Fallback|Passes');
+SELECT check_agg('SELECT g, count(DISTINCT s), count(DISTINCT l), count(DISTINCT big), count(DISTINCT u) FROM $T GROUP BY g', 'dist_m', 'dist_h');
 SET work_mem = '64kB';
 SELECT count(*), sum(c), count(DISTINCT g) FROM (SELECT g, count(*) AS c FROM many_m GROUP BY g) s;
 RESET mergetree.max_threads;
 RESET work_mem;
 RESET hash_mem_multiplier;
 SELECT count(*) FROM mergetree.parts WHERE table_name = 'agg_m'::regclass;
+DROP TABLE dist_m, dist_h;
 \ir include/drop_same_rows.sql
