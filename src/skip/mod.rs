@@ -85,14 +85,7 @@ pub unsafe fn defs_of(rel: pg_sys::Relation) -> Vec<SkipDef> {
     out
 }
 
-/// Summarizes one part's column, given granule by granule.
-fn summarize(def: &SkipDef, kind: mergetree::SortKind, granules: impl Iterator<Item = ColumnData>) -> Vec<u8> {
-    let mut b = SkipIndexBuilder::new(def.ty.clone(), kind, def.granularity);
-    for g in granules {
-        b.add_granule(&g);
-    }
-    b.finish().to_bytes()
-}
+
 
 /// Writes the summaries of a part just written from `cols` (the plan's columns, sorted
 /// as in the part), registered as command `cid` like the part's own catalog row.
@@ -111,7 +104,9 @@ pub unsafe fn on_new_part(rel: pg_sys::Relation, plan: &TablePlan, cols: &[Colum
             start += n as usize;
             g
         });
-        let bytes = summarize(&def, plan.columns[ci].sort, granules);
+        // SAFETY (relname): per the caller, `rel` is open.
+        let index = build(&def, plan.columns[ci].sort, granules.map(Ok)).unwrap_or_else(|e| error::report(&unsafe { crate::ffi::relname(rel) }, e));
+        let bytes = index.to_bytes();
         skip_catalog::insert(def.index_oid, node, part_id, &bytes, cid);
     }
 }
@@ -130,11 +125,7 @@ fn summarize_column(reader: &PartReader<PageStore>, pc: usize, def: &SkipDef, ki
     let granules = reader.meta().granules();
     let step = GRANULES_PER_TASK.next_multiple_of(def.granularity.max(1));
     if step > GRANULES_PER_WAVE {
-        let mut b = SkipIndexBuilder::new(def.ty.clone(), kind, def.granularity);
-        for g in 0..granules {
-            b.add_granule(&reader.read_granule(pc, g)?);
-        }
-        return Ok(b.finish());
+        return build(def, kind, (0..granules).map(|g| reader.read_granule(pc, g)));
     }
     // Read once per part, here: the engine threads share them through the part handle.
     reader.dictionary(pc)?;
@@ -151,16 +142,7 @@ fn summarize_column(reader: &PartReader<PageStore>, pc: usize, def: &SkipDef, ki
         }
         check_for_interrupts!();
         let pieces: Vec<mergetree::Result<SkipIndex>> = pool.install(|| {
-            tasks
-                .par_iter()
-                .map(|(r, gs)| {
-                    let mut b = SkipIndexBuilder::new(def.ty.clone(), kind, def.granularity);
-                    for &g in gs {
-                        b.add_granule(&r.read_granule(pc, g)?);
-                    }
-                    Ok(b.finish())
-                })
-                .collect()
+            tasks.par_iter().map(|(r, gs)| build(def, kind, gs.iter().map(|&g| r.read_granule(pc, g)))).collect()
         });
         for piece in pieces {
             match out.as_mut() {
@@ -169,7 +151,19 @@ fn summarize_column(reader: &PartReader<PageStore>, pc: usize, def: &SkipDef, ki
             }
         }
     }
-    Ok(out.unwrap_or_else(|| SkipIndexBuilder::new(def.ty.clone(), kind, def.granularity).finish()))
+    match out {
+        Some(index) => Ok(index),
+        None => build(def, kind, std::iter::empty()),
+    }
+}
+
+/// `def`'s summary of the granules given, in order, as they are decoded.
+fn build(def: &SkipDef, kind: mergetree::SortKind, granules: impl Iterator<Item = mergetree::Result<ColumnData>>) -> mergetree::Result<SkipIndex> {
+    let mut b = SkipIndexBuilder::new(def.ty.clone(), kind, def.granularity);
+    for g in granules {
+        b.add_granule(&g?);
+    }
+    Ok(b.finish())
 }
 
 /// Summarizes stored part `p` for index `def` (over a column of sort `kind`), reading the
