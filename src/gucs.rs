@@ -16,6 +16,9 @@ pub static PRIMARY_KEY_PRUNING: GucSetting<bool> = GucSetting::<bool>::new(true)
 pub static SKIP_INDEXES: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// MergeTreeAgg: aggregation inside the scan.
 pub static AGGREGATE_SCAN: GucSetting<bool> = GucSetting::<bool>::new(true);
+/// FINAL reads: scans of tables with an engine return rows as if every partition had
+/// been merged with optimize(final).
+pub static FINAL: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// Engine threads a query may use (0: as many as the machine has cores).
 pub static MAX_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 
@@ -24,6 +27,14 @@ pub static BACKGROUND_MERGES: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static MAX_MERGE_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(2);
 
 pub fn init() {
+    GucRegistry::define_bool_guc(
+        c"mergetree.final",
+        c"Read mergetree tables that have an engine as if fully merged (ClickHouse's FINAL).",
+        c"Rows of a key are merged at read time by the table's engine (replacing, summing, collapsing...). Per table: the final option.",
+        &FINAL,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_bool_guc(
         c"mergetree.background_merges",
         c"Merge the parts of mergetree tables in background workers.",

@@ -4,6 +4,7 @@
 //! rows of older parts (given first) stay before newer ones, as one sort of all rows
 //! would have left them.
 
+pub mod algorithm;
 pub mod part_run;
 pub mod plan;
 pub mod selector;

@@ -205,14 +205,21 @@ pub fn encode_scaled(v: i64, scale: u16) -> Vec<u8> {
 
 /// [`encode_scaled`] appending to `out` (a column's bytes: no allocation per value).
 pub fn encode_scaled_into(v: i64, scale: u16, out: &mut Vec<u8>) {
+    let fits = encode_wide_into(v as i128, scale, out);
+    debug_assert!(fits, "an i64 times 10^3 fits a u128");
+}
+
+/// [`encode_scaled_into`] for an i128 mantissa; false (nothing written) when the value
+/// padded to whole base-10000 digits overflows.
+pub fn encode_wide_into(v: i128, scale: u16, out: &mut Vec<u8>) -> bool {
     // Pad the fraction to whole base-10000 digits: the last digit is then worth
     // 10000^-frac_digits.
     let pad = (4 - scale % 4) % 4;
-    let mut m = v.unsigned_abs() as u128 * 10u128.pow(pad as u32);
+    let Some(mut m) = v.unsigned_abs().checked_mul(10u128.pow(pad as u32)) else { return false };
     let mut weight = -(((scale + pad) / 4) as i32);
-    // At most 23 decimal digits (an i64 times 10^3): 6 base-10000 digits, least
-    // significant first; trailing zero digits only move the weight.
-    let mut digits = [0u16; 8];
+    // At most 39 decimal digits: 10 base-10000 digits, least significant first;
+    // trailing zero digits only move the weight.
+    let mut digits = [0u16; 10];
     let mut n = 0;
     while m > 0 {
         let d = (m % 10_000) as u16;
@@ -244,6 +251,17 @@ pub fn encode_scaled_into(v: i64, scale: u16, out: &mut Vec<u8>) {
     for d in digits[..n].iter().rev() {
         out.extend_from_slice(&d.to_le_bytes());
     }
+    true
+}
+
+/// The stored form of NaN or an infinity (a header only); a finite value gives NaN's.
+pub fn special(n: Numeric) -> Vec<u8> {
+    let h: u16 = match n {
+        Numeric::PosInf => PINF,
+        Numeric::NegInf => 0xF000,
+        _ => NAN,
+    };
+    h.to_le_bytes().to_vec()
 }
 
 pub fn pow10(e: u32) -> Option<i128> {

@@ -59,12 +59,17 @@ unsafe extern "C-unwind" fn set_rel_pathlist(root: *mut pg_sys::PlannerInfo, rel
             // Base relations, and members of partitioned tables and inheritance trees
             // (each partition is planned as an "other member" relation).
             let member = matches!((*rel).reloptkind, pg_sys::RelOptKind::RELOPT_BASEREL | pg_sys::RelOptKind::RELOPT_OTHER_MEMBER_REL);
-            let custom = crate::gucs::CUSTOM_SCAN.get() && member;
-            // Workers cannot see this transaction's buffered rows.
+            // Workers cannot see this transaction's buffered rows, nor read FINAL (the
+            // merge of a partition's parts runs in one process).
             let r = pg_sys::relation_open((*rte).relid, pg_sys::NoLock as i32);
             let buffered = crate::write::buffer::buffered_row_count(r) > 0;
+            let opts = crate::options::for_relation(r);
             pg_sys::relation_close(r, pg_sys::NoLock as i32);
-            if !custom || buffered {
+            // FINAL reads happen only in the node: the table AM's scan serves rewrites,
+            // which must keep every row.
+            let custom = member && (crate::gucs::CUSTOM_SCAN.get() || opts.reads_final());
+            let engine = opts.engine != crate::options::Engine::Plain;
+            if !custom || buffered || engine {
                 (*rel).consider_parallel = false;
             }
             if custom {

@@ -137,6 +137,9 @@ pub fn check_column_drop(relid: pg_sys::Oid, attnum: i16) {
         if opts.primary_key.contains(&name) {
             refuse("primary_key", "The sparse primary index is built on it.");
         }
+        if opts.engine.columns().contains(&&name) {
+            refuse("engine", "The table's merges and FINAL reads use it.");
+        }
         if partition_attnums(rel, &opts).contains(&attnum) {
             refuse("partition_by", "Every part belongs to a partition computed from it.");
         }
@@ -251,6 +254,13 @@ unsafe fn renamed_options(rel: pg_sys::Relation, renamed: &HashMap<String, Strin
                     continue;
                 }
                 cols.iter().map(|c| quote_ident(&map(c))).collect::<Vec<_>>().join(", ")
+            }
+            "engine" => {
+                let engine = super::Engine::parse(&table, &v);
+                if !engine.columns().iter().any(|c| renamed.contains_key(*c)) {
+                    continue;
+                }
+                engine.renamed(&map).to_text()
             }
             "codecs" | "dictionary" => {
                 let entries = per_column(&table, &k, &v);

@@ -3,9 +3,11 @@
 //! that `\d+` shows them and pg_dump keeps them; `follow` keeps them in step with column
 //! renames and drops, and records what the partition expression depends on.
 
+mod engine;
 mod follow;
 mod reloptions;
 
+pub use engine::Engine;
 pub use follow::{check_column_drop, deparse_partition, record_dependencies, RenameTracker};
 pub use reloptions::{for_relation, rewrite, store, stored_defs, unquote, PENDING};
 
@@ -18,10 +20,12 @@ use pgrx::prelude::*;
 use std::ffi::{CStr, CString};
 
 
-pub const OPTION_NAMES: [&str; 12] = [
+pub const OPTION_NAMES: [&str; 14] = [
     "order_by",
     "primary_key",
     "partition_by",
+    "engine",
+    "final",
     "index_granularity",
     "index_granularity_bytes",
     "compression",
@@ -33,14 +37,19 @@ pub const OPTION_NAMES: [&str; 12] = [
     "parts_to_throw_insert",
 ];
 /// Options that only affect parts written from now on (or merges and inserts to come), so
-/// ALTER TABLE SET may change them: all but the first three, which organise the parts.
-pub const ALTERABLE: &[&str] = OPTION_NAMES.as_slice().split_at(3).1;
+/// ALTER TABLE SET may change them: all but the first four, which organise the parts
+/// (and say what merges make of them).
+pub const ALTERABLE: &[&str] = OPTION_NAMES.as_slice().split_at(4).1;
 
 #[derive(Clone, Debug, Default)]
 pub struct TableOptions {
     pub order_by: Vec<String>,
     pub primary_key: Vec<String>,
     pub partition_by: Option<String>,
+    /// The merging algorithm of merges and FINAL reads.
+    pub engine: Engine,
+    /// Scans of this table read FINAL (as `mergetree.final = on` makes every scan).
+    pub final_reads: bool,
     pub index_granularity: usize,
     pub index_granularity_bytes: usize,
     /// Block codec of columns without their own chain.
@@ -66,6 +75,11 @@ pub struct TableOptions {
 impl TableOptions {
     pub fn codec_for(&self, column: &str) -> Option<&CodecChain> {
         self.codecs.iter().find(|(c, _)| c == column).map(|(_, ch)| ch)
+    }
+    /// Whether a scan now reads FINAL: the table has an engine and the table or the
+    /// session asks for it.
+    pub fn reads_final(&self) -> bool {
+        self.engine != Engine::Plain && (self.final_reads || crate::gucs::FINAL.get())
     }
     pub fn dictionary_for(&self, column: &str) -> DictMode {
         self.dictionary_columns.iter().find(|(c, _)| c == column).map_or(self.dictionary, |(_, m)| *m)
@@ -121,6 +135,14 @@ fn parse_number(table: &str, name: &str, v: &str, min: i64, max: i64) -> usize {
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             format!("invalid value for option \"{name}\" of mergetree table \"{table}\": \"{v}\" (expected an integer from {min} to {max})"),
         ),
+    }
+}
+
+fn parse_bool(table: &str, name: &str, v: &str) -> bool {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" => true,
+        "off" | "false" | "0" => false,
+        _ => raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("invalid value for option \"{name}\" of mergetree table \"{table}\": \"{v}\" (expected on or off)")),
     }
 }
 
@@ -202,13 +224,9 @@ pub fn parse(table: &str, defs: &[(String, String)]) -> TableOptions {
                 o.compression_set = true;
             }
             "codecs" => codecs_raw = Some(v.clone()),
-            "background_merges" => {
-                o.background_merges = match v.trim().to_ascii_lowercase().as_str() {
-                    "on" | "true" | "1" => true,
-                    "off" | "false" | "0" => false,
-                    _ => raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("invalid value for option \"{name}\" of mergetree table \"{table}\": \"{v}\" (expected on or off)")),
-                }
-            }
+            "background_merges" => o.background_merges = parse_bool(table, name, v),
+            "engine" => o.engine = Engine::parse(table, v),
+            "final" => o.final_reads = parse_bool(table, name, v),
             "max_bytes_to_merge" => o.max_bytes_to_merge = parse_number(table, name, v, 1 << 20, i64::MAX) as u64,
             "parts_to_delay_insert" => o.parts_to_delay_insert = parse_number(table, name, v, 1, 1 << 20),
             "parts_to_throw_insert" => o.parts_to_throw_insert = parse_number(table, name, v, 1, 1 << 20),
@@ -313,6 +331,14 @@ pub unsafe fn validate(rel: pg_sys::Relation, table: &str, o: &TableOptions, pla
                 format!("dictionary encoding of column \"{c}\" ({tyname}) of mergetree table \"{table}\" is not possible: it is for variable-length columns such as text, bytea or json"),
             );
         }
+    }
+    engine::validate(table, &o.engine, &o.order_by, plan);
+    if o.final_reads && o.engine == Engine::Plain {
+        raise_with_hint(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("option \"final\" of mergetree table \"{table}\" needs an engine"),
+            "FINAL reads apply the table's engine (replacing, summing, collapsing...); a plain table reads the same without it.".into(),
+        );
     }
     if let Some(expr) = &o.partition_by {
         // SAFETY: rel is open; compiling validates and raises on error.

@@ -9,6 +9,7 @@
 
 pub mod agg;
 pub mod exec;
+pub mod final_read;
 pub mod path;
 pub mod project;
 pub mod quals;

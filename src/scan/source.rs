@@ -86,10 +86,18 @@ impl Source {
                     .collect();
                 (by_plan, ids)
             });
+            let table = crate::ffi::relname(rel);
+            let options = crate::options::for_relation(rel);
+            let (parts, buffered) = if options.reads_final() {
+                let partitions = if buffered.is_some() { buffer::visible_partitions(rel, curcid) } else { Vec::new() };
+                (Vec::new(), Some(super::final_read::final_rows(rel, &table, &plan, &options, &parts, buffered, &partitions)))
+            } else {
+                (parts, buffered)
+            };
             Source {
                 read_cols: datum::read_columns(&plan),
                 rel,
-                table: crate::ffi::relname(rel),
+                table,
                 opened: parts.iter().map(|_| None).collect(),
                 plan,
                 predicate: None,

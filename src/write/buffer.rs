@@ -45,6 +45,8 @@ pub struct RelBuffer {
     pub columns: Vec<ColumnData>,
     /// Per row: index into `partition_values`.
     pub partition_of: Vec<u32>,
+    /// A collapsing engine's sign column (attribute number, length): rows must hold 1 or -1.
+    sign: Option<(i16, i16)>,
     pub partition_values: Vec<Option<Vec<u8>>>,
     /// Reused space for evaluating a row's partition value.
     scratch: ColumnData,
@@ -203,6 +205,9 @@ impl RelBuffer {
             pg_sys::slot_getallattrs(slot);
             let values = std::slice::from_raw_parts((*slot).tts_values, self.plan.natts);
             let nulls = std::slice::from_raw_parts((*slot).tts_isnull, self.plan.natts);
+            if let Some((attnum, len)) = self.sign {
+                self.check_sign(values[attnum as usize - 1], nulls[attnum as usize - 1], attnum, len);
+            }
             for (col, data) in self.plan.columns.iter().zip(self.columns.iter_mut()) {
                 let i = col.attnum as usize - 1;
                 if nulls[i] {
@@ -253,6 +258,25 @@ impl RelBuffer {
             (*slot).tts_tid = tid;
             (*slot).tts_tableOid = pg_sys::InvalidOid;
             tid
+        }
+    }
+
+    /// Refuses a row whose sign (collapsing engines) is not 1 or -1, as a CHECK
+    /// constraint would: merges could not collapse it.
+    fn check_sign(&self, value: pg_sys::Datum, null: bool, attnum: i16, len: i16) {
+        let v = match len {
+            2 => value.value() as i16 as i64,
+            4 => value.value() as i32 as i64,
+            _ => value.value() as i64,
+        };
+        if null || !(v == 1 || v == -1) {
+            let name = self.plan.columns.iter().find(|c| c.attnum == attnum).map_or("sign", |c| c.name.as_str());
+            let table = crate::ffi::relid_name(self.relid);
+            crate::error::raise_with_hint(
+                pgrx::PgSqlErrorCode::ERRCODE_CHECK_VIOLATION,
+                format!("sign column \"{name}\" of mergetree table \"{table}\" must be 1 or -1 (got {})", if null { "NULL".to_string() } else { v.to_string() }),
+                "Insert a state row with sign 1 and cancel it later with an identical row with sign -1.".into(),
+            );
         }
     }
 
@@ -426,9 +450,11 @@ impl RelBuffer {
         partitioner: Option<Partitioner>,
         track_moves: bool,
     ) -> RelBuffer {
+        let sign = options.engine.sign().and_then(|n| plan.index_of_name(n)).map(|i| (plan.columns[i].attnum, plan.columns[i].typlen));
         RelBuffer {
             relid,
             sig,
+            sign,
             columns: plan.new_columns(),
             plan,
             options,
@@ -512,6 +538,20 @@ pub unsafe fn visible_rows(rel: pg_sys::Relation, curcid: Option<pg_sys::Command
             Some((cols, ids))
         })
         .flatten()
+    }
+}
+
+/// The partition value of each row `visible_rows` returns (same `curcid`, same order).
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn visible_partitions(rel: pg_sys::Relation, curcid: Option<pg_sys::CommandId>) -> Vec<Option<Vec<u8>>> {
+    // SAFETY: per the caller.
+    unsafe {
+        peek(rel, |buf| {
+            (0..buf.rows()).filter(|&i| curcid.is_none_or(|c| buf.cids[i] < c)).map(|i| buf.partition_values[buf.partition_of[i] as usize].clone()).collect()
+        })
+        .unwrap_or_default()
     }
 }
 

@@ -109,9 +109,16 @@ unsafe fn write_part(
     (row.first_row as u64, perm)
 }
 
-/// Plan columns of the table's sort key (order_by), in order.
+/// Plan columns of the table's sort key (order_by), in order; versioned collapsing sorts
+/// by its version column last, as ClickHouse adds it to the sorting key.
 pub fn sort_key(plan: &TablePlan, options: &TableOptions) -> Vec<usize> {
-    options.order_by.iter().filter_map(|n| plan.index_of_name(n)).collect()
+    let mut key: Vec<usize> = options.order_by.iter().filter_map(|n| plan.index_of_name(n)).collect();
+    if let Some(v) = options.engine.sort_suffix().and_then(|n| plan.index_of_name(n)) {
+        if !key.contains(&v) {
+            key.push(v);
+        }
+    }
+    key
 }
 
 /// What a new part is written for: the table's columns and options, and its partition.

@@ -11,6 +11,7 @@ use crate::storage::blob::PageWriter;
 use crate::storage::part_cache;
 use crate::storage::spill::SpillFile;
 use super::progress::Progress;
+use mergetree::merge::algorithm::{Collapser, GroupStarts, KeyEq, Mode};
 use mergetree::merge::part_run::PartRun;
 use mergetree::merge::plan::stream_layout;
 use mergetree::merge::selector::{self, Candidate, SelectorSettings};
@@ -92,6 +93,78 @@ impl OpaqueOrder for OpaqueKeys<'_> {
     }
 }
 
+impl KeyEq for OpaqueKeys<'_> {
+    fn differs(&mut self, column: usize, col: &ColumnData, rows: &[usize]) -> Vec<bool> {
+        let Some(finfo) = self.finfo[column] else {
+            return rows.iter().map(|&i| col.value(i - 1) != col.value(i)).collect();
+        };
+        let d = datum::to_datums(&self.plan.columns[column], col.clone());
+        let collation = self.plan.columns[column].collation;
+        rows.iter()
+            .map(|&i| {
+                // SAFETY: rows i - 1 and i are non-NULL values of the column's type (the
+                // caller asks only for those), alive while `d` is; the function is the
+                // type's btree comparator.
+                unsafe { pg_sys::FunctionCall2Coll(finfo, collation, d.datums[i - 1], d.datums[i]) }.value() as i32 != 0
+            })
+            .collect()
+    }
+}
+
+/// The table's engine applied to merged batches: key groups found (opaque key columns
+/// compared by their btree functions), each group reduced by the algorithm.
+pub struct EngineMerge<'a> {
+    starts: GroupStarts,
+    collapser: Collapser,
+    keys: OpaqueKeys<'a>,
+}
+
+impl<'a> EngineMerge<'a> {
+    /// None for a table without an engine.
+    pub fn new(plan: &'a TablePlan, options: &TableOptions, keys: &[MergeKey], mode: Mode) -> Option<Self> {
+        let algorithm = options.engine.algorithm(plan, &options.order_by)?;
+        Some(EngineMerge { starts: GroupStarts::new(keys.to_vec()), collapser: Collapser::new(algorithm, mode), keys: OpaqueKeys::new(plan, keys, 0) })
+    }
+
+    /// The rows of the key groups `batch` completes.
+    pub fn push(&mut self, batch: Vec<ColumnData>) -> mergetree::Result<Vec<ColumnData>> {
+        let starts = self.starts.starts(&batch, &mut self.keys);
+        self.collapser.push(batch, &starts)
+    }
+
+    /// The last group's rows.
+    pub fn finish(&mut self) -> mergetree::Result<Option<Vec<ColumnData>>> {
+        self.collapser.finish()
+    }
+
+    /// Rows in, rows out so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.collapser.rows_in, self.collapser.rows_out)
+    }
+}
+
+/// Raises an error of a table's engine (a sum out of its column's range) with what to do.
+pub fn report_engine(table: &str, e: mergetree::Error) -> ! {
+    match e {
+        mergetree::Error::NumericRange(m) => crate::error::raise_with_hint(
+            PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+            format!("mergetree table \"{table}\": {m}"),
+            "Summed columns must hold the sums of a key's values: use bigint or numeric.".into(),
+        ),
+        e => crate::error::report(table, e),
+    }
+}
+
+/// The comparison of opaque key columns for a merge of `runs` runs.
+pub fn opaque_keys<'a>(plan: &'a TablePlan, keys: &[MergeKey], runs: usize) -> impl OpaqueOrder + 'a {
+    OpaqueKeys::new(plan, keys, runs)
+}
+
+/// The sort key of `plan` as the merge compares it.
+pub fn merge_keys(plan: &TablePlan, options: &TableOptions) -> Vec<MergeKey> {
+    sort_key(plan, options).into_iter().map(|k| MergeKey { column: k, kind: plan.columns[k].sort }).collect()
+}
+
 /// Merges `parts` (one partition's, visible, claimed by this transaction, in block order)
 /// into one part and replaces their catalog rows with its row. Returns the new part.
 /// Memory holds a granule batch per input and a stripe of the output; the output's
@@ -100,6 +173,8 @@ impl OpaqueOrder for OpaqueKeys<'_> {
 /// With `yield_to_ddl` (background merges), gives up (None) as soon as another
 /// transaction waits for a lock on the table that the merge's lock conflicts with
 /// (TRUNCATE, DROP, ALTER TABLE): the caller aborts the merge's transaction.
+///
+/// A table with an engine keeps what its algorithm leaves of each key.
 ///
 /// # Safety
 /// `rel` is open and locked (RowExclusiveLock) against DDL.
@@ -116,12 +191,16 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
     let settings = writer_settings(plan, options, small);
     let pk = primary_key(plan, options);
     let missing: Vec<Option<Vec<u8>>> = plan.columns.iter().map(|c| c.missing.clone()).collect();
-    let layout = stream_layout(&readers, &plan.specs(), &settings, &missing, &pk).unwrap_or_else(|e| crate::error::report(&table, e));
+    let mut layout = stream_layout(&readers, &plan.specs(), &settings, &missing, &pk).unwrap_or_else(|e| crate::error::report(&table, e));
+    for c in options.engine.algorithm(plan, &options.order_by).map_or(Vec::new(), |a| a.computed_columns()) {
+        layout.columns[c] = Default::default();
+    }
     let rows: u64 = parts.iter().map(|p| p.rows as u64).sum();
     crate::storage::threads::ensure();
     let mut writer = StreamWriter::new(settings, layout, SpillFile::new()).unwrap_or_else(|e| crate::error::report(&table, e));
     let sources: Vec<_> = readers.into_iter().map(|r| PartRun::new(r, cols.clone())).collect();
-    let keys: Vec<MergeKey> = sort_key(plan, options).into_iter().map(|k| MergeKey { column: k, kind: plan.columns[k].sort }).collect();
+    let keys = merge_keys(plan, options);
+    let mut engine = EngineMerge::new(plan, options, &keys, Mode::Merge);
     let opaque = OpaqueKeys::new(plan, &keys, parts.len());
     let mut merger = Merger::new(sources, keys, plan.columns.len(), opaque).unwrap_or_else(|e| crate::error::report(&table, e));
     let started = std::time::Instant::now();
@@ -136,11 +215,21 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
         if yield_to_ddl && ddl_waits(unsafe { (*rel).rd_id }) {
             return None;
         }
-        writer.push(&batch).unwrap_or_else(|e| crate::error::report(&table, e));
+        let batch = match engine.as_mut() {
+            Some(e) => e.push(batch).unwrap_or_else(|e| report_engine(&table, e)),
+            None => batch,
+        };
+        if batch.first().is_some_and(|c| !c.is_empty()) {
+            writer.push(&batch).unwrap_or_else(|e| crate::error::report(&table, e));
+        }
+    }
+    if let Some(last) = engine.as_mut().and_then(|e| e.finish().unwrap_or_else(|e| report_engine(&table, e))) {
+        writer.push(&last).unwrap_or_else(|e| crate::error::report(&table, e));
     }
     let (header, meta, mut spill) = writer.finish().unwrap_or_else(|e| crate::error::report(&table, e));
-    if meta.rows != rows {
-        crate::error::report(&table, mergetree::Error::corrupt("merge", format!("merged {} rows out of parts holding {rows}", meta.rows)));
+    let (rows_in, rows_out) = engine.as_ref().map_or((done, done), EngineMerge::counts);
+    if rows_in != rows || meta.rows != rows_out {
+        crate::error::report(&table, mergetree::Error::corrupt("merge", format!("merged {rows_in} rows out of parts holding {rows} into {} rows ({rows_out} expected)", meta.rows)));
     }
     let target = Target { plan, options, partition: parts[0].partition.clone(), partition_value: parts[0].partition_value.clone() };
     let origin = Origin::Merge {
@@ -233,7 +322,8 @@ pub fn partitions(parts: &[PartRow]) -> Vec<Vec<PartRow>> {
 /// selector's choice.
 pub fn select(parts: &[PartRow], full: bool, now: i64, options: &TableOptions) -> Option<(usize, usize)> {
     if full {
-        // One part per partition, fully encoded: a lone insert part is re-encoded too.
+        // One part per partition, fully encoded: a lone insert part is re-encoded too
+        // (and an engine applied to it).
         return (parts.len() >= 2 || parts.first().is_some_and(|p| p.level == 0)).then_some((0, parts.len()));
     }
     let candidates: Vec<Candidate> = parts

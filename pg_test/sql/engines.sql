@@ -1,0 +1,216 @@
+-- The engine family (engine option) against references computed on heap tables in SQL:
+-- FINAL reads (mergetree.final, the final table option) with merges paused, after
+-- partial merges and after optimize(final). Heap tables carry an insertion sequence
+-- (seq): merges keep rows of a key in insertion order, which the references use.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pg_mergetree;
+CREATE SCHEMA engines;
+RESET client_min_messages;
+SET search_path = engines, public;
+\ir include/same_rows.sql
+
+-- Replacing: one row per key, the highest version, the last inserted on ties; FINAL
+-- reads leave out winners marked deleted, merges keep them (as ClickHouse's do without
+-- CLEANUP: they hide older versions inserted later).
+CREATE TABLE eng_r (k int, v text, ver int, del bool) USING mergetree
+  WITH (order_by = 'k', engine = 'replacing(ver, del)', background_merges = off, index_granularity = 8);
+CREATE TABLE eng_rh (seq bigserial, k int, v text, ver int, del bool);
+CREATE FUNCTION eng_r_load(n int, salt int) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO eng_rh (k, v, ver, del)
+  SELECT CASE WHEN i % 29 = 0 THEN NULL ELSE (i * 7 + salt) % 37 END, 'v' || salt || '_' || i,
+         CASE WHEN i % 31 = 0 THEN NULL ELSE (i * 13 + salt * 5) % 6 END, (i + salt) % 11 = 0
+  FROM generate_series(1, n) i ORDER BY i;
+  INSERT INTO eng_r SELECT k, v, ver, del FROM eng_rh WHERE seq > (SELECT coalesce(max(seq), 0) - n FROM eng_rh) ORDER BY seq;
+END $$;
+CREATE VIEW eng_r_merged AS SELECT DISTINCT ON (k) k, v, ver, del FROM eng_rh ORDER BY k, ver DESC NULLS LAST, seq DESC;
+CREATE VIEW eng_r_want AS SELECT * FROM eng_r_merged WHERE NOT del;
+SELECT eng_r_load(50, 1), eng_r_load(80, 2), eng_r_load(5, 3), eng_r_load(120, 4);
+SELECT count(*) AS raw_rows FROM eng_r;
+SET mergetree.final = on;
+SELECT same_rows('SELECT * FROM eng_r', 'SELECT * FROM eng_r_want') AS final_read,
+       (SELECT count(*) FROM eng_r) = (SELECT count(*) FROM eng_r_want) AS final_count,
+       same_rows('SELECT * FROM eng_r WHERE ver = 0', 'SELECT * FROM eng_r_want WHERE ver = 0') AS filter_after_merge,
+       same_rows('SELECT k, count(*), max(v) FROM eng_r GROUP BY k', 'SELECT k, count(*), max(v) FROM eng_r_want GROUP BY k') AS grouped;
+-- Rows come out in key order, as a merged part holds them.
+SELECT k, v, ver FROM eng_r WHERE k < 3 OR k IS NULL;
+RESET mergetree.final;
+-- A partial merge keeps deleted winners (older rows of the key may be in other parts);
+-- FINAL reads still answer the same.
+SELECT mergetree.optimize('eng_r');
+SET mergetree.final = on;
+SELECT same_rows('SELECT * FROM eng_r', 'SELECT * FROM eng_r_want') AS after_partial_merge;
+RESET mergetree.final;
+SELECT mergetree.optimize('eng_r', final => true);
+SELECT count(*) AS parts FROM mergetree.parts WHERE table_name = 'eng_r'::regclass;
+SELECT same_rows('SELECT * FROM eng_r', 'SELECT * FROM eng_r_merged') AS after_optimize_final,
+       (SELECT count(*) FROM eng_r WHERE del) AS deleted_kept;
+-- The transaction's own unflushed rows take part in FINAL reads.
+BEGIN;
+SELECT eng_r_load(30, 5);
+SET LOCAL mergetree.final = on;
+SELECT same_rows('SELECT * FROM eng_r', 'SELECT * FROM eng_r_want') AS with_buffered_rows;
+ROLLBACK;
+-- The table option reads FINAL without the setting; prepared statements follow the
+-- setting at execution.
+ALTER TABLE eng_r SET (final = on);
+SELECT eng_r_load(40, 6);
+SELECT same_rows('SELECT * FROM eng_r', 'SELECT * FROM eng_r_want') AS table_option;
+ALTER TABLE eng_r RESET (final);
+PREPARE eng_q AS SELECT count(*) FROM eng_r;
+SELECT (SELECT count(*) FROM eng_rh) AS raw;
+EXECUTE eng_q;
+SET mergetree.final = on;
+EXECUTE eng_q;
+SELECT count(*) FROM eng_r_want;
+RESET mergetree.final;
+DEALLOCATE eng_q;
+
+-- Replacing without a version: the last inserted row of a key; keys of an opaque type
+-- (numeric: 1.0 equals 1.00) and partitions (a key in two partitions stays twice).
+CREATE TABLE eng_rn (p int, k numeric, v int) USING mergetree
+  WITH (order_by = 'k', partition_by = 'p', engine = 'replacing', background_merges = off);
+CREATE TABLE eng_rnh (seq bigserial, p int, k numeric, v int);
+INSERT INTO eng_rnh (p, k, v) SELECT i % 2, round((i % 9)::numeric / 4, 1 + i % 3), i FROM generate_series(1, 60) i;
+INSERT INTO eng_rn SELECT p, k, v FROM eng_rnh WHERE seq <= 30 ORDER BY seq;
+INSERT INTO eng_rn SELECT p, k, v FROM eng_rnh WHERE seq > 30 ORDER BY seq;
+SET mergetree.final = on;
+SELECT same_rows('SELECT p, k, v FROM eng_rn', 'SELECT DISTINCT ON (p, k) p, k, v FROM eng_rnh ORDER BY p, k, seq DESC') AS opaque_keys_by_partition,
+       (SELECT count(*) FROM eng_rn) AS final_rows;
+RESET mergetree.final;
+
+-- Summing: the listed (or all non-key numeric) columns summed per key, other columns
+-- keep the first row's value, rows whose sums are all zero go.
+CREATE TABLE eng_s (k text, d date, label text, c int8, amt numeric, w float8, i2 int2) USING mergetree
+  WITH (order_by = 'k, d', engine = 'summing', background_merges = off);
+CREATE TABLE eng_sh (seq bigserial, k text, d date, label text, c int8, amt numeric, w float8, i2 int2);
+INSERT INTO eng_sh (k, d, label, c, amt, w, i2)
+SELECT 'k' || (i % 7), date '2024-01-01' + (i % 3), 'l' || i,
+       CASE WHEN i % 10 = 0 THEN NULL ELSE (i % 5) - 2 END, round((i % 13 - 6)::numeric / 8, 3),
+       CASE WHEN i % 4 = 0 THEN NULL ELSE (i % 9 - 4) / 2.0 END, (i % 3 - 1)
+FROM generate_series(1, 400) i;
+INSERT INTO eng_sh (k, d, label, c, amt, w, i2) VALUES ('zero', '2024-01-01', 'a', 5, 1.5, 2, 1), ('zero', '2024-01-01', 'b', -5, -1.5, -2, -1);
+INSERT INTO eng_s SELECT k, d, label, c, amt, w, i2 FROM eng_sh WHERE seq <= 200 ORDER BY seq;
+INSERT INTO eng_s SELECT k, d, label, c, amt, w, i2 FROM eng_sh WHERE seq > 200 ORDER BY seq;
+CREATE VIEW eng_s_want AS
+  SELECT k, d, (array_agg(label ORDER BY seq))[1] AS label, sum(c) AS c, sum(amt) AS amt, sum(w) AS w, sum(i2)::int2 AS i2
+  FROM eng_sh GROUP BY k, d
+  HAVING NOT (coalesce(sum(c) = 0, false) AND coalesce(sum(amt) = 0, false) AND coalesce(sum(w) = 0, false) AND coalesce(sum(i2) = 0, false));
+SET mergetree.final = on;
+SELECT same_rows('SELECT * FROM eng_s', 'SELECT * FROM eng_s_want') AS summing_final;
+SELECT * FROM eng_s WHERE k = 'zero';
+RESET mergetree.final;
+SELECT mergetree.optimize('eng_s', final => true);
+SELECT same_rows('SELECT * FROM eng_s', 'SELECT * FROM eng_s_want') AS summing_optimized;
+-- A sum out of its column's range fails the merge with Postgres' error, naming the table.
+CREATE TABLE eng_so (k int, v int2) USING mergetree WITH (order_by = 'k', engine = 'summing(v)', background_merges = off);
+INSERT INTO eng_so VALUES (1, 32000);
+INSERT INTO eng_so VALUES (1, 1000);
+SELECT mergetree.optimize('eng_so', final => true);
+SELECT * FROM eng_so ORDER BY v;
+
+-- Collapsing: per key, ClickHouse's rule over the state (1) and cancel (-1) rows, with
+-- cancel rows arriving before and after their states; FINAL reads keep state rows only.
+CREATE TABLE eng_c (k int, v text, sign int2) USING mergetree
+  WITH (order_by = 'k', engine = 'collapsing(sign)', background_merges = off);
+CREATE TABLE eng_ch (seq bigserial, k int, v text, sign int2);
+INSERT INTO eng_ch (k, v, sign) SELECT i % 23, 'v' || (i % 4), CASE WHEN (i * 7) % 5 < 2 THEN -1 ELSE 1 END FROM generate_series(1, 300) i;
+INSERT INTO eng_c SELECT k, v, sign FROM eng_ch WHERE seq <= 100 ORDER BY seq;
+INSERT INTO eng_c SELECT k, v, sign FROM eng_ch WHERE seq > 100 AND seq <= 220 ORDER BY seq;
+INSERT INTO eng_c SELECT k, v, sign FROM eng_ch WHERE seq > 220 ORDER BY seq;
+CREATE FUNCTION eng_c_want(full_merge bool) RETURNS TABLE (k int, v text, sign int2) LANGUAGE sql AS $$
+  WITH g AS (SELECT k, count(*) FILTER (WHERE sign = 1) AS pos, count(*) FILTER (WHERE sign = -1) AS neg,
+                    (array_agg(sign ORDER BY seq DESC))[1] AS last_sign,
+                    max(seq) FILTER (WHERE sign = 1) AS last_pos, min(seq) FILTER (WHERE sign = -1) AS first_neg
+             FROM eng_ch GROUP BY k)
+  SELECT h.k, h.v, h.sign FROM eng_ch h JOIN g ON g.k = h.k
+  WHERE (g.last_sign = 1 OR g.pos <> g.neg)
+    AND ((g.pos >= g.neg AND h.seq = g.last_pos) OR (full_merge AND g.pos <= g.neg AND h.seq = g.first_neg)) $$;
+SET mergetree.final = on;
+SELECT same_rows('SELECT * FROM eng_c', 'SELECT * FROM eng_c_want(false)') AS collapsing_final,
+       (SELECT count(*) FROM eng_c) AS final_rows;
+RESET mergetree.final;
+SELECT mergetree.optimize('eng_c', final => true);
+SELECT same_rows('SELECT * FROM eng_c', 'SELECT * FROM eng_c_want(true)') AS collapsing_optimized;
+INSERT INTO eng_c VALUES (1, 'bad', 0);
+INSERT INTO eng_c VALUES (1, 'bad', NULL);
+
+-- Versioned collapsing: a cancel row cancels the state of its version whatever the
+-- order they arrive in; the version is the sort key's last column.
+CREATE TABLE eng_v (k int, ver int, v text, sign int4) USING mergetree
+  WITH (order_by = 'k', engine = 'versioned_collapsing(sign, ver)', background_merges = off);
+CREATE TABLE eng_vh (seq bigserial, k int, ver int, v text, sign int4);
+INSERT INTO eng_vh (k, ver, v, sign)
+SELECT i % 17, (i * 3) % 5, 'v' || (i % 17) || '_' || (i * 3) % 5, CASE WHEN (i * 11) % 7 < 3 THEN -1 ELSE 1 END FROM generate_series(1, 300) i;
+INSERT INTO eng_v SELECT k, ver, v, sign FROM eng_vh WHERE seq % 3 = 0 ORDER BY seq;
+INSERT INTO eng_v SELECT k, ver, v, sign FROM eng_vh WHERE seq % 3 = 1 ORDER BY seq;
+INSERT INTO eng_v SELECT k, ver, v, sign FROM eng_vh WHERE seq % 3 = 2 ORDER BY seq;
+CREATE VIEW eng_v_want AS
+  SELECT k, ver, v, sign(n)::int4 AS sign FROM (SELECT k, ver, v, sum(sign) AS n FROM eng_vh GROUP BY k, ver, v) g, generate_series(1, abs(n));
+SET mergetree.final = on;
+SELECT same_rows('SELECT * FROM eng_v', 'SELECT * FROM eng_v_want') AS versioned_final;
+RESET mergetree.final;
+SELECT mergetree.optimize('eng_v', final => true);
+SELECT same_rows('SELECT * FROM eng_v', 'SELECT * FROM eng_v_want') AS versioned_optimized;
+
+-- Random differential runs: random batches into an engine table and its heap reference,
+-- merges and optimize(final) in between, FINAL read checked after every step. Returns
+-- the steps whose read differed (none).
+CREATE FUNCTION eng_random(steps int, seed float8) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE bad int := 0; n int;
+BEGIN
+  PERFORM setseed(seed);
+  TRUNCATE eng_r, eng_rh, eng_s, eng_sh, eng_c, eng_ch;
+  FOR step IN 1..steps LOOP
+    n := 1 + (random() * 40)::int;
+    INSERT INTO eng_rh (k, v, ver, del)
+      SELECT (random() * 15)::int, md5(random()::text), (random() * 4)::int, random() < 0.15 FROM generate_series(1, n);
+    INSERT INTO eng_r SELECT k, v, ver, del FROM (SELECT * FROM eng_rh ORDER BY seq DESC LIMIT n) b ORDER BY seq;
+    INSERT INTO eng_sh (k, d, label, c, amt, w, i2)
+      SELECT 'k' || (random() * 6)::int, date '2024-01-01', md5(random()::text), (random() * 6)::int - 3, (random() * 8)::int / 4.0, 0, 0
+      FROM generate_series(1, n);
+    INSERT INTO eng_s SELECT k, d, label, c, amt, w, i2 FROM (SELECT * FROM eng_sh ORDER BY seq DESC LIMIT n) b ORDER BY seq;
+    INSERT INTO eng_ch (k, v, sign) SELECT (random() * 10)::int, 'x', CASE WHEN random() < 0.4 THEN -1 ELSE 1 END FROM generate_series(1, n);
+    INSERT INTO eng_c SELECT k, v, sign FROM (SELECT * FROM eng_ch ORDER BY seq DESC LIMIT n) b ORDER BY seq;
+    IF random() < 0.3 THEN PERFORM mergetree.optimize('eng_r'), mergetree.optimize('eng_s'), mergetree.optimize('eng_c'); END IF;
+    IF random() < 0.1 THEN
+      PERFORM mergetree.optimize('eng_r', final => true), mergetree.optimize('eng_s', final => true);
+    END IF;
+    SET LOCAL mergetree.final = on;
+    IF NOT same_rows('SELECT * FROM eng_r', 'SELECT * FROM eng_r_want') THEN bad := bad + 1; END IF;
+    IF NOT same_rows('SELECT * FROM eng_s', 'SELECT * FROM eng_s_want') THEN bad := bad + 1; END IF;
+    IF NOT same_rows('SELECT * FROM eng_c', 'SELECT * FROM eng_c_want(false)') THEN bad := bad + 1; END IF;
+    SET LOCAL mergetree.final = off;
+  END LOOP;
+  RETURN bad;
+END $$;
+SELECT eng_random(40, 0.25) AS differing_steps;
+SELECT eng_random(40, -0.5) AS differing_steps;
+
+-- Options: checked at CREATE, shown by \d+, followed by renames, kept from drops.
+\d+ eng_v
+ALTER TABLE eng_r RENAME COLUMN ver TO version;
+SELECT reloptions FROM pg_class WHERE oid = 'eng_r'::regclass;
+ALTER TABLE eng_r DROP COLUMN del;
+ALTER TABLE eng_r SET (engine = 'replacing');
+CREATE TABLE eng_bad (k int, s text) USING mergetree WITH (order_by = 'k', engine = 'collapsing(s)');
+CREATE TABLE eng_bad (k int, s int) USING mergetree WITH (order_by = 'k', engine = 'collapsing(k)');
+CREATE TABLE eng_bad (k int, s int) USING mergetree WITH (order_by = 'k', engine = 'replacingmergetree(s, s)');
+CREATE TABLE eng_bad (k int, s text) USING mergetree WITH (order_by = 'k', engine = 'summing(s)');
+CREATE TABLE eng_bad (k int, s numeric) USING mergetree WITH (order_by = 'k', engine = 'replacing(s)');
+CREATE TABLE eng_bad (k int, s int) USING mergetree WITH (order_by = 'k', engine = 'versioned_collapsing(s)');
+CREATE TABLE eng_bad (k int, s int) USING mergetree WITH (order_by = 'k', engine = 'summing(nope)');
+CREATE TABLE eng_bad (k int, s int) USING mergetree WITH (engine = 'summing');
+CREATE TABLE eng_bad (k int, s int, t text) USING mergetree WITH (order_by = 'k', engine = 'VersionedCollapsingMergeTree(s, t)');
+CREATE TABLE eng_bad (k int, s int) USING mergetree WITH (order_by = 'k', final = on);
+CREATE TABLE eng_ok (k int, s int) USING mergetree WITH (order_by = 'k', engine = 'SummingMergeTree((s))');
+SELECT reloptions FROM pg_class WHERE oid = 'eng_ok'::regclass;
+
+SET client_min_messages = warning;
+DROP TABLE eng_r, eng_rh, eng_rn, eng_rnh, eng_s, eng_sh, eng_so, eng_c, eng_ch, eng_v, eng_vh, eng_ok CASCADE;
+RESET client_min_messages;
+SELECT orphan_parts();
+SET client_min_messages = warning;
+DROP SCHEMA engines CASCADE;
+RESET client_min_messages;
+RESET search_path;

@@ -1,0 +1,129 @@
+//! FINAL reads (ClickHouse's `SELECT ... FINAL`): the rows the table would hold if every
+//! partition had been merged by optimize(final). Per partition, its parts and the
+//! transaction's buffered rows of it go through one k-way merge, reduced by the table's
+//! engine as a FINAL read does (`Mode::Read`). The result stands in for the parts the way
+//! buffered rows do, so the row emitter, the aggregation node and metadata answers all
+//! read it, and the query's filters apply after the merge: a filter on a non-key column
+//! must not pick an older version of a row that a newer one replaced.
+//!
+//! The merged rows are held in memory for the statement (a latest-state table's rows, not
+//! a raw event stream's, are what FINAL is for).
+
+use crate::catalog::PartRow;
+use crate::datum::TablePlan;
+use crate::options::TableOptions;
+use crate::storage::blob::PageStore;
+use crate::storage::part_cache;
+use crate::write::flush::{sort_key, sort_rows};
+use crate::write::merge::{merge_keys, EngineMerge};
+use mergetree::merge::algorithm::Mode;
+use mergetree::merge::part_run::PartRun;
+use mergetree::merge::{Merger, RunSource};
+use mergetree::{ColumnData, ColumnType};
+use pgrx::pg_sys;
+
+/// Rows the merge hands over at a time.
+const BATCH_ROWS: usize = 65536;
+
+/// A merge input with each row's row id as a last column.
+enum Run {
+    Part { run: PartRun<PageStore>, next_id: u64 },
+    Rows(Option<Vec<ColumnData>>),
+}
+
+impl RunSource for Run {
+    fn next_batch(&mut self) -> mergetree::Result<Option<Vec<ColumnData>>> {
+        match self {
+            Run::Part { run, next_id } => Ok(run.next_batch()?.map(|mut batch| {
+                let n = batch.first().map_or(0, ColumnData::len) as u64;
+                batch.push(ids((*next_id..*next_id + n).collect()));
+                *next_id += n;
+                batch
+            })),
+            Run::Rows(rows) => Ok(rows.take()),
+        }
+    }
+}
+
+fn ids(values: Vec<u64>) -> ColumnData {
+    let mut c = ColumnData::new(ColumnType::Fixed { width: 8 });
+    values.iter().for_each(|v| c.push(&v.to_le_bytes()));
+    c
+}
+
+/// A partition's value, its parts and its buffered rows (indexes).
+type Group<'a> = (Option<Vec<u8>>, Vec<&'a PartRow>, Vec<u32>);
+
+fn group_of(value: &Option<Vec<u8>>, groups: &mut Vec<Group>) -> usize {
+    match groups.iter().position(|g| g.0 == *value) {
+        Some(i) => i,
+        None => {
+            groups.push((value.clone(), Vec::new(), Vec::new()));
+            groups.len() - 1
+        }
+    }
+}
+
+/// The FINAL rows of `parts` and the `buffered` rows (plan columns, row ids; `partitions`:
+/// each buffered row's partition value), with their row ids: per partition in the order
+/// partitions first appear, each in sort key order.
+///
+/// # Safety
+/// `rel` is open; `parts` are visible to the scan's snapshot.
+pub unsafe fn final_rows(
+    rel: pg_sys::Relation,
+    table: &str,
+    plan: &TablePlan,
+    options: &TableOptions,
+    parts: &[PartRow],
+    buffered: Option<(Vec<ColumnData>, Vec<u64>)>,
+    partitions: &[Option<Vec<u8>>],
+) -> (Vec<ColumnData>, Vec<u64>) {
+    // Partitions, in the order they first appear; parts by block number within each.
+    let mut groups: Vec<Group> = Vec::new();
+    for p in parts {
+        let g = group_of(&p.partition_value, &mut groups);
+        groups[g].1.push(p);
+    }
+    for (i, value) in partitions.iter().enumerate() {
+        let g = group_of(value, &mut groups);
+        groups[g].2.push(i as u32);
+    }
+    let cols = crate::datum::read_columns(plan);
+    let keys = merge_keys(plan, options);
+    let key = sort_key(plan, options);
+    let mut out: Vec<ColumnData> = plan.columns.iter().map(|c| ColumnData::new(c.ty)).collect();
+    out.push(ColumnData::new(ColumnType::Fixed { width: 8 }));
+    for (_, mut group_parts, rows) in groups {
+        group_parts.sort_by_key(|p| p.min_block);
+        let mut runs: Vec<Run> = group_parts
+            .iter()
+            .map(|p| Run::Part { run: PartRun::new(part_cache::open(rel, p).unwrap_or_else(|e| crate::error::report(table, e)), cols.clone()), next_id: p.first_row as u64 })
+            .collect();
+        if let Some((bcols, bids)) = buffered.as_ref().filter(|_| !rows.is_empty()) {
+            // The buffered rows of this partition, sorted as a part would be: the newest run.
+            let mut batch: Vec<ColumnData> = bcols.iter().map(|c| c.take(&rows)).collect();
+            let perm = sort_rows(plan, &batch, &key);
+            batch = batch.iter().map(|c| c.take(&perm)).collect();
+            batch.push(ids(perm.iter().map(|&i| bids[rows[i as usize] as usize]).collect()));
+            runs.push(Run::Rows(Some(batch)));
+        }
+        let opaque = crate::write::merge::opaque_keys(plan, &keys, runs.len());
+        let mut merger = Merger::new(runs, keys.clone(), plan.columns.len() + 1, opaque).unwrap_or_else(|e| crate::error::report(table, e));
+        let mut engine = EngineMerge::new(plan, options, &keys, Mode::Read).expect("FINAL reads are for tables with an engine");
+        while let Some(batch) = merger.next_batch(BATCH_ROWS).unwrap_or_else(|e| crate::error::report(table, e)) {
+            pgrx::check_for_interrupts!();
+            for (o, c) in out.iter_mut().zip(engine.push(batch).unwrap_or_else(|e| crate::write::merge::report_engine(table, e))) {
+                o.append(&c);
+            }
+        }
+        if let Some(last) = engine.finish().unwrap_or_else(|e| crate::write::merge::report_engine(table, e)) {
+            for (o, c) in out.iter_mut().zip(last) {
+                o.append(&c);
+            }
+        }
+    }
+    let id_col = out.pop().expect("the row id column");
+    let row_ids = (0..id_col.len()).map(|i| u64::from_le_bytes(id_col.value(i).try_into().expect("8-byte row id"))).collect();
+    (out, row_ids)
+}
