@@ -154,13 +154,15 @@ SELECT mergetree.optimize('eng_v', final => true);
 SELECT same_rows('SELECT * FROM eng_v', 'SELECT * FROM eng_v_want') AS versioned_optimized;
 
 -- Random differential runs: random batches into an engine table and its heap reference,
--- merges and optimize(final) in between, FINAL read checked after every step. Returns
--- the steps whose read differed (none).
-CREATE FUNCTION eng_random(steps int, seed float8) RETURNS int LANGUAGE plpgsql AS $$
-DECLARE bad int := 0; n int;
+-- each step its own transaction, merges and optimize(final) in between, FINAL reads
+-- checked after every step; eng_log counts the steps whose reads differed (none).
+CREATE TABLE eng_log (step int, ok bool);
+CREATE PROCEDURE eng_random(steps int, seed float8, optimize bool DEFAULT true) LANGUAGE plpgsql AS $$
+DECLARE n int;
 BEGIN
   PERFORM setseed(seed);
-  TRUNCATE eng_r, eng_rh, eng_s, eng_sh, eng_c, eng_ch;
+  TRUNCATE eng_r, eng_rh, eng_s, eng_sh, eng_c, eng_ch, eng_log;
+  COMMIT;
   FOR step IN 1..steps LOOP
     n := 1 + (random() * 40)::int;
     INSERT INTO eng_rh (k, v, ver, del)
@@ -170,22 +172,58 @@ BEGIN
       SELECT 'k' || (random() * 6)::int, date '2024-01-01', md5(random()::text), (random() * 6)::int - 3, (random() * 8)::int / 4.0, 0, 0
       FROM generate_series(1, n);
     INSERT INTO eng_s SELECT k, d, label, c, amt, w, i2 FROM (SELECT * FROM eng_sh ORDER BY seq DESC LIMIT n) b ORDER BY seq;
-    INSERT INTO eng_ch (k, v, sign) SELECT (random() * 10)::int, 'x', CASE WHEN random() < 0.4 THEN -1 ELSE 1 END FROM generate_series(1, n);
+    -- Collapsing data as applications write it: each key's rows alternate state, cancel,
+    -- state... (with rows that break it, results depend on which parts merged first, in
+    -- ClickHouse too).
+    INSERT INTO eng_ch (k, v, sign)
+      SELECT k, 'x', CASE WHEN ((SELECT count(*) FROM eng_ch h WHERE h.k = g.k) + row_number() OVER (PARTITION BY k ORDER BY i)) % 2 = 1 THEN 1 ELSE -1 END
+      FROM (SELECT i, (random() * 10)::int AS k FROM generate_series(1, n) i) g ORDER BY i;
     INSERT INTO eng_c SELECT k, v, sign FROM (SELECT * FROM eng_ch ORDER BY seq DESC LIMIT n) b ORDER BY seq;
-    IF random() < 0.3 THEN PERFORM mergetree.optimize('eng_r'), mergetree.optimize('eng_s'), mergetree.optimize('eng_c'); END IF;
-    IF random() < 0.1 THEN
-      PERFORM mergetree.optimize('eng_r', final => true), mergetree.optimize('eng_s', final => true);
+    COMMIT;
+    IF optimize AND random() < 0.3 THEN PERFORM mergetree.optimize('eng_r'), mergetree.optimize('eng_s'), mergetree.optimize('eng_c'); END IF;
+    IF optimize AND random() < 0.1 THEN
+      PERFORM mergetree.optimize('eng_r', final => true), mergetree.optimize('eng_s', final => true), mergetree.optimize('eng_c', final => true);
     END IF;
+    COMMIT;
     SET LOCAL mergetree.final = on;
-    IF NOT same_rows('SELECT * FROM eng_r', 'SELECT * FROM eng_r_want') THEN bad := bad + 1; END IF;
-    IF NOT same_rows('SELECT * FROM eng_s', 'SELECT * FROM eng_s_want') THEN bad := bad + 1; END IF;
-    IF NOT same_rows('SELECT * FROM eng_c', 'SELECT * FROM eng_c_want(false)') THEN bad := bad + 1; END IF;
-    SET LOCAL mergetree.final = off;
+    INSERT INTO eng_log VALUES (step, same_rows('SELECT * FROM eng_r', 'SELECT * FROM eng_r_want')
+                                   AND same_rows('SELECT * FROM eng_s', 'SELECT * FROM eng_s_want')
+                                   AND same_rows('SELECT * FROM eng_c', 'SELECT * FROM eng_c_want(false)'));
+    COMMIT;
   END LOOP;
-  RETURN bad;
 END $$;
-SELECT eng_random(40, 0.25) AS differing_steps;
-SELECT eng_random(40, -0.5) AS differing_steps;
+CREATE VIEW eng_result AS
+  SELECT count(*) AS steps, count(*) FILTER (WHERE NOT ok) AS differing,
+         (SELECT count(*) FROM mergetree.parts WHERE table_name IN ('eng_r'::regclass, 'eng_s'::regclass, 'eng_c'::regclass)) < count(*) AS merged
+  FROM eng_log;
+CALL eng_random(40, 0.25);
+SELECT * FROM eng_result;
+CALL eng_random(40, -0.5);
+SELECT * FROM eng_result;
+-- Again with the merge workers racing the inserts and reads.
+ALTER TABLE eng_r SET (background_merges = on);
+ALTER TABLE eng_s SET (background_merges = on);
+ALTER TABLE eng_c SET (background_merges = on);
+ALTER SYSTEM SET mergetree.background_merges = on;
+SELECT pg_reload_conf();
+CALL eng_random(60, 0.75, optimize => false);
+SELECT steps, differing FROM eng_result;
+CREATE FUNCTION eng_settled(t regclass, n int) RETURNS bool LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1..600 LOOP
+    IF (SELECT count(*) FROM mergetree.parts WHERE table_name = t) <= n THEN RETURN true; END IF;
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+  RETURN false;
+END $$;
+SELECT eng_settled('eng_r', 3) AND eng_settled('eng_s', 3) AND eng_settled('eng_c', 3) AS settled;
+SET mergetree.final = on;
+SELECT same_rows('SELECT * FROM eng_r', 'SELECT * FROM eng_r_want') AS replacing_merged,
+       same_rows('SELECT * FROM eng_s', 'SELECT * FROM eng_s_want') AS summing_merged,
+       same_rows('SELECT * FROM eng_c', 'SELECT * FROM eng_c_want(false)') AS collapsing_merged;
+RESET mergetree.final;
+ALTER SYSTEM RESET mergetree.background_merges;
+SELECT pg_reload_conf();
 
 -- Options: checked at CREATE, shown by \d+, followed by renames, kept from drops.
 \d+ eng_v
