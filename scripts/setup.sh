@@ -10,7 +10,8 @@ export PGRX_HOME=${PGRX_HOME:-/var/tmp/pg_mergetree/pgrx}
 
 need_pkgs=()
 # postgresql-15-partman: tests/system/t_tools.sh checks pg_partman creates mergetree partitions.
-for p in postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-partman libclang-dev clang sudo make pkg-config; do
+# postgresql-15-hll, -tdigest: pg_test/sql/engines.sql keeps their states in aggregating tables.
+for p in postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-partman postgresql-$PG_MAJOR-hll postgresql-$PG_MAJOR-tdigest libclang-dev clang sudo make pkg-config; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if ((${#need_pkgs[@]})); then

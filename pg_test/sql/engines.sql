@@ -153,6 +153,70 @@ RESET mergetree.final;
 SELECT mergetree.optimize('eng_v', final => true);
 SELECT same_rows('SELECT * FROM eng_v', 'SELECT * FROM eng_v_want') AS versioned_optimized;
 
+-- Aggregating: columns of aggregate states combined by the function the table names
+-- (hll_union; tdigest_union through an immutable two-argument wrapper), and sum, min,
+-- max, any. Answers equal aggregating the raw rows (hll exactly: a union of sketches is
+-- the sketch of the union).
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS hll;
+CREATE EXTENSION IF NOT EXISTS tdigest;
+RESET client_min_messages;
+CREATE FUNCTION eng_td_union(a tdigest, b tdigest) RETURNS tdigest LANGUAGE sql IMMUTABLE AS 'SELECT tdigest_union(a, b)';
+CREATE TABLE eng_raw (k text, u int, x float8, at date);
+INSERT INTO eng_raw SELECT 'k' || (i % 7), (i * 7919) % 3000, (i % 997) / 4.0, date '2024-01-01' + i % 40 FROM generate_series(1, 30000) i;
+CREATE TABLE eng_a (k text, users hll, lat tdigest, n int8, total float8, hi float8, first_day date, last_day date, tag text) USING mergetree
+  WITH (order_by = 'k', background_merges = off,
+        engine = 'aggregating(users: hll_union, lat: eng_td_union, n: sum, total: sum, hi: max, first_day: min, last_day: max, tag: any)');
+SELECT reloptions FROM pg_class WHERE oid = 'eng_a'::regclass;
+-- Six loads of pre-aggregated states (as a materialized view would write them).
+SELECT format($q$INSERT INTO eng_a SELECT k, hll_add_agg(hll_hash_integer(u)), tdigest(x, 100), count(*), sum(x), max(x), min(at), max(at),
+                 CASE WHEN %s = 0 THEN NULL ELSE 'load%s' END
+               FROM eng_raw WHERE u %% 6 = %s GROUP BY k$q$, i, i, i) FROM generate_series(0, 5) i \gexec
+-- Each key's one row, with the digest's median through tdigest's own aggregate.
+CREATE VIEW eng_a_answer AS
+  SELECT k, count(*) AS rows, max(hll_cardinality(users))::int AS users, max(tdigest_count(lat)) AS lat_n,
+         round(tdigest_percentile(lat, 0.5)::numeric, 0) AS p50, max(n) AS n, max(total) AS total, max(hi) AS hi,
+         max(first_day) AS first_day, max(last_day) AS last_day, max(tag) AS tag FROM eng_a GROUP BY k;
+CREATE VIEW eng_a_want AS
+  SELECT k, 1::int8 AS rows, hll_cardinality(hll_add_agg(hll_hash_integer(u)))::int AS users, count(*) AS lat_n,
+         round(percentile_cont(0.5) WITHIN GROUP (ORDER BY x)::numeric, 0) AS p50, count(*) AS n, sum(x) AS total, max(x) AS hi,
+         min(at) AS first_day, max(at) AS last_day, 'load1'::text AS tag FROM eng_raw GROUP BY k;
+SELECT count(*) AS raw_rows FROM eng_a;
+SET mergetree.final = on;
+SELECT same_rows('SELECT * FROM eng_a_answer', 'SELECT * FROM eng_a_want') AS aggregating_final;
+RESET mergetree.final;
+SELECT mergetree.optimize('eng_a', final => true);
+SELECT same_rows('SELECT * FROM eng_a_answer', 'SELECT * FROM eng_a_want') AS aggregating_optimized, count(*) AS merged_rows FROM eng_a;
+-- The functions stay while the table needs them; a wrong one is refused at CREATE.
+DROP FUNCTION eng_td_union(tdigest, tdigest);
+CREATE FUNCTION eng_plus(a int, b int) RETURNS int LANGUAGE sql AS 'SELECT a + b';
+CREATE TABLE eng_bad (k int, s int) USING mergetree WITH (order_by = 'k', engine = 'aggregating(s: eng_plus)');
+CREATE TABLE eng_bad (k int, s text) USING mergetree WITH (order_by = 'k', engine = 'aggregating(s: nope)');
+CREATE TABLE eng_bad (k int, s text) USING mergetree WITH (order_by = 'k', engine = 'aggregating(s: sum)');
+CREATE TABLE eng_bad (k int, s text) USING mergetree WITH (order_by = 'k', engine = 'aggregating(s)');
+CREATE TABLE eng_bad (k int, s int) USING mergetree WITH (order_by = 'k', engine = 'aggregating(k: max)');
+-- A table owned by a role other than the function's owner (and not a superuser) may
+-- not name it: merges would run another role's code as the table's owner.
+CREATE ROLE eng_owner;
+CREATE ROLE eng_other;
+GRANT CREATE, USAGE ON SCHEMA engines TO eng_owner;
+CREATE FUNCTION eng_plus2(a int, b int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a + b';
+ALTER FUNCTION eng_plus2(int, int) OWNER TO eng_other;
+SET ROLE eng_owner;
+CREATE TABLE eng_bad (k int, s int) USING mergetree WITH (order_by = 'k', engine = 'aggregating(s: eng_plus2)');
+CREATE FUNCTION eng_plus3(a int, b int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a + b';
+CREATE TABLE eng_own (k int, s int) USING mergetree WITH (order_by = 'k', engine = 'aggregating(s: eng_plus3)', background_merges = off);
+INSERT INTO eng_own VALUES (1, 1), (1, 2);
+INSERT INTO eng_own VALUES (1, 3), (2, 5);
+SET mergetree.final = on;
+SELECT * FROM eng_own ORDER BY k;
+RESET mergetree.final;
+RESET ROLE;
+DROP TABLE eng_own;
+DROP FUNCTION eng_plus2(int, int), engines.eng_plus3(int, int);
+REVOKE ALL ON SCHEMA engines FROM eng_owner;
+DROP ROLE eng_owner, eng_other;
+
 -- Random differential runs: random batches into an engine table and its heap reference,
 -- each step its own transaction, merges and optimize(final) in between, FINAL reads
 -- checked after every step; eng_log counts the steps whose reads differed (none).
@@ -245,7 +309,7 @@ CREATE TABLE eng_ok (k int, s int) USING mergetree WITH (order_by = 'k', engine 
 SELECT reloptions FROM pg_class WHERE oid = 'eng_ok'::regclass;
 
 SET client_min_messages = warning;
-DROP TABLE eng_r, eng_rh, eng_rn, eng_rnh, eng_s, eng_sh, eng_so, eng_c, eng_ch, eng_v, eng_vh, eng_ok CASCADE;
+DROP TABLE eng_r, eng_rh, eng_rn, eng_rnh, eng_s, eng_sh, eng_so, eng_c, eng_ch, eng_v, eng_vh, eng_ok, eng_a, eng_raw CASCADE;
 RESET client_min_messages;
 SELECT orphan_parts();
 SET client_min_messages = warning;

@@ -7,7 +7,7 @@ use super::split_identifiers;
 use crate::datum::TablePlan;
 use crate::error::{raise, raise_with_hint};
 use crate::ffi::quote_ident;
-use mergetree::merge::algorithm::{SumKind, TableEngine};
+use mergetree::merge::algorithm::{Combine, SumKind, TableEngine};
 use mergetree::SortKind;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -22,9 +22,14 @@ pub enum Engine {
     Summing { columns: Vec<String> },
     Collapsing { sign: String },
     VersionedCollapsing { sign: String, version: String },
+    /// (column, how): sum, min, max, any, or a function `(state, state) -> state`.
+    Aggregating { columns: Vec<(String, String)> },
 }
 
-const ENGINES: &str = "mergetree, replacing[(version[, is_deleted])], summing[(column, ...)], collapsing(sign), versioned_collapsing(sign, version)";
+const ENGINES: &str = "mergetree, replacing[(version[, is_deleted])], summing[(column, ...)], aggregating(column: function, ...), collapsing(sign), versioned_collapsing(sign, version)";
+
+/// Aggregating's combinations the engine computes itself.
+const BUILTIN: [&str; 4] = ["sum", "min", "max", "any"];
 
 fn bad(table: &str, v: &str, why: &str) -> ! {
     raise_with_hint(
@@ -38,16 +43,20 @@ impl Engine {
     /// Parses `name[(args)]`; ClickHouse's names (`ReplacingMergeTree`) are accepted too.
     pub fn parse(table: &str, v: &str) -> Engine {
         let v_trim = v.trim();
-        let (name, args) = match v_trim.split_once('(') {
+        let (name, inner) = match v_trim.split_once('(') {
             Some((n, rest)) => {
                 let Some(inner) = rest.trim_end().strip_suffix(')') else { bad(table, v, "unbalanced parentheses") };
                 // summing((a, b)) as ClickHouse writes it.
                 let inner = inner.trim();
-                let inner = inner.strip_prefix('(').and_then(|i| i.strip_suffix(')')).unwrap_or(inner);
-                (n.trim(), split_identifiers(table, "engine", inner))
+                (n.trim(), inner.strip_prefix('(').and_then(|i| i.strip_suffix(')')).unwrap_or(inner))
             }
-            None => (v_trim, Vec::new()),
+            None => (v_trim, ""),
         };
+        let lower = name.to_ascii_lowercase();
+        if lower == "aggregating" || lower == "aggregatingmergetree" {
+            return Engine::Aggregating { columns: Self::combinations(table, v, inner) };
+        }
+        let args = split_identifiers(table, "engine", inner);
         let name = name.to_ascii_lowercase().replace('_', "");
         let name = name.strip_suffix("mergetree").filter(|n| !n.is_empty()).unwrap_or(&name);
         let shown = v_trim.split('(').next().unwrap_or_default().trim();
@@ -74,13 +83,30 @@ impl Engine {
                 count(2, 2);
                 Engine::VersionedCollapsing { sign: args[0].clone(), version: args[1].clone() }
             }
-            "aggregating" => raise_with_hint(
-                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-                format!("engine \"aggregating\" of mergetree table \"{table}\" is not available yet"),
-                "Use summing for sums and counts, or aggregate the raw rows.".into(),
-            ),
             other => bad(table, v, &format!("unknown engine \"{other}\"")),
         }
+    }
+
+    /// Aggregating's `column: how, ...` entries.
+    fn combinations(table: &str, v: &str, inner: &str) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for entry in inner.split(',').filter(|e| !e.trim().is_empty()) {
+            let Some((col, how)) = entry.split_once(':') else { bad(table, v, &format!("\"{}\" is not \"column: function\"", entry.trim())) };
+            let cols = split_identifiers(table, "engine", col);
+            if cols.len() != 1 || how.trim().is_empty() {
+                bad(table, v, &format!("\"{}\" is not \"column: function\"", entry.trim()));
+            }
+            if out.iter().any(|(c, _)| *c == cols[0]) {
+                raise(PgSqlErrorCode::ERRCODE_DUPLICATE_COLUMN, format!("column \"{}\" appears more than once in option \"engine\" of mergetree table \"{table}\"", cols[0]));
+            }
+            let how = how.trim();
+            let lower = how.to_ascii_lowercase();
+            out.push((cols[0].clone(), if BUILTIN.contains(&lower.as_str()) { lower } else { how.to_string() }));
+        }
+        if out.is_empty() {
+            bad(table, v, "aggregating names no column to combine");
+        }
+        out
     }
 
     /// The option's text (column names quoted as needed), as `\d+` shows it.
@@ -94,6 +120,7 @@ impl Engine {
             Engine::Summing { columns } => format!("summing({})", list(&columns.iter().collect::<Vec<_>>())),
             Engine::Collapsing { sign } => format!("collapsing({})", list(&[sign])),
             Engine::VersionedCollapsing { sign, version } => format!("versioned_collapsing({})", list(&[sign, version])),
+            Engine::Aggregating { columns } => format!("aggregating({})", columns.iter().map(|(c, how)| format!("{}: {how}", quote_ident(c))).collect::<Vec<_>>().join(", ")),
         }
     }
 
@@ -105,6 +132,7 @@ impl Engine {
             Engine::Summing { columns } => columns.iter().collect(),
             Engine::Collapsing { sign } => vec![sign],
             Engine::VersionedCollapsing { sign, version } => vec![sign, version],
+            Engine::Aggregating { columns } => columns.iter().map(|(c, _)| c).collect(),
         }
     }
 
@@ -116,6 +144,15 @@ impl Engine {
             Engine::Summing { columns } => Engine::Summing { columns: columns.iter().map(&map).collect() },
             Engine::Collapsing { sign } => Engine::Collapsing { sign: map(sign) },
             Engine::VersionedCollapsing { sign, version } => Engine::VersionedCollapsing { sign: map(sign), version: map(version) },
+            Engine::Aggregating { columns } => Engine::Aggregating { columns: columns.iter().map(|(c, how)| (map(c), how.clone())).collect() },
+        }
+    }
+
+    /// Aggregating's columns combined by functions, with the function's text.
+    pub fn functions(&self) -> Vec<(&String, &String)> {
+        match self {
+            Engine::Aggregating { columns } => columns.iter().filter(|(_, how)| !BUILTIN.contains(&how.as_str())).map(|(c, how)| (c, how)).collect(),
+            _ => Vec::new(),
         }
     }
 
@@ -142,6 +179,22 @@ impl Engine {
             },
             Engine::Collapsing { sign } => TableEngine::Collapsing { sign: at(sign) },
             Engine::VersionedCollapsing { sign, .. } => TableEngine::VersionedCollapsing { sign: at(sign) },
+            Engine::Aggregating { columns } => TableEngine::Aggregating {
+                columns: columns
+                    .iter()
+                    .map(|(c, how)| {
+                        let i = at(c);
+                        let combine = match how.as_str() {
+                            "sum" => Combine::Sum(sum_kind(plan.columns[i].typid).expect("validated")),
+                            "min" => Combine::Min(min_max_kind(&plan.columns[i]).expect("validated")),
+                            "max" => Combine::Max(min_max_kind(&plan.columns[i]).expect("validated")),
+                            "any" => Combine::Any,
+                            _ => Combine::External,
+                        };
+                        (i, combine)
+                    })
+                    .collect(),
+            },
         })
     }
 
@@ -163,6 +216,97 @@ fn sum_kind(typid: pg_sys::Oid) -> Option<SumKind> {
     }
 }
 
+/// How min and max compare a column's values in the engine (numeric by value, text only
+/// under the C collation); None where only Postgres can.
+fn min_max_kind(c: &crate::datum::ColumnPlan) -> Option<SortKind> {
+    match c.sort {
+        SortKind::SignedInt | SortKind::Float | SortKind::Bytes => Some(c.sort),
+        _ if c.typid == pg_sys::NUMERICOID => Some(SortKind::Numeric),
+        _ => None,
+    }
+}
+
+/// The function `name(typ, typ)` returning `typ` that combines an aggregating column's
+/// states; raises when there is none, it is not immutable, or the table's owner may not
+/// trust or run it.
+pub fn combine_function(table: &str, column: &str, name: &str, typ: pg_sys::Oid, owner: pg_sys::Oid) -> pg_sys::Oid {
+    let cname = std::ffi::CString::new(name).unwrap_or_default();
+    // SAFETY: parses a name and looks up functions in the catalogs; the syscache tuple
+    // is released before return.
+    unsafe {
+        let names = pg_sys::stringToQualifiedNameList(cname.as_ptr());
+        let args = [typ, typ];
+        let f = pg_sys::LookupFuncName(names, 2, args.as_ptr(), true);
+        let tyname = std::ffi::CStr::from_ptr(pg_sys::format_type_be(typ)).to_string_lossy().into_owned();
+        if f == pg_sys::InvalidOid {
+            raise_with_hint(
+                PgSqlErrorCode::ERRCODE_UNDEFINED_FUNCTION,
+                format!("function {name}({tyname}, {tyname}) combining column \"{column}\" of mergetree table \"{table}\" does not exist"),
+                format!("Name a function that merges two states, e.g. hll_union for hll, or sum, min, max, any. Column \"{column}\" has type {tyname}."),
+            );
+        }
+        if pg_sys::get_func_rettype(f) != typ {
+            raise(PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH, format!("function {name} combining column \"{column}\" of mergetree table \"{table}\" must return {tyname}"));
+        }
+        if pg_sys::func_volatile(f) != pg_sys::PROVOLATILE_IMMUTABLE as std::ffi::c_char {
+            raise(
+                PgSqlErrorCode::ERRCODE_INVALID_FUNCTION_DEFINITION,
+                format!("function {name} combining column \"{column}\" of mergetree table \"{table}\" must be IMMUTABLE: merges apply it at any time"),
+            );
+        }
+        let tup = pg_sys::SearchSysCache1(pg_sys::SysCacheIdentifier::PROCOID as i32, f.into_datum().unwrap());
+        let fowner = if tup.is_null() { pg_sys::InvalidOid } else { (*pg_sys::heap_tuple_get_struct::<pg_sys::FormData_pg_proc>(tup)).proowner };
+        if !tup.is_null() {
+            pg_sys::ReleaseSysCache(tup);
+        }
+        // Merges run it as the table's owner: it must be the owner's or a superuser's.
+        if !(pg_sys::superuser_arg(fowner) || pg_sys::pg_proc_ownercheck(f, owner)) {
+            raise_with_hint(
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!("function {name} combining column \"{column}\" of mergetree table \"{table}\" is owned by a role the table's owner does not trust"),
+                "Use a function owned by the table's owner or by a superuser (as an extension's are).".into(),
+            );
+        }
+        if pg_sys::pg_proc_aclcheck(f, owner, pg_sys::ACL_EXECUTE as pg_sys::AclMode) != pg_sys::AclResult::ACLCHECK_OK {
+            raise(PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE, format!("the owner of mergetree table \"{table}\" may not execute function {name}"));
+        }
+        f
+    }
+}
+
+/// The option's text with combining functions schema-qualified (as stored: merges in
+/// background workers and restores by pg_dump resolve them without the creator's
+/// search_path).
+pub fn canonical(table: &str, engine: &Engine, plan: &TablePlan, owner: pg_sys::Oid) -> String {
+    match engine {
+        Engine::Aggregating { columns } => Engine::Aggregating {
+            columns: columns
+                .iter()
+                .map(|(c, how)| match (BUILTIN.contains(&how.as_str()), plan.index_of_name(c)) {
+                    (false, Some(i)) => (c.clone(), qualified_name(combine_function(table, c, how, plan.columns[i].typid, owner))),
+                    _ => (c.clone(), how.clone()),
+                })
+                .collect(),
+        }
+        .to_text(),
+        e => e.to_text(),
+    }
+}
+
+fn qualified_name(f: pg_sys::Oid) -> String {
+    // SAFETY: catalog lookups of an existing function; the strings are palloc'd copies.
+    unsafe {
+        let ns = pg_sys::get_namespace_name(pg_sys::get_func_namespace(f));
+        let name = pg_sys::get_func_name(f);
+        std::ffi::CStr::from_ptr(pg_sys::quote_qualified_identifier(ns, name)).to_string_lossy().into_owned()
+    }
+}
+
+/// The combining functions the engine names (for dependencies).
+pub fn function_oids(table: &str, engine: &Engine, plan: &TablePlan, owner: pg_sys::Oid) -> Vec<pg_sys::Oid> {
+    engine.functions().into_iter().filter_map(|(c, how)| plan.index_of_name(c).map(|i| combine_function(table, c, how, plan.columns[i].typid, owner))).collect()
+}
+
 /// Plan columns summing adds: those named, else every numeric one outside `order_by`.
 fn summed(plan: &TablePlan, order_by: &[String], named: &[String]) -> Vec<usize> {
     if named.is_empty() {
@@ -173,7 +317,7 @@ fn summed(plan: &TablePlan, order_by: &[String], named: &[String]) -> Vec<usize>
 }
 
 /// Checks the engine against the table's columns; raises a clear error on a problem.
-pub fn validate(table: &str, engine: &Engine, order_by: &[String], plan: &TablePlan) {
+pub fn validate(table: &str, engine: &Engine, order_by: &[String], plan: &TablePlan, owner: pg_sys::Oid) {
     if *engine == Engine::Plain {
         return;
     }
@@ -249,6 +393,21 @@ pub fn validate(table: &str, engine: &Engine, order_by: &[String], plan: &TableP
             }
         }
         Engine::Collapsing { sign } => small_int(sign, "sign"),
+        Engine::Aggregating { columns } => {
+            for (c, how) in columns {
+                let i = column(c, "combined");
+                not_key(c, "combined");
+                let col = &plan.columns[i];
+                match how.as_str() {
+                    "sum" if sum_kind(col.typid).is_none() => wrong_type(c, i, "sum", "smallint, integer, bigint, real, double precision or numeric"),
+                    "min" | "max" if min_max_kind(col).is_none() => wrong_type(c, i, how, "of a type the engine orders (integers, floats, numeric, dates and times, uuid, text under the C collation)"),
+                    "sum" | "min" | "max" | "any" => {}
+                    f => {
+                        combine_function(table, c, f, col.typid, owner);
+                    }
+                }
+            }
+        }
         Engine::VersionedCollapsing { sign, version } => {
             small_int(sign, "sign");
             let i = column(version, "version");

@@ -69,9 +69,15 @@ pub unsafe fn record_dependencies(rel: pg_sys::Relation, opts: &TableOptions, re
             pg_sys::deleteDependencyRecordsForClass(rc, relid, pg_sys::OperatorRelationId, pg_sys::DependencyType::DEPENDENCY_NORMAL as _);
             pg_sys::deleteDependencyRecordsForSpecific(rc, relid, pg_sys::DependencyType::DEPENDENCY_NORMAL as _, rc, relid);
         }
-        let Some(text) = &opts.partition_by else { return };
-        let expr = partition::analyze(rel, &crate::ffi::relname(rel), text);
         let me = pg_sys::ObjectAddress { classId: rc, objectId: relid, objectSubId: 0 };
+        // An aggregating engine's combining functions cannot be dropped from under it.
+        let table = crate::ffi::relname(rel);
+        for f in super::function_oids(&table, &opts.engine, &crate::datum::table_plan(rel), (*(*rel).rd_rel).relowner) {
+            let referenced = pg_sys::ObjectAddress { classId: pg_sys::ProcedureRelationId, objectId: f, objectSubId: 0 };
+            pg_sys::recordDependencyOn(&me, &referenced, pg_sys::DependencyType::DEPENDENCY_NORMAL);
+        }
+        let Some(text) = &opts.partition_by else { return };
+        let expr = partition::analyze(rel, &table, text);
         // Columns the expression uses are recorded as depending on the table (the
         // harmless direction: Postgres ignores it when the table is dropped); dropping
         // one is refused by `check_column_drop` with a message naming the option.

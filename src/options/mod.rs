@@ -7,7 +7,7 @@ mod engine;
 mod follow;
 mod reloptions;
 
-pub use engine::Engine;
+pub use engine::{canonical as canonical_engine, combine_function, function_oids, Engine};
 pub use follow::{check_column_drop, deparse_partition, record_dependencies, RenameTracker};
 pub use reloptions::{for_relation, rewrite, store, stored_defs, unquote, PENDING};
 
@@ -332,7 +332,8 @@ pub unsafe fn validate(rel: pg_sys::Relation, table: &str, o: &TableOptions, pla
             );
         }
     }
-    engine::validate(table, &o.engine, &o.order_by, plan);
+    // SAFETY: rel is open.
+    engine::validate(table, &o.engine, &o.order_by, plan, unsafe { (*(*rel).rd_rel).relowner });
     if o.final_reads && o.engine == Engine::Plain {
         raise_with_hint(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,

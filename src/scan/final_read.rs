@@ -110,7 +110,10 @@ pub unsafe fn final_rows(
         }
         let opaque = crate::write::merge::opaque_keys(plan, &keys, runs.len());
         let mut merger = Merger::new(runs, keys.clone(), plan.columns.len() + 1, opaque).unwrap_or_else(|e| crate::error::report(table, e));
-        let mut engine = EngineMerge::new(plan, options, &keys, Mode::Read).expect("FINAL reads are for tables with an engine");
+        // SAFETY: per the caller.
+        let Some(mut engine) = (unsafe { EngineMerge::new(rel, plan, options, &keys, Mode::Read) }) else {
+            crate::error::report(table, mergetree::Error::Invalid("FINAL read of a table without an engine".into()))
+        };
         while let Some(batch) = merger.next_batch(BATCH_ROWS).unwrap_or_else(|e| crate::error::report(table, e)) {
             pgrx::check_for_interrupts!();
             for (o, c) in out.iter_mut().zip(engine.push(batch).unwrap_or_else(|e| crate::write::merge::report_engine(table, e))) {

@@ -11,7 +11,7 @@ use crate::storage::blob::PageWriter;
 use crate::storage::part_cache;
 use crate::storage::spill::SpillFile;
 use super::progress::Progress;
-use mergetree::merge::algorithm::{Collapser, GroupStarts, KeyEq, Mode};
+use mergetree::merge::algorithm::{Collapser, Combiner, GroupStarts, KeyEq, Mode, NoCombiner};
 use mergetree::merge::part_run::PartRun;
 use mergetree::merge::plan::stream_layout;
 use mergetree::merge::selector::{self, Candidate, SelectorSettings};
@@ -117,24 +117,40 @@ pub struct EngineMerge<'a> {
     starts: GroupStarts,
     collapser: Collapser,
     keys: OpaqueKeys<'a>,
+    combiner: Option<super::combine::FunctionCombiner<'a>>,
 }
 
 impl<'a> EngineMerge<'a> {
     /// None for a table without an engine.
-    pub fn new(plan: &'a TablePlan, options: &TableOptions, keys: &[MergeKey], mode: Mode) -> Option<Self> {
+    ///
+    /// # Safety
+    /// `rel` is open.
+    pub unsafe fn new(rel: pg_sys::Relation, plan: &'a TablePlan, options: &TableOptions, keys: &[MergeKey], mode: Mode) -> Option<Self> {
         let algorithm = options.engine.algorithm(plan, &options.order_by)?;
-        Some(EngineMerge { starts: GroupStarts::new(keys.to_vec()), collapser: Collapser::new(algorithm, mode), keys: OpaqueKeys::new(plan, keys, 0) })
+        // SAFETY: per the caller.
+        let combiner = unsafe { super::combine::FunctionCombiner::new(rel, plan, options) };
+        Some(EngineMerge { starts: GroupStarts::new(keys.to_vec()), collapser: Collapser::new(algorithm, mode), keys: OpaqueKeys::new(plan, keys, 0), combiner })
     }
 
     /// The rows of the key groups `batch` completes.
     pub fn push(&mut self, batch: Vec<ColumnData>) -> mergetree::Result<Vec<ColumnData>> {
         let starts = self.starts.starts(&batch, &mut self.keys);
-        self.collapser.push(batch, &starts)
+        let mut none = NoCombiner;
+        let combiner: &mut dyn Combiner = match self.combiner.as_mut() {
+            Some(c) => c,
+            None => &mut none,
+        };
+        self.collapser.push(batch, &starts, combiner)
     }
 
     /// The last group's rows.
     pub fn finish(&mut self) -> mergetree::Result<Option<Vec<ColumnData>>> {
-        self.collapser.finish()
+        let mut none = NoCombiner;
+        let combiner: &mut dyn Combiner = match self.combiner.as_mut() {
+            Some(c) => c,
+            None => &mut none,
+        };
+        self.collapser.finish(combiner)
     }
 
     /// Rows in, rows out so far.
@@ -200,7 +216,8 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
     let mut writer = StreamWriter::new(settings, layout, SpillFile::new()).unwrap_or_else(|e| crate::error::report(&table, e));
     let sources: Vec<_> = readers.into_iter().map(|r| PartRun::new(r, cols.clone())).collect();
     let keys = merge_keys(plan, options);
-    let mut engine = EngineMerge::new(plan, options, &keys, Mode::Merge);
+    // SAFETY: per the caller.
+    let mut engine = unsafe { EngineMerge::new(rel, plan, options, &keys, Mode::Merge) };
     let opaque = OpaqueKeys::new(plan, &keys, parts.len());
     let mut merger = Merger::new(sources, keys, plan.columns.len(), opaque).unwrap_or_else(|e| crate::error::report(&table, e));
     let started = std::time::Instant::now();

@@ -4,6 +4,7 @@
 
 pub mod backpressure;
 pub mod buffer;
+pub mod combine;
 pub mod drop_partition;
 pub mod encode_ahead;
 pub mod flush;

@@ -25,6 +25,38 @@ pub enum TableEngine {
     /// Within a key (whose last sort column is the version), each row cancels the latest
     /// unmatched row of the opposite sign.
     VersionedCollapsing { sign: usize },
+    /// One row per key: `columns` combined (aggregate states merged, sums, min, max...),
+    /// the others the first row's.
+    Aggregating { columns: Vec<(usize, Combine)> },
+}
+
+/// How an aggregating table combines a column's values of one key (NULLs skipped; all
+/// NULL gives NULL).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Combine {
+    Sum(SumKind),
+    Min(SortKind),
+    Max(SortKind),
+    /// The first non-NULL value.
+    Any,
+    /// A function the caller applies ([`Combiner`]): a Postgres `(state, state) -> state`.
+    External,
+}
+
+/// Combines values the engine cannot (aggregate states, through Postgres functions).
+pub trait Combiner {
+    /// One value from the non-NULL values of `col` (a batch's column at `column`) at
+    /// `rows` (two or more), stored as the column stores values.
+    fn combine(&mut self, column: usize, col: &ColumnData, rows: &[u32]) -> Result<Vec<u8>>;
+}
+
+/// For engines without external combinations.
+pub struct NoCombiner;
+
+impl Combiner for NoCombiner {
+    fn combine(&mut self, _: usize, _: &ColumnData, _: &[u32]) -> Result<Vec<u8>> {
+        Err(Error::Invalid("no combiner for an aggregating column".into()))
+    }
 }
 
 impl TableEngine {
@@ -33,6 +65,7 @@ impl TableEngine {
     pub fn computed_columns(&self) -> Vec<usize> {
         match self {
             TableEngine::Summing { columns } => columns.iter().map(|(c, _)| *c).collect(),
+            TableEngine::Aggregating { columns } => columns.iter().map(|(c, _)| *c).collect(),
             _ => Vec::new(),
         }
     }
@@ -155,7 +188,7 @@ impl Collapser {
 
     /// Takes a batch and where its key groups start (`GroupStarts`); returns the rows of
     /// the groups it completed (empty columns when none).
-    pub fn push(&mut self, batch: Vec<ColumnData>, starts: &[bool]) -> Result<Vec<ColumnData>> {
+    pub fn push(&mut self, batch: Vec<ColumnData>, starts: &[bool], combiner: &mut dyn Combiner) -> Result<Vec<ColumnData>> {
         let rows = batch.first().map_or(0, ColumnData::len);
         self.rows_in += rows as u64;
         let mut out: Vec<ColumnData> = batch.iter().map(|c| ColumnData::new(c.column_type())).collect();
@@ -175,11 +208,11 @@ impl Collapser {
             // A new key starts: the pending group is complete.
             if let Some(p) = self.pending.take() {
                 let n = p.first().map_or(0, ColumnData::len);
-                self.emit(&p, &[(0, n)], &mut out)?;
+                self.emit(&p, &[(0, n)], &mut out, combiner)?;
             }
             let groups: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
             let (done, open) = groups.split_at(groups.len() - 1);
-            self.emit(&batch, done, &mut out)?;
+            self.emit(&batch, done, &mut out, combiner)?;
             let (s, e) = open[0];
             self.pending = Some(batch.iter().map(|c| c.slice(s, e)).collect());
         }
@@ -188,20 +221,21 @@ impl Collapser {
     }
 
     /// The rows of the last group, once every batch is in.
-    pub fn finish(&mut self) -> Result<Option<Vec<ColumnData>>> {
+    pub fn finish(&mut self, combiner: &mut dyn Combiner) -> Result<Option<Vec<ColumnData>>> {
         let Some(p) = self.pending.take() else { return Ok(None) };
         let n = p.first().map_or(0, ColumnData::len);
         let mut out: Vec<ColumnData> = p.iter().map(|c| ColumnData::new(c.column_type())).collect();
-        self.emit(&p, &[(0, n)], &mut out)?;
+        self.emit(&p, &[(0, n)], &mut out, combiner)?;
         self.rows_out += out.first().map_or(0, ColumnData::len) as u64;
         Ok(Some(out))
     }
 
     /// Appends to `out` what each group (a row range of `cols`) leaves.
-    fn emit(&self, cols: &[ColumnData], groups: &[(usize, usize)], out: &mut [ColumnData]) -> Result<()> {
+    fn emit(&self, cols: &[ColumnData], groups: &[(usize, usize)], out: &mut [ColumnData], combiner: &mut dyn Combiner) -> Result<()> {
         let mut keep: Vec<u32> = Vec::new();
         match &self.engine {
             TableEngine::Summing { columns } => return sum_groups(cols, groups, columns, out),
+            TableEngine::Aggregating { columns } => return combine_groups(cols, groups, columns, out, combiner),
             TableEngine::Replacing { version, is_deleted } => {
                 for &(s, e) in groups {
                     let mut best = s;
@@ -320,6 +354,46 @@ fn sum_groups(cols: &[ColumnData], groups: &[(usize, usize)], summed: &[(usize, 
     for (ci, (o, c)) in out.iter_mut().zip(cols).enumerate() {
         match summed.iter().position(|(s, _)| *s == ci) {
             Some(k) => o.append(&sums[k]),
+            None => o.append(&c.take(&firsts)),
+        }
+    }
+    Ok(())
+}
+
+/// Aggregating's output: each group's first row, its combined columns replaced.
+fn combine_groups(cols: &[ColumnData], groups: &[(usize, usize)], combined: &[(usize, Combine)], out: &mut [ColumnData], combiner: &mut dyn Combiner) -> Result<()> {
+    let mut results: Vec<ColumnData> = combined.iter().map(|(c, _)| ColumnData::new(cols[*c].column_type())).collect();
+    let firsts: Vec<u32> = groups.iter().map(|&(s, _)| s as u32).collect();
+    for &(s, e) in groups {
+        for ((c, how), res) in combined.iter().zip(results.iter_mut()) {
+            let col = &cols[*c];
+            let present: Vec<u32> = (s..e).filter(|&r| !col.is_null(r)).map(|r| r as u32).collect();
+            let pick = |better: &dyn Fn(Ordering) -> bool, kind: SortKind| {
+                let mut best = present[0] as usize;
+                for &r in &present[1..] {
+                    if better(compare_values(kind, col.value(r as usize), col.value(best))) {
+                        best = r as usize;
+                    }
+                }
+                col.value(best).to_vec()
+            };
+            let value = match (how, present.len()) {
+                (_, 0) => None,
+                (Combine::Sum(kind), _) => sum(col, *kind, s, e)?,
+                (_, 1) | (Combine::Any, _) => Some(col.value(present[0] as usize).to_vec()),
+                (Combine::Min(kind), _) => Some(pick(&|o| o == Ordering::Less, *kind)),
+                (Combine::Max(kind), _) => Some(pick(&|o| o == Ordering::Greater, *kind)),
+                (Combine::External, _) => Some(combiner.combine(*c, col, &present)?),
+            };
+            match value {
+                Some(v) => res.push(&v),
+                None => res.push_null(),
+            }
+        }
+    }
+    for (ci, (o, c)) in out.iter_mut().zip(cols).enumerate() {
+        match combined.iter().position(|(x, _)| *x == ci) {
+            Some(k) => o.append(&results[k]),
             None => o.append(&c.take(&firsts)),
         }
     }

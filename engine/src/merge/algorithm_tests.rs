@@ -49,10 +49,10 @@ fn run(rows: &[Row], engine: TableEngine, mode: Mode, size: usize, by_version: b
         let end = (at + size).min(rows.len());
         let batch: Vec<ColumnData> = cols.iter().map(|c| c.slice(at, end)).collect();
         let s = starts.starts(&batch, &mut BytesEq);
-        collect(&c.push(batch, &s)?, &mut out);
+        collect(&c.push(batch, &s, &mut NoCombiner)?, &mut out);
         at = end;
     }
-    if let Some(last) = c.finish()? {
+    if let Some(last) = c.finish(&mut NoCombiner)? {
         collect(&last, &mut out);
     }
     assert_eq!(c.rows_in as usize, rows.len());
@@ -167,10 +167,10 @@ proptest! {
             let end = (at + size).min(rows.len());
             let batch: Vec<ColumnData> = cols.iter().map(|c| c.slice(at, end)).collect();
             let s = starts.starts(&batch, &mut BytesEq);
-            take(&c.push(batch, &s).unwrap());
+            take(&c.push(batch, &s, &mut NoCombiner).unwrap());
             at = end;
         }
-        if let Some(last) = c.finish().unwrap() { take(&last); }
+        if let Some(last) = c.finish(&mut NoCombiner).unwrap() { take(&last); }
         let want: Vec<(u32, Option<i32>)> = groups(&rows, false).iter().filter_map(|g| {
             let vals: Vec<i32> = g.iter().filter_map(|r| r.3).collect();
             let sum = (!vals.is_empty()).then(|| vals.iter().sum::<i32>());
@@ -207,4 +207,54 @@ fn sums_out_of_range_are_errors_and_numerics_add_exactly() {
     bad.push(&1i16.to_le_bytes());
     bad.push(&0i16.to_le_bytes());
     assert_eq!(check_signs(&bad), Some(1));
+}
+
+/// A combiner that concatenates values with '+', in row order.
+struct Concat;
+
+impl Combiner for Concat {
+    fn combine(&mut self, _: usize, col: &ColumnData, rows: &[u32]) -> Result<Vec<u8>> {
+        Ok(rows.iter().map(|&r| col.value(r as usize).to_vec()).collect::<Vec<_>>().join(&b'+'))
+    }
+}
+
+proptest! {
+    #[test]
+    fn aggregating_combines_each_key(rows in rows_strategy(), size in 1usize..9) {
+        // Columns: key, version (min), sign (max), value (sum), n (any); a text column
+        // combined externally.
+        let rows = sorted(rows, false);
+        let mut cols = columns(&rows);
+        let mut text = ColumnData::new(ColumnType::Var);
+        for r in &rows {
+            if r.4 % 3 == 0 { text.push_null() } else { text.push(r.4.to_string().as_bytes()) }
+        }
+        cols.push(text);
+        let engine = TableEngine::Aggregating { columns: vec![
+            (1, Combine::Min(SortKind::SignedInt)), (2, Combine::Max(SortKind::SignedInt)), (3, Combine::Sum(SumKind::Int)), (5, Combine::External),
+        ] };
+        let mut starts = GroupStarts::new(vec![MergeKey { column: 0, kind: SortKind::SignedInt }]);
+        let mut c = Collapser::new(engine, Mode::Merge);
+        let mut got = Vec::new();
+        let mut take = |b: &[ColumnData]| for i in 0..b[0].len() {
+            let int = |c: &ColumnData| c.get(i).map(|v| crate::column::sign_extend(v));
+            got.push((int(&b[1]), int(&b[2]), int(&b[3]), int(&b[4]), b[5].get(i).map(|v| String::from_utf8(v.to_vec()).unwrap())));
+        };
+        let mut at = 0;
+        while at < rows.len() {
+            let end = (at + size).min(rows.len());
+            let batch: Vec<ColumnData> = cols.iter().map(|c| c.slice(at, end)).collect();
+            let s = starts.starts(&batch, &mut BytesEq);
+            take(&c.push(batch, &s, &mut Concat).unwrap());
+            at = end;
+        }
+        if let Some(last) = c.finish(&mut Concat).unwrap() { take(&last); }
+        let want: Vec<_> = groups(&rows, false).iter().map(|g| {
+            let vals: Vec<i64> = g.iter().filter_map(|r| r.3.map(i64::from)).collect();
+            let texts: Vec<String> = g.iter().filter(|r| r.4 % 3 != 0).map(|r| r.4.to_string()).collect();
+            (g.iter().map(|r| r.1 as i64).min(), g.iter().map(|r| r.2 as i64).max(), (!vals.is_empty()).then(|| vals.iter().sum()),
+             Some(g[0].4 as i64), (!texts.is_empty()).then(|| texts.join("+")))
+        }).collect();
+        prop_assert_eq!(got, want);
+    }
 }
