@@ -6,8 +6,11 @@
 //! read it, and the query's filters apply after the merge: a filter on a non-key column
 //! must not pick an older version of a row that a newer one replaced.
 //!
-//! The merged rows are held in memory for the statement (a latest-state table's rows, not
-//! a raw event stream's, are what FINAL is for).
+//! Conjuncts of the query's filter over sort key columns only prune parts and granules
+//! before the merge: every row of a key that passes them is in a granule they keep, and
+//! what the engine makes of a key keeps that key. The merged rows are held in memory for
+//! the statement (a latest-state table's rows, not a raw event stream's, are what FINAL is
+//! for).
 
 use crate::catalog::PartRow;
 use crate::datum::TablePlan;
@@ -19,7 +22,9 @@ use crate::write::merge::{merge_keys, EngineMerge};
 use mergetree::merge::algorithm::Mode;
 use mergetree::merge::part_run::PartRun;
 use mergetree::merge::{Merger, RunSource};
-use mergetree::{ColumnData, ColumnType};
+use mergetree::predicate::Predicate;
+use mergetree::range_reader::PartColumns;
+use mergetree::{select, ColumnData, ColumnType};
 use pgrx::pg_sys;
 
 /// Rows the merge hands over at a time.
@@ -27,22 +32,34 @@ const BATCH_ROWS: usize = 65536;
 
 /// A merge input with each row's row id as a last column.
 enum Run {
-    Part { run: PartRun<PageStore>, next_id: u64 },
+    /// A part's granules; `first_ids`: the row id of each one's first row, in order.
+    Part { run: PartRun<PageStore>, first_ids: std::vec::IntoIter<u64> },
     Rows(Option<Vec<ColumnData>>),
 }
 
 impl RunSource for Run {
     fn next_batch(&mut self) -> mergetree::Result<Option<Vec<ColumnData>>> {
         match self {
-            Run::Part { run, next_id } => Ok(run.next_batch()?.map(|mut batch| {
+            Run::Part { run, first_ids } => Ok(run.next_batch()?.map(|mut batch| {
                 let n = batch.first().map_or(0, ColumnData::len) as u64;
-                batch.push(ids((*next_id..*next_id + n).collect()));
-                *next_id += n;
+                let first = first_ids.next().unwrap_or_default();
+                batch.push(ids((first..first + n).collect()));
                 batch
             })),
             Run::Rows(rows) => Ok(rows.take()),
         }
     }
+}
+
+/// What a FINAL read read and made, for EXPLAIN ANALYZE.
+#[derive(Default, Clone, Copy)]
+pub struct FinalStats {
+    pub parts_total: u64,
+    pub parts_read: u64,
+    pub granules_total: u64,
+    pub granules_read: u64,
+    pub rows_in: u64,
+    pub rows_out: u64,
 }
 
 fn ids(values: Vec<u64>) -> ColumnData {
@@ -66,7 +83,8 @@ fn group_of(value: &Option<Vec<u8>>, groups: &mut Vec<Group>) -> usize {
 
 /// The FINAL rows of `parts` and the `buffered` rows (plan columns, row ids; `partitions`:
 /// each buffered row's partition value), with their row ids: per partition in the order
-/// partitions first appear, each in sort key order.
+/// partitions first appear, each in sort key order. `prune`: a filter over sort key
+/// columns only, whose rejected parts and granules are not read.
 ///
 /// # Safety
 /// `rel` is open; `parts` are visible to the scan's snapshot.
@@ -76,8 +94,10 @@ pub unsafe fn final_rows(
     plan: &TablePlan,
     options: &TableOptions,
     parts: &[PartRow],
-    buffered: Option<(Vec<ColumnData>, Vec<u64>)>,
+    buffered: Option<&(Vec<ColumnData>, Vec<u64>)>,
     partitions: &[Option<Vec<u8>>],
+    prune: Option<&Predicate>,
+    stats: &mut FinalStats,
 ) -> (Vec<ColumnData>, Vec<u64>) {
     // Partitions, in the order they first appear; parts by block number within each.
     let mut groups: Vec<Group> = Vec::new();
@@ -96,17 +116,46 @@ pub unsafe fn final_rows(
     out.push(ColumnData::new(ColumnType::Fixed { width: 8 }));
     for (_, mut group_parts, rows) in groups {
         group_parts.sort_by_key(|p| p.min_block);
-        let mut runs: Vec<Run> = group_parts
-            .iter()
-            .map(|p| Run::Part { run: PartRun::new(part_cache::open(rel, p).unwrap_or_else(|e| crate::error::report(table, e)), cols.clone()), next_id: p.first_row as u64 })
-            .collect();
-        if let Some((bcols, bids)) = buffered.as_ref().filter(|_| !rows.is_empty()) {
+        let mut runs: Vec<Run> = Vec::new();
+        for p in group_parts {
+            let reader = part_cache::open(rel, p).unwrap_or_else(|e| crate::error::report(table, e));
+            let meta = reader.meta();
+            stats.parts_total += 1;
+            stats.granules_total += meta.granules() as u64;
+            let granules = match prune {
+                Some(pred) => {
+                    let map = PartColumns::new(meta, &cols);
+                    if !select::part_may_match(meta, pred, &map.map) {
+                        continue;
+                    }
+                    select::select_granules(meta, pred, &map.map)
+                }
+                None => (0..meta.granules()).collect(),
+            };
+            if granules.is_empty() {
+                continue;
+            }
+            stats.parts_read += 1;
+            stats.granules_read += granules.len() as u64;
+            let mut starts = Vec::with_capacity(meta.granules());
+            let mut at = p.first_row as u64;
+            for &n in &meta.granule_rows {
+                starts.push(at);
+                at += n as u64;
+            }
+            let first_ids: Vec<u64> = granules.iter().map(|&g| starts[g]).collect();
+            runs.push(Run::Part { run: PartRun::with_granules(reader, cols.clone(), granules), first_ids: first_ids.into_iter() });
+        }
+        if let Some((bcols, bids)) = buffered.filter(|_| !rows.is_empty()) {
             // The buffered rows of this partition, sorted as a part would be: the newest run.
             let mut batch: Vec<ColumnData> = bcols.iter().map(|c| c.take(&rows)).collect();
             let perm = sort_rows(plan, &batch, &key);
             batch = batch.iter().map(|c| c.take(&perm)).collect();
             batch.push(ids(perm.iter().map(|&i| bids[rows[i as usize] as usize]).collect()));
             runs.push(Run::Rows(Some(batch)));
+        }
+        if runs.is_empty() {
+            continue;
         }
         let opaque = crate::write::merge::opaque_keys(plan, &keys, runs.len());
         let mut merger = Merger::new(runs, keys.clone(), plan.columns.len() + 1, opaque).unwrap_or_else(|e| crate::error::report(table, e));
@@ -125,7 +174,9 @@ pub unsafe fn final_rows(
                 o.append(&c);
             }
         }
+        stats.rows_in += engine.counts().0;
     }
+    stats.rows_out += out.first().map_or(0, ColumnData::len) as u64;
     let id_col = out.pop().expect("the row id column");
     let row_ids = (0..id_col.len()).map(|i| u64::from_le_bytes(id_col.value(i).try_into().expect("8-byte row id"))).collect();
     (out, row_ids)

@@ -25,6 +25,9 @@ pub struct Stats {
     /// Granules the primary index kept but a skip index dropped.
     pub granules_skipped: u64,
     pub rows_removed: u64,
+    /// A FINAL read: rows merged, rows it made of them.
+    pub is_final: bool,
+    pub final_rows: (u64, u64),
 }
 
 /// A part whose metadata has been read, with the place of each plan column in it.
@@ -57,6 +60,16 @@ pub struct Source {
     snapshot: pg_sys::Snapshot,
     /// Skip indexes on filter columns, loaded at the first part that has a filter.
     skip: Option<Option<skip::Pruner>>,
+    /// What a FINAL read merges (None: not one).
+    final_input: Option<FinalInput>,
+}
+
+/// The parts and buffered rows (with their partitions) a FINAL read merges.
+struct FinalInput {
+    parts: Vec<PartRow>,
+    buffered: Option<(Vec<ColumnData>, Vec<u64>)>,
+    partitions: Vec<Option<Vec<u8>>>,
+    options: crate::options::TableOptions,
 }
 
 impl Source {
@@ -88,11 +101,13 @@ impl Source {
             });
             let table = crate::ffi::relname(rel);
             let options = crate::options::for_relation(rel);
-            let (parts, buffered) = if options.reads_final() {
+            // A FINAL read merges at each (re)start, when the filter is known: the parts
+            // and buffered rows wait in `final_input`, and the merged rows stand in for them.
+            let (parts, buffered, final_input) = if options.reads_final() {
                 let partitions = if buffered.is_some() { buffer::visible_partitions(rel, curcid) } else { Vec::new() };
-                (Vec::new(), Some(super::final_read::final_rows(rel, &table, &plan, &options, &parts, buffered, &partitions)))
+                (Vec::new(), None, Some(FinalInput { parts, buffered, partitions, options }))
             } else {
-                (parts, buffered)
+                (parts, buffered, None)
             };
             Source {
                 read_cols: datum::read_columns(&plan),
@@ -111,6 +126,7 @@ impl Source {
                 stats: Stats::default(),
                 snapshot,
                 skip: None,
+                final_input,
             }
         }
     }
@@ -128,6 +144,28 @@ impl Source {
         }
         self.conjuncts = range_reader::conjuncts_of(self.predicate.as_ref());
         self.stats.parts_total += self.parts.len() as u64;
+        if let Some(fi) = &self.final_input {
+            // Only conjuncts over sort key columns may prune before the merge.
+            let key = crate::write::flush::sort_key(&self.plan, &fi.options);
+            let mut on_key: Vec<Predicate> = self.conjuncts.iter().filter(|(_, cols)| cols.iter().all(|c| key.contains(c))).map(|(p, _)| p.clone()).collect();
+            let prune = match on_key.len() {
+                0 => None,
+                1 => on_key.pop(),
+                _ => Some(Predicate::And(on_key)),
+            };
+            let prune = prune.filter(|_| crate::gucs::PRIMARY_KEY_PRUNING.get());
+            let mut fs = super::final_read::FinalStats::default();
+            // SAFETY: the relation is open; the parts are visible to the query's snapshot.
+            let rows = unsafe { super::final_read::final_rows(self.rel, &self.table, &self.plan, &fi.options, &fi.parts, fi.buffered.as_ref(), &fi.partitions, prune.as_ref(), &mut fs) };
+            self.buffered = Some(rows);
+            self.stats.parts_total += fs.parts_total;
+            self.stats.parts_read += fs.parts_read;
+            self.stats.granules_total += fs.granules_total;
+            self.stats.granules_read += fs.granules_read;
+            self.stats.final_rows.0 += fs.rows_in;
+            self.stats.final_rows.1 += fs.rows_out;
+            self.stats.is_final = true;
+        }
         self.part = 0;
         self.current = None;
         self.granules.clear();

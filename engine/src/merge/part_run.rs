@@ -11,19 +11,32 @@ pub struct PartRun<S: BlockStore> {
     reader: PartReader<S>,
     map: PartColumns,
     columns: Vec<ReadColumn>,
+    /// The granules to read, in order (None: all).
+    granules: Option<Vec<usize>>,
     next: usize,
 }
 
 impl<S: BlockStore> PartRun<S> {
     pub fn new(reader: PartReader<S>, columns: Vec<ReadColumn>) -> Self {
         let map = PartColumns::new(reader.meta(), &columns);
-        PartRun { reader, map, columns, next: 0 }
+        PartRun { reader, map, columns, granules: None, next: 0 }
+    }
+
+    /// Only `granules` (ascending), one batch each.
+    pub fn with_granules(reader: PartReader<S>, columns: Vec<ReadColumn>, granules: Vec<usize>) -> Self {
+        PartRun { granules: Some(granules), ..Self::new(reader, columns) }
     }
 }
 
 impl<S: BlockStore> RunSource for PartRun<S> {
     fn next_batch(&mut self) -> Result<Option<Vec<ColumnData>>> {
-        let g = self.next;
+        let g = match &self.granules {
+            Some(list) => match list.get(self.next) {
+                Some(&g) => g,
+                None => return Ok(None),
+            },
+            None => self.next,
+        };
         if g >= self.reader.meta().granules() {
             return Ok(None);
         }

@@ -389,6 +389,9 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancesto
             property(es, c"Rows Aggregated", &p.rows_in.to_string());
             property(es, c"Parts Read", &format!("{} of {}", p.scan.parts_read, p.scan.parts_total));
             property(es, c"Granules Read", &format!("{} of {}", p.scan.granules_read, p.scan.granules_total));
+            if p.scan.is_final {
+                property(es, c"Final Merge", &format!("{} rows into {}", p.scan.final_rows.0, p.scan.final_rows.1));
+            }
             if run.from_metadata > 0 {
                 property(es, c"Parts Answered From Metadata", &run.from_metadata.to_string());
             }
