@@ -26,13 +26,20 @@ def load_table(conn, system, schema, table, merge_wait=900.0, probe=None) -> dic
     q = f"{schema}.{table.name}"
     conn.execute(system.create_table(q, table))
     t0 = time.perf_counter()
-    with conn.transaction():  # the files, streamed by this client (COPY FROM STDIN)
+    if table.commit_each_file:
         for f in table.files:
-            copy_from_file(conn, q, f, table.copy_options)
+            with conn.transaction():
+                copy_from_file(conn, q, f, table.copy_options)
+    else:
+        with conn.transaction():  # the files, streamed by this client (COPY FROM STDIN)
+            for f in table.files:
+                copy_from_file(conn, q, f, table.copy_options)
     t_copy = time.perf_counter() - t0
     for stmt in system.post_load(q, table):
         conn.execute(stmt)
     t_load = time.perf_counter() - t0
+    for stmt in table.views.get(system.family, []):
+        conn.execute(stmt.format(schema=schema, table=q))
     at_load = system.table_info(conn, q)
     bytes_at_load = conn.execute("SELECT pg_total_relation_size(%s::regclass)", (q,)).fetchone()[0]
     probes_at_load = probe(conn) if probe else {}
@@ -42,7 +49,10 @@ def load_table(conn, system, schema, table, merge_wait=900.0, probe=None) -> dic
     for stmt in system.maintenance(q, table):
         conn.execute(stmt)
     conn.execute("CHECKPOINT")  # the next system's load does not pay for this one's dirty pages
-    rows = conn.execute(f"SELECT count(*) FROM {q}").fetchone()[0]
+    with conn.transaction():
+        for k, v in system.session.items():
+            conn.execute(f"SET LOCAL {k} = '{v}'")
+        rows = conn.execute(f"SELECT count(*) FROM {schema}.{table.count_from or table.name}").fetchone()[0]
     sizes = conn.execute(
         "SELECT pg_total_relation_size(%s::regclass), pg_table_size(%s::regclass),"
         " pg_indexes_size(%s::regclass)", (q, q, q)).fetchone()
@@ -56,9 +66,10 @@ def load_table(conn, system, schema, table, merge_wait=900.0, probe=None) -> dic
     return facts
 
 
-def probe_queries(workload, search_path, runs=3):
+def probe_queries(workload, search_path, settings=None, runs=3):
     """A function timing the workload's probe queries (median of `runs`, after one
-    warm-up) on a connection, with `search_path` set for them."""
+    warm-up) on a connection, with `search_path` and the system's session `settings` set
+    for them."""
     queries = [q for q in workload.queries() if q.name in workload.probes]
 
     def probe(conn):
@@ -66,6 +77,8 @@ def probe_queries(workload, search_path, runs=3):
             return {}
         old = conn.execute("SHOW search_path").fetchone()[0]
         conn.execute(f"SET search_path = {search_path}")
+        for k, v in (settings or {}).items():
+            conn.execute(f"SET {k} = '{v}'")
         try:
             out = {}
             for q in queries:
@@ -74,6 +87,8 @@ def probe_queries(workload, search_path, runs=3):
             return out
         finally:
             conn.execute(f"SET search_path = {old}")
+            for k in settings or {}:
+                conn.execute(f"RESET {k}")
     return probe
 
 
@@ -165,7 +180,7 @@ def run_workload(ctx, workload, systems, args, res: dict) -> None:
             schema = schema_of(workload, s.name)
             conn.execute(f"CREATE SCHEMA {schema}")
             res["load"][s.name] = {}
-            probe = probe_queries(workload, f"{schema}, {shared}")
+            probe = probe_queries(workload, f"{schema}, {shared}", s.session)
             for t in tables:
                 facts = load_table(conn, s, schema, t, args.merge_wait, probe if t is tables[-1] else None)
                 res["load"][s.name][t.name] = facts

@@ -25,6 +25,8 @@ def quote_literal(value: str) -> str:
 class System:
     name = "?"
     description = ""
+    # Which per-family statements of a table (Table.views) this system runs.
+    family = "heap"
     # Another system whose loaded tables this one queries (nothing loaded of its own),
     # and the session settings its queries run with.
     tables_of: str | None = None
@@ -88,6 +90,10 @@ class MergeTree(System):
 
     name = "mergetree"
     description = "pg_mergetree table access method"
+    family = "mergetree"
+    # Tables with an engine (replacing, summing...) read FINAL: exact answers before the
+    # merges catch up, as heap's are. Tables without one read the same either way.
+    session = {"mergetree.final": "on"}
 
     def setup(self, conn):
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_mergetree")
@@ -222,7 +228,7 @@ class MergeTreeNoAgg(MergeTree):
     name = "mergetree_noagg"
     description = "the mergetree tables, mergetree.enable_aggregate_scan = off"
     tables_of = "mergetree"
-    session = {"mergetree.enable_aggregate_scan": "off"}
+    session = {"mergetree.enable_aggregate_scan": "off", "mergetree.final": "on"}
 
     def notes(self, tables):
         return ["mergetree_noagg: the mergetree tables (load and size are theirs), queried with mergetree.enable_aggregate_scan = off"]

@@ -23,7 +23,7 @@ use mergetree::merge::algorithm::Mode;
 use mergetree::merge::part_run::PartRun;
 use mergetree::merge::{Merger, RunSource};
 use mergetree::predicate::Predicate;
-use mergetree::range_reader::PartColumns;
+use mergetree::range_reader::{self, PartColumns, ReadColumn};
 use mergetree::{select, ColumnData, ColumnType};
 use pgrx::pg_sys;
 
@@ -34,7 +34,34 @@ const BATCH_ROWS: usize = 65536;
 enum Run {
     /// A part's granules; `first_ids`: the row id of each one's first row, in order.
     Part { run: PartRun<PageStore>, first_ids: std::vec::IntoIter<u64> },
+    /// A part's granules read as the scan reads them: the filter's columns first, the
+    /// others only for the rows that pass. The filter is on key columns only, so the
+    /// rows it drops belong to keys whose merged rows it would drop too.
+    Filtered(Box<FilteredPart>),
     Rows(Option<Vec<ColumnData>>),
+}
+
+struct FilteredPart {
+    reader: mergetree::PartReader<PageStore>,
+    map: PartColumns,
+    cols: Vec<ReadColumn>,
+    conjuncts: Vec<(Predicate, Vec<usize>)>,
+    granules: std::vec::IntoIter<usize>,
+    /// Row id of each granule's first row.
+    starts: Vec<u64>,
+}
+
+impl FilteredPart {
+    fn next_batch(&mut self) -> mergetree::Result<Option<Vec<ColumnData>>> {
+        let all: Vec<usize> = (0..self.cols.len()).collect();
+        for g in self.granules.by_ref() {
+            let Some(b) = range_reader::read_granule(&self.reader, &self.map, &self.cols, &self.conjuncts, &all, g)? else { continue };
+            let mut batch: Vec<ColumnData> = b.columns.into_iter().map(|f| f.map_or_else(|| ColumnData::new(ColumnType::Var), |f| f.into_values().take(&b.selection))).collect();
+            batch.push(ids(b.selection.iter().map(|&r| self.starts[g] + r as u64).collect()));
+            return Ok(Some(batch));
+        }
+        Ok(None)
+    }
 }
 
 impl RunSource for Run {
@@ -46,6 +73,7 @@ impl RunSource for Run {
                 batch.push(ids((first..first + n).collect()));
                 batch
             })),
+            Run::Filtered(part) => part.next_batch(),
             Run::Rows(rows) => Ok(rows.take()),
         }
     }
@@ -143,8 +171,20 @@ pub unsafe fn final_rows(
                 starts.push(at);
                 at += n as u64;
             }
-            let first_ids: Vec<u64> = granules.iter().map(|&g| starts[g]).collect();
-            runs.push(Run::Part { run: PartRun::with_granules(reader, cols.clone(), granules), first_ids: first_ids.into_iter() });
+            runs.push(match prune {
+                Some(p) => Run::Filtered(Box::new(FilteredPart {
+                    map: PartColumns::new(reader.meta(), &cols),
+                    reader,
+                    cols: cols.clone(),
+                    conjuncts: range_reader::conjuncts_of(Some(p)),
+                    granules: granules.into_iter(),
+                    starts,
+                })),
+                None => {
+                    let first_ids: Vec<u64> = granules.iter().map(|&g| starts[g]).collect();
+                    Run::Part { run: PartRun::with_granules(reader, cols.clone(), granules), first_ids: first_ids.into_iter() }
+                }
+            });
         }
         if let Some((bcols, bids)) = buffered.filter(|_| !rows.is_empty()) {
             // The buffered rows of this partition, sorted as a part would be: the newest run.

@@ -20,6 +20,15 @@ class Table:
     options: dict[str, dict] = field(default_factory=dict)  # per system name, e.g. mergetree
     indexes: list[str] = field(default_factory=list)  # for systems with indexes; {table}
     skip_indexes: list[str] = field(default_factory=list)  # mergetree_skip indexes; {table}
+    # Per system family (heap, mergetree): statements run after the load, untimed (views
+    # the queries read, so one query file serves systems whose tables differ); {schema},
+    # {table}.
+    views: dict[str, list[str]] = field(default_factory=dict)
+    # Each file its own transaction (a stream of batches) instead of one for all.
+    commit_each_file: bool = False
+    # What the row-count check counts (a view over the table, read with the system's
+    # session settings) when the table's own rows differ by design (an engine merges them).
+    count_from: str | None = None
 
 
 @dataclass
