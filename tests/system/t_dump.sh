@@ -19,6 +19,9 @@ describe() { # DB: what must survive the round trip, on one line
       q "$1" "SELECT reloptions FROM pg_class WHERE relname = 'renamed'"
       q "$1" "SELECT count(*) || ' ' || md5(string_agg(r::text, ',' ORDER BY key2)) FROM renamed r"
       q "$1" "SELECT string_agg(partition || ':' || rows, ',' ORDER BY partition) FROM mergetree.parts WHERE table_name = 'renamed'::regclass"
+      q "$1" "SELECT reloptions FROM pg_class WHERE relname IN ('latest', 'agg') ORDER BY relname"
+      q "$1" "SET mergetree.final = on; SELECT count(*) || ' ' || md5(string_agg(l::text, ',' ORDER BY k)) FROM latest l"
+      q "$1" "SET mergetree.final = on; SELECT count(*) || ' ' || md5(string_agg(a::text, ',' ORDER BY k)) FROM agg a"
     fi
     q "$1" "SELECT amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE relname = 't'"
     q "$1" "SELECT count(*) || ' ' || count(s) || ' ' || count(n) || ' ' || count(b) FROM t"
@@ -59,6 +62,15 @@ if use_ext; then
   q src "INSERT INTO renamed SELECT g, 'n' || g, '2026-01-01'::timestamp + g * interval '1 minute' FROM generate_series(1, 500) g"
   q src "ALTER TABLE renamed RENAME COLUMN key TO key2"
   q src "ALTER TABLE renamed RENAME COLUMN ts TO \"when\""
+  # Engine tables: a replacing table and an aggregating one combining with a function of
+  # another schema (stored schema-qualified, restored after it, read FINAL).
+  q src "CREATE FUNCTION fns.pick_max(int, int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT greatest(\$1, \$2)'"
+  q src "CREATE TABLE latest (k int, v text, ver int) USING mergetree WITH (order_by = 'k', engine = 'replacing(ver)', final = on)"
+  q src "CREATE TABLE agg (k int, hi int, n bigint) USING mergetree WITH (order_by = 'k', engine = 'aggregating(hi: fns.pick_max, n: sum)')"
+  for i in 1 2 3; do
+    q src "INSERT INTO latest SELECT g % 97, 'v$i-' || g, (g * $i) % 7 FROM generate_series(1, 1000) g"
+    q src "INSERT INTO agg SELECT g % 89, (g * 7919 * $i) % 1000, 1 FROM generate_series(1, 1000) g"
+  done
 fi
 want=$(describe src)
 note "source: $want"
