@@ -281,6 +281,132 @@ fn quantile_final(state: Option<Internal>) -> Option<f64> {
     }
 }
 
+// ClickHouse's -State / -Merge pairs: `uniq_state(x)` and `quantile_state(x)` return a
+// group's sketch as bytea (what an aggregating table stores), `uniq_merge(state)` and
+// `quantile_merge(level, state)` aggregate stored sketches into the answer, and
+// `uniq_union` / `quantile_union` merge two sketches (the aggregating engine's combine
+// function). Sketches merge exactly (HyperLogLog registers by max, DDSketch buckets by
+// sum), so an answer from states equals the one from the raw rows.
+
+#[pg_extern(immutable, parallel_safe)]
+fn uniq_state_final(state: Option<Internal>) -> Vec<u8> {
+    let mut state = state.unwrap_or_default();
+    // SAFETY: NULL (no row) or a UniqState of this module.
+    unsafe { state_mut::<UniqState>(&mut state).map_or_else(|| Uniq::new().to_bytes(), |s| s.sketch.to_bytes()) }
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn uniq_merge_trans(mut state: Internal, sketch: Option<&[u8]>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    // SAFETY: the state is NULL or a UniqState this function made in the aggregate's context.
+    unsafe {
+        if state_mut::<UniqState>(&mut state).is_none() {
+            state = new_state(agg_context(fcinfo, "mergetree.uniq_merge"), UniqState { sketch: Uniq::new(), hashing: None });
+        }
+        if let Some(bytes) = sketch {
+            let other = Uniq::from_bytes(bytes).unwrap_or_else(|| corrupt_state("mergetree.uniq_merge"));
+            state_mut::<UniqState>(&mut state).expect("just made").sketch.merge(&other);
+        }
+        state
+    }
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn uniq_union(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut x = Uniq::from_bytes(a).unwrap_or_else(|| corrupt_state("mergetree.uniq_union"));
+    let y = Uniq::from_bytes(b).unwrap_or_else(|| corrupt_state("mergetree.uniq_union"));
+    x.merge(&y);
+    x.to_bytes()
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn quantile_state_trans(mut state: Internal, value: Option<f64>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    // SAFETY: the state is NULL or a QuantileState this function made in the aggregate's
+    // context.
+    unsafe {
+        if state_mut::<QuantileState>(&mut state).is_none() {
+            state = new_state(agg_context(fcinfo, "mergetree.quantile_state"), QuantileState { sketch: Quantile::new(), level: None });
+        }
+        if let Some(v) = value {
+            state_mut::<QuantileState>(&mut state).expect("just made").sketch.add(v);
+        }
+        state
+    }
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn quantile_state_final(state: Option<Internal>) -> Vec<u8> {
+    let mut state = state.unwrap_or_default();
+    // SAFETY: NULL (no row) or a QuantileState of this module.
+    unsafe { state_mut::<QuantileState>(&mut state).map_or_else(|| Quantile::new().to_bytes(), |s| s.sketch.to_bytes()) }
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn quantile_merge_trans(mut state: Internal, level: Option<f64>, sketch: Option<&[u8]>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    // SAFETY: the state is NULL or a QuantileState this function made in the aggregate's
+    // context.
+    unsafe {
+        if state_mut::<QuantileState>(&mut state).is_none() {
+            state = new_state(agg_context(fcinfo, "mergetree.quantile_merge"), QuantileState { sketch: Quantile::new(), level: None });
+        }
+        let s = state_mut::<QuantileState>(&mut state).expect("just made");
+        if let Some(level) = level {
+            check_level(level);
+            match s.level {
+                Some(l) if l != level => level_changed(l, level),
+                _ => s.level = Some(level),
+            }
+        }
+        if let Some(bytes) = sketch {
+            let other = Quantile::from_bytes(bytes).unwrap_or_else(|| corrupt_state("mergetree.quantile_merge"));
+            s.sketch.merge(&other);
+        }
+        state
+    }
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn quantile_union(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut x = Quantile::from_bytes(a).unwrap_or_else(|| corrupt_state("mergetree.quantile_union"));
+    let y = Quantile::from_bytes(b).unwrap_or_else(|| corrupt_state("mergetree.quantile_union"));
+    x.merge(&y);
+    x.to_bytes()
+}
+
+extension_sql!(
+    r#"
+CREATE AGGREGATE mergetree.uniq_state(anyelement) (
+    SFUNC = mergetree.uniq_trans, STYPE = internal, SSPACE = 16416, FINALFUNC = mergetree.uniq_state_final,
+    COMBINEFUNC = mergetree.uniq_combine, SERIALFUNC = mergetree.uniq_serialize,
+    DESERIALFUNC = mergetree.uniq_deserialize, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE mergetree.uniq_state(anyelement) IS
+    'The mergetree.uniq sketch of a group, as bytea (store it; combine with mergetree.uniq_union, answer with mergetree.uniq_merge)';
+CREATE AGGREGATE mergetree.uniq_merge(bytea) (
+    SFUNC = mergetree.uniq_merge_trans, STYPE = internal, SSPACE = 16416, FINALFUNC = mergetree.uniq_final,
+    COMBINEFUNC = mergetree.uniq_combine, SERIALFUNC = mergetree.uniq_serialize,
+    DESERIALFUNC = mergetree.uniq_deserialize, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE mergetree.uniq_merge(bytea) IS
+    'mergetree.uniq of the rows whose mergetree.uniq_state sketches are aggregated';
+CREATE AGGREGATE mergetree.quantile_state(float8) (
+    SFUNC = mergetree.quantile_state_trans, STYPE = internal, SSPACE = 4096, FINALFUNC = mergetree.quantile_state_final,
+    COMBINEFUNC = mergetree.quantile_combine, SERIALFUNC = mergetree.quantile_serialize,
+    DESERIALFUNC = mergetree.quantile_deserialize, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE mergetree.quantile_state(float8) IS
+    'The mergetree.quantile sketch of a group, as bytea (combine with mergetree.quantile_union, answer with mergetree.quantile_merge)';
+CREATE AGGREGATE mergetree.quantile_merge(float8, bytea) (
+    SFUNC = mergetree.quantile_merge_trans, STYPE = internal, SSPACE = 4096, FINALFUNC = mergetree.quantile_final,
+    COMBINEFUNC = mergetree.quantile_combine, SERIALFUNC = mergetree.quantile_serialize,
+    DESERIALFUNC = mergetree.quantile_deserialize, PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE mergetree.quantile_merge(float8, bytea) IS
+    'mergetree.quantile at a level of the rows whose mergetree.quantile_state sketches are aggregated';
+"#,
+    name = "approximate_states",
+    requires = ["approximate_aggregates", uniq_state_final, uniq_merge_trans, uniq_union, quantile_state_trans, quantile_state_final, quantile_merge_trans, quantile_union]
+);
+
 extension_sql!(
     r#"
 -- SSPACE: a state's size (uniq: its dense registers at most; quantile: typical), so the

@@ -88,6 +88,31 @@ SELECT same_rows('SELECT p, k, v FROM eng_rn', 'SELECT DISTINCT ON (p, k) p, k, 
        (SELECT count(*) FROM eng_rn) AS final_rows;
 RESET mergetree.final;
 
+-- Partitions merge in parallel on the engine threads (integer keys, no Postgres
+-- function), with the transaction's unflushed rows in their partitions.
+CREATE TABLE eng_rp (p int, k int, v text, ver int) USING mergetree
+  WITH (order_by = 'k', partition_by = 'p', engine = 'replacing(ver)', background_merges = off, index_granularity = 16);
+CREATE TABLE eng_rph (seq bigserial, p int, k int, v text, ver int);
+INSERT INTO eng_rph (p, k, v, ver) SELECT i % 5, (i * 31) % 200, 'v' || i, (i * 7) % 9 FROM generate_series(1, 3000) i;
+INSERT INTO eng_rp SELECT p, k, v, ver FROM eng_rph WHERE seq <= 1500 ORDER BY seq;
+INSERT INTO eng_rp SELECT p, k, v, ver FROM eng_rph WHERE seq > 1500 ORDER BY seq;
+CREATE VIEW eng_rp_want AS SELECT DISTINCT ON (p, k) p, k, v, ver FROM eng_rph ORDER BY p, k, ver DESC, seq DESC;
+SET mergetree.final = on;
+SET mergetree.max_threads = 2;
+SELECT same_rows('SELECT * FROM eng_rp', 'SELECT * FROM eng_rp_want') AS partitions_on_threads,
+       same_rows('SELECT * FROM eng_rp WHERE k BETWEEN 10 AND 20', 'SELECT * FROM eng_rp_want WHERE k BETWEEN 10 AND 20') AS pruned_on_threads,
+       (SELECT count(*) FROM eng_rp) AS final_rows;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM eng_rp WHERE v <> '';
+BEGIN;
+INSERT INTO eng_rph (p, k, v, ver) VALUES (1, 5, 'new', 100), (7, 5, 'new', 1), (2, 6, 'old', -1);
+INSERT INTO eng_rp SELECT p, k, v, ver FROM eng_rph WHERE v IN ('new', 'old') ORDER BY seq;
+SELECT same_rows('SELECT * FROM eng_rp', 'SELECT * FROM eng_rp_want') AS with_buffered_rows;
+ROLLBACK;
+SET mergetree.max_threads = 1;
+SELECT same_rows('SELECT * FROM eng_rp', 'SELECT * FROM eng_rp_want') AS one_thread;
+RESET mergetree.max_threads;
+RESET mergetree.final;
+
 -- Summing: the listed (or all non-key numeric) columns summed per key, other columns
 -- keep the first row's value, rows whose sums are all zero go.
 CREATE TABLE eng_s (k text, d date, label text, c int8, amt numeric, w float8, i2 int2) USING mergetree
@@ -196,6 +221,22 @@ SELECT same_rows('SELECT * FROM eng_a_answer', 'SELECT * FROM eng_a_want') AS ag
 RESET mergetree.final;
 SELECT mergetree.optimize('eng_a', final => true);
 SELECT same_rows('SELECT * FROM eng_a_answer', 'SELECT * FROM eng_a_want') AS aggregating_optimized, count(*) AS merged_rows FROM eng_a;
+-- mergetree.uniq / mergetree.quantile sketches as stored states (ClickHouse's -State and
+-- -Merge): merged by mergetree.uniq_union / quantile_union, answered exactly as the
+-- aggregates over the raw rows answer.
+CREATE TABLE eng_u (k text, users bytea, lat bytea) USING mergetree
+  WITH (order_by = 'k', background_merges = off, engine = 'aggregating(users: mergetree.uniq_union, lat: mergetree.quantile_union)');
+SELECT format('INSERT INTO eng_u SELECT k, mergetree.uniq_state(u), mergetree.quantile_state(x) FROM eng_raw WHERE u %% 5 = %s GROUP BY k', i)
+FROM generate_series(0, 4) i \gexec
+CREATE VIEW eng_u_answer AS SELECT k, mergetree.uniq_merge(users) AS users, mergetree.quantile_merge(0.9, lat) AS p90 FROM eng_u GROUP BY k;
+CREATE VIEW eng_u_want AS SELECT k, mergetree.uniq(u) AS users, mergetree.quantile(0.9, x) AS p90 FROM eng_raw GROUP BY k;
+SELECT same_rows('SELECT * FROM eng_u_answer', 'SELECT * FROM eng_u_want') AS sketches_from_parts;
+SET mergetree.final = on;
+SELECT same_rows('SELECT * FROM eng_u_answer', 'SELECT * FROM eng_u_want') AS sketches_final, (SELECT count(*) FROM eng_u) AS final_rows;
+RESET mergetree.final;
+SELECT mergetree.optimize('eng_u', final => true);
+SELECT same_rows('SELECT * FROM eng_u_answer', 'SELECT * FROM eng_u_want') AS sketches_merged, (SELECT count(*) FROM eng_u) AS rows;
+SELECT mergetree.uniq_union('\x00'::bytea, '\x00'::bytea);
 -- The functions stay while the table needs them; a wrong one is refused at CREATE.
 DROP FUNCTION eng_td_union(tdigest, tdigest);
 CREATE FUNCTION eng_plus(a int, b int) RETURNS int LANGUAGE sql AS 'SELECT a + b';
@@ -318,7 +359,7 @@ CREATE TABLE eng_ok (k int, s int) USING mergetree WITH (order_by = 'k', engine 
 SELECT reloptions FROM pg_class WHERE oid = 'eng_ok'::regclass;
 
 SET client_min_messages = warning;
-DROP TABLE eng_r, eng_rh, eng_rn, eng_rnh, eng_s, eng_sh, eng_so, eng_c, eng_ch, eng_v, eng_vh, eng_ok, eng_a, eng_raw CASCADE;
+DROP TABLE eng_r, eng_rh, eng_rn, eng_rnh, eng_rp, eng_rph, eng_s, eng_sh, eng_so, eng_c, eng_ch, eng_v, eng_vh, eng_ok, eng_a, eng_u, eng_raw CASCADE;
 RESET client_min_messages;
 SELECT orphan_parts();
 SET client_min_messages = warning;

@@ -28,6 +28,7 @@ pub struct Stats {
     /// A FINAL read: rows merged, rows it made of them.
     pub is_final: bool,
     pub final_rows: (u64, u64),
+    pub final_threads: u64,
 }
 
 /// A part whose metadata has been read, with the place of each plan column in it.
@@ -164,6 +165,7 @@ impl Source {
             self.stats.granules_read += fs.granules_read;
             self.stats.final_rows.0 += fs.rows_in;
             self.stats.final_rows.1 += fs.rows_out;
+            self.stats.final_threads = self.stats.final_threads.max(fs.threads);
             self.stats.is_final = true;
         }
         self.part = 0;

@@ -55,10 +55,7 @@ impl Combiner for FunctionCombiner<'_> {
         let states = datum::to_datums(plan_col, col.take(rows));
         let owner = self.owner;
         let mut out = ColumnData::new(col.column_type());
-        // SAFETY: the scratch context is this combiner's; nothing allocated in it outlives
-        // the call (the result is copied into `out`), so resetting it after is sound.
-        unsafe {
-        self.scratch.switch_to(|_| {
+        let fold = |_: &mut PgMemoryContexts| {
             // SAFETY: the states are non-NULL values of the column's type, alive while
             // `states` is; the function takes two of them and returns one (checked when
             // it was resolved). The user switch is undone below, or by the transaction's
@@ -74,8 +71,12 @@ impl Combiner for FunctionCombiner<'_> {
                 datum::push_datum(plan_col, acc, &mut out);
                 pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
             }
-        });
-        self.scratch.reset();
+        };
+        // SAFETY: the scratch context is this combiner's; nothing allocated in it outlives
+        // the call (the result is copied into `out`), so resetting it after is sound.
+        unsafe {
+            self.scratch.switch_to(fold);
+            self.scratch.reset();
         }
         Ok(out.value(0).to_vec())
     }

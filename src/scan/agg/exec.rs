@@ -390,7 +390,7 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancesto
             property(es, c"Parts Read", &format!("{} of {}", p.scan.parts_read, p.scan.parts_total));
             property(es, c"Granules Read", &format!("{} of {}", p.scan.granules_read, p.scan.granules_total));
             if p.scan.is_final {
-                property(es, c"Final Merge", &format!("{} rows into {}", p.scan.final_rows.0, p.scan.final_rows.1));
+                property(es, c"Final Merge", &crate::scan::final_read::describe(&p.scan));
             }
             if run.from_metadata > 0 {
                 property(es, c"Parts Answered From Metadata", &run.from_metadata.to_string());
