@@ -19,6 +19,9 @@ pub static AGGREGATE_SCAN: GucSetting<bool> = GucSetting::<bool>::new(true);
 /// FINAL reads: scans of tables with an engine return rows as if every partition had
 /// been merged with optimize(final).
 pub static FINAL: GucSetting<bool> = GucSetting::<bool>::new(false);
+/// Memory a FINAL read may hold for its merged rows (kB): past it the read fails with a
+/// hint, rather than the backend running out of memory.
+pub static FINAL_MAX_MEMORY_KB: GucSetting<i32> = GucSetting::<i32>::new(2 * 1024 * 1024);
 /// Engine threads a query may use (0: as many as the machine has cores).
 pub static MAX_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 
@@ -118,6 +121,16 @@ pub fn init() {
         &INSERT_BUFFER_KB,
         1024,
         4 * 1024 * 1024,
+        GucContext::Userset,
+        GucFlags::UNIT_KB,
+    );
+    GucRegistry::define_int_guc(
+        c"mergetree.final_max_memory",
+        c"Memory a FINAL read of a mergetree table may use for the rows it merges.",
+        c"A FINAL read holds its merged rows for the statement; one that would need more (by the parts' uncompressed sizes) fails with a hint.",
+        &FINAL_MAX_MEMORY_KB,
+        1024,
+        i32::MAX,
         GucContext::Userset,
         GucFlags::UNIT_KB,
     );

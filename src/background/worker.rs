@@ -73,6 +73,59 @@ fn claim_next(group: &[PartRow], now: i64, options: &crate::options::TableOption
     None
 }
 
+/// The TTL pass over a table with nothing to merge: its parts entirely past the TTL
+/// (every row's TTL, by the column's largest value, has passed) are dropped without being
+/// read; else one part partly past it (by its smallest value) is rewritten without those
+/// rows, at most once a TTL_REWRITE_EVERY per table (rows keep expiring as time goes
+/// on). None when there was nothing to do or another merge holds the parts; Some(false)
+/// when a rewrite gave way to DDL.
+///
+/// # Safety
+/// `rel` is open and locked as merges lock it, in the worker's transaction.
+unsafe fn ttl_step(rel: pg_sys::Relation, plan: &crate::datum::TablePlan, options: &crate::options::TableOptions, visible: &[PartRow]) -> Option<bool> {
+    // SAFETY: per the caller.
+    unsafe {
+        let mut ttl = crate::write::ttl::Ttl::new(rel, plan, options)?;
+        let attnum = plan.columns[ttl.column].attnum as u32;
+        let relid = (*rel).rd_id;
+        let (mut gone, mut partly) = (Vec::new(), None);
+        for p in visible.iter().filter(|p| !p.mine) {
+            let Ok(reader) = crate::storage::part_cache::open(rel, p) else { continue };
+            let meta = reader.meta();
+            // A part that predates the column holds its default for every row: left alone.
+            let Some(c) = meta.columns.iter().find(|c| c.spec.id == attnum) else { continue };
+            let (Some(min), Some(max)) = (c.min.clone(), c.max.clone()) else { continue };
+            if c.null_count == 0 && ttl.expired(&max) {
+                gone.push(p.clone());
+            } else if partly.is_none() && ttl.expired(&min) {
+                partly = Some(p.clone());
+            }
+        }
+        if !gone.is_empty() && catalog::claim(&gone, false) {
+            crate::write::merge::remove_parts(rel, &gone, "ttl", std::time::Duration::ZERO, true);
+            return Some(true);
+        }
+        let part = partly.filter(|_| ttl_rewrite_due(relid))?;
+        let run = [part];
+        if !catalog::claim(&run, false) {
+            return None;
+        }
+        TTL_REWRITES.with(|m| m.borrow_mut().insert(relid, std::time::Instant::now()));
+        Some(merge_parts(rel, plan, options, &run, true).is_some())
+    }
+}
+
+/// How often a worker rewrites a table's parts for rows past its TTL.
+const TTL_REWRITE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+thread_local! {
+    static TTL_REWRITES: std::cell::RefCell<std::collections::HashMap<pg_sys::Oid, std::time::Instant>> = Default::default();
+}
+
+fn ttl_rewrite_due(relid: pg_sys::Oid) -> bool {
+    TTL_REWRITES.with(|m| m.borrow().get(&relid).is_none_or(|t| t.elapsed() >= TTL_REWRITE_EVERY))
+}
+
 enum Step {
     Merged,
     Yielded,
@@ -115,6 +168,20 @@ unsafe fn merge_one() -> Step {
             let now = pg_sys::GetCurrentTimestamp();
             let visible = catalog::visible_parts(rel, pg_sys::GetActiveSnapshot());
             let run = partitions(&visible).iter().find_map(|g| claim_next(g, now, &options));
+            // Nothing to merge: rows past the table's TTL go, as the table's owner (the
+            // expression may call its functions).
+            if run.is_none() && options.ttl.is_some() {
+                let (mut saved_user, mut saved_context) = (pg_sys::InvalidOid, 0);
+                pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
+                pg_sys::SetUserIdAndSecContext((*(*rel).rd_rel).relowner, saved_context | pg_sys::SECURITY_RESTRICTED_OPERATION as i32);
+                let worked = ttl_step(rel, &plan, &options, &visible);
+                pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
+                if let Some(done) = worked {
+                    pg_sys::relation_close(rel, pg_sys::NoLock as i32);
+                    step = if done { Step::Merged } else { Step::Yielded };
+                    break;
+                }
+            }
             // Nothing to merge: the file may be worth compacting (when it holds more
             // than its parts, at most once a RECLAIM_EVERY, after the free list is
             // rebuilt).

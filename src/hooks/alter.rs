@@ -37,6 +37,10 @@ pub unsafe fn validated(rel: pg_sys::Relation, changes: &[(String, Option<String
                     let expr = crate::write::partition::analyze(rel, &table, text);
                     (k.clone(), Some(options::deparse_partition(rel, expr)))
                 }
+                ("ttl", Some(text)) => {
+                    let expr = crate::write::partition::analyze_option(rel, &table, "ttl", text);
+                    (k.clone(), Some(options::deparse_partition(rel, expr)))
+                }
                 ("engine", Some(_)) => (k.clone(), Some(options::canonical_engine(&table, &parsed.engine, &crate::datum::table_plan(rel), (*(*rel).rd_rel).relowner))),
                 _ => (k.clone(), v.clone()),
             })

@@ -76,19 +76,22 @@ pub unsafe fn record_dependencies(rel: pg_sys::Relation, opts: &TableOptions, re
             let referenced = pg_sys::ObjectAddress { classId: pg_sys::ProcedureRelationId, objectId: f, objectSubId: 0 };
             pg_sys::recordDependencyOn(&me, &referenced, pg_sys::DependencyType::DEPENDENCY_NORMAL);
         }
-        let Some(text) = &opts.partition_by else { return };
-        let expr = partition::analyze(rel, &table, text);
-        // Columns the expression uses are recorded as depending on the table (the
-        // harmless direction: Postgres ignores it when the table is dropped); dropping
-        // one is refused by `check_column_drop` with a message naming the option.
-        pg_sys::recordDependencyOnSingleRelExpr(
-            &me,
-            expr,
-            relid,
-            pg_sys::DependencyType::DEPENDENCY_NORMAL,
-            pg_sys::DependencyType::DEPENDENCY_NORMAL,
-            true,
-        );
+        let exprs = [("partition_by", &opts.partition_by), ("ttl", &opts.ttl)];
+        for (option, text) in exprs {
+            let Some(text) = text else { continue };
+            let expr = partition::analyze_option(rel, &table, option, text);
+            // Columns the expression uses are recorded as depending on the table (the
+            // harmless direction: Postgres ignores it when the table is dropped); dropping
+            // one is refused by `check_column_drop` with a message naming the option.
+            pg_sys::recordDependencyOnSingleRelExpr(
+                &me,
+                expr,
+                relid,
+                pg_sys::DependencyType::DEPENDENCY_NORMAL,
+                pg_sys::DependencyType::DEPENDENCY_NORMAL,
+                true,
+            );
+        }
     }
 }
 
@@ -146,6 +149,11 @@ pub fn check_column_drop(relid: pg_sys::Oid, attnum: i16) {
         if opts.engine.columns().contains(&&name) {
             refuse("engine", "The table's merges and FINAL reads use it.");
         }
+        if let Some(ttl) = &opts.ttl {
+            if crate::write::ttl::check(rel, &table, ttl) == attnum {
+                refuse("ttl", "Merges remove rows by it.");
+            }
+        }
         if partition_attnums(rel, &opts).contains(&attnum) {
             refuse("partition_by", "Every part belongs to a partition computed from it.");
         }
@@ -182,7 +190,8 @@ struct Tracked {
     names: HashMap<i16, String>,
     /// The partition expression, analysed against the old names (Vars by number), in the
     /// statement's memory.
-    partition: Option<*mut pg_sys::Node>,
+    partition: Option<*mut pg_sys::Node>,    /// The same of the ttl expression.
+    ttl: Option<*mut pg_sys::Node>,
 }
 
 impl RenameTracker {
@@ -206,7 +215,8 @@ impl RenameTracker {
                 let rel = pg_sys::relation_open(oid, pg_sys::AccessExclusiveLock as i32);
                 let opts = for_relation(rel);
                 let partition = opts.partition_by.as_ref().map(|t| partition::analyze(rel, &crate::ffi::relname(rel), t));
-                tables.push(Tracked { relid: oid, names: attnames(rel), partition });
+                let ttl = opts.ttl.as_ref().map(|t| partition::analyze_option(rel, &crate::ffi::relname(rel), "ttl", t));
+                tables.push(Tracked { relid: oid, names: attnames(rel), partition, ttl });
                 pg_sys::relation_close(rel, pg_sys::NoLock as i32);
             }
         }
@@ -231,6 +241,9 @@ impl RenameTracker {
                     let mut changes = renamed_options(rel, &renamed);
                     if let Some(expr) = t.partition {
                         changes.push(("partition_by".to_string(), Some(deparse_partition(rel, expr))));
+                    }
+                    if let Some(expr) = t.ttl {
+                        changes.push(("ttl".to_string(), Some(deparse_partition(rel, expr))));
                     }
                     if !changes.is_empty() {
                         rewrite(t.relid, &changes);

@@ -20,12 +20,13 @@ use pgrx::prelude::*;
 use std::ffi::{CStr, CString};
 
 
-pub const OPTION_NAMES: [&str; 14] = [
+pub const OPTION_NAMES: [&str; 15] = [
     "order_by",
     "primary_key",
     "partition_by",
     "engine",
     "final",
+    "ttl",
     "index_granularity",
     "index_granularity_bytes",
     "compression",
@@ -50,6 +51,8 @@ pub struct TableOptions {
     pub engine: Engine,
     /// Scans of this table read FINAL (as `mergetree.final = on` makes every scan).
     pub final_reads: bool,
+    /// Rows past this expression (a date or timestamp) are removed by merges.
+    pub ttl: Option<String>,
     pub index_granularity: usize,
     pub index_granularity_bytes: usize,
     /// Block codec of columns without their own chain.
@@ -227,6 +230,12 @@ pub fn parse(table: &str, defs: &[(String, String)]) -> TableOptions {
             "background_merges" => o.background_merges = parse_bool(table, name, v),
             "engine" => o.engine = Engine::parse(table, v),
             "final" => o.final_reads = parse_bool(table, name, v),
+            "ttl" => {
+                if v.trim().is_empty() {
+                    raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("option \"ttl\" of mergetree table \"{table}\" is empty"));
+                }
+                o.ttl = Some(v.clone());
+            }
             "max_bytes_to_merge" => o.max_bytes_to_merge = parse_number(table, name, v, 1 << 20, i64::MAX) as u64,
             "parts_to_delay_insert" => o.parts_to_delay_insert = parse_number(table, name, v, 1, 1 << 20),
             "parts_to_throw_insert" => o.parts_to_throw_insert = parse_number(table, name, v, 1, 1 << 20),
@@ -340,6 +349,10 @@ pub unsafe fn validate(rel: pg_sys::Relation, table: &str, o: &TableOptions, pla
             format!("option \"final\" of mergetree table \"{table}\" needs an engine"),
             "FINAL reads apply the table's engine (replacing, summing, collapsing...); a plain table reads the same without it.".into(),
         );
+    }
+    if let Some(expr) = &o.ttl {
+        // SAFETY: rel is open; checking raises on error.
+        unsafe { crate::write::ttl::check(rel, table, expr) };
     }
     if let Some(expr) = &o.partition_by {
         // SAFETY: rel is open; compiling validates and raises on error.

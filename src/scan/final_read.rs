@@ -229,6 +229,7 @@ pub unsafe fn final_rows(
     let cols = crate::datum::read_columns(plan);
     // SAFETY: per the caller.
     let mut groups = unsafe { gather(rel, table, plan, options, parts, buffered, partitions, prune, &cols, stats) };
+    check_memory(table, &groups);
     let keys = merge_keys(plan, options);
     let threads = crate::gucs::max_threads();
     let algorithm = options.engine.algorithm(plan, &options.order_by);
@@ -272,6 +273,28 @@ pub unsafe fn final_rows(
     let id_col = out.pop().expect("the row id column");
     let row_ids = (0..id_col.len()).map(|i| u64::from_le_bytes(id_col.value(i).try_into().expect("8-byte row id"))).collect();
     (out, row_ids)
+}
+
+/// Refuses a FINAL read whose inputs (the granules read, uncompressed, and the buffered
+/// rows) exceed `mergetree.final_max_memory`: the merged rows are held in memory.
+fn check_memory(table: &str, groups: &[Option<Group<crate::storage::blob::PageStore>>]) {
+    let mut bytes = 0u64;
+    for g in groups.iter().flatten() {
+        for p in &g.parts {
+            let meta = p.reader.meta();
+            let share = p.granules.len() as f64 / meta.granules().max(1) as f64;
+            bytes += (meta.uncompressed_bytes() as f64 * share) as u64;
+        }
+        bytes += g.buffered.as_ref().map_or(0, |b| b.iter().map(|c| c.data_bytes() as u64).sum());
+    }
+    let limit = crate::gucs::FINAL_MAX_MEMORY_KB.get().max(0) as u64 * 1024;
+    if bytes > limit {
+        crate::error::raise_with_hint(
+            pgrx::PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            format!("FINAL read of mergetree table \"{table}\" would hold about {} MB of rows, more than mergetree.final_max_memory ({} MB)", bytes >> 20, limit >> 20),
+            "Filter on the table's order_by columns (FINAL reads only the granules such a filter keeps), read without FINAL after mergetree.optimize(table, final => true), or raise mergetree.final_max_memory.".into(),
+        );
+    }
 }
 
 fn runs_of<S: BlockStore>(group: Group<S>, cols: &[ReadColumn], prune: Option<&Predicate>) -> Vec<Run<S>> {

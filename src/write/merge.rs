@@ -194,7 +194,7 @@ pub fn merge_keys(plan: &TablePlan, options: &TableOptions) -> Vec<MergeKey> {
 ///
 /// # Safety
 /// `rel` is open and locked (RowExclusiveLock) against DDL.
-pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &TableOptions, parts: &[PartRow], yield_to_ddl: bool) -> Option<PartRow> {
+pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &TableOptions, parts: &[PartRow], yield_to_ddl: bool) -> Option<Option<PartRow>> {
     // SAFETY: per the caller.
     let table = unsafe { crate::ffi::relname(rel) };
     let cols = datum::read_columns(plan);
@@ -224,6 +224,9 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
     // SAFETY: `rel` is open.
     let progress = Progress::start(unsafe { (*rel).rd_id }, &parts[0].partition, parts.len(), rows, yield_to_ddl);
     let mut done = 0u64;
+    // SAFETY: per the caller.
+    let mut ttl = unsafe { super::ttl::Ttl::new(rel, plan, options) };
+    let (mut expired, mut written) = (0u64, 0u64);
     while let Some(batch) = merger.next_batch(MERGE_BATCH_ROWS).unwrap_or_else(|e| crate::error::report(&table, e)) {
         pgrx::check_for_interrupts!();
         done += batch.first().map_or(0, |c| c.len() as u64);
@@ -236,17 +239,32 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
             Some(e) => e.push(batch).unwrap_or_else(|e| report_engine(&table, e)),
             None => batch,
         };
+        let batch = drop_expired(ttl.as_mut(), batch, &mut expired);
         if batch.first().is_some_and(|c| !c.is_empty()) {
+            written += batch[0].len() as u64;
             writer.push(&batch).unwrap_or_else(|e| crate::error::report(&table, e));
         }
     }
     if let Some(last) = engine.as_mut().and_then(|e| e.finish().unwrap_or_else(|e| report_engine(&table, e))) {
-        writer.push(&last).unwrap_or_else(|e| crate::error::report(&table, e));
+        let last = drop_expired(ttl.as_mut(), last, &mut expired);
+        if last.first().is_some_and(|c| !c.is_empty()) {
+            written += last[0].len() as u64;
+            writer.push(&last).unwrap_or_else(|e| crate::error::report(&table, e));
+        }
+    }
+    let (rows_in, rows_out) = engine.as_ref().map_or((done, done), EngineMerge::counts);
+    if rows_in != rows || written + expired != rows_out {
+        crate::error::report(&table, mergetree::Error::corrupt("merge", format!("merged {rows_in} rows out of parts holding {rows} into {written} rows and {expired} expired ({rows_out} expected)")));
+    }
+    if written == 0 {
+        // Nothing is left (every row expired, or collapsed away): the inputs just go.
+        // SAFETY: per the caller.
+        unsafe { remove_parts(rel, parts, "merge", started.elapsed(), yield_to_ddl) };
+        return Some(None);
     }
     let (header, meta, mut spill) = writer.finish().unwrap_or_else(|e| crate::error::report(&table, e));
-    let (rows_in, rows_out) = engine.as_ref().map_or((done, done), EngineMerge::counts);
-    if rows_in != rows || meta.rows != rows_out {
-        crate::error::report(&table, mergetree::Error::corrupt("merge", format!("merged {rows_in} rows out of parts holding {rows} into {} rows ({rows_out} expected)", meta.rows)));
+    if meta.rows != written {
+        crate::error::report(&table, mergetree::Error::corrupt("merge", format!("wrote {} rows of {written}", meta.rows)));
     }
     let target = Target { plan, options, partition: parts[0].partition.clone(), partition_value: parts[0].partition_value.clone() };
     let origin = Origin::Merge {
@@ -276,7 +294,43 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
             duration: started.elapsed(),
             background: yield_to_ddl,
         });
-        Some(part)
+        Some(Some(part))
+    }
+}
+
+/// The rows of `batch` whose TTL has not passed (all without a TTL); counts the others.
+fn drop_expired(ttl: Option<&mut super::ttl::Ttl>, batch: Vec<ColumnData>, expired: &mut u64) -> Vec<ColumnData> {
+    let Some(ttl) = ttl else { return batch };
+    let Some(col) = batch.get(ttl.column) else { return batch };
+    let gone = ttl.expired_rows(col);
+    let keep: Vec<u32> = (0..gone.len()).filter(|&r| !gone[r]).map(|r| r as u32).collect();
+    if keep.len() == gone.len() {
+        return batch;
+    }
+    *expired += (gone.len() - keep.len()) as u64;
+    batch.iter().map(|c| c.take(&keep)).collect()
+}
+
+/// Removes `parts` (claimed by this transaction) whose rows are all gone, logging it as
+/// `kind`.
+///
+/// # Safety
+/// `rel` is open; the parts are claimed.
+pub unsafe fn remove_parts(rel: pg_sys::Relation, parts: &[PartRow], kind: &'static str, duration: std::time::Duration, background: bool) {
+    // SAFETY: per the caller.
+    unsafe {
+        catalog::remove(parts);
+        catalog::log_event(&catalog::PartEvent {
+            kind,
+            relid: (*rel).rd_id,
+            partition: &parts[0].partition,
+            part_name: None,
+            sources: parts.iter().map(|p| p.part_name.clone()).collect(),
+            rows: 0,
+            bytes: 0,
+            duration,
+            background,
+        });
     }
 }
 
@@ -340,8 +394,9 @@ pub fn partitions(parts: &[PartRow]) -> Vec<Vec<PartRow>> {
 pub fn select(parts: &[PartRow], full: bool, now: i64, options: &TableOptions) -> Option<(usize, usize)> {
     if full {
         // One part per partition, fully encoded: a lone insert part is re-encoded too
-        // (and an engine applied to it).
-        return (parts.len() >= 2 || parts.first().is_some_and(|p| p.level == 0)).then_some((0, parts.len()));
+        // (and an engine applied to it), and with a TTL any lone part (rows may have
+        // passed it since it was written).
+        return (parts.len() >= 2 || parts.first().is_some_and(|p| p.level == 0 || options.ttl.is_some())).then_some((0, parts.len()));
     }
     let candidates: Vec<Candidate> = parts
         .iter()

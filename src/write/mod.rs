@@ -13,4 +13,5 @@ pub mod optimize;
 pub mod partition;
 pub mod progress;
 pub mod relocate;
+pub mod ttl;
 pub mod xact;

@@ -37,12 +37,24 @@ pub unsafe fn compile(rel: pg_sys::Relation, table: &str, expr: &str) -> *mut pg
 /// # Safety
 /// `rel` is open.
 pub unsafe fn analyze(rel: pg_sys::Relation, table: &str, expr: &str) -> *mut pg_sys::Node {
+    // SAFETY: per the caller.
+    unsafe { analyze_option(rel, table, "partition_by", expr) }
+}
+
+/// `analyze` for the expression of option `option` (partition_by, ttl).
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn analyze_option(rel: pg_sys::Relation, table: &str, option: &str, expr: &str) -> *mut pg_sys::Node {
     let sql = CString::new(format!("SELECT ({expr})")).unwrap_or_default();
     let bad = |why: &str| -> ! {
         raise_with_hint(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("invalid partition_by expression for mergetree table \"{table}\": {why}"),
-            "partition_by takes one expression over the table's columns, e.g. partition_by = 'date_trunc(''month'', ts)'.".into(),
+            format!("invalid {option} expression for mergetree table \"{table}\": {why}"),
+            match option {
+                "ttl" => "ttl takes one expression over the table's columns, e.g. ttl = '\"timestamp\" + interval ''90 days'''.".into(),
+                _ => "partition_by takes one expression over the table's columns, e.g. partition_by = 'date_trunc(''month'', ts)'.".into(),
+            },
         )
     };
     // SAFETY: the parser and analyser run on palloc'd copies in the current context.

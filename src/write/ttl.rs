@@ -1,0 +1,171 @@
+//! The `ttl` option (ClickHouse's TTL): an expression of one date or timestamp column,
+//! non-decreasing in it (`"timestamp" + interval '90 days'`, `day + 30`,
+//! `date_trunc('month', ts) + interval '1 year'`); a row whose TTL has passed (`now()`
+//! of the merging transaction) is removed by the merges that read it. Because the
+//! expression never decreases, a part's TTL range is the expression at its column's
+//! min and max: the merge workers drop parts entirely past it without reading them and
+//! rewrite parts partly past it (ttl_pass).
+
+use crate::datum::{self, ColumnPlan, TablePlan};
+use crate::error::raise_with_hint;
+use mergetree::ColumnData;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+fn bad(table: &str, expr: &str, why: &str) -> ! {
+    raise_with_hint(
+        PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+        format!("invalid ttl expression for mergetree table \"{table}\": {why}: \"{expr}\""),
+        "Give one date or timestamp column, optionally plus or minus a constant interval or number of days, e.g. ttl = '\"timestamp\" + interval ''90 days'''.".into(),
+    )
+}
+
+/// Whether `n` is non-decreasing in exactly one Var (the column it returns), which is
+/// set in `var`.
+///
+/// # Safety
+/// `n` is an analysed expression tree.
+unsafe fn monotonic(n: *mut pg_sys::Node, var: &mut Option<i16>) -> bool {
+    // SAFETY: per the caller; node tags are checked before each cast.
+    unsafe {
+        match (*n).type_ {
+            pg_sys::NodeTag::T_Var => {
+                let v = n as *mut pg_sys::Var;
+                if (*v).varlevelsup != 0 || (*v).varattno <= 0 || var.is_some() {
+                    return false;
+                }
+                *var = Some((*v).varattno);
+                true
+            }
+            pg_sys::NodeTag::T_RelabelType => monotonic((*(n as *mut pg_sys::RelabelType)).arg as *mut pg_sys::Node, var),
+            pg_sys::NodeTag::T_OpExpr => {
+                let op = n as *mut pg_sys::OpExpr;
+                let args = crate::ffi::list_ptrs::<pg_sys::Node>((*op).args);
+                let name = crate::ffi::cstr(pg_sys::get_opname((*op).opno)).unwrap_or_default();
+                let is_const = |a: *mut pg_sys::Node| (*a).type_ == pg_sys::NodeTag::T_Const;
+                match (name.as_str(), args.as_slice()) {
+                    ("+", &[a, b]) if is_const(b) => monotonic(a, var),
+                    ("+", &[a, b]) if is_const(a) => monotonic(b, var),
+                    ("-", &[a, b]) if is_const(b) => monotonic(a, var),
+                    _ => false,
+                }
+            }
+            pg_sys::NodeTag::T_FuncExpr => {
+                let f = n as *mut pg_sys::FuncExpr;
+                let args = crate::ffi::list_ptrs::<pg_sys::Node>((*f).args);
+                // Casts between date and timestamps, and date_trunc, never decrease.
+                const CASTS: [u32; 5] = [pg_sys::F_DATE_TIMESTAMP, pg_sys::F_TIMESTAMP_DATE, pg_sys::F_TIMESTAMPTZ_DATE, pg_sys::F_DATE_TIMESTAMPTZ, pg_sys::F_TIMESTAMPTZ_TIMESTAMP];
+                const TRUNC: [u32; 2] = [pg_sys::F_DATE_TRUNC_TEXT_TIMESTAMP, pg_sys::F_DATE_TRUNC_TEXT_TIMESTAMPTZ];
+                let id = (*f).funcid.to_u32();
+                match args.as_slice() {
+                    &[a] if CASTS.contains(&id) || id == pg_sys::F_TIMESTAMP_TIMESTAMPTZ => monotonic(a, var),
+                    &[unit, a] if TRUNC.contains(&id) && (*unit).type_ == pg_sys::NodeTag::T_Const => monotonic(a, var),
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Checks a `ttl` expression against `rel`; returns the column it reads (attribute
+/// number).
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn check(rel: pg_sys::Relation, table: &str, expr: &str) -> i16 {
+    // SAFETY: per the caller.
+    unsafe {
+        let e = super::partition::analyze_option(rel, table, "ttl", expr);
+        let ty = pg_sys::exprType(e);
+        if !matches!(ty, pg_sys::DATEOID | pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID) {
+            bad(table, expr, "it must give a date, timestamp or timestamptz");
+        }
+        if pg_sys::contain_volatile_functions(e) {
+            bad(table, expr, "it must not call volatile functions");
+        }
+        let mut var = None;
+        if !monotonic(e, &mut var) {
+            bad(table, expr, "it must be one column, optionally plus or minus a constant (or cast or date_trunc of that)");
+        }
+        var.unwrap_or_else(|| bad(table, expr, "it reads no column"))
+    }
+}
+
+/// A table's TTL, compiled for a merge or a worker's pass: whether rows are past it now.
+/// Its expression state, context and slot live in the memory context it was made in
+/// (the merge's transaction).
+pub struct Ttl {
+    /// `((ttl)::timestamptz <= now())`, over the relation's row.
+    state: *mut pg_sys::ExprState,
+    econtext: *mut pg_sys::ExprContext,
+    slot: *mut pg_sys::TupleTableSlot,
+    /// The TTL column: its plan index and how it is stored.
+    pub column: usize,
+    col: ColumnPlan,
+}
+
+impl Ttl {
+    /// The TTL of `rel` (None without one), compiled in the current memory context.
+    ///
+    /// # Safety
+    /// `rel` is open.
+    pub unsafe fn new(rel: pg_sys::Relation, plan: &TablePlan, options: &crate::options::TableOptions) -> Option<Ttl> {
+        let expr = options.ttl.as_ref()?;
+        // SAFETY: per the caller.
+        unsafe {
+            let table = crate::ffi::relname(rel);
+            let attnum = check(rel, &table, expr);
+            let column = plan.index_of_attnum(attnum)?;
+            let e = super::partition::analyze_option(rel, &table, "ttl", &format!("(({expr})::timestamptz <= now())"));
+            let planned = pg_sys::expression_planner(e as *mut pg_sys::Expr);
+            Some(Ttl {
+                state: pg_sys::ExecInitExpr(planned, std::ptr::null_mut()),
+                econtext: pg_sys::CreateStandaloneExprContext(),
+                // A copy of the descriptor: not reference-counted, so the slot pins
+                // nothing the transaction's end would report as leaked.
+                slot: pg_sys::MakeSingleTupleTableSlot(pg_sys::CreateTupleDescCopy((*rel).rd_att), &raw const pg_sys::TTSOpsVirtual),
+                column,
+                col: plan.columns[column].clone(),
+            })
+        }
+    }
+
+    /// Per value of the TTL column (NULL: never expires): whether it is past the TTL.
+    pub fn expired_rows(&mut self, values: &ColumnData) -> Vec<bool> {
+        let datums = datum::to_datums(&self.col, values.clone());
+        let attr = self.col.attnum as usize - 1;
+        (0..values.len())
+            .map(|r| {
+                if datums.nulls[r] {
+                    return false;
+                }
+                // SAFETY: the slot has the relation's descriptor; only the TTL column is
+                // set (the expression reads no other), with a value of its type; per-row
+                // memory is reset each time.
+                unsafe {
+                    pg_sys::ExecClearTuple(self.slot);
+                    let natts = (*(*self.slot).tts_tupleDescriptor).natts as usize;
+                    for i in 0..natts {
+                        *(*self.slot).tts_isnull.add(i) = true;
+                    }
+                    *(*self.slot).tts_values.add(attr) = datums.datums[r];
+                    *(*self.slot).tts_isnull.add(attr) = false;
+                    pg_sys::ExecStoreVirtualTuple(self.slot);
+                    pg_sys::MemoryContextReset((*self.econtext).ecxt_per_tuple_memory);
+                    (*self.econtext).ecxt_scantuple = self.slot;
+                    let mut isnull = false;
+                    let d = pg_sys::ExecEvalExprSwitchContext(self.state, self.econtext, &mut isnull);
+                    !isnull && d.value() != 0
+                }
+            })
+            .collect()
+    }
+
+    /// Whether a stored value of the TTL column is past the TTL.
+    pub fn expired(&mut self, value: &[u8]) -> bool {
+        let mut c = ColumnData::new(self.col.ty);
+        c.push(value);
+        self.expired_rows(&c)[0]
+    }
+}
