@@ -25,6 +25,15 @@ pub trait OpaqueOrder {
     fn compare(&mut self, column: usize, a: (usize, usize), b: (usize, usize)) -> Ordering;
 }
 
+impl<T: OpaqueOrder + ?Sized> OpaqueOrder for Box<T> {
+    fn loaded(&mut self, run: usize, batch: &[ColumnData]) {
+        (**self).loaded(run, batch)
+    }
+    fn compare(&mut self, column: usize, a: (usize, usize), b: (usize, usize)) -> Ordering {
+        (**self).compare(column, a, b)
+    }
+}
+
 /// For keys without opaque columns.
 pub struct NoOpaque;
 

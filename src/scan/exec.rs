@@ -237,21 +237,24 @@ impl ScanRun {
                 continue;
             }
             if !self.buffered_done {
-                self.buffered_done = true;
-                // Cloned: a rescan reads them again.
-                if let Some((cols, ids)) = self.src.buffered.clone() {
-                    let rows = ids.len();
-                    let mut pre: Vec<Option<Fetched>> = cols.into_iter().map(|c| Some(Fetched::Values(c))).collect();
-                    // Buffered rows are in insertion order: no sort key to search; every
-                    // column is at hand.
-                    let selection = self.src.filter_buffered(&mut pre, rows);
-                    self.src.stats.rows_removed += (rows - selection.len()) as u64;
-                    if !selection.is_empty() {
-                        let cols = self.datum_columns(&mut pre, &selection, None);
-                        self.batch = Some(Batch { cols, rows: selection, next: 0, first_row_id: 0, row_ids: Some(ids) });
-                        return true;
-                    }
+                // The buffered rows (copies: a rescan reads them again), or a FINAL
+                // read's merged rows, a batch at a time.
+                let Some((cols, ids)) = self.src.next_rows() else {
+                    self.buffered_done = true;
+                    return false;
+                };
+                let rows = ids.len();
+                let mut pre: Vec<Option<Fetched>> = cols.into_iter().map(|c| Some(Fetched::Values(c))).collect();
+                // Every column is at hand; no sort key to search (buffered rows are in
+                // insertion order).
+                let selection = self.src.filter_buffered(&mut pre, rows);
+                self.src.stats.rows_removed += (rows - selection.len()) as u64;
+                if !selection.is_empty() {
+                    let cols = self.datum_columns(&mut pre, &selection, None);
+                    self.batch = Some(Batch { cols, rows: selection, next: 0, first_row_id: 0, row_ids: Some(ids) });
+                    return true;
                 }
+                continue;
             }
             return false;
         }

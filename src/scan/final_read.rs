@@ -144,33 +144,13 @@ struct Group<S: BlockStore> {
     buffered: Option<Vec<ColumnData>>,
 }
 
-/// What reduces a partition's merged batches: the Postgres layer's EngineMerge, or the
-/// engine alone (on the engine threads).
-trait Reduce {
-    fn push(&mut self, batch: Vec<ColumnData>) -> mergetree::Result<Vec<ColumnData>>;
-    fn finish(&mut self) -> mergetree::Result<Option<Vec<ColumnData>>>;
-    fn rows_in(&self) -> u64;
-}
-
-impl Reduce for EngineMerge<'_> {
-    fn push(&mut self, batch: Vec<ColumnData>) -> mergetree::Result<Vec<ColumnData>> {
-        EngineMerge::push(self, batch)
-    }
-    fn finish(&mut self) -> mergetree::Result<Option<Vec<ColumnData>>> {
-        EngineMerge::finish(self)
-    }
-    fn rows_in(&self) -> u64 {
-        self.counts().0
-    }
-}
-
 /// The engine's algorithm with keys it compares by itself and no Postgres combine function.
 struct EngineOnly {
     starts: GroupStarts,
     collapser: Collapser,
 }
 
-impl Reduce for EngineOnly {
+impl EngineOnly {
     fn push(&mut self, batch: Vec<ColumnData>) -> mergetree::Result<Vec<ColumnData>> {
         let starts = self.starts.starts(&batch, &mut BytesEq);
         self.collapser.push(batch, &starts, &mut NoCombiner)
@@ -178,17 +158,13 @@ impl Reduce for EngineOnly {
     fn finish(&mut self) -> mergetree::Result<Option<Vec<ColumnData>>> {
         self.collapser.finish(&mut NoCombiner)
     }
-    fn rows_in(&self) -> u64 {
-        self.collapser.rows_in
-    }
 }
 
-/// Merges a partition's runs into `out` (the plan's columns and the row ids); returns the
-/// rows that went in. `tick` runs once a batch (interrupt checks, on the backend).
-fn merge_group<S: BlockStore, O: OpaqueOrder>(runs: Vec<Run<S>>, keys: &[MergeKey], columns: usize, opaque: O, reduce: &mut dyn Reduce, out: &mut [ColumnData], tick: &dyn Fn()) -> mergetree::Result<u64> {
-    let mut merger = Merger::new(runs, keys.to_vec(), columns, opaque)?;
+/// Merges a partition's runs into `out` (the plan's columns and the row ids), on an
+/// engine thread; returns the rows that went in.
+fn merge_group<S: BlockStore>(runs: Vec<Run<S>>, keys: &[MergeKey], columns: usize, reduce: &mut EngineOnly, out: &mut [ColumnData]) -> mergetree::Result<u64> {
+    let mut merger = Merger::new(runs, keys.to_vec(), columns, NoOpaque)?;
     while let Some(batch) = merger.next_batch(BATCH_ROWS)? {
-        tick();
         for (o, c) in out.iter_mut().zip(reduce.push(batch)?) {
             o.append(&c);
         }
@@ -198,7 +174,7 @@ fn merge_group<S: BlockStore, O: OpaqueOrder>(runs: Vec<Run<S>>, keys: &[MergeKe
             o.append(&c);
         }
     }
-    Ok(reduce.rows_in())
+    Ok(reduce.collapser.rows_in)
 }
 
 fn empty_output(plan: &TablePlan) -> Vec<ColumnData> {
@@ -207,79 +183,156 @@ fn empty_output(plan: &TablePlan) -> Vec<ColumnData> {
     out
 }
 
-/// The FINAL rows of `parts` and the `buffered` rows (plan columns, row ids; `partitions`:
-/// each buffered row's partition value), with their row ids: per partition in the order
-/// partitions first appear, each in sort key order. `prune`: a filter over sort key
-/// columns only, whose rejected parts and granules are not read.
-///
-/// # Safety
-/// `rel` is open; `parts` are visible to the scan's snapshot.
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn final_rows(
+/// What a FINAL read is asked for: the table, the parts and buffered rows it merges
+/// (plan columns, row ids; `partitions`: each buffered row's partition value) and a
+/// filter over sort key columns only, whose rejected parts, granules and rows are not read.
+pub struct FinalRequest<'a> {
+    pub rel: pg_sys::Relation,
+    pub table: &'a str,
+    pub plan: &'a TablePlan,
+    pub options: &'a TableOptions,
+    pub parts: &'a [PartRow],
+    pub buffered: Option<&'a (Vec<ColumnData>, Vec<u64>)>,
+    pub partitions: &'a [Option<Vec<u8>>],
+    pub prune: Option<&'a Predicate>,
+}
+
+/// A partition being merged on the backend, a batch at a time.
+struct Current {
+    merger: Merger<Run<crate::storage::blob::PageStore>, Box<dyn OpaqueOrder>>,
+    engine: EngineMerge<'static>,
+}
+
+/// The FINAL rows of a request, handed out a batch at a time (plan columns and row ids),
+/// per partition in the order partitions first appear, each in sort key order. On the
+/// backend a partition streams: memory holds a granule batch per input. On the engine
+/// threads a wave of partitions is merged at once and held until handed out, so a wave's
+/// inputs must fit `mergetree.final_max_memory`.
+pub struct FinalStream {
+    // Fields that borrow `plan` come first: fields drop in declaration order.
+    current: Option<Current>,
+    ready: std::collections::VecDeque<Vec<ColumnData>>,
+    groups: std::vec::IntoIter<Option<Group<crate::storage::blob::PageStore>>>,
     rel: pg_sys::Relation,
-    table: &str,
-    plan: &TablePlan,
-    options: &TableOptions,
-    parts: &[PartRow],
-    buffered: Option<&(Vec<ColumnData>, Vec<u64>)>,
-    partitions: &[Option<Vec<u8>>],
-    prune: Option<&Predicate>,
-    stats: &mut FinalStats,
-) -> (Vec<ColumnData>, Vec<u64>) {
-    let cols = crate::datum::read_columns(plan);
-    // SAFETY: per the caller.
-    let mut groups = unsafe { gather(rel, table, plan, options, parts, buffered, partitions, prune, &cols, stats) };
-    check_memory(table, &groups);
-    let keys = merge_keys(plan, options);
-    let threads = crate::gucs::max_threads();
-    let algorithm = options.engine.algorithm(plan, &options.order_by);
-    let on_threads = groups.len() > 1 && threads > 1 && keys.iter().all(|k| k.kind != SortKind::Opaque) && options.engine.functions().is_empty();
-    let mut out = empty_output(plan);
-    match algorithm {
-        Some(engine) if on_threads => {
-            stats.threads = stats.threads.max(threads.min(groups.len()) as u64);
-            for wave in groups.chunks_mut(threads).map(|w| w.iter_mut().map(std::mem::take).collect::<Vec<_>>()) {
-                pgrx::check_for_interrupts!();
-                let prefetched: Vec<Group<PrefetchStore>> = wave.into_iter().map(|g| prefetch(g, plan, table)).collect();
-                let merged = merge_on_threads(prefetched, &keys, plan, &engine, &cols, prune, threads);
-                for result in merged {
-                    let (cols_out, rows_in) = result.unwrap_or_else(|e| report_engine(table, e));
-                    stats.rows_in += rows_in;
-                    for (o, c) in out.iter_mut().zip(cols_out) {
-                        o.append(&c);
-                    }
-                }
-            }
+    table: String,
+    options: TableOptions,
+    keys: Vec<MergeKey>,
+    cols: Vec<ReadColumn>,
+    prune: Option<Predicate>,
+    /// The engine alone, where partitions merge on the engine threads.
+    on_threads: Option<TableEngine>,
+    threads: usize,
+    pub stats: FinalStats,
+    plan: Box<TablePlan>,
+}
+
+impl FinalStream {
+    /// Plans the read: the partitions' granules (pruned), nothing merged yet.
+    ///
+    /// # Safety
+    /// `req.rel` is open; its parts are visible to the scan's snapshot; the stream is
+    /// used while the relation stays open.
+    pub unsafe fn new(req: FinalRequest) -> FinalStream {
+        let cols = crate::datum::read_columns(req.plan);
+        let mut stats = FinalStats::default();
+        // SAFETY: per the caller.
+        let groups = unsafe { gather(&req, &cols, &mut stats) };
+        let keys = merge_keys(req.plan, req.options);
+        let threads = crate::gucs::max_threads();
+        let parallel = groups.len() > 1 && threads > 1 && keys.iter().all(|k| k.kind != SortKind::Opaque) && req.options.engine.functions().is_empty();
+        let on_threads = req.options.engine.algorithm(req.plan, &req.options.order_by).filter(|_| parallel);
+        if on_threads.is_some() {
+            stats.threads = threads.min(groups.len()) as u64;
         }
-        _ => {
-            for group in groups.into_iter().flatten() {
-                let runs = runs_of(group, &cols, prune);
-                if runs.is_empty() {
+        FinalStream {
+            current: None,
+            ready: Default::default(),
+            groups: groups.into_iter(),
+            rel: req.rel,
+            table: req.table.to_string(),
+            options: req.options.clone(),
+            keys,
+            cols,
+            prune: req.prune.cloned(),
+            on_threads,
+            threads,
+            stats,
+            plan: Box::new(req.plan.clone()),
+        }
+    }
+
+    /// The next merged rows (plan columns, row ids), or None when every partition is done.
+    pub fn next(&mut self) -> Option<(Vec<ColumnData>, Vec<u64>)> {
+        loop {
+            pgrx::check_for_interrupts!();
+            if let Some(mut batch) = self.ready.pop_front() {
+                let id_col = batch.pop().expect("the row id column");
+                if id_col.is_empty() {
                     continue;
                 }
-                let opaque = crate::write::merge::opaque_keys(plan, &keys, runs.len());
-                // SAFETY: per the caller.
-                let Some(mut engine) = (unsafe { EngineMerge::new(rel, plan, options, &keys, Mode::Read) }) else {
-                    crate::error::report(table, mergetree::Error::Invalid("FINAL read of a table without an engine".into()))
-                };
-                let tick = || {
-                    pgrx::check_for_interrupts!();
-                };
-                stats.rows_in += merge_group(runs, &keys, plan.columns.len() + 1, opaque, &mut engine, &mut out, &tick).unwrap_or_else(|e| report_engine(table, e));
+                self.stats.rows_out += id_col.len() as u64;
+                let ids = (0..id_col.len()).map(|i| u64::from_le_bytes(id_col.value(i).try_into().expect("8-byte row id"))).collect();
+                return Some((batch, ids));
+            }
+            if let Some(cur) = self.current.as_mut() {
+                let table = &self.table;
+                match cur.merger.next_batch(BATCH_ROWS).unwrap_or_else(|e| crate::error::report(table, e)) {
+                    Some(batch) => {
+                        let out = cur.engine.push(batch).unwrap_or_else(|e| report_engine(table, e));
+                        self.ready.push_back(out);
+                    }
+                    None => {
+                        let last = cur.engine.finish().unwrap_or_else(|e| report_engine(table, e));
+                        self.stats.rows_in += cur.engine.counts().0;
+                        self.ready.extend(last);
+                        self.current = None;
+                    }
+                }
+                continue;
+            }
+            match &self.on_threads {
+                Some(engine) => {
+                    let wave: Vec<Group<crate::storage::blob::PageStore>> = self.groups.by_ref().flatten().take(self.threads).collect();
+                    if wave.is_empty() {
+                        return None;
+                    }
+                    check_memory(&self.table, &wave);
+                    let prefetched: Vec<Group<PrefetchStore>> = wave.into_iter().map(|g| prefetch(g, &self.cols, &self.table)).collect();
+                    for result in merge_on_threads(prefetched, &self.keys, &self.plan, engine, &self.cols, self.prune.as_ref(), self.threads) {
+                        let (out, rows_in) = result.unwrap_or_else(|e| report_engine(&self.table, e));
+                        self.stats.rows_in += rows_in;
+                        self.ready.push_back(out);
+                    }
+                }
+                None => {
+                    let group = self.groups.by_ref().flatten().next()?;
+                    let runs = runs_of(group, &self.cols, self.prune.as_ref());
+                    if runs.is_empty() {
+                        continue;
+                    }
+                    // SAFETY: `plan` is boxed, so its address stays while the stream
+                    // moves, and it is dropped after `current` (declared before it), the
+                    // only holder of these borrows.
+                    let plan: &'static TablePlan = unsafe { &*(self.plan.as_ref() as *const TablePlan) };
+                    let opaque: Box<dyn OpaqueOrder> = Box::new(crate::write::merge::opaque_keys(plan, &self.keys, runs.len()));
+                    let merger = Merger::new(runs, self.keys.clone(), plan.columns.len() + 1, opaque).unwrap_or_else(|e| crate::error::report(&self.table, e));
+                    // SAFETY: the relation is open while the stream is used (`new`).
+                    let Some(engine) = (unsafe { EngineMerge::new(self.rel, plan, &self.options, &self.keys, Mode::Read) }) else {
+                        crate::error::report(&self.table, mergetree::Error::Invalid("FINAL read of a table without an engine".into()))
+                    };
+                    self.current = Some(Current { merger, engine });
+                }
             }
         }
     }
-    stats.rows_out += out.first().map_or(0, ColumnData::len) as u64;
-    let id_col = out.pop().expect("the row id column");
-    let row_ids = (0..id_col.len()).map(|i| u64::from_le_bytes(id_col.value(i).try_into().expect("8-byte row id"))).collect();
-    (out, row_ids)
 }
 
-/// Refuses a FINAL read whose inputs (the granules read, uncompressed, and the buffered
-/// rows) exceed `mergetree.final_max_memory`: the merged rows are held in memory.
-fn check_memory(table: &str, groups: &[Option<Group<crate::storage::blob::PageStore>>]) {
+/// Refuses to merge a wave of partitions on the engine threads whose inputs (the
+/// granules read, uncompressed, and the buffered rows) exceed `mergetree.final_max_memory`:
+/// the wave's merged rows are held in memory until handed out.
+fn check_memory(table: &str, groups: &[Group<crate::storage::blob::PageStore>]) {
     let mut bytes = 0u64;
-    for g in groups.iter().flatten() {
+    for g in groups {
         for p in &g.parts {
             let meta = p.reader.meta();
             let share = p.granules.len() as f64 / meta.granules().max(1) as f64;
@@ -292,7 +345,7 @@ fn check_memory(table: &str, groups: &[Option<Group<crate::storage::blob::PageSt
         crate::error::raise_with_hint(
             pgrx::PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
             format!("FINAL read of mergetree table \"{table}\" would hold about {} MB of rows, more than mergetree.final_max_memory ({} MB)", bytes >> 20, limit >> 20),
-            "Filter on the table's order_by columns (FINAL reads only the granules such a filter keeps), read without FINAL after mergetree.optimize(table, final => true), or raise mergetree.final_max_memory.".into(),
+            "Filter on the table's order_by columns (FINAL reads only the granules such a filter keeps), lower mergetree.max_threads (fewer partitions at once; 1 streams them), or raise mergetree.final_max_memory.".into(),
         );
     }
 }
@@ -305,16 +358,14 @@ fn runs_of<S: BlockStore>(group: Group<S>, cols: &[ReadColumn], prune: Option<&P
     runs
 }
 
-/// Each group's granules read into memory (dictionaries first, into the part's shared
+/// A group's granules read into memory (dictionaries first, into the part's shared
 /// state), so the engine threads can decode them.
-fn prefetch(group: Option<Group<crate::storage::blob::PageStore>>, plan: &TablePlan, table: &str) -> Group<PrefetchStore> {
-    let Some(group) = group else { return Group { parts: Vec::new(), buffered: None } };
-    let cols = crate::datum::read_columns(plan);
+fn prefetch(group: Group<crate::storage::blob::PageStore>, cols: &[ReadColumn], table: &str) -> Group<PrefetchStore> {
     let parts = group
         .parts
         .into_iter()
         .map(|p| {
-            let map = PartColumns::new(p.reader.meta(), &cols);
+            let map = PartColumns::new(p.reader.meta(), cols);
             let mut ranges = Vec::new();
             for c in map.map.iter().flatten() {
                 p.reader.dictionary(*c).unwrap_or_else(|e| crate::error::report(table, e));
@@ -343,7 +394,7 @@ fn merge_on_threads(groups: Vec<Group<PrefetchStore>>, keys: &[MergeKey], plan: 
                     return Ok((out, 0));
                 }
                 let mut reduce = EngineOnly { starts: GroupStarts::new(keys.to_vec()), collapser: Collapser::new(engine.clone(), Mode::Read) };
-                let rows_in = merge_group(runs, keys, columns, NoOpaque, &mut reduce, &mut out, &|| {})?;
+                let rows_in = merge_group(runs, keys, columns, &mut reduce, &mut out)?;
                 Ok((out, rows_in))
             })
             .collect()
@@ -355,20 +406,9 @@ fn merge_on_threads(groups: Vec<Group<PrefetchStore>>, keys: &[MergeKey], plan: 
 /// sorted as a part would be (the newest run).
 ///
 /// # Safety
-/// As `final_rows`.
-#[allow(clippy::too_many_arguments)]
-unsafe fn gather(
-    rel: pg_sys::Relation,
-    table: &str,
-    plan: &TablePlan,
-    options: &TableOptions,
-    parts: &[PartRow],
-    buffered: Option<&(Vec<ColumnData>, Vec<u64>)>,
-    partitions: &[Option<Vec<u8>>],
-    prune: Option<&Predicate>,
-    cols: &[ReadColumn],
-    stats: &mut FinalStats,
-) -> Vec<Option<Group<crate::storage::blob::PageStore>>> {
+/// As `FinalStream::new`.
+unsafe fn gather(req: &FinalRequest, cols: &[ReadColumn], stats: &mut FinalStats) -> Vec<Option<Group<crate::storage::blob::PageStore>>> {
+    let FinalRequest { rel, table, plan, options, parts, buffered, partitions, prune } = *req;
     // Partitions by value, in the order they first appear: their parts and buffered rows.
     let mut values: Vec<&Option<Vec<u8>>> = Vec::new();
     let mut members: Vec<(Vec<&PartRow>, Vec<u32>)> = Vec::new();

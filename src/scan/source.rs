@@ -61,8 +61,13 @@ pub struct Source {
     snapshot: pg_sys::Snapshot,
     /// Skip indexes on filter columns, loaded at the first part that has a filter.
     skip: Option<Option<skip::Pruner>>,
-    /// What a FINAL read merges (None: not one).
+    /// What a FINAL read merges (None: not one), and the merge of the current run.
     final_input: Option<FinalInput>,
+    final_stream: Option<super::final_read::FinalStream>,
+    /// The FINAL rows counted before the current run (EXPLAIN ANALYZE adds up runs).
+    final_base: (u64, u64),
+    /// Whether this run has handed out the buffered rows.
+    extra_taken: bool,
 }
 
 /// The parts and buffered rows (with their partitions) a FINAL read merges.
@@ -128,6 +133,9 @@ impl Source {
                 snapshot,
                 skip: None,
                 final_input,
+                final_stream: None,
+                final_base: (0, 0),
+                extra_taken: false,
             }
         }
     }
@@ -155,19 +163,30 @@ impl Source {
                 _ => Some(Predicate::And(on_key)),
             };
             let prune = prune.filter(|_| crate::gucs::PRIMARY_KEY_PRUNING.get());
-            let mut fs = super::final_read::FinalStats::default();
-            // SAFETY: the relation is open; the parts are visible to the query's snapshot.
-            let rows = unsafe { super::final_read::final_rows(self.rel, &self.table, &self.plan, &fi.options, &fi.parts, fi.buffered.as_ref(), &fi.partitions, prune.as_ref(), &mut fs) };
-            self.buffered = Some(rows);
+            let req = super::final_read::FinalRequest {
+                rel: self.rel,
+                table: &self.table,
+                plan: &self.plan,
+                options: &fi.options,
+                parts: &fi.parts,
+                buffered: fi.buffered.as_ref(),
+                partitions: &fi.partitions,
+                prune: prune.as_ref(),
+            };
+            // SAFETY: the relation is open for the source's lifetime; the parts are
+            // visible to the query's snapshot.
+            let stream = unsafe { super::final_read::FinalStream::new(req) };
+            let fs = stream.stats;
             self.stats.parts_total += fs.parts_total;
             self.stats.parts_read += fs.parts_read;
             self.stats.granules_total += fs.granules_total;
             self.stats.granules_read += fs.granules_read;
-            self.stats.final_rows.0 += fs.rows_in;
-            self.stats.final_rows.1 += fs.rows_out;
             self.stats.final_threads = self.stats.final_threads.max(fs.threads);
             self.stats.is_final = true;
+            self.final_base = self.stats.final_rows;
+            self.final_stream = Some(stream);
         }
+        self.extra_taken = false;
         self.part = 0;
         self.current = None;
         self.granules.clear();
@@ -229,6 +248,27 @@ impl Source {
             return true;
         }
         false
+    }
+
+    /// Whether the source reads FINAL (its rows come from `next_rows`, merged).
+    pub fn is_final(&self) -> bool {
+        self.final_input.is_some()
+    }
+
+    /// The rows of this run that are not read from parts: the transaction's buffered
+    /// rows (once), or a FINAL read's merged rows, a batch at a time (plan columns, row
+    /// ids). None when there are no more.
+    pub fn next_rows(&mut self) -> Option<(Vec<ColumnData>, Vec<u64>)> {
+        if let Some(stream) = self.final_stream.as_mut() {
+            let rows = stream.next();
+            self.stats.final_rows = (self.final_base.0 + stream.stats.rows_in, self.final_base.1 + stream.stats.rows_out);
+            return rows;
+        }
+        if self.extra_taken {
+            return None;
+        }
+        self.extra_taken = true;
+        self.buffered.clone()
     }
 
     /// The buffered rows (every column at hand in `columns`) that pass the predicate.

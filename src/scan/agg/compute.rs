@@ -371,9 +371,9 @@ fn scan_pass(src: &mut Source, es: &mut EngineSpec, limit: usize, progress: &mut
         if let Some(over) = scan_data(src, es, limit, progress, shares, &states) {
             return over;
         }
-        // The transaction's buffered rows: into the one state that is kept, or into
-        // each share's.
-        if let Some((cols, ids)) = src.buffered.clone() {
+        // The transaction's buffered rows (or a FINAL read's merged rows, a batch at a
+        // time): into the one state that is kept, or into each share's.
+        while let Some((cols, ids)) = src.next_rows() {
             let rows = ids.len();
             let mut pre: Vec<Option<Fetched>> = cols.into_iter().map(|c| Some(Fetched::Values(c))).collect();
             let selection = src.filter_buffered(&mut pre, rows);

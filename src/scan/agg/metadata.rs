@@ -20,7 +20,8 @@ pub struct Answer {
 
 /// The answer, or None when some aggregate or part needs the data read.
 pub fn answer(plan: &NodePlan, src: &mut Source) -> Option<Answer> {
-    if !plan.keys.is_empty() || plan.join.is_some() || plan.aggs.iter().any(|a| a.filtered || a.arg.is_some()) {
+    // A FINAL read's rows exist only once merged: there is no metadata to answer from.
+    if src.is_final() || !plan.keys.is_empty() || plan.join.is_some() || plan.aggs.iter().any(|a| a.filtered || a.arg.is_some()) {
         return None;
     }
     // Per aggregate: None for count(*), or the column of a min (false) / max (true).
