@@ -85,7 +85,7 @@ fn claim_next(group: &[PartRow], now: i64, options: &crate::options::TableOption
 unsafe fn ttl_step(rel: pg_sys::Relation, plan: &crate::datum::TablePlan, options: &crate::options::TableOptions, visible: &[PartRow]) -> Option<bool> {
     // SAFETY: per the caller.
     unsafe {
-        let mut ttl = crate::write::ttl::Ttl::new(rel, plan, options)?;
+        let mut ttl = crate::write::ttl::Ttl::new(rel, plan, options.ttl.as_deref())?;
         let attnum = plan.columns[ttl.column].attnum as u32;
         let relid = (*rel).rd_id;
         let (mut gone, mut partly) = (Vec::new(), None);

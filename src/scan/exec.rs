@@ -398,7 +398,7 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, ancestor
                 pg_sys::ExplainPropertyInteger(c"Granules Skipped by Skip Indexes".as_ptr(), std::ptr::null(), st.granules_skipped as i64, es);
             }
             if st.is_final {
-                let merged = std::ffi::CString::new(super::final_read::describe(&st)).unwrap_or_default();
+                let merged = std::ffi::CString::new(st.final_merge()).unwrap_or_default();
                 pg_sys::ExplainPropertyText(c"Final Merge".as_ptr(), merged.as_ptr(), es);
             }
             if !(*cscan).custom_exprs.is_null() {

@@ -102,15 +102,6 @@ pub struct FinalStats {
     pub threads: u64,
 }
 
-/// EXPLAIN ANALYZE's line for a FINAL read.
-pub fn describe(st: &super::source::Stats) -> String {
-    let (rows_in, rows_out) = st.final_rows;
-    match st.final_threads {
-        0 | 1 => format!("{rows_in} rows into {rows_out}"),
-        t => format!("{rows_in} rows into {rows_out}, partitions on {t} threads"),
-    }
-}
-
 /// A part's granules to merge.
 struct PartInput<S: BlockStore> {
     reader: PartReader<S>,

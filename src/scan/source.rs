@@ -31,6 +31,17 @@ pub struct Stats {
     pub final_threads: u64,
 }
 
+impl Stats {
+    /// EXPLAIN ANALYZE's line for a FINAL read.
+    pub fn final_merge(&self) -> String {
+        let (rows_in, rows_out) = self.final_rows;
+        match self.final_threads {
+            0 | 1 => format!("{rows_in} rows into {rows_out}"),
+            t => format!("{rows_in} rows into {rows_out}, partitions on {t} threads"),
+        }
+    }
+}
+
 /// A part whose metadata has been read, with the place of each plan column in it.
 pub struct OpenPart {
     pub reader: PartReader<PageStore>,

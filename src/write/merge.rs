@@ -225,7 +225,7 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
     let progress = Progress::start(unsafe { (*rel).rd_id }, &parts[0].partition, parts.len(), rows, yield_to_ddl);
     let mut done = 0u64;
     // SAFETY: per the caller.
-    let mut ttl = unsafe { super::ttl::Ttl::new(rel, plan, options) };
+    let mut ttl = unsafe { super::ttl::Ttl::new(rel, plan, options.ttl.as_deref()) };
     let (mut expired, mut written) = (0u64, 0u64);
     while let Some(batch) = merger.next_batch(MERGE_BATCH_ROWS).unwrap_or_else(|e| crate::error::report(&table, e)) {
         pgrx::check_for_interrupts!();

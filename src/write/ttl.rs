@@ -106,12 +106,13 @@ pub struct Ttl {
 }
 
 impl Ttl {
-    /// The TTL of `rel` (None without one), compiled in the current memory context.
+    /// The TTL `ttl` of `rel` (the option's text; None without one), compiled in the
+    /// current memory context.
     ///
     /// # Safety
     /// `rel` is open.
-    pub unsafe fn new(rel: pg_sys::Relation, plan: &TablePlan, options: &crate::options::TableOptions) -> Option<Ttl> {
-        let expr = options.ttl.as_ref()?;
+    pub unsafe fn new(rel: pg_sys::Relation, plan: &TablePlan, ttl: Option<&str>) -> Option<Ttl> {
+        let expr = ttl?;
         // SAFETY: per the caller.
         unsafe {
             let table = crate::ffi::relname(rel);

@@ -390,7 +390,7 @@ unsafe extern "C-unwind" fn explain(node: *mut pg_sys::CustomScanState, _ancesto
             property(es, c"Parts Read", &format!("{} of {}", p.scan.parts_read, p.scan.parts_total));
             property(es, c"Granules Read", &format!("{} of {}", p.scan.granules_read, p.scan.granules_total));
             if p.scan.is_final {
-                property(es, c"Final Merge", &crate::scan::final_read::describe(&p.scan));
+                property(es, c"Final Merge", &p.scan.final_merge());
             }
             if run.from_metadata > 0 {
                 property(es, c"Parts Answered From Metadata", &run.from_metadata.to_string());
