@@ -338,15 +338,8 @@ ALTER SYSTEM SET mergetree.background_merges = on;
 SELECT pg_reload_conf();
 CALL eng_random(60, 0.75, optimize => false);
 SELECT steps, differing FROM eng_result;
-CREATE FUNCTION eng_settled(t regclass, n int) RETURNS bool LANGUAGE plpgsql AS $$
-BEGIN
-  FOR i IN 1..600 LOOP
-    IF (SELECT count(*) FROM mergetree.parts WHERE table_name = t) <= n THEN RETURN true; END IF;
-    PERFORM pg_sleep(0.1);
-  END LOOP;
-  RETURN false;
-END $$;
-SELECT eng_settled('eng_r', 3) AND eng_settled('eng_s', 3) AND eng_settled('eng_c', 3) AS settled;
+\ir include/settled.sql
+SELECT settled('eng_r', 3) AND settled('eng_s', 3) AND settled('eng_c', 3) AS settled;
 SET mergetree.final = on;
 SELECT same_rows('SELECT * FROM eng_r', 'SELECT * FROM eng_r_want') AS replacing_merged,
        same_rows('SELECT * FROM eng_s', 'SELECT * FROM eng_s_want') AS summing_merged,

@@ -230,14 +230,7 @@ CREATE TABLE bg_off (id int) USING mergetree WITH (order_by = 'id', background_m
 SELECT format('INSERT INTO bg VALUES (%s, ''v%s''); INSERT INTO bg_off VALUES (%s)', i, i, i) FROM generate_series(1, 30) i \gexec
 ALTER SYSTEM SET mergetree.background_merges = on;
 SELECT pg_reload_conf();
-CREATE FUNCTION settled(t regclass, n int) RETURNS bool LANGUAGE plpgsql AS $$
-BEGIN
-  FOR i IN 1..600 LOOP
-    IF (SELECT count(*) FROM mergetree.parts WHERE table_name = t) <= n THEN RETURN true; END IF;
-    PERFORM pg_sleep(0.1);
-  END LOOP;
-  RETURN false;
-END $$;
+\ir include/settled.sql
 SELECT settled('bg', 3) AS settled;
 -- Long enough for the workers to have merged bg_off too, were it allowed.
 SELECT pg_sleep(1);

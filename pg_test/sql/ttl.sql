@@ -39,15 +39,8 @@ INSERT INTO tw SELECT now() - i * interval '1 hour', 1 FROM generate_series(1, 5
 INSERT INTO tw SELECT now() - interval '2 years' + i * interval '1 hour', 2 FROM generate_series(1, 10) i;
 ALTER SYSTEM SET mergetree.background_merges = on;
 SELECT pg_reload_conf();
-CREATE FUNCTION ttl_settled(t regclass, n int) RETURNS bool LANGUAGE plpgsql AS $$
-BEGIN
-  FOR i IN 1..600 LOOP
-    IF (SELECT count(*) FROM mergetree.parts WHERE table_name = t) <= n THEN RETURN true; END IF;
-    PERFORM pg_sleep(0.1);
-  END LOOP;
-  RETURN false;
-END $$;
-SELECT ttl_settled('tw', 1) AS settled;
+\ir include/settled.sql
+SELECT settled('tw', 1) AS settled;
 SELECT count(*), min(v), max(v) FROM tw;
 SELECT event_type, background, rows, array_length(source_parts, 1) AS parts FROM mergetree.part_log WHERE table_name = 'tw'::regclass AND event_type = 'ttl';
 ALTER SYSTEM RESET mergetree.background_merges;

@@ -91,3 +91,37 @@ def mark_complete(dirpath: Path, facts: dict) -> None:
     tmp = dirpath / "COMPLETE.tmp"
     tmp.write_text(json.dumps(facts, indent=1) + "\n")
     tmp.rename(dirpath / "COMPLETE")
+
+
+def copy_queries_to_files(ctx, jobs: list[tuple[str, str]]) -> None:
+    """Runs each (query, path) as `COPY (query) TO STDOUT` into its file, on up to
+    ctx.jobs connections at once; the first error is raised once every thread stopped."""
+    import threading
+
+    from ..db import copy_to_file
+
+    todo = list(jobs)
+    lock = threading.Lock()
+    errors = []
+
+    def worker():
+        with ctx.connect() as conn:
+            while True:
+                with lock:
+                    if not todo or errors:
+                        return
+                    sql, path = todo.pop(0)
+                try:
+                    copy_to_file(conn, sql, path, "FORMAT csv")
+                except Exception as e:  # raised below, after the other threads stop
+                    with lock:
+                        errors.append(e)
+                    return
+
+    threads = [threading.Thread(target=worker) for _ in range(max(1, min(len(jobs), ctx.jobs)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]

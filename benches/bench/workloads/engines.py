@@ -18,12 +18,10 @@ hashes of the row number (as the events workload's are), cached in BENCH_DATA.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 
-from ..db import copy_to_file
-from .base import Table, Workload, cached, mark_complete
+from .base import Table, Workload, cached, copy_queries_to_files, mark_complete
 from .events import CHUNK_ROWS, Events, n_users
 
 GEN_VERSION = 2
@@ -97,36 +95,13 @@ GROUP BY 1, 2, 3"""
             print(f"   engines data: cached in {self.dir} (generated in {done['seconds']:.1f} s)")
             return {"cached": True, **done}
         self.dir.mkdir(parents=True, exist_ok=True)
-        todo = [("state", c) for c in range(self.n_state_chunks())] + [("rollup", c) for c in range(self.events.n_chunks())]
-        lock = threading.Lock()
-        errors = []
         t0 = time.perf_counter()
-
-        def worker():
-            with self.ctx.connect() as conn:
-                while True:
-                    with lock:
-                        if not todo or errors:
-                            return
-                        kind, c = todo.pop(0)
-                    try:
-                        if kind == "state":
-                            lo, hi = c * STATE_CHUNK + 1, min(self.state_rows, (c + 1) * STATE_CHUNK)
-                            copy_to_file(conn, self.state_sql(lo, hi), self.state_files[c], "FORMAT csv")
-                        else:
-                            copy_to_file(conn, self.rollup_sql(c), self.rollup_files[c], "FORMAT csv")
-                    except Exception as e:  # reported below, after the other threads stop
-                        with lock:
-                            errors.append(e)
-                        return
-
-        threads = [threading.Thread(target=worker) for _ in range(max(1, self.ctx.jobs))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
+        jobs = []
+        for c in range(self.n_state_chunks()):
+            lo, hi = c * STATE_CHUNK + 1, min(self.state_rows, (c + 1) * STATE_CHUNK)
+            jobs.append((self.state_sql(lo, hi), self.state_files[c]))
+        jobs += [(self.rollup_sql(c), self.rollup_files[c]) for c in range(self.events.n_chunks())]
+        copy_queries_to_files(self.ctx, jobs)
         secs = time.perf_counter() - t0
         size = sum(os.path.getsize(f) for f in self.state_files + self.rollup_files)
         facts = {"state_rows": self.state_rows, "seconds": round(secs, 3), "csv_bytes": size}

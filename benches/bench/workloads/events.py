@@ -20,12 +20,10 @@ Shape (change GEN_VERSION whenever the generated data changes):
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 
-from ..db import copy_to_file
-from .base import Table, Workload, cached, mark_complete
+from .base import Table, Workload, cached, copy_queries_to_files, mark_complete
 
 GEN_VERSION = 1
 CHUNK_ROWS = 1_000_000
@@ -117,34 +115,13 @@ LATERAL (SELECT floor(exp(h_ev * ln({N_EVENTS + 1})))::int AS n) AS e"""
             print(f"   events data: cached in {self.dir} (generated in {done['seconds']:.1f} s)")
             return {"cached": True, **done}
         self.dir.mkdir(parents=True, exist_ok=True)
-        todo = list(range(self.n_chunks()))
-        lock = threading.Lock()
-        errors = []
         t0 = time.perf_counter()
-
-        def worker():
-            with self.ctx.connect() as conn:
-                while True:
-                    with lock:
-                        if not todo or errors:
-                            return
-                        c = todo.pop(0)
-                    lo = c * CHUNK_ROWS + 1
-                    hi = min(self.rows, (c + 1) * CHUNK_ROWS)
-                    try:
-                        copy_to_file(conn, self.chunk_sql(lo, hi), self.files[c], "FORMAT csv")
-                    except Exception as e:  # reported below, after the other threads stop
-                        with lock:
-                            errors.append(e)
-                        return
-
-        threads = [threading.Thread(target=worker) for _ in range(min(self.n_chunks(), self.ctx.jobs))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
+        jobs = []
+        for c in range(self.n_chunks()):
+            lo = c * CHUNK_ROWS + 1
+            hi = min(self.rows, (c + 1) * CHUNK_ROWS)
+            jobs.append((self.chunk_sql(lo, hi), self.files[c]))
+        copy_queries_to_files(self.ctx, jobs)
         secs = time.perf_counter() - t0
         size = sum(os.path.getsize(f) for f in self.files)
         facts = {"rows": self.rows, "seed": self.seed, "chunks": self.n_chunks(),
