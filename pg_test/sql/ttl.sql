@@ -19,6 +19,17 @@ SELECT mergetree.optimize('tt', final => true);
 SELECT count(*) AS rows, count(*) FILTER (WHERE v >= 30) AS expired_left, count(*) FILTER (WHERE ts IS NULL) AS null_ts FROM tt;
 \d+ tt
 
+-- Merges compare rows with the threshold a bisection of the (never decreasing)
+-- expression found, not with now() minus the interval: a month added to Jan 31 is Feb 28.
+CREATE TABLE tm (d timestamp, v int) USING mergetree
+  WITH (order_by = 'd', ttl = 'd + interval ''1 month''', background_merges = off);
+INSERT INTO tm SELECT date_trunc('day', now()::timestamp) - i * interval '1 day' + interval '12 hours', i FROM generate_series(0, 120) i
+  UNION ALL SELECT NULL, -1;
+INSERT INTO tm SELECT date_trunc('day', now()::timestamp) - i * interval '1 day' + interval '6 hours', i FROM generate_series(0, 120) i;
+SELECT mergetree.optimize('tm', final => true);
+SELECT (SELECT count(*) FROM tm) = 1 + (SELECT count(*) FROM generate_series(0, 120) i, (VALUES (interval '12 hours'), (interval '6 hours')) h(h)
+         WHERE date_trunc('day', now()::timestamp) - i * interval '1 day' + h + interval '1 month' > now()) AS same_as_per_row;
+
 -- Partitions entirely past the TTL merge into nothing: their parts just go.
 CREATE TABLE tp (d date, v int) USING mergetree
   WITH (order_by = 'd', partition_by = 'date_trunc(''month'', d::timestamp)', ttl = 'd + 400', background_merges = off);

@@ -199,6 +199,24 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
     let table = unsafe { crate::ffi::relname(rel) };
     let cols = datum::read_columns(plan);
     let readers: Vec<_> = parts.iter().map(|p| part_cache::open(rel, p).unwrap_or_else(|e| crate::error::report(&table, e))).collect();
+    // SAFETY: per the caller.
+    let mut ttl = unsafe { super::ttl::Ttl::new(rel, plan, options.ttl.as_deref()) };
+    if let Some(t) = ttl.as_mut() {
+        // The inputs' smallest and largest TTL column values: rows are compared with a
+        // threshold found once (an input that predates the column, or holds only NULLs
+        // there, leaves the expression evaluated per row).
+        let id = plan.columns[t.column].attnum as u32;
+        let ranges: Option<Vec<(Vec<u8>, Vec<u8>)>> = readers
+            .iter()
+            .map(|r| r.meta().columns.iter().find(|c| c.spec.id == id).and_then(|c| Some((c.min.clone()?, c.max.clone()?))))
+            .collect();
+        let order = |a: &Vec<u8>, b: &Vec<u8>| mergetree::column::compare_values(SortKind::SignedInt, a, b);
+        if let Some(rs) = ranges {
+            if let (Some(min), Some(max)) = (rs.iter().map(|r| &r.0).min_by(|a, b| order(a, b)), rs.iter().map(|r| &r.1).max_by(|a, b| order(a, b))) {
+                t.prepare_range(min, max);
+            }
+        }
+    }
     // Background merges of small parts (the tiny parts of single-row inserts, merged
     // every few moments and merged again as they grow) encode fast, as inserts do: the
     // full codec choice at ZSTD(9) was most of their CPU, which the inserts need.
@@ -224,8 +242,6 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
     // SAFETY: `rel` is open.
     let progress = Progress::start(unsafe { (*rel).rd_id }, &parts[0].partition, parts.len(), rows, yield_to_ddl);
     let mut done = 0u64;
-    // SAFETY: per the caller.
-    let mut ttl = unsafe { super::ttl::Ttl::new(rel, plan, options.ttl.as_deref()) };
     let (mut expired, mut written) = (0u64, 0u64);
     while let Some(batch) = merger.next_batch(MERGE_BATCH_ROWS).unwrap_or_else(|e| crate::error::report(&table, e)) {
         pgrx::check_for_interrupts!();

@@ -103,6 +103,11 @@ pub struct Ttl {
     /// The TTL column: its plan index and how it is stored.
     pub column: usize,
     col: ColumnPlan,
+    /// Within `range` (stored values as integers: dates and timestamps are), the largest
+    /// value past the TTL (None: none is): since the expression never decreases, a value
+    /// in the range is past it exactly when it is at most this. Found once by bisection,
+    /// so rows are compared, not evaluated.
+    threshold: Option<((i64, i64), Option<i64>)>,
 }
 
 impl Ttl {
@@ -128,12 +133,67 @@ impl Ttl {
                 slot: pg_sys::MakeSingleTupleTableSlot(pg_sys::CreateTupleDescCopy((*rel).rd_att), &raw const pg_sys::TTSOpsVirtual),
                 column,
                 col: plan.columns[column].clone(),
+                threshold: None,
             })
         }
     }
 
+    /// Makes `expired_rows` compare values in `min..=max` (stored bytes of the TTL column,
+    /// the smallest and largest a merge will see) with a threshold found by bisection
+    /// (about 64 evaluations) instead of evaluating the expression per row.
+    pub fn prepare_range(&mut self, min: &[u8], max: &[u8]) {
+        let width = self.width();
+        let (Some(lo), Some(hi)) = (int_of(min, width), int_of(max, width)) else { return };
+        if lo > hi {
+            return;
+        }
+        let threshold = if !self.expired_int(lo) {
+            None
+        } else {
+            // expired(lo) holds; find the largest v in lo..=hi with expired(v).
+            let (mut good, mut bad) = (lo, hi as i128 + 1);
+            while (good as i128) + 1 < bad {
+                let mid = ((good as i128 + bad) / 2) as i64;
+                if self.expired_int(mid) {
+                    good = mid;
+                } else {
+                    bad = mid as i128;
+                }
+            }
+            Some(good)
+        };
+        self.threshold = Some(((lo, hi), threshold));
+    }
+
+    fn width(&self) -> usize {
+        self.col.typlen.max(0) as usize
+    }
+
+    fn expired_int(&mut self, v: i64) -> bool {
+        let width = self.width();
+        self.expired_by_eval(&v.to_le_bytes()[..width])
+    }
+
+    fn expired_by_eval(&mut self, value: &[u8]) -> bool {
+        let mut c = ColumnData::new(self.col.ty);
+        c.push(value);
+        self.evaluate(&c)[0]
+    }
+
     /// Per value of the TTL column (NULL: never expires): whether it is past the TTL.
     pub fn expired_rows(&mut self, values: &ColumnData) -> Vec<bool> {
+        let width = self.width();
+        if let Some(((lo, hi), threshold)) = self.threshold {
+            let ints: Vec<Option<i64>> = (0..values.len()).map(|r| values.get(r).and_then(|v| int_of(v, width))).collect();
+            if ints.iter().flatten().all(|v| (lo..=hi).contains(v)) {
+                return ints.iter().map(|v| v.is_some_and(|v| threshold.is_some_and(|t| v <= t))).collect();
+            }
+        }
+        self.evaluate(values)
+    }
+
+    /// `expired_rows` by the executor, row by row.
+    fn evaluate(&mut self, values: &ColumnData) -> Vec<bool> {
         let datums = datum::to_datums(&self.col, values.clone());
         let attr = self.col.attnum as usize - 1;
         (0..values.len())
@@ -165,8 +225,15 @@ impl Ttl {
 
     /// Whether a stored value of the TTL column is past the TTL.
     pub fn expired(&mut self, value: &[u8]) -> bool {
-        let mut c = ColumnData::new(self.col.ty);
-        c.push(value);
-        self.expired_rows(&c)[0]
+        self.expired_by_eval(value)
+    }
+}
+
+/// A stored date (4 bytes) or timestamp (8 bytes) as an integer.
+fn int_of(bytes: &[u8], width: usize) -> Option<i64> {
+    match (bytes.len(), width) {
+        (4, 4) => Some(i32::from_le_bytes(bytes.try_into().ok()?) as i64),
+        (8, 8) => Some(i64::from_le_bytes(bytes.try_into().ok()?)),
+        _ => None,
     }
 }
