@@ -182,8 +182,8 @@ LANGUAGE sql STRICT AS $$ SELECT * FROM mergetree.verify_oid(tbl::oid) $$;
 
 -- Merges now, in this transaction: without final, one merge per partition that the merge
 -- selector finds worth it; with final, each partition's parts into one part. Owner only.
-CREATE FUNCTION mergetree.optimize(tbl regclass, partition text DEFAULT NULL, final boolean DEFAULT false)
-RETURNS void LANGUAGE sql AS $$ SELECT FROM mergetree.optimize_oid(tbl::oid, partition, coalesce(final, false)) WHERE tbl IS NOT NULL $$;
+CREATE FUNCTION mergetree.optimize(tbl regclass, partition text DEFAULT NULL, final boolean DEFAULT false, cleanup boolean DEFAULT false)
+RETURNS void LANGUAGE sql AS $$ SELECT FROM mergetree.optimize_oid(tbl::oid, partition, coalesce(final, false), coalesce(cleanup, false)) WHERE tbl IS NOT NULL $$;
 
 -- Removes a partition's parts (the value as the partition expression gives it, in its
 -- type's input syntax) in this transaction; returns the rows dropped. Needs TRUNCATE.

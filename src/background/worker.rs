@@ -111,7 +111,7 @@ unsafe fn ttl_step(rel: pg_sys::Relation, plan: &crate::datum::TablePlan, option
             return None;
         }
         TTL_REWRITES.with(|m| m.borrow_mut().insert(relid, std::time::Instant::now()));
-        Some(merge_parts(rel, plan, options, &run, true).is_some())
+        Some(merge_parts(rel, plan, options, &run, true, false).is_some())
     }
 }
 
@@ -200,7 +200,7 @@ unsafe fn merge_one() -> Step {
                     if reclaim_due(relid) {
                         crate::am::vacuum::reclaim(rel);
                     }
-                    Some(merge_parts(rel, &plan, &options, &run, true).is_some())
+                    Some(merge_parts(rel, &plan, &options, &run, true, false).is_some())
                 }
                 None => {
                     let used = crate::am::vacuum::reclaim(rel);

@@ -198,6 +198,14 @@ impl Engine {
         })
     }
 
+    /// A replacing table's is_deleted column.
+    pub fn is_deleted(&self) -> Option<&String> {
+        match self {
+            Engine::Replacing { is_deleted, .. } => is_deleted.as_ref(),
+            _ => None,
+        }
+    }
+
     /// The sign column, for engines that have one (inserts check its values).
     pub fn sign(&self) -> Option<&String> {
         match self {

@@ -190,11 +190,12 @@ pub fn merge_keys(plan: &TablePlan, options: &TableOptions) -> Vec<MergeKey> {
 /// transaction waits for a lock on the table that the merge's lock conflicts with
 /// (TRUNCATE, DROP, ALTER TABLE): the caller aborts the merge's transaction.
 ///
-/// A table with an engine keeps what its algorithm leaves of each key.
+/// A table with an engine keeps what its algorithm leaves of each key (with `cleanup`,
+/// all of a partition's parts merging, without replacing's deleted winners).
 ///
 /// # Safety
 /// `rel` is open and locked (RowExclusiveLock) against DDL.
-pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &TableOptions, parts: &[PartRow], yield_to_ddl: bool) -> Option<Option<PartRow>> {
+pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &TableOptions, parts: &[PartRow], yield_to_ddl: bool, cleanup: bool) -> Option<Option<PartRow>> {
     // SAFETY: per the caller.
     let table = unsafe { crate::ffi::relname(rel) };
     let cols = datum::read_columns(plan);
@@ -235,7 +236,7 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
     let sources: Vec<_> = readers.into_iter().map(|r| PartRun::new(r, cols.clone())).collect();
     let keys = merge_keys(plan, options);
     // SAFETY: per the caller.
-    let mut engine = unsafe { EngineMerge::new(rel, plan, options, &keys, Mode::Merge) };
+    let mut engine = unsafe { EngineMerge::new(rel, plan, options, &keys, if cleanup { Mode::Cleanup } else { Mode::Merge }) };
     let opaque = OpaqueKeys::new(plan, &keys, parts.len());
     let mut merger = Merger::new(sources, keys, plan.columns.len(), opaque).unwrap_or_else(|e| crate::error::report(&table, e));
     let started = std::time::Instant::now();

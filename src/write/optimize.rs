@@ -9,10 +9,11 @@ use pgrx::prelude::*;
 
 /// Merges now, in this transaction: without `full` (SQL `final`), one merge per
 /// partition that the merge selector finds worth it; with it, each partition's parts
-/// into one. Only the table's owner may (as for VACUUM and CLUSTER). Returns how many
+/// into one; with `cleanup` too, a replacing table's winners marked deleted are dropped
+/// (after it an older version inserted later is visible again). Only the table's owner may (as for VACUUM and CLUSTER). Returns how many
 /// parts were merged away.
 #[pg_extern]
-fn optimize_oid(tbl: pg_sys::Oid, partition: Option<&str>, full: bool) -> i64 {
+fn optimize_oid(tbl: pg_sys::Oid, partition: Option<&str>, full: bool, cleanup: bool) -> i64 {
     if !crate::ffi::is_mergetree(tbl) {
         crate::error::raise(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, format!("\"{}\" is not a mergetree table", crate::ffi::relid_name(tbl)));
     }
@@ -28,6 +29,13 @@ fn optimize_oid(tbl: pg_sys::Oid, partition: Option<&str>, full: bool) -> i64 {
         let table = crate::ffi::relname(rel);
         let plan = datum::table_plan(rel);
         let options = crate::options::for_relation(rel);
+        if cleanup && !(full && options.engine.is_deleted().is_some()) {
+            crate::error::raise_with_hint(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!("cleanup of mergetree table \"{table}\" needs final and an engine replacing(version, is_deleted)"),
+                "cleanup drops the rows a replacing table's FINAL reads leave out as deleted: call mergetree.optimize(table, final => true, cleanup => true) on such a table.".into(),
+            );
+        }
         let wanted = partition.map(|p| super::partition::value_of_text(rel, &table, options.partition_by.as_deref(), p));
         let mut merged = 0i64;
         // Partitions done (by value); the others are looked at again next round.
@@ -42,7 +50,9 @@ fn optimize_oid(tbl: pg_sys::Oid, partition: Option<&str>, full: bool) -> i64 {
                 if wanted.as_ref().is_some_and(|w| w != value) || done.contains(value) {
                     continue;
                 }
-                let Some((start, end)) = select(&group, full, now, &options) else {
+                // cleanup rewrites every part (a lone merged one may hold deleted rows).
+                let chosen = if cleanup { Some((0, group.len())) } else { select(&group, full, now, &options) };
+                let Some((start, end)) = chosen else {
                     done.push(value.clone());
                     continue;
                 };
@@ -51,7 +61,7 @@ fn optimize_oid(tbl: pg_sys::Oid, partition: Option<&str>, full: bool) -> i64 {
                     lost = true;
                     continue;
                 }
-                merge_parts(rel, &plan, &options, run, false);
+                merge_parts(rel, &plan, &options, run, false, cleanup);
                 merged += run.len() as i64;
                 done.push(value.clone());
             }

@@ -92,6 +92,9 @@ pub enum Mode {
     Merge,
     /// A FINAL read: what the user sees, without those.
     Read,
+    /// optimize(final, cleanup): a merge of every part that also drops replacing's
+    /// winners marked deleted (ClickHouse's OPTIMIZE ... FINAL CLEANUP).
+    Cleanup,
 }
 
 /// Key equality for sort columns the engine cannot compare (collations, numeric).
@@ -255,7 +258,7 @@ impl Collapser {
                         best = e - 1;
                     }
                     let deleted = is_deleted.is_some_and(|d| cols[d].get(best).is_some_and(|b| b.iter().any(|&x| x != 0)));
-                    if !(deleted && self.mode == Mode::Read) {
+                    if !(deleted && matches!(self.mode, Mode::Read | Mode::Cleanup)) {
                         keep.push(best as u32);
                     }
                 }

@@ -95,10 +95,10 @@ proptest! {
     }
 
     #[test]
-    fn replacing_drops_deleted_winners_only_when_read(rows in rows_strategy(), size in 1usize..9, full in prop::bool::ANY) {
+    fn replacing_drops_deleted_winners_only_when_read(rows in rows_strategy(), size in 1usize..9, full in prop::bool::ANY, cleanup in prop::bool::ANY) {
         // The value column as is_deleted: non-zero means deleted.
         let rows = sorted(rows, false);
-        let mode = if full { Mode::Read } else { Mode::Merge };
+        let mode = match (full, cleanup) { (false, _) => Mode::Merge, (true, false) => Mode::Read, (true, true) => Mode::Cleanup };
         let got = run(&rows, TableEngine::Replacing { version: Some((1, SortKind::SignedInt)), is_deleted: Some(3) }, mode, size, false).unwrap();
         let want: Vec<u32> = groups(&rows, false).iter().filter_map(|g| {
             let mut best = g[0];
