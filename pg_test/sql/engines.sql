@@ -128,6 +128,12 @@ RESET mergetree.final_max_memory;
 SELECT count(*) FROM eng_big;
 DROP TABLE eng_big;
 RESET mergetree.final;
+-- ClickHouse's spelling: FROM t FINAL parses as the alias final, and a table with an
+-- engine so named is read FINAL (without the setting; another alias is not).
+SELECT same_rows('SELECT * FROM eng_rp FINAL', 'SELECT * FROM eng_rp_want') AS final_keyword,
+       (SELECT count(*) FROM eng_rp FINAL) AS final_rows, (SELECT count(*) FROM eng_rp) AS raw_rows,
+       (SELECT count(*) FROM eng_rp AS f) AS other_alias,
+       (SELECT count(*) FROM eng_rp FINAL WHERE k = 5) AS one_key;
 
 -- Summing: the listed (or all non-key numeric) columns summed per key, other columns
 -- keep the first row's value, rows whose sums are all zero go.

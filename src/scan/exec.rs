@@ -128,7 +128,8 @@ unsafe fn start(node: *mut pg_sys::CustomScanState) -> ScanRun {
     unsafe {
         let rel = (*node).ss.ss_currentRelation;
         let cscan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
-        let src = Source::new(rel, (*(*node).ss.ps.state).es_snapshot);
+        let estate = (*node).ss.ps.state;
+        let src = Source::new(rel, (*estate).es_snapshot, super::source::aliased_final(estate, (*cscan).scan.scanrelid));
         // Only the emitted columns become Datums.
         let needed = private_attnos(cscan, EMITTED).into_iter().filter_map(|a| src.plan.index_of_attnum(a)).collect();
         let dicts = src.parts.iter().map(|_| Vec::new()).collect();

@@ -42,6 +42,19 @@ impl Stats {
     }
 }
 
+/// Whether range table entry `rti` of the executor's query is aliased `final`.
+///
+/// # Safety
+/// `estate` is a running executor's state and `rti` one of its range table indexes.
+pub unsafe fn aliased_final(estate: *mut pg_sys::EState, rti: pg_sys::Index) -> bool {
+    // SAFETY: per the caller; the alias is the parser's, NUL-terminated.
+    unsafe {
+        let rtes = crate::ffi::list_ptrs::<pg_sys::RangeTblEntry>((*estate).es_range_table);
+        let Some(&rte) = rtes.get((rti as usize).wrapping_sub(1)) else { return false };
+        !(*rte).alias.is_null() && crate::ffi::cstr((*(*rte).alias).aliasname).as_deref() == Some("final")
+    }
+}
+
 /// A part whose metadata has been read, with the place of each plan column in it.
 pub struct OpenPart {
     pub reader: PartReader<PageStore>,
@@ -92,10 +105,12 @@ struct FinalInput {
 impl Source {
     /// The parts and buffered rows of `rel` that `snapshot` sees (a scan starts: counted
     /// for the statistics collector, and predicate-locked under SERIALIZABLE).
+    /// `final_alias`: the query names the table with the alias `final` (`FROM t FINAL`,
+    /// ClickHouse's syntax, parses so): a table with an engine is read FINAL.
     ///
     /// # Safety
     /// `rel` is open; `snapshot` is the query's, valid for the source's lifetime.
-    pub unsafe fn new(rel: pg_sys::Relation, snapshot: pg_sys::Snapshot) -> Source {
+    pub unsafe fn new(rel: pg_sys::Relation, snapshot: pg_sys::Snapshot, final_alias: bool) -> Source {
         // SAFETY: per the caller.
         unsafe {
             let plan = datum::table_plan(rel);
@@ -120,7 +135,8 @@ impl Source {
             let options = crate::options::for_relation(rel);
             // A FINAL read merges at each (re)start, when the filter is known: the parts
             // and buffered rows wait in `final_input`, and the merged rows stand in for them.
-            let (parts, buffered, final_input) = if options.reads_final() {
+            let final_read = options.reads_final() || (final_alias && options.engine != crate::options::Engine::Plain);
+            let (parts, buffered, final_input) = if final_read {
                 let partitions = if buffered.is_some() { buffer::visible_partitions(rel, curcid) } else { Vec::new() };
                 (Vec::new(), None, Some(FinalInput { parts, buffered, partitions, options }))
             } else {

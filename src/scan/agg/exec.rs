@@ -165,7 +165,9 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
         run.progress.scan = prior.progress.scan;
         let plan = node_plan(node);
         let rel = (*node).ss.ss_currentRelation;
-        let mut src = Source::new(rel, (*(*node).ss.ps.state).es_snapshot);
+        let estate = (*node).ss.ps.state;
+        let scanrelid = (*((*node).ss.ps.plan as *mut pg_sys::CustomScan)).scan.scanrelid;
+        let mut src = Source::new(rel, (*estate).es_snapshot, crate::scan::source::aliased_final(estate, scanrelid));
         src.stats = run.progress.scan;
         let predicate = predicate(node, &src.plan);
         src.restart(predicate);
