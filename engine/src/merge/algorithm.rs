@@ -189,6 +189,10 @@ impl Collapser {
         Collapser { engine, mode, pending: None, rows_in: 0, rows_out: 0 }
     }
 
+    pub fn engine(&self) -> &TableEngine {
+        &self.engine
+    }
+
     /// Takes a batch and where its key groups start (`GroupStarts`); returns the rows of
     /// the groups it completed (empty columns when none).
     pub fn push(&mut self, batch: Vec<ColumnData>, starts: &[bool], combiner: &mut dyn Combiner) -> Result<Vec<ColumnData>> {
@@ -333,21 +337,61 @@ pub fn check_signs(col: &ColumnData) -> Option<usize> {
 /// Summing's output: each group's first row, its summed columns replaced by the sums;
 /// groups whose sums are all zero left out.
 fn sum_groups(cols: &[ColumnData], groups: &[(usize, usize)], summed: &[(usize, SumKind)], out: &mut [ColumnData]) -> Result<()> {
-    let mut sums: Vec<ColumnData> = summed.iter().map(|(c, _)| ColumnData::new(cols[*c].column_type())).collect();
+    let columns: Vec<usize> = summed.iter().map(|(c, _)| *c).collect();
+    let all_zero = |values: &[Option<Vec<u8>>]| {
+        !summed.is_empty() && values.iter().zip(summed).all(|(v, (_, kind))| v.as_deref().is_some_and(|v| is_zero(*kind, v)))
+    };
+    replace_per_group(cols, groups, &columns, out, |k, s, e| sum(&cols[summed[k].0], summed[k].1, s, e), |values| !all_zero(values))
+}
+
+/// Aggregating's output: each group's first row, its combined columns replaced.
+fn combine_groups(cols: &[ColumnData], groups: &[(usize, usize)], combined: &[(usize, Combine)], out: &mut [ColumnData], combiner: &mut dyn Combiner) -> Result<()> {
+    let columns: Vec<usize> = combined.iter().map(|(c, _)| *c).collect();
+    let combine = |k: usize, s: usize, e: usize| -> Result<Option<Vec<u8>>> {
+        let (c, how) = combined[k];
+        let col = &cols[c];
+        let present: Vec<u32> = (s..e).filter(|&r| !col.is_null(r)).map(|r| r as u32).collect();
+        let pick = |better: Ordering, kind: SortKind| {
+            let mut best = present[0] as usize;
+            for &r in &present[1..] {
+                if compare_values(kind, col.value(r as usize), col.value(best)) == better {
+                    best = r as usize;
+                }
+            }
+            col.value(best).to_vec()
+        };
+        Ok(match (how, present.len()) {
+            (_, 0) => None,
+            (Combine::Sum(kind), _) => sum(col, kind, s, e)?,
+            (_, 1) | (Combine::Any, _) => Some(col.value(present[0] as usize).to_vec()),
+            (Combine::Min(kind), _) => Some(pick(Ordering::Less, kind)),
+            (Combine::Max(kind), _) => Some(pick(Ordering::Greater, kind)),
+            (Combine::External, _) => Some(combiner.combine(c, col, &present)?),
+        })
+    };
+    replace_per_group(cols, groups, &columns, out, combine, |_| true)
+}
+
+/// Appends to `out` one row per group (row range of `cols`) that `keep` accepts: the
+/// group's first row with each of `columns` (k-th) replaced by `value(k, start, end)`
+/// (None: NULL).
+fn replace_per_group(
+    cols: &[ColumnData],
+    groups: &[(usize, usize)],
+    columns: &[usize],
+    out: &mut [ColumnData],
+    mut value: impl FnMut(usize, usize, usize) -> Result<Option<Vec<u8>>>,
+    keep: impl Fn(&[Option<Vec<u8>>]) -> bool,
+) -> Result<()> {
+    let mut replaced: Vec<ColumnData> = columns.iter().map(|c| ColumnData::new(cols[*c].column_type())).collect();
     let mut firsts = Vec::with_capacity(groups.len());
     for &(s, e) in groups {
-        let mut all_zero = true;
-        let mut values = Vec::with_capacity(summed.len());
-        for &(c, kind) in summed {
-            let v = sum(&cols[c], kind, s, e)?;
-            all_zero &= v.as_deref().is_some_and(|v| is_zero(kind, v));
-            values.push(v);
-        }
-        if all_zero && !summed.is_empty() {
+        let values = (0..columns.len()).map(|k| value(k, s, e)).collect::<Result<Vec<_>>>()?;
+        if !keep(&values) {
             continue;
         }
         firsts.push(s as u32);
-        for (col, v) in sums.iter_mut().zip(values) {
+        for (col, v) in replaced.iter_mut().zip(values) {
             match v {
                 Some(v) => col.push(&v),
                 None => col.push_null(),
@@ -355,48 +399,8 @@ fn sum_groups(cols: &[ColumnData], groups: &[(usize, usize)], summed: &[(usize, 
         }
     }
     for (ci, (o, c)) in out.iter_mut().zip(cols).enumerate() {
-        match summed.iter().position(|(s, _)| *s == ci) {
-            Some(k) => o.append(&sums[k]),
-            None => o.append(&c.take(&firsts)),
-        }
-    }
-    Ok(())
-}
-
-/// Aggregating's output: each group's first row, its combined columns replaced.
-fn combine_groups(cols: &[ColumnData], groups: &[(usize, usize)], combined: &[(usize, Combine)], out: &mut [ColumnData], combiner: &mut dyn Combiner) -> Result<()> {
-    let mut results: Vec<ColumnData> = combined.iter().map(|(c, _)| ColumnData::new(cols[*c].column_type())).collect();
-    let firsts: Vec<u32> = groups.iter().map(|&(s, _)| s as u32).collect();
-    for &(s, e) in groups {
-        for ((c, how), res) in combined.iter().zip(results.iter_mut()) {
-            let col = &cols[*c];
-            let present: Vec<u32> = (s..e).filter(|&r| !col.is_null(r)).map(|r| r as u32).collect();
-            let pick = |better: &dyn Fn(Ordering) -> bool, kind: SortKind| {
-                let mut best = present[0] as usize;
-                for &r in &present[1..] {
-                    if better(compare_values(kind, col.value(r as usize), col.value(best))) {
-                        best = r as usize;
-                    }
-                }
-                col.value(best).to_vec()
-            };
-            let value = match (how, present.len()) {
-                (_, 0) => None,
-                (Combine::Sum(kind), _) => sum(col, *kind, s, e)?,
-                (_, 1) | (Combine::Any, _) => Some(col.value(present[0] as usize).to_vec()),
-                (Combine::Min(kind), _) => Some(pick(&|o| o == Ordering::Less, *kind)),
-                (Combine::Max(kind), _) => Some(pick(&|o| o == Ordering::Greater, *kind)),
-                (Combine::External, _) => Some(combiner.combine(*c, col, &present)?),
-            };
-            match value {
-                Some(v) => res.push(&v),
-                None => res.push_null(),
-            }
-        }
-    }
-    for (ci, (o, c)) in out.iter_mut().zip(cols).enumerate() {
-        match combined.iter().position(|(x, _)| *x == ci) {
-            Some(k) => o.append(&results[k]),
+        match columns.iter().position(|x| *x == ci) {
+            Some(k) => o.append(&replaced[k]),
             None => o.append(&c.take(&firsts)),
         }
     }
