@@ -86,16 +86,14 @@ unsafe fn ttl_step(rel: pg_sys::Relation, plan: &crate::datum::TablePlan, option
     // SAFETY: per the caller.
     unsafe {
         let mut ttl = crate::write::ttl::Ttl::new(rel, plan, options.ttl.as_deref())?;
-        let attnum = plan.columns[ttl.column].attnum as u32;
         let relid = (*rel).rd_id;
         let (mut gone, mut partly) = (Vec::new(), None);
         for p in visible.iter().filter(|p| !p.mine) {
             let Ok(reader) = crate::storage::part_cache::open(rel, p) else { continue };
-            let meta = reader.meta();
             // A part that predates the column holds its default for every row: left alone.
-            let Some(c) = meta.columns.iter().find(|c| c.spec.id == attnum) else { continue };
-            let (Some(min), Some(max)) = (c.min.clone(), c.max.clone()) else { continue };
-            if c.null_count == 0 && ttl.expired(&max) {
+            let Some((min, max, nulls)) = ttl.part_range(reader.meta()) else { continue };
+            let (min, max) = (min.to_vec(), max.to_vec());
+            if nulls == 0 && ttl.expired(&max) {
                 gone.push(p.clone());
             } else if partly.is_none() && ttl.expired(&min) {
                 partly = Some(p.clone());
@@ -124,6 +122,24 @@ thread_local! {
 
 fn ttl_rewrite_due(relid: pg_sys::Oid) -> bool {
     TTL_REWRITES.with(|m| m.borrow().get(&relid).is_none_or(|t| t.elapsed() >= TTL_REWRITE_EVERY))
+}
+
+/// Runs `f` as the owner of `rel`, in a security-restricted operation (as autovacuum
+/// runs user code): merges call the key types' comparison functions, the TTL expression
+/// and aggregating tables' combine functions. An error's abort restores the user.
+///
+/// # Safety
+/// `rel` is open, in a transaction.
+unsafe fn as_owner<R>(rel: pg_sys::Relation, f: impl FnOnce() -> R) -> R {
+    // SAFETY: per the caller; the saved user and context are put back below.
+    unsafe {
+        let (mut saved_user, mut saved_context) = (pg_sys::InvalidOid, 0);
+        pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
+        pg_sys::SetUserIdAndSecContext((*(*rel).rd_rel).relowner, saved_context | pg_sys::SECURITY_RESTRICTED_OPERATION as i32);
+        let out = f();
+        pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
+        out
+    }
 }
 
 enum Step {
@@ -171,12 +187,7 @@ unsafe fn merge_one() -> Step {
             // Nothing to merge: rows past the table's TTL go, as the table's owner (the
             // expression may call its functions).
             if run.is_none() && options.ttl.is_some() {
-                let (mut saved_user, mut saved_context) = (pg_sys::InvalidOid, 0);
-                pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
-                pg_sys::SetUserIdAndSecContext((*(*rel).rd_rel).relowner, saved_context | pg_sys::SECURITY_RESTRICTED_OPERATION as i32);
-                let worked = ttl_step(rel, &plan, &options, &visible);
-                pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
-                if let Some(done) = worked {
+                if let Some(done) = as_owner(rel, || ttl_step(rel, &plan, &options, &visible)) {
                     pg_sys::relation_close(rel, pg_sys::NoLock as i32);
                     step = if done { Step::Merged } else { Step::Yielded };
                     break;
@@ -190,10 +201,7 @@ unsafe fn merge_one() -> Step {
                 pg_sys::relation_close(rel, MERGE_LOCK as i32);
                 continue;
             }
-            let (mut saved_user, mut saved_context) = (pg_sys::InvalidOid, 0);
-            pg_sys::GetUserIdAndSecContext(&mut saved_user, &mut saved_context);
-            pg_sys::SetUserIdAndSecContext((*(*rel).rd_rel).relowner, saved_context | pg_sys::SECURITY_RESTRICTED_OPERATION as i32);
-            let worked = match run {
+            let worked = as_owner(rel, || match run {
                 Some(run) => {
                     let activity = std::ffi::CString::new(format!("merging {} parts of {}", run.len(), crate::ffi::relname(rel))).unwrap_or_default();
                     pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, activity.as_ptr());
@@ -215,8 +223,7 @@ unsafe fn merge_one() -> Step {
                         }
                     }
                 }
-            };
-            pg_sys::SetUserIdAndSecContext(saved_user, saved_context);
+            });
             let Some(done) = worked else {
                 pg_sys::relation_close(rel, MERGE_LOCK as i32);
                 continue;

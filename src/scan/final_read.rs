@@ -203,7 +203,7 @@ pub struct FinalStream {
     // Fields that borrow `plan` come first: fields drop in declaration order.
     current: Option<Current>,
     ready: std::collections::VecDeque<Vec<ColumnData>>,
-    groups: std::vec::IntoIter<Option<Group<crate::storage::blob::PageStore>>>,
+    groups: std::vec::IntoIter<Group<crate::storage::blob::PageStore>>,
     rel: pg_sys::Relation,
     table: String,
     options: TableOptions,
@@ -283,7 +283,7 @@ impl FinalStream {
             }
             match &self.on_threads {
                 Some(engine) => {
-                    let wave: Vec<Group<crate::storage::blob::PageStore>> = self.groups.by_ref().flatten().take(self.threads).collect();
+                    let wave: Vec<Group<crate::storage::blob::PageStore>> = self.groups.by_ref().take(self.threads).collect();
                     if wave.is_empty() {
                         return None;
                     }
@@ -296,7 +296,7 @@ impl FinalStream {
                     }
                 }
                 None => {
-                    let group = self.groups.by_ref().flatten().next()?;
+                    let group = self.groups.next()?;
                     let runs = runs_of(group, &self.cols, self.prune.as_ref());
                     if runs.is_empty() {
                         continue;
@@ -392,13 +392,14 @@ fn merge_on_threads(groups: Vec<Group<PrefetchStore>>, keys: &[MergeKey], plan: 
     })
 }
 
-/// The partitions' inputs, in the order partitions first appear: each part's granules
+/// The partitions' inputs (those with anything to read), in the order partitions first
+/// appear: each part's granules
 /// the filter keeps (parts by block number) and the buffered rows of the partition,
 /// sorted as a part would be (the newest run).
 ///
 /// # Safety
 /// As `FinalStream::new`.
-unsafe fn gather(req: &FinalRequest, cols: &[ReadColumn], stats: &mut FinalStats) -> Vec<Option<Group<crate::storage::blob::PageStore>>> {
+unsafe fn gather(req: &FinalRequest, cols: &[ReadColumn], stats: &mut FinalStats) -> Vec<Group<crate::storage::blob::PageStore>> {
     let FinalRequest { rel, table, plan, options, parts, buffered, partitions, prune } = *req;
     // Partitions by value, in the order they first appear: their parts and buffered rows.
     let mut values: Vec<&Option<Vec<u8>>> = Vec::new();
@@ -460,7 +461,9 @@ unsafe fn gather(req: &FinalRequest, cols: &[ReadColumn], stats: &mut FinalStats
             batch.push(ids(perm.iter().map(|&i| bids[rows[i as usize] as usize]).collect()));
             batch
         });
-        groups.push((!inputs.is_empty() || buffered.is_some()).then_some(Group { parts: inputs, buffered }));
+        if !inputs.is_empty() || buffered.is_some() {
+            groups.push(Group { parts: inputs, buffered });
+        }
     }
     groups
 }

@@ -117,7 +117,8 @@ pub struct EngineMerge<'a> {
     starts: GroupStarts,
     collapser: Collapser,
     keys: OpaqueKeys<'a>,
-    combiner: Option<super::combine::FunctionCombiner<'a>>,
+    /// Aggregating tables' Postgres combine functions (NoCombiner without any).
+    combiner: Box<dyn Combiner + 'a>,
 }
 
 impl<'a> EngineMerge<'a> {
@@ -128,29 +129,27 @@ impl<'a> EngineMerge<'a> {
     pub unsafe fn new(rel: pg_sys::Relation, plan: &'a TablePlan, options: &TableOptions, keys: &[MergeKey], mode: Mode) -> Option<Self> {
         let algorithm = options.engine.algorithm(plan, &options.order_by)?;
         // SAFETY: per the caller.
-        let combiner = unsafe { super::combine::FunctionCombiner::new(rel, plan, options) };
+        let combiner: Box<dyn Combiner + 'a> = match unsafe { super::combine::FunctionCombiner::new(rel, plan, options) } {
+            Some(c) => Box::new(c),
+            None => Box::new(NoCombiner),
+        };
         Some(EngineMerge { starts: GroupStarts::new(keys.to_vec()), collapser: Collapser::new(algorithm, mode), keys: OpaqueKeys::new(plan, keys, 0), combiner })
+    }
+
+    /// Columns whose merged values are computed (no dictionary or scale from the inputs).
+    pub fn computed_columns(&self) -> Vec<usize> {
+        self.collapser.engine().computed_columns()
     }
 
     /// The rows of the key groups `batch` completes.
     pub fn push(&mut self, batch: Vec<ColumnData>) -> mergetree::Result<Vec<ColumnData>> {
         let starts = self.starts.starts(&batch, &mut self.keys);
-        let mut none = NoCombiner;
-        let combiner: &mut dyn Combiner = match self.combiner.as_mut() {
-            Some(c) => c,
-            None => &mut none,
-        };
-        self.collapser.push(batch, &starts, combiner)
+        self.collapser.push(batch, &starts, self.combiner.as_mut())
     }
 
     /// The last group's rows.
     pub fn finish(&mut self) -> mergetree::Result<Option<Vec<ColumnData>>> {
-        let mut none = NoCombiner;
-        let combiner: &mut dyn Combiner = match self.combiner.as_mut() {
-            Some(c) => c,
-            None => &mut none,
-        };
-        self.collapser.finish(combiner)
+        self.collapser.finish(self.combiner.as_mut())
     }
 
     /// Rows in, rows out so far.
@@ -203,20 +202,7 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
     // SAFETY: per the caller.
     let mut ttl = unsafe { super::ttl::Ttl::new(rel, plan, options.ttl.as_deref()) };
     if let Some(t) = ttl.as_mut() {
-        // The inputs' smallest and largest TTL column values: rows are compared with a
-        // threshold found once (an input that predates the column, or holds only NULLs
-        // there, leaves the expression evaluated per row).
-        let id = plan.columns[t.column].attnum as u32;
-        let ranges: Option<Vec<(Vec<u8>, Vec<u8>)>> = readers
-            .iter()
-            .map(|r| r.meta().columns.iter().find(|c| c.spec.id == id).and_then(|c| Some((c.min.clone()?, c.max.clone()?))))
-            .collect();
-        let order = |a: &Vec<u8>, b: &Vec<u8>| mergetree::column::compare_values(SortKind::SignedInt, a, b);
-        if let Some(rs) = ranges {
-            if let (Some(min), Some(max)) = (rs.iter().map(|r| &r.0).min_by(|a, b| order(a, b)), rs.iter().map(|r| &r.1).max_by(|a, b| order(a, b))) {
-                t.prepare_range(min, max);
-            }
-        }
+        t.prepare_for_parts(readers.iter().map(|r| r.meta()));
     }
     // Background merges of small parts (the tiny parts of single-row inserts, merged
     // every few moments and merged again as they grow) encode fast, as inserts do: the
@@ -226,17 +212,17 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
     let settings = writer_settings(plan, options, small);
     let pk = primary_key(plan, options);
     let missing: Vec<Option<Vec<u8>>> = plan.columns.iter().map(|c| c.missing.clone()).collect();
+    let keys = merge_keys(plan, options);
+    // SAFETY: per the caller.
+    let mut engine = unsafe { EngineMerge::new(rel, plan, options, &keys, if cleanup { Mode::Cleanup } else { Mode::Merge }) };
     let mut layout = stream_layout(&readers, &plan.specs(), &settings, &missing, &pk).unwrap_or_else(|e| crate::error::report(&table, e));
-    for c in options.engine.algorithm(plan, &options.order_by).map_or(Vec::new(), |a| a.computed_columns()) {
+    for c in engine.as_ref().map_or(Vec::new(), EngineMerge::computed_columns) {
         layout.columns[c] = Default::default();
     }
     let rows: u64 = parts.iter().map(|p| p.rows as u64).sum();
     crate::storage::threads::ensure();
     let mut writer = StreamWriter::new(settings, layout, SpillFile::new()).unwrap_or_else(|e| crate::error::report(&table, e));
     let sources: Vec<_> = readers.into_iter().map(|r| PartRun::new(r, cols.clone())).collect();
-    let keys = merge_keys(plan, options);
-    // SAFETY: per the caller.
-    let mut engine = unsafe { EngineMerge::new(rel, plan, options, &keys, if cleanup { Mode::Cleanup } else { Mode::Merge }) };
     let opaque = OpaqueKeys::new(plan, &keys, parts.len());
     let mut merger = Merger::new(sources, keys, plan.columns.len(), opaque).unwrap_or_else(|e| crate::error::report(&table, e));
     let started = std::time::Instant::now();

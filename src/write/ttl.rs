@@ -138,12 +138,30 @@ impl Ttl {
         }
     }
 
-    /// Makes `expired_rows` compare values in `min..=max` (stored bytes of the TTL column,
-    /// the smallest and largest a merge will see) with a threshold found by bisection
-    /// (about 64 evaluations) instead of evaluating the expression per row.
-    pub fn prepare_range(&mut self, min: &[u8], max: &[u8]) {
+    /// The TTL column's smallest and largest value in a part, and how many NULLs it holds;
+    /// None when the part predates the column (every row holds its default) or holds
+    /// only NULLs there.
+    pub fn part_range<'m>(&self, meta: &'m mergetree::PartMeta) -> Option<(&'m [u8], &'m [u8], u64)> {
+        let id = self.col.attnum as u32;
+        let c = meta.columns.iter().find(|c| c.spec.id == id)?;
+        Some((c.min.as_deref()?, c.max.as_deref()?, c.null_count))
+    }
+
+    /// `prepare_range` for a merge of the parts `metas`: their values' overall range,
+    /// when every part has one (else rows stay evaluated one by one).
+    pub fn prepare_for_parts<'m>(&mut self, metas: impl Iterator<Item = &'m mergetree::PartMeta>) {
         let width = self.width();
-        let (Some(lo), Some(hi)) = (int_of(min, width), int_of(max, width)) else { return };
+        let ranges: Option<Vec<(i64, i64)>> = metas.map(|m| self.part_range(m).and_then(|(lo, hi, _)| Some((int_of(lo, width)?, int_of(hi, width)?)))).collect();
+        let Some(ranges) = ranges else { return };
+        if let (Some(lo), Some(hi)) = (ranges.iter().map(|r| r.0).min(), ranges.iter().map(|r| r.1).max()) {
+            self.prepare_range(lo, hi);
+        }
+    }
+
+    /// Makes `expired_rows` compare values in `lo..=hi` (the TTL column's values as
+    /// integers, the smallest and largest a merge will see) with a threshold found by bisection
+    /// (about 64 evaluations) instead of evaluating the expression per row.
+    fn prepare_range(&mut self, lo: i64, hi: i64) {
         if lo > hi {
             return;
         }
