@@ -131,45 +131,52 @@ impl GroupStarts {
         if rows == 0 {
             return Vec::new();
         }
-        // Each key column with the previous batch's last row in front, so the first row
-        // is compared like every other.
-        let lead = usize::from(self.last.is_some());
-        let mut differs = vec![false; rows + lead];
-        for (ki, k) in self.keys.iter().enumerate() {
-            let col = match &self.last {
-                Some(last) => {
-                    let mut c = last[ki].clone();
-                    c.append(&batch[k.column]);
-                    std::borrow::Cow::Owned(c)
-                }
-                None => std::borrow::Cow::Borrowed(&batch[k.column]),
-            };
-            let mut ask = Vec::new();
-            for i in 1..col.len() {
-                if differs[i] {
-                    continue;
-                }
-                match (col.get(i - 1), col.get(i)) {
-                    (None, None) => {}
-                    (None, Some(_)) | (Some(_), None) => differs[i] = true,
-                    (Some(a), Some(b)) => match k.kind {
-                        SortKind::Opaque => ask.push(i),
-                        kind => differs[i] = compare_values(kind, a, b) != Ordering::Equal,
-                    },
+        let mut starts = vec![false; rows];
+        match &self.last {
+            None => starts[0] = true,
+            // The first row against the previous batch's last: a two-row column per key.
+            Some(last) => {
+                for (k, prev) in self.keys.iter().zip(last) {
+                    let mut pair = prev.clone();
+                    pair.extend_range(&batch[k.column], 0, 1);
+                    let mut differs = [false; 2];
+                    mark_changes(k, &pair, &mut differs, eq);
+                    if differs[1] {
+                        starts[0] = true;
+                        break;
+                    }
                 }
             }
-            if !ask.is_empty() {
-                for (i, d) in ask.iter().zip(eq.differs(k.column, &col, &ask)) {
-                    differs[*i] = d;
-                }
-            }
+        }
+        for k in &self.keys {
+            mark_changes(k, &batch[k.column], &mut starts, eq);
         }
         self.last = Some(self.keys.iter().map(|k| batch[k.column].slice(rows - 1, rows)).collect());
-        let mut starts = differs.split_off(lead);
-        if lead == 0 {
-            starts[0] = true;
-        }
         starts
+    }
+}
+
+/// Sets `differs[i]` (i >= 1, not set yet) where key column `col`'s row i differs from
+/// row i - 1: NULLs equal each other, columns the engine cannot compare are asked of `eq`.
+fn mark_changes(k: &MergeKey, col: &ColumnData, differs: &mut [bool], eq: &mut dyn KeyEq) {
+    let mut ask = Vec::new();
+    for i in 1..col.len() {
+        if differs[i] {
+            continue;
+        }
+        match (col.get(i - 1), col.get(i)) {
+            (None, None) => {}
+            (None, Some(_)) | (Some(_), None) => differs[i] = true,
+            (Some(a), Some(b)) => match k.kind {
+                SortKind::Opaque => ask.push(i),
+                kind => differs[i] = compare_values(kind, a, b) != Ordering::Equal,
+            },
+        }
+    }
+    if !ask.is_empty() {
+        for (i, d) in ask.iter().zip(eq.differs(k.column, col, &ask)) {
+            differs[*i] = d;
+        }
     }
 }
 
