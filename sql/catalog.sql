@@ -41,6 +41,21 @@ REVOKE ALL ON mergetree.part_catalog FROM PUBLIC;
 -- A table's parts are found through its storage, never by reading every table's parts.
 CREATE INDEX part_catalog_storage_idx ON mergetree.part_catalog (relfilenode, part_id);
 
+-- Deleted rows (lightweight DELETE and UPDATE's old versions): one row per deleting
+-- transaction and part, a roaring bitmap of the part's row numbers. A snapshot sees the
+-- rows deleted exactly when it sees the mask's row (MVCC); merges drop the rows and the
+-- masks with their parts.
+-- Column order is read by position in src/catalog/deleted.rs.
+CREATE TABLE mergetree.deleted_rows_catalog (
+    relfilenode oid NOT NULL,
+    part_id bigint NOT NULL,
+    rows bigint NOT NULL,
+    by_update boolean NOT NULL,
+    mask bytea NOT NULL
+);
+REVOKE ALL ON mergetree.deleted_rows_catalog FROM PUBLIC;
+CREATE INDEX deleted_rows_catalog_storage_idx ON mergetree.deleted_rows_catalog (relfilenode, part_id);
+
 -- The views show the parts of tables the user may SELECT from, and, as pg_stats does,
 -- none of a table whose row-level security applies to the user (row counts and
 -- partition values would tell about rows the policies hide). security_barrier: the

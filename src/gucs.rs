@@ -29,7 +29,20 @@ pub static MAX_THREADS: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static BACKGROUND_MERGES: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static MAX_MERGE_WORKERS: GucSetting<i32> = GucSetting::<i32>::new(2);
 
+/// Background merges rewrite a part alone once this share of its rows is deleted (%).
+pub static REWRITE_DELETED_PERCENT: GucSetting<i32> = GucSetting::<i32>::new(30);
+
 pub fn init() {
+    GucRegistry::define_int_guc(
+        c"mergetree.rewrite_deleted_percent",
+        c"Share of a mergetree part's rows deleted (percent) past which the merge workers rewrite the part without them.",
+        c"Parts whose rows are all deleted are removed whatever the setting; merges drop deleted rows anyway.",
+        &REWRITE_DELETED_PERCENT,
+        1,
+        100,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
     GucRegistry::define_bool_guc(
         c"mergetree.final",
         c"Read mergetree tables that have an engine as if fully merged (ClickHouse's FINAL).",

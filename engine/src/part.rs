@@ -726,6 +726,7 @@ use bincode::Options as _;
 mod json_subcolumns;
 mod scaled;
 pub mod chunk;
+pub mod deleted;
 pub mod stream;
 
 mod legacy;

@@ -7,6 +7,7 @@
 //! string is rebuilt for filtering or grouping.
 
 use crate::column::{Bitmap, ColumnData, ColumnType, SortKind};
+use crate::part::deleted::{DeletedRows, GranuleMask};
 use crate::part::PartMeta;
 use crate::predicate::{FilterColumn, Predicate};
 use crate::{BlockStore, PartReader, Result};
@@ -92,13 +93,21 @@ pub fn conjuncts_of(predicate: Option<&Predicate>) -> Vec<(Predicate, Vec<usize>
 pub struct PartColumns {
     pub map: Vec<Option<usize>>,
     pub sort_key: Vec<(usize, SortKind)>,
+    /// The part's deleted rows, which no read returns.
+    pub deleted: Option<GranuleMask>,
 }
 
 impl PartColumns {
     pub fn new(meta: &PartMeta, cols: &[ReadColumn]) -> PartColumns {
         let map: Vec<Option<usize>> = cols.iter().map(|c| meta.columns.iter().position(|m| m.spec.id == c.id)).collect();
         let sort_key = meta.primary_key.iter().map_while(|&pc| map.iter().position(|&m| m == Some(pc)).map(|ci| (ci, meta.columns[pc].spec.sort))).collect();
-        PartColumns { map, sort_key }
+        PartColumns { map, sort_key, deleted: None }
+    }
+
+    /// Leaves the rows `deleted` names out of every read (nothing when it is empty).
+    pub fn with_deleted(mut self, meta: &PartMeta, deleted: Option<std::sync::Arc<DeletedRows>>) -> Self {
+        self.deleted = deleted.filter(|d| !d.is_empty()).map(|deleted| GranuleMask { deleted, starts: meta.granule_starts() });
+        self
     }
 }
 
@@ -200,7 +209,8 @@ pub struct GranuleBatch<'a> {
 }
 
 /// Reads granule `g` of a part: filters it by `conjuncts`, then fetches the `needed`
-/// reader columns for the rows that pass. None when no row passes.
+/// reader columns for the rows that pass. None when no row passes. Deleted rows never
+/// pass.
 pub fn read_granule<'a, S: BlockStore>(
     reader: &'a PartReader<S>,
     pc: &PartColumns,
@@ -211,10 +221,16 @@ pub fn read_granule<'a, S: BlockStore>(
 ) -> Result<Option<GranuleBatch<'a>>> {
     let meta = reader.meta();
     let rows = meta.granule_rows[g] as usize;
+    if pc.deleted.as_ref().is_some_and(|d| d.all_deleted(g, rows)) {
+        return Ok(None);
+    }
     let mut columns: Vec<Option<Fetched<'a>>> = (0..cols.len()).map(|_| None).collect();
     // A column's cost is its compressed size in this part; one the part lacks is free.
     let cost = |ci: usize| pc.map[ci].map_or(0, |c| meta.columns[c].compressed_bytes);
-    let selection = filter(conjuncts, &mut columns, rows, &pc.sort_key, cost, &mut |ci, wanted| fetch(reader, pc, cols, ci, g, wanted))?;
+    let mut selection = filter(conjuncts, &mut columns, rows, &pc.sort_key, cost, &mut |ci, wanted| fetch(reader, pc, cols, ci, g, wanted))?;
+    if let Some(d) = &pc.deleted {
+        d.retain(g, &mut selection);
+    }
     if selection.is_empty() {
         return Ok(None);
     }

@@ -135,7 +135,7 @@ pub unsafe extern "C-unwind" fn relation_estimate_size(
     // SAFETY: rel is open; the planner runs with an active snapshot (or we take the latest).
     unsafe {
         let snap = if pg_sys::ActiveSnapshotSet() { pg_sys::GetActiveSnapshot() } else { pg_sys::GetLatestSnapshot() };
-        let rows: i64 = catalog::visible_parts(rel, snap).iter().map(|p| p.rows).sum();
+        let rows: i64 = catalog::visible_parts(rel, snap).iter().map(|p| p.live_rows()).sum();
         *tuples = (rows as usize + buffer::buffered_row_count(rel)) as f64;
         *pages = pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
         *allvisfrac = 0.0;

@@ -166,7 +166,35 @@ unsafe fn store(rel: pg_sys::Relation, plan: &TablePlan, cols: &[DatumColumn], i
     }
 }
 
-/// Fetches row `row_id` of a part `snapshot` sees.
+/// The part of a row, as DELETE and UPDATE look for it.
+pub struct PartRowRef {
+    pub part_id: i64,
+    /// The row's number within its part.
+    pub offset: u32,
+    /// Whether the snapshot sees the row deleted.
+    pub masked: bool,
+    /// The part was written by this transaction.
+    pub mine: bool,
+}
+
+/// Which part `snapshot` sees holds row `row_id`.
+///
+/// # Safety
+/// `rel` is open, `snapshot` valid.
+pub unsafe fn part_of_row(rel: pg_sys::Relation, row_id: u64, snapshot: pg_sys::Snapshot) -> Option<PartRowRef> {
+    // SAFETY: per the caller.
+    unsafe {
+        with_view(rel, snapshot, false, |v| {
+            let i = v.parts.partition_point(|p| p.first_row as u64 <= row_id).checked_sub(1)?;
+            let p = &v.parts[i];
+            let offset = row_id.checked_sub(p.first_row as u64).filter(|&o| o < p.rows as u64)? as u32;
+            let masked = p.deleted.as_ref().is_some_and(|d| d.contains(offset));
+            Some(PartRowRef { part_id: p.part_id, offset, masked, mine: p.mine })
+        })
+    }
+}
+
+/// Fetches row `row_id` of a part `snapshot` sees (not deleted for it).
 ///
 /// # Safety
 /// `rel` is open, `snapshot` valid, `slot` of `rel`'s descriptor.
@@ -187,6 +215,9 @@ unsafe fn fetch_part_row(rel: pg_sys::Relation, row_id: u64, snapshot: pg_sys::S
             }
             let Some(pi) = hit else { return false };
             let p = &v.parts[pi];
+            if p.deleted.as_ref().is_some_and(|d| d.contains((row_id - p.first_row as u64) as u32)) {
+                return false;
+            }
             let table = crate::ffi::relname(rel);
             let reader = crate::storage::part_cache::open(rel, p).unwrap_or_else(|e| crate::error::report(&table, e));
             let meta = reader.meta();
@@ -235,8 +266,11 @@ pub unsafe fn fetch_row(rel: pg_sys::Relation, row_id: u64, snapshot: pg_sys::Sn
         }
         let seq = row_id - datum::BUFFER_ROW_BASE;
         let plan = with_view(rel, snapshot, false, |v| v.plan.clone());
+        let curcid = ((*snapshot).snapshot_type == pg_sys::SnapshotType::SNAPSHOT_MVCC).then(|| (*snapshot).curcid);
+        let any = (*snapshot).snapshot_type == pg_sys::SnapshotType::SNAPSHOT_ANY;
         let found = buffer::peek(rel, |b| match b.seqs.binary_search(&seq) {
-            Ok(i) if own_row_visible(b.cids[i], snapshot) => {
+            // SnapshotAny (after-row triggers, RETURNING of a deleted row) sees deleted rows.
+            Ok(i) if own_row_visible(b.cids[i], snapshot) && (any || b.row_visible(i, curcid)) => {
                 // The buffer's columns by attribute number, onto the table's.
                 let cols: Vec<DatumColumn> = plan
                     .columns
@@ -303,7 +337,8 @@ pub unsafe extern "C-unwind" fn tuple_tid_valid(scan: pg_sys::TableScanDesc, tid
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn tuple_get_latest_tid(_scan: pg_sys::TableScanDesc, _tid: pg_sys::ItemPointer) {
-    // Rows never move to newer versions (no UPDATE), so the given TID is the latest.
+    // UPDATE writes the new version as a new row, with no link from the old one (as a
+    // row moved to another partition): the given TID is the latest known.
 }
 
 #[pg_guard]
@@ -316,56 +351,27 @@ pub unsafe extern "C-unwind" fn tuple_satisfies_snapshot(
     true
 }
 
-/// Row locks (SELECT ... FOR SHARE/UPDATE, and the FOR KEY SHARE of foreign-key checks on
-/// tables that reference a mergetree table's rows). Rows are immutable (no UPDATE or
-/// DELETE yet), so a lock only has to exclude other lockers: FOR SHARE, FOR NO KEY UPDATE
-/// and FOR UPDATE take heavyweight tuple locks with heap's conflict table, held to the
-/// end of the transaction. FOR KEY SHARE conflicts only with changes of the row, of which
-/// there are none, so it takes nothing (foreign-key checks stay cheap).
+/// Row locks (SELECT ... FOR SHARE/UPDATE, EvalPlanQual): the table's writer lock (see
+/// write/dml.rs), then the row, if no one deleted it, into `slot`.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn tuple_lock(
     rel: pg_sys::Relation,
     tid: pg_sys::ItemPointer,
     snapshot: pg_sys::Snapshot,
     slot: *mut pg_sys::TupleTableSlot,
-    _cid: pg_sys::CommandId,
-    mode: pg_sys::LockTupleMode::Type,
+    cid: pg_sys::CommandId,
+    _mode: pg_sys::LockTupleMode::Type,
     wait_policy: pg_sys::LockWaitPolicy::Type,
     _flags: u8,
     tmfd: *mut pg_sys::TM_FailureData,
 ) -> pg_sys::TM_Result::Type {
     // SAFETY: Postgres passes an open relation, a valid TID, snapshot and slot.
     unsafe {
-        (*tmfd).traversed = false;
-        (*tmfd).ctid = *tid;
-        (*tmfd).xmax = pg_sys::InvalidTransactionId;
-        (*tmfd).cmax = pg_sys::InvalidCommandId;
-        let Some(row) = datum::tid_to_row_id(&*tid) else { return pg_sys::TM_Result::TM_Invisible };
-        let lockmode = match mode {
-            pg_sys::LockTupleMode::LockTupleKeyShare => None,
-            pg_sys::LockTupleMode::LockTupleShare => Some(pg_sys::RowShareLock),
-            pg_sys::LockTupleMode::LockTupleNoKeyExclusive => Some(pg_sys::ExclusiveLock),
-            _ => Some(pg_sys::AccessExclusiveLock),
-        };
-        if let Some(m) = lockmode {
-            let m = m as i32;
-            match wait_policy {
-                pg_sys::LockWaitPolicy::LockWaitSkip => {
-                    if !pg_sys::ConditionalLockTuple(rel, tid, m) {
-                        return pg_sys::TM_Result::TM_WouldBlock;
-                    }
-                }
-                pg_sys::LockWaitPolicy::LockWaitError => {
-                    if !pg_sys::ConditionalLockTuple(rel, tid, m) {
-                        crate::error::raise(
-                            PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE,
-                            format!("could not obtain lock on row in relation \"{}\"", crate::ffi::relname(rel)),
-                        );
-                    }
-                }
-                _ => pg_sys::LockTuple(rel, tid, m),
-            }
+        let r = crate::write::dml::lock_row(rel, tid, cid, snapshot, wait_policy, tmfd);
+        if r != pg_sys::TM_Result::TM_Ok {
+            return r;
         }
+        let Some(row) = datum::tid_to_row_id(&*tid) else { return pg_sys::TM_Result::TM_Invisible };
         if fetch_row(rel, row, snapshot, slot) {
             pg_sys::TM_Result::TM_Ok
         } else {

@@ -30,7 +30,7 @@ unsafe fn insert_rows(rel: pg_sys::Relation, slots: &[*mut pg_sys::TupleTableSlo
 
 /// # Safety
 /// `rel` is open and `slot` holds one of its rows.
-unsafe fn insert_one(rel: pg_sys::Relation, slot: *mut pg_sys::TupleTableSlot, cid: pg_sys::CommandId) {
+pub unsafe fn insert_row(rel: pg_sys::Relation, slot: *mut pg_sys::TupleTableSlot, cid: pg_sys::CommandId) {
     // SAFETY: per the caller.
     unsafe { insert_rows(rel, &[slot], cid) }
 }
@@ -46,7 +46,7 @@ pub unsafe extern "C-unwind" fn tuple_insert(
     // SAFETY: Postgres passes an open relation and a slot of its row type.
     unsafe {
         crate::ffi::predicate_check_write(rel);
-        insert_one(rel, slot, cid);
+        insert_row(rel, slot, cid);
         pg_sys::pgstat_count_heap_insert(rel, 1);
     }
 }
@@ -91,7 +91,7 @@ pub unsafe fn copy_rows(old: pg_sys::Relation, new: pg_sys::Relation, snapshot: 
         let cid = pg_sys::GetCurrentCommandId(true);
         let mut n = 0u64;
         while cursor.next_into(slot) {
-            insert_one(new, slot, cid);
+            insert_row(new, slot, cid);
             n += 1;
         }
         pg_sys::ExecDropSingleTupleTableSlot(slot);

@@ -1,40 +1,56 @@
-//! Row changes not supported yet: clear errors naming the table and the operation.
+//! Row changes: DELETE and UPDATE (write/dml.rs does the work); ON CONFLICT and indexes
+//! are refused with clear errors naming the table.
 
 use crate::error::unsupported;
 use pgrx::pg_sys;
 
-const DML_HINT: &str = "mergetree tables are append-only for now: rewrite the table with CREATE TABLE ... AS, or TRUNCATE and reload.";
-
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn tuple_delete(
     rel: pg_sys::Relation,
-    _tid: pg_sys::ItemPointer,
-    _cid: pg_sys::CommandId,
-    _snapshot: pg_sys::Snapshot,
+    tid: pg_sys::ItemPointer,
+    cid: pg_sys::CommandId,
+    snapshot: pg_sys::Snapshot,
     _crosscheck: pg_sys::Snapshot,
     _wait: bool,
-    _tmfd: *mut pg_sys::TM_FailureData,
-    _changing_part: bool,
+    tmfd: *mut pg_sys::TM_FailureData,
+    changing_part: bool,
 ) -> pg_sys::TM_Result::Type {
-    // SAFETY: rel is open.
-    unsupported(&unsafe { crate::ffi::relname(rel) }, "DELETE", DML_HINT)
+    // SAFETY: Postgres passes an open relation, a valid TID and failure data to fill.
+    unsafe {
+        // A row moving to another partition of a partitioned table is an update.
+        let r = crate::write::dml::delete_row(rel, tid, cid, snapshot, changing_part, tmfd);
+        if r == pg_sys::TM_Result::TM_Ok {
+            pg_sys::pgstat_count_heap_delete(rel);
+        }
+        r
+    }
 }
 
 #[pgrx::pg_guard]
 pub unsafe extern "C-unwind" fn tuple_update(
     rel: pg_sys::Relation,
-    _otid: pg_sys::ItemPointer,
-    _slot: *mut pg_sys::TupleTableSlot,
-    _cid: pg_sys::CommandId,
-    _snapshot: pg_sys::Snapshot,
+    otid: pg_sys::ItemPointer,
+    slot: *mut pg_sys::TupleTableSlot,
+    cid: pg_sys::CommandId,
+    snapshot: pg_sys::Snapshot,
     _crosscheck: pg_sys::Snapshot,
     _wait: bool,
-    _tmfd: *mut pg_sys::TM_FailureData,
-    _lockmode: *mut pg_sys::LockTupleMode::Type,
-    _update_indexes: *mut bool,
+    tmfd: *mut pg_sys::TM_FailureData,
+    lockmode: *mut pg_sys::LockTupleMode::Type,
+    update_indexes: *mut bool,
 ) -> pg_sys::TM_Result::Type {
-    // SAFETY: rel is open.
-    unsupported(&unsafe { crate::ffi::relname(rel) }, "UPDATE", DML_HINT)
+    // SAFETY: Postgres passes an open relation, the old row's TID, the new row in `slot`
+    // and out-parameters to fill.
+    unsafe {
+        *lockmode = pg_sys::LockTupleMode::LockTupleExclusive;
+        *update_indexes = false;
+        let r = crate::write::dml::delete_row(rel, otid, cid, snapshot, true, tmfd);
+        if r == pg_sys::TM_Result::TM_Ok {
+            crate::am::insert::insert_row(rel, slot, cid);
+            pg_sys::pgstat_count_heap_update(rel, false);
+        }
+        r
+    }
 }
 
 #[pgrx::pg_guard]

@@ -19,6 +19,8 @@ struct Granule {
     /// Row id of the granule's first row (TIDs derive from it).
     first_row_id: u64,
     rows: usize,
+    /// Per row, whether DELETE masked it (None: none is).
+    deleted: Option<Vec<bool>>,
 }
 
 enum Source {
@@ -126,7 +128,7 @@ impl Cursor {
                 None => datum::missing_column(c, row_ids.len()),
             })
             .collect();
-        Granule { cols: dcols, first_row_id: row_ids[0], rows: row_ids.len() }
+        Granule { cols: dcols, first_row_id: row_ids[0], rows: row_ids.len(), deleted: None }
     }
 
     pub fn total_rows(&self) -> u64 {
@@ -135,7 +137,15 @@ impl Cursor {
 
     fn decode_part_granule(&self, reader: &PartReader<PageStore>, g: usize, first_row_id: u64) -> Granule {
         let cols = decode_granule(reader, &self.plan, g, &self.table);
-        Granule { cols, first_row_id, rows: reader.meta().granule_rows[g] as usize }
+        let rows = reader.meta().granule_rows[g] as usize;
+        let deleted = match self.sources.get(self.src) {
+            Some(Source::Part(p)) => p.deleted.as_ref().and_then(|d| {
+                let start = first_row_id - p.first_row as u64;
+                (d.count_in(start, rows) > 0).then(|| (0..rows as u64).map(|r| d.contains((start + r) as u32)).collect())
+            }),
+            _ => None,
+        };
+        Granule { cols, first_row_id, rows, deleted }
     }
 
     /// Loads the next granule; false at the end of all sources.
@@ -176,13 +186,17 @@ impl Cursor {
         }
     }
 
-    /// Advances to the next row; returns its index within the current granule.
+    /// Advances to the next row not deleted; returns its index within the current
+    /// granule. (Deleted rows keep their places in the global index.)
     pub fn next(&mut self) -> Option<usize> {
         loop {
             if let Some(g) = &self.cur {
                 if self.row < g.rows {
                     self.row += 1;
                     self.pos += 1;
+                    if g.deleted.as_ref().is_some_and(|d| d[self.row - 1]) {
+                        continue;
+                    }
                     return Some(self.row - 1);
                 }
                 self.cur = None;

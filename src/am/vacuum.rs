@@ -85,7 +85,7 @@ pub unsafe extern "C-unwind" fn relation_vacuum(rel: pg_sys::Relation, _params: 
         // As heap's VACUUM does: the planner's size and row estimates in pg_class, and
         // the statistics collector's counters (which drive autovacuum and autoanalyze).
         let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
-        let rows: i64 = catalog::visible_parts(rel, snapshot).iter().map(|p| p.rows).sum();
+        let rows: i64 = catalog::visible_parts(rel, snapshot).iter().map(|p| p.live_rows()).sum();
         pg_sys::UnregisterSnapshot(snapshot);
         let pages = pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
         let (mut frozen_updated, mut minmulti_updated) = (false, false);

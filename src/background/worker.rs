@@ -73,6 +73,28 @@ fn claim_next(group: &[PartRow], now: i64, options: &crate::options::TableOption
     None
 }
 
+/// Whether no writer (DELETE, UPDATE) holds the table: a merge installs under the
+/// writers' lock, so one started while a writer runs would only be thrown away.
+fn writers_idle(relid: pg_sys::Oid) -> bool {
+    let lock = crate::write::dml::WRITER_LOCK as i32;
+    // SAFETY: a lock tried and, when got, let go at once (nothing was done under it).
+    unsafe {
+        if !pg_sys::ConditionalLockRelationOid(relid, lock) {
+            return false;
+        }
+        pg_sys::UnlockRelationOid(relid, lock);
+    }
+    true
+}
+
+/// A part worth rewriting alone for its deleted rows (see
+/// `mergetree.rewrite_deleted_percent`), claimed by this transaction.
+fn claim_deleted(visible: &[PartRow]) -> Option<Vec<PartRow>> {
+    let percent = crate::gucs::REWRITE_DELETED_PERCENT.get() as i64;
+    let due = |p: &PartRow| p.deleted.as_ref().is_some_and(|d| d.len() as i64 * 100 >= percent * p.rows);
+    visible.iter().filter(|p| !p.mine && due(p)).map(|p| vec![p.clone()]).find(|run| catalog::claim(run, false))
+}
+
 /// The TTL pass over a table with nothing to merge: its parts entirely past the TTL
 /// (every row's TTL, by the column's largest value, has passed) are dropped without being
 /// read; else one part partly past it (by its smallest value) is rewritten without those
@@ -177,13 +199,13 @@ unsafe fn merge_one() -> Step {
             }
             let options = crate::options::for_relation(rel);
             let plan = crate::datum::table_plan(rel);
-            if !options.background_merges || plan.columns.is_empty() {
+            if !options.background_merges || plan.columns.is_empty() || !writers_idle(relid) {
                 pg_sys::relation_close(rel, MERGE_LOCK as i32);
                 continue;
             }
             let now = pg_sys::GetCurrentTimestamp();
             let visible = catalog::visible_parts(rel, pg_sys::GetActiveSnapshot());
-            let run = partitions(&visible).iter().find_map(|g| claim_next(g, now, &options));
+            let run = partitions(&visible).iter().find_map(|g| claim_next(g, now, &options)).or_else(|| claim_deleted(&visible));
             // Nothing to merge: rows past the table's TTL go, as the table's owner (the
             // expression may call its functions).
             if run.is_none() && options.ttl.is_some() {

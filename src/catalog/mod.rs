@@ -11,6 +11,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::CStr;
 
+pub mod deleted;
 pub mod skip;
 
 /// Column numbers of `mergetree.part_catalog` (sql/catalog.sql).
@@ -47,9 +48,17 @@ pub struct PartRow {
     pub tid: pg_sys::ItemPointerData,
     /// Written by this transaction (set when read from the catalog).
     pub mine: bool,
+    /// The rows DELETE masked that the reading snapshot sees as deleted (set by
+    /// `visible_parts`).
+    pub deleted: Option<std::sync::Arc<mergetree::part::deleted::DeletedRows>>,
 }
 
 impl PartRow {
+    /// Rows a reader of the part gets: those not deleted.
+    pub fn live_rows(&self) -> i64 {
+        self.rows - self.deleted.as_ref().map_or(0, |d| d.len() as i64)
+    }
+
     /// ClickHouse's part name: partition id, block range, level (and mutation, if any).
     pub fn name(partition_id: &str, min_block: i64, max_block: i64, level: i32, mutation: i64) -> String {
         match mutation {
@@ -345,11 +354,13 @@ unsafe fn decode(cat: &Catalog, tup: pg_sys::HeapTuple) -> PartRow {
             created: i64_at(12),
             tid: (*tup).t_self,
             mine: pg_sys::TransactionIdIsCurrentTransactionId(pg_sys::HeapTupleHeaderGetXmin((*tup).t_data)),
+            deleted: None,
         }
     }
 }
 
-/// Parts of `rel` that `snapshot` sees, in part-id order.
+/// Parts of `rel` that `snapshot` sees, in part-id order, each with the rows deleted
+/// for it (`deleted.rs`).
 ///
 /// # Safety
 /// `rel` is open and `snapshot` is a valid registered or active snapshot.
@@ -368,6 +379,8 @@ pub unsafe fn visible_parts(rel: pg_sys::Relation, snapshot: pg_sys::Snapshot) -
         }
     }
     out.sort_by_key(|r| r.part_id);
+    // SAFETY: per the caller.
+    unsafe { deleted::attach(rel, snapshot, &mut out) };
     out
 }
 
@@ -401,6 +414,7 @@ pub unsafe fn count_parts(rel: pg_sys::Relation, snapshot: pg_sys::Snapshot, val
 pub fn delete_storage(relfilenode: pg_sys::Oid) {
     delete_rows(PARTS, att::RELFILENODE, relfilenode);
     skip::delete_storage(relfilenode);
+    deleted::delete_storage(relfilenode);
 }
 
 /// Deletes every row of catalog `name` whose oid column `attno` is `oid`.
@@ -452,6 +466,7 @@ fn rekey(name: &CStr, attno: i16, old: pg_sys::Oid, new: pg_sys::Oid) {
 pub fn move_storage(old: pg_sys::Oid, new: pg_sys::Oid) {
     rekey(PARTS, att::RELFILENODE, old, new);
     skip::move_storage(old, new);
+    deleted::move_storage(old, new);
 }
 
 /// Calls `f` with every part row of `rel`'s storage that some transaction may still
@@ -527,7 +542,9 @@ pub fn remove(parts: &[PartRow]) {
         unsafe { pg_sys::simple_heap_delete(cat.0, &mut tid) };
     }
     if let Some(first) = parts.first() {
-        skip::delete_parts(first.relfilenode, &parts.iter().map(|p| p.part_id).collect::<Vec<_>>());
+        let ids: Vec<i64> = parts.iter().map(|p| p.part_id).collect();
+        skip::delete_parts(first.relfilenode, &ids);
+        deleted::delete_parts(first.relfilenode, &ids);
     }
     invalidate();
 }

@@ -1,6 +1,8 @@
-//! Refuses at parse analysis, before any row is touched, with an error naming the table:
-//! UPDATE, DELETE, MERGE and ON CONFLICT on mergetree tables, and the system columns
-//! their rows do not have (xmin, cmin, xmax, cmax), anywhere in a query.
+//! At parse analysis, before any row is touched: refuses ON CONFLICT on mergetree tables
+//! and the system columns their rows do not have (xmin, cmin, xmax, cmax), with errors
+//! naming the table; and makes UPDATE, DELETE, MERGE and SELECT ... FOR UPDATE/SHARE of
+//! mergetree tables take the writers' table lock (write/dml.rs) now, before the
+//! statement's snapshot, and again whenever a cached plan of them runs.
 
 use crate::ffi::list_ptrs;
 use crate::error::unsupported;
@@ -34,16 +36,58 @@ unsafe fn check(query: *mut pg_sys::Query) {
         if rte.is_null() || !crate::ffi::is_mergetree((*rte).relid) {
             return;
         }
-        let table = crate::ffi::relid_name((*rte).relid);
-        const HINT: &str = "mergetree tables are append-only for now: rewrite the table with CREATE TABLE ... AS, or TRUNCATE and reload.";
-        match (*query).commandType {
-            pg_sys::CmdType::CMD_UPDATE => unsupported(&table, "UPDATE", HINT),
-            pg_sys::CmdType::CMD_DELETE => unsupported(&table, "DELETE", HINT),
-            pg_sys::CmdType::CMD_MERGE => unsupported(&table, "MERGE", HINT),
-            pg_sys::CmdType::CMD_INSERT if !(*query).onConflict.is_null() => {
-                unsupported(&table, "INSERT ... ON CONFLICT", "mergetree tables have no unique indexes to detect conflicts with.")
+        if (*query).commandType == pg_sys::CmdType::CMD_INSERT && !(*query).onConflict.is_null() {
+            let table = crate::ffi::relid_name((*rte).relid);
+            unsupported(&table, "INSERT ... ON CONFLICT", "mergetree tables have no unique indexes to detect conflicts with.");
+        }
+    }
+}
+
+/// Whether relation `relid` is a mergetree table or a partitioned table with one among
+/// its partitions.
+unsafe fn holds_mergetree(relid: pg_sys::Oid) -> bool {
+    // SAFETY: catalog lookups; the partitions' list is palloc'd and read here.
+    unsafe {
+        if crate::ffi::is_mergetree(relid) {
+            return true;
+        }
+        if pg_sys::get_rel_relkind(relid) != pg_sys::RELKIND_PARTITIONED_TABLE as std::ffi::c_char {
+            return false;
+        }
+        let all = crate::ffi::find_all_inheritors(relid, pg_sys::NoLock as i32, std::ptr::null_mut());
+        crate::ffi::list_oids(all).into_iter().any(|o| o != relid && crate::ffi::is_mergetree(o))
+    }
+}
+
+/// Raises the lock of range table entry `rti` (1-based) of `query` to the writers'
+/// lock, taking it now; partitions expanded later inherit the mode.
+unsafe fn take_writer_lock(query: *mut pg_sys::Query, rti: i32) {
+    // SAFETY: `query` is an analysed Query and `rti` one of its range table indexes.
+    unsafe {
+        let Some(&rte) = list_ptrs::<pg_sys::RangeTblEntry>((*query).rtable).get((rti as usize).wrapping_sub(1)) else { return };
+        if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION || !holds_mergetree((*rte).relid) {
+            return;
+        }
+        let lock = crate::write::dml::WRITER_LOCK as i32;
+        if (*rte).rellockmode < lock {
+            (*rte).rellockmode = lock;
+            pg_sys::LockRelationOid((*rte).relid, lock);
+        }
+    }
+}
+
+/// The writers' lock for the tables `query` changes or locks rows of (row locks that
+/// must not wait, NOWAIT and SKIP LOCKED, try it when they lock).
+unsafe fn writer_locks(query: *mut pg_sys::Query) {
+    // SAFETY: `query` is an analysed Query.
+    unsafe {
+        if matches!((*query).commandType, pg_sys::CmdType::CMD_UPDATE | pg_sys::CmdType::CMD_DELETE | pg_sys::CmdType::CMD_MERGE) && (*query).resultRelation > 0 {
+            take_writer_lock(query, (*query).resultRelation);
+        }
+        for rc in list_ptrs::<pg_sys::RowMarkClause>((*query).rowMarks) {
+            if (*rc).waitPolicy == pg_sys::LockWaitPolicy::LockWaitBlock {
+                take_writer_lock(query, (*rc).rti as i32);
             }
-            _ => {}
         }
     }
 }
@@ -99,6 +143,7 @@ unsafe extern "C-unwind" fn walk(node: *mut pg_sys::Node, context: *mut std::ffi
         if (*node).type_ == pg_sys::NodeTag::T_Query {
             let q = node as *mut pg_sys::Query;
             check_system_columns(q);
+            writer_locks(q);
             return pg_sys::query_tree_walker(q, Some(walk), context, 0);
         }
         pg_sys::expression_tree_walker(node, Some(walk), context)

@@ -108,20 +108,23 @@ struct PartInput<S: BlockStore> {
     granules: Vec<usize>,
     /// Row id of each granule's first row.
     starts: Vec<u64>,
+    deleted: Option<std::sync::Arc<mergetree::part::deleted::DeletedRows>>,
 }
 
 impl<S: BlockStore> PartInput<S> {
     fn into_run(self, cols: &[ReadColumn], prune: Option<&Predicate>) -> Run<S> {
-        match prune {
-            Some(p) => Run::Filtered(Box::new(FilteredPart {
-                map: PartColumns::new(self.reader.meta(), cols),
+        // Deleted rows go before the merge (an older version of a deleted row wins, as
+        // in ClickHouse); the filtered read leaves them out and keeps the others' ids.
+        match (prune, &self.deleted) {
+            (Some(_), _) | (None, Some(_)) => Run::Filtered(Box::new(FilteredPart {
+                map: PartColumns::new(self.reader.meta(), cols).with_deleted(self.reader.meta(), self.deleted.clone()),
                 reader: self.reader,
                 cols: cols.to_vec(),
-                conjuncts: range_reader::conjuncts_of(Some(p)),
+                conjuncts: range_reader::conjuncts_of(prune),
                 granules: self.granules.into_iter(),
                 starts: self.starts,
             })),
-            None => {
+            (None, None) => {
                 let first_ids: Vec<u64> = self.granules.iter().map(|&g| self.starts[g]).collect();
                 Run::Part { run: PartRun::with_granules(self.reader, cols.to_vec(), self.granules), first_ids: first_ids.into_iter() }
             }
@@ -364,7 +367,7 @@ fn prefetch(group: Group<crate::storage::blob::PageStore>, cols: &[ReadColumn], 
                 ranges.extend(p.reader.byte_ranges(*c, &p.granules, false).unwrap_or_else(|e| crate::error::report(table, e)));
             }
             let store = PrefetchStore::fetch(p.reader.store(), ranges).unwrap_or_else(|e| crate::error::report(table, e));
-            PartInput { reader: p.reader.with_store(store), granules: p.granules, starts: p.starts }
+            PartInput { reader: p.reader.with_store(store), granules: p.granules, starts: p.starts, deleted: p.deleted }
         })
         .collect();
     Group { parts, buffered: group.buffered }
@@ -452,7 +455,7 @@ unsafe fn gather(req: &FinalRequest, cols: &[ReadColumn], stats: &mut FinalStats
                 starts.push(at);
                 at += n as u64;
             }
-            inputs.push(PartInput { reader, granules, starts });
+            inputs.push(PartInput { reader, granules, starts, deleted: p.deleted.clone() });
         }
         let buffered = buffered.filter(|_| !rows.is_empty()).map(|(bcols, bids)| {
             let batch: Vec<ColumnData> = bcols.iter().map(|c| c.take(&rows)).collect();

@@ -224,7 +224,7 @@ impl Source {
         if self.opened[pi].is_none() {
             let p = &self.parts[pi];
             let reader = part_cache::open(self.rel, p).unwrap_or_else(|e| self.report(e));
-            let columns = PartColumns::new(reader.meta(), &self.read_cols);
+            let columns = PartColumns::new(reader.meta(), &self.read_cols).with_deleted(reader.meta(), p.deleted.clone());
             self.opened[pi] = Some(OpenPart { reader, columns });
         }
     }

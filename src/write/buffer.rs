@@ -34,6 +34,16 @@ pub unsafe fn storage_key(rel: pg_sys::Relation) -> StorageKey {
 /// Partitions a buffer finds by comparing values rather than by its hash map.
 const FEW_PARTITIONS: usize = 32;
 
+/// What deleting a buffered row found.
+pub enum BufferedDelete {
+    Done,
+    /// Deleted already, by this command of the transaction.
+    ByMe(pg_sys::CommandId),
+    /// Written as a part since, as this row id.
+    Moved(u64),
+    Missing,
+}
+
 pub struct RelBuffer {
     /// The table the rows were inserted into (a rewrite's new storage is written through
     /// a transient table whose OID disappears at the end of the statement).
@@ -65,8 +75,12 @@ pub struct RelBuffer {
     /// inserted rows by the TID they had while buffered. Kept only for tables with such
     /// triggers.
     pub moved: Vec<(u64, u64)>,
-    /// Whether the table has AFTER ROW INSERT triggers (so `moved` must be kept).
+    /// Whether the table has AFTER ROW INSERT triggers, or buffered rows were deleted or
+    /// updated (so `moved` must be kept).
     pub track_moves: bool,
+    /// Buffered rows this transaction deleted, by sequence number: the command and
+    /// subtransaction that deleted each (visibility as for inserted rows).
+    pub deleted: BTreeMap<u64, (pg_sys::CommandId, pg_sys::SubTransactionId)>,
     /// The first rows, being encoded on the engine threads (encode_ahead.rs); any change
     /// to the buffered rows other than appending drops it.
     pub pending: Option<Pending>,
@@ -330,6 +344,33 @@ impl RelBuffer {
         self.partition_of.truncate(n);
     }
 
+    /// Whether buffered row `i` is visible to a command `curcid` (None: after every
+    /// command): inserted before it and not deleted before it.
+    pub fn row_visible(&self, i: usize, curcid: Option<pg_sys::CommandId>) -> bool {
+        curcid.is_none_or(|c| self.cids[i] < c) && self.deleted.get(&self.seqs[i]).is_none_or(|&(d, _)| curcid.is_some_and(|c| d >= c))
+    }
+
+    /// Deletes buffered row `seq` as command `cid` (DELETE, or UPDATE's old version).
+    pub fn delete_row(&mut self, seq: u64, cid: pg_sys::CommandId) -> BufferedDelete {
+        if let Some(&(by, _)) = self.deleted.get(&seq) {
+            return BufferedDelete::ByMe(by);
+        }
+        match self.seqs.binary_search(&seq) {
+            Ok(_) => {
+                // From now on rows written as parts mid-transaction keep their deletes
+                // (see flush): their moves are recorded, and nothing is encoded ahead.
+                self.track_moves = true;
+                self.pending = None;
+                self.ahead_from = 0;
+                // SAFETY: reads transaction state.
+                let subxid = unsafe { pg_sys::GetCurrentSubTransactionId() };
+                self.deleted.insert(seq, (cid, subxid));
+                BufferedDelete::Done
+            }
+            Err(_) => self.moved_row(seq).map_or(BufferedDelete::Missing, BufferedDelete::Moved),
+        }
+    }
+
     /// Whether sequence number `seq` was handed to a row of this buffer.
     pub fn assigned(&self, seq: u64) -> bool {
         seq < self.next_seq
@@ -471,6 +512,7 @@ impl RelBuffer {
             floor: 0,
             moved: Vec::new(),
             track_moves,
+            deleted: BTreeMap::new(),
             pending: None,
             ahead_from: 0,
         }
@@ -481,8 +523,9 @@ impl RelBuffer {
     fn append_from(&mut self, src: &RelBuffer, cid: pg_sys::CommandId) {
         // SAFETY: reads transaction state.
         let subxid = unsafe { pg_sys::GetCurrentSubTransactionId() };
+        let kept: Vec<usize> = (0..src.rows()).filter(|&i| !src.deleted.contains_key(&src.seqs[i])).collect();
         for (d, s) in self.columns.iter_mut().zip(&src.columns) {
-            for i in 0..s.len() {
+            for &i in &kept {
                 if s.is_null(i) {
                     d.push_null();
                 } else {
@@ -490,7 +533,7 @@ impl RelBuffer {
                 }
             }
         }
-        for i in 0..src.rows() {
+        for &i in &kept {
             let value = src.partition_values[src.partition_of[i] as usize].clone();
             let next = self.partition_values.len() as u32;
             let idx = *self.partition_index.entry(value.clone()).or_insert(next);
@@ -529,7 +572,7 @@ pub unsafe fn visible_rows(rel: pg_sys::Relation, curcid: Option<pg_sys::Command
     // SAFETY: per the caller.
     unsafe {
         peek(rel, |buf| {
-            let idx: Vec<u32> = (0..buf.rows()).filter(|&i| curcid.is_none_or(|c| buf.cids[i] < c)).map(|i| i as u32).collect();
+            let idx: Vec<u32> = (0..buf.rows()).filter(|&i| buf.row_visible(i, curcid)).map(|i| i as u32).collect();
             if idx.is_empty() {
                 return None;
             }
@@ -549,7 +592,7 @@ pub unsafe fn visible_partitions(rel: pg_sys::Relation, curcid: Option<pg_sys::C
     // SAFETY: per the caller.
     unsafe {
         peek(rel, |buf| {
-            (0..buf.rows()).filter(|&i| curcid.is_none_or(|c| buf.cids[i] < c)).map(|i| buf.partition_values[buf.partition_of[i] as usize].clone()).collect()
+            (0..buf.rows()).filter(|&i| buf.row_visible(i, curcid)).map(|i| buf.partition_values[buf.partition_of[i] as usize].clone()).collect()
         })
         .unwrap_or_default()
     }

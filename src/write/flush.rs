@@ -31,8 +31,10 @@ pub unsafe fn flush(rel: pg_sys::Relation, buf: &mut RelBuffer, at_commit: bool)
     // a ROLLBACK TO SAVEPOINT that should have kept them.
     // SAFETY: reads transaction state.
     let current = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    // At commit, rows the transaction deleted are left out; mid-transaction they are
+    // written and their deletes move onto the part (a savepoint may still undo them).
     let groups = buf.groups(|i| match at_commit {
-        true => Some(0),
+        true => (!buf.deleted.contains_key(&buf.seqs[i])).then_some(0),
         false => (buf.subxids[i] == current).then_some(buf.cids[i]),
     });
     let whole = groups.len() == 1 && groups.values().next().is_some_and(|r| r.len() == buf.rows());
@@ -51,11 +53,17 @@ pub unsafe fn flush(rel: pg_sys::Relation, buf: &mut RelBuffer, at_commit: bool)
         let value = buf.partition_values[part as usize].clone();
         let display = buf.partitioner.as_ref().map_or_else(|| "all".to_string(), |p| p.display(&value));
         // SAFETY: per the caller.
-        let (first_row, perm) = unsafe { write_part(rel, buf, cols, rows.len(), cid, display, value) };
+        let (part, perm) = unsafe { write_part(rel, buf, cols, rows.len(), cid, display, value) };
         if buf.track_moves && !at_commit {
             // Part row k holds buffered row rows[perm[k]] (the part is sorted).
             for (k, &p) in perm.iter().enumerate() {
-                moved.push((buf.seqs[rows[p as usize] as usize], first_row + k as u64));
+                let seq = buf.seqs[rows[p as usize] as usize];
+                moved.push((seq, part.first_row as u64 + k as u64));
+                if let Some((by, subxid)) = buf.deleted.remove(&seq) {
+                    // SAFETY: `rel` is open.
+                    let node = unsafe { (*rel).rd_node.relNode };
+                    catalog::deleted::add(node, part.part_id, k as u32, by, subxid, false);
+                }
             }
         }
     }
@@ -74,7 +82,7 @@ pub unsafe fn flush(rel: pg_sys::Relation, buf: &mut RelBuffer, at_commit: bool)
 }
 
 /// Writes `rows` rows (the columns `cols`, in the buffer's plan) as a part; returns the
-/// row id of its first row and the order the rows were written in (the sort permutation).
+/// part and the order the rows were written in (the sort permutation).
 ///
 /// # Safety
 /// `rel` is open.
@@ -86,7 +94,7 @@ unsafe fn write_part(
     cid: pg_sys::CommandId,
     partition: String,
     partition_value: Option<Vec<u8>>,
-) -> (u64, Vec<u32>) {
+) -> (PartRow, Vec<u32>) {
     let plan = &buf.plan;
     let key = sort_key(plan, &buf.options);
     let (sorted, perm) = if key.is_empty() {
@@ -106,7 +114,7 @@ unsafe fn write_part(
         super::backpressure::before_new_part(rel, &buf.options, &target.partition_value, &target.partition);
         store_part(rel, &target, &sorted, rows, cid, Origin::Insert)
     };
-    (row.first_row as u64, perm)
+    (row, perm)
 }
 
 /// Plan columns of the table's sort key (order_by), in order; versioned collapsing sorts
@@ -252,6 +260,7 @@ pub unsafe fn register_part(rel: pg_sys::Relation, target: &Target, meta: &PartM
             created: 0,
             tid: pg_sys::ItemPointerData::default(),
             mine: true,
+            deleted: None,
         };
         catalog::insert(&row, cid);
         row

@@ -219,10 +219,10 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
     for c in engine.as_ref().map_or(Vec::new(), EngineMerge::computed_columns) {
         layout.columns[c] = Default::default();
     }
-    let rows: u64 = parts.iter().map(|p| p.rows as u64).sum();
+    let rows: u64 = parts.iter().map(|p| p.live_rows() as u64).sum();
     crate::storage::threads::ensure();
     let mut writer = StreamWriter::new(settings, layout, SpillFile::new()).unwrap_or_else(|e| crate::error::report(&table, e));
-    let sources: Vec<_> = readers.into_iter().map(|r| PartRun::new(r, cols.clone())).collect();
+    let sources: Vec<_> = readers.into_iter().zip(parts).map(|(r, p)| PartRun::new(r, cols.clone()).without(p.deleted.clone())).collect();
     let opaque = OpaqueKeys::new(plan, &keys, parts.len());
     let mut merger = Merger::new(sources, keys, plan.columns.len(), opaque).unwrap_or_else(|e| crate::error::report(&table, e));
     let started = std::time::Instant::now();
@@ -259,8 +259,12 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
     if rows_in != rows || written + expired != rows_out {
         crate::error::report(&table, mergetree::Error::corrupt("merge", format!("merged {rows_in} rows out of parts holding {rows} into {written} rows and {expired} expired ({rows_out} expected)")));
     }
+    // SAFETY: per the caller.
+    if !unsafe { settle_with_writers(rel, parts, yield_to_ddl) } {
+        return None;
+    }
     if written == 0 {
-        // Nothing is left (every row expired, or collapsed away): the inputs just go.
+        // Nothing is left (every row expired, collapsed away or deleted): the inputs just go.
         // SAFETY: per the caller.
         unsafe { remove_parts(rel, parts, "merge", started.elapsed(), yield_to_ddl) };
         return Some(None);
@@ -298,6 +302,30 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
             background: yield_to_ddl,
         });
         Some(Some(part))
+    }
+}
+
+/// Takes the writers' lock (write/dml.rs) for the rest of the merge's transaction (in
+/// the background only if it is free), then checks that no rows of the inputs were
+/// deleted since the merge read them: such rows would come back in the merged part.
+/// False: the merge must not be installed (it is done again later).
+///
+/// # Safety
+/// `rel` is open.
+unsafe fn settle_with_writers(rel: pg_sys::Relation, parts: &[PartRow], background: bool) -> bool {
+    // SAFETY: per the caller.
+    unsafe {
+        let relid = (*rel).rd_id;
+        let lock = super::dml::WRITER_LOCK as i32;
+        if background {
+            if !pg_sys::ConditionalLockRelationOid(relid, lock) {
+                return false;
+            }
+        } else {
+            pg_sys::LockRelationOid(relid, lock);
+        }
+        let now = catalog::deleted::latest_counts(rel);
+        parts.iter().all(|p| now.get(&p.part_id).copied().unwrap_or(0) == p.deleted.as_ref().map_or(0, |d| d.len()))
     }
 }
 

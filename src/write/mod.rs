@@ -5,6 +5,7 @@
 pub mod backpressure;
 pub mod buffer;
 pub mod combine;
+pub mod dml;
 pub mod drop_partition;
 pub mod encode_ahead;
 pub mod flush;

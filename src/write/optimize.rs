@@ -27,6 +27,9 @@ fn optimize_oid(tbl: pg_sys::Oid, partition: Option<&str>, full: bool, cleanup: 
             pg_sys::aclcheck_error(pg_sys::AclResult::ACLCHECK_NOT_OWNER, pg_sys::ObjectType::OBJECT_TABLE, name.as_ptr());
         }
         let table = crate::ffi::relname(rel);
+        // Merges install under the writers' lock; taken first, so two optimize calls
+        // never hold parts the other waits for.
+        pg_sys::LockRelationOid(tbl, crate::write::dml::WRITER_LOCK as i32);
         let plan = datum::table_plan(rel);
         let options = crate::options::for_relation(rel);
         if cleanup && !(full && options.engine.is_deleted().is_some()) {
@@ -61,7 +64,11 @@ fn optimize_oid(tbl: pg_sys::Oid, partition: Option<&str>, full: bool, cleanup: 
                     lost = true;
                     continue;
                 }
-                merge_parts(rel, &plan, &options, run, false, cleanup);
+                // None: rows of the parts were deleted meanwhile; merged next round.
+                if merge_parts(rel, &plan, &options, run, false, cleanup).is_none() {
+                    lost = true;
+                    continue;
+                }
                 merged += run.len() as i64;
                 done.push(value.clone());
             }

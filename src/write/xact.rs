@@ -29,9 +29,13 @@ unsafe extern "C-unwind" fn xact_callback(event: pg_sys::XactEvent::Type, _arg: 
                     pg_sys::relation_close(rel, pg_sys::RowExclusiveLock as i32);
                 }
             }
+            // After the buffers: rows written as parts just now may carry deletes.
+            crate::catalog::deleted::flush_pending();
         }
         pg_sys::XactEvent::XACT_EVENT_ABORT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT | pg_sys::XactEvent::XACT_EVENT_COMMIT => {
             drop(buffer::take_all());
+            crate::catalog::deleted::discard_pending();
+            super::dml::reset();
             crate::catalog::invalidate();
             // A CREATE TABLE AS that failed leaves its options behind (hooks/utility.rs).
             crate::options::PENDING.with(|p| *p.borrow_mut() = None);
@@ -85,16 +89,23 @@ unsafe extern "C-unwind" fn subxact_callback(
             buffer::for_each(|b| {
                 let subxids = b.subxids.clone();
                 b.retain(|i| subxids[i] != my);
+                b.deleted.retain(|_, d| d.1 != my);
             });
+            crate::catalog::deleted::subxact_abort(my);
+            super::dml::reset();
             // Part rows of the aborted subtransaction are gone for every snapshot.
             crate::catalog::invalidate();
             crate::options::PENDING.with(|p| *p.borrow_mut() = None);
         }
-        pg_sys::SubXactEvent::SUBXACT_EVENT_COMMIT_SUB => buffer::for_each(|b| {
-            for s in b.subxids.iter_mut().filter(|s| **s == my) {
-                *s = parent;
-            }
-        }),
+        pg_sys::SubXactEvent::SUBXACT_EVENT_COMMIT_SUB => {
+            buffer::for_each(|b| {
+                for s in b.subxids.iter_mut().filter(|s| **s == my) {
+                    *s = parent;
+                }
+                b.deleted.values_mut().filter(|d| d.1 == my).for_each(|d| d.1 = parent);
+            });
+            crate::catalog::deleted::subxact_commit(my, parent);
+        }
         _ => {}
     }
 }

@@ -1,9 +1,10 @@
 //! A part as a merge input: its granules in order, every column the merged part has
-//! (a column the part predates reads as its missing value).
+//! (a column the part predates reads as its missing value), without its deleted rows.
 
 use super::RunSource;
 use crate::column::ColumnData;
 use crate::error::Result;
+use crate::part::deleted::{DeletedRows, GranuleMask};
 use crate::range_reader::{fetch, PartColumns, ReadColumn};
 use crate::{BlockStore, PartReader};
 
@@ -26,22 +27,40 @@ impl<S: BlockStore> PartRun<S> {
     pub fn with_granules(reader: PartReader<S>, columns: Vec<ReadColumn>, granules: Vec<usize>) -> Self {
         PartRun { granules: Some(granules), ..Self::new(reader, columns) }
     }
+
+    /// Leaves the rows `deleted` names out.
+    pub fn without(mut self, deleted: Option<std::sync::Arc<DeletedRows>>) -> Self {
+        let meta = self.reader.meta();
+        self.map.deleted = deleted.filter(|d| !d.is_empty()).map(|deleted| GranuleMask { deleted, starts: meta.granule_starts() });
+        self
+    }
 }
 
 impl<S: BlockStore> RunSource for PartRun<S> {
     fn next_batch(&mut self) -> Result<Option<Vec<ColumnData>>> {
-        let g = match &self.granules {
-            Some(list) => match list.get(self.next) {
-                Some(&g) => g,
-                None => return Ok(None),
-            },
-            None => self.next,
-        };
-        if g >= self.reader.meta().granules() {
-            return Ok(None);
+        loop {
+            let g = match &self.granules {
+                Some(list) => match list.get(self.next) {
+                    Some(&g) => g,
+                    None => return Ok(None),
+                },
+                None => self.next,
+            };
+            if g >= self.reader.meta().granules() {
+                return Ok(None);
+            }
+            self.next += 1;
+            let rows = self.reader.meta().granule_rows[g] as usize;
+            let kept = match &self.map.deleted {
+                Some(d) if d.all_deleted(g, rows) => continue,
+                Some(d) => d.kept(g, rows),
+                None => None,
+            };
+            let batch: Vec<ColumnData> = (0..self.columns.len()).map(|ci| Ok(fetch(&self.reader, &self.map, &self.columns, ci, g, None)?.into_values())).collect::<Result<_>>()?;
+            return Ok(Some(match kept {
+                Some(rows) => batch.iter().map(|c| c.take(&rows)).collect(),
+                None => batch,
+            }));
         }
-        self.next += 1;
-        let batch = (0..self.columns.len()).map(|ci| Ok(fetch(&self.reader, &self.map, &self.columns, ci, g, None)?.into_values())).collect::<Result<_>>()?;
-        Ok(Some(batch))
     }
 }

@@ -39,7 +39,7 @@ pub fn answer(plan: &NodePlan, src: &mut Source) -> Option<Answer> {
     let predicate = src.predicate.clone();
     if predicate.is_none() && cols.iter().all(Option::is_none) {
         // The catalog's row counts: no part is even opened.
-        let rows = src.parts.iter().map(|p| p.rows as u64).sum::<u64>() + src.buffered.as_ref().map_or(0, |(_, ids)| ids.len() as u64);
+        let rows = src.parts.iter().map(|p| p.live_rows() as u64).sum::<u64>() + src.buffered.as_ref().map_or(0, |(_, ids)| ids.len() as u64);
         let values = plan.aggs.iter().map(|_| AggValue::Int(rows as i128)).collect();
         return Some(Answer { groups: vec![Group { keys: Vec::new(), values }], parts: src.parts.len() as u64, rows });
     }
@@ -73,8 +73,13 @@ pub fn answer(plan: &NodePlan, src: &mut Source) -> Option<Answer> {
                 return None;
             }
         }
+        // A part's extremes may be a deleted row's: such parts are read.
+        let deleted = src.parts[pi].deleted.as_ref().map_or(0, |d| d.len());
+        if deleted > 0 && cols.iter().any(Option::is_some) {
+            return None;
+        }
         parts += 1;
-        rows += meta.rows;
+        rows += meta.rows - deleted;
         for (i, c) in cols.iter().enumerate() {
             let Some((ci, max)) = *c else { continue };
             match op.columns.map[ci] {
