@@ -55,9 +55,13 @@ INSERT INTO ev SELECT CASE WHEN g % 2 = 0 THEN 'acme' ELSE 'zeta' END, g FROM ge
 INSERT INTO ev VALUES ('nope', 1);
 DELETE FROM orgs WHERE name = 'zeta';
 UPDATE orgs SET name = 'acme2' WHERE name = 'acme';
+-- ON DELETE CASCADE deletes the referencing mergetree rows.
+INSERT INTO ev_cascade VALUES ('unused', 2), ('unused', 3), ('acme', 4);
 DELETE FROM orgs WHERE name = 'unused';
+SELECT * FROM ev_cascade;
 INSERT INTO ev_cascade VALUES ('zeta', 1);
 DELETE FROM orgs WHERE name = 'zeta';
+SELECT * FROM ev_cascade ORDER BY v;
 SELECT org, count(*) FROM ev GROUP BY org ORDER BY org;
 -- ... and to a mergetree table, which cannot have the unique key a reference needs.
 CREATE TABLE refs (id int REFERENCES src (id));

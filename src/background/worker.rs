@@ -115,7 +115,7 @@ unsafe fn ttl_step(rel: pg_sys::Relation, plan: &crate::datum::TablePlan, option
             // A part that predates the column holds its default for every row: left alone.
             let Some((min, max, nulls)) = ttl.part_range(reader.meta()) else { continue };
             let (min, max) = (min.to_vec(), max.to_vec());
-            if nulls == 0 && ttl.expired(&max) {
+            if nulls == 0 && ttl.expired_up_to(&max) {
                 gone.push(p.clone());
             } else if partly.is_none() && ttl.expired(&min) {
                 partly = Some(p.clone());

@@ -425,9 +425,10 @@ pub fn partitions(parts: &[PartRow]) -> Vec<Vec<PartRow>> {
 pub fn select(parts: &[PartRow], full: bool, now: i64, options: &TableOptions) -> Option<(usize, usize)> {
     if full {
         // One part per partition, fully encoded: a lone insert part is re-encoded too
-        // (and an engine applied to it), and with a TTL any lone part (rows may have
-        // passed it since it was written).
-        return (parts.len() >= 2 || parts.first().is_some_and(|p| p.level == 0 || options.ttl.is_some())).then_some((0, parts.len()));
+        // (and an engine applied to it), with a TTL any lone part (rows may have passed
+        // it since it was written), and a part with deleted rows (dropped now).
+        let lone_due = |p: &PartRow| p.level == 0 || options.ttl.is_some() || p.deleted.is_some();
+        return (parts.len() >= 2 || parts.first().is_some_and(lone_due)).then_some((0, parts.len()));
     }
     let candidates: Vec<Candidate> = parts
         .iter()

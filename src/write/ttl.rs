@@ -104,9 +104,10 @@ pub struct Ttl {
     pub column: usize,
     col: ColumnPlan,
     /// Within `range` (stored values as integers: dates and timestamps are), the largest
-    /// value past the TTL (None: none is): since the expression never decreases, a value
-    /// in the range is past it exactly when it is at most this. Found once by bisection,
-    /// so rows are compared, not evaluated.
+    /// value past the TTL (None: none is): since the expression does not decrease (but
+    /// between values days apart, see `expired_rows`), a value in the range is past it
+    /// when it is at most this. Found once by bisection, so rows are compared, not
+    /// evaluated.
     threshold: Option<((i64, i64), Option<i64>)>,
 }
 
@@ -204,7 +205,19 @@ impl Ttl {
         if let Some(((lo, hi), threshold)) = self.threshold {
             let ints: Vec<Option<i64>> = (0..values.len()).map(|r| values.get(r).and_then(|v| int_of(v, width))).collect();
             if ints.iter().flatten().all(|v| (lo..=hi).contains(v)) {
-                return ints.iter().map(|v| v.is_some_and(|v| threshold.is_some_and(|t| v <= t))).collect();
+                // Adding months is monotonic only between dates a few days apart (Oct 30
+                // 12:00 and Oct 31 06:00 plus a month are Nov 30 12:00 and 06:00): values
+                // near the threshold are evaluated.
+                let band = if width == 4 { NEAR_DAYS } else { NEAR_DAYS * 86_400_000_000 };
+                return ints
+                    .iter()
+                    .map(|v| match (v, threshold) {
+                        (None, _) => false,
+                        (Some(v), Some(t)) if v.abs_diff(t) > band as u64 => *v <= t,
+                        (Some(v), None) if v.abs_diff(lo) > band as u64 => false,
+                        (Some(v), _) => self.expired_int(*v),
+                    })
+                    .collect();
             }
         }
         self.evaluate(values)
@@ -245,7 +258,23 @@ impl Ttl {
     pub fn expired(&mut self, value: &[u8]) -> bool {
         self.expired_by_eval(value)
     }
+
+    /// Whether every value up to `max` is past the TTL: a value NEAR_DAYS later is (month
+    /// arithmetic may order values a few days apart either way).
+    pub fn expired_up_to(&mut self, max: &[u8]) -> bool {
+        let width = self.width();
+        match int_of(max, width) {
+            Some(v) => {
+                let band = if width == 4 { NEAR_DAYS } else { NEAR_DAYS * 86_400_000_000 };
+                self.expired_int(v.saturating_add(band))
+            }
+            None => self.expired_by_eval(max),
+        }
+    }
 }
+
+/// Days around a bisected threshold within which rows are evaluated one by one.
+const NEAR_DAYS: i64 = 7;
 
 /// A stored date (4 bytes) or timestamp (8 bytes) as an integer.
 fn int_of(bytes: &[u8], width: usize) -> Option<i64> {
