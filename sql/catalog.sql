@@ -178,6 +178,9 @@ SECURITY DEFINER SET search_path = pg_catalog AS $$
     WHERE NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indexrelid = s.index_oid)
        OR NOT EXISTS (SELECT 1 FROM pg_class r JOIN pg_am a ON a.oid = r.relam
                       WHERE r.relfilenode = s.relfilenode AND a.amname = 'mergetree');
+    DELETE FROM mergetree.deleted_rows_catalog d
+    WHERE NOT EXISTS (SELECT 1 FROM pg_class r JOIN pg_am a ON a.oid = r.relam
+                      WHERE r.relfilenode = d.relfilenode AND a.amname = 'mergetree');
 $$;
 
 CREATE FUNCTION mergetree.on_sql_drop() RETURNS event_trigger LANGUAGE plpgsql
