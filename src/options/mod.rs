@@ -141,10 +141,16 @@ fn parse_number(table: &str, name: &str, v: &str, min: i64, max: i64) -> usize {
     }
 }
 
+/// Postgres' boolean spellings (parse_bool): true/false, yes/no and their prefixes, on/off,
+/// 1/0.
 fn parse_bool(table: &str, name: &str, v: &str) -> bool {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "on" | "true" | "1" => true,
-        "off" | "false" | "0" => false,
+    let s = v.trim().to_ascii_lowercase();
+    let prefix_of = |word: &str| !s.is_empty() && word.starts_with(s.as_str());
+    match s.as_str() {
+        "on" | "1" => true,
+        "off" | "of" | "0" => false,
+        _ if prefix_of("true") || prefix_of("yes") => true,
+        _ if prefix_of("false") || prefix_of("no") => false,
         _ => raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, format!("invalid value for option \"{name}\" of mergetree table \"{table}\": \"{v}\" (expected on or off)")),
     }
 }
