@@ -138,6 +138,8 @@ MERGE INTO h t USING src s ON t.id = s.id
   WHEN MATCHED THEN UPDATE SET f = s.f
   WHEN NOT MATCHED THEN INSERT (id, k, f) VALUES (s.id, 'merged', s.f);
 SELECT same() AS same_after_merge;
+-- A target row matched twice is an error, as in heap.
+SELECT on_both('MERGE INTO %I t USING (VALUES (5), (5)) s(x) ON t.id = s.x WHEN MATCHED THEN UPDATE SET f = 1');
 
 -- Row locks.
 BEGIN;

@@ -86,7 +86,9 @@ pub unsafe extern "C-unwind" fn finish_bulk_insert(rel: pg_sys::Relation, _optio
 pub unsafe fn copy_rows(old: pg_sys::Relation, new: pg_sys::Relation, snapshot: pg_sys::Snapshot) -> u64 {
     // SAFETY: per the caller; the slot is dropped before return.
     unsafe {
+        crate::write::progress::rewriting(Some((*old).rd_id));
         let mut cursor = super::scan::Cursor::new(old, snapshot);
+        crate::write::progress::rewriting(None);
         let slot = pg_sys::MakeSingleTupleTableSlot((*new).rd_att, &raw const pg_sys::TTSOpsVirtual);
         let cid = pg_sys::GetCurrentCommandId(true);
         let mut n = 0u64;

@@ -55,6 +55,8 @@ pub struct Cursor {
     row: usize,
     /// Global index (over all sources) of the row `next` returns next.
     pos: u64,
+    /// A rewrite's progress report (ALTER TABLE, VACUUM FULL, CLUSTER read through here).
+    progress: Option<crate::write::progress::Progress>,
 }
 
 fn open_reader(rel: pg_sys::Relation, table: &str, p: &PartRow) -> PartReader<PageStore> {
@@ -91,7 +93,9 @@ impl Cursor {
             if let Some((cols, row_ids)) = buffer::visible_rows(rel, curcid) {
                 sources.push(Source::Buffered { cols, row_ids });
             }
-            Cursor { rel, table: crate::ffi::relname(rel), plan, desc: (*rel).rd_att, sources, src: 0, reader: None, granule: 0, cur: None, row: 0, pos: 0 }
+            let total = sources.iter().map(Source::rows).sum();
+            let progress = crate::write::progress::rewrite_progress((*rel).rd_id, total);
+            Cursor { rel, table: crate::ffi::relname(rel), plan, desc: (*rel).rd_att, sources, src: 0, reader: None, granule: 0, cur: None, row: 0, pos: 0, progress }
         }
     }
 
@@ -150,6 +154,9 @@ impl Cursor {
 
     /// Loads the next granule; false at the end of all sources.
     fn load_next(&mut self) -> bool {
+        if let Some(p) = &self.progress {
+            p.update(self.pos, 0);
+        }
         loop {
             check_for_interrupts!();
             let Some(src) = self.sources.get(self.src) else { return false };

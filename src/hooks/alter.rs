@@ -113,6 +113,7 @@ pub struct AlterAfter {
 
 impl AlterAfter {
     pub fn run(self) {
+        crate::write::progress::rewriting(None);
         if !self.changes.is_empty() {
             options::store(self.relid, &self.changes);
             if self.structural {
@@ -217,6 +218,8 @@ pub unsafe fn alter_table(at: *mut pg_sys::AlterTableStmt) -> Option<Handled> {
         let ran = !kept.is_null();
         if ran {
             (*at).cmds = kept;
+            // A rewrite reads the table through the table AM's scan, which reports it.
+            crate::write::progress::rewriting(Some(relid));
         }
         Some(Handled { run: ran, after: Some(After::Alter(AlterAfter { relid, changes, structural, sets_am, ran })) })
     }

@@ -106,7 +106,7 @@ unsafe fn locate(rel: pg_sys::Relation, tid: pg_sys::ItemPointer, cid: pg_sys::C
         let Some(mut row_id) = datum::tid_to_row_id(&*tid) else { return Err(pg_sys::TM_Result::TM_Invisible) };
         let snapshot = if snapshot.is_null() { pg_sys::GetActiveSnapshot() } else { snapshot };
         let by_me = |by: pg_sys::CommandId| {
-            (*tmfd).xmax = pg_sys::GetCurrentTransactionIdIfAny();
+            (*tmfd).xmax = pg_sys::GetCurrentTransactionId();
             (*tmfd).cmax = by;
             // Heap's rule: deleted by this command (or a later one it triggered) is
             // "self-modified", by an earlier one invisible.

@@ -58,6 +58,22 @@ fn alive(pid: i32) -> bool {
     pid > 0 && unsafe { libc::kill(pid, 0) } == 0
 }
 
+thread_local! {
+    /// The table the running statement may rewrite (ALTER TABLE, VACUUM FULL, CLUSTER).
+    static REWRITING: std::cell::Cell<Option<pg_sys::Oid>> = const { std::cell::Cell::new(None) };
+}
+
+/// The statement about to run may rewrite table `relid` (None: it ended): whole-table
+/// reads of it report their progress in `mergetree.merges` (partition "(rewrite)").
+pub fn rewriting(relid: Option<pg_sys::Oid>) {
+    REWRITING.with(|r| r.set(relid));
+}
+
+/// A progress slot for a read of `relid` of `rows_total` rows, when it is being rewritten.
+pub fn rewrite_progress(relid: pg_sys::Oid, rows_total: u64) -> Option<Progress> {
+    REWRITING.with(|r| r.get() == Some(relid)).then(|| Progress::start(relid, "(rewrite)", 0, rows_total, false))
+}
+
 /// A merge's slot, given back on drop.
 pub struct Progress {
     slot: Option<usize>,

@@ -36,6 +36,7 @@ unsafe extern "C-unwind" fn xact_callback(event: pg_sys::XactEvent::Type, _arg: 
             drop(buffer::take_all());
             crate::catalog::deleted::discard_pending();
             super::dml::reset();
+            super::progress::rewriting(None);
             crate::catalog::invalidate();
             // A CREATE TABLE AS that failed leaves its options behind (hooks/utility.rs).
             crate::options::PENDING.with(|p| *p.borrow_mut() = None);
