@@ -106,7 +106,7 @@ def workload_md(w: dict) -> str:
                      for s in systems}, fmt_ms)
     for name, q in w.get("queries", {}).items():
         mark = "" if q["check"] == "match" else f" **{q['check']}**"
-        row(f"{name} (ms){mark}", {s: q[s].get("median_ms") for s in systems}, fmt_ms)
+        row(f"{name} (ms){mark}", {s: q.get(s, {}).get("median_ms") for s in systems}, fmt_ms)
     lines.append("")
     lines.append(f"{base} / other above 1: the other system is faster (load, queries) or smaller (size: "
                  f"the compression ratio against {base}). Sizes: pg_total_relation_size (table, TOAST, indexes).")

@@ -106,6 +106,9 @@ def run_query(conns, systems, query, warmup, runs) -> dict:
     runs; the rows of each system's first execution are compared with the first system's:
     in order if the query has a top-level ORDER BY (rows tied on it as multisets), else as
     multisets (compare.py)."""
+    if query.once:
+        systems = [s for s in systems if not s.tables_of]
+        warmup, runs = 0, 1
     out = {s.name: {"runs_ms": [], "warmup_ms": []} for s in systems}
     rows = {}
     names = {}
@@ -114,7 +117,7 @@ def run_query(conns, systems, query, warmup, runs) -> dict:
         order = alive if i % 2 == 0 else list(reversed(alive))
         for s in order:
             try:
-                ms, r, cols = timed(conns[s.name], query.sql)
+                ms, r, cols = timed(conns[s.name], query.family_sql.get(s.family, query.sql))
             except Exception as e:
                 msg = (str(e).strip().splitlines() or [""])[0]
                 out[s.name]["error"] = f"{type(e).__name__}: {msg}"
@@ -128,11 +131,12 @@ def run_query(conns, systems, query, warmup, runs) -> dict:
         out[s.name]["median_ms"] = round(statistics.median(runs_ms), 3) if runs_ms else None
         if s.name in rows:
             out[s.name]["rows"] = len(rows[s.name])
-        try:
-            out[s.name]["plan"] = "\n".join(
-                r[0] for r in conns[s.name].execute("EXPLAIN (COSTS OFF) " + query.sql).fetchall())
-        except Exception:
-            pass
+        if not query.once:
+            try:
+                out[s.name]["plan"] = "\n".join(
+                    r[0] for r in conns[s.name].execute("EXPLAIN (COSTS OFF) " + query.sql).fetchall())
+            except Exception:
+                pass
     base = systems[0].name
     problems = []
     order = compare.ordering(query.sql, names[base]) if base in names else None
@@ -144,7 +148,7 @@ def run_query(conns, systems, query, warmup, runs) -> dict:
     for s in systems:
         if "error" in out[s.name]:
             problems.append(f"{s.name} failed: {out[s.name]['error']}")
-        elif s.name != base and base in rows:
+        elif s.name != base and base in rows and query.check:
             diff = compare.difference(rows[base], rows[s.name], order.keys)
             if diff:
                 problems.append(f"{s.name} differs from {base}: {diff}")
@@ -196,7 +200,7 @@ def run_workload(ctx, workload, systems, args, res: dict) -> None:
         if len(set(counts.values())) != 1:
             res["failures"].append(f"{workload.name}: row counts of {t.name} differ: {counts}")
 
-    queries = workload.queries()
+    queries = workload.steps()
     if args.queries:
         wanted = args.queries
         queries = [q for q in queries if any(q.name == w or q.name.startswith(w + "_") for w in wanted)]
@@ -209,7 +213,7 @@ def run_workload(ctx, workload, systems, args, res: dict) -> None:
             res["queries"][q.name] = r
             medians = "  ".join(
                 f"{s.name} {r[s.name]['median_ms']:,.1f} ms" if r[s.name]["median_ms"] is not None
-                else f"{s.name} error" for s in systems)
+                else f"{s.name} error" for s in systems if s.name in r)
             print(f"   {q.name:<28} {medians}  [{r['check']}]")
             if r.get("order_unchecked"):
                 print(f"   note: {workload.name}/{q.name}: {r['order']}")

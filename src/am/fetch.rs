@@ -108,7 +108,9 @@ unsafe fn with_view<R>(rel: pg_sys::Relation, snapshot: pg_sys::Snapshot, reload
         let key = snapshot_key(snapshot);
         VIEWS.with(|v| {
             let mut views = v.borrow_mut();
-            let pos = views.iter().position(|w| w.node == node);
+            // A statement alternates snapshots (DELETE ... RETURNING locates rows under
+            // its snapshot and fetches them under SnapshotAny): a view each.
+            let pos = views.iter().position(|w| w.node == node && key.as_ref() == Some(&w.snapshot));
             let mut view = match pos {
                 Some(i) => views.remove(i),
                 None => View {

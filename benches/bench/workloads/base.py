@@ -36,6 +36,13 @@ class Query:
     name: str
     sql: str
     path: Path
+    # Run once (a change), not warmed up and repeated; systems that query another's
+    # tables skip it.
+    once: bool = False
+    # Compare the systems' rows.
+    check: bool = True
+    # Per system family (heap, mergetree): the statement that family runs instead.
+    family_sql: dict = field(default_factory=dict)
 
 
 class Workload:
@@ -66,6 +73,10 @@ class Workload:
 
     # Queries also timed right after the load, before background merges (by name).
     probes: list[str] = []
+
+    def steps(self) -> list[Query]:
+        """What runs after the load, in order (by default the queries)."""
+        return self.queries()
 
     def queries(self) -> list[Query]:
         d = QUERIES_DIR / self.name

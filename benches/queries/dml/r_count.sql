@@ -1,0 +1,2 @@
+-- Whole-table count.
+SELECT count(*) FROM events;
