@@ -203,6 +203,51 @@ DELETE FROM pt WHERE id <= 10;
 UPDATE pt SET g = 2 WHERE g = 1 AND id <= 30;
 SELECT tableoid::regclass, count(*), sum(id) FROM pt GROUP BY 1 ORDER BY 1;
 
+-- Rewrites keep deletes (committed, or pending in the rewriting transaction): VACUUM
+-- FULL, ALTER COLUMN TYPE, SET ACCESS METHOD both ways, SET TABLESPACE (also undone by a
+-- savepoint).
+CREATE TABLE w (id int, v int) USING mergetree WITH (order_by = 'id', background_merges = off);
+INSERT INTO w SELECT i, i FROM generate_series(1, 1000) i;
+DELETE FROM w WHERE id % 2 = 0;
+VACUUM FULL w;
+SELECT count(*), sum(id) FROM w;
+BEGIN;
+DELETE FROM w WHERE id % 3 = 0;
+ALTER TABLE w ALTER COLUMN v TYPE bigint;
+SELECT count(*), sum(id) FROM w;
+COMMIT;
+BEGIN;
+DELETE FROM w WHERE id % 5 = 0;
+ALTER TABLE w SET ACCESS METHOD heap;
+SELECT count(*), sum(id) FROM w;
+ALTER TABLE w SET ACCESS METHOD mergetree;
+COMMIT;
+SELECT count(*), sum(id) FROM w;
+SET allow_in_place_tablespaces = on;
+CREATE TABLESPACE dml_space LOCATION '';
+BEGIN;
+DELETE FROM w WHERE id % 7 = 0;
+ALTER TABLE w SET TABLESPACE dml_space;
+SELECT count(*), sum(id) FROM w;
+SAVEPOINT s;
+DELETE FROM w WHERE id % 11 = 0;
+ALTER TABLE w SET TABLESPACE pg_default;
+ROLLBACK TO s;
+DELETE FROM w WHERE id % 13 = 0;
+COMMIT;
+SELECT count(*), sum(id), (SELECT count(*) FROM w WHERE id % 7 = 0 OR id % 13 = 0) AS deleted_left FROM w;
+ALTER TABLE w SET TABLESPACE pg_default;
+DROP TABLESPACE dml_space;
+-- Parallel workers cannot see the transaction's own deletes: no parallel plan then.
+BEGIN;
+DELETE FROM w WHERE id < 500;
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+SELECT count(*) FROM w WHERE id < 500;
+SELECT count(*) FROM w t1 JOIN w t2 USING (id) WHERE t1.id < 500;
+ROLLBACK;
+
 -- TRUNCATE after a delete, and ALTER TABLE with deletes in the transaction.
 BEGIN;
 DELETE FROM p WHERE id < 600;

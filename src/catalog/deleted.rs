@@ -255,14 +255,14 @@ pub fn delete_storage(node: pg_sys::Oid) {
     super::delete_rows(DELETED, RELFILENODE, node);
 }
 
-/// Masks over storage `old` now describe the same parts in storage `new`, pending ones
-/// too.
+/// Masks over storage `old` now describe the same parts in storage `new`. Pending ones
+/// are copied, not moved: a savepoint rolled back moves the table back to `old` (commit
+/// writes masks only for parts that exist, so the copy that does not apply is dropped).
 pub fn move_storage(old: pg_sys::Oid, new: pg_sys::Oid) {
     rekey(DELETED, RELFILENODE, old, new);
     PENDING.with(|p| {
         let mut p = p.borrow_mut();
-        if let Some(list) = p.remove(&old) {
-            p.entry(new).or_default().extend(list);
-        }
+        let copy: Vec<Pending> = p.get(&old).into_iter().flatten().map(|e| Pending { rows: e.rows.clone(), ..*e }).collect();
+        p.entry(new).or_default().extend(copy);
     });
 }

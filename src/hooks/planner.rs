@@ -1,6 +1,6 @@
 //! Paths for mergetree relations: MergeTreeScan (scan/path.rs) for base relations and
 //! partitions, never heap's block-based parallel scans, and no parallel plan while the
-//! transaction has buffered rows in the table (workers cannot see them).
+//! transaction has buffered or deleted rows of the table (workers cannot see them).
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -62,7 +62,8 @@ unsafe extern "C-unwind" fn set_rel_pathlist(root: *mut pg_sys::PlannerInfo, rel
             // Workers cannot see this transaction's buffered rows, nor read FINAL (the
             // merge of a partition's parts runs in one process).
             let r = pg_sys::relation_open((*rte).relid, pg_sys::NoLock as i32);
-            let buffered = crate::write::buffer::buffered_row_count(r) > 0;
+            // Rows this transaction buffered or deleted live in this backend's memory.
+            let buffered = crate::write::buffer::buffered_row_count(r) > 0 || crate::catalog::deleted::has_pending((*r).rd_node.relNode);
             let opts = crate::options::for_relation(r);
             pg_sys::relation_close(r, pg_sys::NoLock as i32);
             // FINAL reads happen only in the node: the table AM's scan serves rewrites,
