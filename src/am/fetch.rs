@@ -1,5 +1,6 @@
 //! Rows by TID: `tuple_fetch_row_version` (TID scans, AFTER ROW triggers, foreign-key
-//! checks, EvalPlanQual), row locks, and the visibility callbacks around them.
+//! checks, EvalPlanQual, row locks), the parts DELETE finds rows in, and the visibility
+//! callbacks around them.
 //!
 //! A row id (see `datum::row_id_to_tid`) names a row of one part of the table's storage
 //! (row ids are never reused within a storage), or a row this transaction still buffers.
@@ -353,31 +354,3 @@ pub unsafe extern "C-unwind" fn tuple_satisfies_snapshot(
     true
 }
 
-/// Row locks (SELECT ... FOR SHARE/UPDATE, EvalPlanQual): the table's writer lock (see
-/// write/dml.rs), then the row, if no one deleted it, into `slot`.
-#[pg_guard]
-pub unsafe extern "C-unwind" fn tuple_lock(
-    rel: pg_sys::Relation,
-    tid: pg_sys::ItemPointer,
-    snapshot: pg_sys::Snapshot,
-    slot: *mut pg_sys::TupleTableSlot,
-    cid: pg_sys::CommandId,
-    _mode: pg_sys::LockTupleMode::Type,
-    wait_policy: pg_sys::LockWaitPolicy::Type,
-    _flags: u8,
-    tmfd: *mut pg_sys::TM_FailureData,
-) -> pg_sys::TM_Result::Type {
-    // SAFETY: Postgres passes an open relation, a valid TID, snapshot and slot.
-    unsafe {
-        let r = crate::write::dml::lock_row(rel, tid, cid, snapshot, wait_policy, tmfd);
-        if r != pg_sys::TM_Result::TM_Ok {
-            return r;
-        }
-        let Some(row) = datum::tid_to_row_id(&*tid) else { return pg_sys::TM_Result::TM_Invisible };
-        if fetch_row(rel, row, snapshot, slot) {
-            pg_sys::TM_Result::TM_Ok
-        } else {
-            pg_sys::TM_Result::TM_Invisible
-        }
-    }
-}

@@ -37,7 +37,7 @@ fn routine() -> *mut pg_sys::TableAmRoutine {
     r.multi_insert = Some(insert::multi_insert);
     r.tuple_delete = Some(modify::tuple_delete);
     r.tuple_update = Some(modify::tuple_update);
-    r.tuple_lock = Some(fetch::tuple_lock);
+    r.tuple_lock = Some(modify::tuple_lock);
     r.finish_bulk_insert = Some(insert::finish_bulk_insert);
     r.relation_set_new_filenode = Some(ddl::relation_set_new_filenode);
     r.relation_nontransactional_truncate = Some(ddl::relation_nontransactional_truncate);

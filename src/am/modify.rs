@@ -1,5 +1,5 @@
-//! Row changes: DELETE and UPDATE (write/dml.rs does the work); ON CONFLICT and indexes
-//! are refused with clear errors naming the table.
+//! Row changes: DELETE, UPDATE and row locks (write/dml.rs does the work); ON CONFLICT
+//! and indexes are refused with clear errors naming the table.
 
 use crate::error::unsupported;
 use pgrx::pg_sys;
@@ -50,6 +50,35 @@ pub unsafe extern "C-unwind" fn tuple_update(
             pg_sys::pgstat_count_heap_update(rel, false);
         }
         r
+    }
+}
+
+/// Row locks (SELECT ... FOR SHARE/UPDATE, EvalPlanQual): the table's writer lock (see
+/// write/dml.rs), then the row, if no one deleted it, into `slot`.
+#[pgrx::pg_guard]
+pub unsafe extern "C-unwind" fn tuple_lock(
+    rel: pg_sys::Relation,
+    tid: pg_sys::ItemPointer,
+    snapshot: pg_sys::Snapshot,
+    slot: *mut pg_sys::TupleTableSlot,
+    cid: pg_sys::CommandId,
+    _mode: pg_sys::LockTupleMode::Type,
+    wait_policy: pg_sys::LockWaitPolicy::Type,
+    _flags: u8,
+    tmfd: *mut pg_sys::TM_FailureData,
+) -> pg_sys::TM_Result::Type {
+    // SAFETY: Postgres passes an open relation, a valid TID, snapshot and slot.
+    unsafe {
+        let r = crate::write::dml::lock_row(rel, tid, cid, snapshot, wait_policy, tmfd);
+        if r != pg_sys::TM_Result::TM_Ok {
+            return r;
+        }
+        let Some(row) = crate::datum::tid_to_row_id(&*tid) else { return pg_sys::TM_Result::TM_Invisible };
+        if super::fetch::fetch_row(rel, row, snapshot, slot) {
+            pg_sys::TM_Result::TM_Ok
+        } else {
+            pg_sys::TM_Result::TM_Invisible
+        }
     }
 }
 

@@ -144,8 +144,12 @@ impl Cursor {
         let rows = reader.meta().granule_rows[g] as usize;
         let deleted = match self.sources.get(self.src) {
             Some(Source::Part(p)) => p.deleted.as_ref().and_then(|d| {
-                let start = first_row_id - p.first_row as u64;
-                (d.count_in(start, rows) > 0).then(|| (0..rows as u64).map(|r| d.contains((start + r) as u32)).collect())
+                let gone = d.in_range(first_row_id - p.first_row as u64, rows);
+                (!gone.is_empty()).then(|| {
+                    let mut flags = vec![false; rows];
+                    gone.iter().for_each(|&r| flags[r as usize] = true);
+                    flags
+                })
             }),
             _ => None,
         };

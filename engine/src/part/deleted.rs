@@ -60,18 +60,51 @@ impl DeletedRows {
         self.rows.range_cardinality(lo..hi)
     }
 
-    /// Leaves out of `selection` (row numbers relative to `start`) the deleted rows.
+    /// The deleted rows among the `rows` rows from `start`, relative to `start`, in
+    /// order (a granule's few deleted rows, found without testing each of its rows).
+    pub fn in_range(&self, start: u64, rows: usize) -> Vec<u32> {
+        let (lo, hi) = (clamp(start), clamp(start + rows as u64));
+        if lo >= hi {
+            return Vec::new();
+        }
+        self.rows.range(lo..hi).map(|r| r - lo).collect()
+    }
+
+    /// Leaves out of `selection` (row numbers relative to `start`, ascending) the deleted
+    /// rows.
     pub fn retain(&self, start: u64, selection: &mut Vec<u32>) {
-        selection.retain(|&r| !self.rows.contains(clamp(start + r as u64)));
+        let Some(&last) = selection.last() else { return };
+        let gone = self.in_range(start, last as usize + 1);
+        if gone.is_empty() {
+            return;
+        }
+        let mut g = 0;
+        selection.retain(|&r| {
+            while g < gone.len() && gone[g] < r {
+                g += 1;
+            }
+            gone.get(g) != Some(&r)
+        });
     }
 
     /// The rows of the `rows` rows from `start` that are not deleted (relative to
     /// `start`); None when none is deleted.
     pub fn kept(&self, start: u64, rows: usize) -> Option<Vec<u32>> {
-        if self.count_in(start, rows) == 0 {
+        let gone = self.in_range(start, rows);
+        if gone.is_empty() {
             return None;
         }
-        Some((0..rows as u32).filter(|&r| !self.rows.contains(clamp(start + r as u64))).collect())
+        let mut sel: Vec<u32> = (0..rows as u32).collect();
+        let mut g = 0;
+        sel.retain(|&r| {
+            if gone.get(g) == Some(&r) {
+                g += 1;
+                false
+            } else {
+                true
+            }
+        });
+        Some(sel)
     }
 }
 
@@ -121,6 +154,11 @@ mod tests {
         let mut sel = vec![0, 1, 2, 3];
         d.retain(5, &mut sel);
         assert_eq!(sel, vec![3]);
+        let mut sel = vec![1, 5, 6, 7, 95, 96];
+        d.retain(0, &mut sel);
+        assert_eq!(sel, vec![1, 95, 96]);
+        assert_eq!(d.in_range(6, 100), vec![0, 1, 94]);
+        assert_eq!(d.kept(99, 3), Some(vec![0, 2]));
         let back = DeletedRows::from_bytes(&d.to_bytes()).unwrap();
         assert_eq!(back, d);
         assert!(DeletedRows::from_bytes(&[1, 2, 3]).is_err());
