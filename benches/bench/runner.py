@@ -93,12 +93,13 @@ def probe_queries(workload, search_path, settings=None, runs=3):
 
 
 def timed(conn, sql):
-    """(milliseconds, rows, output column names)"""
+    """(milliseconds, rows, output column names); a statement without rows (DELETE,
+    UPDATE) gives its row count as its one row, column "rowcount"."""
     t0 = time.perf_counter()
     cur = conn.execute(sql)
-    rows = cur.fetchall() if cur.description else []
+    rows = cur.fetchall() if cur.description else [(cur.rowcount,)]
     ms = (time.perf_counter() - t0) * 1000.0
-    return ms, rows, [d.name for d in cur.description or []]
+    return ms, rows, [d.name for d in cur.description] if cur.description else ["rowcount"]
 
 
 def run_query(conns, systems, query, warmup, runs) -> dict:

@@ -238,6 +238,19 @@ COMMIT;
 SELECT count(*), sum(id), (SELECT count(*) FROM w WHERE id % 7 = 0 OR id % 13 = 0) AS deleted_left FROM w;
 ALTER TABLE w SET TABLESPACE pg_default;
 DROP TABLESPACE dml_space;
+-- A rewrite reports its progress in mergetree.merges (seen here by a volatile default
+-- evaluated for each row the rewrite reads).
+CREATE TABLE pr (id int) USING mergetree WITH (order_by = 'id', background_merges = off);
+INSERT INTO pr SELECT generate_series(1, 20000);
+CREATE TABLE seen (partition text, rows_total bigint, rows_done bigint);
+CREATE FUNCTION watch() RETURNS int LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  INSERT INTO seen SELECT partition, rows_total, rows_done FROM mergetree.merges WHERE table_name = 'pr'::regclass;
+  RETURN 1;
+END $$;
+ALTER TABLE pr ADD COLUMN z int DEFAULT watch();
+SELECT partition, rows_total, count(*) AS calls, max(rows_done) AS rows_done FROM seen GROUP BY 1, 2;
+SELECT count(*) FROM mergetree.merges WHERE table_name = 'pr'::regclass;
 -- Parallel workers cannot see the transaction's own deletes: no parallel plan then.
 BEGIN;
 DELETE FROM w WHERE id < 500;

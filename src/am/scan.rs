@@ -64,15 +64,18 @@ fn open_reader(rel: pg_sys::Relation, table: &str, p: &PartRow) -> PartReader<Pa
 }
 
 /// Every plan column of granule `g` of a part as Datums (a column the part predates reads
-/// as its default).
-pub fn decode_granule(reader: &PartReader<PageStore>, plan: &TablePlan, g: usize, table: &str) -> Vec<DatumColumn> {
+/// as its default): all its rows, or with `only`, those rows alone (in that order).
+pub fn decode_granule(reader: &PartReader<PageStore>, plan: &TablePlan, g: usize, only: Option<&[u32]>, table: &str) -> Vec<DatumColumn> {
     let meta = reader.meta();
     let rows = meta.granule_rows[g] as usize;
     plan.columns
         .iter()
-        .map(|c| match meta.columns.iter().position(|m| m.spec.id == c.attnum as u32) {
-            Some(i) => datum::to_datums(c, reader.read_granule(i, g).unwrap_or_else(|e| crate::error::report(table, e))),
-            None => datum::missing_column(c, rows),
+        .map(|c| match (meta.columns.iter().position(|m| m.spec.id == c.attnum as u32), only) {
+            (Some(i), None) => datum::to_datums(c, reader.read_granule(i, g).unwrap_or_else(|e| crate::error::report(table, e))),
+            (Some(i), Some(wanted)) => {
+                datum::to_datums_of(c, reader.read_granule_rows(i, g, Some(wanted)).unwrap_or_else(|e| crate::error::report(table, e)), wanted)
+            }
+            (None, only) => datum::missing_column(c, only.map_or(rows, <[u32]>::len)),
         })
         .collect()
 }
@@ -140,7 +143,7 @@ impl Cursor {
     }
 
     fn decode_part_granule(&self, reader: &PartReader<PageStore>, g: usize, first_row_id: u64) -> Granule {
-        let cols = decode_granule(reader, &self.plan, g, &self.table);
+        let cols = decode_granule(reader, &self.plan, g, None, &self.table);
         let rows = reader.meta().granule_rows[g] as usize;
         let deleted = match self.sources.get(self.src) {
             Some(Source::Part(p)) => p.deleted.as_ref().and_then(|d| {

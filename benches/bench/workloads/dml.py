@@ -6,7 +6,7 @@ of rows with an error, deleting one org's rows, updating the ~1.5% of purchase e
 the same reads again (r2_*: mergetree reads through its deleted-row masks), the cleanup
 each system needs (m1: VACUUM for heap, optimize(final) for mergetree, timed once), and
 the reads a third time (r3_*). Every step's rows are compared between systems (a change
-returns how many rows it touched), except the cleanup's.
+reports how many rows it touched), except the cleanup's.
 
 Steps are files in benches/queries/dml: `r_*.sql` are the reads, repeated in each round;
 `c*.sql` and `m*.sql` run once. A file may hold per-family variants, each after a line
