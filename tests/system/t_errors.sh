@@ -26,7 +26,8 @@ check() { # WHAT STATEMENT EXPECTED-MESSAGE
   fi
   (($(wc -l <<<"$out") <= 8)) || fail "$1: a long error ($(wc -l <<<"$out") lines): $out"
 }
-check "our error" "UPDATE t SET b = 'x'" "UPDATE is not supported on mergetree table"
+check "our error" "INSERT INTO t VALUES (1, 'x') ON CONFLICT DO NOTHING" "INSERT ... ON CONFLICT is not supported on mergetree table"
+check "a Postgres error inside our update path" "INSERT INTO t VALUES (5, 'x'); UPDATE t SET a = 0" "division by zero"
 check "a Postgres error inside our insert path" "INSERT INTO t VALUES (0, 'x')" "division by zero"
 check "bad option" "CREATE TABLE u (a int) USING mergetree WITH (order_by = 'a, a')" "appears more than once"
 check "bad partition expression" "CREATE TABLE u (a int) USING mergetree WITH (partition_by = 'a +')" "syntax error"
