@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Streaming replication: a standby made with pg_basebackup sees the same rows as the primary,
-# after inserts and after a TRUNCATE on the primary.
+# after inserts, DELETE and UPDATE, a merge, and a TRUNCATE on the primary.
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -45,6 +45,13 @@ check_standby "after the base backup"
 
 insert 50001 80000
 check_standby "after more inserts"
+
+# Deletes and updates replay: their masks are catalog rows, WAL-logged like parts.
+p "DELETE FROM t WHERE id % 3 = 0"
+p "UPDATE t SET id = id + 100000 WHERE id % 7 = 0"
+check_standby "after DELETE and UPDATE"
+p "SELECT mergetree.optimize('t', final => true)"
+check_standby "after the merge dropping the deleted rows"
 
 p "TRUNCATE t"
 insert 1000001 1000005
