@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole benchmark suite at a tiny scale (20k events, TPC-H SF 0.01, 1 run) on a private,
+# The benchmark suite at a tiny scale (20k events, TPC-H SF 0.01, DML; 1 run) on a private,
 # temporary cluster, for `make test`: every query must return the same rows on heap and
 # mergetree (timings are printed, never asserted). Also runs the suite's unit tests.
 # Ends with "N passed, M failed" (N: unit tests passed + queries that matched).
@@ -45,7 +45,8 @@ fi
 # Generated files are cached in $home/files across runs (keyed by parameters); results too.
 out=$(mktemp)
 "$PY" "$repo/benches/run.py" --port "$PORT" --events-rows "${BENCH_TINY_ROWS:-20000}" \
-  --tpch-sf "${BENCH_TINY_SF:-0.01}" --runs 1 --merge-wait 0 --bench-data "$home/files" 2>&1 | tee "$out"
+  --tpch-sf "${BENCH_TINY_SF:-0.01}" --runs 1 --merge-wait 0 --workloads events,tpch,dml \
+  --bench-data "$home/files" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
 line=$(tail -1 "$out")
 rm -f "$out"

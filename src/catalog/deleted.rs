@@ -7,7 +7,7 @@
 //! subtransaction, until its commit writes them as catalog rows: its later commands see
 //! them, earlier snapshots (cursors) do not, and a rolled-back savepoint drops its own.
 
-use super::{index_scan, rekey, scan, Catalog, PartRow};
+use super::{index_scan, rekey, Catalog, PartRow};
 use mergetree::part::deleted::DeletedRows;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -229,25 +229,10 @@ pub unsafe fn attach(rel: pg_sys::Relation, snapshot: pg_sys::Snapshot, parts: &
 }
 
 /// Deletes the masks of parts `part_ids` of storage `node` (parts this transaction
-/// removes: merged, dropped).
+/// removes: merged, dropped). A writer's masks commit only under the table lock merges
+/// install under, so none is being added meanwhile.
 pub fn delete_parts(node: pg_sys::Oid, part_ids: &[i64]) {
-    // SAFETY: SnapshotSelf also finds masks this transaction wrote; the parts are claimed
-    // by it, and a writer's masks commit only under the table lock merges wait for.
-    unsafe {
-        let mut tids = Vec::new();
-        scan(DELETED, RELFILENODE, node, &raw mut pg_sys::SnapshotSelfData, pg_sys::RowExclusiveLock, |cat, tup| {
-            let mut values = [pg_sys::Datum::from(0); NATTS];
-            let mut nulls = [false; NATTS];
-            pg_sys::heap_deform_tuple(tup, (*cat.0).rd_att, values.as_mut_ptr(), nulls.as_mut_ptr());
-            if i64::from_datum(values[1], nulls[1]).is_some_and(|id| part_ids.contains(&id)) {
-                tids.push((*tup).t_self);
-            }
-        });
-        let cat = Catalog::open(DELETED, pg_sys::RowExclusiveLock);
-        for mut tid in tids {
-            pg_sys::simple_heap_delete(cat.0, &mut tid);
-        }
-    }
+    super::delete_part_rows(DELETED, NATTS, RELFILENODE, 1, node, part_ids);
 }
 
 /// Deletes every mask of storage `node` (TRUNCATE, new storage).

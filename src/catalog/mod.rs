@@ -434,6 +434,29 @@ fn delete_rows(name: &CStr, attno: i16, oid: pg_sys::Oid) {
     invalidate();
 }
 
+/// Deletes the rows of catalog `name` (of `natts` columns) over storage `node` (its oid
+/// column `attno`) whose part id (column `part_col`, 0-based) is one of `part_ids`: parts
+/// this transaction removes (merged, dropped).
+fn delete_part_rows(name: &CStr, natts: usize, attno: i16, part_col: usize, node: pg_sys::Oid, part_ids: &[i64]) {
+    // SAFETY: SnapshotSelf also finds rows this transaction wrote; the parts are claimed by
+    // it, so no one else changes rows about them.
+    unsafe {
+        let mut tids = Vec::new();
+        scan(name, attno, node, &raw mut pg_sys::SnapshotSelfData, pg_sys::RowExclusiveLock, |cat, tup| {
+            let mut values = vec![pg_sys::Datum::from(0); natts];
+            let mut nulls = vec![false; natts];
+            pg_sys::heap_deform_tuple(tup, (*cat.0).rd_att, values.as_mut_ptr(), nulls.as_mut_ptr());
+            if i64::from_datum(values[part_col], nulls[part_col]).is_some_and(|id| part_ids.contains(&id)) {
+                tids.push((*tup).t_self);
+            }
+        });
+        let cat = Catalog::open(name, pg_sys::RowExclusiveLock);
+        for mut tid in tids {
+            pg_sys::simple_heap_delete(cat.0, &mut tid);
+        }
+    }
+}
+
 /// Moves every row of catalog `name` whose oid column `attno` is `old` to `new` (a table's
 /// storage copied to another tablespace: same pages, new relfilenode). Transactional.
 fn rekey(name: &CStr, attno: i16, old: pg_sys::Oid, new: pg_sys::Oid) {

@@ -1,7 +1,7 @@
 //! `mergetree.skip_index_catalog`: one row per skip index and part, holding the part's
 //! serialized skip index. Rows are read under the scan's snapshot, like part rows.
 
-use super::{delete_rows, index_scan, rekey, scan, Catalog};
+use super::{delete_rows, index_scan, rekey, Catalog};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::CStr;
@@ -36,23 +36,7 @@ pub fn delete_storage(relfilenode: pg_sys::Oid) {
 /// Deletes the summaries of parts `part_ids` of the table storage `relfilenode` (parts
 /// merged or dropped by this transaction).
 pub fn delete_parts(relfilenode: pg_sys::Oid, part_ids: &[i64]) {
-    // SAFETY: the parts' rows are claimed by this transaction, so no one else changes
-    // their summaries; SnapshotSelf also finds summaries this transaction wrote.
-    unsafe {
-        let mut tids = Vec::new();
-        scan(SKIP, RELFILENODE, relfilenode, &raw mut pg_sys::SnapshotSelfData, pg_sys::RowExclusiveLock, |cat, tup| {
-            let mut values = [pg_sys::Datum::from(0); NATTS];
-            let mut nulls = [false; NATTS];
-            pg_sys::heap_deform_tuple(tup, (*cat.0).rd_att, values.as_mut_ptr(), nulls.as_mut_ptr());
-            if i64::from_datum(values[2], nulls[2]).is_some_and(|id| part_ids.contains(&id)) {
-                tids.push((*tup).t_self);
-            }
-        });
-        let cat = Catalog::open(SKIP, pg_sys::RowExclusiveLock);
-        for mut tid in tids {
-            pg_sys::simple_heap_delete(cat.0, &mut tid);
-        }
-    }
+    super::delete_part_rows(SKIP, NATTS, RELFILENODE, 2, relfilenode, part_ids);
 }
 
 /// Summaries over storage `old` now describe the same parts in storage `new`.

@@ -81,3 +81,27 @@ t_check_logs() {
 }
 
 t_pass() { t_check_logs; echo "ok - $T_NAME"; }
+
+# wait_pids_gone PID...: bounded wait until none of the processes exists any more.
+wait_pids_gone() {
+  local i
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$@" 2>/dev/null || return 0   # kill -0 fails only when none of them exists
+    sleep 0.2
+  done
+  fail "processes $* still alive 60s after kill -9"
+}
+
+# kill_cluster DATA: like a power cut, SIGKILL the cluster's postmaster and all its
+# children at once (children setsid(), so the postmaster's process group does not reach
+# them; they are listed by parent pid), and wait until they are gone. Tests that use it
+# set T_ALLOW_SIGKILL=1.
+kill_cluster() {
+  local pm kids
+  pm=$(head -n 1 "$1/postmaster.pid")
+  kids=$(pgrep -P "$pm" | tr '\n' ' ')
+  # shellcheck disable=SC2086
+  kill -9 "$pm" $kids
+  # shellcheck disable=SC2086
+  wait_pids_gone "$pm" $kids
+}

@@ -21,28 +21,10 @@ rows_sql() { # LO HI: deterministic rows, with some NULLs
 }
 summary() { q "SELECT count(*) || ' ' || coalesce(sum(id), 0) || ' ' || md5(coalesce(string_agg(t::text, ',' ORDER BY id), '')) FROM t"; }
 
-# wait_pids_gone PID...: bounded wait until none of the processes exists any more.
-wait_pids_gone() {
-  local i
-  for ((i = 0; i < 300; i++)); do
-    kill -0 "$@" 2>/dev/null || return 0   # kill -0 fails only when none of them exists
-    sleep 0.2
-  done
-  fail "processes $* still alive 60s after kill -9"
-}
 postmaster_pid() { head -n 1 "$DATA/postmaster.pid"; }
 
-# Like a power cut: SIGKILL the postmaster and all its children at once (children setsid(), so
-# the postmaster's process group does not reach them; they are listed by parent pid).
-kill_all() {
-  local pm kids
-  pm=$(postmaster_pid)
-  kids=$(pgrep -P "$pm" | tr '\n' ' ')
-  # shellcheck disable=SC2086
-  kill -9 "$pm" $kids
-  # shellcheck disable=SC2086
-  wait_pids_gone "$pm" $kids
-}
+# Like a power cut (lib.sh).
+kill_all() { kill_cluster "$DATA"; }
 # Only the postmaster: its children notice and exit by themselves.
 kill_postmaster() {
   local pm kids

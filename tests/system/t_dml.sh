@@ -86,18 +86,8 @@ wait "$a" || fail "deleting session failed: $(cat "$T_DIR/a.out")"
 expect_eq "parts after optimize" "$(q "SELECT count(*) || ' ' || sum(rows) FROM mergetree.parts WHERE table_name = 'm'::regclass")" "1 101"
 
 # Crashes. Kill everything, like a power cut, and restart.
-postmaster_pid() { head -n 1 "$DATA/postmaster.pid"; }
 kill_all() {
-  local pm kids
-  pm=$(postmaster_pid)
-  kids=$(pgrep -P "$pm" | tr '\n' ' ')
-  # shellcheck disable=SC2086
-  kill -9 "$pm" $kids
-  for _ in $(seq 1 300); do
-    # shellcheck disable=SC2086
-    kill -0 "$pm" $kids 2>/dev/null || break
-    sleep 0.2
-  done
+  kill_cluster "$DATA"
   start_cluster "$DATA" "$PORT" >/dev/null
 }
 q "DROP TABLE m; CREATE TABLE m (id int, v text) USING mergetree WITH (order_by = 'id', background_merges = off)"

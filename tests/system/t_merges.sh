@@ -29,20 +29,7 @@ settle() {
   done
   fail "$1 still has $(parts "$1") parts after 120s of background merges"
 }
-postmaster_pid() { head -n 1 "$DATA/postmaster.pid"; }
-kill_all() {
-  local pm kids i
-  pm=$(postmaster_pid)
-  kids=$(pgrep -P "$pm" | tr '\n' ' ')
-  # shellcheck disable=SC2086
-  kill -9 "$pm" $kids
-  for ((i = 0; i < 300; i++)); do
-    # shellcheck disable=SC2086
-    kill -0 "$pm" $kids 2>/dev/null || return 0
-    sleep 0.2
-  done
-  fail "server processes still alive after kill -9"
-}
+kill_all() { kill_cluster "$DATA"; }
 # wait_merging TABLE SINCE: bounded wait until a merge worker is merging the table, or
 # has merged it since SINCE (a timestamp): a merge of small parts can start and commit
 # between two looks, and then the race the caller sets up is not run this time (its

@@ -8,14 +8,19 @@ each system needs (m1: VACUUM for heap, optimize(final) for mergetree, timed onc
 the reads a third time (r3_*). Every step's rows are compared between systems (a change
 reports how many rows it touched), except the cleanup's.
 
-Steps are files in benches/queries/dml: `r_*.sql` are the reads, repeated in each round;
-`c*.sql` and `m*.sql` run once. A file may hold per-family variants, each after a line
-`-- family: <heap|mergetree>`.
+The reads are the events workload's queries named in READS (benches/queries/events); the
+changes are the files of benches/queries/dml, `c*.sql` and `m*.sql`, run once. A file
+may hold per-family variants, each after a line `-- family: <heap|mergetree>`.
 """
 from __future__ import annotations
 
 from .base import QUERIES_DIR, Query, Workload
 from .events import Events
+
+
+# The events queries each round reads: a count (part metadata), a whole-table grouping,
+# one org's dashboard, one user's timeline.
+READS = ["q08_count", "q02_top_events", "q01_org_daily_metrics", "q03_user_timeline"]
 
 
 class Dml(Events):
@@ -26,10 +31,8 @@ class Dml(Events):
         return f"dml: DELETE and UPDATE on {self.rows:,} events"
 
     def steps(self):
-        d = QUERIES_DIR / self.name
-        files = sorted(d.glob("*.sql"))
-        reads = [p for p in files if p.name.startswith("r_")]
-        once = {p.name[:2]: p for p in files if not p.name.startswith("r_")}
+        reads = [QUERIES_DIR / "events" / f"{name}.sql" for name in READS]
+        once = {p.name[:2]: p for p in sorted((QUERIES_DIR / self.name).glob("*.sql"))}
 
         def q(path, prefix="", run_once=False, check=True):
             text = path.read_text()

@@ -1,2 +1,0 @@
--- Whole-table count.
-SELECT count(*) FROM events;
