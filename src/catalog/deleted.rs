@@ -23,6 +23,13 @@ const NATTS: usize = 5;
 /// Column number of the table's relfilenode.
 const RELFILENODE: i16 = 1;
 
+/// Whether this database's catalog has the table: one made by an earlier version of the
+/// extension has no masks, and its tables are read, merged and dropped as before (only a
+/// DELETE fails, asking for the extension to be created again).
+fn exists() -> bool {
+    super::find_catalog(DELETED).is_some()
+}
+
 /// Masks of one part, by what deleted the rows (UPDATE or DELETE: concurrent writers
 /// learn which of the two happened, as heap tells them).
 #[derive(Default, Clone)]
@@ -157,6 +164,9 @@ fn live_part_ids(node: pg_sys::Oid) -> Vec<i64> {
 /// `snapshot` is a valid registered or active snapshot.
 pub unsafe fn committed(node: pg_sys::Oid, snapshot: pg_sys::Snapshot) -> HashMap<i64, PartMasks> {
     let mut out: HashMap<i64, PartMasks> = HashMap::new();
+    if !exists() {
+        return out;
+    }
     // SAFETY: per the caller; datums are decoded while the scan holds the tuple.
     unsafe {
         index_scan(DELETED, DELETED_BY_STORAGE, RELFILENODE, node, snapshot, pg_sys::AccessShareLock, |cat, tup| {
@@ -232,19 +242,26 @@ pub unsafe fn attach(rel: pg_sys::Relation, snapshot: pg_sys::Snapshot, parts: &
 /// removes: merged, dropped). A writer's masks commit only under the table lock merges
 /// install under, so none is being added meanwhile.
 pub fn delete_parts(node: pg_sys::Oid, part_ids: &[i64]) {
+    if !exists() {
+        return;
+    }
     super::delete_part_rows(DELETED, NATTS, RELFILENODE, 1, node, part_ids);
 }
 
 /// Deletes every mask of storage `node` (TRUNCATE, new storage).
 pub fn delete_storage(node: pg_sys::Oid) {
-    super::delete_rows(DELETED, RELFILENODE, node);
+    if exists() {
+        super::delete_rows(DELETED, RELFILENODE, node);
+    }
 }
 
 /// Masks over storage `old` now describe the same parts in storage `new`. Pending ones
 /// are copied, not moved: a savepoint rolled back moves the table back to `old` (commit
 /// writes masks only for parts that exist, so the copy that does not apply is dropped).
 pub fn move_storage(old: pg_sys::Oid, new: pg_sys::Oid) {
-    rekey(DELETED, RELFILENODE, old, new);
+    if exists() {
+        rekey(DELETED, RELFILENODE, old, new);
+    }
     PENDING.with(|p| {
         let mut p = p.borrow_mut();
         let copy: Vec<Pending> = p.get(&old).into_iter().flatten().map(|e| Pending { rows: e.rows.clone(), ..*e }).collect();

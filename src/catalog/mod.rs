@@ -78,20 +78,24 @@ const PARTS: &CStr = c"part_catalog";
 /// The index on (relfilenode, part_id).
 const PARTS_BY_STORAGE: &CStr = c"part_catalog_storage_idx";
 
-fn catalog_oid(name: &CStr) -> pg_sys::Oid {
+/// The catalog table or index `name` of schema mergetree, if this database has it.
+fn find_catalog(name: &CStr) -> Option<pg_sys::Oid> {
     // SAFETY: plain catalog lookups by name.
     unsafe {
         let ns = pg_sys::get_namespace_oid(c"mergetree".as_ptr(), true);
         let oid = if ns == pg_sys::InvalidOid { ns } else { pg_sys::get_relname_relid(name.as_ptr(), ns) };
-        if oid == pg_sys::InvalidOid {
-            crate::error::raise_with_hint(
-                PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
-                format!("the pg_mergetree catalog table mergetree.{} is missing", name.to_string_lossy()),
-                "Run CREATE EXTENSION pg_mergetree in this database.".into(),
-            );
-        }
-        oid
+        (oid != pg_sys::InvalidOid).then_some(oid)
     }
+}
+
+fn catalog_oid(name: &CStr) -> pg_sys::Oid {
+    find_catalog(name).unwrap_or_else(|| {
+        crate::error::raise_with_hint(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
+            format!("the pg_mergetree catalog table mergetree.{} is missing", name.to_string_lossy()),
+            "Run CREATE EXTENSION pg_mergetree in this database (a database whose extension predates this table needs it dropped and created again: there are no upgrade scripts yet).".into(),
+        )
+    })
 }
 
 /// Whether this database has the extension's catalog as this build knows it (a merge
