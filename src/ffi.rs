@@ -66,6 +66,18 @@ pub unsafe fn list_oids(list: *mut pg_sys::List) -> Vec<pg_sys::Oid> {
     unsafe { (0..(*list).length as usize).map(|i| (*(*list).elements.add(i)).oid_value).collect() }
 }
 
+/// Iterates a List of ints.
+///
+/// # Safety
+/// `list` is NIL or a valid integer List.
+pub unsafe fn list_ints(list: *mut pg_sys::List) -> Vec<i32> {
+    if list.is_null() {
+        return Vec::new();
+    }
+    // SAFETY: per the caller.
+    unsafe { (0..(*list).length as usize).map(|i| (*(*list).elements.add(i)).int_value).collect() }
+}
+
 /// # Safety
 /// `p` is NULL or a NUL-terminated string.
 pub unsafe fn cstr(p: *const std::ffi::c_char) -> Option<String> {

@@ -158,10 +158,17 @@ CREATE TABLE r (key int, ver int, v text) USING mergetree
 INSERT INTO r SELECT i % 100, i, 'v' || i FROM generate_series(1, 1000) i;
 SET mergetree.final = on;
 SELECT count(*), sum(ver) FROM r;
--- Deleting a key's winner makes its previous version the winner, as in ClickHouse.
+-- A DELETE masks every stored version its condition matches (as ClickHouse's
+-- lightweight DELETE does), even while reads are FINAL: the keys go.
 DELETE FROM r WHERE key < 10;
 SELECT count(*), sum(ver) FROM r;
 SELECT key, ver FROM r WHERE key BETWEEN 8 AND 12 ORDER BY key;
+-- Deleting the winning version alone (by its version) makes the previous one the winner.
+DELETE FROM r WHERE key = 11 AND ver = 911;
+SELECT key, ver FROM r WHERE key BETWEEN 10 AND 12 ORDER BY key;
+-- An UPDATE rewrites every stored version it matches; FINAL still picks by version.
+UPDATE r SET v = 'updated' WHERE key = 12;
+SELECT key, ver, v FROM r WHERE key = 12;
 RESET mergetree.final;
 SELECT count(*) FROM r;
 

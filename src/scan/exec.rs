@@ -129,7 +129,8 @@ unsafe fn start(node: *mut pg_sys::CustomScanState) -> ScanRun {
         let rel = (*node).ss.ss_currentRelation;
         let cscan = (*node).ss.ps.plan as *mut pg_sys::CustomScan;
         let estate = (*node).ss.ps.state;
-        let src = Source::new(rel, (*estate).es_snapshot, super::source::aliased_final(estate, (*cscan).scan.scanrelid));
+        let rti = (*cscan).scan.scanrelid;
+        let src = Source::new(rel, (*estate).es_snapshot, super::source::aliased_final(estate, rti), super::source::changed_by_statement(estate, rti));
         // Only the emitted columns become Datums.
         let needed = private_attnos(cscan, EMITTED).into_iter().filter_map(|a| src.plan.index_of_attnum(a)).collect();
         let dicts = src.parts.iter().map(|_| Vec::new()).collect();

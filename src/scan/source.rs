@@ -55,6 +55,21 @@ pub unsafe fn aliased_final(estate: *mut pg_sys::EState, rti: pg_sys::Index) -> 
     }
 }
 
+/// Whether range table entry `rti` is a relation the executor's statement updates or
+/// deletes from (UPDATE, DELETE, MERGE, also in WITH): its scan finds the stored rows to
+/// change, never FINAL rows (ClickHouse's lightweight DELETE, too, masks every row that
+/// matches, not a merged view of them).
+///
+/// # Safety
+/// `estate` is a running executor's state.
+pub unsafe fn changed_by_statement(estate: *mut pg_sys::EState, rti: pg_sys::Index) -> bool {
+    // SAFETY: per the caller; the planned statement lives as long as the executor.
+    unsafe {
+        let stmt = (*estate).es_plannedstmt;
+        !stmt.is_null() && crate::ffi::list_ints((*stmt).resultRelations).contains(&(rti as i32))
+    }
+}
+
 /// A part whose metadata has been read, with the place of each plan column in it.
 pub struct OpenPart {
     pub reader: PartReader<PageStore>,
@@ -105,12 +120,13 @@ struct FinalInput {
 impl Source {
     /// The parts and buffered rows of `rel` that `snapshot` sees (a scan starts: counted
     /// for the statistics collector, and predicate-locked under SERIALIZABLE).
+    /// `changing`: the scan finds rows the statement changes (never read FINAL).
     /// `final_alias`: the query names the table with the alias `final` (`FROM t FINAL`,
     /// ClickHouse's syntax, parses so): a table with an engine is read FINAL.
     ///
     /// # Safety
     /// `rel` is open; `snapshot` is the query's, valid for the source's lifetime.
-    pub unsafe fn new(rel: pg_sys::Relation, snapshot: pg_sys::Snapshot, final_alias: bool) -> Source {
+    pub unsafe fn new(rel: pg_sys::Relation, snapshot: pg_sys::Snapshot, final_alias: bool, changing: bool) -> Source {
         // SAFETY: per the caller.
         unsafe {
             let plan = datum::table_plan(rel);
@@ -135,7 +151,7 @@ impl Source {
             let options = crate::options::for_relation(rel);
             // A FINAL read merges at each (re)start, when the filter is known: the parts
             // and buffered rows wait in `final_input`, and the merged rows stand in for them.
-            let final_read = options.reads_final() || (final_alias && options.engine != crate::options::Engine::Plain);
+            let final_read = !changing && (options.reads_final() || (final_alias && options.engine != crate::options::Engine::Plain));
             let (parts, buffered, final_input) = if final_read {
                 let partitions = if buffered.is_some() { buffer::visible_partitions(rel, curcid) } else { Vec::new() };
                 (Vec::new(), None, Some(FinalInput { parts, buffered, partitions, options }))

@@ -167,7 +167,7 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
         let rel = (*node).ss.ss_currentRelation;
         let estate = (*node).ss.ps.state;
         let scanrelid = (*((*node).ss.ps.plan as *mut pg_sys::CustomScan)).scan.scanrelid;
-        let mut src = Source::new(rel, (*estate).es_snapshot, crate::scan::source::aliased_final(estate, scanrelid));
+        let mut src = Source::new(rel, (*estate).es_snapshot, crate::scan::source::aliased_final(estate, scanrelid), false);
         src.stats = run.progress.scan;
         let predicate = predicate(node, &src.plan);
         src.restart(predicate);
