@@ -244,6 +244,16 @@ pub fn am_oid() -> pg_sys::Oid {
     unsafe { pg_sys::get_am_oid(c"mergetree".as_ptr(), true) }
 }
 
+/// Whether `relid` or a table inheriting from it (a partition) is a mergetree table.
+pub fn involves_mergetree(relid: pg_sys::Oid) -> bool {
+    if relid == pg_sys::InvalidOid {
+        return false;
+    }
+    // SAFETY: catalog lookups; inheritors are listed without locking them.
+    is_mergetree(relid)
+        || unsafe { has_subclass(relid) && list_oids(find_all_inheritors(relid, pg_sys::NoLock as i32, std::ptr::null_mut())).into_iter().any(is_mergetree) }
+}
+
 /// Whether `relid` is a mergetree table.
 pub fn is_mergetree(relid: pg_sys::Oid) -> bool {
     let am = am_oid();

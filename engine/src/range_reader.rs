@@ -106,8 +106,12 @@ impl PartColumns {
 
     /// Leaves the rows `deleted` names out of every read (nothing when it is empty).
     pub fn with_deleted(mut self, meta: &PartMeta, deleted: Option<std::sync::Arc<DeletedRows>>) -> Self {
-        self.deleted = deleted.filter(|d| !d.is_empty()).map(|deleted| GranuleMask { deleted, starts: meta.granule_starts() });
+        self.set_deleted(meta, deleted);
         self
+    }
+
+    pub fn set_deleted(&mut self, meta: &PartMeta, deleted: Option<std::sync::Arc<DeletedRows>>) {
+        self.deleted = deleted.filter(|d| !d.is_empty()).map(|deleted| GranuleMask { deleted, starts: meta.granule_starts() });
     }
 }
 

@@ -96,9 +96,9 @@ impl Cursor {
             if let Some((cols, row_ids)) = buffer::visible_rows(rel, curcid) {
                 sources.push(Source::Buffered { cols, row_ids });
             }
-            let total = sources.iter().map(Source::rows).sum();
-            let progress = crate::write::progress::rewrite_progress((*rel).rd_id, total);
-            Cursor { rel, table: crate::ffi::relname(rel), plan, desc: (*rel).rd_att, sources, src: 0, reader: None, granule: 0, cur: None, row: 0, pos: 0, progress }
+            let mut c = Cursor { rel, table: crate::ffi::relname(rel), plan, desc: (*rel).rd_att, sources, src: 0, reader: None, granule: 0, cur: None, row: 0, pos: 0, progress: None };
+            c.progress = crate::write::progress::rewrite_progress((*rel).rd_id, c.total_rows());
+            c
         }
     }
 

@@ -6,7 +6,7 @@
 
 use super::ddl::{range_var_oid, take_options, After, Handled};
 use crate::error::{raise, raise_with_hint};
-use crate::ffi::{cstr, list_oids, list_ptrs};
+use crate::ffi::{cstr, list_ptrs};
 use crate::options;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -55,19 +55,6 @@ pub unsafe fn validated(rel: pg_sys::Relation, changes: &[(String, Option<String
 unsafe fn is_empty(rel: pg_sys::Relation) -> bool {
     // SAFETY: per the caller.
     unsafe { crate::catalog::live_parts(rel).is_empty() && crate::write::buffer::buffered_row_count(rel) == 0 }
-}
-
-/// Whether `relid` or a table inheriting from it is a mergetree table.
-unsafe fn involves_mergetree(relid: pg_sys::Oid) -> bool {
-    if relid == pg_sys::InvalidOid {
-        return false;
-    }
-    // SAFETY: catalog lookups; inheritors are listed without locking them.
-    unsafe {
-        crate::ffi::is_mergetree(relid)
-            || (crate::ffi::has_subclass(relid)
-                && list_oids(crate::ffi::find_all_inheritors(relid, pg_sys::NoLock as i32, std::ptr::null_mut())).into_iter().any(crate::ffi::is_mergetree))
-    }
 }
 
 /// Forgets the parts of storage no table owns any more, after a statement that may
@@ -147,7 +134,7 @@ pub unsafe fn alter_table(at: *mut pg_sys::AlterTableStmt) -> Option<Handled> {
         let relid = range_var_oid((*at).relation);
         let cmds = list_ptrs::<pg_sys::AlterTableCmd>((*at).cmds);
         let sets_am = cmds.iter().any(|c| (**c).subtype == pg_sys::AlterTableType::AT_SetAccessMethod);
-        if !involves_mergetree(relid) {
+        if !crate::ffi::involves_mergetree(relid) {
             // A heap table may become a mergetree table.
             return sets_am.then_some(Handled {
                 run: true,
@@ -234,7 +221,7 @@ pub unsafe fn rename(rs: *mut pg_sys::RenameStmt) -> Option<Handled> {
     unsafe {
         let column = (*rs).renameType == pg_sys::ObjectType::OBJECT_COLUMN && (*rs).relationType == pg_sys::ObjectType::OBJECT_TABLE;
         let relid = if column && !(*rs).relation.is_null() { range_var_oid((*rs).relation) } else { pg_sys::InvalidOid };
-        if !involves_mergetree(relid) {
+        if !crate::ffi::involves_mergetree(relid) {
             return None;
         }
         let tracker = options::RenameTracker::before(relid, (*(*rs).relation).inh);

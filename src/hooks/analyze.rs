@@ -43,29 +43,13 @@ unsafe fn check(query: *mut pg_sys::Query) {
     }
 }
 
-/// Whether relation `relid` is a mergetree table or a partitioned table with one among
-/// its partitions.
-unsafe fn holds_mergetree(relid: pg_sys::Oid) -> bool {
-    // SAFETY: catalog lookups; the partitions' list is palloc'd and read here.
-    unsafe {
-        if crate::ffi::is_mergetree(relid) {
-            return true;
-        }
-        if pg_sys::get_rel_relkind(relid) != pg_sys::RELKIND_PARTITIONED_TABLE as std::ffi::c_char {
-            return false;
-        }
-        let all = crate::ffi::find_all_inheritors(relid, pg_sys::NoLock as i32, std::ptr::null_mut());
-        crate::ffi::list_oids(all).into_iter().any(|o| o != relid && crate::ffi::is_mergetree(o))
-    }
-}
-
 /// Raises the lock of range table entry `rti` (1-based) of `query` to the writers'
 /// lock, taking it now; partitions expanded later inherit the mode.
 unsafe fn take_writer_lock(query: *mut pg_sys::Query, rti: i32) {
     // SAFETY: `query` is an analysed Query and `rti` one of its range table indexes.
     unsafe {
         let Some(&rte) = list_ptrs::<pg_sys::RangeTblEntry>((*query).rtable).get((rti as usize).wrapping_sub(1)) else { return };
-        if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION || !holds_mergetree((*rte).relid) {
+        if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION || !crate::ffi::involves_mergetree((*rte).relid) {
             return;
         }
         let lock = crate::write::dml::WRITER_LOCK as i32;

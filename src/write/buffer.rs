@@ -350,25 +350,29 @@ impl RelBuffer {
         curcid.is_none_or(|c| self.cids[i] < c) && self.deleted.get(&self.seqs[i]).is_none_or(|&(d, _)| curcid.is_some_and(|c| d >= c))
     }
 
+    /// What deleting buffered row `seq` would find (Done: it is here to delete).
+    pub fn delete_state(&self, seq: u64) -> BufferedDelete {
+        match self.deleted.get(&seq) {
+            Some(&(by, _)) => BufferedDelete::ByMe(by),
+            None if self.seqs.binary_search(&seq).is_ok() => BufferedDelete::Done,
+            None => self.moved_row(seq).map_or(BufferedDelete::Missing, BufferedDelete::Moved),
+        }
+    }
+
     /// Deletes buffered row `seq` as command `cid` (DELETE, or UPDATE's old version).
     pub fn delete_row(&mut self, seq: u64, cid: pg_sys::CommandId) -> BufferedDelete {
-        if let Some(&(by, _)) = self.deleted.get(&seq) {
-            return BufferedDelete::ByMe(by);
+        let state = self.delete_state(seq);
+        if matches!(state, BufferedDelete::Done) {
+            // From now on rows written as parts mid-transaction keep their deletes (see
+            // flush): their moves are recorded, and nothing is encoded ahead.
+            self.track_moves = true;
+            self.pending = None;
+            self.ahead_from = 0;
+            // SAFETY: reads transaction state.
+            let subxid = unsafe { pg_sys::GetCurrentSubTransactionId() };
+            self.deleted.insert(seq, (cid, subxid));
         }
-        match self.seqs.binary_search(&seq) {
-            Ok(_) => {
-                // From now on rows written as parts mid-transaction keep their deletes
-                // (see flush): their moves are recorded, and nothing is encoded ahead.
-                self.track_moves = true;
-                self.pending = None;
-                self.ahead_from = 0;
-                // SAFETY: reads transaction state.
-                let subxid = unsafe { pg_sys::GetCurrentSubTransactionId() };
-                self.deleted.insert(seq, (cid, subxid));
-                BufferedDelete::Done
-            }
-            Err(_) => self.moved_row(seq).map_or(BufferedDelete::Missing, BufferedDelete::Moved),
-        }
+        state
     }
 
     /// Whether sequence number `seq` was handed to a row of this buffer.

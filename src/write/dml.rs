@@ -114,12 +114,7 @@ unsafe fn locate(rel: pg_sys::Relation, tid: pg_sys::ItemPointer, cid: pg_sys::C
         };
         if row_id >= datum::BUFFER_ROW_BASE {
             let seq = row_id - datum::BUFFER_ROW_BASE;
-            let state = buffer::peek(rel, |b| match b.deleted.get(&seq) {
-                Some(&(by, _)) => BufferedDelete::ByMe(by),
-                None if b.seqs.binary_search(&seq).is_ok() => BufferedDelete::Done,
-                None => b.moved_row(seq).map_or(BufferedDelete::Missing, BufferedDelete::Moved),
-            });
-            match state {
+            match buffer::peek(rel, |b| b.delete_state(seq)) {
                 Some(BufferedDelete::Done) => return Ok(Target::Buffered(seq)),
                 Some(BufferedDelete::ByMe(by)) => return by_me(by),
                 Some(BufferedDelete::Moved(r)) => row_id = r,

@@ -67,7 +67,7 @@ unsafe fn drop_buffered(rel: pg_sys::Relation, table: &str, value: &Option<Vec<u
             let drop: Vec<bool> = (0..buf.rows()).map(|i| buf.partition_values[buf.partition_of[i] as usize] == *value).collect();
             let n = drop.iter().filter(|&&d| d).count();
             // SAFETY: reads transaction state.
-            if n > 0 && unsafe { pg_sys::GetCurrentTransactionNestLevel() } > 1 {
+            if n > 0 && pg_sys::GetCurrentTransactionNestLevel() > 1 {
                 crate::error::raise_with_hint(
                     PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
                     format!("mergetree.drop_partition cannot drop rows of mergetree table \"{table}\" inserted in this transaction inside a savepoint"),

@@ -38,6 +38,8 @@ pub unsafe fn flush(rel: pg_sys::Relation, buf: &mut RelBuffer, at_commit: bool)
         false => (buf.subxids[i] == current).then_some(buf.cids[i]),
     });
     let whole = groups.len() == 1 && groups.values().next().is_some_and(|r| r.len() == buf.rows());
+    // SAFETY: `rel` is open.
+    let node = unsafe { (*rel).rd_node.relNode };
     let mut moved = Vec::new();
     for ((cid, part), rows) in groups {
         // The common case (one partition, everything flushed) hands the buffer's columns
@@ -60,8 +62,6 @@ pub unsafe fn flush(rel: pg_sys::Relation, buf: &mut RelBuffer, at_commit: bool)
                 let seq = buf.seqs[rows[p as usize] as usize];
                 moved.push((seq, part.first_row as u64 + k as u64));
                 if let Some((by, subxid)) = buf.deleted.remove(&seq) {
-                    // SAFETY: `rel` is open.
-                    let node = unsafe { (*rel).rd_node.relNode };
                     catalog::deleted::add(node, part.part_id, k as u32, by, subxid, false);
                 }
             }

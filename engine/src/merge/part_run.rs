@@ -4,7 +4,7 @@
 use super::RunSource;
 use crate::column::ColumnData;
 use crate::error::Result;
-use crate::part::deleted::{DeletedRows, GranuleMask};
+use crate::part::deleted::DeletedRows;
 use crate::range_reader::{fetch, PartColumns, ReadColumn};
 use crate::{BlockStore, PartReader};
 
@@ -30,8 +30,7 @@ impl<S: BlockStore> PartRun<S> {
 
     /// Leaves the rows `deleted` names out.
     pub fn without(mut self, deleted: Option<std::sync::Arc<DeletedRows>>) -> Self {
-        let meta = self.reader.meta();
-        self.map.deleted = deleted.filter(|d| !d.is_empty()).map(|deleted| GranuleMask { deleted, starts: meta.granule_starts() });
+        self.map.set_deleted(self.reader.meta(), deleted);
         self
     }
 }

@@ -74,17 +74,7 @@ impl DeletedRows {
     /// rows.
     pub fn retain(&self, start: u64, selection: &mut Vec<u32>) {
         let Some(&last) = selection.last() else { return };
-        let gone = self.in_range(start, last as usize + 1);
-        if gone.is_empty() {
-            return;
-        }
-        let mut g = 0;
-        selection.retain(|&r| {
-            while g < gone.len() && gone[g] < r {
-                g += 1;
-            }
-            gone.get(g) != Some(&r)
-        });
+        remove_sorted(selection, &self.in_range(start, last as usize + 1));
     }
 
     /// The rows of the `rows` rows from `start` that are not deleted (relative to
@@ -95,17 +85,23 @@ impl DeletedRows {
             return None;
         }
         let mut sel: Vec<u32> = (0..rows as u32).collect();
-        let mut g = 0;
-        sel.retain(|&r| {
-            if gone.get(g) == Some(&r) {
-                g += 1;
-                false
-            } else {
-                true
-            }
-        });
+        remove_sorted(&mut sel, &gone);
         Some(sel)
     }
+}
+
+/// Removes from ascending `selection` the values of ascending `gone`, walking both.
+fn remove_sorted(selection: &mut Vec<u32>, gone: &[u32]) {
+    if gone.is_empty() {
+        return;
+    }
+    let mut g = 0;
+    selection.retain(|&r| {
+        while g < gone.len() && gone[g] < r {
+            g += 1;
+        }
+        gone.get(g) != Some(&r)
+    });
 }
 
 /// Parts hold fewer than 2^32 rows; a row number past that is never deleted.
