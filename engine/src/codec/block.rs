@@ -5,6 +5,7 @@
 use super::zstd_dict::ZstdDictionary;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -52,7 +53,22 @@ impl fmt::Display for Compression {
     }
 }
 
+/// A block the codec shrinks by less than 1/16 of its bytes is stored raw (tag NONE):
+/// bit-packed values (T64 of random timestamps) are close to incompressible, and LZ4 over
+/// them costs a decompression (a copy of every literal) on every read to save nothing.
+fn pays(raw: &[u8], compressed_len: usize) -> bool {
+    compressed_len + 1 < raw.len() - raw.len() / 16
+}
+
 pub fn compress(c: Compression, raw: &[u8]) -> Vec<u8> {
+    let out = compress_as(c, raw);
+    if c != Compression::None && !pays(raw, out.len() - 1) {
+        return compress_as(Compression::None, raw);
+    }
+    out
+}
+
+fn compress_as(c: Compression, raw: &[u8]) -> Vec<u8> {
     match c {
         Compression::None => {
             let mut out = Vec::with_capacity(raw.len() + 1);
@@ -72,7 +88,7 @@ pub fn compress(c: Compression, raw: &[u8]) -> Vec<u8> {
                 out.extend_from_slice(&z);
                 out
             }
-            Err(_) => compress(Compression::None, raw),
+            Err(_) => compress_as(Compression::None, raw),
         },
     }
 }
@@ -99,7 +115,7 @@ fn zstd_compress(raw: &[u8], level: i32) -> std::io::Result<Vec<u8>> {
 /// [`compress`], with the column's trained dictionary where the codec is ZSTD.
 pub fn compress_with(c: Compression, raw: &[u8], dict: Option<&ZstdDictionary>) -> Vec<u8> {
     if let (Compression::Zstd(level), Some(d)) = (c, dict) {
-        if let Some(z) = d.compress(level, raw) {
+        if let Some(z) = d.compress(level, raw).filter(|z| pays(raw, z.len())) {
             let mut out = Vec::with_capacity(z.len() + 1);
             out.push(TAG_ZSTD_DICT);
             out.extend_from_slice(&z);
@@ -113,15 +129,17 @@ thread_local! {
     static ZSTD_DECODER: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Decodes a block whose uncompressed size is known to be `raw_len`.
-pub fn decompress(block: &[u8], raw_len: usize) -> Result<Vec<u8>> {
+/// Decodes a block whose uncompressed size is known to be `raw_len` (a raw block is
+/// borrowed, not copied).
+pub fn decompress(block: &[u8], raw_len: usize) -> Result<Cow<'_, [u8]>> {
     decompress_with(block, raw_len, None)
 }
 
 /// [`decompress`] for a column that may have a trained dictionary.
-pub fn decompress_with(block: &[u8], raw_len: usize, dict: Option<&ZstdDictionary>) -> Result<Vec<u8>> {
+pub fn decompress_with<'b>(block: &'b [u8], raw_len: usize, dict: Option<&ZstdDictionary>) -> Result<Cow<'b, [u8]>> {
     let (&tag, body) = block.split_first().ok_or_else(|| Error::corrupt("block", "empty block"))?;
     let out = match tag {
+        TAG_NONE if body.len() == raw_len => return Ok(Cow::Borrowed(body)),
         TAG_NONE => body.to_vec(),
         TAG_LZ4 => lz4_flex::block::decompress(body, raw_len).map_err(|e| Error::corrupt("block", format!("lz4: {e}")))?,
         TAG_ZSTD => ZSTD_DECODER.with(|d| {
@@ -143,5 +161,5 @@ pub fn decompress_with(block: &[u8], raw_len: usize, dict: Option<&ZstdDictionar
     if out.len() != raw_len {
         return Err(Error::corrupt("block", format!("decoded {} bytes, expected {raw_len}", out.len())));
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }

@@ -59,10 +59,9 @@ pub const AUTO_ZSTD_LEVEL: i32 = 9;
 pub const FAST_ZSTD_LEVEL: i32 = 1;
 
 /// ZSTD at `level` instead of `default` when it makes the encoded sample `frames` at
-/// least 20% smaller and the bytes it saves are at least 1% of the raw ones: codes that
-/// LZ4 already shrinks to almost nothing (a sorted key's dictionary codes, a rare error
-/// code) would save a few hundred bytes per granule and pay ZSTD's per-block setup on
-/// every read.
+/// least 20% smaller and the bytes it saves are at least 1% of the raw ones (else a few
+/// hundred bytes saved per granule would pay ZSTD's per-block setup on every read), or
+/// when LZ4's output is mostly runs (below).
 pub fn block_codec(frames: &[Vec<u8>], default: Compression, level: i32) -> Compression {
     if default != Compression::Lz4 || frames.iter().all(|f| f.is_empty()) {
         return default;
@@ -71,7 +70,11 @@ pub fn block_codec(frames: &[Vec<u8>], default: Compression, level: i32) -> Comp
     let raw: usize = frames.iter().map(Vec::len).sum();
     let lz4 = size(Compression::Lz4);
     let zstd = size(Compression::Zstd(level));
-    if (zstd as f64) <= lz4 as f64 * 0.8 && (lz4 - zstd) * 100 >= raw {
+    // Frames LZ4 shrinks over 16x are mostly long overlapping matches (runs of a sorted
+    // column's codes), which LZ4's safe decoder copies a byte at a time: ZSTD decodes them
+    // 4-14x faster (1 against 14 us for 16 kB of runs) and smaller.
+    let runs = lz4 * 16 < raw && zstd <= lz4;
+    if runs || ((zstd as f64) <= lz4 as f64 * 0.8 && (lz4 - zstd) * 100 >= raw) {
         Compression::Zstd(level)
     } else {
         default

@@ -79,7 +79,7 @@ impl CodecChain {
     /// at `wanted` (sorted): a chain ending in T64 whose other transforms work value by
     /// value (GCD) transposes only the groups of 64 holding them. Other values are
     /// unspecified.
-    pub fn decode_values_rows(&self, data: Vec<u8>, width: usize, n: usize, wanted: &[u32]) -> Result<Vec<u8>> {
+    pub fn decode_values_rows(&self, data: &[u8], width: usize, n: usize, wanted: &[u32]) -> Result<Vec<u8>> {
         let Some((Transform::T64, before)) = self.transforms.split_last() else {
             return self.decode_values(data, width, n);
         };
@@ -97,12 +97,12 @@ impl CodecChain {
                 *g = true;
             }
         }
-        let data = t64::decode_groups(&data, width, n + shift, |g| groups[g])?;
-        CodecChain { transforms: before.to_vec(), compression: self.compression }.decode_values(data, width, n)
+        let data = t64::decode_groups(data, width, n + shift, |g| groups[g])?;
+        CodecChain { transforms: before.to_vec(), compression: self.compression }.decode_values(&data, width, n)
     }
 
     /// Inverse of [`encode_values`] for `n` values of `width` bytes.
-    pub fn decode_values(&self, mut data: Vec<u8>, width: usize, n: usize) -> Result<Vec<u8>> {
+    pub fn decode_values(&self, data: &[u8], width: usize, n: usize) -> Result<Vec<u8>> {
         // How many values each transform was given: GCD adds two.
         let mut counts = Vec::with_capacity(self.transforms.len());
         let mut c = n;
@@ -112,16 +112,19 @@ impl CodecChain {
                 c += 2;
             }
         }
+        // The input is borrowed (a raw block straight from the read): only the
+        // transforms' outputs are new buffers.
+        let mut data = std::borrow::Cow::Borrowed(data);
         for (t, &n) in self.transforms.iter().zip(&counts).rev() {
-            data = match t {
+            data = std::borrow::Cow::Owned(match t {
                 Transform::Delta => delta::delta_decode(&data, width, n)?,
                 Transform::DoubleDelta => delta::double_delta_decode(&data, width, n)?,
                 Transform::Gorilla => gorilla::decode(&data, width, n)?,
                 Transform::T64 => t64::decode(&data, width, n)?,
                 Transform::Gcd => gcd::decode(&data, width, n)?,
-            };
+            });
         }
-        Ok(data)
+        Ok(data.into_owned())
     }
 
     /// Whether this chain can encode values of a column of `width` bytes whose order the

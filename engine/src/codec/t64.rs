@@ -7,20 +7,27 @@ use super::{corrupt, read_uint, sign_extend};
 use crate::error::Result;
 
 /// Transposes a 64x64 bit matrix in place: bit `j` of `a[i]` moves to bit `i` of `a[j]`.
-/// Six rounds of block swaps (Hacker's Delight 7-3) instead of 4096 single-bit moves.
+/// Six rounds of block swaps (Hacker's Delight 7-3) instead of 4096 single-bit moves;
+/// each round's distance is a constant, so its 32 swaps unroll and vectorize.
 fn transpose64(a: &mut [u64; 64]) {
-    let mut j = 32usize;
-    let mut m: u64 = 0x0000_0000_FFFF_FFFF;
-    while j != 0 {
-        let mut k = 0usize;
-        while k < 64 {
-            let t = ((a[k] >> j) ^ a[k + j]) & m;
-            a[k] ^= t << j;
-            a[k + j] ^= t;
-            k = (k + j + 1) & !j;
+    swap_round::<32>(a, 0x0000_0000_FFFF_FFFF);
+    swap_round::<16>(a, 0x0000_FFFF_0000_FFFF);
+    swap_round::<8>(a, 0x00FF_00FF_00FF_00FF);
+    swap_round::<4>(a, 0x0F0F_0F0F_0F0F_0F0F);
+    swap_round::<2>(a, 0x3333_3333_3333_3333);
+    swap_round::<1>(a, 0x5555_5555_5555_5555);
+}
+
+/// One round: for each row `k` without bit `J`, the bits selected by `m` of row `k`
+/// (shifted down by `J`) swap with those of row `k + J`.
+#[inline(always)]
+fn swap_round<const J: usize>(a: &mut [u64; 64], m: u64) {
+    for block in (0..64).step_by(2 * J) {
+        for k in block..block + J {
+            let t = ((a[k] >> J) ^ a[k + J]) & m;
+            a[k] ^= t << J;
+            a[k + J] ^= t;
         }
-        j >>= 1;
-        m ^= m << j;
     }
 }
 
@@ -45,6 +52,18 @@ pub fn encode(data: &[u8], width: usize) -> Vec<u8> {
         }
     }
     out
+}
+
+/// Writes a group's values (`min` plus each offset) as `W`-byte integers: a constant
+/// width makes each store one move, not a call to memmove.
+#[inline(always)]
+fn put<const W: usize>(chunk: &mut [u8], vals: &[u64], min: i64) {
+    for (v, dst) in vals.iter().zip(chunk.chunks_exact_mut(W)) {
+        let bytes = min.wrapping_add(*v as i64).to_le_bytes();
+        let mut b = [0u8; W];
+        b.copy_from_slice(&bytes[..W]);
+        dst.copy_from_slice(&b);
+    }
 }
 
 pub fn decode(data: &[u8], width: usize, n: usize) -> Result<Vec<u8>> {
@@ -78,8 +97,16 @@ pub fn decode_groups(data: &[u8], width: usize, n: usize, needed: impl Fn(usize)
             vals[b] = u64::from_le_bytes(p.try_into().unwrap_or_default());
         }
         transpose64(&mut vals);
-        for (v, dst) in vals[..g].iter().zip(chunk.chunks_exact_mut(width)) {
-            dst.copy_from_slice(&min.wrapping_add(*v as i64).to_le_bytes()[..width]);
+        match width {
+            8 => put::<8>(chunk, &vals[..g], min),
+            4 => put::<4>(chunk, &vals[..g], min),
+            2 => put::<2>(chunk, &vals[..g], min),
+            1 => put::<1>(chunk, &vals[..g], min),
+            _ => {
+                for (v, dst) in vals[..g].iter().zip(chunk.chunks_exact_mut(width)) {
+                    dst.copy_from_slice(&min.wrapping_add(*v as i64).to_le_bytes()[..width]);
+                }
+            }
         }
     }
     if pos != data.len() {

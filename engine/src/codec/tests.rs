@@ -44,7 +44,7 @@ fn roundtrip(chain: &CodecChain, data: &[u8], width: usize) {
     let enc = chain.encode_values(data, width);
     let block = compress(chain.compression, &enc);
     let raw = decompress(&block, enc.len()).unwrap();
-    assert_eq!(chain.decode_values(raw, width, n).unwrap(), data, "{chain}");
+    assert_eq!(chain.decode_values(&raw, width, n).unwrap(), data, "{chain}");
 }
 
 proptest! {
@@ -166,7 +166,7 @@ proptest! {
         let chain = CodecChain::parse(if gcd { "GCD, T64" } else { "T64" }, Compression::Lz4).unwrap();
         let enc = chain.encode_values(&data, 8);
         let wanted: Vec<u32> = (0..vals.len() as u32).filter(|&i| pick[i as usize]).collect();
-        let part = chain.decode_values_rows(enc, 8, vals.len(), &wanted).unwrap();
+        let part = chain.decode_values_rows(&enc, 8, vals.len(), &wanted).unwrap();
         prop_assert_eq!(part.len(), data.len());
         for &r in &wanted {
             let r = r as usize;

@@ -102,8 +102,8 @@ pub fn decode_block_rows(raw: &[u8], ty: ColumnType, rows: usize, chain: &CodecC
             let width = width as usize;
             let data = match wanted {
                 _ if chain.transforms.is_empty() => rest.to_vec(),
-                Some(w) => chain.decode_values_rows(rest.to_vec(), width, rows, w)?,
-                None => chain.decode_values(rest.to_vec(), width, rows)?,
+                Some(w) => chain.decode_values_rows(rest, width, rows, w)?,
+                None => chain.decode_values(rest, width, rows)?,
             };
             if data.len() != rows * width {
                 return Err(bad("fixed values have the wrong length"));
