@@ -152,9 +152,9 @@ pub fn column(op: ArithOp, ty: ArithType, a: Side, b: Side, n: usize) -> Result<
                     let factor = |from: u16| 10i128.checked_pow((s - from) as u32).filter(|f| *f <= i64::MAX as i128);
                     let (Some(fa), Some(fb)) = (factor(sa), factor(sb)) else { return if n == 0 { Ok((Vec::new(), valid)) } else { Err(inexact()) } };
                     let sign = if op == ArithOp::Add { 1 } else { -1 };
-                    apply(a, b, n, valid.as_deref(), |x, y| i64::try_from(x as i128 * fa + sign * (y as i128 * fb)).map_err(|_| inexact()))?
+                    apply_wide(a, b, n, valid.as_deref(), |x, y| x as i128 * fa + sign * (y as i128 * fb)).ok_or_else(inexact)?
                 }
-                ArithOp::Mul => apply(a, b, n, valid.as_deref(), |x, y| i64::try_from(x as i128 * y as i128).map_err(|_| inexact()))?,
+                ArithOp::Mul => apply_wide(a, b, n, valid.as_deref(), |x, y| x as i128 * y as i128).ok_or_else(inexact)?,
                 // numeric_div picks its own result scale: left to Postgres.
                 ArithOp::Div if n == 0 => Vec::new(),
                 ArithOp::Div => return Err(inexact()),
@@ -162,6 +162,26 @@ pub fn column(op: ArithOp, ty: ArithType, a: Side, b: Side, n: usize) -> Result<
         }
     };
     Ok((out, valid))
+}
+
+/// `f` (computed in i128) over the rows, None if a result leaves i64's range; NULL rows
+/// hold 0. The range is checked once after the loop, not by a branch per row, and each
+/// side's shape is matched once, so the loop has no branch at all.
+#[inline(always)]
+fn apply_wide(a: Side, b: Side, n: usize, valid: Option<&[bool]>, f: impl Fn(i64, i64) -> i128) -> Option<Vec<i64>> {
+    let mut out = Vec::with_capacity(n);
+    let mut fits = true;
+    let mut push = |r: i128| {
+        fits &= r == r as i64 as i128;
+        out.push(r as i64);
+    };
+    match (a, b, valid) {
+        (Side::Values(x, _), Side::Values(y, _), None) => x.iter().zip(y).take(n).for_each(|(&x, &y)| push(f(x, y))),
+        (Side::Values(x, _), Side::Const(c), None) => x.iter().take(n).for_each(|&x| push(f(x, c))),
+        (Side::Const(c), Side::Values(y, _), None) => y.iter().take(n).for_each(|&y| push(f(c, y))),
+        _ => (0..n).for_each(|i| push(if valid.is_none_or(|v| v[i]) { f(a.at(i), b.at(i)) } else { 0 })),
+    }
+    fits.then_some(out)
 }
 
 /// `f` over the rows; NULL rows hold 0.

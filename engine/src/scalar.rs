@@ -287,6 +287,12 @@ impl ScalarExpr {
                     // dictionary is smaller than the rows to read).
                     Fetched::Codes { codes, validity, dict } if dict.len() <= selection.len() => {
                         let values: Vec<Option<i64>> = (0..dict.len()).map(|i| crate::numeric::read_scaled(dict.value(i), scale)).collect();
+                        if validity.is_none() && selection.len() == rows && codes.len() == rows {
+                            // The whole batch (every row selected, none NULL): in order.
+                            let scaled: Vec<i64> = codes.iter().map(|&k| values[k as usize].ok_or_else(inexact)).collect::<Result<_>>()?;
+                            out.scatter(selection, &scaled, None);
+                            return Ok(out.finish());
+                        }
                         for &r in selection {
                             if validity.as_ref().is_some_and(|v| !v.get(r as usize)) {
                                 continue;
@@ -424,6 +430,15 @@ impl FixedOut {
     /// Writes the values of the selected rows (`values[i]` is row `selection[i]`'s),
     /// those `valid` says are not NULL.
     fn scatter(&mut self, selection: &[u32], values: &[i64], valid: Option<&[bool]>) {
+        // Every row selected (a sorted subset as long as the batch is all of it) and none
+        // NULL, as in a granule the filter keeps whole: one sequential pass, one fill.
+        if valid.is_none() && selection.len() * self.width == self.data.len() {
+            for (i, &v) in values.iter().enumerate() {
+                self.put(i, v);
+            }
+            self.valid = Bitmap::new_set(selection.len());
+            return;
+        }
         for (i, (&r, &v)) in selection.iter().zip(values).enumerate() {
             if valid.is_none_or(|ok| ok[i]) {
                 self.put(r as usize, v);
