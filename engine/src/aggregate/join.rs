@@ -14,7 +14,7 @@ use super::Aggregator;
 use crate::column::{ColumnData, Values};
 use crate::range_reader::Fetched;
 use hashbrown::{HashMap, HashTable};
-use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+use xxhash_rust::xxh3::xxh3_64;
 
 /// No match (in a dense table).
 const NONE: u32 = u32::MAX;
@@ -27,15 +27,22 @@ pub enum JoinKey<'a> {
 }
 
 impl JoinKey<'_> {
-    /// Which of `parts` partitions the key belongs to (a hash of its own, independent of
-    /// the lookup's tables).
+    /// Which of `parts` partitions the key belongs to. A byte key's is taken from the
+    /// hash its table finds it by (bits the table does not use), so a probe that will
+    /// miss, its key being in a partition not loaded, is told apart without probing.
     pub fn partition_of(self, parts: u32) -> u32 {
-        let h = match self {
-            JoinKey::Int(k) => ((k as u64) ^ 0x5851_F42D_4C95_7F2D).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17,
-            JoinKey::Bytes(b) => xxh3_64_with_seed(b, 0x5eed),
-        };
-        (h % parts.max(1) as u64) as u32
+        match self {
+            JoinKey::Int(k) => ((((k as u64) ^ 0x5851_F42D_4C95_7F2D).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17) % parts.max(1) as u64) as u32,
+            JoinKey::Bytes(b) => bytes_partition(xxh3_64(b), parts),
+        }
     }
+}
+
+/// A byte key's partition from its table hash: bits 32-55, which hashbrown uses neither
+/// for the bucket (the low bits) nor for the tag (the top seven).
+#[inline]
+fn bytes_partition(hash: u64, parts: u32) -> u32 {
+    (((hash >> 32) & 0xFF_FFFF) % parts.max(1) as u64) as u32
 }
 
 /// Integer keys' first matches: a table indexed by key while the keys are dense (serial
@@ -121,8 +128,6 @@ struct ByteKeys {
     arena: Vec<u8>,
     /// Where each key's bytes end in the arena (it starts where the previous one ends).
     ends: Vec<u32>,
-    /// Each key's hash: growing the table rehashes from here, not from the key bytes.
-    hashes: Vec<u64>,
     /// Each key's first match.
     codes: Vec<u32>,
 }
@@ -131,11 +136,6 @@ impl ByteKeys {
     fn bytes<'a>(arena: &'a [u8], ends: &[u32], id: u32) -> &'a [u8] {
         let start = if id == 0 { 0 } else { ends[id as usize - 1] as usize };
         &arena[start..ends[id as usize] as usize]
-    }
-
-    #[inline]
-    fn find(&self, key: &[u8]) -> Option<u32> {
-        self.find_hashed(key, xxh3_64(key))
     }
 
     #[inline]
@@ -152,15 +152,31 @@ impl ByteKeys {
         let id = self.codes.len() as u32;
         self.arena.extend_from_slice(key);
         self.ends.push(self.arena.len() as u32);
-        self.hashes.push(hash);
         self.codes.push(code);
-        let hashes = &self.hashes;
-        self.table.insert_unique(hash, id, |&i| hashes[i as usize]);
+        // Growing the table rehashes the keys from their bytes: keeping each key's hash
+        // instead would cost 8 more bytes a key, a quarter of the lookup (and so more
+        // partitions, each a pass over the scanned table).
+        let (arena, ends) = (&self.arena, &self.ends);
+        self.table.insert_unique(hash, id, |&i| xxh3_64(Self::bytes(arena, ends, i)));
         (id, true)
     }
 
     fn memory(&self) -> usize {
-        self.table.capacity() * 5 + self.arena.capacity() + (self.ends.capacity() + self.codes.capacity()) * 4 + self.hashes.capacity() * 8
+        self.table.capacity() * 5 + self.arena.capacity() + (self.ends.capacity() + self.codes.capacity()) * 4
+    }
+
+    /// What the keys need without growth slack (the table at its load factor).
+    fn needed(&self) -> usize {
+        self.codes.len() * (5 * 8 / 7 + 8) + self.arena.len()
+    }
+
+    /// Room for `keys` more keys of `bytes` in all, allocated once.
+    fn reserve(&mut self, keys: usize, bytes: usize) {
+        self.arena.reserve_exact(bytes);
+        self.ends.reserve_exact(keys);
+        self.codes.reserve_exact(keys);
+        let (arena, ends) = (&self.arena, &self.ends);
+        self.table.reserve(keys, |&i| xxh3_64(Self::bytes(arena, ends, i)));
     }
 }
 
@@ -179,6 +195,8 @@ pub struct JoinLookup {
     more: HashMap<i64, Vec<u32>>,
     /// The most matches any key has.
     rounds: usize,
+    /// The partition of the keys this lookup holds (part, parts), when it holds one.
+    only: Option<(u32, u32)>,
 }
 
 impl JoinLookup {
@@ -188,7 +206,13 @@ impl JoinLookup {
             true => Keys::Bytes(ByteKeys::default()),
             false => Keys::Ints(IntKeys::Dense { base: 0, codes: Vec::new(), keys: 0 }),
         };
-        JoinLookup { keys, more: HashMap::new(), rounds: 0 }
+        JoinLookup { keys, more: HashMap::new(), rounds: 0, only: None }
+    }
+
+    /// Marks the lookup as holding only the keys of partition `part` of `parts`.
+    pub fn holding_partition(mut self, part: u32, parts: u32) -> JoinLookup {
+        self.only = (parts > 1).then_some((part, parts));
+        self
     }
 
     /// Adds a row of the other relation: its join key and group code. A key of the other
@@ -208,6 +232,23 @@ impl JoinLookup {
             self.rounds = self.rounds.max(more.len() + 1);
         }
         self.rounds = self.rounds.max(1);
+    }
+
+    /// Bytes the keys need without growth slack (to size partitions by), and of that,
+    /// the count and bytes of byte keys (to allocate a partition's lookup at once).
+    pub fn needed(&self) -> (usize, usize, usize) {
+        let more = self.more.len() * 40 + self.more.values().map(|v| v.len() * 4).sum::<usize>();
+        match &self.keys {
+            Keys::Ints(k) => (k.memory() + more, 0, 0),
+            Keys::Bytes(k) => (k.needed() + more, k.codes.len(), k.arena.len()),
+        }
+    }
+
+    /// Room for `keys` byte keys of `bytes` in all (nothing for integer keys).
+    pub fn reserve(&mut self, keys: usize, bytes: usize) {
+        if let Keys::Bytes(k) = &mut self.keys {
+            k.reserve(keys, bytes);
+        }
     }
 
     /// Bytes held, approximately.
@@ -260,7 +301,11 @@ impl JoinLookup {
                     let id = match last {
                         Some((lb, id)) if lb == b => id,
                         _ => {
-                            let id = bytes.find(b);
+                            let hash = xxh3_64(b);
+                            let id = match self.only {
+                                Some((part, parts)) if bytes_partition(hash, parts) != part => None,
+                                _ => bytes.find_hashed(b, hash),
+                            };
                             last = Some((b, id));
                             id
                         }

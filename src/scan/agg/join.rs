@@ -294,6 +294,9 @@ pub struct OtherReader {
     per_row: pg_sys::MemoryContext,
     /// Whether the child has been read (a later read rescans it).
     read: bool,
+    /// From a read that outgrew the budget: the relation's rows with a key, and its byte
+    /// keys' count and bytes per row, to allocate each partition's lookup at once.
+    sizes: Option<(usize, f64, f64)>,
 }
 
 /// A read that outgrew its budget: the bytes a lookup of every key would need, estimated.
@@ -328,6 +331,7 @@ impl OtherReader {
                 key_type: pg_sys::getBaseType(typ(plan.other_key)),
                 funcs,
                 groups: OtherGroups::new(),
+                sizes: None,
                 by_hash: Default::default(),
                 held: 0,
                 keep,
@@ -418,6 +422,12 @@ impl OtherReader {
             self.read = true;
             let natts = list_ptrs::<pg_sys::TargetEntry>((*(*self.child).plan).targetlist).len();
             let mut lookup = JoinLookup::new(self.plan.bytes);
+            if let Some((rows, keys, bytes)) = self.sizes.filter(|_| parts > 1) {
+                // A partition's share of the keys, and a little more (hashing is not
+                // exactly even): no doubling growth, whose slack could outgrow the budget.
+                let share = rows as f64 / parts as f64 * 1.1;
+                lookup.reserve((share * keys) as usize, (share * bytes) as usize);
+            }
             // Past the budget, rows are only counted, to size the partitions.
             let (mut over_at, mut rows) = (None, 0usize);
             loop {
@@ -459,13 +469,17 @@ impl OtherReader {
                 }
                 pg_sys::MemoryContextSwitchTo(old);
                 if lookup.memory() + self.held > limit {
-                    over_at = Some((rows, lookup.memory()));
+                    over_at = Some((rows, lookup.needed()));
                 }
             }
             match over_at {
                 // The whole relation's lookup, by what the rows so far took.
-                Some((at, memory)) => Err(Over((memory as f64 * rows as f64 * parts as f64 / at.max(1) as f64) as usize + self.held)),
-                None => Ok(lookup),
+                Some((at, (needed, keys, bytes))) => {
+                    let at = at.max(1) as f64;
+                    self.sizes = Some((rows, keys as f64 / at, bytes as f64 / at));
+                    Err(Over((needed as f64 * rows as f64 * parts as f64 / at) as usize + self.held))
+                }
+                None => Ok(lookup.holding_partition(part, parts)),
             }
         }
     }
