@@ -337,3 +337,66 @@ impl JoinLookup {
         }
     }
 }
+
+/// The other relation's rows as records (group code, then key) in a temporary file, so
+/// a lookup taken a partition at a time reads them back instead of running the
+/// relation's plan (and its hash functions) again for every partition.
+pub fn encode_record(key: JoinKey, code: u32, out: &mut Vec<u8>) {
+    out.extend_from_slice(&code.to_le_bytes());
+    match key {
+        JoinKey::Int(k) => out.extend_from_slice(&k.to_le_bytes()),
+        JoinKey::Bytes(b) => {
+            out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+            out.extend_from_slice(b);
+        }
+    }
+}
+
+/// Decodes [`encode_record`]'s records from the chunks a file is read in (a record may
+/// span two).
+#[derive(Debug)]
+pub struct RecordDecoder {
+    bytes: bool,
+    pending: Vec<u8>,
+}
+
+impl RecordDecoder {
+    /// For records of byte keys (`bytes`) or integer keys.
+    pub fn new(bytes: bool) -> RecordDecoder {
+        RecordDecoder { bytes, pending: Vec::new() }
+    }
+
+    /// Hands each whole record in `chunk` (and what earlier chunks left) to `f`.
+    pub fn feed(&mut self, chunk: &[u8], mut f: impl FnMut(JoinKey, u32)) {
+        self.pending.extend_from_slice(chunk);
+        let word = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let mut at = 0;
+        loop {
+            let rest = &self.pending[at..];
+            if rest.len() < 8 {
+                break;
+            }
+            let code = word(rest);
+            let (key, len) = if self.bytes {
+                let n = word(&rest[4..]) as usize;
+                match rest.get(8..8 + n) {
+                    Some(b) => (JoinKey::Bytes(b), 8 + n),
+                    None => break,
+                }
+            } else {
+                match rest.get(4..12) {
+                    Some(b) => (JoinKey::Int(i64::from_le_bytes(b.try_into().unwrap_or_default())), 12),
+                    None => break,
+                }
+            };
+            f(key, code);
+            at += len;
+        }
+        self.pending.drain(..at);
+    }
+
+    /// Whether every byte fed belonged to a whole record.
+    pub fn finished(&self) -> bool {
+        self.pending.is_empty()
+    }
+}

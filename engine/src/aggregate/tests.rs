@@ -483,3 +483,36 @@ proptest! {
         }
     }
 }
+
+mod join_records {
+    use crate::aggregate::join::{encode_record, JoinKey, RecordDecoder};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Records read back in chunks of any size are the records written, in order.
+        #[test]
+        fn records_survive_any_chunking(keys in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 0..60), ints in proptest::collection::vec(any::<i64>(), 0..60), chunk in 1usize..50) {
+            for bytes in [true, false] {
+                let mut file = Vec::new();
+                let mut want: Vec<(Vec<u8>, i64, u32)> = Vec::new();
+                let n = if bytes { keys.len() } else { ints.len() };
+                for i in 0..n {
+                    let code = (i as u32).wrapping_mul(2654435761);
+                    let key = if bytes { JoinKey::Bytes(&keys[i]) } else { JoinKey::Int(ints[i]) };
+                    encode_record(key, code, &mut file);
+                    want.push((if bytes { keys[i].clone() } else { Vec::new() }, if bytes { 0 } else { ints[i] }, code));
+                }
+                let mut got = Vec::new();
+                let mut d = RecordDecoder::new(bytes);
+                for c in file.chunks(chunk) {
+                    d.feed(c, |k, code| got.push(match k {
+                        JoinKey::Bytes(b) => (b.to_vec(), 0, code),
+                        JoinKey::Int(i) => (Vec::new(), i, code),
+                    }));
+                }
+                prop_assert!(d.finished());
+                prop_assert_eq!(got, want);
+            }
+        }
+    }
+}

@@ -11,7 +11,9 @@
 use super::{JoinPlan, OtherKey};
 use crate::ffi::list_ptrs;
 use crate::scan::quals::var_of;
-use mergetree::aggregate::join::{JoinKey, JoinLookup};
+use crate::storage::spill::SpillFile;
+use mergetree::aggregate::join::{encode_record, JoinKey, JoinLookup, RecordDecoder};
+use mergetree::part::stream::PartSink;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -297,6 +299,9 @@ pub struct OtherReader {
     /// From a read that outgrew the budget: the relation's rows with a key, and its byte
     /// keys' count and bytes per row, to allocate each partition's lookup at once.
     sizes: Option<(usize, f64, f64)>,
+    /// Every row's record (group code, key), written by a first read that outgrew the
+    /// budget: the partitions' reads replay it instead of running the plan again.
+    spill: Option<SpillFile>,
 }
 
 /// A read that outgrew its budget: the bytes a lookup of every key would need, estimated.
@@ -332,6 +337,7 @@ impl OtherReader {
                 funcs,
                 groups: OtherGroups::new(),
                 sizes: None,
+                spill: None,
                 by_hash: Default::default(),
                 held: 0,
                 keep,
@@ -414,21 +420,44 @@ impl OtherReader {
     /// # Safety
     /// In the executor, with the child's plan state valid.
     pub unsafe fn read(&mut self, part: u32, parts: u32, limit: usize) -> Result<JoinLookup, Over> {
+        let mut lookup = JoinLookup::new(self.plan.bytes);
+        if let Some((rows, keys, bytes)) = self.sizes.filter(|_| parts > 1) {
+            // A partition's share of the keys, and a little more (hashing is not
+            // exactly even): no doubling growth, whose slack could outgrow the budget.
+            let share = rows as f64 / parts as f64 * 1.1;
+            lookup.reserve((share * keys) as usize, (share * bytes) as usize);
+        }
+        if let Some(spill) = self.spill.as_mut() {
+            let mut records = RecordDecoder::new(self.plan.bytes);
+            spill.replay(|chunk| {
+                check_for_interrupts!();
+                records.feed(chunk, |key, code| {
+                    if key.partition_of(parts) == part {
+                        lookup.insert(key, code);
+                    }
+                })
+            });
+            if !records.finished() {
+                error!("could not read the temporary file of a join: it ends inside a row");
+            }
+            if lookup.memory() + self.held > limit {
+                return Err(Over(lookup.needed().0 * parts as usize + self.held));
+            }
+            return Ok(lookup.holding_partition(part, parts));
+        }
         // SAFETY: per the caller.
         unsafe {
+            // The first read keeps every row's record in a file, in case it outgrows the
+            // budget (and while the grouping values, which stay in memory, are small).
+            let mut spill = (!self.read && parts == 1).then(SpillFile::new);
+            let mut records = Vec::new();
             if self.read {
                 pg_sys::ExecReScan(self.child);
             }
             self.read = true;
             let natts = list_ptrs::<pg_sys::TargetEntry>((*(*self.child).plan).targetlist).len();
-            let mut lookup = JoinLookup::new(self.plan.bytes);
-            if let Some((rows, keys, bytes)) = self.sizes.filter(|_| parts > 1) {
-                // A partition's share of the keys, and a little more (hashing is not
-                // exactly even): no doubling growth, whose slack could outgrow the budget.
-                let share = rows as f64 / parts as f64 * 1.1;
-                lookup.reserve((share * keys) as usize, (share * bytes) as usize);
-            }
-            // Past the budget, rows are only counted, to size the partitions.
+            // Past the budget, rows are only counted (and written to the file), to size
+            // the partitions.
             let (mut over_at, mut rows) = (None, 0usize);
             loop {
                 let slot = pg_sys::ExecProcNode(self.child);
@@ -444,7 +473,7 @@ impl OtherReader {
                     continue;
                 }
                 rows += 1;
-                if over_at.is_some() {
+                if over_at.is_some() && spill.is_none() {
                     continue;
                 }
                 pg_sys::MemoryContextReset(self.per_row);
@@ -463,18 +492,35 @@ impl OtherReader {
                         _ => d.value() as i64,
                     })
                 };
-                if parts == 1 || key.partition_of(parts) == part {
+                let wanted = over_at.is_none() && (parts == 1 || key.partition_of(parts) == part);
+                if wanted || spill.is_some() {
                     let code = self.code(values, nulls);
-                    lookup.insert(key, code);
+                    if let Some(file) = spill.as_mut() {
+                        encode_record(key, code, &mut records);
+                        if records.len() >= 1 << 16 {
+                            let _ = file.write(&records);
+                            records.clear();
+                        }
+                    }
+                    if wanted {
+                        lookup.insert(key, code);
+                    }
                 }
                 pg_sys::MemoryContextSwitchTo(old);
-                if lookup.memory() + self.held > limit {
+                if over_at.is_none() && lookup.memory() + self.held > limit {
                     over_at = Some((rows, lookup.needed()));
+                }
+                if self.held > limit / 2 {
+                    spill = None;
                 }
             }
             match over_at {
                 // The whole relation's lookup, by what the rows so far took.
                 Some((at, (needed, keys, bytes))) => {
+                    if let Some(mut file) = spill {
+                        let _ = file.write(&records);
+                        self.spill = Some(file);
+                    }
                     let at = at.max(1) as f64;
                     self.sizes = Some((rows, keys as f64 / at, bytes as f64 / at));
                     Err(Over((needed as f64 * rows as f64 * parts as f64 / at) as usize + self.held))
