@@ -244,6 +244,14 @@ impl JoinLookup {
         }
     }
 
+    /// The memory a byte-key lookup of `keys` keys of `bytes` in all takes when
+    /// allocated at once: the table's buckets are a power of two, so a partition's
+    /// lookup can take up to a quarter more than its keys need.
+    pub fn planned_bytes_memory(keys: usize, bytes: usize) -> usize {
+        let buckets = if keys < 8 { 16 } else { (keys * 8 / 7).next_power_of_two() };
+        buckets * 5 + keys * 8 + bytes
+    }
+
     /// Room for `keys` byte keys of `bytes` in all (nothing for integer keys).
     pub fn reserve(&mut self, keys: usize, bytes: usize) {
         if let Keys::Bytes(k) = &mut self.keys {

@@ -405,7 +405,18 @@ impl OtherReader {
         match unsafe { self.read(0, 1, limit) } {
             Ok(lookup) => Ok((lookup, 1)),
             Err(Over(bytes)) => {
-                let parts = ((bytes as f64 * 1.25 / limit as f64).ceil() as u32).max(2);
+                let mut parts = ((bytes as f64 * 1.25 / limit as f64).ceil() as u32).max(2);
+                // Byte keys: as many partitions as it takes for one's lookup, allocated
+                // at once (see `read`), to fit.
+                if let Some((rows, keys, key_bytes)) = self.sizes.filter(|_| self.plan.bytes) {
+                    let fits = |parts: u32| {
+                        let share = rows as f64 / parts as f64 * 1.1;
+                        JoinLookup::planned_bytes_memory((share * keys) as usize, (share * key_bytes) as usize) + self.held <= limit
+                    };
+                    while parts <= MAX_JOIN_PARTS && !fits(parts) {
+                        parts += 1;
+                    }
+                }
                 if parts > MAX_JOIN_PARTS {
                     return Err(format!("the joined relation needs more than {} kB of memory", MAX_JOIN_PARTS as usize * limit / 1024));
                 }
