@@ -106,7 +106,7 @@ fn le_bytes(v: &[u8]) -> u128 {
 /// Byte equality, short values by word loads (a call to memcmp per row was a tenth of
 /// a count(DISTINCT) of short texts).
 #[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+pub(super) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && if a.len() <= 16 { le_bytes(a) == le_bytes(b) } else { a == b }
 }
 
