@@ -4,7 +4,7 @@
 //! groups outgrow the memory budget, run Postgres' own plan (the child) instead.
 
 use super::compute::{self, Progress};
-use super::join;
+use super::join_reader;
 use super::output::{self, Output};
 use super::{PRIVATE_FILTERS, PRIVATE_PLAN, PRIVATE_QUALS, PRIVATE_RELID};
 use super::{AggOp, KeyExpr, NodePlan};
@@ -184,7 +184,7 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
         }
         let mut reader = plan.join.as_ref().map(|j| {
             s.joined = crate::ffi::memory_context(query_cxt, c"MergeTreeAgg joined values");
-            join::OtherReader::new(list_ptrs::<pg_sys::PlanState>((*node).custom_ps)[1], j, s.joined)
+            join_reader::OtherReader::new(list_ptrs::<pg_sys::PlanState>((*node).custom_ps)[1], j, s.joined)
         });
         let lookup = reader.as_mut().map(|r| r.first_lookup(limit)).transpose();
         // pg_stat's tuples read: the rows aggregated (heap counts every row its scan returns).

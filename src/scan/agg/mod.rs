@@ -22,6 +22,7 @@ mod compute;
 pub mod exec;
 mod expr;
 mod join;
+mod join_reader;
 mod metadata;
 mod output;
 pub mod path;

@@ -1,6 +1,6 @@
 //! Finished groups -> Datums of the types Postgres' own aggregates return.
 
-use super::join::OtherGroups;
+use super::join_reader::OtherGroups;
 use super::{KeyExpr, NodePlan, ResultKind, ValueType};
 use crate::datum::{self, ColumnPlan, DatumColumn, TablePlan};
 use crate::error::raise;
