@@ -121,63 +121,90 @@ impl IntKeys {
     }
 }
 
-/// Byte-string keys (text): each distinct key numbered, its bytes in one arena, found
-/// through a table of numbers (about 14 bytes a key besides its bytes).
+/// Byte-string keys (text): each distinct key in one arena as its length (one byte, or
+/// 0xFF and four), its bytes and its first match's code, found through a table of arena
+/// offsets. A probe touches the table and one place in the arena, and a key costs about
+/// 6 bytes besides its own and its code's. A key is numbered by its offset.
 #[derive(Debug, Default)]
 struct ByteKeys {
     table: HashTable<u32>,
     arena: Vec<u8>,
-    /// Where each key's bytes end in the arena (it starts where the previous one ends).
-    ends: Vec<u32>,
-    /// Each key's first match.
-    codes: Vec<u32>,
+    keys: usize,
+    /// A key did not fit below the 4 GB that offsets address: the lookup is incomplete,
+    /// and says so by reporting itself over any budget.
+    full: bool,
 }
 
 impl ByteKeys {
-    fn bytes<'a>(arena: &'a [u8], ends: &[u32], id: u32) -> &'a [u8] {
-        let start = if id == 0 { 0 } else { ends[id as usize - 1] as usize };
-        &arena[start..ends[id as usize] as usize]
+    /// The key at arena offset `at`, and where its code starts.
+    #[inline]
+    fn entry(arena: &[u8], at: u32) -> (&[u8], usize) {
+        let at = at as usize;
+        let (len, start) = match arena[at] {
+            0xFF => (u32::from_le_bytes([arena[at + 1], arena[at + 2], arena[at + 3], arena[at + 4]]) as usize, at + 5),
+            n => (n as usize, at + 1),
+        };
+        (&arena[start..start + len], start + len)
+    }
+
+    /// The first match's code of the key at `at`.
+    #[inline]
+    fn code(&self, at: u32) -> u32 {
+        let (_, c) = Self::entry(&self.arena, at);
+        u32::from_le_bytes([self.arena[c], self.arena[c + 1], self.arena[c + 2], self.arena[c + 3]])
     }
 
     #[inline]
     fn find_hashed(&self, key: &[u8], hash: u64) -> Option<u32> {
-        self.table.find(hash, |&id| same_bytes(Self::bytes(&self.arena, &self.ends, id), key)).copied()
+        self.table.find(hash, |&at| same_bytes(Self::entry(&self.arena, at).0, key)).copied()
     }
 
     /// The key's number, and whether it is new (`code` then its first match).
     fn insert(&mut self, key: &[u8], code: u32) -> (u32, bool) {
         let hash = xxh3_64(key);
-        if let Some(id) = self.find_hashed(key, hash) {
-            return (id, false);
+        if let Some(at) = self.find_hashed(key, hash) {
+            return (at, false);
         }
-        let id = self.codes.len() as u32;
+        let at = self.arena.len();
+        if at + key.len() + 9 > u32::MAX as usize {
+            self.full = true;
+            return (0, false);
+        }
+        match u8::try_from(key.len()) {
+            Ok(n) if n < 0xFF => self.arena.push(n),
+            _ => {
+                self.arena.push(0xFF);
+                self.arena.extend_from_slice(&(key.len() as u32).to_le_bytes());
+            }
+        }
         self.arena.extend_from_slice(key);
-        self.ends.push(self.arena.len() as u32);
-        self.codes.push(code);
+        self.arena.extend_from_slice(&code.to_le_bytes());
+        self.keys += 1;
         // Growing the table rehashes the keys from their bytes: keeping each key's hash
-        // instead would cost 8 more bytes a key, a quarter of the lookup (and so more
+        // instead would cost 8 more bytes a key, a third of the lookup (and so more
         // partitions, each a pass over the scanned table).
-        let (arena, ends) = (&self.arena, &self.ends);
-        self.table.insert_unique(hash, id, |&i| xxh3_64(Self::bytes(arena, ends, i)));
-        (id, true)
+        let arena = &self.arena;
+        self.table.insert_unique(hash, at as u32, |&i| xxh3_64(Self::entry(arena, i).0));
+        (at as u32, true)
     }
 
     fn memory(&self) -> usize {
-        self.table.capacity() * 5 + self.arena.capacity() + (self.ends.capacity() + self.codes.capacity()) * 4
+        if self.full {
+            return usize::MAX / 2;
+        }
+        self.table.capacity() * 5 + self.arena.capacity()
     }
 
     /// What the keys need without growth slack (the table at its load factor).
     fn needed(&self) -> usize {
-        self.codes.len() * (5 * 8 / 7 + 8) + self.arena.len()
+        self.keys * 5 * 8 / 7 + self.arena.len()
     }
 
-    /// Room for `keys` more keys of `bytes` in all, allocated once.
+    /// Room for `keys` more keys taking `bytes` of the arena in all, allocated once.
     fn reserve(&mut self, keys: usize, bytes: usize) {
         self.arena.reserve_exact(bytes);
-        self.ends.reserve_exact(keys);
-        self.codes.reserve_exact(keys);
-        let (arena, ends) = (&self.arena, &self.ends);
-        self.table.reserve(keys, |&i| xxh3_64(Self::bytes(arena, ends, i)));
+        let arena = &self.arena;
+        self.table.reserve(keys, |&i| xxh3_64(Self::entry(arena, i).0));
     }
 }
 
@@ -241,16 +268,16 @@ impl JoinLookup {
         let more = self.more.len() * 40 + self.more.values().map(|v| v.len() * 4).sum::<usize>();
         match &self.keys {
             Keys::Ints(k) => (k.memory() + more, 0, 0),
-            Keys::Bytes(k) => (k.needed() + more, k.codes.len(), k.arena.len()),
+            Keys::Bytes(k) => (k.needed() + more, k.keys, k.arena.len()),
         }
     }
 
-    /// The memory a byte-key lookup of `keys` keys of `bytes` in all takes when
+    /// The memory a byte-key lookup of `keys` keys taking `bytes` of its arena takes when
     /// allocated at once: the table's buckets are a power of two, so a partition's
     /// lookup can take up to a quarter more than its keys need.
     pub fn planned_bytes_memory(keys: usize, bytes: usize) -> usize {
         let buckets = if keys < 8 { 16 } else { (keys * 8 / 7).next_power_of_two() };
-        buckets * 5 + keys * 8 + bytes
+        buckets * 5 + bytes
     }
 
     /// Room for `keys` byte keys of `bytes` in all (nothing for integer keys).
@@ -321,7 +348,7 @@ impl JoinLookup {
                         }
                     };
                     if let Some(id) = id {
-                        keep(r, self.code(Some(bytes.codes[id as usize]), || Some(id as i64), level));
+                        keep(r, self.code(Some(bytes.code(id)), || Some(id as i64), level));
                     }
                 }
             }

@@ -516,3 +516,53 @@ mod join_records {
         }
     }
 }
+
+mod join_byte_keys {
+    use crate::aggregate::join::{JoinKey, JoinLookup};
+    use crate::column::{ColumnData, ColumnType};
+    use crate::range_reader::Fetched;
+    use proptest::prelude::*;
+
+    fn key() -> impl Strategy<Value = Vec<u8>> {
+        // Short keys that repeat, and some past the one-byte length prefix.
+        prop_oneof![proptest::collection::vec(0u8..3, 0..3), proptest::collection::vec(0u8..2, 250..300)]
+    }
+
+    proptest! {
+        /// A byte-key lookup holding one partition finds, for each probe row, the
+        /// `level`-th match among that partition's rows, in the order they were added.
+        #[test]
+        fn byte_lookup_finds_each_match(
+            other in proptest::collection::vec((key(), 0u32..1000), 0..40),
+            probes in proptest::collection::vec(proptest::option::of(key()), 0..60),
+            parts in 1u32..4,
+            part_seed in 0u32..4,
+        ) {
+            let part = part_seed % parts;
+            let in_part = |k: &[u8]| JoinKey::Bytes(k).partition_of(parts) == part;
+            let mut lookup = JoinLookup::new(true);
+            for (k, code) in &other {
+                if in_part(k) {
+                    lookup.insert(JoinKey::Bytes(k), *code);
+                }
+            }
+            let lookup = lookup.holding_partition(part, parts);
+            let mut col = ColumnData::new(ColumnType::Var);
+            for p in &probes {
+                match p { Some(k) => col.push(k), None => col.push_null() }
+            }
+            let col = Fetched::Values(col);
+            let sel: Vec<u32> = (0..probes.len() as u32).filter(|r| r % 7 != 3).collect();
+            for level in 0..6 {
+                let (kept, codes) = lookup.round(&col, &sel, probes.len(), level);
+                let want: Vec<(u32, u32)> = sel.iter().filter_map(|&r| {
+                    let k = probes[r as usize].as_ref()?;
+                    let matches: Vec<u32> = other.iter().filter(|(o, _)| o == k && in_part(o)).map(|(_, c)| *c).collect();
+                    matches.get(level).map(|&c| (r, c))
+                }).collect();
+                let got: Vec<(u32, u32)> = kept.iter().map(|&r| (r, u32::from_le_bytes(codes.get(r as usize).unwrap().try_into().unwrap()))).collect();
+                prop_assert_eq!(got, want, "level {}", level);
+            }
+        }
+    }
+}
