@@ -63,14 +63,10 @@ pub fn ints<'a>(col: &Fetched, rows: &[u32]) -> Input<'a> {
         crate::column::ColumnType::Var => 8,
     };
     match col {
-        // Every row of the batch selected (a sorted subset that long is all of it): read
-        // straight through.
-        Fetched::Values(c) if rows.len() == c.len() && matches!(c.values, Stored::Fixed { width: 8, .. }) => {
-            if let Stored::Fixed { data, .. } = &c.values {
-                v.extend(data.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap_or([0; 8]))));
-            }
-        }
         Fetched::Values(c) => match &c.values {
+            // Every row of the batch selected (a sorted subset that long is all of it):
+            // read straight through.
+            Stored::Fixed { width: 8, data } if rows.len() == c.len() => v.extend(data.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap_or([0; 8])))),
             Stored::Fixed { width: 8, data } => {
                 v.extend(rows.iter().map(|&r| i64::from_le_bytes(data[r as usize * 8..r as usize * 8 + 8].try_into().unwrap_or([0; 8]))))
             }

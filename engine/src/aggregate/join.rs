@@ -159,16 +159,17 @@ impl ByteKeys {
         self.table.find(hash, |&at| same_bytes(Self::entry(&self.arena, at).0, key)).copied()
     }
 
-    /// The key's number, and whether it is new (`code` then its first match).
-    fn insert(&mut self, key: &[u8], code: u32) -> (u32, bool) {
+    /// The key's number, and whether it is new (`code` then its first match); None once
+    /// the arena is full.
+    fn insert(&mut self, key: &[u8], code: u32) -> Option<(u32, bool)> {
         let hash = xxh3_64(key);
         if let Some(at) = self.find_hashed(key, hash) {
-            return (at, false);
+            return Some((at, false));
         }
         let at = self.arena.len();
         if at + key.len() + 9 > u32::MAX as usize {
             self.full = true;
-            return (0, false);
+            return None;
         }
         match u8::try_from(key.len()) {
             Ok(n) if n < 0xFF => self.arena.push(n),
@@ -185,7 +186,7 @@ impl ByteKeys {
         // partitions, each a pass over the scanned table).
         let arena = &self.arena;
         self.table.insert_unique(hash, at as u32, |&i| xxh3_64(Self::entry(arena, i).0));
-        (at as u32, true)
+        Some((at as u32, true))
     }
 
     fn memory(&self) -> usize {
@@ -223,6 +224,10 @@ pub struct JoinLookup {
     more: HashMap<i64, Vec<u32>>,
     /// The most matches any key has.
     rounds: usize,
+    /// Codes in `more`, and the room their vectors hold (kept as they grow: `memory` is
+    /// asked after every row read).
+    more_codes: usize,
+    more_capacity: usize,
     /// The partition of the keys this lookup holds (part, parts), when it holds one.
     only: Option<(u32, u32)>,
 }
@@ -234,7 +239,7 @@ impl JoinLookup {
             true => Keys::Bytes(ByteKeys::default()),
             false => Keys::Ints(IntKeys::Dense { base: 0, codes: Vec::new(), keys: 0 }),
         };
-        JoinLookup { keys, more: HashMap::new(), rounds: 0, only: None }
+        JoinLookup { keys, more: HashMap::new(), rounds: 0, more_codes: 0, more_capacity: 0, only: None }
     }
 
     /// Marks the lookup as holding only the keys of partition `part` of `parts`.
@@ -248,16 +253,19 @@ impl JoinLookup {
     pub fn insert(&mut self, key: JoinKey, code: u32) {
         let (new, more_key) = match (&mut self.keys, key) {
             (Keys::Ints(ints), JoinKey::Int(k)) => (ints.insert(k, code), k),
-            (Keys::Bytes(bytes), JoinKey::Bytes(b)) => {
-                let (id, new) = bytes.insert(b, code);
-                (new, id as i64)
-            }
+            (Keys::Bytes(bytes), JoinKey::Bytes(b)) => match bytes.insert(b, code) {
+                Some((id, new)) => (new, id as i64),
+                None => return,
+            },
             _ => return,
         };
         if !new {
             let more = self.more.entry(more_key).or_default();
+            let capacity = more.capacity();
             more.push(code);
             self.rounds = self.rounds.max(more.len() + 1);
+            self.more_codes += 1;
+            self.more_capacity += more.capacity() - capacity;
         }
         self.rounds = self.rounds.max(1);
     }
@@ -265,7 +273,7 @@ impl JoinLookup {
     /// Bytes the keys need without growth slack (to size partitions by), and of that,
     /// the count and bytes of byte keys (to allocate a partition's lookup at once).
     pub fn needed(&self) -> (usize, usize, usize) {
-        let more = self.more.len() * 40 + self.more.values().map(|v| v.len() * 4).sum::<usize>();
+        let more = self.more.len() * 40 + self.more_codes * 4;
         match &self.keys {
             Keys::Ints(k) => (k.memory() + more, 0, 0),
             Keys::Bytes(k) => (k.needed() + more, k.keys, k.arena.len()),
@@ -293,7 +301,7 @@ impl JoinLookup {
             Keys::Ints(k) => k.memory(),
             Keys::Bytes(k) => k.memory(),
         };
-        keys + self.more.capacity() * 40 + self.more.values().map(|v| v.capacity() * 4).sum::<usize>()
+        keys + self.more.capacity() * 40 + self.more_capacity * 4
     }
 
     /// The code of match number `level` of the key whose first match is `first` (and whose

@@ -133,7 +133,7 @@ impl OtherReader {
                 }
             }
         }
-        if let Some(&g) = self.seen.get(&bytes[..]).filter(|_| known) {
+        if let Some(&g) = known.then(|| self.seen.get(&bytes[..])).flatten() {
             self.scratch = bytes;
             return g;
         }
