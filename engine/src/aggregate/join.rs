@@ -122,9 +122,10 @@ impl IntKeys {
 }
 
 /// Byte-string keys (text): each distinct key in one arena as its length (one byte, or
-/// 0xFF and four), its bytes and its first match's code, found through a table of arena
+/// 0xFF and four), its bytes and its first match's code (seven bits a byte: grouping
+/// values are few, so a code is one byte in most joins), found through a table of arena
 /// offsets. A probe touches the table and one place in the arena, and a key costs about
-/// 6 bytes besides its own and its code's. A key is numbered by its offset.
+/// 7 bytes besides its own. A key is numbered by its offset.
 #[derive(Debug, Default)]
 struct ByteKeys {
     table: HashTable<u32>,
@@ -150,8 +151,17 @@ impl ByteKeys {
     /// The first match's code of the key at `at`.
     #[inline]
     fn code(&self, at: u32) -> u32 {
-        let (_, c) = Self::entry(&self.arena, at);
-        u32::from_le_bytes([self.arena[c], self.arena[c + 1], self.arena[c + 2], self.arena[c + 3]])
+        let (_, mut c) = Self::entry(&self.arena, at);
+        let mut code = 0u32;
+        for shift in (0..35).step_by(7) {
+            let b = self.arena[c];
+            code |= ((b & 0x7F) as u32) << shift;
+            if b < 0x80 {
+                break;
+            }
+            c += 1;
+        }
+        code
     }
 
     #[inline]
@@ -161,15 +171,24 @@ impl ByteKeys {
 
     /// The key's number, and whether it is new (`code` then its first match); None once
     /// the arena is full.
-    fn insert(&mut self, key: &[u8], code: u32) -> Option<(u32, bool)> {
-        let hash = xxh3_64(key);
-        if let Some(at) = self.find_hashed(key, hash) {
-            return Some((at, false));
-        }
+    fn insert(&mut self, key: &[u8], hash: u64, code: u32) -> Option<(u32, bool)> {
+        // One probe finds the key or its place (rehashing, should the table grow, from
+        // the keys' bytes: keeping each key's hash would cost 8 more bytes a key, a third
+        // of the lookup, and so more partitions, each a pass over the scanned table).
+        let arena = &self.arena;
+        let vacant = match self.table.entry(hash, |&at| same_bytes(Self::entry(arena, at).0, key), |&i| xxh3_64(Self::entry(arena, i).0)) {
+            hashbrown::hash_table::Entry::Occupied(o) => return Some((*o.get(), false)),
+            hashbrown::hash_table::Entry::Vacant(v) => v,
+        };
         let at = self.arena.len();
-        if at + key.len() + 9 > u32::MAX as usize {
+        if at + key.len() + 10 > u32::MAX as usize {
             self.full = true;
             return None;
+        }
+        // Past its reservation the arena grows by an eighth, not by doubling: a
+        // partition's lookup is sized to the budget, and doubling would leave it far over.
+        if self.arena.capacity() - at < key.len() + 10 {
+            self.arena.reserve_exact((key.len() + 10).max(at / 8));
         }
         match u8::try_from(key.len()) {
             Ok(n) if n < 0xFF => self.arena.push(n),
@@ -179,13 +198,14 @@ impl ByteKeys {
             }
         }
         self.arena.extend_from_slice(key);
-        self.arena.extend_from_slice(&code.to_le_bytes());
+        let mut rest = code;
+        while rest >= 0x80 {
+            self.arena.push(rest as u8 | 0x80);
+            rest >>= 7;
+        }
+        self.arena.push(rest as u8);
         self.keys += 1;
-        // Growing the table rehashes the keys from their bytes: keeping each key's hash
-        // instead would cost 8 more bytes a key, a third of the lookup (and so more
-        // partitions, each a pass over the scanned table).
-        let arena = &self.arena;
-        self.table.insert_unique(hash, at as u32, |&i| xxh3_64(Self::entry(arena, i).0));
+        vacant.insert(at as u32);
         Some((at as u32, true))
     }
 
@@ -251,9 +271,30 @@ impl JoinLookup {
     /// Adds a row of the other relation: its join key and group code. A key of the other
     /// kind than the lookup's matches nothing and is not kept.
     pub fn insert(&mut self, key: JoinKey, code: u32) {
+        self.insert_in_partition(key, code, 0, 1);
+    }
+
+    /// Adds a row of the other relation when its key is in partition `part` of `parts`
+    /// (a byte key hashed once for both); returns whether it was.
+    pub fn insert_in_partition(&mut self, key: JoinKey, code: u32, part: u32, parts: u32) -> bool {
+        let hash = match key {
+            JoinKey::Bytes(b) => xxh3_64(b),
+            JoinKey::Int(_) => 0,
+        };
+        let in_part = match key {
+            JoinKey::Bytes(_) => bytes_partition(hash, parts) == part,
+            JoinKey::Int(_) => parts <= 1 || key.partition_of(parts) == part,
+        };
+        if in_part {
+            self.insert_hashed(key, hash, code);
+        }
+        in_part
+    }
+
+    fn insert_hashed(&mut self, key: JoinKey, hash: u64, code: u32) {
         let (new, more_key) = match (&mut self.keys, key) {
             (Keys::Ints(ints), JoinKey::Int(k)) => (ints.insert(k, code), k),
-            (Keys::Bytes(bytes), JoinKey::Bytes(b)) => match bytes.insert(b, code) {
+            (Keys::Bytes(bytes), JoinKey::Bytes(b)) => match bytes.insert(b, hash, code) {
                 Some((id, new)) => (new, id as i64),
                 None => return,
             },
@@ -286,6 +327,14 @@ impl JoinLookup {
     pub fn planned_bytes_memory(keys: usize, bytes: usize) -> usize {
         let buckets = if keys < 8 { 16 } else { (keys * 8 / 7).next_power_of_two() };
         buckets * 5 + bytes
+    }
+
+    /// How many of `rows` rows to allow for in one of `parts` partitions by key hash: a
+    /// partition's count varies by a few standard deviations (binomial) around its
+    /// share, and a lookup allocated for fewer would grow by doubling.
+    pub fn partition_rows(rows: usize, parts: u32) -> f64 {
+        let share = rows as f64 / parts.max(1) as f64;
+        share + 6.0 * share.sqrt() + 64.0
     }
 
     /// Room for `keys` byte keys of `bytes` in all (nothing for integer keys).

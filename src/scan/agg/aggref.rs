@@ -2,7 +2,7 @@
 //! AggOut (the engine's aggregate, its input kind and Postgres' result type), only where
 //! the result is exactly what Postgres' own aggregate returns.
 
-use super::{expr, AggOp, AggOut, ResultKind, ValueType};
+use super::{expr, AggOp, AggOut, ResultKind, ValueExpr, ValueType};
 use crate::datum::{self, TablePlan};
 use crate::ffi::list_ptrs;
 use crate::scan::quals::{self, var_of};
@@ -256,16 +256,22 @@ unsafe fn approx_out(a: *mut pg_sys::Aggref, name: &str, relid: pg_sys::Index, p
                 if !(0.0..=1.0).contains(&fraction) {
                     return None;
                 }
-                let out = |attnum, arg| Some(AggOut { fraction, ..AggOut::new(AggOp::Quantile, attnum, arg, ValueKind::Float, ResultKind::Float8) });
+                let out = |attnum, arg, kind| Some(AggOut { fraction, ..AggOut::new(AggOp::Quantile, attnum, arg, kind, ResultKind::Float8) });
                 match var_of(arg, relid) {
                     Some(v) if pg_sys::getBaseType((*v).vartype) == pg_sys::FLOAT8OID => {
                         plan.index_of_attnum((*v).varattno)?;
-                        out((*v).varattno, None)
+                        out((*v).varattno, None, ValueKind::Float)
                     }
                     Some(_) => None,
                     None => match expr::value_expr(arg, relid, plan)? {
+                        // An integer column as float8: the state takes the integers as they
+                        // are (the same rounding as the cast), without computing a column.
+                        (ValueExpr::ToFloat8 { arg: a, int: true }, ValueType::Float8) if matches!(*a, ValueExpr::Column(_)) => match *a {
+                            ValueExpr::Column(attnum) => out(attnum, None, ValueKind::Int),
+                            _ => None,
+                        },
                         // An expression of a column (a constant is Postgres' to compute).
-                        (e, ValueType::Float8) if reads_column(&e) => out(0, Some((e, ValueType::Float8))),
+                        (e, ValueType::Float8) if reads_column(&e) => out(0, Some((e, ValueType::Float8)), ValueKind::Float),
                         _ => None,
                     },
                 }

@@ -215,7 +215,7 @@ impl OtherReader {
                 // at once (see `read`), to fit.
                 if let Some((rows, keys, key_bytes)) = self.sizes.filter(|_| self.plan.bytes) {
                     let fits = |parts: u32| {
-                        let share = rows as f64 / parts as f64 * 1.1;
+                        let share = JoinLookup::partition_rows(rows, parts).min(rows as f64);
                         JoinLookup::planned_bytes_memory((share * keys) as usize, (share * key_bytes) as usize) + self.held <= limit
                     };
                     while parts <= MAX_JOIN_PARTS && !fits(parts) {
@@ -240,7 +240,7 @@ impl OtherReader {
         if let Some((rows, keys, bytes)) = self.sizes.filter(|_| parts > 1) {
             // A partition's share of the keys, and a little more (hashing is not
             // exactly even): no doubling growth, whose slack could outgrow the budget.
-            let share = rows as f64 / parts as f64 * 1.1;
+            let share = JoinLookup::partition_rows(rows, parts).min(rows as f64);
             lookup.reserve((share * keys) as usize, (share * bytes) as usize);
         }
         if let Some(spill) = self.spill.as_mut() {
@@ -248,9 +248,7 @@ impl OtherReader {
             spill.replay(|chunk| {
                 check_for_interrupts!();
                 records.feed(chunk, |key, code| {
-                    if key.partition_of(parts) == part {
-                        lookup.insert(key, code);
-                    }
+                    lookup.insert_in_partition(key, code, part, parts);
                 })
             });
             if !records.finished() {
@@ -275,6 +273,10 @@ impl OtherReader {
             // Past the budget, rows are only counted (and written to the file), to size
             // the partitions.
             let (mut over_at, mut rows) = (None, 0usize);
+            // Key bytes of every row, and of those up to the budget: keys need not be
+            // alike in length throughout (ids grow longer), and a partition's arena is
+            // sized by them.
+            let (mut key_len, mut key_len_at) = (0usize, 0usize);
             loop {
                 let slot = pg_sys::ExecProcNode(self.child);
                 if slot.is_null() || (*slot).tts_flags & pg_sys::TTS_FLAG_EMPTY as u16 != 0 {
@@ -308,6 +310,9 @@ impl OtherReader {
                         _ => d.value() as i64,
                     })
                 };
+                if let JoinKey::Bytes(b) = key {
+                    key_len += b.len();
+                }
                 let wanted = over_at.is_none() && (parts == 1 || key.partition_of(parts) == part);
                 if wanted || spill.is_some() {
                     let code = self.code(values, nulls);
@@ -325,6 +330,7 @@ impl OtherReader {
                 pg_sys::MemoryContextSwitchTo(old);
                 if over_at.is_none() && lookup.memory() + self.held > limit {
                     over_at = Some((rows, lookup.needed()));
+                    key_len_at = key_len;
                 }
                 if self.held > limit / 2 {
                     spill = None;
@@ -338,7 +344,12 @@ impl OtherReader {
                         self.spill = Some(file);
                     }
                     let at = at.max(1) as f64;
-                    self.sizes = Some((rows, keys as f64 / at, bytes as f64 / at));
+                    let keys_per_row = keys as f64 / at;
+                    // A key's arena bytes: its length over all rows, and the rest (length
+                    // prefix, code) as measured.
+                    let overhead = bytes as f64 / (keys.max(1) as f64) - key_len_at as f64 / at;
+                    let bytes_per_row = keys_per_row * (key_len as f64 / rows.max(1) as f64 + overhead.max(0.0));
+                    self.sizes = Some((rows, keys_per_row, bytes_per_row.max(bytes as f64 / at)));
                     Err(Over((needed as f64 * rows as f64 * parts as f64 / at) as usize + self.held))
                 }
                 None => Ok(lookup.holding_partition(part, parts)),
