@@ -11,6 +11,7 @@ pub mod arith;
 pub mod codec;
 pub mod column;
 pub mod error;
+pub mod exchange;
 pub mod granule;
 pub mod json;
 pub mod merge;

@@ -304,7 +304,16 @@ impl Aggregator {
         // Under a Keys share, only the rows whose group falls to this pass.
         let kept;
         let rows = if gids.contains(&OTHER_PASS) {
-            let (r, g): (Vec<u32>, Vec<u32>) = rows.iter().zip(&gids).filter(|(_, &g)| g != OTHER_PASS).map(|(&r, &g)| (r, g)).unzip();
+            // Without a branch per row: which pass a row's group falls to is a coin toss.
+            let (mut r, mut g) = (vec![0u32; rows.len()], vec![0u32; rows.len()]);
+            let mut n = 0;
+            for (&row, &gid) in rows.iter().zip(&gids) {
+                r[n] = row;
+                g[n] = gid;
+                n += (gid != OTHER_PASS) as usize;
+            }
+            r.truncate(n);
+            g.truncate(n);
             kept = r;
             gids = g;
             &kept[..]

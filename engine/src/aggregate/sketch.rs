@@ -81,8 +81,76 @@ impl BuildHasher for Prehashed {
 /// crate: its sparse phase re-encodes the sparse list every 131 inserts, which made
 /// per-group counts (one sketch per group) cost a third of a query. The state depends only
 /// on the set of hashes, never on their order or how states were merged.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// In memory the registers take four bits each (8 kB), a register of 15 or more marking
+/// its value as kept aside (one hash in 2^14 reaches that): a query grouping by a few
+/// hundred values keeps its sketches within a core's cache, where whole bytes spilled
+/// out of it and every update missed. Serialized, they are bytes (`Wire`), as ever.
+#[derive(Clone, Debug, PartialEq)]
 pub enum Uniq {
+    Exact(HashSet<u64, Prehashed>),
+    Registers(Packed),
+}
+
+/// HyperLogLog registers, four bits each; values of 15 and up in `high`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Packed {
+    nibbles: Vec<u8>,
+    high: hashbrown::HashMap<u16, u8>,
+}
+
+/// A nibble that says: the register's value is in `high`.
+const HIGH: u8 = 15;
+
+impl Packed {
+    fn new() -> Packed {
+        Packed { nibbles: vec![0; REGISTERS / 2], high: hashbrown::HashMap::new() }
+    }
+
+    fn from_bytes(r: &[u8]) -> Packed {
+        let mut p = Packed::new();
+        for (i, &v) in r.iter().enumerate() {
+            p.raise(i, v);
+        }
+        p
+    }
+
+    /// Raises register `i` to `v` if below. Small values, nearly all of them, take no
+    /// branch: the nibble becomes the larger of the two (a marked one stays marked).
+    #[inline]
+    fn raise(&mut self, i: usize, v: u8) {
+        let shift = (i & 1) * 4;
+        let byte = &mut self.nibbles[i >> 1];
+        let old = (*byte >> shift) & 0xF;
+        if v < HIGH {
+            *byte = (*byte & !(0xF << shift)) | (old.max(v) << shift);
+        } else {
+            *byte |= HIGH << shift;
+            let kept = self.high.entry(i as u16).or_insert(0);
+            *kept = (*kept).max(v);
+        }
+    }
+
+    fn get(&self, i: usize) -> u8 {
+        match (self.nibbles[i >> 1] >> ((i & 1) * 4)) & 0xF {
+            HIGH => self.high.get(&(i as u16)).copied().unwrap_or(HIGH),
+            v => v,
+        }
+    }
+
+    /// One byte a register, as serialized and estimated.
+    fn to_bytes(&self) -> Vec<u8> {
+        (0..REGISTERS).map(|i| self.get(i)).collect()
+    }
+
+    fn held(&self) -> usize {
+        self.nibbles.len() + self.high.capacity() * 4
+    }
+}
+
+/// mergetree.uniq's serialized state (bincode), unchanged since its first release.
+#[derive(Serialize, Deserialize)]
+enum Wire {
     Exact(#[serde(with = "exact_set")] HashSet<u64, Prehashed>),
     Registers(Vec<u8>),
 }
@@ -144,22 +212,20 @@ impl Uniq {
                 self.held().saturating_sub(before * 9 + 32)
             }
             Uniq::Registers(r) => {
-                // Always stored, without a branch: whether a register grows is a coin
-                // toss a mispredicted branch pays for, and it serialized the cache misses
-                // of the register loads (the arrays of 200 groups exceed a core's cache).
                 let (i, v) = register_of(h);
-                r[i] = r[i].max(v);
-                0
+                let before = r.high.capacity();
+                r.raise(i, v);
+                (r.high.capacity() - before) * 4
             }
         }
     }
 
     fn to_registers(&mut self) {
         if let Uniq::Exact(set) = self {
-            let mut r = vec![0u8; REGISTERS];
+            let mut r = Packed::new();
             for &h in set.iter() {
                 let (i, v) = register_of(h);
-                r[i] = r[i].max(v);
+                r.raise(i, v);
             }
             *self = Uniq::Registers(r);
         }
@@ -173,7 +239,15 @@ impl Uniq {
             Uniq::Registers(theirs) => {
                 self.to_registers();
                 if let Uniq::Registers(r) = self {
-                    r.iter_mut().zip(theirs).for_each(|(a, &b)| *a = (*a).max(b));
+                    // Nibble by nibble (a marked one stays marked), then the values kept
+                    // aside.
+                    for (a, &b) in r.nibbles.iter_mut().zip(&theirs.nibbles) {
+                        *a = (*a & 0xF).max(b & 0xF) | (*a >> 4).max(b >> 4) << 4;
+                    }
+                    for (&i, &v) in &theirs.high {
+                        let kept = r.high.entry(i).or_insert(0);
+                        *kept = (*kept).max(v);
+                    }
                 }
             }
         }
@@ -183,7 +257,7 @@ impl Uniq {
     pub fn estimate(&self) -> i64 {
         match self {
             Uniq::Exact(set) => set.len() as i64,
-            Uniq::Registers(r) => ertl_estimate(r).round() as i64,
+            Uniq::Registers(r) => ertl_estimate(&r.to_bytes()).round() as i64,
         }
     }
 
@@ -191,18 +265,23 @@ impl Uniq {
     pub fn held(&self) -> usize {
         match self {
             Uniq::Exact(set) => set.capacity() * 9 + 32,
-            Uniq::Registers(r) => r.len() + 32,
+            Uniq::Registers(r) => r.held() + 32,
         }
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        bincode::serialize(self).unwrap_or_default()
+        let wire = match self {
+            Uniq::Exact(set) => Wire::Exact(set.clone()),
+            Uniq::Registers(r) => Wire::Registers(r.to_bytes()),
+        };
+        bincode::serialize(&wire).unwrap_or_default()
     }
 
     pub fn from_bytes(b: &[u8]) -> Option<Uniq> {
         match bincode::deserialize(b).ok()? {
-            Uniq::Registers(r) if r.len() != REGISTERS => None,
-            u => Some(u),
+            Wire::Registers(r) if r.len() != REGISTERS || r.iter().any(|&v| v > 64 - UNIQ_PRECISION as u8 + 1) => None,
+            Wire::Registers(r) => Some(Uniq::Registers(Packed::from_bytes(&r))),
+            Wire::Exact(set) => Some(Uniq::Exact(set)),
         }
     }
 }
@@ -356,6 +435,24 @@ mod tests {
                 assert_eq!(est, n as i64);
             }
             assert_eq!(one, merged, "n={n}: the state depends on the set of hashes only");
+        }
+    }
+
+    proptest::proptest! {
+        /// Packed registers read back as the bytes they were raised to, and merge as the
+        /// registers' maximum, values kept aside (15 and up) included.
+        #[test]
+        fn packed_registers_are_the_bytes(
+            a in proptest::collection::vec(proptest::prop_oneof![0u8..15, 0u8..=51], REGISTERS),
+            b in proptest::collection::vec(proptest::prop_oneof![0u8..15, 0u8..=51], REGISTERS),
+        ) {
+            let pa = Packed::from_bytes(&a);
+            proptest::prop_assert_eq!(pa.to_bytes(), a.clone());
+            let mut ua = Uniq::from_bytes(&bincode::serialize(&Wire::Registers(a.clone())).unwrap()).unwrap();
+            let ub = Uniq::from_bytes(&bincode::serialize(&Wire::Registers(b.clone())).unwrap()).unwrap();
+            ua.merge(&ub);
+            let max: Vec<u8> = a.iter().zip(&b).map(|(x, y)| *x.max(y)).collect();
+            proptest::prop_assert_eq!(&ua.to_bytes(), &bincode::serialize(&Wire::Registers(max)).unwrap());
         }
     }
 

@@ -17,7 +17,9 @@ use mergetree::scalar::ScalarExpr;
 use mergetree::store::PrefetchStore;
 use pgrx::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
-use std::sync::Mutex;
+use mergetree::exchange::Exchange;
+use mergetree::range_reader::GranuleBatch;
+use std::sync::{Arc, Mutex};
 
 /// Granules a worker thread takes at a time.
 const GRANULES_PER_UNIT: usize = 4;
@@ -95,6 +97,12 @@ impl EngineSpec {
             Some(j) => j.lookup.update(agg, columns, j.key, rows, n, part),
             None => agg.update(columns, rows, part),
         }
+    }
+
+    /// Folds a batch whose derived columns are there into `agg`, without a join.
+    fn update_shared(&self, agg: &mut Aggregator, columns: &[Option<Fetched>], rows: &[u32], part: usize) {
+        debug_assert!(self.join.is_none());
+        agg.update(columns, rows, part);
     }
 
     /// Adds the derived columns to a batch: those in `subcolumns` as read, the others
@@ -471,10 +479,29 @@ fn scan_data(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
             // stays near the limit however many groups the data has.
             let next = AtomicUsize::new(0);
             let over = AtomicBool::new(false);
+            // Shares without a join: each thread owns one and the batches go round
+            // (exchange.rs). A join's batches take its code column in turn, so they go
+            // into each share's state under its lock.
+            let exchange = (partitioned && es.join.is_none()).then(|| Exchange::new(shares.len().min(threads), 4));
             let results: Vec<mergetree::Result<u64>> = pool.broadcast(|ctx| {
                 let t = ctx.index();
                 if partitioned && t >= shares.len() {
                     return Ok(0);
+                }
+                if let Some(ex) = &exchange {
+                    let r = exchange_units(es, ex, t, &states[t], &held[t], limit, &held, &over, &next, &units, |reader, g| {
+                        let Some(mut b) = range_reader::read_granule(reader, cols, read_cols, conjuncts, part_needed, g)? else { return Ok(None) };
+                        let fetched = match subs.iter().any(Option::is_some) {
+                            true => subs.iter().map(|s| s.map(|c| range_reader::fetch_part_column(reader, c, g, Some(&b.selection))).transpose()).collect::<mergetree::Result<Vec<_>>>()?,
+                            false => Vec::new(),
+                        };
+                        es.derive(&mut b.columns, &b.selection, b.rows, fetched)?;
+                        Ok(Some(b))
+                    }, pi);
+                    if r.is_err() {
+                        ex.close();
+                    }
+                    return r;
                 }
                 // Shares: the threads divide the units, and each batch, decoded once, goes
                 // into every share's state, each of which takes its own values or groups
@@ -532,6 +559,58 @@ fn scan_data(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
         }
     }
     None
+}
+
+/// A thread's units under an exchange of shares: it reads (`read`) the units it takes,
+/// folds each batch into its own share's state and sends it to the other shares' threads,
+/// folding what they send it. Returns the rows it read.
+#[allow(clippy::too_many_arguments)]
+fn exchange_units<'a, S: mergetree::store::BlockStore>(
+    es: &EngineSpec,
+    ex: &Exchange<Arc<GranuleBatch<'a>>>,
+    t: usize,
+    state: &Mutex<Aggregator>,
+    mine: &AtomicUsize,
+    limit: usize,
+    held: &[AtomicUsize],
+    over: &AtomicBool,
+    next: &AtomicUsize,
+    units: &'a [(mergetree::PartReader<S>, Vec<usize>)],
+    read: impl Fn(&'a mergetree::PartReader<S>, usize) -> mergetree::Result<Option<GranuleBatch<'a>>>,
+    part: usize,
+) -> mergetree::Result<u64> {
+    let producer = ex.producer(t);
+    // Only this thread folds into its share: the lock is taken once, for the pass.
+    let mut agg = state.lock().unwrap_or_else(|e| e.into_inner());
+    let mut fold = |b: Arc<GranuleBatch<'a>>| {
+        es.update_shared(&mut agg, &b.columns, &b.selection, part);
+        mine.store(agg.memory(), Relaxed);
+    };
+    let mut rows = 0u64;
+    loop {
+        let i = next.fetch_add(1, Relaxed);
+        if i >= units.len() || over.load(Relaxed) {
+            break;
+        }
+        let (reader, gs) = &units[i];
+        for &g in gs {
+            producer.drain(&mut fold);
+            let Some(b) = read(reader, g)? else { continue };
+            rows += b.selection.len() as u64;
+            let b = Arc::new(b);
+            for to in (0..ex.threads()).filter(|&to| to != t) {
+                producer.send(to, b.clone(), &mut fold);
+            }
+            fold(b);
+        }
+        producer.drain(&mut fold);
+        if held.iter().map(|h| h.load(Relaxed)).sum::<usize>() > limit {
+            over.store(true, Relaxed);
+            ex.close();
+        }
+    }
+    producer.finish(&mut fold);
+    Ok(rows)
 }
 
 /// Leaves the query to Postgres' plan: the data has a value the engine does not compute.
