@@ -3,7 +3,8 @@
 //! engine threads, merge the partial states, then emit one row per group. Or, when the
 //! groups outgrow the memory budget, run Postgres' own plan (the child) instead.
 
-use super::compute::{self, Progress};
+use super::compute;
+use super::passes::{self, Progress};
 use super::join_reader;
 use super::output::{self, Output};
 use super::{PRIVATE_FILTERS, PRIVATE_PLAN, PRIVATE_QUALS, PRIVATE_RELID};
@@ -202,7 +203,7 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
                 let cond = |text: &str| case_condition(node, &src.plan, text);
                 let mut es = compute::engine_spec(&plan, &src.plan, filters(node, &src.plan), &cond, lookup);
                 let mut reload = |part: u32, parts: u32| reader.as_mut().and_then(|r| r.read(part, parts, limit).ok());
-                let groups = compute::aggregate(&mut src, &mut es, (plan.est_bytes, plan.est_distinct_bytes), limit, &mut run.progress, &mut reload)
+                let groups = passes::aggregate(&mut src, &mut es, (plan.est_bytes, plan.est_distinct_bytes), limit, &mut run.progress, &mut reload)
                     .map(|gs| gs.into_iter().map(|g| es.fold(g)).collect());
                 (groups, run.progress.rows_in)
             }

@@ -25,6 +25,7 @@ mod join;
 mod join_reader;
 mod metadata;
 mod output;
+mod passes;
 pub mod path;
 
 use mergetree::aggregate::ValueKind;
