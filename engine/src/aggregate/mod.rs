@@ -406,9 +406,8 @@ impl Aggregator {
             if let Fetched::Codes { codes, validity, dict } = col(k) {
                 // Dictionary codes: one lookup per distinct code of the part.
                 let mut table = self.code_groups.remove(&part).unwrap_or_else(|| vec![u32::MAX; dict.len() + 1]);
-                let mut out = Vec::with_capacity(rows.len());
                 let mut buf = Vec::new();
-                for &r in rows {
+                let mut resolve = |table: &mut Vec<u32>, r: u32| {
                     let null = validity.as_ref().is_some_and(|v| !v.get(r as usize));
                     let slot = if null { dict.len() } else { codes[r as usize] as usize };
                     if table[slot] == u32::MAX {
@@ -417,8 +416,24 @@ impl Aggregator {
                         let value = (!null).then(|| dict.value(slot).to_vec());
                         table[slot] = if mine(&buf) { self.group_of(&buf, || vec![value]) } else { OTHER_PASS };
                     }
-                    out.push(table[slot]);
-                }
+                    table[slot]
+                };
+                let out = match validity {
+                    // No NULLs: a plain lookup per row, codes not met yet in this part
+                    // resolved after (a few in the first batches, none later).
+                    None => {
+                        let mut out: Vec<u32> = rows.iter().map(|&r| table.get(codes[r as usize] as usize).copied().unwrap_or(u32::MAX)).collect();
+                        if out.contains(&u32::MAX) {
+                            for (o, &r) in out.iter_mut().zip(rows) {
+                                if *o == u32::MAX {
+                                    *o = resolve(&mut table, r);
+                                }
+                            }
+                        }
+                        out
+                    }
+                    Some(_) => rows.iter().map(|&r| resolve(&mut table, r)).collect(),
+                };
                 self.code_groups.insert(part, table);
                 return out;
             }
