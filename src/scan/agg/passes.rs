@@ -344,6 +344,12 @@ pub fn aggregate(src: &mut Source, es: &mut EngineSpec, est: (u64, u64), limit: 
     let percentiles = es.spec.aggs.iter().any(|f| matches!(f, AggFunc::Percentile { .. }));
     let mut by_distinct = !percentiles && (es.spec.keys.is_empty() || est.1 * 2 > est.0);
     let mut first = true;
+    // A first pass whose threads would each hold every group, estimated well past the
+    // budget, is not tried: it would stop at its limit and be read again (the estimate
+    // is no more than half the truth before this skips a pass that would have fitted).
+    if threads > 1 && est.0 as f64 * threads as f64 > 1.5 * limit as f64 {
+        shares = estimated.max(threads);
+    }
     loop {
         if shares > 1 && percentiles && es.spec.keys.is_empty() {
             return inexact(progress, format!("the percentiles' values need more than {} kB of memory", limit / 1024));

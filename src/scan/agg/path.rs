@@ -226,6 +226,17 @@ unsafe fn estimated_bytes(root: *mut pg_sys::PlannerInfo, input: *mut pg_sys::Re
     // its Aggrefs.
     unsafe {
         let mut distinct = 0.0;
+        // Sketches: a group's mergetree.uniq holds up to 2,048 hashes in a hash set
+        // (32 kB) before its registers (8 kB); a quantile's buckets take some 16 bytes
+        // each, a few hundred of them for values spread over orders of magnitude.
+        let mut sketches: f64 = 0.0;
+        for a in &plan.aggs {
+            sketches += match a.op {
+                AggOp::Uniq => 32_768.0,
+                AggOp::Quantile => 8_192.0,
+                _ => 0.0,
+            };
+        }
         for (i, a) in plan.aggs.iter().enumerate() {
             if a.op != AggOp::CountDistinct {
                 continue;
@@ -246,7 +257,9 @@ unsafe fn estimated_bytes(root: *mut pg_sys::PlannerInfo, input: *mut pg_sys::Re
             };
             distinct += pairs * per_value;
         }
-        let all = groups.max(1.0) * 100.0 + distinct;
+        // Sketches of groups with few rows stay small: at most their rows' worth.
+        let per_group_rows = (*input).rows.max(1.0) / groups.max(1.0);
+        let all = groups.max(1.0) * (100.0 + sketches.min(per_group_rows * 48.0 * plan.aggs.len() as f64)) + distinct;
         (all.min(u64::MAX as f64) as u64, distinct.min(u64::MAX as f64) as u64)
     }
 }
