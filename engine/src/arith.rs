@@ -169,18 +169,18 @@ pub fn column(op: ArithOp, ty: ArithType, a: Side, b: Side, n: usize) -> Result<
 /// side's shape is matched once, so the loop has no branch at all.
 #[inline(always)]
 fn apply_wide(a: Side, b: Side, n: usize, valid: Option<&[bool]>, f: impl Fn(i64, i64) -> i128) -> Option<Vec<i64>> {
-    let mut out = Vec::with_capacity(n);
     let mut fits = true;
-    let mut push = |r: i128| {
+    let mut narrow = |r: i128| {
         fits &= r == r as i64 as i128;
-        out.push(r as i64);
+        r as i64
     };
-    match (a, b, valid) {
-        (Side::Values(x, _), Side::Values(y, _), None) => x.iter().zip(y).take(n).for_each(|(&x, &y)| push(f(x, y))),
-        (Side::Values(x, _), Side::Const(c), None) => x.iter().take(n).for_each(|&x| push(f(x, c))),
-        (Side::Const(c), Side::Values(y, _), None) => y.iter().take(n).for_each(|&y| push(f(c, y))),
-        _ => (0..n).for_each(|i| push(if valid.is_none_or(|v| v[i]) { f(a.at(i), b.at(i)) } else { 0 })),
-    }
+    // Collected from slices of known length: no capacity check per row.
+    let out: Vec<i64> = match (a, b, valid) {
+        (Side::Values(x, _), Side::Values(y, _), None) if x.len() >= n && y.len() >= n => x[..n].iter().zip(&y[..n]).map(|(&x, &y)| narrow(f(x, y))).collect(),
+        (Side::Values(x, _), Side::Const(c), None) if x.len() >= n => x[..n].iter().map(|&x| narrow(f(x, c))).collect(),
+        (Side::Const(c), Side::Values(y, _), None) if y.len() >= n => y[..n].iter().map(|&y| narrow(f(c, y))).collect(),
+        _ => (0..n).map(|i| narrow(if valid.is_none_or(|v| v[i]) { f(a.at(i), b.at(i)) } else { 0 })).collect(),
+    };
     fits.then_some(out)
 }
 

@@ -279,6 +279,14 @@ impl ScalarExpr {
                     // the reader asked for them (ReadColumn::scaled); numerics are never
                     // fixed-width.
                     Fetched::Values(ints) if ints.column_type() == (ColumnType::Fixed { width: 8 }) => {
+                        if let (crate::column::Values::Fixed { data, .. }, None, true) = (&ints.values, &ints.validity, selection.len() == rows) {
+                            // The whole batch, none NULL: in order, without a call per row.
+                            let scaled: Vec<i64> = data.chunks_exact(8).map(|b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])).collect();
+                            if scaled.len() == rows {
+                                out.scatter(selection, &scaled, None);
+                                return Ok(out.finish());
+                            }
+                        }
                         for &r in selection {
                             out.set(r, ints.get(r as usize).map(|b| i64::from_le_bytes(b.try_into().unwrap_or([0; 8]))));
                         }
@@ -288,8 +296,12 @@ impl ScalarExpr {
                     Fetched::Codes { codes, validity, dict } if dict.len() <= selection.len() => {
                         let values: Vec<Option<i64>> = (0..dict.len()).map(|i| crate::numeric::read_scaled(dict.value(i), scale)).collect();
                         if validity.is_none() && selection.len() == rows && codes.len() == rows {
-                            // The whole batch (every row selected, none NULL): in order.
-                            let scaled: Vec<i64> = codes.iter().map(|&k| values[k as usize].ok_or_else(inexact)).collect::<Result<_>>()?;
+                            // The whole batch (every row selected, none NULL): in order, a
+                            // plain gather when every dictionary value reads exactly.
+                            let scaled: Vec<i64> = match values.iter().copied().collect::<Option<Vec<i64>>>() {
+                                Some(dense) => codes.iter().map(|&k| dense[k as usize]).collect(),
+                                None => codes.iter().map(|&k| values[k as usize].ok_or_else(inexact)).collect::<Result<_>>()?,
+                            };
                             out.scatter(selection, &scaled, None);
                             return Ok(out.finish());
                         }
