@@ -175,6 +175,13 @@ impl ByteKeys {
         // One probe finds the key or its place (rehashing, should the table grow, from
         // the keys' bytes: keeping each key's hash would cost 8 more bytes a key, a third
         // of the lookup, and so more partitions, each a pass over the scanned table).
+        // A full table is probed first: `entry` makes room before it looks, and a key
+        // met again must not double a lookup sized to the budget.
+        if self.table.len() == self.table.capacity() {
+            if let Some(at) = self.find_hashed(key, hash) {
+                return Some((at, false));
+            }
+        }
         let arena = &self.arena;
         let vacant = match self.table.entry(hash, |&at| same_bytes(Self::entry(arena, at).0, key), |&i| xxh3_64(Self::entry(arena, i).0)) {
             hashbrown::hash_table::Entry::Occupied(o) => return Some((*o.get(), false)),

@@ -203,7 +203,7 @@ unsafe extern "C-unwind" fn compute(node: *mut pg_sys::CustomScanState) {
                 let cond = |text: &str| case_condition(node, &src.plan, text);
                 let mut es = compute::engine_spec(&plan, &src.plan, filters(node, &src.plan), &cond, lookup);
                 let mut reload = |part: u32, parts: u32| reader.as_mut().and_then(|r| r.read(part, parts, limit).ok());
-                let groups = passes::aggregate(&mut src, &mut es, (plan.est_bytes, plan.est_distinct_bytes), limit, &mut run.progress, &mut reload)
+                let groups = passes::aggregate(&mut src, &mut es, (plan.est_bytes, plan.est_distinct_bytes, plan.est_sketch_bytes), limit, &mut run.progress, &mut reload)
                     .map(|gs| gs.into_iter().map(|g| es.fold(g)).collect());
                 (groups, run.progress.rows_in)
             }

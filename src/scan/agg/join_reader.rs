@@ -276,7 +276,7 @@ impl OtherReader {
             // Key bytes of every row, and of those up to the budget: keys need not be
             // alike in length throughout (ids grow longer), and a partition's arena is
             // sized by them.
-            let (mut key_len, mut key_len_at) = (0usize, 0usize);
+            let (mut key_len, mut key_len_at, mut len_rows) = (0usize, 0usize, 0usize);
             loop {
                 let slot = pg_sys::ExecProcNode(self.child);
                 if slot.is_null() || (*slot).tts_flags & pg_sys::TTS_FLAG_EMPTY as u16 != 0 {
@@ -294,6 +294,7 @@ impl OtherReader {
                 if over_at.is_some() && spill.is_none() {
                     continue;
                 }
+                len_rows += 1;
                 pg_sys::MemoryContextReset(self.per_row);
                 let old = pg_sys::MemoryContextSwitchTo(self.per_row);
                 let d = values[self.plan.other_key];
@@ -348,7 +349,7 @@ impl OtherReader {
                     // A key's arena bytes: its length over all rows, and the rest (length
                     // prefix, code) as measured.
                     let overhead = bytes as f64 / (keys.max(1) as f64) - key_len_at as f64 / at;
-                    let bytes_per_row = keys_per_row * (key_len as f64 / rows.max(1) as f64 + overhead.max(0.0));
+                    let bytes_per_row = keys_per_row * (key_len as f64 / len_rows.max(1) as f64 + overhead.max(0.0));
                     self.sizes = Some((rows, keys_per_row, bytes_per_row.max(bytes as f64 / at)));
                     Err(Over((needed as f64 * rows as f64 * parts as f64 / at) as usize + self.held))
                 }

@@ -278,6 +278,8 @@ pub struct NodePlan {
     pub est_bytes: u64,
     /// Of est_bytes, the distinct values'.
     pub est_distinct_bytes: u64,
+    /// Of est_bytes, the sketch states' (mergetree.uniq, mergetree.quantile).
+    pub est_sketch_bytes: u64,
     /// Aggregating below a join to another relation.
     pub join: Option<JoinPlan>,
 }

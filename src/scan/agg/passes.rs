@@ -327,12 +327,13 @@ fn inexact(progress: &mut Progress, what: String) -> Option<Vec<Group>> {
 
 /// Aggregates everything the scan sees within `limit` bytes of groups, in as many
 /// shares as that takes: one first (a pass over budget stops as soon as it is, so trying
-/// costs little, and the planner's estimates of expression keys can be far off), then as
-/// many as the planner's estimate (`est`: all bytes, distinct values' bytes) asks for,
+/// costs little, and the planner's estimates of expression keys can be far off; not when
+/// the sketches alone are estimated well past the budget), then as many as the planner's
+/// estimate (`est`: all bytes, distinct values' bytes, sketches' bytes) asks for,
 /// doubled whenever a pass outgrows the budget; None (and
 /// progress.fallback set) when that would be more than MAX_PASSES passes. Shares are
 /// taken a thread's worth at a time (a pass gives each thread its own share).
-pub fn aggregate(src: &mut Source, es: &mut EngineSpec, est: (u64, u64), limit: usize, progress: &mut Progress, reload: &mut Reload) -> Option<Vec<Group>> {
+pub fn aggregate(src: &mut Source, es: &mut EngineSpec, est: (u64, u64, u64), limit: usize, progress: &mut Progress, reload: &mut Reload) -> Option<Vec<Group>> {
     progress.threads = crate::gucs::max_threads();
     let threads = progress.threads as u32;
     let predicate = src.predicate.clone();
@@ -344,10 +345,13 @@ pub fn aggregate(src: &mut Source, es: &mut EngineSpec, est: (u64, u64), limit: 
     let percentiles = es.spec.aggs.iter().any(|f| matches!(f, AggFunc::Percentile { .. }));
     let mut by_distinct = !percentiles && (es.spec.keys.is_empty() || est.1 * 2 > est.0);
     let mut first = true;
-    // A first pass whose threads would each hold every group, estimated well past the
-    // budget, is not tried: it would stop at its limit and be read again (the estimate
-    // is no more than half the truth before this skips a pass that would have fitted).
-    if threads > 1 && est.0 as f64 * threads as f64 > 1.5 * limit as f64 {
+    // A first pass whose threads would each hold every group's sketches, estimated well
+    // past the budget, is not tried: it would stop at its limit and be read again. Only
+    // sketches count (a group's is tens of kB, so a few hundred groups are enough, and
+    // their estimate is per group, not per distinct value); a group count estimated from
+    // expression keys can be far off, and so can the distinct values' worst case. Only
+    // while the estimate asks for few passes: a far larger one is more likely wrong.
+    if threads > 1 && !(percentiles && es.spec.keys.is_empty()) && est.2 as f64 * threads as f64 > 1.5 * limit as f64 && estimated <= 2 * threads {
         shares = estimated.max(threads);
     }
     loop {

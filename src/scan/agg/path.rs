@@ -174,7 +174,7 @@ unsafe fn analyze(
             }
             None => None,
         };
-        Some((NodePlan { keys, aggs, est_bytes: 0, est_distinct_bytes: 0, join }, atoms))
+        Some((NodePlan { keys, aggs, est_bytes: 0, est_distinct_bytes: 0, est_sketch_bytes: 0, join }, atoms))
     }
 }
 
@@ -221,24 +221,22 @@ unsafe fn copy_path(p: *mut pg_sys::Path) -> Option<*mut pg_sys::Path> {
 /// The memory the groups (`groups` of them) and the distinct values need, by Postgres'
 /// estimates: a distinct aggregate holds one entry per (group, value) pair (the engine's
 /// aggregate/distinct.rs).
-unsafe fn estimated_bytes(root: *mut pg_sys::PlannerInfo, input: *mut pg_sys::RelOptInfo, plan: &NodePlan, atoms: &[*mut pg_sys::Node], groups: f64) -> (u64, u64) {
+unsafe fn estimated_bytes(root: *mut pg_sys::PlannerInfo, input: *mut pg_sys::RelOptInfo, plan: &NodePlan, atoms: &[*mut pg_sys::Node], groups: f64) -> (u64, u64, u64) {
     // SAFETY: planner structures of the grouping stage; atoms are the node's keys, then
     // its Aggrefs.
     unsafe {
         let mut distinct = 0.0;
-        // Sketches: a group's mergetree.uniq holds up to 2,048 hashes in a hash set
-        // (32 kB) before its registers (8 kB); a quantile's buckets take some 16 bytes
-        // each, a few hundred of them for values spread over orders of magnitude.
-        let mut sketches: f64 = 0.0;
-        for a in &plan.aggs {
-            sketches += match a.op {
-                AggOp::Uniq => 32_768.0,
-                AggOp::Quantile => 8_192.0,
-                _ => 0.0,
-            };
-        }
+        let mut sketches = 0.0;
+        let groups = groups.max(1.0);
+        let per_group_rows = (*input).rows.max(1.0) / groups;
         for (i, a) in plan.aggs.iter().enumerate() {
-            if a.op != AggOp::CountDistinct {
+            if !matches!(a.op, AggOp::CountDistinct | AggOp::Uniq | AggOp::Quantile) {
+                continue;
+            }
+            if a.op == AggOp::Quantile {
+                // A quantile's buckets, some 16 bytes each: a few hundred for values
+                // spread over orders of magnitude, at most one a row.
+                sketches += groups * (per_group_rows.min(512.0) * 16.0 + 128.0);
                 continue;
             }
             let aggref = atoms[plan.keys.len() + i] as *mut pg_sys::Aggref;
@@ -249,6 +247,12 @@ unsafe fn estimated_bytes(root: *mut pg_sys::PlannerInfo, input: *mut pg_sys::Re
             }
             exprs = pg_sys::lappend(exprs, arg.cast());
             let pairs = pg_sys::estimate_num_groups(root, exprs, (*input).rows.max(1.0), std::ptr::null_mut(), std::ptr::null_mut());
+            if a.op == AggOp::Uniq {
+                // A group's mergetree.uniq keeps its first 2,048 distinct hashes in a hash
+                // set (some 16 bytes each, 32 kB at most), then 8 kB of registers.
+                sketches += groups * ((pairs / groups).min(2048.0) * 16.0).max(64.0);
+                continue;
+            }
             // Values that always fit 32 bits go into bitmaps (at most a few bytes each,
             // with the containers), others into a hash set of 24-byte entries.
             let per_value = match pg_sys::exprType(arg) {
@@ -257,10 +261,9 @@ unsafe fn estimated_bytes(root: *mut pg_sys::PlannerInfo, input: *mut pg_sys::Re
             };
             distinct += pairs * per_value;
         }
-        // Sketches of groups with few rows stay small: at most their rows' worth.
-        let per_group_rows = (*input).rows.max(1.0) / groups.max(1.0);
-        let all = groups.max(1.0) * (100.0 + sketches.min(per_group_rows * 48.0 * plan.aggs.len() as f64)) + distinct;
-        (all.min(u64::MAX as f64) as u64, distinct.min(u64::MAX as f64) as u64)
+        let all = groups * 100.0 + sketches + distinct;
+        let bytes = |b: f64| b.min(u64::MAX as f64) as u64;
+        (bytes(all), bytes(distinct), bytes(sketches))
     }
 }
 
@@ -342,7 +345,7 @@ pub unsafe fn add_paths(
         let Some(fallback) = copy_path(cheapest) else {
             return;
         };
-        (node_plan.est_bytes, node_plan.est_distinct_bytes) = estimated_bytes(root, input, &node_plan, &atoms, (*fallback).rows);
+        (node_plan.est_bytes, node_plan.est_distinct_bytes, node_plan.est_sketch_bytes) = estimated_bytes(root, input, &node_plan, &atoms, (*fallback).rows);
         let mut atom_list: *mut pg_sys::List = std::ptr::null_mut();
         for &a in &atoms {
             atom_list = pg_sys::lappend(atom_list, a.cast());
