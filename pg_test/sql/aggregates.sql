@@ -364,6 +364,22 @@ SELECT plan_lines('SELECT g, count(DISTINCT s), count(DISTINCT l) FROM dist_m GR
 SELECT check_agg('SELECT g, count(DISTINCT s), count(DISTINCT l), count(DISTINCT big), count(DISTINCT u) FROM $T GROUP BY g', 'dist_m', 'dist_h');
 SET work_mem = '64kB';
 SELECT count(*), sum(c), count(DISTINCT g) FROM (SELECT g, count(*) AS c FROM many_m GROUP BY g) s;
+-- Two threads: each owns a share, and the batches go round between them (exchange.rs).
+-- Where a pass stops varies, so only that the node ran to the end is shown.
+SET mergetree.max_threads = 2;
+CREATE FUNCTION ran_in_shares(q text) RETURNS TABLE (fell_back bool, two_threads bool) LANGUAGE sql AS $$
+  SELECT coalesce(bool_or(l ~ 'Fallback'), false), coalesce(bool_or(l ~ 'Threads: 2'), false) FROM plan_lines(q, 'Fallback|Threads') l $$;
+SELECT * FROM ran_in_shares('SELECT g, count(*), sum(i8) FROM agg_m GROUP BY g');
+SELECT check_agg('SELECT g, count(*), sum(i8) FROM $T GROUP BY g');
+SELECT * FROM ran_in_shares('SELECT count(DISTINCT g), count(DISTINCT i8), sum(i4), max(k) FROM agg_m');
+SELECT check_agg('SELECT count(DISTINCT g), count(DISTINCT i8), sum(i4), max(k) FROM $T');
+SELECT check_agg('SELECT kc, count(DISTINCT g), count(DISTINCT i8) FROM $T GROUP BY kc');
+SET work_mem = '1MB';
+SELECT check_agg('SELECT g, count(DISTINCT s), count(DISTINCT l), count(DISTINCT big), count(DISTINCT u) FROM $T GROUP BY g', 'dist_m', 'dist_h');
+SELECT check_agg('SELECT count(DISTINCT s), count(DISTINCT l), count(DISTINCT big) FROM $T', 'dist_m', 'dist_h');
+SELECT * FROM ran_in_shares('SELECT k, mergetree.uniq(i8), mergetree.quantile(0.5, i4) FROM agg_m GROUP BY k');
+SELECT check_agg('SELECT k, mergetree.uniq(i8), mergetree.quantile(0.5, i4), count(*) FROM $T GROUP BY k');
+DROP FUNCTION ran_in_shares(text);
 RESET mergetree.max_threads;
 RESET work_mem;
 RESET hash_mem_multiplier;
