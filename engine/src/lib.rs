@@ -10,6 +10,7 @@ pub mod aggregate;
 pub mod arith;
 pub mod codec;
 pub mod column;
+pub mod datetime;
 pub mod error;
 pub mod exchange;
 pub mod granule;

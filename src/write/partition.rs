@@ -2,7 +2,7 @@
 //! transaction and evaluated for every inserted row.
 
 use crate::error::{raise, raise_with_hint};
-use mergetree::scalar::TruncUnit;
+use mergetree::datetime::TruncUnit;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::CString;
@@ -140,8 +140,8 @@ impl Native {
     fn eval(self, ts: i64, out: &mut mergetree::ColumnData) -> bool {
         out.truncate(0);
         match self {
-            Native::DateOf(_) => out.push(&mergetree::scalar::date_of_timestamp(ts).to_le_bytes()),
-            Native::Trunc(unit, _) => match mergetree::scalar::trunc_timestamp(unit, ts) {
+            Native::DateOf(_) => out.push(&mergetree::datetime::date_of_timestamp(ts).to_le_bytes()),
+            Native::Trunc(unit, _) => match mergetree::datetime::trunc_timestamp(unit, ts) {
                 Ok(v) => out.push(&v.to_le_bytes()),
                 Err(_) => return false,
             },

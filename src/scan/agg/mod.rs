@@ -30,7 +30,7 @@ pub mod path;
 
 use mergetree::aggregate::ValueKind;
 use mergetree::arith::{ArithOp, ArithType};
-use mergetree::scalar::{ExtractField, TruncUnit};
+use mergetree::datetime::{ExtractField, TruncUnit};
 use serde::{Deserialize, Serialize};
 
 /// The CustomScan's custom_private: [plan text, pushed quals, relation index of the

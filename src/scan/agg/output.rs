@@ -53,7 +53,7 @@ unsafe fn computed_datum(bytes: &[u8], ty: ValueType) -> pg_sys::Datum {
 
 /// An extract() key's numerics (scaled integers; the infinities' sentinels as infinities).
 fn extract_datums(groups: &[Group], k: usize, scale: u16) -> DatumColumn {
-    use mergetree::scalar::{EXTRACT_NEG_INFINITY, EXTRACT_POS_INFINITY};
+    use mergetree::datetime::{EXTRACT_NEG_INFINITY, EXTRACT_POS_INFINITY};
     let mut datums = Vec::with_capacity(groups.len());
     let mut nulls = Vec::with_capacity(groups.len());
     for g in groups {

@@ -9,7 +9,7 @@ use super::{AggOp, JoinPlan, KeyExpr, NodePlan, PRIVATE_RELID};
 use crate::datum::{self, TablePlan};
 use crate::ffi::list_ptrs;
 use crate::scan::quals::{self, var_of};
-use mergetree::scalar::{ExtractField, TruncUnit};
+use mergetree::datetime::{ExtractField, TruncUnit};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
