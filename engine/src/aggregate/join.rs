@@ -501,3 +501,36 @@ impl RecordDecoder {
         self.pending.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key met again in a table filled to its capacity is found, not made room for:
+    /// the lookup is sized to the budget, and growing the table doubles it.
+    #[test]
+    fn a_full_table_does_not_grow_for_a_known_key() {
+        let mut keys = ByteKeys::default();
+        keys.reserve(1000, 16_000);
+        let capacity = keys.table.capacity();
+        let key = |i: usize| format!("user_{i}").into_bytes();
+        for i in 0..capacity {
+            let k = key(i);
+            assert_eq!(keys.insert(&k, xxh3_64(&k), i as u32).map(|(_, new)| new), Some(true));
+        }
+        assert_eq!(keys.table.len(), keys.table.capacity());
+        let k = key(7);
+        let (at, new) = keys.insert(&k, xxh3_64(&k), 99).expect("arena not full");
+        assert!(!new);
+        assert_eq!(keys.code(at), 7);
+        assert_eq!(keys.table.capacity(), capacity);
+        // A new key grows it, and every key is still found with its code.
+        let k = key(capacity);
+        keys.insert(&k, xxh3_64(&k), 5).expect("arena not full");
+        assert!(keys.table.capacity() > capacity);
+        for i in [0, 7, capacity - 1] {
+            let k = key(i);
+            assert_eq!(keys.find_hashed(&k, xxh3_64(&k)).map(|at| keys.code(at)), Some(i as u32));
+        }
+    }
+}
