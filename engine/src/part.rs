@@ -657,18 +657,15 @@ impl<S: BlockStore> PartReader<S> {
         let crate::column::Values::Fixed { width, data } = &codes.values else {
             return Err(Error::corrupt("dictionary codes", "not fixed-width"));
         };
-        // Widened, then checked: two loops the compiler vectorizes (this runs for every
-        // granule a query reads; one loop doing both kept a running maximum per value).
         let out: Vec<u32> = match *width {
             1 => data.iter().map(|&b| b as u32).collect(),
             2 => data.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]]) as u32).collect(),
             4 => data.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
             w => return Err(Error::corrupt("dictionary codes", format!("code width {w}"))),
         };
-        let max = out.iter().fold(0u32, |m, &c| m.max(c));
         // NULL rows carry code 0, valid whenever the dictionary is not empty; an empty one
         // (an all-NULL column) must have no value rows at all.
-        let max = max as usize;
+        let max = out.iter().copied().max().unwrap_or(0) as usize;
         if (n == 0 && codes.validity.as_ref().map_or(rows, |v| v.count_set()) > 0) || (n > 0 && max >= n) {
             return Err(Error::corrupt("dictionary codes", "code past the end of the dictionary"));
         }

@@ -12,6 +12,7 @@
 use super::input::{self, Input};
 use super::state::same_bytes;
 use super::Aggregator;
+use crate::codec::bits::{get_varint, put_varint};
 use crate::column::{ColumnData, Values};
 use crate::range_reader::Fetched;
 use hashbrown::{HashMap, HashTable};
@@ -152,16 +153,12 @@ impl ByteKeys {
     #[inline]
     fn code(&self, at: u32) -> u32 {
         let (_, mut c) = Self::entry(&self.arena, at);
-        let mut code = 0u32;
-        for shift in (0..35).step_by(7) {
-            let b = self.arena[c];
-            code |= ((b & 0x7F) as u32) << shift;
-            if b < 0x80 {
-                break;
-            }
-            c += 1;
+        match self.arena[c] {
+            // One byte, as nearly every code (this is on every probe's path).
+            b if b < 0x80 => b as u32,
+            // Written by `insert`: always whole.
+            _ => get_varint(&self.arena, &mut c).unwrap_or(0) as u32,
         }
-        code
     }
 
     #[inline]
@@ -205,12 +202,7 @@ impl ByteKeys {
             }
         }
         self.arena.extend_from_slice(key);
-        let mut rest = code;
-        while rest >= 0x80 {
-            self.arena.push(rest as u8 | 0x80);
-            rest >>= 7;
-        }
-        self.arena.push(rest as u8);
+        put_varint(&mut self.arena, code as u64);
         self.keys += 1;
         vacant.insert(at as u32);
         Some((at as u32, true))
@@ -282,20 +274,18 @@ impl JoinLookup {
     }
 
     /// Adds a row of the other relation when its key is in partition `part` of `parts`
-    /// (a byte key hashed once for both); returns whether it was.
-    pub fn insert_in_partition(&mut self, key: JoinKey, code: u32, part: u32, parts: u32) -> bool {
-        let hash = match key {
-            JoinKey::Bytes(b) => xxh3_64(b),
-            JoinKey::Int(_) => 0,
-        };
-        let in_part = match key {
-            JoinKey::Bytes(_) => bytes_partition(hash, parts) == part,
-            JoinKey::Int(_) => parts <= 1 || key.partition_of(parts) == part,
+    /// (a byte key hashed once for both).
+    pub fn insert_in_partition(&mut self, key: JoinKey, code: u32, part: u32, parts: u32) {
+        let (hash, in_part) = match key {
+            JoinKey::Bytes(b) => {
+                let hash = xxh3_64(b);
+                (hash, bytes_partition(hash, parts) == part)
+            }
+            JoinKey::Int(_) => (0, key.partition_of(parts) == part),
         };
         if in_part {
             self.insert_hashed(key, hash, code);
         }
-        in_part
     }
 
     fn insert_hashed(&mut self, key: JoinKey, hash: u64, code: u32) {
@@ -338,10 +328,11 @@ impl JoinLookup {
 
     /// How many of `rows` rows to allow for in one of `parts` partitions by key hash: a
     /// partition's count varies by a few standard deviations (binomial) around its
-    /// share, and a lookup allocated for fewer would grow by doubling.
+    /// share, and a lookup allocated for fewer would grow by doubling; never more than
+    /// all of them.
     pub fn partition_rows(rows: usize, parts: u32) -> f64 {
         let share = rows as f64 / parts.max(1) as f64;
-        share + 6.0 * share.sqrt() + 64.0
+        (share + 6.0 * share.sqrt() + 64.0).min(rows as f64)
     }
 
     /// Room for `keys` byte keys of `bytes` in all (nothing for integer keys).

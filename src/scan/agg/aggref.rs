@@ -263,17 +263,18 @@ unsafe fn approx_out(a: *mut pg_sys::Aggref, name: &str, relid: pg_sys::Index, p
                         out((*v).varattno, None, ValueKind::Float)
                     }
                     Some(_) => None,
-                    None => match expr::value_expr(arg, relid, plan)? {
+                    None => {
+                        let (e, ty) = expr::value_expr(arg, relid, plan)?;
                         // An integer column as float8: the state takes the integers as they
                         // are (the same rounding as the cast), without computing a column.
-                        (ValueExpr::ToFloat8 { arg: a, int: true }, ValueType::Float8) if matches!(*a, ValueExpr::Column(_)) => match *a {
-                            ValueExpr::Column(attnum) => out(attnum, None, ValueKind::Int),
-                            _ => None,
-                        },
+                        if let ValueExpr::ToFloat8 { arg: a, int: true } = &e {
+                            if let ValueExpr::Column(attnum) = **a {
+                                return out(attnum, None, ValueKind::Int);
+                            }
+                        }
                         // An expression of a column (a constant is Postgres' to compute).
-                        (e, ValueType::Float8) if reads_column(&e) => out(0, Some((e, ValueType::Float8)), ValueKind::Float),
-                        _ => None,
-                    },
+                        (ty == ValueType::Float8 && reads_column(&e)).then(|| out(0, Some((e, ValueType::Float8)), ValueKind::Float)).flatten()
+                    }
                 }
             }
             _ => None,

@@ -66,27 +66,12 @@ impl EngineSpec {
         g
     }
 
-    /// Folds a batch's `rows` (of `n`) into `agg`: its derived columns first, then through
-    /// the join when there is one.
-    /// `subcolumns`: per derived column, the part's JSON subcolumn that holds it.
-    pub(super) fn fold_batch<'a>(&self, agg: &mut Aggregator, columns: &mut Vec<Option<Fetched<'a>>>, rows: &[u32], n: usize, part: usize, subcolumns: Vec<Option<Fetched<'a>>>) -> mergetree::Result<()> {
-        self.derive(columns, rows, n, subcolumns)?;
-        self.update(agg, columns, rows, n, part);
-        Ok(())
-    }
-
     /// Folds a batch whose derived columns are there into `agg`.
     pub(super) fn update(&self, agg: &mut Aggregator, columns: &mut Vec<Option<Fetched>>, rows: &[u32], n: usize, part: usize) {
         match &self.join {
             Some(j) => j.lookup.update(agg, columns, j.key, rows, n, part),
             None => agg.update(columns, rows, part),
         }
-    }
-
-    /// Folds a batch whose derived columns are there into `agg`, without a join.
-    pub(super) fn update_shared(&self, agg: &mut Aggregator, columns: &[Option<Fetched>], rows: &[u32], part: usize) {
-        debug_assert!(self.join.is_none());
-        agg.update(columns, rows, part);
     }
 
     /// Adds the derived columns to a batch: those in `subcolumns` as read, the others

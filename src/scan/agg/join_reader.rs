@@ -215,7 +215,7 @@ impl OtherReader {
                 // at once (see `read`), to fit.
                 if let Some((rows, keys, key_bytes)) = self.sizes.filter(|_| self.plan.bytes) {
                     let fits = |parts: u32| {
-                        let share = JoinLookup::partition_rows(rows, parts).min(rows as f64);
+                        let share = JoinLookup::partition_rows(rows, parts);
                         JoinLookup::planned_bytes_memory((share * keys) as usize, (share * key_bytes) as usize) + self.held <= limit
                     };
                     while parts <= MAX_JOIN_PARTS && !fits(parts) {
@@ -240,16 +240,14 @@ impl OtherReader {
         if let Some((rows, keys, bytes)) = self.sizes.filter(|_| parts > 1) {
             // A partition's share of the keys, and a little more (hashing is not
             // exactly even): no doubling growth, whose slack could outgrow the budget.
-            let share = JoinLookup::partition_rows(rows, parts).min(rows as f64);
+            let share = JoinLookup::partition_rows(rows, parts);
             lookup.reserve((share * keys) as usize, (share * bytes) as usize);
         }
         if let Some(spill) = self.spill.as_mut() {
             let mut records = RecordDecoder::new(self.plan.bytes);
             spill.replay(|chunk| {
                 check_for_interrupts!();
-                records.feed(chunk, |key, code| {
-                    lookup.insert_in_partition(key, code, part, parts);
-                })
+                records.feed(chunk, |key, code| lookup.insert_in_partition(key, code, part, parts))
             });
             if !records.finished() {
                 error!("could not read the temporary file of a join: it ends inside a row");

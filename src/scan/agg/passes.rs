@@ -179,6 +179,18 @@ fn scan_data(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
             }
             check_for_interrupts!();
             let (cols, read_cols, conjuncts) = (&op.columns, &scaled_read_cols, &src.conjuncts);
+            // Granule `g` of unit `u`, filtered, with its derived columns (JSON fields
+            // from the part's subcolumns where it has them).
+            let read = |u: usize, g: usize| -> mergetree::Result<Option<GranuleBatch>> {
+                let reader = &units[u].0;
+                let Some(mut b) = range_reader::read_granule(reader, cols, read_cols, conjuncts, part_needed, g)? else { return Ok(None) };
+                let fetched = match subs.iter().any(Option::is_some) {
+                    true => subs.iter().map(|s| s.map(|c| range_reader::fetch_part_column(reader, c, g, Some(&b.selection))).transpose()).collect::<mergetree::Result<Vec<_>>>()?,
+                    false => Vec::new(),
+                };
+                es.derive(&mut b.columns, &b.selection, b.rows, fetched)?;
+                Ok(Some(b))
+            };
             // Each engine thread takes units from a shared counter into its own state.
             // Threads stop taking work once the groups outgrow the budget, so memory
             // stays near the limit however many groups the data has.
@@ -194,24 +206,11 @@ fn scan_data(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
                     return Ok(0);
                 }
                 if let Some(ex) = &exchange {
-                    let r = exchange_units(es, ex, t, &states[t], &held[t], limit, &held, &over, &next, &units, |reader, g| {
-                        let Some(mut b) = range_reader::read_granule(reader, cols, read_cols, conjuncts, part_needed, g)? else { return Ok(None) };
-                        let fetched = match subs.iter().any(Option::is_some) {
-                            true => subs.iter().map(|s| s.map(|c| range_reader::fetch_part_column(reader, c, g, Some(&b.selection))).transpose()).collect::<mergetree::Result<Vec<_>>>()?,
-                            false => Vec::new(),
-                        };
-                        es.derive(&mut b.columns, &b.selection, b.rows, fetched)?;
-                        Ok(Some(b))
-                    }, pi);
-                    if r.is_err() {
-                        ex.close();
-                    }
-                    return r;
+                    // (A thread that stops on an error closes the exchange as it leaves.)
+                    return exchange_units(ex, t, &states[t], limit, &held, &over, &next, &units, &read, pi);
                 }
-                // Shares: the threads divide the units, and each batch, decoded once, goes
-                // into every share's state, each of which takes its own values or groups
-                // (decoding is most of such a pass: a thread per share reading every unit
-                // decoded it once per share, and every thread keyed every row anyway).
+                // Shares with a join: each batch, decoded once, goes into every share's
+                // state under its lock, each taking its own values or groups.
                 let mut own = (!partitioned).then(|| states[t].lock().unwrap_or_else(|e| e.into_inner()));
                 let mut rows = 0u64;
                 loop {
@@ -219,29 +218,22 @@ fn scan_data(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
                     if i >= units.len() || over.load(Relaxed) {
                         return Ok(rows);
                     }
-                    let (reader, gs) = &units[i];
-                    for &g in gs {
-                        if let Some(mut b) = range_reader::read_granule(reader, cols, read_cols, conjuncts, part_needed, g)? {
-                            let fetched = match subs.iter().any(Option::is_some) {
-                                true => subs.iter().map(|s| s.map(|c| range_reader::fetch_part_column(reader, c, g, Some(&b.selection))).transpose()).collect::<mergetree::Result<Vec<_>>>()?,
-                                false => Vec::new(),
-                            };
-                            match own.as_mut() {
-                                Some(agg) => es.fold_batch(agg, &mut b.columns, &b.selection, b.rows, pi, fetched)?,
-                                None => {
-                                    es.derive(&mut b.columns, &b.selection, b.rows, fetched)?;
-                                    // Starting at its own share, so the threads rarely wait
-                                    // for the same one.
-                                    for k in 0..shares.len() {
-                                        let s = (t + k) % shares.len();
-                                        let mut agg = states[s].lock().unwrap_or_else(|e| e.into_inner());
-                                        es.update(&mut agg, &mut b.columns, &b.selection, b.rows, pi);
-                                        held[s].store(agg.memory(), Relaxed);
-                                    }
+                    for &g in &units[i].1 {
+                        let Some(mut b) = read(i, g)? else { continue };
+                        match own.as_mut() {
+                            Some(agg) => es.update(agg, &mut b.columns, &b.selection, b.rows, pi),
+                            None => {
+                                // Starting at its own share, so the threads rarely wait
+                                // for the same one.
+                                for k in 0..shares.len() {
+                                    let s = (t + k) % shares.len();
+                                    let mut agg = states[s].lock().unwrap_or_else(|e| e.into_inner());
+                                    es.update(&mut agg, &mut b.columns, &b.selection, b.rows, pi);
+                                    held[s].store(agg.memory(), Relaxed);
                                 }
                             }
-                            rows += b.selection.len() as u64;
                         }
+                        rows += b.selection.len() as u64;
                     }
                     if let Some(agg) = &own {
                         held[t].store(agg.memory(), Relaxed);
@@ -271,25 +263,24 @@ fn scan_data(src: &mut Source, es: &EngineSpec, limit: usize, progress: &mut Pro
 /// folding what they send it. Returns the rows it read.
 #[allow(clippy::too_many_arguments)]
 fn exchange_units<'a, S: mergetree::store::BlockStore>(
-    es: &EngineSpec,
     ex: &Exchange<Arc<GranuleBatch<'a>>>,
     t: usize,
     state: &Mutex<Aggregator>,
-    mine: &AtomicUsize,
     limit: usize,
     held: &[AtomicUsize],
     over: &AtomicBool,
     next: &AtomicUsize,
-    units: &'a [(mergetree::PartReader<S>, Vec<usize>)],
-    read: impl Fn(&'a mergetree::PartReader<S>, usize) -> mergetree::Result<Option<GranuleBatch<'a>>>,
+    units: &[(mergetree::PartReader<S>, Vec<usize>)],
+    read: impl Fn(usize, usize) -> mergetree::Result<Option<GranuleBatch<'a>>>,
     part: usize,
 ) -> mergetree::Result<u64> {
     let producer = ex.producer(t);
-    // Only this thread folds into its share: the lock is taken once, for the pass.
+    // Only this thread folds into its share: the lock is taken once, for the pass (an
+    // exchange has no join, whose code column each batch would take in turn).
     let mut agg = state.lock().unwrap_or_else(|e| e.into_inner());
     let mut fold = |b: Arc<GranuleBatch<'a>>| {
-        es.update_shared(&mut agg, &b.columns, &b.selection, part);
-        mine.store(agg.memory(), Relaxed);
+        agg.update(&b.columns, &b.selection, part);
+        held[t].store(agg.memory(), Relaxed);
     };
     let mut rows = 0u64;
     loop {
@@ -297,10 +288,9 @@ fn exchange_units<'a, S: mergetree::store::BlockStore>(
         if i >= units.len() || over.load(Relaxed) {
             break;
         }
-        let (reader, gs) = &units[i];
-        for &g in gs {
+        for &g in &units[i].1 {
             producer.drain(&mut fold);
-            let Some(b) = read(reader, g)? else { continue };
+            let Some(b) = read(i, g)? else { continue };
             rows += b.selection.len() as u64;
             let b = Arc::new(b);
             for to in (0..ex.threads()).filter(|&to| to != t) {
