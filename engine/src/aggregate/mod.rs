@@ -5,6 +5,7 @@
 //! partial ones merge by key at the end. Memory is accounted, so the caller can give up
 //! (and let Postgres aggregate) before a table outgrows its budget.
 
+mod ddsketch;
 pub(crate) mod input;
 pub mod join;
 mod distinct;

@@ -8,12 +8,14 @@ use super::ValueKind;
 use crate::column::{float_of, sign_extend};
 use hashbrown::HashSet;
 use serde::{Deserialize, Serialize};
-use sketches_ddsketch::{Config, DDSketch};
+use super::ddsketch::{DDSketch, IntKeys, Mapping};
 use std::hash::{BuildHasher, Hasher};
 
 /// 2^14 registers: a standard error of 1.04 / sqrt(16384) = 0.81%; 16 kB when dense.
 const UNIQ_PRECISION: u32 = 14;
 const REGISTERS: usize = 1 << UNIQ_PRECISION;
+/// Register values: 0 to 64 - p + 1.
+const HIST: usize = 64 - UNIQ_PRECISION as usize + 2;
 /// Distinct hashes kept exactly before switching to registers (as many bytes as they).
 const EXACT_MAX: usize = REGISTERS / 8;
 
@@ -146,6 +148,22 @@ impl Packed {
     fn held(&self) -> usize {
         self.nibbles.len() + self.high.capacity() * 4
     }
+
+    /// Registers by value, read off the nibbles (a query's final step estimates every
+    /// group: reading each register through `get` was most of it).
+    fn histogram(&self) -> [u32; HIST] {
+        let mut hist = [0u32; HIST];
+        for &b in &self.nibbles {
+            hist[(b & 0xF) as usize] += 1;
+            hist[(b >> 4) as usize] += 1;
+        }
+        // Marked nibbles counted as 15: their values are kept aside.
+        for &v in self.high.values() {
+            hist[HIGH as usize] -= 1;
+            hist[(v as usize).min(HIST - 1)] += 1;
+        }
+        hist
+    }
 }
 
 /// mergetree.uniq's serialized state (bincode), unchanged since its first release.
@@ -257,7 +275,7 @@ impl Uniq {
     pub fn estimate(&self) -> i64 {
         match self {
             Uniq::Exact(set) => set.len() as i64,
-            Uniq::Registers(r) => ertl_estimate(&r.to_bytes()).round() as i64,
+            Uniq::Registers(r) => ertl_estimate(&r.histogram()).round() as i64,
         }
     }
 
@@ -286,14 +304,11 @@ impl Uniq {
     }
 }
 
-/// Ertl's improved raw estimator over the registers' histogram.
-fn ertl_estimate(registers: &[u8]) -> f64 {
+/// Ertl's improved raw estimator over the registers' histogram (`hist[v]`: registers of
+/// value v, 0 to 64 - p + 1).
+fn ertl_estimate(hist: &[u32; HIST]) -> f64 {
     let q = 64 - UNIQ_PRECISION as usize;
-    let m = registers.len() as f64;
-    let mut hist = vec![0u32; q + 2];
-    for &v in registers {
-        hist[(v as usize).min(q + 1)] += 1;
-    }
+    let m = REGISTERS as f64;
     let mut z = m * tau(1.0 - hist[q + 1] as f64 / m);
     for k in (1..=q).rev() {
         z = 0.5 * (z + hist[k] as f64);
@@ -348,9 +363,14 @@ impl Default for Quantile {
     }
 }
 
+/// The mapping of every mergetree.quantile state: 2048 buckets a sign.
+fn quantile_mapping() -> Mapping {
+    Mapping::new(QUANTILE_ALPHA, 2048, 1.0e-9)
+}
+
 impl Quantile {
     pub fn new() -> Quantile {
-        Quantile { sketch: DDSketch::new(Config::new(QUANTILE_ALPHA, 2048, 1.0e-9)) }
+        Quantile { sketch: DDSketch::new(quantile_mapping()) }
     }
 
     #[inline]
@@ -361,18 +381,29 @@ impl Quantile {
         }
     }
 
+    /// Adds an integer, its key from the thread's cache (the state is `add(x as f64)`'s).
+    #[inline]
+    pub fn add_int(&mut self, x: i64, keys: &mut IntKeys) {
+        if x == 0 {
+            self.sketch.add(0.0);
+        } else {
+            let key = keys.key(self.sketch.mapping(), x);
+            self.sketch.add_keyed(x as f64, key);
+        }
+    }
+
     pub fn merge(&mut self, other: &Quantile) {
-        // Same configuration on both sides: merge cannot fail.
-        let _ = self.sketch.merge(&other.sketch);
+        // Every state has our mapping (from_bytes refuses others).
+        self.sketch.merge(&other.sketch);
     }
 
     /// The value at fraction `p` (0 to 1) of the values, None when there are none.
     pub fn value(&self, p: f64) -> Option<f64> {
-        self.sketch.quantile(p).ok().flatten()
+        self.sketch.quantile(p)
     }
 
     pub fn count(&self) -> u64 {
-        self.sketch.count() as u64
+        self.sketch.count()
     }
 
     /// Bytes held, about: the buckets in use.
@@ -384,8 +415,10 @@ impl Quantile {
         bincode::serialize(self).unwrap_or_default()
     }
 
+    /// A serialized state, None unless it is one these functions could have made.
     pub fn from_bytes(b: &[u8]) -> Option<Quantile> {
-        bincode::deserialize(b).ok()
+        let q: Quantile = bincode::deserialize(b).ok()?;
+        q.sketch.is_sound(&quantile_mapping()).then_some(q)
     }
 }
 
@@ -448,6 +481,9 @@ mod tests {
         ) {
             let pa = Packed::from_bytes(&a);
             proptest::prop_assert_eq!(pa.to_bytes(), a.clone());
+            let mut hist = [0u32; HIST];
+            a.iter().for_each(|&v| hist[v as usize] += 1);
+            proptest::prop_assert_eq!(pa.histogram(), hist);
             let mut ua = Uniq::from_bytes(&bincode::serialize(&Wire::Registers(a.clone())).unwrap()).unwrap();
             let ub = Uniq::from_bytes(&bincode::serialize(&Wire::Registers(b.clone())).unwrap()).unwrap();
             ua.merge(&ub);

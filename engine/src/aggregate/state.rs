@@ -5,6 +5,7 @@
 use super::distinct::DistinctSet;
 use super::input::Input;
 use super::percentile::Counts;
+use super::ddsketch::IntKeys;
 use super::sketch::{self, Quantile, Uniq};
 use super::{AggFunc, AggValue, ValueKind};
 use crate::column::{compare_values, float_of, sign_extend, SortKind};
@@ -61,7 +62,8 @@ pub enum State {
     Percentile(Counts),
     Uniq(Vec<Uniq>),
     /// Made at a group's first value.
-    Quantile(Vec<Option<Box<Quantile>>>),
+    /// `keys`: the thread's cache of integers' bucket keys.
+    Quantile { sketches: Vec<Option<Box<Quantile>>>, keys: IntKeys },
 }
 
 /// A value as a count-distinct key: Postgres' equality, so floats are normalized (-0 is
@@ -163,7 +165,7 @@ impl State {
             AggFunc::CountDistinct { .. } => State::Distinct { sets: Vec::new(), counted: Vec::new() },
             AggFunc::Percentile { .. } => State::Percentile(Counts::default()),
             AggFunc::Uniq { .. } => State::Uniq(Vec::new()),
-            AggFunc::Quantile { .. } => State::Quantile(Vec::new()),
+            AggFunc::Quantile { .. } => State::Quantile { sketches: Vec::new(), keys: IntKeys::new() },
         }
     }
 
@@ -196,7 +198,7 @@ impl State {
             }
             State::Percentile(c) => c.grow(groups),
             State::Uniq(u) => u.resize_with(groups, Uniq::new),
-            State::Quantile(q) => q.resize(groups, None),
+            State::Quantile { sketches, .. } => sketches.resize(groups, None),
         }
     }
 
@@ -294,8 +296,10 @@ impl State {
             (State::Distinct { sets, .. }, Some(Input::Bytes(col))) => return distinct_update(sets, f.kind(), col, rows, gids, share),
             (State::Percentile(c), Some(input)) => return c.update(input, gids) as isize,
             (State::Uniq(u), Some(Input::Bytes(col))) => return uniq_update(u, f.kind(), col, rows, gids) as isize,
-            (State::Quantile(q), Some(Input::Ints { v, valid, .. })) => return quantile_update(q, v.iter().map(|&x| x as f64), valid.as_deref(), gids) as isize,
-            (State::Quantile(q), Some(Input::Floats { v, valid, .. })) => return quantile_update(q, v.iter().copied(), valid.as_deref(), gids) as isize,
+            (State::Quantile { sketches, keys }, Some(Input::Ints { v, valid, .. })) => {
+                return quantile_update(sketches, v.iter().copied(), valid.as_deref(), gids, |s, x| s.add_int(x, keys)) as isize
+            }
+            (State::Quantile { sketches, .. }, Some(Input::Floats { v, valid, .. })) => return quantile_update(sketches, v.iter().copied(), valid.as_deref(), gids, Quantile::add) as isize,
             _ => unreachable!("an aggregate's input has the shape its state reads"),
         }
         0
@@ -360,7 +364,7 @@ impl State {
             }
             (State::Percentile(a), State::Percentile(b)) => a.merge_group(b, from, to),
             (State::Uniq(a), State::Uniq(b)) => a[to].merge(&b[from]),
-            (State::Quantile(a), State::Quantile(b)) => {
+            (State::Quantile { sketches: a, .. }, State::Quantile { sketches: b, .. }) => {
                 if let Some(other) = b[from].take() {
                     match &mut a[to] {
                         Some(mine) => mine.merge(&other),
@@ -404,7 +408,7 @@ impl State {
                 _ => unreachable!("a percentile state is a percentile's"),
             },
             State::Uniq(u) => AggValue::Int(u[g].estimate() as i128),
-            State::Quantile(q) => match (f, &q[g]) {
+            State::Quantile { sketches, .. } => match (f, &sketches[g]) {
                 (AggFunc::Quantile { level, .. }, Some(s)) => s.value(*level).map_or(AggValue::Null, AggValue::Float),
                 _ => AggValue::Null,
             },
@@ -422,7 +426,7 @@ impl State {
             State::MinMax { best, .. } => best.iter().map(|b| b.as_ref().map_or(0, |b| b.len())).sum(),
             State::Percentile(c) => c.held(),
             State::Uniq(u) => u.iter().map(Uniq::held).sum(),
-            State::Quantile(q) => q.iter().flatten().map(|s| s.held()).sum(),
+            State::Quantile { sketches, .. } => sketches.iter().flatten().map(|s| s.held()).sum(),
             _ => 0,
         }
     }
@@ -518,7 +522,7 @@ fn uniq_update(u: &mut [Uniq], kind: ValueKind, col: &Fetched, rows: &[u32], gid
 }
 
 /// mergetree.quantile over a batch's values (by selection position).
-fn quantile_update(q: &mut [Option<Box<Quantile>>], values: impl Iterator<Item = f64>, valid: Option<&[bool]>, gids: &[u32]) -> usize {
+fn quantile_update<T>(q: &mut [Option<Box<Quantile>>], values: impl Iterator<Item = T>, valid: Option<&[bool]>, gids: &[u32], mut add: impl FnMut(&mut Quantile, T)) -> usize {
     let mut added = 0;
     for (i, (x, &g)) in values.zip(gids).enumerate() {
         if valid.is_some_and(|v| !v[i]) {
@@ -530,7 +534,7 @@ fn quantile_update(q: &mut [Option<Box<Quantile>>], values: impl Iterator<Item =
             Box::default()
         });
         let before = s.held();
-        s.add(x);
+        add(s, x);
         added += s.held().saturating_sub(before);
     }
     added
