@@ -98,6 +98,10 @@ impl CodecChain {
             }
         }
         let data = t64::decode_groups(data, width, n + shift, |g| groups[g])?;
+        if before.is_empty() {
+            // T64 alone: its output is the values (decode_values would copy it).
+            return Ok(data);
+        }
         CodecChain { transforms: before.to_vec(), compression: self.compression }.decode_values(&data, width, n)
     }
 
