@@ -366,6 +366,13 @@ impl IntKeys {
     }
 }
 
+impl IntKeys {
+    /// Bytes held: the cache once made.
+    pub fn held(&self) -> usize {
+        self.0.capacity() * 2
+    }
+}
+
 impl Default for IntKeys {
     fn default() -> Self {
         IntKeys::new()

@@ -297,7 +297,9 @@ impl State {
             (State::Percentile(c), Some(input)) => return c.update(input, gids) as isize,
             (State::Uniq(u), Some(Input::Bytes(col))) => return uniq_update(u, f.kind(), col, rows, gids) as isize,
             (State::Quantile { sketches, keys }, Some(Input::Ints { v, valid, .. })) => {
-                return quantile_update(sketches, v.iter().copied(), valid.as_deref(), gids, |s, x| s.add_int(x, keys)) as isize
+                let cache = keys.held();
+                let added = quantile_update(sketches, v.iter().copied(), valid.as_deref(), gids, |s, x| s.add_int(x, keys));
+                return (added + keys.held() - cache) as isize;
             }
             (State::Quantile { sketches, .. }, Some(Input::Floats { v, valid, .. })) => return quantile_update(sketches, v.iter().copied(), valid.as_deref(), gids, Quantile::add) as isize,
             _ => unreachable!("an aggregate's input has the shape its state reads"),
@@ -426,7 +428,7 @@ impl State {
             State::MinMax { best, .. } => best.iter().map(|b| b.as_ref().map_or(0, |b| b.len())).sum(),
             State::Percentile(c) => c.held(),
             State::Uniq(u) => u.iter().map(Uniq::held).sum(),
-            State::Quantile { sketches, .. } => sketches.iter().flatten().map(|s| s.held()).sum(),
+            State::Quantile { sketches, keys } => sketches.iter().flatten().map(|s| s.held()).sum::<usize>() + keys.held(),
             _ => 0,
         }
     }
