@@ -126,6 +126,16 @@ CREATE TABLE ap_plain AS SELECT d, mergetree.uniq(u) AS uu, mergetree.quantile(0
 RESET mergetree.enable_aggregate_scan;
 SELECT count(*) AS differing FROM (SELECT d, mergetree.uniq(u), mergetree.quantile(0.9, i4) FROM ap_m GROUP BY d EXCEPT SELECT * FROM ap_plain) x;
 
+-- Stored states are checked before use: a damaged one is an error, never a wrong answer
+-- or a crash. (Byte 1079 is the top byte of the positive store's largest key: set, the
+-- key lies past the buckets the state has.)
+CREATE TABLE ap_states AS SELECT mergetree.quantile_state(x) AS s, mergetree.uniq_state(x) AS u FROM (VALUES (1.0::float8), (2), (3)) v(x);
+SELECT length(s), mergetree.quantile_merge(0.5, s) BETWEEN 1.96 AND 2.04 AS near_2, mergetree.uniq_merge(u) FROM ap_states GROUP BY s;
+SELECT mergetree.quantile_merge(0.5, set_byte(s, 1079, 127)) FROM ap_states;
+SELECT mergetree.quantile_union(s, set_byte(s, 1079, 127)) FROM ap_states;
+SELECT mergetree.quantile_merge(0.5, substring(s from 1 for 100)) FROM ap_states;
+SELECT mergetree.uniq_merge(substring(u from 1 for 5)) FROM ap_states;
+
 RESET search_path;
 SET client_min_messages = warning;
 DROP SCHEMA approx CASCADE;
