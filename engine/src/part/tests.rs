@@ -1,4 +1,5 @@
 use super::*;
+use super::legacy::v2;
 use crate::sort::{sort_permutation, SortColumn};
 use crate::store::VecStore;
 use proptest::prelude::*;
