@@ -30,8 +30,8 @@ pub enum TruncUnit {
 }
 
 impl TruncUnit {
-    /// Postgres' spelling (and its plural and abbreviations are not accepted here: the
-    /// planner passes the constant's lower-cased text).
+    /// Postgres' spellings of the unit, plurals and abbreviations included (the planner
+    /// passes the constant's lower-cased text).
     pub fn parse(unit: &str) -> Option<TruncUnit> {
         Some(match unit {
             "microseconds" | "microsecond" | "us" | "usec" | "usecs" | "useconds" | "usecond" => TruncUnit::Microseconds,

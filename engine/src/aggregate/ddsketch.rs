@@ -22,6 +22,7 @@ pub struct Mapping {
     gamma: f64,
     gamma_ln: f64,
     min_value: f64,
+    /// The crate's index offset: unused here, kept for the layout.
     offset: i32,
 }
 
@@ -334,14 +335,11 @@ impl DDSketch {
 
 /// Keys of the integers 1 to 65535, computed on first use: a thread adding integer
 /// values takes a logarithm once per distinct magnitude, not once per row.
+#[derive(Default)]
 pub struct IntKeys(Vec<u16>);
 
 impl IntKeys {
     const LIMIT: u64 = 1 << 16;
-
-    pub fn new() -> IntKeys {
-        IntKeys(Vec::new())
-    }
 
     /// The key of |x|, for x of magnitude 1 or more.
     #[inline]
@@ -364,18 +362,10 @@ impl IntKeys {
         }
         *slot as i32 - 1
     }
-}
 
-impl IntKeys {
     /// Bytes held: the cache once made.
     pub fn held(&self) -> usize {
         self.0.capacity() * 2
-    }
-}
-
-impl Default for IntKeys {
-    fn default() -> Self {
-        IntKeys::new()
     }
 }
 
@@ -439,7 +429,7 @@ mod tests {
         /// Integers added by cached key make the state `add(x as f64)` makes.
         #[test]
         fn keyed_integers_are_added_alike(xs in proptest::collection::vec(prop_oneof![-70_000i64..70_000, any::<i64>()], 0..300)) {
-            let mut keys = IntKeys::new();
+            let mut keys = IntKeys::default();
             let mut keyed = DDSketch::new(mapping());
             for &x in &xs {
                 if x == 0 {

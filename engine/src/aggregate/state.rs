@@ -165,7 +165,7 @@ impl State {
             AggFunc::CountDistinct { .. } => State::Distinct { sets: Vec::new(), counted: Vec::new() },
             AggFunc::Percentile { .. } => State::Percentile(Counts::default()),
             AggFunc::Uniq { .. } => State::Uniq(Vec::new()),
-            AggFunc::Quantile { .. } => State::Quantile { sketches: Vec::new(), keys: IntKeys::new() },
+            AggFunc::Quantile { .. } => State::Quantile { sketches: Vec::new(), keys: IntKeys::default() },
         }
     }
 

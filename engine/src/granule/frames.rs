@@ -288,8 +288,8 @@ fn assemble(ty: ColumnType, pieces: Vec<(usize, Option<ColumnData>)>) -> Result<
     // A zero-width column's length lives in its validity alone.
     let nullable = ty == ColumnType::Fixed { width: 0 } || pieces.iter().any(|(_, c)| c.as_ref().is_none_or(|c| c.validity.is_some()));
     let mut validity = nullable.then(|| Bitmap::new_set(rows));
-    // The first piece's buffers become the column's (most granules have two to four
-    // frames: that halves the copying at least); later pieces are appended.
+    // The first decoded piece's buffers become the column's (most granules have two to
+    // four frames: that halves the copying at least); later pieces are appended.
     let mut at = 0;
     for (n, piece) in pieces {
         if let Some(c) = &piece {
@@ -305,18 +305,28 @@ fn assemble(ty: ColumnType, pieces: Vec<(usize, Option<ColumnData>)>) -> Result<
         }
         match (&mut out.values, piece.map(|c| c.values)) {
             (Values::Fixed { width, data }, None) => data.resize(data.len() + n * *width, 0),
-            (Values::Fixed { data, .. }, Some(Values::Fixed { data: d, .. })) if at == 0 => *data = d,
             (Values::Fixed { width, data }, Some(Values::Fixed { data: d, .. })) => {
-                data.reserve(rows * *width - data.len());
-                data.extend_from_slice(&d);
+                if data.is_empty() {
+                    *data = d;
+                } else {
+                    data.reserve(rows * *width - data.len());
+                    data.extend_from_slice(&d);
+                }
             }
             (Values::Var { offsets, data }, None) => offsets.resize(offsets.len() + n, data.len() as u32),
-            (Values::Var { offsets, data }, Some(Values::Var { offsets: o, data: d })) if at == 0 => (*offsets, *data) = (o, d),
             (Values::Var { offsets, data }, Some(Values::Var { offsets: o, data: d })) => {
-                let base = data.len() as u32;
-                offsets.reserve(rows + 1 - offsets.len());
-                offsets.extend(o[1..].iter().map(|x| x + base));
-                data.extend_from_slice(&d);
+                if offsets.len() == 1 {
+                    *offsets = o;
+                } else {
+                    let base = data.len() as u32;
+                    offsets.reserve(rows + 1 - offsets.len());
+                    offsets.extend(o[1..].iter().map(|x| x + base));
+                }
+                if data.is_empty() {
+                    *data = d;
+                } else {
+                    data.extend_from_slice(&d);
+                }
             }
             _ => return Err(Error::corrupt("framed block", "frame decoded to the wrong shape")),
         }
