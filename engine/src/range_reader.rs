@@ -7,6 +7,7 @@
 //! string is rebuilt for filtering or grouping.
 
 use crate::column::{Bitmap, ColumnData, ColumnType, SortKind};
+use crate::granule::Decoded;
 use crate::part::deleted::{DeletedRows, GranuleMask};
 use crate::part::PartMeta;
 use crate::predicate::{FilterColumn, Predicate};
@@ -23,11 +24,36 @@ pub struct ReadColumn {
     pub scaled: Option<u16>,
 }
 
-/// A column of a granule as read: values, or (for a part that dictionary-encodes it) its
-/// codes with the part's dictionary.
+/// A column of a granule as read: values, or codes into a dictionary (the part's, for a
+/// part that dictionary-encodes the column; the block's runs, for a block stored as runs).
 pub enum Fetched<'a> {
     Values(ColumnData),
-    Codes { codes: Vec<u32>, validity: Option<Bitmap>, dict: &'a ColumnData },
+    Codes { codes: Vec<u32>, validity: Option<Bitmap>, dict: Dictionary<'a> },
+}
+
+/// The values codes index.
+pub enum Dictionary<'a> {
+    /// The part's dictionary: the same for every granule of the part, so a reader may
+    /// keep what it derives per code for the whole part.
+    Part(&'a ColumnData),
+    /// A block's run values: this granule's alone (not sorted; a value may repeat).
+    Block(ColumnData),
+}
+
+impl Dictionary<'_> {
+    pub fn of_part(&self) -> bool {
+        matches!(self, Dictionary::Part(_))
+    }
+}
+
+impl std::ops::Deref for Dictionary<'_> {
+    type Target = ColumnData;
+    fn deref(&self) -> &ColumnData {
+        match self {
+            Dictionary::Part(d) => d,
+            Dictionary::Block(d) => d,
+        }
+    }
 }
 
 impl Fetched<'_> {
@@ -57,6 +83,8 @@ impl Fetched<'_> {
     pub fn into_values(self) -> ColumnData {
         match self {
             Fetched::Values(c) => c,
+            // Runs were checked to expand within a block's size when decoded.
+            Fetched::Codes { codes, validity, dict: Dictionary::Block(dict) } => crate::granule::runs::expand(&dict, &codes, validity),
             Fetched::Codes { codes, validity, dict } => {
                 let mut out = ColumnData::new(dict.column_type());
                 for (i, &c) in codes.iter().enumerate() {
@@ -144,9 +172,12 @@ pub fn fetch<'a, S: BlockStore>(
 pub fn fetch_part_column<'a, S: BlockStore>(reader: &'a PartReader<S>, col: usize, g: usize, wanted: Option<&[u32]>) -> Result<Fetched<'a>> {
     if let Some((codes, validity)) = reader.read_granule_codes(col, g, wanted)? {
         let dict = reader.dictionary(col)?.ok_or_else(|| crate::Error::corrupt("part", "codes of a column without a dictionary"))?;
-        return Ok(Fetched::Codes { codes, validity, dict });
+        return Ok(Fetched::Codes { codes, validity, dict: Dictionary::Part(dict) });
     }
-    Ok(Fetched::Values(reader.read_granule_rows(col, g, wanted)?))
+    Ok(match reader.read_granule_decoded(col, g, wanted)? {
+        Decoded::Values(c) => Fetched::Values(c),
+        Decoded::Runs(r) => Fetched::Codes { codes: r.codes, validity: r.validity, dict: Dictionary::Block(r.values) },
+    })
 }
 
 /// Evaluates the conjuncts over `rows` rows, cheapest columns first (`cost` of a reader

@@ -7,7 +7,7 @@ use super::source::{Source, Stats};
 use crate::datum::{self, DatumColumn, TablePlan};
 use crate::ffi::list_ptrs;
 use mergetree::predicate::Predicate;
-use mergetree::range_reader::{self, Fetched};
+use mergetree::range_reader::{self, Dictionary, Fetched};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::rc::Rc;
@@ -170,9 +170,13 @@ impl ScanRun {
             let Some(data) = columns[ci].take() else { continue };
             let col = &self.src.plan.columns[ci];
             cols[ci] = Some(match (data, dicts) {
-                (Fetched::Codes { codes, validity, dict }, Some(dicts)) => {
+                (Fetched::Codes { codes, validity, dict: Dictionary::Part(dict) }, Some(dicts)) => {
                     let datums = dicts[ci].get_or_init(|| Rc::new(datum::to_datums(col, dict.clone())));
                     datum::from_dictionary(datums, &codes, validity.as_ref(), selection)
+                }
+                // A block's runs: each run's value converted once, for this granule only.
+                (Fetched::Codes { codes, validity, dict: Dictionary::Block(dict) }, _) => {
+                    datum::from_dictionary(&Rc::new(datum::to_datums(col, dict)), &codes, validity.as_ref(), selection)
                 }
                 (data, _) => datum::to_datums_of(col, data.into_values(), selection),
             });

@@ -16,7 +16,7 @@ mod state;
 
 use crate::column::{float_of, ColumnData, ColumnType, SortKind};
 use crate::predicate::{FilterColumn, Predicate};
-use crate::range_reader::Fetched;
+use crate::range_reader::{Dictionary, Fetched};
 use hashbrown::HashMap;
 use input::Input;
 pub use percentile::Percentile;
@@ -405,8 +405,10 @@ impl Aggregator {
         let col = |k: &KeySpec| columns[k.col].as_ref().expect("key column fetched");
         if let [k] = keys.as_slice() {
             if let Fetched::Codes { codes, validity, dict } = col(k) {
-                // Dictionary codes: one lookup per distinct code of the part.
-                let mut table = self.code_groups.remove(&part).unwrap_or_else(|| vec![u32::MAX; dict.len() + 1]);
+                // Dictionary codes: one lookup per distinct code of the part (of the
+                // granule, for a block's runs, whose codes mean nothing past it).
+                let kept = if dict.of_part() { self.code_groups.remove(&part) } else { None };
+                let mut table = kept.unwrap_or_else(|| vec![u32::MAX; dict.len() + 1]);
                 let mut buf = Vec::new();
                 let mut resolve = |table: &mut Vec<u32>, r: u32| {
                     let null = validity.as_ref().is_some_and(|v| !v.get(r as usize));
@@ -435,7 +437,9 @@ impl Aggregator {
                     }
                     Some(_) => rows.iter().map(|&r| resolve(&mut table, r)).collect(),
                 };
-                self.code_groups.insert(part, table);
+                if dict.of_part() {
+                    self.code_groups.insert(part, table);
+                }
                 return out;
             }
         }
@@ -503,7 +507,8 @@ impl Aggregator {
         let mut dicts = Vec::with_capacity(keys.len());
         let mut size = 1usize;
         for k in keys {
-            let Some(Fetched::Codes { codes, validity, dict }) = columns[k.col].as_ref() else { return None };
+            // Only a part's dictionaries: the table is kept for the part.
+            let Some(Fetched::Codes { codes, validity, dict: dict @ Dictionary::Part(_) }) = columns[k.col].as_ref() else { return None };
             size = size.checked_mul(dict.len() + 1).filter(|&n| n <= MAX_COMBINATIONS)?;
             dicts.push((codes, validity, dict.len()));
         }

@@ -4,6 +4,7 @@
 //! cut into frames (see [`frames`]) so a reader can decode only the rows it needs.
 
 pub mod frames;
+pub mod runs;
 
 use crate::codec::{self, CodecChain, ZstdDictionary};
 use crate::column::{Bitmap, ColumnData, ColumnType, Values};
@@ -44,17 +45,26 @@ pub fn split_granules(columns: &[ColumnData], rows: usize, granularity: usize, m
     out
 }
 
+/// The block's first byte: whether a validity bitmap follows, and whether the values are
+/// stored as runs ([`runs`]).
+const HAS_NULLS: u8 = 1;
+pub(crate) const RUNS: u8 = 2;
+
 /// Serialises rows of one column as an uncompressed block:
-/// `[has_nulls u8][validity bitmap?][fixed values through the chain's transforms | u32 lengths + bytes]`.
+/// `[flags u8][validity bitmap?][fixed values through the chain's transforms | u32 lengths + bytes | runs]`.
 pub fn encode_block(col: &ColumnData, chain: &CodecChain) -> Vec<u8> {
     let n = col.len();
     let mut out = Vec::with_capacity(col.data_bytes() + n / 8 + 8);
     match &col.validity {
         Some(v) if v.count_set() != n => {
-            out.push(1);
+            out.push(HAS_NULLS);
             out.extend_from_slice(&v.to_bytes());
         }
         _ => out.push(0),
+    }
+    if runs::encode(col, &mut out) {
+        out[0] |= RUNS;
+        return out;
     }
     match &col.values {
         Values::Fixed { data, width } => {
@@ -79,14 +89,37 @@ pub fn decode_block(raw: &[u8], ty: ColumnType, rows: usize, chain: &CodecChain)
     decode_block_rows(raw, ty, rows, chain, None)
 }
 
+/// A block as decoded: its values, or (a block of runs) the runs themselves.
+pub enum Decoded {
+    Values(ColumnData),
+    Runs(runs::Runs),
+}
+
+impl Decoded {
+    pub fn into_values(self) -> ColumnData {
+        match self {
+            Decoded::Values(c) => c,
+            Decoded::Runs(r) => r.expand(),
+        }
+    }
+}
+
 /// [`decode_block`] for a reader that needs only the rows in `wanted` (sorted; `None` =
 /// all): the values of other rows may be left unspecified.
 pub fn decode_block_rows(raw: &[u8], ty: ColumnType, rows: usize, chain: &CodecChain, wanted: Option<&[u32]>) -> Result<ColumnData> {
+    Ok(decode_block_runs(raw, ty, rows, chain, wanted)?.into_values())
+}
+
+/// [`decode_block_rows`] leaving a block of runs as its runs.
+pub fn decode_block_runs(raw: &[u8], ty: ColumnType, rows: usize, chain: &CodecChain, wanted: Option<&[u32]>) -> Result<Decoded> {
     let bad = |d: &str| Error::corrupt("column block", d.to_string());
     let (&flag, mut rest) = raw.split_first().ok_or_else(|| bad("empty"))?;
-    let validity = match flag {
+    if flag & !(HAS_NULLS | RUNS) != 0 || (flag & RUNS != 0 && ty != ColumnType::Var) {
+        return Err(bad("bad flags"));
+    }
+    let validity = match flag & HAS_NULLS {
         0 => None,
-        1 => {
+        _ => {
             let nb = rows.div_ceil(8);
             if rest.len() < nb {
                 return Err(bad("truncated validity bitmap"));
@@ -95,8 +128,10 @@ pub fn decode_block_rows(raw: &[u8], ty: ColumnType, rows: usize, chain: &CodecC
             rest = &rest[nb..];
             Some(b)
         }
-        _ => return Err(bad("bad null flag")),
     };
+    if flag & RUNS != 0 {
+        return Ok(Decoded::Runs(runs::decode(rest, rows, validity)?));
+    }
     let values = match ty {
         ColumnType::Fixed { width } => {
             let width = width as usize;
@@ -131,7 +166,7 @@ pub fn decode_block_rows(raw: &[u8], ty: ColumnType, rows: usize, chain: &CodecC
             Values::Var { offsets, data: data.to_vec() }
         }
     };
-    Ok(ColumnData { values, validity })
+    Ok(Decoded::Values(ColumnData { values, validity }))
 }
 
 /// Encodes and compresses one column's granule; returns the block, its raw length and CRC.
@@ -173,26 +208,40 @@ fn read_block_rows(
     wanted: Option<&[u32]>,
     dict: Option<&ZstdDictionary>,
 ) -> Result<ColumnData> {
+    Ok(read_block_decoded(block, mark, ty, rows, chain, wanted, dict)?.into_values())
+}
+
+/// [`read_block_rows`] leaving a block of runs as its runs (a framed block's frames are
+/// always values).
+fn read_block_decoded(
+    block: &[u8],
+    mark: &Mark,
+    ty: ColumnType,
+    rows: usize,
+    chain: &CodecChain,
+    wanted: Option<&[u32]>,
+    dict: Option<&ZstdDictionary>,
+) -> Result<Decoded> {
     if block.len() != mark.compressed_len as usize {
         return Err(Error::corrupt("column block", "short read"));
     }
     if block.first() == Some(&frames::TAG_FRAMED) {
         let header = frames::FrameHeader::parse(block, mark, rows)?;
         // The header's sizes add up to the block's length, so every range is inside it.
-        return frames::read(&header, |at, len| Ok(Cow::Borrowed(&block[at..at + len])), ty, chain, wanted, dict);
+        return frames::read(&header, |at, len| Ok(Cow::Borrowed(&block[at..at + len])), ty, chain, wanted, dict).map(Decoded::Values);
     }
     if crc32fast::hash(block) != mark.crc32 {
         return Err(Error::corrupt("column block", "checksum mismatch"));
     }
     let raw = codec::decompress_with(block, mark.uncompressed_len as usize, dict)?;
-    decode_block_rows(&raw, ty, rows, chain, wanted)
+    decode_block_runs(&raw, ty, rows, chain, wanted)
 }
 
 /// Reads the granule block at `mark` decoding at least the rows in `wanted` (sorted; `None`
 /// = all). `fetch(offset, len)` reads bytes of the block. In a framed block only the frames
 /// holding wanted rows are read and decoded; their other rows come back as NULLs.
 pub fn read_rows(
-    mut fetch: impl FnMut(usize, usize) -> Result<Vec<u8>>,
+    fetch: impl FnMut(usize, usize) -> Result<Vec<u8>>,
     mark: &Mark,
     ty: ColumnType,
     rows: usize,
@@ -200,16 +249,29 @@ pub fn read_rows(
     wanted: Option<&[u32]>,
     dict: Option<&ZstdDictionary>,
 ) -> Result<ColumnData> {
+    Ok(read_rows_decoded(fetch, mark, ty, rows, chain, wanted, dict)?.into_values())
+}
+
+/// [`read_rows`] leaving a block of runs as its runs.
+pub fn read_rows_decoded(
+    mut fetch: impl FnMut(usize, usize) -> Result<Vec<u8>>,
+    mark: &Mark,
+    ty: ColumnType,
+    rows: usize,
+    chain: &CodecChain,
+    wanted: Option<&[u32]>,
+    dict: Option<&ZstdDictionary>,
+) -> Result<Decoded> {
     let len = mark.compressed_len as usize;
     let Some(wanted) = wanted else {
-        return read_block_rows(&fetch(0, len)?, mark, ty, rows, chain, None, dict);
+        return read_block_decoded(&fetch(0, len)?, mark, ty, rows, chain, None, dict);
     };
     let mut prefix = fetch(0, len.min(frames::PREFIX))?;
     if prefix.first() != Some(&frames::TAG_FRAMED) || len < 3 {
         if prefix.len() < len {
             prefix.extend_from_slice(&fetch(prefix.len(), len - prefix.len())?);
         }
-        return read_block_rows(&prefix, mark, ty, rows, chain, Some(wanted), dict);
+        return read_block_decoded(&prefix, mark, ty, rows, chain, Some(wanted), dict);
     }
     let header_len = frames::FrameHeader::len_from_prefix(&prefix)?;
     if header_len > len {
@@ -224,7 +286,7 @@ pub fn read_rows(
         Some(b) => Ok(Cow::Borrowed(b)),
         None => fetch(at, n).map(Cow::Owned),
     };
-    frames::read(&header, from, ty, chain, Some(wanted), dict)
+    frames::read(&header, from, ty, chain, Some(wanted), dict).map(Decoded::Values)
 }
 
 #[cfg(test)]

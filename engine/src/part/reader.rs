@@ -188,9 +188,24 @@ impl<S: BlockStore> PartReader<S> {
         Ok(Some(self.granule_block(col, g, wanted)?.1))
     }
 
+    /// Like [`read_granule_rows`](Self::read_granule_rows), leaving a block stored as
+    /// runs as its runs (codes into the block's own run values).
+    pub fn read_granule_decoded(&self, col: usize, g: usize, wanted: Option<&[u32]>) -> Result<granule::Decoded> {
+        let c = self.meta().columns.get(col).ok_or_else(|| Error::Invalid(format!("no column {col} in part")))?;
+        if c.dictionary.is_some() || c.spec.ty != ColumnType::Var {
+            return self.read_granule_rows(col, g, wanted).map(granule::Decoded::Values);
+        }
+        Ok(self.granule_block_decoded(col, g, wanted)?.1)
+    }
+
     /// Column `col`'s block of granule `g`, decoded (at least the `wanted` rows): its
     /// values, or for a dictionary-encoded column its codes.
     fn granule_block(&self, col: usize, g: usize, wanted: Option<&[u32]>) -> Result<(&ColumnMeta, ColumnData)> {
+        let (c, block) = self.granule_block_decoded(col, g, wanted)?;
+        Ok((c, block.into_values()))
+    }
+
+    fn granule_block_decoded(&self, col: usize, g: usize, wanted: Option<&[u32]>) -> Result<(&ColumnMeta, granule::Decoded)> {
         let c = self.meta().columns.get(col).ok_or_else(|| Error::Invalid(format!("no column {col} in part")))?;
         let mark = c.marks.get(g).ok_or_else(|| Error::Invalid(format!("no granule {g} in part")))?;
         let rows = self.meta().granule_rows[g] as usize;
@@ -198,7 +213,7 @@ impl<S: BlockStore> PartReader<S> {
         let start = self.handle.data_start + mark.offset;
         let fetch = |at: usize, len: usize| self.store.read(start + at as u64, len);
         let dict = self.frame_dictionary(col)?;
-        Ok((c, granule::read_rows(fetch, mark, ty, rows, &c.codec, wanted, dict)?))
+        Ok((c, granule::read_rows_decoded(fetch, mark, ty, rows, &c.codec, wanted, dict)?))
     }
 
     /// Column `col` of granule `g` (at least its `wanted` rows) as dictionary codes (indexes

@@ -118,6 +118,34 @@ fn low_cardinality_text_is_dictionary_encoded() {
     assert_eq!(read_all(&r), rows);
 }
 
+/// A high-cardinality text column in runs (a user's events, sorted by user) is stored as
+/// runs: readers get codes into each granule's run values, which read as the values.
+#[test]
+fn sorted_text_in_runs_reads_as_codes_of_its_granule() {
+    let rows: Vec<_> = (0..20_000).map(|i| (Some(i as i64), (i % 50 != 0).then(|| format!("user_{:06}", i / 3).into_bytes()))).collect();
+    // (As many distinct values as a part's dictionary takes would need 200,000 rows.)
+    let never = ColumnCodec { dict: crate::codec::dict::DictMode::Never, ..Default::default() };
+    let settings = WriterSettings { columns: vec![ColumnCodec::default(), never], ..WriterSettings::default() };
+    let (bytes, meta) = PartWriter::new(settings).write(&specs(), &build(&rows), &[1]).unwrap();
+    assert!(meta.columns[1].dictionary.is_none());
+    let r = PartReader::open(VecStore(bytes)).unwrap();
+    assert_eq!(read_all(&r), rows);
+    let cols: Vec<crate::range_reader::ReadColumn> = specs().iter().map(|s| crate::range_reader::ReadColumn { id: s.id, ty: s.ty, missing: None, scaled: None }).collect();
+    let pc = crate::range_reader::PartColumns::new(r.meta(), &cols);
+    let mut first = 0;
+    for g in 0..r.meta().granules() {
+        let n = r.meta().granule_rows[g] as usize;
+        let fetched = crate::range_reader::fetch(&r, &pc, &cols, 1, g, None).unwrap();
+        let crate::range_reader::Fetched::Codes { dict, .. } = &fetched else { panic!("granule {g} is not runs") };
+        assert!(!dict.of_part() && dict.len() * 2 <= n);
+        let want: Vec<Option<Vec<u8>>> = rows[first..first + n].iter().map(|r| r.1.clone()).collect();
+        let got: Vec<Option<Vec<u8>>> = (0..n as u32).map(|i| fetched.get(i).map(<[u8]>::to_vec)).collect();
+        assert_eq!(got, want);
+        assert_eq!(fetched.into_values(), build(&rows[first..first + n])[1]);
+        first += n;
+    }
+}
+
 /// A JSON column big enough to be framed gets a trained dictionary, and the part reads back.
 #[test]
 fn json_column_frames_with_a_trained_dictionary() {
