@@ -499,6 +499,17 @@ fn distinct_update(sets: &mut [DistinctSet], kind: ValueKind, col: &Fetched, row
 /// sketches grew by.
 fn uniq_update(u: &mut [Uniq], kind: ValueKind, col: &Fetched, rows: &[u32], gids: &[u32]) -> usize {
     let mut added = 0;
+    if let Fetched::Codes { codes, validity: None, dict } = col {
+        if dict.len() <= rows.len() {
+            // Codes without NULLs (a block's runs, a small dictionary): every value hashed
+            // once, then a register per row.
+            let hashes: Vec<u64> = (0..dict.len()).map(|c| sketch::hash_value(kind, dict.value(c))).collect();
+            for (&r, &g) in rows.iter().zip(gids) {
+                added += u[g as usize].add_hash(hashes[codes[r as usize] as usize]);
+            }
+            return added;
+        }
+    }
     let mut hashes: Vec<Option<u64>> = match col {
         Fetched::Codes { dict, .. } if dict.len() <= rows.len() => vec![None; dict.len()],
         _ => Vec::new(),

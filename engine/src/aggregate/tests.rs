@@ -162,7 +162,7 @@ fn block_codes(rows: &[Row], chunk: &[u32]) -> Fetched<'static> {
             codes[r as usize] = values.iter().position(|x| *x == v).unwrap() as u32;
         }
     }
-    Fetched::Codes { codes, validity: Some(valid), dict: crate::range_reader::Dictionary::Block(dict) }
+    Fetched::Codes { codes, validity: rows.iter().any(|r| r.1.is_none()).then_some(valid), dict: crate::range_reader::Dictionary::Block(dict) }
 }
 
 /// Aggregates `rows` in chunks of one part, each chunk's text column as a block's runs, on
@@ -189,7 +189,7 @@ fn aggregate(rows: &[Row], keys: &[usize], dict: bool, chunks: usize, sparse: bo
                 b
             };
             let _ = i;
-            Fetched::Codes { codes: c.clone(), validity: Some(valid), dict: crate::range_reader::Dictionary::Part(d) }
+            Fetched::Codes { codes: c.clone(), validity: rows.iter().any(|r| r.1.is_none()).then_some(valid), dict: crate::range_reader::Dictionary::Part(d) }
         }
         None => Fetched::Values(s.clone()),
     };
@@ -302,7 +302,7 @@ fn aggregate_in_passes(rows: &[Row], keys: &[usize], dict: bool, passes: u32, di
         Some((c, d)) => {
             let mut valid = crate::Bitmap::default();
             rows.iter().for_each(|r| valid.push(r.1.is_some()));
-            Fetched::Codes { codes: c.clone(), validity: Some(valid), dict: crate::range_reader::Dictionary::Part(d) }
+            Fetched::Codes { codes: c.clone(), validity: rows.iter().any(|r| r.1.is_none()).then_some(valid), dict: crate::range_reader::Dictionary::Part(d) }
         }
         None => Fetched::Values(s.clone()),
     };
