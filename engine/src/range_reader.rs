@@ -64,6 +64,15 @@ impl Fetched<'_> {
         }
     }
 
+    /// Whether row `r` is NULL (its validity alone, no value looked at).
+    #[inline]
+    pub fn is_null(&self, r: u32) -> bool {
+        match self {
+            Fetched::Values(c) => c.is_null(r as usize),
+            Fetched::Codes { validity, .. } => validity.as_ref().is_some_and(|v| !v.get(r as usize)),
+        }
+    }
+
     /// Row `r`'s value, None for NULL.
     pub fn get(&self, r: u32) -> Option<&[u8]> {
         let r = r as usize;

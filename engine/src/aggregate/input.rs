@@ -28,7 +28,7 @@ impl Input<'_> {
     pub fn valid(&self, i: usize, row: u32) -> bool {
         match self {
             Input::Ints { valid, .. } | Input::Floats { valid, .. } => valid.as_ref().is_none_or(|v| v[i]),
-            Input::Bytes(f) => f.get(row).is_some(),
+            Input::Bytes(f) => !f.is_null(row),
         }
     }
 
