@@ -69,6 +69,13 @@ pub extern "C-unwind" fn mergetree_merge_launcher_main(_arg: pg_sys::Datum) {
             }
             alive
         });
+        // A database whose inserts pile up parts gets a worker now, another one too when
+        // its worker is busy (a long merge of big parts holds it while small parts pile
+        // up; workers skip each other's parts).
+        if let Some(db) = super::take_wanted() {
+            next_turn.remove(&db);
+            last_start.remove(&db);
+        }
         let limit = if crate::gucs::BACKGROUND_MERGES.get() { crate::gucs::MAX_MERGE_WORKERS.get().max(0) as usize } else { 0 };
         if running.len() >= limit {
             continue;

@@ -9,6 +9,31 @@ pub mod worker;
 
 use pgrx::bgworkers::{BackgroundWorkerBuilder, BgWorkerStartTime};
 use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::PgAtomic;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+/// A database whose inserts pile up parts while none of its merge workers runs (0: none):
+/// the launcher starts one at its next tick instead of waiting for the database's turn.
+// SAFETY: the name is this extension's own.
+static WANTED: PgAtomic<AtomicU32> = unsafe { PgAtomic::new(c"pg_mergetree merge wanted") };
+/// Set in the postmaster (inherited by every backend) once the shared memory is asked for.
+static READY: AtomicBool = AtomicBool::new(false);
+
+/// Asks for a merge worker in this backend's database soon (an insert found a partition's
+/// parts piling up; a worker already merging there makes this a no-op).
+pub fn want_worker() {
+    if READY.load(Ordering::Relaxed) {
+        // SAFETY: reads this backend's database id.
+        WANTED.get().store(unsafe { pg_sys::MyDatabaseId }.to_u32(), Ordering::Relaxed);
+    }
+}
+
+/// The database that asked for a worker since the last look, if any.
+fn take_wanted() -> Option<pg_sys::Oid> {
+    let db = WANTED.get().swap(0, Ordering::Relaxed);
+    (db != 0).then(|| pg_sys::Oid::from(db))
+}
 
 /// The background worker type merge workers show in pg_stat_activity.
 pub const WORKER_TYPE: &str = "pg_mergetree merge worker";
@@ -19,6 +44,8 @@ pub fn register() {
     if !unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         return;
     }
+    pgrx::pg_shmem_init!(WANTED);
+    READY.store(true, Ordering::Relaxed);
     BackgroundWorkerBuilder::new("pg_mergetree merge launcher")
         .set_type("pg_mergetree merge launcher")
         .set_library("pg_mergetree")

@@ -7,7 +7,7 @@
 //! is the key types' comparison functions.
 
 use crate::catalog::{self, PartRow};
-use crate::write::merge::{merge_parts, partitions, select, MERGE_LOCK};
+use crate::write::merge::{merge_parts, partitions, select, NotMerged, MERGE_LOCK};
 use crate::write::relocate::{self, Moved};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -131,7 +131,7 @@ unsafe fn ttl_step(rel: pg_sys::Relation, plan: &crate::datum::TablePlan, option
             return None;
         }
         TTL_REWRITES.with(|m| m.borrow_mut().insert(relid, std::time::Instant::now()));
-        Some(merge_parts(rel, plan, options, &run, true, false).is_some())
+        Some(merge_parts(rel, plan, options, &run, true, false).is_ok())
     }
 }
 
@@ -166,7 +166,11 @@ unsafe fn as_owner<R>(rel: pg_sys::Relation, f: impl FnOnce() -> R) -> R {
 
 enum Step {
     Merged,
+    /// DDL wants a table: its merge rolled back.
     Yielded,
+    /// Nothing merged because writers (DELETE, UPDATE) held a table or changed a merge's
+    /// inputs: there is work, so the worker looks again soon.
+    Busy,
     Idle,
 }
 
@@ -184,6 +188,7 @@ unsafe fn merge_one() -> Step {
         pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
         let installed = pg_sys::get_extension_oid(c"pg_mergetree".as_ptr(), true) != pg_sys::InvalidOid && catalog::is_current();
         let mut step = Step::Idle;
+        let mut busy = false;
         for relid in if installed { cached_tables() } else { Vec::new() } {
             if !pg_sys::ConditionalLockRelationOid(relid, MERGE_LOCK as i32) {
                 continue;
@@ -199,8 +204,13 @@ unsafe fn merge_one() -> Step {
             }
             let options = crate::options::for_relation(rel);
             let plan = crate::datum::table_plan(rel);
-            if !options.background_merges || plan.columns.is_empty() || !writers_idle(relid) {
+            if !options.background_merges || plan.columns.is_empty() {
                 pg_sys::relation_close(rel, MERGE_LOCK as i32);
+                continue;
+            }
+            if !writers_idle(relid) {
+                pg_sys::relation_close(rel, MERGE_LOCK as i32);
+                busy = true;
                 continue;
             }
             let now = pg_sys::GetCurrentTimestamp();
@@ -230,7 +240,15 @@ unsafe fn merge_one() -> Step {
                     if reclaim_due(relid) {
                         crate::am::vacuum::reclaim(rel);
                     }
-                    Some(merge_parts(rel, &plan, &options, &run, true, false).is_some())
+                    match merge_parts(rel, &plan, &options, &run, true, false) {
+                        Ok(_) => Some(true),
+                        Err(NotMerged::DdlWaits) => Some(false),
+                        // Rolled back below like a merge giving way, but the worker stays.
+                        Err(NotMerged::WritersChanged) => {
+                            busy = true;
+                            Some(false)
+                        }
+                    }
                 }
                 None => {
                     let used = crate::am::vacuum::reclaim(rel);
@@ -259,6 +277,10 @@ unsafe fn merge_one() -> Step {
             Step::Yielded => pg_sys::AbortCurrentTransaction(),
             _ => pg_sys::CommitTransactionCommand(),
         }
+        let step = match step {
+            Step::Idle if busy => Step::Busy,
+            step => step,
+        };
         pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null());
         step
     }
@@ -294,8 +316,25 @@ pub extern "C-unwind" fn mergetree_merge_worker_main(arg: pg_sys::Datum) {
                 merged_any = true;
                 poll_ms = MIN_POLL_MS;
             }
-            // DDL wants a table: let it through, the launcher comes back later.
-            Step::Yielded => break,
+            // DDL (or optimize) wants a table: its merge rolled back and the table is
+            // skipped while the DDL waits or runs (a conditional lock never queues
+            // before a waiter). Writers (DELETE, UPDATE) held a table with parts to merge.
+            // Either way there is work: look again soon, as for small inserts, rather than
+            // leave the table to the launcher's next turn, seconds away, while inserts
+            // pile up parts. (DROP DATABASE stops workers with SIGTERM.)
+            Step::Yielded | Step::Busy => {
+                merged_any = true;
+                let since = *idle_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() >= LINGER {
+                    break;
+                }
+                // SAFETY: waits on this process' latch; SIGTERM still ends the process at
+                // the interrupt check above.
+                unsafe {
+                    pg_sys::WaitLatch(pg_sys::MyLatch, (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32, MIN_POLL_MS, pg_sys::PG_WAIT_EXTENSION);
+                    pg_sys::ResetLatch(pg_sys::MyLatch);
+                }
+            }
             // Nothing to merge in a database that had nothing: leave at once, the worker
             // slot is another database's turn.
             Step::Idle if !merged_any => break,

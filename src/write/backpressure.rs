@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 /// The longest wait, in milliseconds (ClickHouse's max_delay_to_insert).
 const MAX_DELAY_MS: f64 = 1000.0;
+/// How long an insert at `parts_to_throw_insert` waits for merges before it fails.
+const THROW_AFTER: Duration = Duration::from_secs(10);
 
 /// ClickHouse's delay: grows geometrically from 1 ms just past the threshold to the
 /// maximum at `parts_to_throw_insert`.
@@ -80,8 +82,28 @@ unsafe fn active_parts(rel: pg_sys::Relation, options: &TableOptions, value: &Op
 pub unsafe fn before_new_part(rel: pg_sys::Relation, options: &TableOptions, value: &Option<Vec<u8>>, display: &str) {
     // SAFETY: per the caller.
     let parts = unsafe { active_parts(rel, options, value) };
+    // Parts piling up: a merge worker should be on it before inserts have to wait.
+    if parts >= options.parts_to_delay_insert / 8 && options.background_merges {
+        crate::background::want_worker();
+    }
     if parts < options.parts_to_delay_insert && parts < options.parts_to_throw_insert {
         return;
+    }
+    // At the limit, the insert waits a while for merges to bring the count down (a burst
+    // of inserts from many connections overshoots the delays, which each insert takes
+    // from a count made before the others' parts land); it fails only when merges do
+    // not catch up within THROW_AFTER.
+    let mut parts = parts;
+    let waited = Instant::now();
+    let merging = options.background_merges && crate::gucs::BACKGROUND_MERGES.get() && crate::gucs::MAX_MERGE_WORKERS.get() > 0;
+    while parts >= options.parts_to_throw_insert && merging && waited.elapsed() < THROW_AFTER {
+        crate::background::want_worker();
+        // SAFETY: sleeps this backend; interrupts are checked after.
+        unsafe { pg_sys::pg_usleep(50_000) };
+        pgrx::check_for_interrupts!();
+        COUNTS.with(|c| c.borrow_mut().clear());
+        // SAFETY: per the caller.
+        parts = unsafe { active_parts(rel, options, value) };
     }
     // SAFETY: per the caller.
     let table = unsafe { crate::ffi::relname(rel) };

@@ -185,16 +185,18 @@ pub fn merge_keys(plan: &TablePlan, options: &TableOptions) -> Vec<MergeKey> {
 /// Memory holds a granule batch per input and a stripe of the output; the output's
 /// blocks wait in a temporary file until its size (so its extent) is known.
 ///
-/// With `yield_to_ddl` (background merges), gives up (None) as soon as another
-/// transaction waits for a lock on the table that the merge's lock conflicts with
+/// With `yield_to_ddl` (background merges), gives up (`NotMerged::DdlWaits`) as soon as
+/// another transaction waits for a lock on the table that the merge's lock conflicts with
 /// (TRUNCATE, DROP, ALTER TABLE): the caller aborts the merge's transaction.
+/// `NotMerged::WritersChanged`: a writer (DELETE, UPDATE) held the table or deleted rows of
+/// the inputs meanwhile; the caller aborts, and the parts are merged on a later try.
 ///
 /// A table with an engine keeps what its algorithm leaves of each key (with `cleanup`,
 /// all of a partition's parts merging, without replacing's deleted winners).
 ///
 /// # Safety
 /// `rel` is open and locked (RowExclusiveLock) against DDL.
-pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &TableOptions, parts: &[PartRow], yield_to_ddl: bool, cleanup: bool) -> Option<Option<PartRow>> {
+pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &TableOptions, parts: &[PartRow], yield_to_ddl: bool, cleanup: bool) -> Result<Option<PartRow>, NotMerged> {
     // SAFETY: per the caller.
     let table = unsafe { crate::ffi::relname(rel) };
     let cols = datum::read_columns(plan);
@@ -236,7 +238,7 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
         progress.update(done, (writer.buffered_bytes() + merger.buffered_bytes()) as u64);
         // SAFETY: `rel` is open.
         if yield_to_ddl && ddl_waits(unsafe { (*rel).rd_id }) {
-            return None;
+            return Err(NotMerged::DdlWaits);
         }
         let batch = match engine.as_mut() {
             Some(e) => e.push(batch).unwrap_or_else(|e| report_engine(&table, e)),
@@ -261,13 +263,13 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
     }
     // SAFETY: per the caller.
     if !unsafe { settle_with_writers(rel, parts, yield_to_ddl) } {
-        return None;
+        return Err(NotMerged::WritersChanged);
     }
     if written == 0 {
         // Nothing is left (every row expired, collapsed away or deleted): the inputs just go.
         // SAFETY: per the caller.
         unsafe { remove_parts(rel, parts, "merge", started.elapsed(), yield_to_ddl) };
-        return Some(None);
+        return Ok(None);
     }
     let (header, meta, mut spill) = writer.finish().unwrap_or_else(|e| crate::error::report(&table, e));
     if meta.rows != written {
@@ -301,8 +303,17 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
             duration: started.elapsed(),
             background: yield_to_ddl,
         });
-        Some(Some(part))
+        Ok(Some(part))
     }
+}
+
+/// Why a merge was not installed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotMerged {
+    /// DDL waits for the table: the merge gave way.
+    DdlWaits,
+    /// A writer held the table, or deleted rows of the inputs, while the merge ran.
+    WritersChanged,
 }
 
 /// Takes the writers' lock (write/dml.rs) for the rest of the merge's transaction (in

@@ -65,7 +65,7 @@ fn optimize_oid(tbl: pg_sys::Oid, partition: Option<&str>, full: bool, cleanup: 
                     continue;
                 }
                 // None: rows of the parts were deleted meanwhile; merged next round.
-                if merge_parts(rel, &plan, &options, run, false, cleanup).is_none() {
+                if merge_parts(rel, &plan, &options, run, false, cleanup).is_err() {
                     lost = true;
                     continue;
                 }
