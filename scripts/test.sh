@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test of the project, in order, ending with one "N passed, M failed" line:
-#   1. engine unit and property tests (cargo test -p mergetree, no server)
+#   1. engine unit and property tests (cargo test -p mergetree, no server), and a short
+#      run of the decoders' fuzzer (engine/examples/fuzz.rs; FUZZ_EXECS per target)
 #   2. #[pg_test] tests inside Postgres (cargo pgrx test, as the unprivileged MT_USER)
 #   3. SQL regression files in pg_test/ (differential vs heap; scripts/regress.sh)
 #   4. system tests: crash recovery, pg_dump/pg_restore, streaming replica (tests/system/)
@@ -65,6 +66,16 @@ cargo test -p mergetree 2>&1 | tee "$log/engine.log" | grep -E '^test |test resu
 status=${PIPESTATUS[0]}
 count_cargo "$log/engine.log"
 check_status "$status" "cargo test -p mergetree"
+
+step "engine: fuzzing every decoder and the part reader (engine/examples/fuzz.rs, short run)"
+# The long run (10M executions a target): cargo run --release -p mergetree --example fuzz -- 10000000
+cargo run -q -p mergetree --example fuzz -- "${FUZZ_EXECS:-20000}" 2>&1 | tee "$log/fuzz.log" | tail -15
+status=${PIPESTATUS[0]}
+if ((status == 0)) && grep -q ', no panic$' "$log/fuzz.log"; then
+  passed=$((passed + 1)); last_failed=0; echo "   -> 1 passed, 0 failed"
+else
+  failed=$((failed + 1)); last_failed=1; echo "   -> 0 passed, 1 failed"
+fi
 
 step "#[pg_test]: tests inside PostgreSQL"
 pgdata=$MT_ROOT/pgrx-test-data

@@ -50,8 +50,29 @@ CREATE FUNCTION pg_temp.leak(text) RETURNS bool LANGUAGE plpgsql COST 0.0000001 
 BEGIN RAISE NOTICE 'saw %', $1; RETURN true; END $$;
 SET ROLE mt_reader;
 SELECT count(*) FROM mergetree.parts WHERE pg_temp.leak(partition);
+-- Answers from part metadata (row counts, min/max) and the aggregation node count only
+-- the policy's rows.
+SELECT count(*), min(v), max(v) FROM priv_t;
+SELECT count(*) FROM priv_t WHERE tenant IN ('alice', 'bob');
+SELECT count(v), sum(v) FROM priv_t;
+-- A security-barrier view: a leaky function in the user's query never sees a row the
+-- view's condition drops, whether the scan, the node or metadata answers.
+RESET ROLE;
+CREATE FUNCTION pg_temp.leak_bob(text) RETURNS bool LANGUAGE plpgsql COST 0.0000001 AS $$
+BEGIN IF $1 = 'bob' THEN RAISE NOTICE 'leaked a row of bob'; END IF; RETURN true; END $$;
+SET ROLE mt_owner;
+CREATE VIEW priv_alice WITH (security_barrier) AS SELECT * FROM priv_t WHERE tenant = 'alice';
+GRANT SELECT ON priv_alice TO mt_other;
+SET ROLE mt_other;
+SELECT count(*) FROM priv_alice WHERE pg_temp.leak_bob(tenant);
+SELECT tenant, count(*), sum(v) FROM priv_alice WHERE pg_temp.leak_bob(tenant) GROUP BY tenant;
+SELECT count(*), min(v), max(v) FROM priv_alice;
+SET mergetree.enable_aggregate_scan = off;
+SELECT tenant, count(*), sum(v) FROM priv_alice WHERE pg_temp.leak_bob(tenant) GROUP BY tenant;
+RESET mergetree.enable_aggregate_scan;
 -- The owner still sees everything.
 SET ROLE mt_owner;
+DROP VIEW priv_alice;
 SELECT tenant, count(*) FROM priv_t GROUP BY tenant ORDER BY tenant;
 SELECT partition, rows FROM mergetree.parts WHERE table_name = 'priv_t'::regclass ORDER BY partition;
 RESET ROLE;
