@@ -347,3 +347,28 @@ pub unsafe fn for_each_catalog_row<T>(relid: pg_sys::Oid, mut f: impl FnMut(&T))
         pg_sys::table_close(rel, pg_sys::AccessShareLock as i32);
     }
 }
+
+/// Bytes free on the filesystem holding `rel`'s file (its tablespace's), for an
+/// unprivileged user; None when it cannot be told.
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn free_disk_bytes(rel: pg_sys::Relation) -> Option<u64> {
+    // SAFETY: per the caller, rd_node and rd_backend are the open relation's; the path
+    // is palloc'd in the current context and read before it goes; statvfs fills the
+    // zeroed struct it is given.
+    unsafe {
+        let node = (*rel).rd_node;
+        let path = pg_sys::GetRelationPath(node.dbNode, node.spcNode, node.relNode, (*rel).rd_backend, pg_sys::ForkNumber::MAIN_FORKNUM);
+        let file = std::ffi::CStr::from_ptr(path).to_str().ok()?.to_owned();
+        pg_sys::pfree(path.cast());
+        // The file's directory (the server's working directory is the data directory).
+        let dir = std::path::Path::new(&file).parent()?;
+        let dir = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok()?;
+        let mut st: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(dir.as_ptr(), &mut st) != 0 {
+            return None;
+        }
+        Some(st.f_bavail as u64 * st.f_frsize as u64)
+    }
+}

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 const TICK: Duration = Duration::from_millis(250);
 /// How long after its last worker ended a database gets another.
 const RECHECK: Duration = Duration::from_secs(2);
+/// How long a database's worker runs before inserts piling up parts get it a second one.
+const SECOND_WORKER_AFTER: Duration = Duration::from_secs(1);
 
 /// The databases merge workers may connect to: not templates, accepting connections.
 ///
@@ -73,8 +75,11 @@ pub extern "C-unwind" fn mergetree_merge_launcher_main(_arg: pg_sys::Datum) {
         // its worker is busy (a long merge of big parts holds it while small parts pile
         // up; workers skip each other's parts).
         if let Some(db) = super::take_wanted() {
-            next_turn.remove(&db);
-            last_start.remove(&db);
+            let busy = running.iter().any(|(d, _)| *d == db);
+            if !busy || last_start.get(&db).is_none_or(|t| now.duration_since(*t) >= SECOND_WORKER_AFTER) {
+                next_turn.remove(&db);
+                last_start.remove(&db);
+            }
         }
         let limit = if crate::gucs::BACKGROUND_MERGES.get() { crate::gucs::MAX_MERGE_WORKERS.get().max(0) as usize } else { 0 };
         if running.len() >= limit {

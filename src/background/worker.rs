@@ -7,7 +7,7 @@
 //! is the key types' comparison functions.
 
 use crate::catalog::{self, PartRow};
-use crate::write::merge::{merge_parts, partitions, select, NotMerged, MERGE_LOCK};
+use crate::write::merge::{merge_parts, partitions, select_within, NotMerged, MERGE_LOCK};
 use crate::write::relocate::{self, Moved};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -60,10 +60,10 @@ unsafe fn cached_tables() -> Vec<pg_sys::Oid> {
 /// The next run of parts worth merging in `group` that no other merge holds, claimed by
 /// this transaction. A run another merge claimed splits the group: the selector looks at
 /// the parts before and after it.
-fn claim_next(group: &[PartRow], now: i64, options: &crate::options::TableOptions) -> Option<Vec<PartRow>> {
+fn claim_next(group: &[PartRow], now: i64, options: &crate::options::TableOptions, room: u64) -> Option<Vec<PartRow>> {
     let mut segments: Vec<&[PartRow]> = vec![group];
     while let Some(seg) = segments.pop() {
-        let Some((start, end)) = select(seg, false, now, options) else { continue };
+        let Some((start, end)) = select_within(seg, false, now, options, room) else { continue };
         if catalog::claim(&seg[start..end], false) {
             return Some(seg[start..end].to_vec());
         }
@@ -189,6 +189,7 @@ unsafe fn merge_one() -> Step {
         let installed = pg_sys::get_extension_oid(c"pg_mergetree".as_ptr(), true) != pg_sys::InvalidOid && catalog::is_current();
         let mut step = Step::Idle;
         let mut busy = false;
+        let mut no_space = false;
         for relid in if installed { cached_tables() } else { Vec::new() } {
             if !pg_sys::ConditionalLockRelationOid(relid, MERGE_LOCK as i32) {
                 continue;
@@ -215,7 +216,9 @@ unsafe fn merge_one() -> Step {
             }
             let now = pg_sys::GetCurrentTimestamp();
             let visible = catalog::visible_parts(rel, pg_sys::GetActiveSnapshot());
-            let run = partitions(&visible).iter().find_map(|g| claim_next(g, now, &options)).or_else(|| claim_deleted(&visible));
+            // Merges no bigger than the disk has room for (none when it is full).
+            let room = crate::write::merge::merge_room(rel);
+            let run = partitions(&visible).iter().find_map(|g| claim_next(g, now, &options, room)).or_else(|| claim_deleted(&visible));
             // Nothing to merge: rows past the table's TTL go, as the table's owner (the
             // expression may call its functions).
             if run.is_none() && options.ttl.is_some() {
@@ -243,6 +246,12 @@ unsafe fn merge_one() -> Step {
                     match merge_parts(rel, &plan, &options, &run, true, false) {
                         Ok(_) => Some(true),
                         Err(NotMerged::DdlWaits) => Some(false),
+                        // No room on the disk: rolled back, and the worker waits as when
+                        // idle (then leaves), rather than look again at once.
+                        Err(NotMerged::NoSpace) => {
+                            no_space = true;
+                            Some(false)
+                        }
                         // Rolled back below like a merge giving way, but the worker stays.
                         Err(NotMerged::WritersChanged) => {
                             busy = true;
@@ -278,6 +287,7 @@ unsafe fn merge_one() -> Step {
             _ => pg_sys::CommitTransactionCommand(),
         }
         let step = match step {
+            Step::Yielded if no_space => Step::Idle,
             Step::Idle if busy => Step::Busy,
             step => step,
         };

@@ -198,6 +198,10 @@ pub fn merge_keys(plan: &TablePlan, options: &TableOptions) -> Vec<MergeKey> {
 /// `rel` is open and locked (RowExclusiveLock) against DDL.
 pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &TableOptions, parts: &[PartRow], yield_to_ddl: bool, cleanup: bool) -> Result<Option<PartRow>, NotMerged> {
     // SAFETY: per the caller.
+    if yield_to_ddl && !unsafe { room_for(rel, parts) } {
+        return Err(NotMerged::NoSpace);
+    }
+    // SAFETY: per the caller.
     let table = unsafe { crate::ffi::relname(rel) };
     let cols = datum::read_columns(plan);
     let readers: Vec<_> = parts.iter().map(|p| part_cache::open(rel, p).unwrap_or_else(|e| crate::error::report(&table, e))).collect();
@@ -314,6 +318,31 @@ pub enum NotMerged {
     DdlWaits,
     /// A writer held the table, or deleted rows of the inputs, while the merge ran.
     WritersChanged,
+    /// The table's filesystem has less room than the inputs take: a background merge
+    /// waits (ClickHouse's space reservation) rather than fill the disk and fail.
+    NoSpace,
+}
+
+/// Whether the table's filesystem holds a merge of `parts` (as much again as they take,
+/// plus a margin).
+///
+/// # Safety
+/// `rel` is open.
+unsafe fn room_for(rel: pg_sys::Relation, parts: &[PartRow]) -> bool {
+    let needed: u64 = parts.iter().map(|p| p.part_bytes.max(0) as u64).sum();
+    // SAFETY: per the caller.
+    needed <= unsafe { merge_room(rel) }
+}
+
+/// Bytes of inputs a merge of `rel`'s parts may take: its filesystem's free space less a
+/// margin (the merged part takes about as much as its inputs until they go).
+///
+/// # Safety
+/// `rel` is open.
+pub unsafe fn merge_room(rel: pg_sys::Relation) -> u64 {
+    const MARGIN: u64 = 16 << 20;
+    // SAFETY: per the caller.
+    unsafe { crate::ffi::free_disk_bytes(rel) }.map_or(u64::MAX, |free| free.saturating_sub(MARGIN))
 }
 
 /// Takes the writers' lock (write/dml.rs) for the rest of the merge's transaction (in
@@ -434,6 +463,12 @@ pub fn partitions(parts: &[PartRow]) -> Vec<Vec<PartRow>> {
 /// The runs of parts to merge in one partition: all of them with `final`, else the merge
 /// selector's choice.
 pub fn select(parts: &[PartRow], full: bool, now: i64, options: &TableOptions) -> Option<(usize, usize)> {
+    select_within(parts, full, now, options, options.max_bytes_to_merge)
+}
+
+/// [`select`] for merges of at most `max_bytes` of inputs (a background merge: what the
+/// table's filesystem has room for, as ClickHouse's selector is given).
+pub fn select_within(parts: &[PartRow], full: bool, now: i64, options: &TableOptions, max_bytes: u64) -> Option<(usize, usize)> {
     if full {
         // One part per partition, fully encoded: a lone insert part is re-encoded too
         // (and an engine applied to it), with a TTL any lone part (rows may have passed
@@ -445,6 +480,6 @@ pub fn select(parts: &[PartRow], full: bool, now: i64, options: &TableOptions) -
         .iter()
         .map(|p| Candidate { bytes: p.part_bytes as u64, age_secs: ((now - p.created) / 1_000_000).max(0) as u64, level: p.level.max(0) as u32 })
         .collect();
-    let settings = SelectorSettings { max_bytes_to_merge: options.max_bytes_to_merge, parts_to_lower_base: options.parts_to_delay_insert, ..Default::default() };
+    let settings = SelectorSettings { max_bytes_to_merge: max_bytes.min(options.max_bytes_to_merge), parts_to_lower_base: options.parts_to_delay_insert, ..Default::default() };
     selector::select(&candidates, &settings)
 }

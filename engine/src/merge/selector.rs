@@ -104,7 +104,11 @@ pub fn select(parts: &[Candidate], s: &SelectorSettings) -> Option<(usize, usize
             let mut base = 1.0 + (s.base - 1.0) * (1.0 - by_age.max(by_count));
             if sum <= s.small_run_bytes {
                 let soon = lowering(min_age as f64, s.min_age_to_lower_base as f64, s.max_age_to_lower_base_small as f64);
-                base = base.min(s.base + (2.0 - s.base) * soon);
+                // Runs of tiny parts fall to 1 (rewriting them costs nothing): at 2, two
+                // tiny parts of unequal size (each weighing the fixed cost) stayed apart
+                // for an hour.
+                let floor = if sum <= s.tiny_run_bytes { 1.0 } else { 2.0 };
+                base = base.min(s.base + (floor - s.base) * soon);
             }
             let fixed = s.fixed_cost_per_part as f64;
             let ratio = (sum as f64 + count as f64 * fixed) / (max as f64 + fixed);
@@ -146,6 +150,17 @@ mod tests {
         assert_eq!(select(&parts(&[1000, 1000], 0), &s), None);
         // Five or more: merged, all of them (the lowest bytes per part merged away).
         assert_eq!(select(&parts(&[1000; 6], 0), &s), Some((0, 6)));
+    }
+
+    #[test]
+    fn tiny_parts_of_unequal_size_merge_within_a_minute() {
+        let s = SelectorSettings::default();
+        let pair = |age| vec![Candidate { bytes: 8192, age_secs: age, level: 3 }, Candidate { bytes: 4096, age_secs: age, level: 0 }];
+        assert_eq!(select(&pair(0), &s), None);
+        assert_eq!(select(&pair(60), &s), Some((0, 2)));
+        // Not so a big part with a small one.
+        let big = vec![Candidate { bytes: 512 << 20, age_secs: 60, level: 3 }, Candidate { bytes: 4096, age_secs: 60, level: 0 }];
+        assert_eq!(select(&big, &s), None);
     }
 
     #[test]
