@@ -334,15 +334,8 @@ pub extern "C-unwind" fn mergetree_merge_worker_main(arg: pg_sys::Datum) {
             // pile up parts. (DROP DATABASE stops workers with SIGTERM.)
             Step::Yielded | Step::Busy => {
                 merged_any = true;
-                let since = *idle_since.get_or_insert_with(std::time::Instant::now);
-                if since.elapsed() >= LINGER {
+                if !linger(&mut idle_since, MIN_POLL_MS) {
                     break;
-                }
-                // SAFETY: waits on this process' latch; SIGTERM still ends the process at
-                // the interrupt check above.
-                unsafe {
-                    pg_sys::WaitLatch(pg_sys::MyLatch, (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32, MIN_POLL_MS, pg_sys::PG_WAIT_EXTENSION);
-                    pg_sys::ResetLatch(pg_sys::MyLatch);
                 }
             }
             // Nothing to merge in a database that had nothing: leave at once, the worker
@@ -352,20 +345,28 @@ pub extern "C-unwind" fn mergetree_merge_worker_main(arg: pg_sys::Datum) {
             // so look again soon rather than wait for the launcher's next turn; leave
             // after a while idle.
             Step::Idle => {
-                let since = *idle_since.get_or_insert_with(std::time::Instant::now);
-                if since.elapsed() >= LINGER {
+                if !linger(&mut idle_since, poll_ms) {
                     break;
-                }
-                // SAFETY: waits on this process' latch; SIGTERM still ends the process at
-                // the interrupt check above.
-                unsafe {
-                    pg_sys::WaitLatch(pg_sys::MyLatch, (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32, poll_ms, pg_sys::PG_WAIT_EXTENSION);
-                    pg_sys::ResetLatch(pg_sys::MyLatch);
                 }
                 poll_ms = (poll_ms * 2).min(POLL_MS);
             }
         }
     }
+}
+
+/// Waits `ms` before the worker looks again; false (no wait) once it has been without a
+/// merge for LINGER since `idle_since` (set now if unset).
+fn linger(idle_since: &mut Option<std::time::Instant>, ms: std::ffi::c_long) -> bool {
+    if idle_since.get_or_insert_with(std::time::Instant::now).elapsed() >= LINGER {
+        return false;
+    }
+    // SAFETY: waits on this process' latch; SIGTERM still ends the process at the
+    // worker's next interrupt check.
+    unsafe {
+        pg_sys::WaitLatch(pg_sys::MyLatch, (pg_sys::WL_LATCH_SET | pg_sys::WL_TIMEOUT | pg_sys::WL_EXIT_ON_PM_DEATH) as i32, ms, pg_sys::PG_WAIT_EXTENSION);
+        pg_sys::ResetLatch(pg_sys::MyLatch);
+    }
+    true
 }
 
 /// How often an idle worker looks for merges again, and how long it stays idle. Right

@@ -13,7 +13,7 @@
 //! apart. The mark's CRC covers the header; each frame's CRC covers its own block, so a
 //! partial read checks everything it decodes and nothing else.
 
-use super::{read_block_rows, write_block, write_block_with, Mark};
+use super::{read_block_decoded, write_block, write_block_with, Mark};
 use crate::codec::{zstd_dict, CodecChain, Compression, ZstdDictionary};
 use crate::column::{Bitmap, ColumnData, ColumnType, Values};
 use crate::error::{Error, Result};
@@ -273,7 +273,7 @@ pub fn read<'b>(
             let body = bytes.get(at..at + e.len as usize).ok_or_else(|| Error::corrupt("framed block", "short read"))?;
             // Wanted rows counted from the frame's first row.
             let local: Option<Vec<u32>> = wanted_in(k).map(|w| w.iter().map(|&r| r - layout[k].0 as u32).collect());
-            pieces.push((e.rows as usize, Some(read_block_rows(body, &frame_mark, ty, e.rows as usize, chain, local.as_deref(), dict)?)));
+            pieces.push((e.rows as usize, Some(read_block_decoded(body, &frame_mark, ty, e.rows as usize, chain, local.as_deref(), dict)?.into_values())));
             at += e.len as usize;
         }
         f = end;

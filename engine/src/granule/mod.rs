@@ -194,25 +194,12 @@ pub fn write_granule(col: &ColumnData, chain: &CodecChain, frame_rows: usize, di
 
 /// Checks, decompresses and decodes one block pointed at by `mark` (classic or framed).
 pub fn read_block(block: &[u8], mark: &Mark, ty: ColumnType, rows: usize, chain: &CodecChain) -> Result<ColumnData> {
-    read_block_rows(block, mark, ty, rows, chain, None, None)
+    Ok(read_block_decoded(block, mark, ty, rows, chain, None, None)?.into_values())
 }
 
 /// [`read_block`] for a reader that needs only the rows in `wanted` (sorted; `None` = all),
-/// of a column with the trained dictionary `dict`, if any.
-fn read_block_rows(
-    block: &[u8],
-    mark: &Mark,
-    ty: ColumnType,
-    rows: usize,
-    chain: &CodecChain,
-    wanted: Option<&[u32]>,
-    dict: Option<&ZstdDictionary>,
-) -> Result<ColumnData> {
-    Ok(read_block_decoded(block, mark, ty, rows, chain, wanted, dict)?.into_values())
-}
-
-/// [`read_block_rows`] leaving a block of runs as its runs (a framed block's frames are
-/// always values).
+/// of a column with the trained dictionary `dict`, if any, leaving a block of runs as its
+/// runs (a framed block's frames are always values).
 fn read_block_decoded(
     block: &[u8],
     mark: &Mark,
