@@ -51,6 +51,38 @@ pub fn encode(col: &ColumnData, out: &mut Vec<u8>) -> bool {
     true
 }
 
+/// Each row's run (the run starts up to and including it, less one; a NULL row takes the
+/// run before it, or 0) and the index of the last run, from the run-start bitmap.
+fn row_runs(bits: &[u8], rows: usize, validity: Option<&Bitmap>) -> std::result::Result<(Vec<u32>, i64), &'static str> {
+    let mut codes = Vec::with_capacity(rows);
+    let Some(validity) = validity else {
+        // No NULLs (the common case): the first row starts a run, then a sum of bits.
+        if bits[0] & 1 == 0 {
+            return Err("a value before the first run");
+        }
+        let mut starts = 0u32;
+        codes.extend((0..rows).map(|r| {
+            starts += (bits[r >> 3] >> (r & 7)) as u32 & 1;
+            starts - 1
+        }));
+        return Ok((codes, starts as i64 - 1));
+    };
+    let mut run: i64 = -1;
+    for r in 0..rows {
+        let valid = validity.get(r);
+        if bits[r >> 3] >> (r & 7) & 1 == 1 {
+            if !valid {
+                return Err("a run starts at a NULL row");
+            }
+            run += 1;
+        } else if valid && run < 0 {
+            return Err("a value before the first run");
+        }
+        codes.push(run.max(0) as u32);
+    }
+    Ok((codes, run))
+}
+
 /// A block's runs: each run's value (a dictionary local to the block, not sorted, values
 /// may repeat) and each row's run (NULL rows: the run before them, or 0).
 #[derive(Clone, Debug, PartialEq)]
@@ -84,39 +116,7 @@ pub fn decode(rest: &[u8], rows: usize, validity: Option<Bitmap>) -> Result<Runs
     if total != data.len() as u64 {
         return Err(bad("run lengths do not cover the values"));
     }
-    // Row i's run: the starts up to and including it, less one.
-    let mut codes = Vec::with_capacity(rows);
-    let mut run: i64 = -1;
-    if validity.is_none() {
-        // No NULLs (the common case): the first row starts a run, then a sum of bits.
-        if bits[0] & 1 == 0 {
-            return Err(bad("a value before the first run"));
-        }
-        let mut starts = 0u32;
-        codes.extend((0..rows).map(|r| {
-            starts += (bits[r >> 3] >> (r & 7)) as u32 & 1;
-            starts - 1
-        }));
-        run = starts as i64 - 1;
-    }
-    for (i, byte) in bits.iter().enumerate().filter(|_| validity.is_some()) {
-        for b in 0..8 {
-            let r = i * 8 + b;
-            if r >= rows {
-                break;
-            }
-            let valid = validity.as_ref().is_none_or(|v| v.get(r));
-            if byte >> b & 1 == 1 {
-                if !valid {
-                    return Err(bad("a run starts at a NULL row"));
-                }
-                run += 1;
-            } else if valid && run < 0 {
-                return Err(bad("a value before the first run"));
-            }
-            codes.push(run.max(0) as u32);
-        }
-    }
+    let (codes, run) = row_runs(bits, rows, validity.as_ref()).map_err(bad)?;
     if run + 1 != count as i64 || bits[bitmap_len - 1] as u32 >> (rows - (bitmap_len - 1) * 8) != 0 {
         return Err(bad("run starts do not match the run count"));
     }
