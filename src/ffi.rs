@@ -372,3 +372,29 @@ pub unsafe fn free_disk_bytes(rel: pg_sys::Relation) -> Option<u64> {
         Some(st.f_bavail as u64 * st.f_frsize as u64)
     }
 }
+
+/// Runs `f` with `search_path` set to `path` for its duration (a GUC nest level, undone
+/// after `f`, or by the transaction's abort if `f` raises).
+///
+/// # Safety
+/// In a transaction.
+pub unsafe fn with_search_path<R>(path: &std::ffi::CStr, f: impl FnOnce() -> R) -> R {
+    // SAFETY: per the caller; the level is popped below on the normal path, and by
+    // AbortTransaction's GUC cleanup when `f` raises.
+    unsafe {
+        let level = pg_sys::NewGUCNestLevel();
+        pg_sys::set_config_option(
+            c"search_path".as_ptr(),
+            path.as_ptr(),
+            pg_sys::GucContext::PGC_USERSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            pg_sys::GucAction::GUC_ACTION_SAVE,
+            true,
+            0,
+            false,
+        );
+        let out = f();
+        pg_sys::AtEOXact_GUC(true, level);
+        out
+    }
+}

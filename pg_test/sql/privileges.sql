@@ -77,5 +77,31 @@ SELECT tenant, count(*) FROM priv_t GROUP BY tenant ORDER BY tenant;
 SELECT partition, rows FROM mergetree.parts WHERE table_name = 'priv_t'::regclass ORDER BY partition;
 RESET ROLE;
 DROP TABLE priv_t;
+
+-- Stored expressions keep their meaning: partition_by and ttl are stored with every name
+-- outside pg_catalog qualified and parsed again with an empty search_path, so a function
+-- another role puts in a schema searched before pg_catalog never runs in place of the
+-- built-in one, with the rights of whoever writes or merges.
+CREATE SCHEMA priv_trap AUTHORIZATION mt_other;
+SET ROLE mt_other;
+CREATE FUNCTION priv_trap.floor(double precision) RETURNS double precision LANGUAGE plpgsql IMMUTABLE
+  AS $$ BEGIN RAISE NOTICE 'trap ran as %', current_user; RETURN -1; END $$;
+CREATE FUNCTION priv_trap.date_trunc(text, timestamptz) RETURNS timestamptz LANGUAGE plpgsql IMMUTABLE
+  AS $$ BEGIN RAISE NOTICE 'trap ran as %', current_user; RETURN '1970-01-01'; END $$;
+GRANT USAGE ON SCHEMA priv_trap TO PUBLIC;
+SET ROLE mt_owner;
+CREATE TABLE priv_p (x int, d date) USING mergetree
+  WITH (order_by = 'x', partition_by = 'floor(x / 10)', ttl = 'date_trunc(''month'', d) + interval ''10 years''');
+SELECT option_name, option_value FROM pg_options_to_table((SELECT reloptions FROM pg_class WHERE oid = 'priv_p'::regclass))
+  WHERE option_name IN ('partition_by', 'ttl') ORDER BY 1;
+SET search_path = priv_trap, pg_catalog, public;
+INSERT INTO priv_p SELECT g, current_date FROM generate_series(1, 30) g;
+SELECT mergetree.optimize('priv_p', final => true);
+SELECT partition, rows FROM mergetree.parts WHERE table_name = 'priv_p'::regclass ORDER BY partition;
+SELECT count(*), min(x), max(x) FROM priv_p;
+RESET search_path;
+DROP TABLE priv_p;
+RESET ROLE;
+DROP SCHEMA priv_trap CASCADE;
 REVOKE CREATE ON SCHEMA public FROM mt_owner;
 DROP ROLE mt_owner, mt_other, mt_reader;

@@ -310,9 +310,14 @@ pub extern "C-unwind" fn mergetree_merge_worker_main(arg: pg_sys::Datum) {
     // input parts in place (its own part was never visible), and the WAL that frees the
     // inputs' pages later comes after its commit record. Under many small inserts the
     // fsync per merge was most of a merge's time.
-    // SAFETY: sets a setting of this process, as SET would; no transaction is needed.
+    //
+    // Nothing a worker runs resolves a name through the search_path (stored expressions
+    // are parsed with an empty one, functions are kept by OID or qualified name); an
+    // empty path makes sure no schema a user can create in is ever searched here.
+    // SAFETY: sets settings of this process, as SET would; no transaction is needed.
     unsafe {
         pg_sys::SetConfigOption(c"synchronous_commit".as_ptr(), c"off".as_ptr(), pg_sys::GucContext::PGC_SUSET, pg_sys::GucSource::PGC_S_OVERRIDE);
+        pg_sys::SetConfigOption(c"search_path".as_ptr(), c"".as_ptr(), pg_sys::GucContext::PGC_SUSET, pg_sys::GucSource::PGC_S_OVERRIDE);
     }
     let mut idle_since: Option<std::time::Instant> = None;
     let mut merged_any = false;

@@ -8,6 +8,7 @@ use super::ddl::{range_var_oid, take_options, After, Handled};
 use crate::error::{raise, raise_with_hint};
 use crate::ffi::{cstr, list_ptrs};
 use crate::options;
+use crate::write::partition::Names;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -34,11 +35,11 @@ pub unsafe fn validated(rel: pg_sys::Relation, changes: &[(String, Option<String
             .iter()
             .map(|(k, v)| match (k.as_str(), v) {
                 ("partition_by", Some(text)) => {
-                    let expr = crate::write::partition::analyze(rel, &table, text);
+                    let expr = crate::write::partition::analyze(rel, &table, text, Names::Session);
                     (k.clone(), Some(options::deparse_partition(rel, expr)))
                 }
                 ("ttl", Some(text)) => {
-                    let expr = crate::write::partition::analyze_option(rel, &table, "ttl", text);
+                    let expr = crate::write::partition::analyze_option(rel, &table, "ttl", text, Names::Session);
                     (k.clone(), Some(options::deparse_partition(rel, expr)))
                 }
                 ("engine", Some(_)) => (k.clone(), Some(options::canonical_engine(&table, &parsed.engine, &crate::datum::table_plan(rel), (*(*rel).rd_rel).relowner))),

@@ -7,7 +7,7 @@
 use super::{for_relation, per_column, rewrite, stored_defs, TableOptions};
 use crate::error::raise_with_hint;
 use crate::ffi::quote_ident;
-use crate::write::partition;
+use crate::write::partition::{self, Names};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::collections::HashMap;
@@ -30,25 +30,14 @@ unsafe fn attnames(rel: pg_sys::Relation) -> HashMap<i16, String> {
 /// # Safety
 /// `rel` is open; `expr` was analysed against it (see `partition::analyze`).
 pub unsafe fn deparse_partition(rel: pg_sys::Relation, expr: *mut pg_sys::Node) -> String {
-    // SAFETY: per the caller; the GUC change is undone at the nest level's end.
+    // SAFETY: per the caller; deparsing reads the catalogs in the current transaction.
     unsafe {
-        let level = pg_sys::NewGUCNestLevel();
-        pg_sys::set_config_option(
-            c"search_path".as_ptr(),
-            c"".as_ptr(),
-            pg_sys::GucContext::PGC_USERSET,
-            pg_sys::GucSource::PGC_S_SESSION,
-            pg_sys::GucAction::GUC_ACTION_SAVE,
-            true,
-            0,
-            false,
-        );
-        let name = pg_sys::get_rel_name((*rel).rd_id);
-        let ctx = pg_sys::deparse_context_for(name, (*rel).rd_id);
-        let text = pg_sys::deparse_expression(expr, ctx, false, false);
-        let out = CStr::from_ptr(text).to_string_lossy().into_owned();
-        pg_sys::AtEOXact_GUC(true, level);
-        out
+        crate::ffi::with_search_path(c"", || {
+            let name = pg_sys::get_rel_name((*rel).rd_id);
+            let ctx = pg_sys::deparse_context_for(name, (*rel).rd_id);
+            let text = pg_sys::deparse_expression(expr, ctx, false, false);
+            CStr::from_ptr(text).to_string_lossy().into_owned()
+        })
     }
 }
 
@@ -79,7 +68,7 @@ pub unsafe fn record_dependencies(rel: pg_sys::Relation, opts: &TableOptions, re
         let exprs = [("partition_by", &opts.partition_by), ("ttl", &opts.ttl)];
         for (option, text) in exprs {
             let Some(text) = text else { continue };
-            let expr = partition::analyze_option(rel, &table, option, text);
+            let expr = partition::analyze_option(rel, &table, option, text, Names::Stored);
             // Columns the expression uses are recorded as depending on the table (the
             // harmless direction: Postgres ignores it when the table is dropped); dropping
             // one is refused by `check_column_drop` with a message naming the option.
@@ -103,7 +92,7 @@ unsafe fn partition_attnums(rel: pg_sys::Relation, opts: &TableOptions) -> Vec<i
     let Some(text) = &opts.partition_by else { return Vec::new() };
     // SAFETY: per the caller.
     unsafe {
-        let expr = partition::analyze(rel, &crate::ffi::relname(rel), text);
+        let expr = partition::analyze(rel, &crate::ffi::relname(rel), text, Names::Stored);
         let mut attrs: *mut pg_sys::Bitmapset = std::ptr::null_mut();
         pg_sys::pull_varattnos(expr, 1, &mut attrs);
         let mut out = Vec::new();
@@ -150,7 +139,7 @@ pub fn check_column_drop(relid: pg_sys::Oid, attnum: i16) {
             refuse("engine", "The table's merges and FINAL reads use it.");
         }
         if let Some(ttl) = &opts.ttl {
-            if crate::write::ttl::check(rel, &table, ttl) == attnum {
+            if crate::write::ttl::check(rel, &table, ttl, Names::Stored) == attnum {
                 refuse("ttl", "Merges remove rows by it.");
             }
         }
@@ -214,8 +203,8 @@ impl RenameTracker {
                 }
                 let rel = pg_sys::relation_open(oid, pg_sys::AccessExclusiveLock as i32);
                 let opts = for_relation(rel);
-                let partition = opts.partition_by.as_ref().map(|t| partition::analyze(rel, &crate::ffi::relname(rel), t));
-                let ttl = opts.ttl.as_ref().map(|t| partition::analyze_option(rel, &crate::ffi::relname(rel), "ttl", t));
+                let partition = opts.partition_by.as_ref().map(|t| partition::analyze(rel, &crate::ffi::relname(rel), t, Names::Stored));
+                let ttl = opts.ttl.as_ref().map(|t| partition::analyze_option(rel, &crate::ffi::relname(rel), "ttl", t, Names::Stored));
                 tables.push(Tracked { relid: oid, names: attnames(rel), partition, ttl });
                 pg_sys::relation_close(rel, pg_sys::NoLock as i32);
             }

@@ -15,6 +15,7 @@ use crate::datum::TablePlan;
 use mergetree::codec::dict::DictMode;
 use mergetree::{CodecChain, Compression, SortKind};
 use crate::error::{raise, raise_with_hint};
+use crate::write::partition::Names;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::{CStr, CString};
@@ -358,11 +359,11 @@ pub unsafe fn validate(rel: pg_sys::Relation, table: &str, o: &TableOptions, pla
     }
     if let Some(expr) = &o.ttl {
         // SAFETY: rel is open; checking raises on error.
-        unsafe { crate::write::ttl::check(rel, table, expr) };
+        unsafe { crate::write::ttl::check(rel, table, expr, Names::Session) };
     }
     if let Some(expr) = &o.partition_by {
         // SAFETY: rel is open; compiling validates and raises on error.
-        unsafe { crate::write::partition::compile(rel, table, expr) };
+        unsafe { crate::write::partition::compile(rel, table, expr, Names::Session) };
     }
 }
 

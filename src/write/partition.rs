@@ -7,15 +7,30 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use std::ffi::CString;
 
+/// Which names an option's expression text (partition_by, ttl) resolves against.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Names {
+    /// Text a user gives in CREATE or ALTER: the session's search_path, as for any
+    /// statement the user types.
+    Session,
+    /// The stored text, canonical (deparsed with an empty search_path, so every name
+    /// outside pg_catalog is qualified): parsed with an empty search_path again, so it
+    /// means what it meant when stored. Postgres keeps such expressions as trees of OIDs;
+    /// text parsed under an inserting session's or a merge worker's search_path could
+    /// resolve a name to a function someone put in a schema on that path (a better match
+    /// for an implicitly cast argument), run with the inserter's or the owner's rights.
+    Stored,
+}
+
 /// Parses, analyses and plans `expr` against `rel`; raises a clear error if it is not an
 /// immutable scalar expression over the table's columns.
 ///
 /// # Safety
 /// `rel` is open.
-pub unsafe fn compile(rel: pg_sys::Relation, table: &str, expr: &str) -> *mut pg_sys::Expr {
+pub unsafe fn compile(rel: pg_sys::Relation, table: &str, expr: &str, names: Names) -> *mut pg_sys::Expr {
     // SAFETY: per the caller.
     unsafe {
-        let e = analyze(rel, table, expr);
+        let e = analyze(rel, table, expr, names);
         let planned = pg_sys::expression_planner(e as *mut pg_sys::Expr);
         if pg_sys::contain_mutable_functions(planned as *mut pg_sys::Node) {
             raise_with_hint(
@@ -36,16 +51,29 @@ pub unsafe fn compile(rel: pg_sys::Relation, table: &str, expr: &str) -> *mut pg
 ///
 /// # Safety
 /// `rel` is open.
-pub unsafe fn analyze(rel: pg_sys::Relation, table: &str, expr: &str) -> *mut pg_sys::Node {
+pub unsafe fn analyze(rel: pg_sys::Relation, table: &str, expr: &str, names: Names) -> *mut pg_sys::Node {
     // SAFETY: per the caller.
-    unsafe { analyze_option(rel, table, "partition_by", expr) }
+    unsafe { analyze_option(rel, table, "partition_by", expr, names) }
 }
 
 /// `analyze` for the expression of option `option` (partition_by, ttl).
 ///
 /// # Safety
 /// `rel` is open.
-pub unsafe fn analyze_option(rel: pg_sys::Relation, table: &str, option: &str, expr: &str) -> *mut pg_sys::Node {
+pub unsafe fn analyze_option(rel: pg_sys::Relation, table: &str, option: &str, expr: &str, names: Names) -> *mut pg_sys::Node {
+    match names {
+        // SAFETY: per the caller; in a transaction (the relation is open).
+        Names::Stored => unsafe { crate::ffi::with_search_path(c"", || analyze_text(rel, table, option, expr)) },
+        // SAFETY: per the caller.
+        Names::Session => unsafe { analyze_text(rel, table, option, expr) },
+    }
+}
+
+/// `analyze_option` under the current search_path.
+///
+/// # Safety
+/// `rel` is open.
+unsafe fn analyze_text(rel: pg_sys::Relation, table: &str, option: &str, expr: &str) -> *mut pg_sys::Node {
     let sql = CString::new(format!("SELECT ({expr})")).unwrap_or_default();
     let bad = |why: &str| -> ! {
         raise_with_hint(
@@ -176,7 +204,7 @@ impl Partitioner {
     pub unsafe fn new(rel: pg_sys::Relation, table: &str, expr: &str) -> Self {
         // SAFETY: per the caller.
         unsafe {
-            let e = compile(rel, table, expr);
+            let e = compile(rel, table, expr, Names::Stored);
             let typid = pg_sys::exprType(e as *mut pg_sys::Node);
             let mut typlen = 0i16;
             let mut byval = false;

@@ -9,6 +9,7 @@
 use crate::datum::{self, ColumnPlan, TablePlan};
 use crate::error::raise_with_hint;
 use mergetree::ColumnData;
+use super::partition::Names;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -73,10 +74,10 @@ unsafe fn monotonic(n: *mut pg_sys::Node, var: &mut Option<i16>) -> bool {
 ///
 /// # Safety
 /// `rel` is open.
-pub unsafe fn check(rel: pg_sys::Relation, table: &str, expr: &str) -> i16 {
+pub unsafe fn check(rel: pg_sys::Relation, table: &str, expr: &str, names: Names) -> i16 {
     // SAFETY: per the caller.
     unsafe {
-        let e = super::partition::analyze_option(rel, table, "ttl", expr);
+        let e = super::partition::analyze_option(rel, table, "ttl", expr, names);
         let ty = pg_sys::exprType(e);
         if !matches!(ty, pg_sys::DATEOID | pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID) {
             bad(table, expr, "it must give a date, timestamp or timestamptz");
@@ -122,9 +123,9 @@ impl Ttl {
         // SAFETY: per the caller.
         unsafe {
             let table = crate::ffi::relname(rel);
-            let attnum = check(rel, &table, expr);
+            let attnum = check(rel, &table, expr, Names::Stored);
             let column = plan.index_of_attnum(attnum)?;
-            let e = super::partition::analyze_option(rel, &table, "ttl", &format!("(({expr})::timestamptz <= now())"));
+            let e = super::partition::analyze_option(rel, &table, "ttl", &format!("(({expr})::timestamptz <= now())"), Names::Stored);
             let planned = pg_sys::expression_planner(e as *mut pg_sys::Expr);
             Some(Ttl {
                 state: pg_sys::ExecInitExpr(planned, std::ptr::null_mut()),
