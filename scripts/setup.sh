@@ -11,9 +11,12 @@ export PGRX_HOME=${PGRX_HOME:-/var/tmp/pg_mergetree/pgrx}
 need_pkgs=()
 # postgresql-15-partman: tests/system/t_tools.sh checks pg_partman creates mergetree partitions.
 # postgresql-15-hll, -tdigest: pg_test/sql/engines.sql keeps their states in aggregating tables.
-for p in postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-partman postgresql-$PG_MAJOR-hll postgresql-$PG_MAJOR-tdigest libclang-dev clang sudo make pkg-config; do
+# libpostgresql-jdbc-java (pgjdbc, /usr/share/java/postgresql.jar): tests/system/t_drivers.sh,
+# which runs its Java check as a single source file (`java File.java`: needs a JDK, not a JRE).
+for p in postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-partman postgresql-$PG_MAJOR-hll postgresql-$PG_MAJOR-tdigest libclang-dev clang sudo make pkg-config libpostgresql-jdbc-java; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
+command -v javac >/dev/null 2>&1 || need_pkgs+=(openjdk-17-jdk-headless)
 if ((${#need_pkgs[@]})); then
   echo "setup: installing ${need_pkgs[*]}"
   apt-get update -qq
@@ -43,10 +46,11 @@ chown -R "$RUN_USER" "$PGRX_HOME"
 # Benchmark suite (benches/): psycopg 3 and tpchgen-cli (TPC-H data) in a virtualenv of their
 # own, so neither the system Python nor a pyenv one is modified. Pinned: the TPC-H data must
 # not change under the benchmark's feet. SQLAlchemy (2.1: the first to reflect table
-# options) for tests/system/t_tools.sh.
+# options) for tests/system/t_tools.sh; asyncpg for tests/system/t_drivers.sh.
 BENCH_VENV=${BENCH_VENV:-/var/tmp/pg_mergetree/bench-venv}
 TPCHGEN_VERSION=4.0.0
 SQLALCHEMY_VERSION=2.1.9
+ASYNCPG_VERSION=0.31.0
 if ! "$BENCH_VENV/bin/python" -c 'import psycopg' >/dev/null 2>&1 \
   || ! "$BENCH_VENV/bin/python" -c "import sqlalchemy, sys; sys.exit(sqlalchemy.__version__ != '$SQLALCHEMY_VERSION')" >/dev/null 2>&1 \
   || ! "$BENCH_VENV/bin/tpchgen-cli" --version 2>/dev/null | grep -q " $TPCHGEN_VERSION\$"; then
@@ -59,6 +63,34 @@ if ! "$BENCH_VENV/bin/python" -c 'import psycopg' >/dev/null 2>&1 \
   rm -rf "$BENCH_VENV"
   python3 -m venv "$BENCH_VENV"
   "$BENCH_VENV/bin/python" -m pip install -q --disable-pip-version-check \
-    'psycopg[binary]>=3.1,<4' "tpchgen-cli==$TPCHGEN_VERSION" "sqlalchemy==$SQLALCHEMY_VERSION"
+    'psycopg[binary]>=3.1,<4' "tpchgen-cli==$TPCHGEN_VERSION" "sqlalchemy==$SQLALCHEMY_VERSION" \
+    "asyncpg==$ASYNCPG_VERSION"
+fi
+# asyncpg added to a venv made before it was in the list above (without rebuilding the venv,
+# which a benchmark may be using).
+if ! "$BENCH_VENV/bin/python" -c "import asyncpg, sys; sys.exit(asyncpg.__version__ != '$ASYNCPG_VERSION')" >/dev/null 2>&1; then
+  echo "setup: installing asyncpg $ASYNCPG_VERSION into $BENCH_VENV"
+  "$BENCH_VENV/bin/python" -m pip install -q --disable-pip-version-check "asyncpg==$ASYNCPG_VERSION"
+fi
+
+# node-postgres (pg, with pg-copy-streams for COPY) for tests/system/t_drivers.sh, in a
+# directory of its own (NODE_PATH=$NODE_DRIVERS/node_modules): Debian's node-pg depends on
+# Debian's nodejs, which would replace the machine's Node.js 20, so it comes from the npm
+# registry through the machine's npm. Pinned.
+NODE_DRIVERS=${NODE_DRIVERS:-/var/tmp/pg_mergetree/node-drivers}
+NODE_PG_VERSION=8.23.1
+NODE_PG_COPY_STREAMS_VERSION=7.0.0
+node_has() { # MODULE VERSION
+  NODE_PATH=$NODE_DRIVERS/node_modules node -e "process.exit(require('$1/package.json').version === '$2' ? 0 : 1)" >/dev/null 2>&1
+}
+if ! node_has pg "$NODE_PG_VERSION" || ! node_has pg-copy-streams "$NODE_PG_COPY_STREAMS_VERSION"; then
+  echo "setup: installing pg $NODE_PG_VERSION and pg-copy-streams $NODE_PG_COPY_STREAMS_VERSION into $NODE_DRIVERS"
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
+    || { echo "setup: node and npm are needed for node-postgres (tests/system/t_drivers.sh)" >&2; exit 1; }
+  mkdir -p "$NODE_DRIVERS"
+  [[ -f $NODE_DRIVERS/package.json ]] || echo '{"private": true}' >"$NODE_DRIVERS/package.json"
+  npm install --prefix "$NODE_DRIVERS" --no-audit --no-fund --omit=optional --loglevel=error \
+    "pg@$NODE_PG_VERSION" "pg-copy-streams@$NODE_PG_COPY_STREAMS_VERSION" </dev/null >/dev/null
+  chmod -R a+rX "$NODE_DRIVERS"
 fi
 echo "setup: ok"
