@@ -19,5 +19,9 @@ libdir=$("$PG_CONFIG" --pkglibdir)
 sharedir=$("$PG_CONFIG" --sharedir)/extension
 install -m 755 "$out$libdir/pg_mergetree.so" "$libdir/.pg_mergetree.so.new"
 mv -f "$libdir/.pg_mergetree.so.new" "$libdir/pg_mergetree.so"
+# Scripts of other versions left by an older install would install today's SQL under an
+# old version's name: the extension's SQL files are replaced as a set.
+rm -f "$sharedir"/pg_mergetree--*.sql
 install -m 644 "$out$sharedir"/pg_mergetree* "$sharedir/"
+install -m 644 sql/pg_mergetree--*--*.sql "$sharedir/"
 echo "installed pg_mergetree ($([[ ${#profile[@]} -eq 0 ]] && echo release || echo debug)) into $libdir"

@@ -13,7 +13,8 @@ need_pkgs=()
 # postgresql-15-hll, -tdigest: pg_test/sql/engines.sql keeps their states in aggregating tables.
 # libpostgresql-jdbc-java (pgjdbc, /usr/share/java/postgresql.jar): tests/system/t_drivers.sh,
 # which runs its Java check as a single source file (`java File.java`: needs a JDK, not a JRE).
-for p in postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-partman postgresql-$PG_MAJOR-hll postgresql-$PG_MAJOR-tdigest libclang-dev clang sudo make pkg-config libpostgresql-jdbc-java; do
+# xz-utils: tests/system/t_upgrade.sh unpacks the old version's cluster (tests/upgrade/).
+for p in postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-partman postgresql-$PG_MAJOR-hll postgresql-$PG_MAJOR-tdigest libclang-dev clang sudo make pkg-config libpostgresql-jdbc-java xz-utils; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 command -v javac >/dev/null 2>&1 || need_pkgs+=(openjdk-17-jdk-headless)

@@ -90,10 +90,19 @@ fn find_catalog(name: &CStr) -> Option<pg_sys::Oid> {
 
 fn catalog_oid(name: &CStr) -> pg_sys::Oid {
     find_catalog(name).unwrap_or_else(|| {
+        // An older version's catalog (the library was replaced, the database not updated).
+        let installed = Spi::get_one::<String>("SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'pg_mergetree'").ok().flatten();
+        if let Some(v) = installed.filter(|v| v != env!("CARGO_PKG_VERSION")) {
+            crate::error::raise_with_hint(
+                PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!("the pg_mergetree extension in this database is version {v}, the server runs version {}", env!("CARGO_PKG_VERSION")),
+                "Run ALTER EXTENSION pg_mergetree UPDATE in this database (mergetree tables are unreadable until then; their parts are kept).".into(),
+            );
+        }
         crate::error::raise_with_hint(
             PgSqlErrorCode::ERRCODE_UNDEFINED_TABLE,
             format!("the pg_mergetree catalog table mergetree.{} is missing", name.to_string_lossy()),
-            "Run CREATE EXTENSION pg_mergetree in this database (a database whose extension predates this table needs it dropped and created again: there are no upgrade scripts yet).".into(),
+            "Run CREATE EXTENSION pg_mergetree in this database, or ALTER EXTENSION pg_mergetree UPDATE where an older version of the extension is installed.".into(),
         )
     })
 }
@@ -312,6 +321,15 @@ unsafe fn scan(name: &CStr, attno: i16, oid: pg_sys::Oid, snapshot: pg_sys::Snap
 /// Scans the rows of catalog `name` whose leading index column (an oid) is `oid`, through
 /// index `index`, under `snapshot`, calling `f` with each tuple.
 unsafe fn index_scan(name: &CStr, index: &CStr, attno: i16, oid: pg_sys::Oid, snapshot: pg_sys::Snapshot, lock: u32, mut f: impl FnMut(&Catalog, pg_sys::HeapTuple)) {
+    // pg_upgrade's schema restore (binary upgrade) creates the catalog's indexes after the
+    // tables whose DDL may read it (ATTACH PARTITION scans the partition): every table and
+    // the catalog are empty then (their files are copied afterwards), and a scan of the
+    // catalog itself finds the same nothing.
+    // SAFETY: a flag Postgres sets once at startup.
+    if unsafe { pg_sys::IsBinaryUpgrade } {
+        // SAFETY: per the caller.
+        return unsafe { scan(name, attno, oid, snapshot, lock, f) };
+    }
     let cat = Catalog::open(name, lock);
     // SAFETY: a scan key on the index's leading oid column (given as the heap's attribute
     // number, which systable_beginscan maps); the scan is ended before return.
