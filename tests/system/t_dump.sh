@@ -3,7 +3,9 @@
 # reproduce the table's access method, its options, its skip index (rebuilt by the
 # restore's CREATE INDEX, so it still skips granules) and every row; also after key and
 # partition columns were renamed and with a partition expression calling a function of
-# another schema (the dump restores with an empty search_path).
+# another schema (the dump restores with an empty search_path); and every kind of object
+# the extension adds: each engine and table option, each skip index type, partitions of a
+# partitioned table.
 set -Eeuo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -22,6 +24,17 @@ describe() { # DB: what must survive the round trip, on one line
       q "$1" "SELECT reloptions FROM pg_class WHERE relname IN ('latest', 'agg') ORDER BY relname"
       q "$1" "SET mergetree.final = on; SELECT count(*) || ' ' || md5(string_agg(l::text, ',' ORDER BY k)) FROM latest l"
       q "$1" "SET mergetree.final = on; SELECT count(*) || ' ' || md5(string_agg(a::text, ',' ORDER BY k)) FROM agg a"
+      # Schema kinds: every engine and option, each skip index type, partitions.
+      q "$1" "SELECT string_agg(c.relname || ':' || coalesce(a.amname, '-') || ':' || coalesce(c.reloptions::text, '') || ':'
+                                || coalesce(pg_get_expr(c.relpartbound, c.oid), ''), ' ' ORDER BY c.relname)
+              FROM pg_class c LEFT JOIN pg_am a ON a.oid = c.relam
+              WHERE c.relnamespace = 'kinds'::regnamespace AND c.relkind IN ('r', 'p')"
+      q "$1" "SELECT string_agg(indexdef, '; ' ORDER BY indexname) FROM pg_indexes WHERE schemaname = 'kinds'"
+      q "$1" "SELECT string_agg(relname || '=' || (xpath('/row/c/text()', query_to_xml(format(
+                'SELECT count(*) || '' '' || md5(coalesce(string_agg(t::text, '','' ORDER BY t::text), '''')) AS c FROM kinds.%I t',
+                relname), false, true, '')))[1]::text, ' ' ORDER BY relname)
+              FROM pg_class WHERE relnamespace = 'kinds'::regnamespace AND relkind IN ('r', 'p')"
+      q "$1" "SELECT count(*) FROM mergetree.skip_indexes WHERE table_name::text LIKE 'kinds.%'"
     fi
     q "$1" "SELECT amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE relname = 't'"
     q "$1" "SELECT count(*) || ' ' || count(s) || ' ' || count(n) || ' ' || count(b) FROM t"
@@ -71,6 +84,36 @@ if use_ext; then
     q src "INSERT INTO latest SELECT g % 97, 'v$i-' || g, (g * $i) % 7 FROM generate_series(1, 1000) g"
     q src "INSERT INTO agg SELECT g % 89, (g * 7919 * $i) % 1000, 1 FROM generate_series(1, 1000) g"
   done
+  # Every engine and table option, every skip index type, a partitioned table whose
+  # partitions are mergetree tables with their own options.
+  psql_at "$PORT" -d src -q <<'SQL'
+CREATE SCHEMA kinds;
+SET search_path = kinds;
+CREATE TABLE summed (k int, a bigint, b numeric(12, 2)) USING mergetree
+  WITH (order_by = 'k', engine = 'summing(a, b)', background_merges = off);
+CREATE TABLE collapsed (k int, v text, sign int2) USING mergetree
+  WITH (order_by = 'k', engine = 'collapsing(sign)', max_bytes_to_merge = 1048576);
+CREATE TABLE versioned (k int, v text, sign int2, ver int) USING mergetree
+  WITH (order_by = 'k', engine = 'versioned_collapsing(sign, ver)', parts_to_delay_insert = 50, parts_to_throw_insert = 100);
+CREATE TABLE aged (ts timestamp, k int, msg text) USING mergetree
+  WITH (order_by = 'k, ts', primary_key = 'k', ttl = 'ts + interval ''100 years''', index_granularity = 256,
+        index_granularity_bytes = 65536, compression = 'zstd(3)', dictionary = 'auto; msg: on',
+        codecs = 'ts: Delta, LZ4; k: T64');
+CREATE INDEX aged_mm ON aged USING mergetree_skip (k) WITH (type = 'minmax');
+CREATE INDEX aged_set ON aged USING mergetree_skip (k) WITH (type = 'set(100)', granularity = 4);
+CREATE INDEX aged_ngram ON aged USING mergetree_skip (msg) WITH (type = 'ngrambf(3, 256, 2)');
+CREATE INDEX aged_token ON aged USING mergetree_skip (msg) WITH (type = 'tokenbf(256, 2)');
+CREATE TABLE regions (region text, id int, amount numeric(10, 2)) PARTITION BY LIST (region);
+CREATE TABLE regions_eu PARTITION OF regions FOR VALUES IN ('eu') USING mergetree WITH (order_by = 'id');
+CREATE TABLE regions_us PARTITION OF regions FOR VALUES IN ('us') USING mergetree
+  WITH (order_by = 'id, amount', compression = 'lz4');
+INSERT INTO summed SELECT g % 50, g, g * 0.5 FROM generate_series(1, 2000) g;
+INSERT INTO collapsed SELECT g % 70, 'c' || g, CASE WHEN g % 3 = 0 THEN -1 ELSE 1 END FROM generate_series(1, 2000) g;
+INSERT INTO versioned SELECT g % 60, 'v' || g, CASE WHEN g % 4 = 0 THEN -1 ELSE 1 END, g % 9 FROM generate_series(1, 2000) g;
+INSERT INTO aged SELECT timestamp '2026-01-01' + g * interval '1 hour', g % 500, 'message ' || (g % 37) || ' of run ' || g
+  FROM generate_series(1, 5000) g;
+INSERT INTO regions SELECT CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END, g, g * 0.25 FROM generate_series(1, 3000) g;
+SQL
   # Deleted and updated rows: the dump holds the rows as they are now.
   q src "DELETE FROM t WHERE id % 5 = 0"
   q src "UPDATE t SET s = upper(s) WHERE id % 7 = 3"
