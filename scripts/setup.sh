@@ -86,8 +86,12 @@ node_has() { # MODULE VERSION
 }
 if ! node_has pg "$NODE_PG_VERSION" || ! node_has pg-copy-streams "$NODE_PG_COPY_STREAMS_VERSION"; then
   echo "setup: installing pg $NODE_PG_VERSION and pg-copy-streams $NODE_PG_COPY_STREAMS_VERSION into $NODE_DRIVERS"
-  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
-    || { echo "setup: node and npm are needed for node-postgres (tests/system/t_drivers.sh)" >&2; exit 1; }
+  # A machine without Node.js gets Debian's (nodejs and npm together).
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "setup: installing nodejs and npm"
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
   mkdir -p "$NODE_DRIVERS"
   [[ -f $NODE_DRIVERS/package.json ]] || echo '{"private": true}' >"$NODE_DRIVERS/package.json"
   npm install --prefix "$NODE_DRIVERS" --no-audit --no-fund --omit=optional --loglevel=error \
