@@ -9,7 +9,8 @@
 #      for every query (benches/tiny.sh; timings are printed, never asserted)
 #   6. a subset of PostgreSQL's own regression suite on a cluster whose tables are all
 #      mergetree tables: no crash, no difference outside tests/pg_suite/accepted.diffs
-#      (tests/pg_suite/run.sh; PG_SUITE_SKIP=1 skips it)
+#      (tests/pg_suite/run.sh; PG_SUITE_SKIP=1 skips it); then the whole schedule with
+#      background merges running, as a crash finder (tests/pg_suite/run.sh --full --merges)
 # Installs a debug build into the system PostgreSQL 15 first: the demo cluster is stopped,
 # because replacing the .so under a running server crashes it.
 set -uo pipefail
@@ -131,6 +132,22 @@ else
   echo "   (full output: $log/pg_suite.log)"
   count_line "$log/pg_suite.log"
   check_status "$status" "tests/pg_suite/run.sh"
+fi
+
+step "PostgreSQL's regression suite, whole schedule, background merges running (tests/pg_suite/run.sh --full --merges)"
+if [[ ${PG_SUITE_SKIP:-} == 1 ]]; then
+  echo "   skipped (PG_SUITE_SKIP=1)"
+else
+  # Merges reorder rows, so differences are listed, not judged: the run fails on a crash,
+  # a timeout, a test without a result, or no background merge at all.
+  PG_SUITE=full bash tests/pg_suite/run.sh --merges >"$log/pg_suite_merges.log" 2>&1
+  status=$?
+  sed -n '/^=== crash check/,/^=== differences/p' "$log/pg_suite_merges.log"
+  grep -E '^FAIL|^tests: |^background merges|^no background merge' "$log/pg_suite_merges.log" || true
+  grep -q '^=== crash check' "$log/pg_suite_merges.log" || tail -20 "$log/pg_suite_merges.log"
+  echo "   (full output: $log/pg_suite_merges.log)"
+  count_line "$log/pg_suite_merges.log"
+  check_status "$status" "tests/pg_suite/run.sh --full --merges"
 fi
 
 echo

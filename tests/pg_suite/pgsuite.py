@@ -449,6 +449,10 @@ def cmd_report(a):
             problems.append("not run (no result from pg_regress)")
         elif st == "FAILED" and not hunks.get(t):
             problems.append("FAILED without a diff (no results file?)")
+        if new and a.crash_only:
+            lines.append("diff  %-28s %d difference(s) not in the accepted file (not judged: --crash-only)" % (t, len(new)))
+            new_total += len(new)
+            new = []
         if new:
             problems.append("%d new difference(s)" % len(new))
         if undoc:
@@ -601,6 +605,8 @@ def main():
     r.add_argument("--timeout", default="")
     r.add_argument("--statement-timeout", default="")
     r.add_argument("--show", type=int, default=20, help="hunks shown per test")
+    r.add_argument("--crash-only", action="store_true",
+                   help="differences are listed, not judged: a run fails on crashes, timeouts and tests without a result")
     a = p.parse_args()
     if a.cmd == "schedule":
         cmd_schedule(a)

@@ -11,6 +11,10 @@
 #   TEST ...   just these tests, one after another (include test_setup first)
 #   --accept   rewrite the accepted-differences file from this run (reasons carry over) and
 #              print a summary by class; entries of tests that did not run are kept
+#   --merges   background merges on during the run (they renumber and reorder rows, so
+#              upstream's outputs differ from run to run): differences are listed, not judged;
+#              the run fails on a crash, a timeout or no merge at all. `make test` runs the
+#              whole schedule this way after the subset
 #
 # Fails on: a server crash (signal, abnormal exit, PANIC in the server log), a difference
 # from upstream's expected output that tests/pg_suite/accepted.diffs does not accept (see
@@ -35,11 +39,12 @@ PY=/usr/bin/python3
 die() { echo "error: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
 tool=$here/tests/pg_suite/pgsuite.py
 
-accept=0
+accept=0 merges=0
 tests=()
 for arg in "$@"; do
   case $arg in
     --accept) accept=1 ;;
+    --merges) merges=1 ;;
     --full) PG_SUITE=full ;;
     --subset) PG_SUITE=subset ;;
     -h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -88,6 +93,7 @@ PORT=${PG_SUITE_PORT:-$(free_port 25700)}
 # ORDER BY in the order its threads met them, so with more threads upstream's expected
 # output of such queries differs from run to run.
 # Background merges off: a merge renumbers rows (ctid), which some upstream tests print.
+if ((merges)); then export MT_BACKGROUND_MERGES=on; fi
 MT_BACKGROUND_MERGES=${MT_BACKGROUND_MERGES:-off} init_cluster "$DATA" "$PORT" >/dev/null
 {
   echo "# >>> pg_suite settings (tests/pg_suite/run.sh)"
@@ -177,6 +183,11 @@ done
 mv -f "$OUT/all.diffs" "$OUT/regression.diffs"
 t2=$SECONDS
 if ((alive)) && ! { is_running "$DATA" && wait_ready "$PORT" 120; }; then alive=0; fi
+merged=
+if ((merges && alive)) && use_ext; then
+  # Merges of the tables the tests left behind (the part log of dropped tables goes with them).
+  merged=$(psql_at "$PORT" -d regression -Atq -c "SELECT count(*) FROM mergetree.part_log_data WHERE event_type = 'merge' AND background")
+fi
 
 report=(report --schedule "$schedule" --source-schedule "$PGSUITE_SRC/parallel_schedule"
   --diffs "$OUT/regression.diffs" --stdout "$OUT/pg_regress.out" --log "$(cluster_log "$DATA")"
@@ -184,9 +195,18 @@ report=(report --schedule "$schedule" --source-schedule "$PGSUITE_SRC/parallel_s
   --dlpath "$PGSUITE_DLPATH" --mt-root "$MT_ROOT" --server-alive "$alive" --timed-out "$timed_out"
   --timeout "$TOTAL_TIMEOUT" --statement-timeout "$STMT_TIMEOUT" --show "${PG_SUITE_SHOW:-20}")
 ((accept)) && report+=(--accept)
+((merges)) && report+=(--crash-only)
 $PY "$tool" "${report[@]}" >"$OUT/report.txt" 2>&1
 status=$?
 echo "(setup $((t1 - t0)) s, pg_regress $((t2 - t1)) s)" >>"$OUT/report.txt"
+if ((merges)) && use_ext; then
+  echo "background merges during the run (of the tables left at its end): ${merged:-none}" >>"$OUT/report.txt"
+  if [[ ${merged:-0} == 0 ]]; then
+    echo "no background merge ran: the run proves nothing about merges" >>"$OUT/report.txt"
+    echo "0 passed, 1 failed" >>"$OUT/report.txt"
+    status=1
+  fi
+fi
 # the "N passed, M failed" line last
 grep -vE '^[0-9]+ passed, [0-9]+ failed$' "$OUT/report.txt"
 grep -E '^[0-9]+ passed, [0-9]+ failed$' "$OUT/report.txt" | tail -1 | grep . || { echo "0 passed, 1 failed"; status=1; }
