@@ -7,6 +7,7 @@
 pub mod algorithm;
 pub mod part_run;
 pub mod plan;
+pub mod row_sources;
 pub mod selector;
 
 use crate::column::{compare_values, ColumnData, SortKind};
@@ -66,12 +67,14 @@ pub struct Merger<S: RunSource, O: OpaqueOrder> {
     /// A binary min-heap of indexes into `runs` that still have rows.
     heap: Vec<usize>,
     columns: usize,
+    /// Where the rows handed out came from.
+    sources: row_sources::RowSources,
 }
 
 impl<S: RunSource, O: OpaqueOrder> Merger<S, O> {
     /// `columns`: how many columns every batch has.
     pub fn new(sources: Vec<S>, keys: Vec<MergeKey>, columns: usize, opaque: O) -> Result<Self> {
-        let mut m = Merger { runs: Vec::with_capacity(sources.len()), keys, opaque, heap: Vec::new(), columns };
+        let mut m = Merger { runs: Vec::with_capacity(sources.len()), keys, opaque, heap: Vec::new(), columns, sources: row_sources::RowSources::new() };
         for source in sources {
             m.runs.push(Run { source, batch: Vec::new(), rows: 0, at: 0 });
         }
@@ -83,6 +86,11 @@ impl<S: RunSource, O: OpaqueOrder> Merger<S, O> {
             }
         }
         Ok(m)
+    }
+
+    /// Where each row handed out so far came from (input, in the order given to `new`).
+    pub fn row_sources(&self) -> &row_sources::RowSources {
+        &self.sources
     }
 
     /// Value bytes of the batches the runs hold.
@@ -215,6 +223,7 @@ impl<S: RunSource, O: OpaqueOrder> Merger<S, O> {
                 o.extend_range(c, start, end);
             }
             rows += end - start;
+            self.sources.push(top, end - start);
             self.runs[top].at = end;
             if end == self.runs[top].rows && !self.refill(top)? {
                 let last = self.heap.pop().expect("heap has the top");

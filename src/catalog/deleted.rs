@@ -49,7 +49,7 @@ impl PartMasks {
         }
     }
 
-    fn all(&self) -> DeletedRows {
+    pub fn all(&self) -> DeletedRows {
         let mut all = self.deleted.clone();
         all.union_with(&self.updated);
         all
@@ -130,15 +130,33 @@ pub fn flush_pending() {
         // SAFETY: reads transaction state.
         let cid = unsafe { pg_sys::GetCurrentCommandId(true) };
         for ((part_id, by_update), rows) in merged {
-            let bytes = rows.to_bytes();
-            let mut values: [pg_sys::Datum; NATTS] = [
-                node.into_datum().unwrap(),
-                part_id.into_datum().unwrap(),
-                (rows.len() as i64).into_datum().unwrap(),
-                by_update.into_datum().unwrap(),
-                bytes.as_slice().into_datum().unwrap(),
-            ];
-            cat.insert(&mut values, &mut [false; NATTS], cid);
+            insert_mask(&cat, node, part_id, by_update, &rows, cid);
+        }
+    }
+    super::invalidate();
+}
+
+fn insert_mask(cat: &Catalog, node: pg_sys::Oid, part_id: i64, by_update: bool, rows: &DeletedRows, cid: pg_sys::CommandId) {
+    let bytes = rows.to_bytes();
+    let mut values: [pg_sys::Datum; NATTS] = [
+        node.into_datum().unwrap(),
+        part_id.into_datum().unwrap(),
+        (rows.len() as i64).into_datum().unwrap(),
+        by_update.into_datum().unwrap(),
+        bytes.as_slice().into_datum().unwrap(),
+    ];
+    cat.insert(&mut values, &mut [false; NATTS], cid);
+}
+
+/// Records `masks` for part `part_id` of storage `node` in this transaction: the rows a
+/// merge's output holds of inputs that were deleted while it ran (see `merge_parts`).
+pub fn insert_masks(node: pg_sys::Oid, part_id: i64, masks: &PartMasks) {
+    let cat = Catalog::open(DELETED, pg_sys::RowExclusiveLock);
+    // SAFETY: reads transaction state.
+    let cid = unsafe { pg_sys::GetCurrentCommandId(true) };
+    for (by_update, rows) in [(false, &masks.deleted), (true, &masks.updated)] {
+        if !rows.is_empty() {
+            insert_mask(&cat, node, part_id, by_update, rows, cid);
         }
     }
     super::invalidate();

@@ -14,6 +14,8 @@ use super::progress::Progress;
 use mergetree::merge::algorithm::{Collapser, Combiner, GroupStarts, KeyEq, Mode, NoCombiner};
 use mergetree::merge::part_run::PartRun;
 use mergetree::merge::plan::stream_layout;
+use mergetree::merge::row_sources::RowSources;
+use mergetree::part::deleted::DeletedRows;
 use mergetree::merge::selector::{self, Candidate, SelectorSettings};
 use mergetree::merge::{MergeKey, Merger, OpaqueOrder};
 use mergetree::part::stream::StreamWriter;
@@ -266,9 +268,16 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
         crate::error::report(&table, mergetree::Error::corrupt("merge", format!("merged {rows_in} rows out of parts holding {rows} into {written} rows and {expired} expired ({rows_out} expected)")));
     }
     // SAFETY: per the caller.
-    if !unsafe { settle_with_writers(rel, parts, yield_to_ddl) } {
-        return Err(NotMerged::WritersChanged);
-    }
+    let carried = match unsafe { settle_with_writers(rel, parts, yield_to_ddl) } {
+        Settled::Busy => return Err(NotMerged::WritersChanged),
+        Settled::Unchanged => None,
+        // Rows of the inputs deleted while the merge ran: carried to the merged part where
+        // every input row became one output row (no engine folding keys, none expired).
+        Settled::Deleted(now) if engine.is_none() && expired == 0 => {
+            Some(carry_deletes(parts, &now, merger.row_sources()).ok_or(NotMerged::WritersChanged)?)
+        }
+        Settled::Deleted(_) => return Err(NotMerged::WritersChanged),
+    };
     if written == 0 {
         // Nothing is left (every row expired, collapsed away or deleted): the inputs just go.
         // SAFETY: per the caller.
@@ -296,6 +305,9 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
         pages.finish();
         crate::skip::on_stored_part(rel, plan, &part, cid);
         catalog::remove(parts);
+        if let Some(masks) = carried.filter(|m| !m.all().is_empty()) {
+            catalog::deleted::insert_masks((*rel).rd_node.relNode, part.part_id, &masks);
+        }
         catalog::log_event(&catalog::PartEvent {
             kind: "merge",
             relid: (*rel).rd_id,
@@ -352,21 +364,73 @@ pub unsafe fn merge_room(rel: pg_sys::Relation) -> u64 {
 ///
 /// # Safety
 /// `rel` is open.
-unsafe fn settle_with_writers(rel: pg_sys::Relation, parts: &[PartRow], background: bool) -> bool {
+unsafe fn settle_with_writers(rel: pg_sys::Relation, parts: &[PartRow], background: bool) -> Settled {
     // SAFETY: per the caller.
     unsafe {
         let relid = (*rel).rd_id;
         let lock = super::dml::WRITER_LOCK as i32;
         if background {
-            if !pg_sys::ConditionalLockRelationOid(relid, lock) {
-                return false;
+            // A writer's statement is short: wait for it a little (giving way to DDL)
+            // rather than throw the merge away.
+            let mut waited = 0;
+            while !pg_sys::ConditionalLockRelationOid(relid, lock) {
+                if waited >= WRITER_WAIT_MS || ddl_waits(relid) {
+                    return Settled::Busy;
+                }
+                pgrx::check_for_interrupts!();
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                waited += 10;
             }
         } else {
             pg_sys::LockRelationOid(relid, lock);
         }
         let now = catalog::deleted::latest_counts(rel);
-        parts.iter().all(|p| now.get(&p.part_id).copied().unwrap_or(0) == p.deleted.as_ref().map_or(0, |d| d.len()))
+        if parts.iter().all(|p| now.get(&p.part_id).copied().unwrap_or(0) == p.deleted.as_ref().map_or(0, |d| d.len())) {
+            return Settled::Unchanged;
+        }
+        // Only committed masks can differ: under the lock no writer is in flight, and a
+        // background merge has no deletes of its own.
+        let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
+        let masks = catalog::deleted::committed((*rel).rd_node.relNode, snapshot);
+        pg_sys::UnregisterSnapshot(snapshot);
+        Settled::Deleted(masks)
     }
+}
+
+/// How long a background merge waits for a writer to finish before giving up.
+const WRITER_WAIT_MS: u32 = 2000;
+
+enum Settled {
+    /// A writer holds the table.
+    Busy,
+    Unchanged,
+    /// Rows of the inputs were deleted since the merge read them: every committed mask of
+    /// the table now, by part.
+    Deleted(std::collections::HashMap<i64, catalog::deleted::PartMasks>),
+}
+
+/// The masks of the merged part for rows deleted from the inputs while the merge ran (each
+/// kind, DELETE's and UPDATE's, kept apart); None when a row cannot be placed.
+fn carry_deletes(parts: &[PartRow], now: &std::collections::HashMap<i64, catalog::deleted::PartMasks>, sources: &RowSources) -> Option<catalog::deleted::PartMasks> {
+    let since = |pick: fn(&catalog::deleted::PartMasks) -> &DeletedRows| -> Vec<DeletedRows> {
+        parts
+            .iter()
+            .map(|p| {
+                let mut rows = DeletedRows::new();
+                for r in now.get(&p.part_id).map(pick).into_iter().flat_map(|d| d.iter()) {
+                    if !p.deleted.as_ref().is_some_and(|seen| seen.contains(r)) {
+                        rows.insert(r);
+                    }
+                }
+                rows
+            })
+            .collect()
+    };
+    let dropped: Vec<Option<&DeletedRows>> = parts.iter().map(|p| p.deleted.as_deref()).collect();
+    Some(catalog::deleted::PartMasks {
+        deleted: sources.output_rows(&since(|m| &m.deleted), &dropped)?,
+        updated: sources.output_rows(&since(|m| &m.updated), &dropped)?,
+    })
 }
 
 /// The rows of `batch` whose TTL has not passed (all without a TTL); counts the others.

@@ -82,6 +82,23 @@ t_check_logs() {
 
 t_pass() { t_check_logs; echo "ok - $T_NAME"; }
 
+# wait_merged PORT DB TABLE MAX: bounded wait (120 s) until background merges leave TABLE
+# at most MAX parts; fails otherwise. Prints the parts before and after.
+wait_merged() {
+  local count="SELECT count(*) FROM mergetree.parts WHERE table_name = '$3'::regclass" before i
+  before=$(sql_at "$1" "$2" "$count")
+  for ((i = 0; i < 600; i++)); do
+    (($(sql_at "$1" "$2" "$count") <= $4)) && break
+    sleep 0.2
+  done
+  if (($(sql_at "$1" "$2" "$count") > $4)); then
+    # called in $(...): say it on stderr too, where the parent's report shows it
+    echo "# background merges did not run: $3 has $(sql_at "$1" "$2" "$count") parts 120 s after $before" >&2
+    fail "background merges did not run on $3"
+  fi
+  echo "$before parts -> $(sql_at "$1" "$2" "$count")"
+}
+
 # wait_pids_gone PID...: bounded wait until none of the processes exists any more.
 wait_pids_gone() {
   local i

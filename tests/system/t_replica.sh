@@ -133,14 +133,7 @@ for ((k = 0; k < 30; k++)); do
 done
 expect_eq "rows after promotion" "$(s "SELECT count(*) FROM t")" 3005
 if use_ext; then
-  count="SELECT count(*) FROM mergetree.parts WHERE table_name = 't'::regclass"
-  written=$(s "$count")
-  for ((i = 0; i < 600; i++)); do
-    (($(s "$count") <= 3)) && break
-    sleep 0.2
-  done
-  (($(s "$count") <= 3)) || fail "background merges on the promoted standby: $(s "$count") parts 120s after $written"
-  note "background merges on the promoted standby: $written parts -> $(s "$count")"
+  note "background merges on the promoted standby: $(wait_merged "$STANDBY" postgres t 3)"
   expect_eq "verify problems on the promoted standby" "$(s "SELECT count(*) FROM mergetree.verify('t')")" 0
 fi
 expect_eq "rows after merges on the promoted standby" "$(s "SELECT count(*) || ' ' || sum(id) FROM t")" \

@@ -35,13 +35,7 @@ expect_eq "the database's search_path" "$(psql_at "$PORT" -U mt_alice -d trapdb 
 for ((k = 0; k < 30; k++)); do
   psql_at "$PORT" -U mt_alice -d trapdb -Atq -c "INSERT INTO public.t SELECT g, now() FROM generate_series($((k * 100 + 1)), $((k * 100 + 100))) g"
 done
-count="SELECT count(*) FROM mergetree.parts WHERE table_name = 'public.t'::regclass"
-for ((i = 0; i < 600; i++)); do
-  (($(su "$count") <= 3)) && break
-  sleep 0.2
-done
-(($(su "$count") <= 3)) || fail "background merges did not run: $(su "$count") parts"
-note "background merges: 30 parts -> $(su "$count")"
+note "background merges: $(wait_merged "$PORT" trapdb public.t 3)"
 expect_eq "rows after background merges" "$(su "SELECT count(*) || ' ' || sum(id) FROM public.t")" "3000 4501500"
 # A merge the owner asks for, in a session whose path holds the trap, is as exact.
 psql_at "$PORT" -U mt_alice -d trapdb -Atq -c "SELECT mergetree.optimize('public.t', final => true)" >/dev/null
