@@ -190,6 +190,14 @@ CREATE TABLE bp (id int) USING mergetree WITH (order_by = 'id', parts_to_delay_i
 SELECT format('INSERT INTO bp VALUES (%s)', i) FROM generate_series(1, 5) i \gexec
 INSERT INTO bp VALUES (6);
 SELECT count(*) FROM bp;
+-- A transaction holding the writers' lock (after a DELETE or UPDATE) neither waits nor
+-- fails: merges install under that lock, so they could not bring the count down.
+BEGIN;
+DELETE FROM bp WHERE id = 1;
+INSERT INTO bp VALUES (7);
+UPDATE bp SET id = 8 WHERE id = 2;
+COMMIT;
+SELECT count(*), sum(id) FROM bp;
 SELECT mergetree.optimize('bp', final => true);
 INSERT INTO bp VALUES (6);
 SELECT count(*) FROM bp;

@@ -86,6 +86,13 @@ pub unsafe fn before_new_part(rel: pg_sys::Relation, options: &TableOptions, val
     if parts >= options.parts_to_delay_insert / 8 && options.background_merges {
         crate::background::want_worker();
     }
+    // A transaction that holds the writers' lock (an UPDATE's new rows, rows inserted
+    // after a DELETE) neither waits nor fails: merges install under that lock, so waiting
+    // for them would only hold every merge of the table back until it gave up.
+    // SAFETY: per the caller; asks the lock manager about this backend's own locks.
+    if unsafe { pg_sys::CheckRelationLockedByMe(rel, super::dml::WRITER_LOCK as i32, true) } {
+        return;
+    }
     if parts < options.parts_to_delay_insert && parts < options.parts_to_throw_insert {
         return;
     }
