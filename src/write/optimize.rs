@@ -60,8 +60,15 @@ fn optimize_oid(tbl: pg_sys::Oid, partition: Option<&str>, full: bool, cleanup: 
                     continue;
                 };
                 let run = &group[start..end];
-                if !catalog::claim(run, true) {
-                    lost = true;
+                // final needs every part, so it waits for merges holding some; otherwise
+                // parts a background merge holds are left to it (waiting here, with the
+                // writers' lock held, would stall every background merge of the table).
+                if !catalog::claim(run, full || cleanup) {
+                    if full || cleanup {
+                        lost = true;
+                    } else {
+                        done.push(value.clone());
+                    }
                     continue;
                 }
                 // None: rows of the parts were deleted meanwhile; merged next round.
