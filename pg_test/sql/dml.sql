@@ -281,6 +281,42 @@ SELECT count(*), min(id), sum(extra) FROM p;
 TRUNCATE p;
 SELECT count(*) FROM p;
 
+-- WHERE CURRENT OF follows the cursor's row to the version this transaction's earlier
+-- update made (heap's t_ctid chain), also through a savepoint rolled back; as on heap.
+CREATE TABLE cur_m (id int, v int) USING mergetree WITH (order_by = 'id');
+CREATE TABLE cur_h (id int, v int);
+INSERT INTO cur_m SELECT g, g * 10 FROM generate_series(1, 5) g;
+INSERT INTO cur_h SELECT g, g * 10 FROM generate_series(1, 5) g;
+CREATE FUNCTION cur_steps(t regclass) RETURNS TABLE (id int, v int) LANGUAGE plpgsql AS $$
+DECLARE c refcursor; r record;
+BEGIN
+  OPEN c FOR EXECUTE format('SELECT id, v FROM %s ORDER BY id FOR UPDATE', t);
+  FETCH c INTO r;                                                     -- row 1
+  EXECUTE format('UPDATE %s SET v = v + 1 WHERE CURRENT OF %I', t, c);
+  EXECUTE format('UPDATE %s SET v = v + 100 WHERE CURRENT OF %I', t, c);
+  FETCH c INTO r;                                                     -- row 2
+  EXECUTE format('UPDATE %s SET v = -v WHERE CURRENT OF %I', t, c);
+  EXECUTE format('DELETE FROM %s WHERE CURRENT OF %I', t, c);
+  FETCH c INTO r;                                                     -- row 3
+  BEGIN
+    EXECUTE format('UPDATE %s SET v = 0 WHERE CURRENT OF %I', t, c);
+    RAISE EXCEPTION 'roll back';
+  EXCEPTION WHEN raise_exception THEN NULL;
+  END;
+  EXECUTE format('UPDATE %s SET v = v + 7 WHERE CURRENT OF %I', t, c);
+  CLOSE c;
+  RETURN QUERY EXECUTE format('SELECT id, v FROM %s ORDER BY id', t);
+END $$;
+BEGIN;
+SELECT * FROM cur_steps('cur_m');
+COMMIT;
+BEGIN;
+SELECT * FROM cur_steps('cur_h');
+COMMIT;
+SELECT (SELECT array_agg(m ORDER BY id) FROM cur_m m)::text = (SELECT array_agg(h ORDER BY id) FROM cur_h h)::text AS cursor_updates_match_heap;
+DROP FUNCTION cur_steps(regclass);
+DROP TABLE cur_m, cur_h;
+
 ALTER SYSTEM RESET mergetree.background_merges;
 SELECT pg_reload_conf();
 SET client_min_messages = warning;

@@ -346,9 +346,18 @@ pub unsafe extern "C-unwind" fn tuple_tid_valid(scan: pg_sys::TableScanDesc, tid
 }
 
 #[pg_guard]
-pub unsafe extern "C-unwind" fn tuple_get_latest_tid(_scan: pg_sys::TableScanDesc, _tid: pg_sys::ItemPointer) {
-    // UPDATE writes the new version as a new row, with no link from the old one (as a
-    // row moved to another partition): the given TID is the latest known.
+pub unsafe extern "C-unwind" fn tuple_get_latest_tid(scan: pg_sys::TableScanDesc, tid: pg_sys::ItemPointer) {
+    // UPDATE writes the new version as a new row; this transaction's updates are linked
+    // (successors.rs), as heap's t_ctid chain is. Others' are not followed: their new
+    // versions are rows this snapshot does not see, as after a move to another partition.
+    // SAFETY: Postgres passes its scan of an open relation and a TID to update in place.
+    unsafe {
+        let Some(row) = crate::datum::tid_to_row_id(&*tid) else { return };
+        let latest = crate::write::successors::latest((*(*scan).rs_rd).rd_node.relNode, row);
+        if latest != row {
+            *tid = crate::datum::row_id_to_tid(latest);
+        }
+    }
 }
 
 #[pg_guard]

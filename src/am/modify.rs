@@ -47,6 +47,10 @@ pub unsafe extern "C-unwind" fn tuple_update(
         let r = crate::write::dml::delete_row(rel, otid, cid, snapshot, true, tmfd);
         if r == pg_sys::TM_Result::TM_Ok {
             crate::am::insert::insert_row(rel, slot, cid);
+            // The old version leads to the new one (for WHERE CURRENT OF, see successors.rs).
+            if let (Some(old), Some(new)) = (crate::datum::tid_to_row_id(&*otid), crate::datum::tid_to_row_id(&(*slot).tts_tid)) {
+                crate::write::successors::record((*rel).rd_node.relNode, old, new, pg_sys::GetCurrentSubTransactionId());
+            }
             pg_sys::pgstat_count_heap_update(rel, false);
         }
         r

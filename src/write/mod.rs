@@ -14,5 +14,6 @@ pub mod optimize;
 pub mod partition;
 pub mod progress;
 pub mod relocate;
+pub mod successors;
 pub mod ttl;
 pub mod xact;

@@ -35,6 +35,7 @@ unsafe extern "C-unwind" fn xact_callback(event: pg_sys::XactEvent::Type, _arg: 
         pg_sys::XactEvent::XACT_EVENT_ABORT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT | pg_sys::XactEvent::XACT_EVENT_COMMIT => {
             drop(buffer::take_all());
             crate::catalog::deleted::discard_pending();
+            super::successors::clear();
             super::dml::reset();
             super::progress::rewriting(None);
             crate::catalog::invalidate();
@@ -93,6 +94,7 @@ unsafe extern "C-unwind" fn subxact_callback(
                 b.deleted.retain(|_, d| d.1 != my);
             });
             crate::catalog::deleted::subxact_abort(my);
+            super::successors::subxact_abort(my);
             super::dml::reset();
             // Part rows of the aborted subtransaction are gone for every snapshot.
             crate::catalog::invalidate();
@@ -106,6 +108,7 @@ unsafe extern "C-unwind" fn subxact_callback(
                 b.deleted.values_mut().filter(|d| d.1 == my).for_each(|d| d.1 = parent);
             });
             crate::catalog::deleted::subxact_commit(my, parent);
+            super::successors::subxact_commit(my, parent);
         }
         _ => {}
     }
