@@ -4,20 +4,24 @@
 -- wrote); the catalog gains what merges and deletes record, filled in for existing parts.
 -- tests/system/t_upgrade.sh checks that an updated database has exactly the objects a new
 -- CREATE EXTENSION makes, and that a 0.1.0 cluster's tables read back equal to heap.
+-- Builds landed during the wave also called themselves 0.1.0 and already hold some of
+-- these objects: every step is written to be a no-op where its object exists (IF NOT
+-- EXISTS, OR REPLACE, views and changed signatures dropped and made again).
 \echo Use "ALTER EXTENSION pg_mergetree UPDATE" to load this file. \quit
 
 -- Parts: the partition id, the block range and the mutation version part names spell
 -- (ClickHouse's part info). A 0.1.0 part was written by one insert: its name already reads
 -- <partition id>_<block>_<block>_<level>.
 ALTER TABLE mergetree.part_catalog
-    ADD COLUMN partition_id text,
-    ADD COLUMN min_block bigint,
-    ADD COLUMN max_block bigint,
-    ADD COLUMN mutation bigint;
+    ADD COLUMN IF NOT EXISTS partition_id text,
+    ADD COLUMN IF NOT EXISTS min_block bigint,
+    ADD COLUMN IF NOT EXISTS max_block bigint,
+    ADD COLUMN IF NOT EXISTS mutation bigint;
 UPDATE mergetree.part_catalog c
 SET (partition_id, min_block, max_block, mutation) =
     (SELECT m[1], m[2]::bigint, m[3]::bigint, 0
-     FROM regexp_match(c.part_name, '^(.*)_([0-9]+)_([0-9]+)_[0-9]+$') AS m);
+     FROM regexp_match(c.part_name, '^(.*)_([0-9]+)_([0-9]+)_[0-9]+$') AS m)
+WHERE c.partition_id IS NULL;
 -- A name that does not parse leaves a NULL: SET NOT NULL then stops the update, changing
 -- nothing, rather than guess.
 ALTER TABLE mergetree.part_catalog
@@ -25,11 +29,11 @@ ALTER TABLE mergetree.part_catalog
     ALTER COLUMN min_block SET NOT NULL,
     ALTER COLUMN max_block SET NOT NULL,
     ALTER COLUMN mutation SET NOT NULL;
-CREATE INDEX part_catalog_storage_idx ON mergetree.part_catalog (relfilenode, part_id);
-CREATE INDEX skip_index_catalog_index_idx ON mergetree.skip_index_catalog (index_oid, relfilenode, part_id);
+CREATE INDEX IF NOT EXISTS part_catalog_storage_idx ON mergetree.part_catalog (relfilenode, part_id);
+CREATE INDEX IF NOT EXISTS skip_index_catalog_index_idx ON mergetree.skip_index_catalog (index_oid, relfilenode, part_id);
 
 -- Deleted rows (DELETE and UPDATE).
-CREATE TABLE mergetree.deleted_rows_catalog (
+CREATE TABLE IF NOT EXISTS mergetree.deleted_rows_catalog (
     relfilenode oid NOT NULL,
     part_id bigint NOT NULL,
     rows bigint NOT NULL,
@@ -37,10 +41,10 @@ CREATE TABLE mergetree.deleted_rows_catalog (
     mask bytea NOT NULL
 );
 REVOKE ALL ON mergetree.deleted_rows_catalog FROM PUBLIC;
-CREATE INDEX deleted_rows_catalog_storage_idx ON mergetree.deleted_rows_catalog (relfilenode, part_id);
+CREATE INDEX IF NOT EXISTS deleted_rows_catalog_storage_idx ON mergetree.deleted_rows_catalog (relfilenode, part_id);
 
 -- The parts view shows the new columns (in the middle: the view is made again).
-DROP VIEW mergetree.parts;
+DROP VIEW IF EXISTS mergetree.parts;
 CREATE VIEW mergetree.parts WITH (security_barrier) AS
 SELECT r.oid::regclass AS table_name,
        c.partition,
@@ -62,9 +66,14 @@ WHERE has_table_privilege(r.oid, 'SELECT')
   AND (NOT r.relrowsecurity OR NOT row_security_active(r.oid));
 GRANT SELECT ON mergetree.parts TO PUBLIC;
 
--- Merges: history, progress, and the functions behind optimize and drop_partition.
+-- Merges: history, progress, and the functions behind optimize and drop_partition
+-- (earlier builds' signatures, and the view over merges_list, go first).
+DROP VIEW IF EXISTS mergetree.merges;
+DROP FUNCTION IF EXISTS mergetree.merges_list();
+DROP FUNCTION IF EXISTS mergetree.optimize(regclass, text, boolean);
+DROP FUNCTION IF EXISTS mergetree.optimize_oid(oid, text, boolean);
 -- pg_mergetree::write::drop_partition::drop_partition_oid
-CREATE  FUNCTION "drop_partition_oid"(
+CREATE OR REPLACE FUNCTION "drop_partition_oid"(
 	"tbl" oid, /* pg_sys :: Oid */
 	"value" TEXT /* & str */
 ) RETURNS bigint /* i64 */
@@ -73,7 +82,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'drop_partition_oid_wrapper';
 
 -- pg_mergetree::write::progress::merges_list
-CREATE  FUNCTION "merges_list"() RETURNS TABLE (
+CREATE OR REPLACE FUNCTION "merges_list"() RETURNS TABLE (
 	"table_name" oid,  /* pg_sys :: Oid */
 	"partition" TEXT,  /* String */
 	"parts" INT,  /* i32 */
@@ -89,7 +98,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'merges_list_wrapper';
 
 -- pg_mergetree::write::optimize::optimize_oid
-CREATE  FUNCTION "optimize_oid"(
+CREATE OR REPLACE FUNCTION "optimize_oid"(
 	"tbl" oid, /* pg_sys :: Oid */
 	"partition" TEXT, /* Option < & str > */
 	"full" bool, /* bool */
@@ -98,7 +107,7 @@ CREATE  FUNCTION "optimize_oid"(
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'optimize_oid_wrapper';
 
-CREATE TABLE mergetree.part_log_data (
+CREATE TABLE IF NOT EXISTS mergetree.part_log_data (
     event_time timestamptz NOT NULL,
     event_type text NOT NULL,
     relid oid NOT NULL,
@@ -111,6 +120,7 @@ CREATE TABLE mergetree.part_log_data (
     background boolean NOT NULL
 );
 REVOKE ALL ON mergetree.part_log_data FROM PUBLIC;
+DROP VIEW IF EXISTS mergetree.part_log;
 CREATE VIEW mergetree.part_log WITH (security_barrier) AS
 SELECT l.event_time, l.event_type, r.oid::regclass AS table_name, l.partition, l.part_name,
        l.source_parts, l.rows, l.bytes, l.duration_ms, l.background
@@ -121,6 +131,7 @@ WHERE has_table_privilege(r.oid, 'SELECT')
 GRANT SELECT ON mergetree.part_log TO PUBLIC;
 
 -- Merges running now in this database, foreground and background (system.merges).
+DROP VIEW IF EXISTS mergetree.merges;
 CREATE VIEW mergetree.merges AS
 SELECT m.table_name::regclass AS table_name, m.partition, m.parts, m.rows_done, m.rows_total,
        m.elapsed_seconds, m.memory_bytes, m.pid, m.background
@@ -143,15 +154,16 @@ SECURITY DEFINER SET search_path = pg_catalog AS $$
                       WHERE r.relfilenode = d.relfilenode AND a.amname = 'mergetree');
 $$;
 
-CREATE FUNCTION mergetree.optimize(tbl regclass, partition text DEFAULT NULL, final boolean DEFAULT false, cleanup boolean DEFAULT false)
+DROP FUNCTION IF EXISTS mergetree.optimize(regclass, text, boolean);
+CREATE OR REPLACE FUNCTION mergetree.optimize(tbl regclass, partition text DEFAULT NULL, final boolean DEFAULT false, cleanup boolean DEFAULT false)
 RETURNS void LANGUAGE sql AS $$ SELECT FROM mergetree.optimize_oid(tbl::oid, partition, coalesce(final, false), coalesce(cleanup, false)) WHERE tbl IS NOT NULL $$;
 
-CREATE FUNCTION mergetree.drop_partition(tbl regclass, value text) RETURNS bigint
+CREATE OR REPLACE FUNCTION mergetree.drop_partition(tbl regclass, value text) RETURNS bigint
 LANGUAGE sql STRICT AS $$ SELECT mergetree.drop_partition_oid(tbl::oid, value) $$;
 
 -- Approximate aggregates and their sketches.
 -- pg_mergetree::approx::quantile_combine
-CREATE  FUNCTION "quantile_combine"(
+CREATE OR REPLACE FUNCTION "quantile_combine"(
 	"a" internal, /* Option < Internal > */
 	"b" internal /* Option < Internal > */
 ) RETURNS internal /* Internal */
@@ -160,7 +172,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'quantile_combine_wrapper';
 
 -- pg_mergetree::approx::quantile_deserialize
-CREATE  FUNCTION "quantile_deserialize"(
+CREATE OR REPLACE FUNCTION "quantile_deserialize"(
 	"bytes" bytea, /* & [u8] */
 	"_unused" internal /* Internal */
 ) RETURNS internal /* Internal */
@@ -169,7 +181,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'quantile_deserialize_wrapper';
 
 -- pg_mergetree::approx::quantile_final
-CREATE  FUNCTION "quantile_final"(
+CREATE OR REPLACE FUNCTION "quantile_final"(
 	"state" internal /* Option < Internal > */
 ) RETURNS double precision /* Option < f64 > */
 IMMUTABLE PARALLEL SAFE
@@ -177,7 +189,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'quantile_final_wrapper';
 
 -- pg_mergetree::approx::quantile_merge_trans
-CREATE  FUNCTION "quantile_merge_trans"(
+CREATE OR REPLACE FUNCTION "quantile_merge_trans"(
 	"state" internal, /* Internal */
 	"level" double precision, /* Option < f64 > */
 	"sketch" bytea /* Option < & [u8] > */
@@ -187,7 +199,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'quantile_merge_trans_wrapper';
 
 -- pg_mergetree::approx::quantile_serialize
-CREATE  FUNCTION "quantile_serialize"(
+CREATE OR REPLACE FUNCTION "quantile_serialize"(
 	"state" internal /* Internal */
 ) RETURNS bytea /* Vec < u8 > */
 IMMUTABLE STRICT PARALLEL SAFE
@@ -195,7 +207,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'quantile_serialize_wrapper';
 
 -- pg_mergetree::approx::quantile_state_final
-CREATE  FUNCTION "quantile_state_final"(
+CREATE OR REPLACE FUNCTION "quantile_state_final"(
 	"state" internal /* Option < Internal > */
 ) RETURNS bytea /* Vec < u8 > */
 IMMUTABLE PARALLEL SAFE
@@ -203,7 +215,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'quantile_state_final_wrapper';
 
 -- pg_mergetree::approx::quantile_state_trans
-CREATE  FUNCTION "quantile_state_trans"(
+CREATE OR REPLACE FUNCTION "quantile_state_trans"(
 	"state" internal, /* Internal */
 	"value" double precision /* Option < f64 > */
 ) RETURNS internal /* Internal */
@@ -212,7 +224,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'quantile_state_trans_wrapper';
 
 -- pg_mergetree::approx::quantile_trans
-CREATE  FUNCTION "quantile_trans"(
+CREATE OR REPLACE FUNCTION "quantile_trans"(
 	"state" internal, /* Internal */
 	"level" double precision, /* Option < f64 > */
 	"value" double precision /* Option < f64 > */
@@ -222,7 +234,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'quantile_trans_wrapper';
 
 -- pg_mergetree::approx::quantile_union
-CREATE  FUNCTION "quantile_union"(
+CREATE OR REPLACE FUNCTION "quantile_union"(
 	"a" bytea, /* & [u8] */
 	"b" bytea /* & [u8] */
 ) RETURNS bytea /* Vec < u8 > */
@@ -231,7 +243,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'quantile_union_wrapper';
 
 -- pg_mergetree::approx::uniq_combine
-CREATE  FUNCTION "uniq_combine"(
+CREATE OR REPLACE FUNCTION "uniq_combine"(
 	"a" internal, /* Option < Internal > */
 	"b" internal /* Option < Internal > */
 ) RETURNS internal /* Internal */
@@ -240,7 +252,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'uniq_combine_wrapper';
 
 -- pg_mergetree::approx::uniq_deserialize
-CREATE  FUNCTION "uniq_deserialize"(
+CREATE OR REPLACE FUNCTION "uniq_deserialize"(
 	"bytes" bytea, /* & [u8] */
 	"_unused" internal /* Internal */
 ) RETURNS internal /* Internal */
@@ -249,7 +261,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'uniq_deserialize_wrapper';
 
 -- pg_mergetree::approx::uniq_final
-CREATE  FUNCTION "uniq_final"(
+CREATE OR REPLACE FUNCTION "uniq_final"(
 	"state" internal /* Option < Internal > */
 ) RETURNS bigint /* i64 */
 IMMUTABLE PARALLEL SAFE
@@ -257,7 +269,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'uniq_final_wrapper';
 
 -- pg_mergetree::approx::uniq_merge_trans
-CREATE  FUNCTION "uniq_merge_trans"(
+CREATE OR REPLACE FUNCTION "uniq_merge_trans"(
 	"state" internal, /* Internal */
 	"sketch" bytea /* Option < & [u8] > */
 ) RETURNS internal /* Internal */
@@ -266,7 +278,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'uniq_merge_trans_wrapper';
 
 -- pg_mergetree::approx::uniq_serialize
-CREATE  FUNCTION "uniq_serialize"(
+CREATE OR REPLACE FUNCTION "uniq_serialize"(
 	"state" internal /* Internal */
 ) RETURNS bytea /* Vec < u8 > */
 IMMUTABLE STRICT PARALLEL SAFE
@@ -274,7 +286,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'uniq_serialize_wrapper';
 
 -- pg_mergetree::approx::uniq_state_final
-CREATE  FUNCTION "uniq_state_final"(
+CREATE OR REPLACE FUNCTION "uniq_state_final"(
 	"state" internal /* Option < Internal > */
 ) RETURNS bytea /* Vec < u8 > */
 IMMUTABLE PARALLEL SAFE
@@ -282,7 +294,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'uniq_state_final_wrapper';
 
 -- pg_mergetree::approx::uniq_trans
-CREATE  FUNCTION "uniq_trans"(
+CREATE OR REPLACE FUNCTION "uniq_trans"(
 	"state" internal, /* Internal */
 	"value" anyelement /* Option < AnyElement > */
 ) RETURNS internal /* Internal */
@@ -305,14 +317,14 @@ AS 'MODULE_PATHNAME', 'uniq_trans_wrapper';
 
 -- SSPACE: a state's size (uniq: its dense registers at most; quantile: typical), so the
 -- planner sizes hash aggregation of many groups by it.
-CREATE AGGREGATE mergetree.uniq(anyelement) (
+CREATE OR REPLACE AGGREGATE mergetree.uniq(anyelement) (
     SFUNC = mergetree.uniq_trans, STYPE = internal, SSPACE = 16416, FINALFUNC = mergetree.uniq_final,
     COMBINEFUNC = mergetree.uniq_combine, SERIALFUNC = mergetree.uniq_serialize,
     DESERIALFUNC = mergetree.uniq_deserialize, PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE mergetree.uniq(anyelement) IS
     'Approximate count of distinct values (exact up to 2048, then HyperLogLog with 2^14 registers: standard error 0.81%)';
-CREATE AGGREGATE mergetree.quantile(float8, float8) (
+CREATE OR REPLACE AGGREGATE mergetree.quantile(float8, float8) (
     SFUNC = mergetree.quantile_trans, STYPE = internal, SSPACE = 4096, FINALFUNC = mergetree.quantile_final,
     COMBINEFUNC = mergetree.quantile_combine, SERIALFUNC = mergetree.quantile_serialize,
     DESERIALFUNC = mergetree.quantile_deserialize, PARALLEL = SAFE
@@ -321,7 +333,7 @@ COMMENT ON AGGREGATE mergetree.quantile(float8, float8) IS
     'Approximate quantile (DDSketch): within 1% of the value at the level''s rank';
 
 -- pg_mergetree::approx::uniq_union
-CREATE  FUNCTION "uniq_union"(
+CREATE OR REPLACE FUNCTION "uniq_union"(
 	"a" bytea, /* & [u8] */
 	"b" bytea /* & [u8] */
 ) RETURNS bytea /* Vec < u8 > */
@@ -340,28 +352,28 @@ AS 'MODULE_PATHNAME', 'uniq_union_wrapper';
 --   quantile_union
 
 
-CREATE AGGREGATE mergetree.uniq_state(anyelement) (
+CREATE OR REPLACE AGGREGATE mergetree.uniq_state(anyelement) (
     SFUNC = mergetree.uniq_trans, STYPE = internal, SSPACE = 16416, FINALFUNC = mergetree.uniq_state_final,
     COMBINEFUNC = mergetree.uniq_combine, SERIALFUNC = mergetree.uniq_serialize,
     DESERIALFUNC = mergetree.uniq_deserialize, PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE mergetree.uniq_state(anyelement) IS
     'The mergetree.uniq sketch of a group, as bytea (store it; combine with mergetree.uniq_union, answer with mergetree.uniq_merge)';
-CREATE AGGREGATE mergetree.uniq_merge(bytea) (
+CREATE OR REPLACE AGGREGATE mergetree.uniq_merge(bytea) (
     SFUNC = mergetree.uniq_merge_trans, STYPE = internal, SSPACE = 16416, FINALFUNC = mergetree.uniq_final,
     COMBINEFUNC = mergetree.uniq_combine, SERIALFUNC = mergetree.uniq_serialize,
     DESERIALFUNC = mergetree.uniq_deserialize, PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE mergetree.uniq_merge(bytea) IS
     'mergetree.uniq of the rows whose mergetree.uniq_state sketches are aggregated';
-CREATE AGGREGATE mergetree.quantile_state(float8) (
+CREATE OR REPLACE AGGREGATE mergetree.quantile_state(float8) (
     SFUNC = mergetree.quantile_state_trans, STYPE = internal, SSPACE = 4096, FINALFUNC = mergetree.quantile_state_final,
     COMBINEFUNC = mergetree.quantile_combine, SERIALFUNC = mergetree.quantile_serialize,
     DESERIALFUNC = mergetree.quantile_deserialize, PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE mergetree.quantile_state(float8) IS
     'The mergetree.quantile sketch of a group, as bytea (combine with mergetree.quantile_union, answer with mergetree.quantile_merge)';
-CREATE AGGREGATE mergetree.quantile_merge(float8, bytea) (
+CREATE OR REPLACE AGGREGATE mergetree.quantile_merge(float8, bytea) (
     SFUNC = mergetree.quantile_merge_trans, STYPE = internal, SSPACE = 4096, FINALFUNC = mergetree.quantile_final,
     COMBINEFUNC = mergetree.quantile_combine, SERIALFUNC = mergetree.quantile_serialize,
     DESERIALFUNC = mergetree.quantile_deserialize, PARALLEL = SAFE

@@ -398,3 +398,61 @@ pub unsafe fn with_search_path<R>(path: &std::ffi::CStr, f: impl FnOnce() -> R) 
         out
     }
 }
+
+/// The transaction that deleted or updated a tuple (HeapTupleHeaderGetUpdateXid).
+///
+/// # Safety
+/// `t` is a valid tuple header, its buffer locked.
+pub unsafe fn update_xid(t: pg_sys::HeapTupleHeader) -> pg_sys::TransactionId {
+    // SAFETY: per the caller; a multixact's update member is looked up as heapam does.
+    unsafe {
+        if u32::from((*t).t_infomask) & pg_sys::HEAP_XMAX_IS_MULTI != 0 {
+            pg_sys::HeapTupleGetUpdateXid(t)
+        } else {
+            (*t).t_choice.t_heap.t_xmax
+        }
+    }
+}
+
+/// The WAL record of nbtree's page reuse (nbtxlog.h, PostgreSQL 15): its replay only
+/// resolves recovery conflicts with standby snapshots that could see rows removed by
+/// `latest_removed` (heap's cleanup records do it for the pages they prune).
+#[repr(C)]
+struct BtreeReusePage {
+    node: pg_sys::RelFileNode,
+    block: pg_sys::BlockNumber,
+    latest_removed: pg_sys::FullTransactionId,
+}
+const XLOG_BTREE_REUSE_PAGE: u8 = 0xD0;
+
+/// Makes standbys cancel (after max_standby_streaming_delay) queries whose snapshots may
+/// still see parts that transaction `removed_by` removed, before their pages are reused or
+/// cut off: mergetree pages carry no per-row visibility that replay could check.
+///
+/// # Safety
+/// `rel` is open, in a transaction; `removed_by` a normal transaction id of the past.
+pub unsafe fn log_standby_conflict(rel: pg_sys::Relation, removed_by: pg_sys::TransactionId) {
+    // SAFETY: per the caller; the record is built on the stack and copied by XLogInsert.
+    unsafe {
+        let persistent = (*(*rel).rd_rel).relpersistence as u8 == pg_sys::RELPERSISTENCE_PERMANENT;
+        if pg_sys::wal_level < pg_sys::WalLevel::WAL_LEVEL_REPLICA as i32 || !persistent {
+            return;
+        }
+        // The full id of `removed_by`: the current epoch, or the one before if the xid is
+        // past the next one (it wrapped since).
+        let next = pg_sys::ReadNextFullTransactionId().value;
+        let mut epoch = next >> 32;
+        let xid = removed_by.into_inner();
+        if xid > next as u32 && epoch > 0 {
+            epoch -= 1;
+        }
+        let mut rec = BtreeReusePage {
+            node: (*rel).rd_node,
+            block: 0,
+            latest_removed: pg_sys::FullTransactionId { value: (epoch << 32) | u64::from(xid) },
+        };
+        pg_sys::XLogBeginInsert();
+        pg_sys::XLogRegisterData((&raw mut rec).cast(), std::mem::size_of::<BtreeReusePage>() as i32);
+        pg_sys::XLogInsert(pg_sys::RmgrIds::RM_BTREE_ID as u8, XLOG_BTREE_REUSE_PAGE);
+    }
+}

@@ -38,13 +38,19 @@ pub unsafe fn reclaim(rel: pg_sys::Relation) -> Vec<(u32, u32)> {
     unsafe {
         let table = crate::ffi::relname(rel);
         let _lock = PageLock::exclusive(rel, metapage::META_BLOCK);
-        let mut used = catalog::referenced_extents(rel);
+        let (mut used, removed_by) = catalog::referenced_extents(rel);
         if let Some(mut meta) = metapage::read(rel, &table) {
             let before = (meta.next_block, meta.free.clone());
             meta.set_free(free_extents(&mut used, meta.next_block));
             let end = meta.take_free_tail();
             // Unchanged (an idle table): no page write, no WAL.
             if before != (meta.next_block, meta.free.clone()) {
+                // Standbys' snapshots may still read the freed parts: replay cancels
+                // (after max_standby_streaming_delay) those that could, before any new
+                // part's pages or the truncation reach them.
+                if let Some(xid) = removed_by {
+                    crate::ffi::log_standby_conflict(rel, xid);
+                }
                 metapage::write(rel, &meta);
             }
             if let Some(end) = end {

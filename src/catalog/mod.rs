@@ -520,7 +520,8 @@ pub fn move_storage(old: pg_sys::Oid, new: pg_sys::Oid) {
 ///
 /// # Safety
 /// `rel` is open.
-unsafe fn for_each_live(rel: pg_sys::Relation, mut f: impl FnMut(PartRow)) {
+unsafe fn for_each_live(rel: pg_sys::Relation, mut f: impl FnMut(PartRow)) -> Option<pg_sys::TransactionId> {
+    let mut removed_by: Option<pg_sys::TransactionId> = None;
     let cat = Catalog::open(PARTS, pg_sys::AccessShareLock);
     // SAFETY: SnapshotAny returns every tuple and we judge each one as VACUUM would, with
     // the buffer holding it share-locked (the check may set hint bits); the scan is ended
@@ -542,10 +543,17 @@ unsafe fn for_each_live(rel: pg_sys::Relation, mut f: impl FnMut(PartRow)) {
             pg_sys::LockBuffer(buf, pg_sys::BUFFER_LOCK_UNLOCK as i32);
             if state != pg_sys::HTSV_Result::HEAPTUPLE_DEAD {
                 f(decode(&cat, tup));
+            } else {
+                // The newest transaction whose removal of a part frees its pages.
+                let xmax = crate::ffi::update_xid((*tup).t_data);
+                if pg_sys::TransactionIdIsNormal(xmax) && removed_by.is_none_or(|r| pg_sys::TransactionIdPrecedes(r, xmax)) {
+                    removed_by = Some(xmax);
+                }
             }
         }
         pg_sys::table_endscan(scan);
     }
+    removed_by
 }
 
 /// Locks the catalog rows of `parts` for this transaction (as SELECT FOR UPDATE would), so
@@ -595,15 +603,16 @@ pub fn remove(parts: &[PartRow]) {
 }
 
 /// Extents of `rel` that some transaction may still see: parts inserted by committed or
-/// running transactions.
+/// running transactions; and the newest transaction that removed a part no snapshot of
+/// this server sees any more (its pages are free).
 ///
 /// # Safety
 /// `rel` is open; the caller holds the metapage lock so no allocation races this.
-pub unsafe fn referenced_extents(rel: pg_sys::Relation) -> Vec<(u32, u32)> {
+pub unsafe fn referenced_extents(rel: pg_sys::Relation) -> (Vec<(u32, u32)>, Option<pg_sys::TransactionId>) {
     let mut out = Vec::new();
     // SAFETY: per the caller.
-    unsafe { for_each_live(rel, |row| out.push((row.start_block as u32, row.nblocks as u32))) };
-    out
+    let removed_by = unsafe { for_each_live(rel, |row| out.push((row.start_block as u32, row.nblocks as u32))) };
+    (out, removed_by)
 }
 
 /// Every part of `rel`'s storage not rolled back (what SnapshotAny may fetch rows from).

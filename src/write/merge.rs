@@ -271,9 +271,11 @@ pub unsafe fn merge_parts(rel: pg_sys::Relation, plan: &TablePlan, options: &Tab
     let carried = match unsafe { settle_with_writers(rel, parts, yield_to_ddl) } {
         Settled::Busy => return Err(NotMerged::WritersChanged),
         Settled::Unchanged => None,
-        // Rows of the inputs deleted while the merge ran: carried to the merged part where
-        // every input row became one output row (no engine folding keys, none expired).
-        Settled::Deleted(now) if engine.is_none() && expired == 0 => {
+        // Rows of the inputs deleted while a background merge ran: carried to the merged
+        // part where every input row became one output row (no engine folding keys, none
+        // expired). optimize() merges again instead, dropping them (its caller asked for
+        // a clean part).
+        Settled::Deleted(now) if yield_to_ddl && engine.is_none() && expired == 0 => {
             Some(carry_deletes(parts, &now, merger.row_sources()).ok_or(NotMerged::WritersChanged)?)
         }
         Settled::Deleted(_) => return Err(NotMerged::WritersChanged),

@@ -27,21 +27,35 @@ for ((i = 0; i < 600; i++)); do
   sleep 0.1
 done
 [[ $(q "SELECT count(*) FROM mergetree.merges WHERE table_name = 't'::regclass") != 0 ]] || fail "no merge of t started within 60 s"
-# Each round deletes and updates rows of t while a merge of it runs (checked after the
-# statements committed); the same statements go to the shadow afterwards.
-rounds=0 stmts=()
-while ((rounds < 20)); do
+# Each round deletes and updates rows of t while a merge of it runs: the same merges (by
+# worker, inputs and size) run before and after the statements commit; the same statements
+# go to the shadow afterwards. Rounds that miss a merge load more parts for the next one.
+running="SELECT coalesce(string_agg(pid || ':' || parts || ':' || rows_total, ',' ORDER BY pid), '') FROM mergetree.merges WHERE table_name = 't'::regclass"
+rounds=0 stmts=() next_id=2000000
+while ((rounds < 40)); do
   rounds=$((rounds + 1))
+  for ((i = 0; i < 100; i++)); do
+    [[ -n $(q "$running") ]] && break
+    sleep 0.05
+  done
+  before=$(q "$running")
   stmts+=("DELETE FROM %s WHERE k = $rounds" "UPDATE %s SET v = 'updated' WHERE k = $((500 + rounds))")
   q "${stmts[-2]//%s/t}"
   q "${stmts[-1]//%s/t}"
-  after=$(q "SELECT clock_timestamp()")
-  [[ $(q "SELECT count(*) FROM mergetree.merges WHERE table_name = 't'::regclass") != 0 ]] || break
-  during=$after
+  after_ts=$(q "SELECT clock_timestamp()")
+  if [[ -n $before && $(q "$running") == "$before" ]]; then
+    during=$after_ts
+    break
+  fi
+  for ((b = 0; b < 6; b++)); do
+    stmts+=("INSERT INTO %s SELECT i, ((i::bigint * 7919) % 1000)::int, 'v' || i FROM generate_series($next_id, $((next_id + 49999))) i")
+    q "${stmts[-1]//%s/t}"
+    next_id=$((next_id + 50000))
+  done
 done
 [[ -n ${during:-} ]] || fail "no merge ran after a round of deletes"
 for st in "${stmts[@]}"; do q "${st//%s/h}"; done
-note "$rounds rounds of DELETE and UPDATE; a merge still ran after the one that ended at $during"
+note "$rounds rounds of DELETE and UPDATE; a merge ran through the one that ended at $during"
 note "background merges: $(wait_merged "$PORT" postgres t 2)"
 merged=$(q "SELECT count(*) FROM mergetree.part_log WHERE table_name = 't'::regclass AND event_type = 'merge' AND background AND event_time > '$during'")
 ((merged > 0)) || fail "no background merge finished after the deletes it ran through"
