@@ -204,24 +204,25 @@ pub unsafe fn committed(node: pg_sys::Oid, snapshot: pg_sys::Snapshot) -> HashMa
     out
 }
 
-/// How many rows of each part of `rel` are deleted for this transaction now: committed
-/// masks under the latest snapshot and every delete of its own.
+/// The rows of each part of `rel` deleted for this transaction now: committed masks under
+/// the latest snapshot and every delete of its own.
 ///
 /// # Safety
 /// `rel` is open.
-pub unsafe fn latest_counts(rel: pg_sys::Relation) -> HashMap<i64, u64> {
+pub unsafe fn latest(rel: pg_sys::Relation) -> HashMap<i64, PartMasks> {
     // SAFETY: per the caller; the snapshot is registered while used.
     unsafe {
         let node = (*rel).rd_node.relNode;
         let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
-        let mut masks: HashMap<i64, DeletedRows> = committed(node, snapshot).into_iter().map(|(id, m)| (id, m.all())).collect();
+        let mut masks = committed(node, snapshot);
         pg_sys::UnregisterSnapshot(snapshot);
         PENDING.with(|p| {
             for e in p.borrow().get(&node).into_iter().flatten() {
-                masks.entry(e.part_id).or_default().union_with(&e.rows);
+                let m = masks.entry(e.part_id).or_default();
+                if e.by_update { m.updated.union_with(&e.rows) } else { m.deleted.union_with(&e.rows) }
             }
         });
-        masks.into_iter().map(|(id, m)| (id, m.len())).collect()
+        masks
     }
 }
 

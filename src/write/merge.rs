@@ -379,23 +379,19 @@ unsafe fn settle_with_writers(rel: pg_sys::Relation, parts: &[PartRow], backgrou
                 if waited >= WRITER_WAIT_MS || ddl_waits(relid) {
                     return Settled::Busy;
                 }
+                pg_sys::pg_usleep(10_000);
                 pgrx::check_for_interrupts!();
-                std::thread::sleep(std::time::Duration::from_millis(10));
                 waited += 10;
             }
         } else {
             pg_sys::LockRelationOid(relid, lock);
         }
-        let now = catalog::deleted::latest_counts(rel);
-        if parts.iter().all(|p| now.get(&p.part_id).copied().unwrap_or(0) == p.deleted.as_ref().map_or(0, |d| d.len())) {
+        let now = catalog::deleted::latest(rel);
+        let count = |p: &PartRow| now.get(&p.part_id).map_or(0, |m| m.all().len());
+        if parts.iter().all(|p| count(p) == p.deleted.as_ref().map_or(0, |d| d.len())) {
             return Settled::Unchanged;
         }
-        // Only committed masks can differ: under the lock no writer is in flight, and a
-        // background merge has no deletes of its own.
-        let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
-        let masks = catalog::deleted::committed((*rel).rd_node.relNode, snapshot);
-        pg_sys::UnregisterSnapshot(snapshot);
-        Settled::Deleted(masks)
+        Settled::Deleted(now)
     }
 }
 
@@ -406,26 +402,19 @@ enum Settled {
     /// A writer holds the table.
     Busy,
     Unchanged,
-    /// Rows of the inputs were deleted since the merge read them: every committed mask of
-    /// the table now, by part.
+    /// Rows of the inputs were deleted since the merge read them: every mask of the table
+    /// now, by part.
     Deleted(std::collections::HashMap<i64, catalog::deleted::PartMasks>),
 }
 
 /// The masks of the merged part for rows deleted from the inputs while the merge ran (each
 /// kind, DELETE's and UPDATE's, kept apart); None when a row cannot be placed.
 fn carry_deletes(parts: &[PartRow], now: &std::collections::HashMap<i64, catalog::deleted::PartMasks>, sources: &RowSources) -> Option<catalog::deleted::PartMasks> {
+    let none = DeletedRows::new();
     let since = |pick: fn(&catalog::deleted::PartMasks) -> &DeletedRows| -> Vec<DeletedRows> {
         parts
             .iter()
-            .map(|p| {
-                let mut rows = DeletedRows::new();
-                for r in now.get(&p.part_id).map(pick).into_iter().flat_map(|d| d.iter()) {
-                    if !p.deleted.as_ref().is_some_and(|seen| seen.contains(r)) {
-                        rows.insert(r);
-                    }
-                }
-                rows
-            })
+            .map(|p| now.get(&p.part_id).map_or_else(DeletedRows::new, |m| pick(m).difference(p.deleted.as_deref().unwrap_or(&none))))
             .collect()
     };
     let dropped: Vec<Option<&DeletedRows>> = parts.iter().map(|p| p.deleted.as_deref()).collect();

@@ -63,8 +63,9 @@ fn optimize_oid(tbl: pg_sys::Oid, partition: Option<&str>, full: bool, cleanup: 
                 // final needs every part, so it waits for merges holding some; otherwise
                 // parts a background merge holds are left to it (waiting here, with the
                 // writers' lock held, would stall every background merge of the table).
-                if !catalog::claim(run, full || cleanup) {
-                    if full || cleanup {
+                let every_part = full || cleanup;
+                if !catalog::claim(run, every_part) {
+                    if every_part {
                         lost = true;
                     } else {
                         done.push(value.clone());

@@ -35,6 +35,11 @@ impl DeletedRows {
         self.rows |= &other.rows;
     }
 
+    /// The rows deleted here and not in `other`.
+    pub fn difference(&self, other: &DeletedRows) -> DeletedRows {
+        DeletedRows { rows: &self.rows - &other.rows }
+    }
+
     pub fn contains(&self, row: u32) -> bool {
         self.rows.contains(row)
     }
